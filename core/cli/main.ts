@@ -1,0 +1,194 @@
+/**
+ * The `multiengine` command line: start/stop/status of a local cluster, and the
+ * controller and engine processes by hand (for engines on other hosts).
+ */
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client } from '../client/client.js';
+import { Cluster } from '../cluster/cluster.js';
+import { connectionFilePath } from '../connection/connectionFile.js';
+import type { EngineInfo, KernelKind } from '../protocol/messages.js';
+import { nodeEntry, packageRoot } from '../util/entry.js';
+import { waitForExit } from '../util/processes.js';
+
+const USAGE = `usage: multiengine <command> [options]
+
+commands:
+  start [-n N] [--engine node|python] [--profile P] [--daemon]
+                      start a controller and N engines (default: one per CPU core);
+                      runs until Ctrl-C, or returns once engines are up with --daemon
+  stop [--profile P]  stop the cluster of a profile
+  status [--profile P]
+                      list the engines of a running cluster
+  controller [--ip IP] [--port N] [--profile P]
+                      run a controller by hand
+  engine --file <engine connection file> [--engine node|python] [--python PATH]
+                      run one engine by hand, e.g. on another host
+
+common options: --dir D (instead of $MULTIENGINE_DIR or ~/.multiengine), --profile P (default: default)`;
+
+export class UsageError extends Error {}
+
+const common = {
+  profile: { type: 'string', default: 'default' },
+  dir: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'start':
+        return await start(rest);
+      case 'stop':
+        return await stop(rest);
+      case 'status':
+        return await status(rest);
+      case 'controller':
+        return await passThrough(nodeEntry('core/controller/main'), rest);
+      case 'engine':
+        return await engine(rest);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`multiengine: ${(e as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`multiengine: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+function kernelOf(v: string | undefined): KernelKind {
+  if (v === undefined || v === 'node' || v === 'python') return v ?? 'node';
+  throw new UsageError(`--engine must be node or python, got ${JSON.stringify(v)}`);
+}
+
+function countOf(v: string | undefined): number {
+  if (v === undefined) return os.availableParallelism();
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`-n must be a whole number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function start(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      ...common,
+      n: { type: 'string', short: 'n' },
+      engine: { type: 'string' },
+      python: { type: 'string' },
+      ip: { type: 'string' },
+      daemon: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+    },
+  });
+  const n = countOf(values.n);
+  const engine = kernelOf(values.engine);
+  const cluster = await Cluster.start({
+    n,
+    engine,
+    profile: values.profile,
+    dir: values.dir,
+    ip: values.ip,
+    python: values.python,
+    detached: values.daemon,
+    verbose: values.verbose,
+  });
+  console.log(`cluster "${values.profile}" up: controller pid ${cluster.controllerPid}, ${n} ${engine} engine${n === 1 ? '' : 's'}`);
+  console.log(`client connection file: ${cluster.connectionFile}`);
+  if (values.daemon) {
+    console.log(`stop it with: multiengine stop --profile ${values.profile}`);
+    process.exit(0);
+  }
+  console.log('press Ctrl-C to stop');
+  await new Promise<void>((resolve) => {
+    const onSignal = () => resolve();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  console.log('stopping…');
+  await cluster.stop();
+  return 0;
+}
+
+async function connectTo(values: { profile: string; dir?: string }): Promise<Client> {
+  return Client.connect({ file: connectionFilePath('client', values.profile, values.dir) });
+}
+
+async function stop(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: common });
+  const rc = await connectTo(values);
+  const pid = rc.controllerPid;
+  await rc.request('controller_shutdown_request', {});
+  rc.close();
+  if (pid && !(await waitForExit(pid, 10_000))) {
+    console.error(`controller pid ${pid} is still running after 10 s`);
+    return 1;
+  }
+  console.log(`cluster "${values.profile}" stopped`);
+  return 0;
+}
+
+export function formatEngineTable(engines: readonly EngineInfo[]): string {
+  const rows = [['id', 'state', 'kernel', 'pid', 'host', 'queue'], ...engines.map((e) => [String(e.id), e.state, e.kernel, String(e.pid), e.host, String(e.queue)])];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+}
+
+async function status(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: common });
+  const rc = await connectTo(values);
+  try {
+    const s = await rc.status();
+    console.log(`cluster "${values.profile}": controller pid ${rc.controllerPid}, ${s.engines.length} engine${s.engines.length === 1 ? '' : 's'}`);
+    if (s.engines.length) console.log(formatEngineTable(s.engines));
+  } finally {
+    rc.close();
+  }
+  return 0;
+}
+
+async function engine(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { file: { type: 'string' }, engine: { type: 'string' }, python: { type: 'string' }, id: { type: 'string' } },
+  });
+  if (!values.file) throw new UsageError('engine needs --file <engine connection file>');
+  const passArgs = ['--file', values.file, ...(values.id ? ['--id', values.id] : [])];
+  if (kernelOf(values.engine) === 'python') {
+    const python = values.python ?? process.env.MULTIENGINE_PYTHON ?? 'python3';
+    return passThrough({ command: python, args: [path.join(packageRoot, 'engines/python/multiengine_engine.py')] }, passArgs);
+  }
+  return passThrough(nodeEntry('engines/node/main'), passArgs);
+}
+
+/** Runs a child in the foreground with our stdio, passing signals on, and returns its exit code. */
+function passThrough(entry: { command: string; args: string[] }, extra: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(entry.command, [...entry.args, ...extra], { stdio: 'inherit' });
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    child.once('error', (e) => reject(new Error(`cannot run ${entry.command}: ${e.message}`)));
+    child.once('exit', (code, signal) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}

@@ -1,0 +1,84 @@
+/** Per-engine and per-client bookkeeping of the controller. */
+import type { EngineInfo, EngineState, Header, KernelKind, MsgType } from '../protocol/messages.js';
+import type { Connection } from '../transport/connection.js';
+import type { LaunchSpec, LocalProcess } from './localLauncher.js';
+
+export type Subscription = 'none' | 'registration' | 'all';
+
+export interface ClientRecord {
+  /** Controller-local number, for logs. */
+  readonly n: number;
+  readonly conn: Connection;
+  subscribe: Subscription;
+}
+
+/** A request forwarded to an engine and not answered yet. One object is shared by all targets of a request. */
+export interface Pending {
+  readonly client: ClientRecord;
+  readonly header: Header;
+  readonly replyType: MsgType;
+}
+
+export interface Registration {
+  uuid: string;
+  kernel: KernelKind;
+  language_version: string;
+  host: string;
+  pid: number;
+}
+
+export class EngineRecord {
+  state: EngineState = 'idle';
+  reason: string | undefined;
+  /** Set by the heart monitor after missed beats, cleared by the next beat. */
+  unresponsive = false;
+  heart: Connection | null = null;
+  /** Date.now() of the last beat (or of registration). */
+  lastBeat: number;
+  /** msg_id -> pending request, for routing replies and streams. */
+  readonly outstanding = new Map<string, Pending>();
+  readonly registered = new Date().toISOString();
+  /** Set while stop_engine (or restart) is taking this engine down. */
+  stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly reg: Registration,
+    readonly main: Connection,
+    /** The process, when this controller launched it. */
+    readonly local: LocalProcess | null,
+    /** How to launch it again (local engines only). */
+    readonly spec: LaunchSpec | null,
+    public restarts: number,
+  ) {
+    this.lastBeat = Date.now();
+  }
+
+  get alive(): boolean {
+    return this.state !== 'dead';
+  }
+
+  /** The state implied by heart and queue; 'dead' is final. */
+  computeState(): EngineState {
+    if (this.state === 'dead') return 'dead';
+    if (this.unresponsive) return 'unresponsive';
+    return this.outstanding.size > 0 ? 'busy' : 'idle';
+  }
+
+  info(): EngineInfo {
+    const info: EngineInfo = {
+      id: this.id,
+      uuid: this.reg.uuid,
+      kernel: this.reg.kernel,
+      language_version: this.reg.language_version,
+      host: this.reg.host,
+      pid: this.reg.pid,
+      state: this.state,
+      queue: this.outstanding.size,
+      restarts: this.restarts,
+      registered: this.registered,
+    };
+    if (this.reason !== undefined) info.reason = this.reason;
+    return info;
+  }
+}

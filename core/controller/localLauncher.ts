@@ -1,0 +1,174 @@
+/**
+ * Local engines: the controller is their supervisor. It spawns them, pipes their
+ * stdout/stderr to its own stderr with an `[engine N]` prefix, keeps the last stderr
+ * lines (to explain a failed start) and reports how each process ended.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { KernelKind } from '../protocol/messages.js';
+import { nodeEntry, packageRoot } from '../util/entry.js';
+
+/** A local engine could not be started; the message says why. */
+export class LaunchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LaunchError';
+  }
+}
+
+export interface LaunchSpec {
+  kind: KernelKind;
+  /** The python interpreter (python engines only), already resolved. */
+  python?: string;
+}
+
+/** The interpreter for python engines: request > --python > $MULTIENGINE_PYTHON > python3. */
+export function resolvePython(requested: string | undefined, flag: string | undefined): string {
+  return requested || flag || process.env.MULTIENGINE_PYTHON || 'python3';
+}
+
+export const PYTHON_ENGINE_SCRIPT = path.join(packageRoot, 'engines', 'python', 'multiengine_engine.py');
+
+/** Command line of one engine; throws LaunchError when the engine's entry file is missing. */
+export function engineCommand(spec: LaunchSpec, engineFile: string, id: number): { command: string; args: string[] } {
+  const tail = ['--file', engineFile, '--id', String(id)];
+  if (spec.kind === 'node') {
+    const { command, args } = nodeEntry('engines/node/main');
+    const script = args[args.length - 1];
+    if (!fs.existsSync(script)) throw new LaunchError(`the node engine is not installed: no ${script}`);
+    return { command, args: [...args, ...tail] };
+  }
+  if (!fs.existsSync(PYTHON_ENGINE_SCRIPT)) throw new LaunchError(`the python engine is not installed: no ${PYTHON_ENGINE_SCRIPT}`);
+  return { command: spec.python ?? 'python3', args: [PYTHON_ENGINE_SCRIPT, ...tail] };
+}
+
+export type ProcessEnd = { code: number | null; signal: NodeJS.Signals | null } | { error: Error };
+
+export function describeEnd(end: ProcessEnd): string {
+  if ('error' in end) return end.error.message;
+  if (end.signal) return `killed by signal ${end.signal}`;
+  return `exited with code ${end.code}`;
+}
+
+const TAIL_LINES = 20;
+
+/** One spawned engine process. */
+export class LocalProcess {
+  readonly child: ChildProcess;
+  /** 0 when the process could not be spawned. */
+  readonly pid: number;
+  /** Set once the process has ended (or failed to spawn). */
+  end: ProcessEnd | null = null;
+  /** Resolves when the process has ended. */
+  readonly ended: Promise<ProcessEnd>;
+  /** Resolves when the process has ended and its output is drained (or 200 ms after its end). */
+  readonly drained: Promise<void>;
+  private readonly tail: string[] = [];
+  private readonly label: string;
+
+  constructor(
+    readonly spec: LaunchSpec,
+    readonly id: number,
+    engineFile: string,
+    onEnd: (proc: LocalProcess, end: ProcessEnd) => void,
+  ) {
+    this.label = `[engine ${id}] `;
+    const { command, args } = engineCommand(spec, engineFile, id);
+    const env = spec.kind === 'python' ? { ...process.env, PYTHONUNBUFFERED: '1' } : process.env;
+    let resolveEnded!: (e: ProcessEnd) => void;
+    this.ended = new Promise((r) => (resolveEnded = r));
+    const finish = (end: ProcessEnd) => {
+      if (this.end) return;
+      this.end = end;
+      resolveEnded(end);
+      onEnd(this, end);
+    };
+    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, windowsHide: true });
+    this.pid = this.child.pid ?? 0;
+    this.child.on('error', (e: NodeJS.ErrnoException) => {
+      if (this.pid !== 0 && this.child.exitCode === null && this.child.signalCode === null && e.code !== 'ENOENT' && e.code !== 'EACCES') {
+        return; // a failed kill() or similar on a live process: its exit comes later
+      }
+      let why: string;
+      if (spec.kind === 'python' && (e.code === 'ENOENT' || e.code === 'EACCES')) {
+        why =
+          `python interpreter ${JSON.stringify(command)} ${e.code === 'ENOENT' ? 'not found' : 'cannot be run'} (${e.code}); ` +
+          'name one with the request\'s python option, the controller\'s --python flag or MULTIENGINE_PYTHON';
+      } else {
+        why = `cannot start ${JSON.stringify(command)}: ${e.message}`;
+      }
+      finish({ error: new LaunchError(why) });
+    });
+    this.child.once('exit', (code, signal) => finish({ code, signal }));
+
+    let open = 0;
+    let resolveDrained!: () => void;
+    const drainedPromise = new Promise<void>((r) => (resolveDrained = r));
+    const pipe = (stream: NodeJS.ReadableStream | null, keepTail: boolean) => {
+      if (!stream) return;
+      open++;
+      let partial = '';
+      (stream as NodeJS.ReadableStream & { setEncoding(e: string): void }).setEncoding('utf8');
+      stream.on('data', (text: string) => {
+        const lines = (partial + text).split('\n');
+        partial = lines.pop() ?? '';
+        if (lines.length) this.emit(lines, keepTail);
+      });
+      stream.on('error', () => {});
+      stream.on('close', () => {
+        if (partial) this.emit([partial], keepTail);
+        partial = '';
+        if (--open === 0) resolveDrained();
+      });
+    };
+    pipe(this.child.stdout, false);
+    pipe(this.child.stderr, true);
+    if (open === 0) resolveDrained();
+    this.drained = this.ended.then(() => Promise.race([drainedPromise, new Promise<void>((r) => setTimeout(r, 200))]));
+  }
+
+  get running(): boolean {
+    return this.end === null && this.pid !== 0;
+  }
+
+  /** The last lines the process wrote to stderr. */
+  stderrTail(): string[] {
+    return [...this.tail];
+  }
+
+  /** Sends `signal` by pid when the process is still running. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (!this.running) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  private emit(lines: string[], keepTail: boolean): void {
+    let out = '';
+    for (const line of lines) {
+      const l = line.endsWith('\r') ? line.slice(0, -1) : line;
+      out += this.label + l + '\n';
+      if (keepTail) {
+        this.tail.push(l);
+        if (this.tail.length > TAIL_LINES) this.tail.shift();
+      }
+    }
+    try {
+      process.stderr.write(out);
+    } catch {
+      /* stderr gone */
+    }
+  }
+}
+
+/** Why a process that never registered ended, with its last stderr lines. */
+export function earlyExitMessage(proc: LocalProcess, end: ProcessEnd): string {
+  if ('error' in end) return end.error.message;
+  const tail = proc.stderrTail().filter((l) => l.trim() !== '');
+  const what = `${proc.spec.kind} engine ${proc.id} (pid ${proc.pid}) ${describeEnd(end)} before registering`;
+  return tail.length ? `${what}; last stderr lines:\n${tail.slice(-10).join('\n')}` : `${what} (it wrote nothing to stderr)`;
+}

@@ -1,0 +1,119 @@
+/** Command-line flags of the controller (docs/contract-notes.md, "Processes"). */
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
+
+export interface ControllerOptions {
+  ip: string;
+  /** 0 = a free port. */
+  port: number;
+  profile: string;
+  /** Overrides $MULTIENGINE_DIR. */
+  dir?: string;
+  heartbeatMs: number;
+  deadAfterMs: number;
+  maxMessageBytes: number;
+  /** Python interpreter for python engines when the request names none. */
+  python?: string;
+  /** Shut down when the parent process goes away (stdin closes or we are re-parented). */
+  exitWithParent: boolean;
+}
+
+export const DEFAULT_OPTIONS: ControllerOptions = {
+  ip: '127.0.0.1',
+  port: 0,
+  profile: 'default',
+  heartbeatMs: 1000,
+  deadAfterMs: 5000,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  exitWithParent: false,
+};
+
+export const USAGE = `usage: multiengine controller [--ip ADDR] [--port N] [--profile P] [--dir D]
+       [--heartbeat-ms MS] [--dead-after-ms MS] [--max-message-bytes N] [--python PATH] [--exit-with-parent]`;
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const VALUE_FLAGS = new Set(['ip', 'port', 'profile', 'dir', 'heartbeat-ms', 'dead-after-ms', 'max-message-bytes', 'python']);
+
+/**
+ * Parses `--flag value` and `--flag=value`. Unknown flags are returned in `unknown`
+ * (the caller warns) so a newer launcher passing a newer flag does not stop the controller.
+ */
+export function parseArgs(argv: readonly string[]): { options: ControllerOptions; unknown: string[]; help: boolean } {
+  const o: ControllerOptions = { ...DEFAULT_OPTIONS };
+  const unknown: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      unknown.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
+    if (name === 'exit-with-parent') {
+      o.exitWithParent = true;
+      continue;
+    }
+    if (!VALUE_FLAGS.has(name)) {
+      unknown.push(arg);
+      continue;
+    }
+    let value: string;
+    if (eq > 0) value = arg.slice(eq + 1);
+    else {
+      if (i + 1 >= argv.length) throw new UsageError(`--${name} needs a value`);
+      value = argv[++i];
+    }
+    switch (name) {
+      case 'ip':
+        if (!value) throw new UsageError('--ip needs an address');
+        o.ip = value;
+        break;
+      case 'port':
+        o.port = int(name, value, 0, 65535);
+        break;
+      case 'profile':
+        if (!/^[\w.-]+$/.test(value)) throw new UsageError(`bad --profile ${JSON.stringify(value)}: use letters, digits, '.', '_' and '-'`);
+        o.profile = value;
+        break;
+      case 'dir':
+        if (!value) throw new UsageError('--dir needs a path');
+        o.dir = value;
+        break;
+      case 'heartbeat-ms':
+        o.heartbeatMs = int(name, value, 10, 3_600_000);
+        break;
+      case 'dead-after-ms':
+        o.deadAfterMs = int(name, value, 10, 86_400_000);
+        break;
+      case 'max-message-bytes':
+        o.maxMessageBytes = int(name, value, 1024, 2 ** 32 - 1);
+        break;
+      case 'python':
+        if (!value) throw new UsageError('--python needs a path');
+        o.python = value;
+        break;
+    }
+  }
+  if (o.deadAfterMs <= o.heartbeatMs) {
+    throw new UsageError(`--dead-after-ms (${o.deadAfterMs}) must be larger than --heartbeat-ms (${o.heartbeatMs})`);
+  }
+  return { options: o, unknown, help };
+}
+
+function int(name: string, value: string, min: number, max: number): number {
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Runs node's test runner over test/**/*.test.ts (Node 20's --test takes no globs).
+// Usage: node scripts/test.mjs [folder-or-file ...]   (default: test/)
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+function collect(p, out) {
+  const st = fs.statSync(p);
+  if (st.isFile()) {
+    if (p.endsWith('.test.ts')) out.push(p);
+    return out;
+  }
+  for (const name of fs.readdirSync(p).sort()) {
+    if (name === 'node_modules' || name.startsWith('.')) continue;
+    collect(path.join(p, name), out);
+  }
+  return out;
+}
+
+const roots = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const files = (roots.length ? roots : ['test']).flatMap((r) => collect(r, []));
+if (files.length === 0) {
+  console.error('no test files found');
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], { stdio: 'inherit' });
+process.exit(r.status ?? 1);
