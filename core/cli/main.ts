@@ -26,6 +26,9 @@ commands:
                       run a controller by hand
   engine --file <engine connection file> [--engine node|python] [--python PATH]
                       run one engine by hand, e.g. on another host
+  console [-n N] [--engine node|python] [--profile P | --file <client.json>]
+                      an interactive prompt with the client loaded and the %px magics
+  app --web           the desktop app's UI served to a browser on 127.0.0.1
 
 common options: --dir D (instead of $MULTIENGINE_DIR or ~/.multiengine), --profile P (default: default)`;
 
@@ -51,6 +54,10 @@ export async function run(argv: string[]): Promise<number> {
         return await passThrough(nodeEntry('core/controller/main'), rest);
       case 'engine':
         return await engine(rest);
+      case 'console':
+        return await (await import('../console/main.js')).runConsole(rest);
+      case 'app':
+        return await passThrough(nodeEntry('main/webMain'), rest);
       case undefined:
       case '-h':
       case '--help':

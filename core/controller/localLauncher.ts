@@ -28,7 +28,40 @@ export function resolvePython(requested: string | undefined, flag: string | unde
   return requested || flag || process.env.MULTIENGINE_PYTHON || 'python3';
 }
 
+/** Where `command` would be found (a path, or a name searched on PATH); null when it is not there. */
+export function findExecutable(command: string): string | null {
+  const exts = process.platform === 'win32' ? ['', ...(process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
+  const candidates = command.includes('/') || command.includes(path.sep)
+    ? [command]
+    : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, command));
+  for (const c of candidates) {
+    for (const ext of exts) {
+      try {
+        fs.accessSync(c + ext, fs.constants.X_OK);
+        if (fs.statSync(c + ext).isFile()) return c + ext;
+      } catch {
+        /* next */
+      }
+    }
+  }
+  return null;
+}
+
 export const PYTHON_ENGINE_SCRIPT = path.join(packageRoot, 'engines', 'python', 'multiengine_engine.py');
+
+/**
+ * Source mode runs engines with `--import tsx`, which node resolves from the current
+ * directory. Engines keep the controller's cwd (user code may rely on it), so resolve the
+ * loader from this package instead.
+ */
+function absoluteLoader(arg: string, i: number, args: string[]): string {
+  if (arg !== 'tsx' || args[i - 1] !== '--import') return arg;
+  try {
+    return import.meta.resolve('tsx');
+  } catch {
+    return arg;
+  }
+}
 
 /** Command line of one engine; throws LaunchError when the engine's entry file is missing. */
 export function engineCommand(spec: LaunchSpec, engineFile: string, id: number): { command: string; args: string[] } {
@@ -37,10 +70,17 @@ export function engineCommand(spec: LaunchSpec, engineFile: string, id: number):
     const { command, args } = nodeEntry('engines/node/main');
     const script = args[args.length - 1];
     if (!fs.existsSync(script)) throw new LaunchError(`the node engine is not installed: no ${script}`);
-    return { command, args: [...args, ...tail] };
+    return { command, args: [...args.map(absoluteLoader), ...tail] };
+  }
+  const python = spec.python ?? 'python3';
+  if (findExecutable(python) === null) {
+    throw new LaunchError(
+      `python interpreter ${JSON.stringify(python)} not found; ` +
+        "name one with the request's python option, the controller's --python flag or MULTIENGINE_PYTHON",
+    );
   }
   if (!fs.existsSync(PYTHON_ENGINE_SCRIPT)) throw new LaunchError(`the python engine is not installed: no ${PYTHON_ENGINE_SCRIPT}`);
-  return { command: spec.python ?? 'python3', args: [PYTHON_ENGINE_SCRIPT, ...tail] };
+  return { command: python, args: [PYTHON_ENGINE_SCRIPT, ...tail] };
 }
 
 export type ProcessEnd = { code: number | null; signal: NodeJS.Signals | null } | { error: Error };
@@ -53,7 +93,7 @@ export function describeEnd(end: ProcessEnd): string {
 
 const TAIL_LINES = 20;
 
-/** One spawned engine process. */
+/** One spawned engine process (command line from engineCommand). */
 export class LocalProcess {
   readonly child: ChildProcess;
   /** 0 when the process could not be spawned. */
@@ -70,11 +110,11 @@ export class LocalProcess {
   constructor(
     readonly spec: LaunchSpec,
     readonly id: number,
-    engineFile: string,
+    cmd: { command: string; args: string[] },
     onEnd: (proc: LocalProcess, end: ProcessEnd) => void,
   ) {
     this.label = `[engine ${id}] `;
-    const { command, args } = engineCommand(spec, engineFile, id);
+    const { command, args } = cmd;
     const env = spec.kind === 'python' ? { ...process.env, PYTHONUNBUFFERED: '1' } : process.env;
     let resolveEnded!: (e: ProcessEnd) => void;
     this.ended = new Promise((r) => (resolveEnded = r));
@@ -84,7 +124,9 @@ export class LocalProcess {
       resolveEnded(end);
       onEnd(this, end);
     };
-    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, windowsHide: true });
+    // Own process group: a Ctrl-C in the terminal reaches the controller, which shuts the
+    // engines down in order, instead of interrupting user code in every engine at once.
+    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, windowsHide: true, detached: process.platform !== 'win32' });
     this.pid = this.child.pid ?? 0;
     this.child.on('error', (e: NodeJS.ErrnoException) => {
       if (this.pid !== 0 && this.child.exitCode === null && this.child.signalCode === null && e.code !== 'ENOENT' && e.code !== 'EACCES') {

@@ -75,13 +75,13 @@ export interface ContentMap {
   apply_request: { fn: string; args: Json[]; require?: string[] };
   apply_reply: Reply<{ result: Json }>;
   push_request: { ns: { [name: string]: Json } };
-  push_reply: Reply<Record<string, never>>;
+  push_reply: Reply<object>;
   pull_request: { names: string[] };
   pull_reply: Reply<{ values: Json[] }>;
   keys_request: Record<string, never>;
   keys_reply: Reply<{ keys: string[] }>;
   clear_request: Record<string, never>;
-  clear_reply: Reply<Record<string, never>>;
+  clear_reply: Reply<object>;
   /** Engine output while a request runs; parent_header is that request's header. */
   stream: { name: 'stdout' | 'stderr'; text: string };
 
@@ -95,17 +95,17 @@ export interface ContentMap {
   add_engines_request: { n: number; engine?: KernelKind; python?: string };
   add_engines_reply: Reply<{ ids: number[] }>;
   stop_engine_request: { id: number };
-  stop_engine_reply: Reply<Record<string, never>>;
+  stop_engine_reply: Reply<object>;
   restart_engine_request: { id: number };
   restart_engine_reply: Reply<{ id: number }>;
   /** Interrupt the running request on the targets (metadata.targets). */
   interrupt_request: Record<string, never>;
-  interrupt_reply: Reply<Record<string, never>>;
+  interrupt_reply: Reply<object>;
   /** Drop queued requests on the targets; msg_ids limits it to those. Each dropped request is answered with status 'aborted'. */
   abort_request: { msg_ids?: string[] };
-  abort_reply: Reply<Record<string, never>>;
+  abort_reply: Reply<object>;
   controller_shutdown_request: Record<string, never>;
-  controller_shutdown_reply: Reply<Record<string, never>>;
+  controller_shutdown_reply: Reply<object>;
 }
 
 export type MsgType = keyof ContentMap;

@@ -180,7 +180,7 @@ export function decodeValue(tree: Json, buffers: readonly Uint8Array[], opts: De
   const tag = (tree as { $t?: unknown }).$t;
   if (tag === undefined) {
     const out: Record<string, unknown> = {};
-    for (const k of Object.keys(tree)) out[k] = decodeValue(tree[k], buffers, opts);
+    for (const k of Object.keys(tree)) setOwn(out, k, decodeValue(tree[k], buffers, opts));
     return out;
   }
   const t = tree as Record<string, Json>;
@@ -208,7 +208,7 @@ export function decodeValue(tree: Json, buffers: readonly Uint8Array[], opts: De
     }
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const [k, val] of t.v as [string, Json][]) out[k] = decodeValue(val, buffers, opts);
+      for (const [k, val] of t.v as [string, Json][]) setOwn(out, String(k), decodeValue(val, buffers, opts));
       return out;
     }
     case 'map':
@@ -231,6 +231,12 @@ export function decodeValue(tree: Json, buffers: readonly Uint8Array[], opts: De
     default:
       throw new TypeError(`unknown value tag ${JSON.stringify(tag)}`);
   }
+}
+
+/** Assigns an own property even for keys such as `__proto__`, which plain assignment would treat as the prototype. */
+function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
 }
 
 function bufferAt(buffers: readonly Uint8Array[], index: Json): Uint8Array {

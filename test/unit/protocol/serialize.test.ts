@@ -67,3 +67,11 @@ test('values that cannot cross are refused with their path and reason', () => {
     assert.throws(() => encodeValue(v, { buffers: [] }, 'ns'), (e: unknown) => e instanceof SerializationError && re.test(e.message));
   }
 });
+
+test('a __proto__ key stays an own key and never becomes the prototype', () => {
+  const tree = JSON.parse('{"__proto__": {"polluted": true}, "x": 1}');
+  const v = decodeValue(tree, []) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(v), Object.prototype);
+  assert.deepEqual(Object.keys(v), ['__proto__', 'x']);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});

@@ -1,0 +1,141 @@
+"""ipyparallel side of `npm run bench -- --compare ipyparallel`.
+
+Runs the same scenarios as bench/run.ts against ipyparallel (Debian's python3-ipyparallel, run
+with the system /usr/bin/python3) and prints one JSON line per figure:
+  {"name": ..., "kind": "ipyparallel", "n": 4, "unit": ..., "min": ..., "median": ..., "max": ..., "samples": k}
+Every process it starts is stopped in a `finally`; its profile lives in a temporary directory.
+"""
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+QUICK = "--quick" in sys.argv
+N = 4
+
+
+def emit(name, unit, samples, n=N, **extra):
+    samples = list(samples)
+    line = {"name": name, "kind": "ipyparallel", "n": n, "unit": unit,
+            "min": min(samples), "median": statistics.median(samples), "max": max(samples),
+            "samples": len(samples)}
+    line.update(extra)
+    print(json.dumps(line), flush=True)
+
+
+def timed(fn, reps, warm=0):
+    for _ in range(warm):
+        fn()
+    out = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def main():
+    import ipyparallel as ipp
+    import numpy as np
+
+    profile_dir = tempfile.mkdtemp(prefix="me-bench-ipp-")
+    os.environ["IPYTHONDIR"] = profile_dir
+    clusters = []
+
+    def start(n):
+        c = ipp.Cluster(n=n, log_level=40)
+        clusters.append(c)
+        rc = c.start_and_connect_sync()
+        rc.wait_for_engines(n, timeout=600)
+        rc[:].apply_sync(lambda: None)
+        return c, rc
+
+    def stop(c, rc):
+        rc.close()
+        c.stop_cluster_sync()
+        clusters.remove(c)
+
+    try:
+        starts = []
+        for _ in range(1 if QUICK else 3):
+            t = time.perf_counter()
+            c, rc = start(N)
+            starts.append(time.perf_counter() - t)
+            stop(c, rc)
+        emit("cluster_start", "s", starts)
+
+        c, rc = start(N)
+        e0, dv = rc[0], rc[:]
+        reps = 100 if QUICK else 1000
+        emit("apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), reps, 50)])
+        emit("apply_rtt_all", "us", [s * 1e6 for s in timed(lambda: dv.apply_sync(lambda: None), reps // 2, 50)])
+        emit("execute_all", "us", [s * 1e6 for s in timed(lambda: dv.execute("a=1", block=True), reps // 2, 50)])
+
+        count = 500 if QUICK else 2000
+
+        def burst():
+            ars = [e0.apply_async(lambda x: x, i) for i in range(count)]
+            rc.wait(ars)
+            assert [a.get() for a in ars[:3]] == [0, 1, 2]
+        emit("async_throughput", "tasks/s", [count / s for s in timed(burst, 1 if QUICK else 3)])
+
+        size = (16 if QUICK else 128) * 2 ** 20
+        arr = np.random.random(size // 8)
+        e0.push({"a": arr}, block=True)
+        assert np.array_equal(e0.pull("a", block=True), arr)
+        pushes = timed(lambda: e0.push({"a": arr}, block=True), 2 if QUICK else 5)
+        pulls = timed(lambda: e0.pull("a", block=True), 2 if QUICK else 5)
+        emit("push_128MiB", "MB/s", [size / 1e6 / s for s in pushes], bytes=size)
+        emit("pull_128MiB", "MB/s", [size / 1e6 / s for s in pulls], bytes=size)
+
+        big = np.arange(2 ** 20 if QUICK else 8 * 2 ** 20, dtype=np.float64)
+
+        def sg():
+            dv.scatter("x", big, block=True)
+            dv.gather("x", block=True)
+        emit("scatter_gather", "s", timed(sg, 2 if QUICK else 5))
+
+        def comp():
+            try:
+                dv.execute("1/0", block=True)
+            except ipp.error.CompositeError:
+                return
+            raise AssertionError("no CompositeError")
+        emit("composite_error", "us", [s * 1e6 for s in timed(comp, 20 if QUICK else 100, 5)])
+
+        items = list(range(10000))
+        emit("map_10000", "s", timed(lambda: dv.map_sync(lambda x: x * x, items), 2 if QUICK else 5))
+
+        try:
+            import psutil
+            time.sleep(1)
+            me = psutil.Process()
+            procs = [p for p in me.children(recursive=True)]
+            rss = {p.pid: p.memory_info().rss / 2 ** 20 for p in procs}
+            engine_pids = set(rc[:].apply_sync(os.getpid))
+            emit("idle_engine_rss", "MB", [rss[p] for p in engine_pids if p in rss])
+            emit("cluster_processes", "count", [len(procs)])
+        except ImportError:
+            pass
+        stop(c, rc)
+
+        for n in ([4] if QUICK else [4, 16]):
+            c, rc = start(n)
+            e0, dv = rc[0], rc[:]
+            emit("overhead_apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), 50 if QUICK else 200, 20)], n=n)
+            emit("overhead_execute_all", "us", [s * 1e6 for s in timed(lambda: dv.execute("a=1", block=True), 20 if QUICK else 100, 10)], n=n)
+            stop(c, rc)
+    finally:
+        for c in list(clusters):
+            try:
+                c.stop_cluster_sync()
+            except Exception as e:  # keep stopping the rest
+                print(f"cleanup: {e}", file=sys.stderr)
+        shutil.rmtree(profile_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+"""python3 -m multiengine_python --file <engine.json> [--id N]"""
+
+import sys
+
+from .engine import main
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,841 @@
+"""The python engine: registration, heart, request queue, user namespace and request handlers."""
+
+import builtins
+import io
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import types
+from collections import deque
+
+from .wire import (
+    KERNEL, REGISTRATION_TIMEOUT_SECONDS, STREAM_FLUSH_SECONDS, WORK_REQUESTS,
+    Channel, FrameError, Message, Signer, connect, iso_now, log, random_uuid,
+)
+from .values import Encoder, SerializationError, decode_value
+
+#: Frames of files in this folder are the engine's own: tracebacks leave them out.
+ENGINE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+# --------------------------------------------------------------------------------------
+# Captured output
+
+class _OutStream(io.TextIOBase):
+    """sys.stdout / sys.stderr while the engine runs: text goes out as stream messages."""
+
+    def __init__(self, output, name, real):
+        io.TextIOBase.__init__(self)
+        self._output = output
+        self._name = name
+        self._real = real
+        self.buffer = _BinaryOut(self)
+
+    @property
+    def name(self):
+        return '<%s>' % self._name
+
+    @property
+    def encoding(self):
+        return 'utf-8'
+
+    @property
+    def errors(self):
+        return 'strict'
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+    def isatty(self):
+        return False
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError('write() argument must be str, not %s' % type(s).__name__)
+        if s:
+            self._output.write(self._name, s)
+        return len(s)
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        self._output.flush_soon()
+
+
+class _BinaryOut(object):
+    def __init__(self, text):
+        self._text = text
+
+    def write(self, b):
+        self._text.write(bytes(b).decode('utf-8', 'replace'))
+        return len(b)
+
+    def flush(self):
+        self._text.flush()
+
+
+class Output(object):
+    """Collects captured text and sends it as `stream` messages at most STREAM_FLUSH_SECONDS
+    after it was written, from its own thread; flush() sends everything at once."""
+
+    def __init__(self, channel, real_out, real_err):
+        self.channel = channel
+        self.real = {'stdout': real_out, 'stderr': real_err}
+        self.lock = threading.Lock()
+        self.send_lock = threading.Lock()
+        self.pending = []
+        self.parent = None
+        self.metadata = None
+        self.wake = threading.Event()
+        self.urgent = False
+
+    def write(self, name, text):
+        with self.lock:
+            self.pending.append((name, text))
+            first = len(self.pending) == 1
+        if first:
+            self.wake.set()
+
+    def flush_soon(self):
+        self.urgent = True
+        self.wake.set()
+
+    def set_parent(self, parent, metadata):
+        with self.lock:
+            self.parent = parent
+            self.metadata = metadata
+
+    def flush(self):
+        with self.send_lock:
+            with self.lock:
+                items, self.pending = self.pending, []
+                parent, metadata = self.parent, self.metadata
+            if not items:
+                return
+            runs = []
+            for name, text in items:
+                if runs and runs[-1][0] == name:
+                    runs[-1][1].append(text)
+                else:
+                    runs.append((name, [text]))
+            for name, texts in runs:
+                text = ''.join(texts)
+                if parent is None:
+                    try:  # output outside any request (a background thread): the engine's own stdio
+                        self.real[name].write(text)
+                        self.real[name].flush()
+                    except Exception:
+                        pass
+                    continue
+                try:
+                    self.channel.send('stream', {'name': name, 'text': text}, parent, metadata)
+                except OSError:
+                    return
+
+    def run(self):
+        _block_sigint()
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            if not self.urgent:
+                time.sleep(STREAM_FLUSH_SECONDS)
+            self.urgent = False
+            try:
+                self.flush()
+            except Exception as e:  # pragma: no cover
+                log('output thread: %r' % e)
+
+
+# --------------------------------------------------------------------------------------
+# The engine
+
+def _block_sigint():
+    """Helper threads never take SIGINT, so it always lands on the main thread."""
+    if hasattr(signal, 'pthread_sigmask'):
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        except (OSError, ValueError):
+            pass
+
+
+class Fatal(Exception):
+    """The engine cannot start or go on; the message says why (printed to stderr, exit code 1)."""
+
+
+class ReplyError(Exception):
+    """A request failed in a way the engine describes itself (no user traceback)."""
+
+    def __init__(self, ename, evalue, traceback=None):
+        Exception.__init__(self, evalue)
+        self.ename = ename
+        self.evalue = evalue
+        self.traceback = traceback or []
+
+
+class _Stop(object):
+    def __init__(self, code):
+        self.code = code
+
+
+class RequestQueue(object):
+    """Work requests in arrival order; `busy` is true while the main thread runs one."""
+
+    def __init__(self):
+        self.items = deque()
+        self.cond = threading.Condition(threading.Lock())
+        self.busy = False
+
+    def put(self, item):
+        with self.cond:
+            self.items.append(item)
+            self.cond.notify()
+
+    def get(self):
+        with self.cond:
+            while not self.items:
+                self.cond.wait()
+            item = self.items.popleft()
+            self.busy = True
+            return item
+
+    def done(self):
+        with self.cond:
+            self.busy = False
+
+    def take(self, msg_ids):
+        """Removes and returns the queued requests whose msg_id is in msg_ids (all when None)."""
+        with self.cond:
+            keep, out = deque(), []
+            for item in self.items:
+                if isinstance(item, Message) and (msg_ids is None or item.msg_id in msg_ids):
+                    out.append(item)
+                else:
+                    keep.append(item)
+            self.items = keep
+            return out
+
+    def stop_if_idle(self, code):
+        """Queues a stop ahead of everything when the main thread is idle; False when it is busy."""
+        with self.cond:
+            if self.busy:
+                return False
+            self.items.appendleft(_Stop(code))
+            self.cond.notify()
+            return True
+
+
+_CO_COROUTINE = 0x0080
+
+
+def _ends_with_semicolon(code, node):
+    """True when the statement is followed by ';' (as in IPython, that hides Out[n])."""
+    end_line = getattr(node, 'end_lineno', None)
+    end_col = getattr(node, 'end_col_offset', None)
+    if end_line is None or end_col is None:  # pragma: no cover
+        return code.rstrip().endswith(';')
+    lines = code.splitlines()
+    if end_line > len(lines):
+        return False
+    rest = lines[end_line - 1].encode('utf-8')[end_col:].decode('utf-8', 'replace')
+    return rest.lstrip().startswith(';')
+
+
+class Engine(object):
+    def __init__(self, info, requested_id=None):
+        self.info = info
+        self.requested_id = requested_id
+        self.signer = Signer(info['key'])
+        self.session = random_uuid()
+        self.uuid = random_uuid()
+        self.id = None
+        self.heartbeat_ms = info.get('heartbeat_ms', 1000)
+        self.execution_count = 0
+        self.queue = RequestQueue()
+        self.in_user_code = False
+        self.chan = None
+        self.heart = None
+        self.output = None
+        self.user_module = None
+        self.ns = None
+        self._fn_cache = {}
+        self._fn_counter = 0
+        self._loop = None
+        self._stopping = False
+        self._main_ident = threading.get_ident()
+        self._controller_interrupts = 0
+        self._install_main = False
+        self._reset_namespace()
+
+    # ---- startup
+
+    def _connect(self):
+        ip, port = self.info['ip'], self.info['port']
+        try:
+            return connect(ip, port)
+        except OSError as e:
+            raise Fatal('cannot connect to the controller at %s:%s: %s' % (ip, port, e))
+
+    def register(self):
+        self.chan = Channel(self._connect(), self.signer, self.session)
+        content = {
+            'uuid': self.uuid, 'kernel': KERNEL,
+            'language_version': '%d.%d.%d' % tuple(sys.version_info[:3]),
+            'host': socket.gethostname(), 'pid': os.getpid(),
+        }
+        if self.requested_id is not None:
+            content['requested_id'] = self.requested_id
+        self.chan.send('registration_request', content)
+        self.chan.sock.settimeout(REGISTRATION_TIMEOUT_SECONDS)
+        try:
+            while True:
+                msg = self.chan.recv()
+                if msg.msg_type == 'registration_reply':
+                    break
+                log('ignoring %s before registration' % msg.msg_type)
+        except socket.timeout:
+            raise Fatal('no registration_reply from the controller within %d s' % REGISTRATION_TIMEOUT_SECONDS)
+        except (EOFError, OSError, FrameError) as e:
+            raise Fatal('the controller closed the connection before registering this engine (%s)' % (e or 'closed'))
+        self.chan.sock.settimeout(None)
+        c = msg.content
+        if c.get('status') != 'ok':
+            raise Fatal('registration refused: %s' % (c.get('evalue') or c.get('ename') or c))
+        self.id = c['id']
+        hb = c.get('heartbeat_ms')
+        if isinstance(hb, (int, float)) and hb > 0:
+            self.heartbeat_ms = hb
+        self.heart = Channel(self._connect(), self.signer, self.session)
+        self.heart.send('heartbeat', {'uuid': self.uuid, 'id': self.id})
+
+    def run(self):
+        """Registers, then serves requests until shutdown; returns the exit code."""
+        self.register()
+        self._install_main = True
+        sys.modules['__main__'] = self.user_module
+        self._install_sigint()
+        real_out, real_err = sys.stdout, sys.stderr
+        self.output = Output(self.chan, real_out, real_err)
+        sys.stdout = _OutStream(self.output, 'stdout', real_out)
+        sys.stderr = _OutStream(self.output, 'stderr', real_err)
+        for target, name in ((self._heart_loop, 'multiengine-heart'), (self._read_loop, 'multiengine-reader'),
+                             (self.output.run, 'multiengine-output')):
+            threading.Thread(target=target, name=name, daemon=True).start()
+        return self.serve()
+
+    # ---- threads
+
+    def _heart_loop(self):
+        _block_sigint()
+        import select
+        period = max(self.heartbeat_ms, 10) / 1000.0
+        nxt = time.monotonic() + period
+        sock = self.heart.sock
+        beat = {'uuid': self.uuid, 'id': self.id}
+        try:
+            while True:
+                wait = nxt - time.monotonic()
+                if wait <= 0:
+                    self.heart.send('heartbeat', beat)
+                    nxt += period
+                    if nxt < time.monotonic():
+                        nxt = time.monotonic() + period
+                    continue
+                ready = select.select([sock], [], [], wait)[0] if self.heart.reader.buffered() == 0 else [sock]
+                if ready:
+                    msg = self.heart.recv()
+                    if msg.msg_type == 'interrupt_request':
+                        self.interrupt()
+                    elif msg.msg_type == 'shutdown_request':
+                        self.stop(0, 'shutdown_request')
+                    else:
+                        log('ignoring %s on the heart connection' % msg.msg_type)
+        except (EOFError, OSError, FrameError) as e:
+            if not self._stopping:
+                self.stop(0, 'the controller closed the heart connection (%s)' % (e or 'closed'))
+
+    def _read_loop(self):
+        _block_sigint()
+        chan = self.chan
+        try:
+            while True:
+                msg = chan.recv()
+                t = msg.msg_type
+                if t in WORK_REQUESTS:
+                    self.queue.put(msg)
+                elif t == 'abort_request':
+                    ids = msg.content.get('msg_ids')
+                    ids = None if ids is None else set(x for x in ids if isinstance(x, str))
+                    for req in self.queue.take(ids):
+                        now = iso_now()
+                        self._reply(req, {'status': 'aborted'}, now, now)
+                elif t == 'shutdown_request':
+                    self.stop(0, 'shutdown_request')
+                    return
+                elif t == 'interrupt_request':
+                    self.interrupt()
+                else:
+                    log('ignoring %s' % t)
+        except (EOFError, OSError, FrameError) as e:
+            if not self._stopping:
+                self.stop(0, 'the controller closed the connection (%s)' % (e or 'closed'))
+
+    def interrupt(self):
+        """Raise KeyboardInterrupt in the running code (SIGINT to the main thread of this process)."""
+        self._controller_interrupts += 1
+        if hasattr(signal, 'pthread_kill'):
+            signal.pthread_kill(self._main_ident, signal.SIGINT)
+        elif hasattr(os, 'kill') and hasattr(signal, 'pthread_sigmask'):  # pragma: no cover
+            os.kill(os.getpid(), signal.SIGINT)
+        else:  # pragma: no cover - Windows
+            import _thread
+            _thread.interrupt_main()
+
+    def _install_sigint(self):
+        signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum, frame):
+        """SIGINT interrupts user code only, never the engine's own work (a frame half sent would
+        break the connection). An interrupt_request that finds no user code running is ignored;
+        a SIGINT from outside (Ctrl-C in the terminal of an engine run by hand, kill -INT) while
+        no user code runs makes the engine exit, as Ctrl-C does to any foreground program."""
+        if self._controller_interrupts > 0:
+            self._controller_interrupts -= 1
+            if self.in_user_code:
+                raise KeyboardInterrupt
+            return
+        if self.in_user_code:
+            raise KeyboardInterrupt
+        log('exiting: SIGINT while no user code runs')
+        os._exit(130)
+
+    def stop(self, code, why):
+        """Exit promptly: cleanly between requests, at once when user code is running."""
+        if self._stopping:
+            return
+        self._stopping = True
+        if why != 'shutdown_request':
+            log('exiting: %s' % why)
+        if self.queue.stop_if_idle(code):
+            time.sleep(2.0)  # the main thread exits well before this; if it hangs, force it
+        os._exit(code)
+
+    # ---- main loop
+
+    def serve(self):
+        q = self.queue
+        while True:
+            try:
+                item = q.get()
+            except KeyboardInterrupt:  # pragma: no cover - SIGINT is ignored between requests
+                continue
+            if isinstance(item, _Stop):
+                return self._exit(item.code)
+            try:
+                self.handle(item)
+            except KeyboardInterrupt:  # pragma: no cover
+                pass
+            finally:
+                q.done()
+
+    def _exit(self, code):
+        try:
+            self.output.flush()
+        except Exception:
+            pass
+        try:
+            import atexit
+            atexit._run_exitfuncs()
+        except Exception:
+            pass
+        try:
+            sys.__stdout__.flush()
+            sys.__stderr__.flush()
+        except Exception:
+            pass
+        os._exit(code)
+
+    def handle(self, msg):
+        started = iso_now()
+        meta = {'engine_id': self.id}
+        self.output.set_parent(msg.header_bytes, meta)
+        t = msg.msg_type
+        try:
+            handler = getattr(self, 'do_' + t[:-len('_request')])
+            content, buffers = handler(msg)
+        except ReplyError as e:
+            self.in_user_code = False
+            content, buffers = {'status': 'error', 'ename': e.ename, 'evalue': e.evalue, 'traceback': e.traceback}, ()
+        except BaseException as e:
+            self.in_user_code = False
+            content, buffers = self._error_content(e), ()
+        self.output.flush()
+        self.output.set_parent(None, None)
+        if signal.getsignal(signal.SIGINT) != self._on_sigint:
+            self._install_sigint()
+        self._reply(msg, content, started, iso_now(), buffers)
+
+    def _reply(self, msg, content, started, completed, buffers=()):
+        meta = {'engine_id': self.id, 'started': started, 'completed': completed}
+        rtype = msg.msg_type[:-len('_request')] + '_reply'
+        try:
+            self.chan.send(rtype, content, msg.header_bytes, meta, buffers)
+        except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
+            log('cannot send %s: %r' % (rtype, e))
+            self.chan.send(rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,
+                                   'traceback': []}, msg.header_bytes, meta)
+        except OSError as e:
+            log('cannot send %s: %s' % (rtype, e))
+
+    # ---- errors
+
+    def _is_engine_file(self, filename):
+        if filename.startswith(ENGINE_DIR):
+            return True
+        aio = sys.modules.get('asyncio') if self._loop is not None else None
+        return aio is not None and filename.startswith(os.path.dirname(aio.__file__) + os.sep)
+
+    def _error_content(self, e):
+        """Error reply content for an exception from user code: the traceback starts at the user's
+        code (engine frames before it are left out, and so are engine frames after it, such as the
+        SIGINT handler that raised KeyboardInterrupt)."""
+        import traceback
+        tb = e.__traceback__
+        while tb is not None and self._is_engine_file(tb.tb_frame.f_code.co_filename):
+            tb = tb.tb_next
+        try:
+            te = traceback.TracebackException(type(e), e, tb)
+            while te.stack and self._is_engine_file(te.stack[-1].filename):
+                te.stack.pop()
+            lines = ''.join(te.format()).rstrip('\n').split('\n')
+        except Exception:
+            lines = []
+        try:
+            evalue = str(e)
+        except Exception:
+            evalue = '<unprintable %s>' % type(e).__name__
+        return {'status': 'error', 'ename': type(e).__name__, 'evalue': evalue, 'traceback': lines}
+
+    # ---- namespace
+
+    def _reset_namespace(self):
+        mod = types.ModuleType('__main__')
+        mod.__dict__['__builtins__'] = builtins
+        self.user_module = mod
+        self.ns = mod.__dict__
+        if self._install_main:
+            sys.modules['__main__'] = mod  # pickle and `import __main__` see the user namespace
+
+    def _run_code(self, code):
+        """Runs a code object in the namespace; top-level await runs on the engine's event loop."""
+        r = eval(code, self.ns)
+        if code.co_flags & _CO_COROUTINE:
+            if self._loop is None:
+                import asyncio
+                self._loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(self._loop)
+            r = self._loop.run_until_complete(r)
+        return r
+
+    def _user(self, fn, *args):
+        self.in_user_code = True
+        try:
+            return fn(*args)
+        finally:
+            self.in_user_code = False
+
+    def _register_source(self, filename, src):
+        import linecache
+        linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+
+    # ---- requests
+
+    def do_execute(self, msg):
+        import ast
+        self.execution_count += 1
+        n = self.execution_count
+        code = msg.content.get('code', '')
+        if not isinstance(code, str):
+            raise ReplyError('TypeError', 'execute_request code must be a string')
+        filename = '<execute-%d>' % n
+        self._register_source(filename, code)
+        flags = getattr(ast, 'PyCF_ALLOW_TOP_LEVEL_AWAIT', 0) if 'await' in code or 'async' in code else 0
+        tree = ast.parse(code, filename, 'exec')
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code, tree.body[-1]):
+            last = tree.body.pop()
+        body = compile(tree, filename, 'exec', flags, True)
+        expr = compile(ast.Expression(last.value), filename, 'eval', flags, True) if last is not None else None
+        value = self._user(self._execute, body, expr)
+        content = {'status': 'ok', 'execution_count': n}
+        if value is not None and not msg.content.get('silent'):
+            content['result'] = self._user(repr, value)
+        return content, ()
+
+    def _execute(self, body, expr):
+        self._run_code(body)
+        return self._run_code(expr) if expr is not None else None
+
+    def do_apply(self, msg):
+        c = msg.content
+        args = c.get('args', [])
+        if not isinstance(args, list):
+            raise ReplyError('TypeError', 'apply_request args must be an array')
+        try:
+            args = [decode_value(a, msg.buffers) for a in args]
+        except Exception as e:
+            raise ReplyError('SerializationError', 'cannot deserialize the arguments: %s' % e)
+        req = c.get('require') or []
+        if isinstance(req, str):
+            req = [req]
+        for name in req:
+            self._require(name)
+        src = c.get('fn', '')
+        if not isinstance(src, str):
+            raise ReplyError('TypeError', 'apply_request fn must be source text')
+        result = None
+        if src.strip():
+            compiled = self._compile_function(src)
+            result = self._user(self._apply, compiled[0], compiled[1:] if compiled[0] == 'ns' else compiled[1], args)
+        enc = Encoder()
+        try:
+            tree = enc.encode(result, 'the result')
+        except SerializationError as e:
+            raise ReplyError('SerializationError', str(e))
+        return {'status': 'ok', 'result': tree}, enc.buffers
+
+    def _apply(self, kind, code, args):
+        if kind == 'expr':
+            fn = eval(code, self.ns)
+        elif kind == 'ns':
+            exec(code[0], self.ns)
+            fn = eval(code[1], self.ns)
+        else:
+            scope = {}
+            exec(code, self.ns, scope)
+            fn = scope['__multiengine_fn__']()
+        r = fn(*args)
+        if type(r) is types.CoroutineType:
+            if self._loop is None:
+                import asyncio
+                self._loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(self._loop)
+            r = self._loop.run_until_complete(r)
+        return r
+
+    def _require(self, name):
+        if not isinstance(name, str) or not name:
+            raise ReplyError('UnmetDependencyError', 'require names a module by a non-empty string, got %r' % (name,))
+        try:
+            top = self._user(__import__, name)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:
+            raise ReplyError('UnmetDependencyError', 'cannot import %s: %s: %s' % (name, type(e).__name__, e))
+        self.ns[name.split('.')[0]] = top
+
+    def _compile_function(self, src):
+        """('expr', code) for an expression such as a lambda, ('block', code) for a def block. A def
+        block is wrapped in a factory function, so the function's own name is a closure (recursion
+        works) and is not bound in the namespace; its free names resolve in the namespace."""
+        hit = self._fn_cache.get(src)
+        if hit is not None:
+            return hit
+        import ast
+        self._fn_counter += 1
+        filename = '<apply-%d>' % self._fn_counter
+        self._register_source(filename, src)
+        try:
+            result = ('expr', compile(ast.parse(src.strip(), filename, 'eval'), filename, 'eval', 0, True))
+        except SyntaxError:
+            mod = ast.parse(src, filename, 'exec')  # a real syntax error is reported from here
+            if not mod.body:
+                raise ReplyError('TypeError', 'fn is empty')
+            last = mod.body[-1]
+            if isinstance(last, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                ret = ast.Return(value=ast.Name(id=last.name, ctx=ast.Load()))
+            elif isinstance(last, ast.Expr):
+                mod.body.pop()
+                ret = ast.Return(value=last.value)
+            else:
+                raise ReplyError('TypeError', 'fn must be a Python expression that gives a callable (such as a '
+                                              'lambda) or a block of statements that ends with a def')
+            ast.copy_location(ret, last)
+            factory = ast.parse('def __multiengine_fn__():\n    pass\n', filename, 'exec')
+            factory.body[0].body = mod.body + [ret]
+            ast.fix_missing_locations(factory)
+            try:
+                result = ('block', compile(factory, filename, 'exec', 0, True))
+            except SyntaxError:
+                # e.g. `from m import *` is not allowed inside a function: run the block in the namespace itself
+                result = ('ns', compile(mod, filename, 'exec', 0, True),
+                          compile(ast.Expression(ret.value), filename, 'eval', 0, True))
+        if len(self._fn_cache) >= 256:
+            import linecache
+            self._fn_cache.clear()
+            for name in [k for k in linecache.cache if isinstance(k, str) and k.startswith('<apply-')]:
+                del linecache.cache[name]
+            self._register_source(filename, src)
+        self._fn_cache[src] = result
+        return result
+
+    def do_push(self, msg):
+        ns = msg.content.get('ns')
+        if not isinstance(ns, dict):
+            raise ReplyError('TypeError', 'push_request ns must be an object')
+        values = {}
+        for name, tree in ns.items():
+            try:
+                values[name] = decode_value(tree, msg.buffers)
+            except Exception as e:
+                raise ReplyError('SerializationError', 'cannot deserialize %s: %s' % (name, e))
+        self.ns.update(values)
+        return {'status': 'ok'}, ()
+
+    def do_pull(self, msg):
+        names = msg.content.get('names')
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list):
+            raise ReplyError('TypeError', 'pull_request names must be an array of strings')
+        enc = Encoder()
+        values = []
+        for name in names:
+            if not isinstance(name, str) or name not in self.ns:
+                raise ReplyError('NameError', 'name %r is not defined' % (name,))
+            try:
+                values.append(enc.encode(self.ns[name], name))
+            except SerializationError as e:
+                raise ReplyError('SerializationError', str(e))
+        return {'status': 'ok', 'values': values}, enc.buffers
+
+    def do_keys(self, msg):
+        b = builtins.__dict__
+        keys = sorted(k for k, v in self.ns.items()
+                      if not (k.startswith('__') and k.endswith('__')) and not (k in b and b[k] is v))
+        return {'status': 'ok', 'keys': keys}, ()
+
+    def do_clear(self, msg):
+        self._reset_namespace()
+        return {'status': 'ok'}, ()
+
+
+# --------------------------------------------------------------------------------------
+# Command line
+
+class ConnectionFileError(Exception):
+    pass
+
+
+def read_connection_file(path, allow_insecure=False):
+    """Reads and checks an engine connection file (as connectionFile.ts readConnectionFile does)."""
+    try:
+        with open(path, 'rb') as f:
+            text = f.read().decode('utf-8')
+    except FileNotFoundError:
+        raise ConnectionFileError('no connection file at %s (is a cluster running? start one with: multiengine start)' % path)
+    except OSError as e:
+        raise ConnectionFileError('cannot read connection file %s: %s' % (path, e))
+    if not allow_insecure and os.name == 'posix':
+        mode = os.stat(path).st_mode
+        if mode & 0o077:
+            raise ConnectionFileError('connection file %s can be read by other users (mode %o); run chmod 600 on it, '
+                                      'or pass --allow-insecure' % (path, mode & 0o777))
+    try:
+        raw = json.loads(text)
+    except ValueError as e:
+        raise ConnectionFileError('connection file %s is not valid JSON: %s' % (path, e))
+    if not isinstance(raw, dict):
+        raise ConnectionFileError('connection file %s is invalid: not a JSON object' % path)
+    problems = []
+    if raw.get('transport') != 'tcp':
+        problems.append('transport must be "tcp"')
+    if not isinstance(raw.get('ip'), str) or not raw.get('ip'):
+        problems.append('ip must be a string')
+    port = raw.get('port')
+    if type(port) is not int or not 0 < port <= 65535:
+        problems.append('port must be an integer from 1 to 65535')
+    if not isinstance(raw.get('key'), str):
+        problems.append('key must be a string')
+    if raw.get('signature_scheme') != 'hmac-sha256':
+        problems.append('signature_scheme must be "hmac-sha256"')
+    if problems:
+        raise ConnectionFileError('connection file %s is invalid: %s' % (path, '; '.join(problems)))
+    hb = raw.get('heartbeat_ms')
+    return {
+        'transport': 'tcp', 'ip': raw['ip'], 'port': port, 'key': raw['key'], 'signature_scheme': 'hmac-sha256',
+        'controller_pid': raw.get('controller_pid') if type(raw.get('controller_pid')) is int else 0,
+        'profile': raw.get('profile') if isinstance(raw.get('profile'), str) else 'default',
+        'heartbeat_ms': hb if isinstance(hb, (int, float)) and not isinstance(hb, bool) and hb > 0 else 1000,
+    }
+
+
+USAGE = '''usage: multiengine_engine.py --file ENGINE_JSON [--id N] [--allow-insecure]
+
+Runs one multiengine python engine: connects to the controller named in ENGINE_JSON
+(the controller's engine connection file), registers and serves requests until the
+controller sends shutdown_request or goes away.
+
+  --file PATH        engine connection file (required)
+  --id N             ask the controller for engine id N
+  --allow-insecure   accept a connection file other users can read
+'''
+
+
+def parse_args(argv):
+    opts = {'file': None, 'id': None, 'allow_insecure': False}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        name, eq, value = a.partition('=')
+        if a in ('-h', '--help'):
+            sys.stdout.write(USAGE)
+            raise SystemExit(0)
+        if name in ('--file', '-f', '--id'):
+            if not eq:
+                i += 1
+                if i >= len(argv):
+                    raise SystemExit('%s needs a value\n\n%s' % (name, USAGE))
+                value = argv[i]
+            if name == '--id':
+                try:
+                    opts['id'] = int(value)
+                except ValueError:
+                    raise SystemExit('--id must be an integer, got %r' % value)
+                if opts['id'] < 0:
+                    raise SystemExit('--id must not be negative')
+            else:
+                opts['file'] = value
+        elif a == '--allow-insecure':
+            opts['allow_insecure'] = True
+        else:
+            raise SystemExit('unknown argument %r\n\n%s' % (a, USAGE))
+        i += 1
+    if not opts['file']:
+        raise SystemExit('--file is required\n\n%s' % USAGE)
+    return opts
+
+
+def main(argv=None):
+    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        info = read_connection_file(opts['file'], opts['allow_insecure'])
+    except ConnectionFileError as e:
+        log(str(e))
+        return 1
+    launcher_dir = os.path.dirname(ENGINE_DIR.rstrip(os.sep))
+    if sys.path and sys.path[0] and os.path.abspath(sys.path[0]) == launcher_dir:
+        sys.path[0] = ''  # user imports see the working directory (as in IPython), not the engine's folder
+    try:
+        return Engine(info, opts['id']).run()
+    except Fatal as e:
+        log(str(e))
+        return 1

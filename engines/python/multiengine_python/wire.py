@@ -1,0 +1,363 @@
+"""Wire layer of the python engine: HMAC-SHA256 signing, framing and message envelopes.
+
+docs/protocol.md is the specification; core/transport/{frame,codec}.ts is the TypeScript half.
+"""
+
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+
+PROTOCOL_VERSION = 'multiengine/1'
+KERNEL = 'python'
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024
+MAX_PARTS = 65536
+JSON_PARTS = 4
+#: Parts at least this big are read straight into their own buffer (one copy, aligned).
+OWN_BUFFER_BYTES = 64 * 1024
+#: Frames smaller than this are joined and written with one sendall.
+JOIN_FRAME_BYTES = 256 * 1024
+WORK_REQUESTS = frozenset((
+    'execute_request', 'apply_request', 'push_request', 'pull_request', 'keys_request', 'clear_request',
+))
+#: Captured output waits at most this long (seconds) before it is sent as a stream message.
+STREAM_FLUSH_SECONDS = 0.015
+REGISTRATION_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+_LOG = sys.stderr
+
+
+def log(text):
+    """Engine diagnostics go to the process's real stderr (the controller logs it)."""
+    try:
+        _LOG.write('multiengine python engine: %s\n' % text)
+        _LOG.flush()
+    except Exception:
+        pass
+
+
+# --------------------------------------------------------------------------------------
+# HMAC-SHA256 (RFC 2104) over the builtin _sha256 module. hashlib/hmac would load OpenSSL,
+# which costs ~3.5 MB of resident memory per engine; signing small JSON parts does not need it.
+
+def _sha256_factory():
+    for name in ('_sha2', '_sha256'):
+        try:
+            mod = __import__(name)
+            return mod.sha256
+        except (ImportError, AttributeError):
+            continue
+    import hashlib  # pragma: no cover - only on builds without the builtin module
+    return hashlib.sha256
+
+
+_sha256 = _sha256_factory()
+try:
+    from _operator import _compare_digest
+except ImportError:  # pragma: no cover
+    def _compare_digest(a, b):
+        if len(a) != len(b):
+            return False
+        diff = 0
+        for x, y in zip(a, b):
+            diff |= x ^ y
+        return diff == 0
+
+
+class Signer(object):
+    """Signs and verifies messages: hex(HMAC-SHA256(key, header|parent|metadata|content))."""
+
+    def __init__(self, key):
+        key = key.encode('utf-8') if isinstance(key, str) else bytes(key)
+        self.key = key
+        if not key:
+            self._inner = self._outer = None
+            return
+        if len(key) > 64:
+            key = _sha256(key).digest()
+        key = key + b'\x00' * (64 - len(key))
+        self._inner = _sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = _sha256(bytes(b ^ 0x5C for b in key))
+
+    def sign(self, json_parts):
+        """The signature (ASCII hex bytes, b'' when the key is empty) of the four JSON parts."""
+        if self._inner is None:
+            return b''
+        h = self._inner.copy()
+        for p in json_parts:
+            h.update(p)
+        o = self._outer.copy()
+        o.update(h.digest())
+        return o.hexdigest().encode('ascii')
+
+    def verify(self, parts):
+        """True when parts[0] is the signature of parts[1..4]."""
+        if len(parts) < 1 + JSON_PARTS:
+            return False
+        expected = self.sign(parts[1:1 + JSON_PARTS])
+        return _compare_digest(expected, bytes(parts[0]))
+
+
+# --------------------------------------------------------------------------------------
+# Framing:  u32be bodyLength | u32be partCount | u32be partLength * partCount | parts
+# bodyLength counts everything after itself.
+
+class FrameError(Exception):
+    """The byte stream is not a valid frame; the connection cannot be trusted any more."""
+
+
+def _nbytes(p):
+    return p.nbytes if type(p) is memoryview else len(p)
+
+
+def frame_head(parts):
+    lengths = [_nbytes(p) for p in parts]
+    n = len(parts)
+    return struct.pack('>%dI' % (n + 2), 4 + 4 * n + sum(lengths), n, *lengths)
+
+
+def encode_frame(parts):
+    """The whole frame as one bytes object."""
+    return b''.join([frame_head(parts)] + list(parts))
+
+
+_HAS_SENDMSG = hasattr(socket.socket, 'sendmsg')
+_IOV_MAX = 512
+
+
+def send_frame(sock, parts):
+    """Writes one frame. Small frames go out with a single sendall; big ones with sendmsg
+    (scatter/gather), so array buffers are never copied into a joined frame."""
+    lengths = [_nbytes(p) for p in parts]
+    n = len(parts)
+    body = 4 + 4 * n + sum(lengths)
+    head = struct.pack('>%dI' % (n + 2), body, n, *lengths)
+    if body < JOIN_FRAME_BYTES:
+        sock.sendall(b''.join([head] + list(parts)))
+        return
+    if not _HAS_SENDMSG:  # pragma: no cover - Windows
+        sock.sendall(head)
+        for p in parts:
+            if _nbytes(p):
+                sock.sendall(p)
+        return
+    views = [memoryview(head)]
+    for p, size in zip(parts, lengths):
+        if size:
+            views.append(memoryview(p))
+    while views:
+        sent = sock.sendmsg(views[:_IOV_MAX])
+        while sent:
+            first = views[0].nbytes
+            if sent >= first:
+                sent -= first
+                views.pop(0)
+            else:
+                views[0] = views[0][sent:]
+                sent = 0
+
+
+class FrameReader(object):
+    """Reads whole frames from a blocking socket. Parts come back as bytearrays (writable,
+    so numpy arrays made from them are writable); a part of OWN_BUFFER_BYTES or more is
+    received straight into its own allocation."""
+
+    def __init__(self, sock, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+        self.sock = sock
+        self.max_message_bytes = max_message_bytes
+        self.buf = bytearray()
+        self.pos = 0
+
+    def buffered(self):
+        return len(self.buf) - self.pos
+
+    def _fill(self, need):
+        while len(self.buf) - self.pos < need:
+            if self.pos:
+                del self.buf[:self.pos]
+                self.pos = 0
+            chunk = self.sock.recv(262144)
+            if not chunk:
+                raise EOFError('connection closed')
+            self.buf += chunk
+
+    def _take(self, n):
+        self._fill(n)
+        p = self.pos
+        self.pos = p + n
+        return self.buf[p:p + n]
+
+    def _take_big(self, n):
+        out = bytearray(n)
+        view = memoryview(out)
+        have = min(self.buffered(), n)
+        if have:
+            view[:have] = memoryview(self.buf)[self.pos:self.pos + have]
+            self.pos += have
+        while have < n:
+            got = self.sock.recv_into(view[have:], n - have)
+            if not got:
+                raise EOFError('connection closed')
+            have += got
+        view.release()
+        return out
+
+    def read_frame(self):
+        """The parts of the next frame. Raises EOFError at end of stream, FrameError on junk."""
+        self._fill(8)
+        body, count = struct.unpack_from('>II', self.buf, self.pos)
+        if body > self.max_message_bytes:
+            raise FrameError('message of %d bytes exceeds the maximum message size of %d bytes' % (body, self.max_message_bytes))
+        if count == 0 or count > MAX_PARTS:
+            raise FrameError('bad part count %d' % count)
+        if body < 4 + 4 * count:
+            raise FrameError('body length %d too short for %d parts' % (body, count))
+        self.pos += 8
+        self._fill(4 * count)
+        lengths = struct.unpack_from('>%dI' % count, self.buf, self.pos)
+        self.pos += 4 * count
+        if sum(lengths) != body - 4 - 4 * count:
+            raise FrameError('part lengths sum to %d, body has %d' % (sum(lengths), body - 4 - 4 * count))
+        return [self._take_big(n) if n >= OWN_BUFFER_BYTES else self._take(n) for n in lengths]
+
+
+# --------------------------------------------------------------------------------------
+# Messages
+
+_dumps_utf8 = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(',', ':'), check_circular=False).encode
+_dumps_ascii = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(',', ':'), check_circular=False).encode
+
+
+def dumps(obj):
+    """Compact UTF-8 JSON. Strings with lone surrogates (not UTF-8 encodable) fall back to \\u escapes."""
+    s = _dumps_utf8(obj)
+    try:
+        return s.encode('utf-8')
+    except UnicodeEncodeError:
+        return _dumps_ascii(obj).encode('ascii')
+
+
+def iso_now():
+    """The current UTC time as JavaScript's Date.toISOString() writes it."""
+    ms = int(time.time() * 1000)
+    return '%s.%03dZ' % (time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(ms // 1000)), ms % 1000)
+
+
+def random_uuid():
+    b = bytearray(os.urandom(16))
+    b[6] = (b[6] & 0x0F) | 0x40
+    b[8] = (b[8] & 0x3F) | 0x80
+    h = b.hex()
+    return '%s-%s-%s-%s-%s' % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
+
+
+class Message(object):
+    __slots__ = ('header', 'parent_header', 'metadata', 'content', 'buffers', 'header_bytes')
+
+    def __init__(self, header, parent_header, metadata, content, buffers, header_bytes=None):
+        self.header = header
+        self.parent_header = parent_header
+        self.metadata = metadata
+        self.content = content
+        self.buffers = buffers
+        self.header_bytes = header_bytes
+
+    @property
+    def msg_type(self):
+        return self.header.get('msg_type')
+
+    @property
+    def msg_id(self):
+        return self.header.get('msg_id')
+
+
+class BadMessage(Exception):
+    def __init__(self, reason, text):
+        Exception.__init__(self, text)
+        self.reason = reason
+
+
+def decode_message(parts, signer):
+    """Verifies and parses frame parts (as codec.ts decodeMessage does)."""
+    if len(parts) < 1 + JSON_PARTS:
+        raise BadMessage('malformed', 'expected at least %d parts, got %d' % (1 + JSON_PARTS, len(parts)))
+    if not signer.verify(parts):
+        raise BadMessage('signature', 'signature mismatch')
+    try:
+        header, parent, metadata, content = [json.loads(p) for p in parts[1:1 + JSON_PARTS]]
+    except ValueError as e:
+        raise BadMessage('malformed', 'bad JSON: %s' % e)
+    if not (isinstance(header, dict) and isinstance(header.get('msg_id'), str)
+            and isinstance(header.get('msg_type'), str) and isinstance(header.get('session'), str)):
+        raise BadMessage('malformed', 'header lacks msg_id, msg_type or session')
+    if not (isinstance(parent, dict) and isinstance(metadata, dict) and isinstance(content, dict)):
+        raise BadMessage('malformed', 'parent_header, metadata and content must be JSON objects')
+    return Message(header, parent, metadata, content, parts[1 + JSON_PARTS:], bytes(parts[1]))
+
+
+def connect(ip, port, timeout=CONNECT_TIMEOUT_SECONDS):
+    """A connected TCP socket with TCP_NODELAY. The host goes to getaddrinfo as bytes when it is
+    ASCII: a str would load the idna codec and unicodedata (~1 MB per engine) for nothing."""
+    try:
+        host = ip.encode('ascii')
+    except UnicodeEncodeError:
+        host = ip
+    err = None
+    for family, kind, proto, _, addr in socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(addr)
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except OSError as e:
+            err = e
+            sock.close()
+    raise err or OSError('no address for %s' % ip)
+
+
+class Channel(object):
+    """One signed message stream over a TCP socket; sends are serialised by a lock."""
+
+    def __init__(self, sock, signer, session):
+        self.sock = sock
+        self.signer = signer
+        self.session = session
+        self.reader = FrameReader(sock)
+        self.lock = threading.Lock()
+        self.closed = False
+        self._prefix = random_uuid()[:18]
+        self._counter = 0
+
+    def _msg_id(self):
+        self._counter = (self._counter + 1) % 0x7FFFFFFF
+        return '%s%08x' % (self._prefix, self._counter)
+
+    def send(self, msg_type, content, parent=b'{}', metadata=None, buffers=()):
+        """Sends a message. `parent` is the JSON bytes of the parent header (a request's
+        header part is reused verbatim)."""
+        header = dumps({'msg_id': self._msg_id(), 'msg_type': msg_type, 'session': self.session,
+                        'date': iso_now(), 'version': PROTOCOL_VERSION})
+        meta = dumps(metadata) if metadata else b'{}'
+        body = dumps(content)
+        sig = self.signer.sign((header, parent, meta, body))
+        parts = [sig, header, parent, meta, body]
+        parts.extend(buffers)
+        with self.lock:
+            if self.closed:
+                return
+            send_frame(self.sock, parts)
+
+    def recv(self):
+        """The next well-signed message; bad ones are logged and skipped. EOFError at the end."""
+        while True:
+            parts = self.reader.read_frame()
+            try:
+                return decode_message(parts, self.signer)
+            except BadMessage as e:
+                log('dropped a message: %s' % e)

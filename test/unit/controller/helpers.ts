@@ -1,0 +1,296 @@
+/**
+ * Test helpers: start the real controller process and talk to it with fake engines and
+ * fake clients built from the real Connection class.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { readConnectionFile, type ConnectionInfo } from '../../../core/connection/connectionFile.js';
+import { createMessage, newSession, type ContentMap, type Header, type Message, type Metadata, type MsgType } from '../../../core/protocol/messages.js';
+import { Signer } from '../../../core/transport/codec.js';
+import { Connection, connectTcp } from '../../../core/transport/connection.js';
+import { packageRoot } from '../../../core/util/entry.js';
+
+export interface Ready {
+  event: 'ready';
+  port: number;
+  client_file: string;
+  engine_file: string;
+  pid: number;
+}
+
+export interface RunningController {
+  proc: ChildProcess;
+  ready: Ready;
+  info: ConnectionInfo;
+  dir: string;
+  /** Everything the controller wrote to stderr so far. */
+  stderr: () => string;
+  /** Lines written to stdout (should be just the ready line). */
+  stdoutLines: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM (then SIGKILL) and removes the temp dir. */
+  stop(): Promise<void>;
+}
+
+export async function startController(extra: string[] = [], opts: { heartbeatMs?: number; deadAfterMs?: number } = {}): Promise<RunningController> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-ctl-'));
+  const args = [
+    '--import',
+    'tsx',
+    path.join(packageRoot, 'core/controller/main.ts'),
+    '--dir',
+    dir,
+    '--profile',
+    't',
+    '--heartbeat-ms',
+    String(opts.heartbeatMs ?? 100),
+    '--dead-after-ms',
+    String(opts.deadAfterMs ?? 600),
+    ...extra,
+  ];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: packageRoot });
+  let err = '';
+  proc.stderr!.setEncoding('utf8');
+  proc.stderr!.on('data', (t: string) => {
+    err += t;
+    if (process.env.MULTIENGINE_TEST_VERBOSE) process.stderr.write(t);
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+  const stdoutLines: string[] = [];
+  const rl = readline.createInterface({ input: proc.stdout! });
+  const ready = await new Promise<Ready>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line in 10 s; stderr:\n${err}`)), 10_000);
+    void exited.then((x) => reject(new Error(`controller exited (${x.code ?? x.signal}) before ready; stderr:\n${err}`)));
+    rl.on('line', (line) => {
+      stdoutLines.push(line);
+      if (stdoutLines.length === 1) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as Ready);
+      }
+    });
+  });
+  const info = readConnectionFile(ready.client_file);
+  return {
+    proc,
+    ready,
+    info,
+    dir,
+    stderr: () => err,
+    stdoutLines,
+    exited,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A connection that records everything it receives and lets a test wait for messages. */
+export class Peer {
+  readonly session = newSession();
+  readonly received: Message[] = [];
+  readonly parts: Buffer[][] = [];
+  private waiters: { pred: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
+  closed = false;
+  private closeWaiters: (() => void)[] = [];
+  /** Called for each message before waiters see it. */
+  onMessage: ((m: Message, parts: Buffer[]) => void) | null = null;
+
+  constructor(
+    readonly conn: Connection,
+    readonly name = 'peer',
+  ) {
+    conn.start({
+      onMessage: (m, p) => {
+        this.received.push(m);
+        this.parts.push(p);
+        this.onMessage?.(m, p);
+        const ws = this.waiters;
+        this.waiters = [];
+        for (const w of ws) {
+          if (w.pred(m)) w.resolve(m);
+          else this.waiters.push(w);
+        }
+      },
+      onClose: () => {
+        this.closed = true;
+        for (const r of this.closeWaiters) r();
+        this.closeWaiters = [];
+      },
+    });
+  }
+
+  static async connect(ctl: RunningController, name?: string, key?: string): Promise<Peer> {
+    const socket = await connectTcp(ctl.info.ip, ctl.info.port);
+    return new Peer(new Connection(socket, new Signer(key ?? ctl.info.key)), name);
+  }
+
+  send<T extends MsgType>(type: T, content: ContentMap[T], opts: { metadata?: Metadata; parent?: Header; buffers?: Uint8Array[] } = {}): Message<T> {
+    const msg = createMessage(type, content, { session: this.session, ...opts });
+    this.conn.send(msg);
+    return msg;
+  }
+
+  /** Resolves with the first message (already received or future) matching pred. */
+  waitFor(pred: (m: Message) => boolean, timeoutMs = 5000, what = 'a message'): Promise<Message> {
+    const have = this.received.find(pred);
+    if (have) return Promise.resolve(have);
+    return new Promise((resolve, reject) => {
+      const w = {
+        pred,
+        resolve: (m: Message) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((x) => x !== w);
+        reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms; got ${this.received.map((m) => m.header.msg_type).join(', ')}`));
+      }, timeoutMs);
+      this.waiters.push(w);
+    });
+  }
+
+  /** All messages answering `parent` so far. */
+  answers(parent: Message): Message[] {
+    return this.received.filter((m) => (m.parent_header as Header).msg_id === parent.header.msg_id);
+  }
+
+  replyTo(req: Message, pred: (m: Message) => boolean = () => true, timeoutMs = 5000): Promise<Message> {
+    const want = req.header.msg_type.replace(/_request$/, '_reply');
+    return this.waitFor(
+      (m) => (m.parent_header as Header).msg_id === req.header.msg_id && m.header.msg_type === want && pred(m),
+      timeoutMs,
+      `${want} to ${req.header.msg_id}`,
+    );
+  }
+
+  waitClosed(timeoutMs = 5000): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name}: connection still open after ${timeoutMs} ms`)), timeoutMs);
+      this.closeWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.conn.destroy();
+  }
+}
+
+export async function fakeClient(ctl: RunningController, subscribe: 'none' | 'registration' | 'all' = 'none', name = 'client'): Promise<Peer> {
+  const c = await Peer.connect(ctl, name);
+  const req = c.send('connect_request', { subscribe });
+  const reply = await c.replyTo(req);
+  if ((reply.content as { status: string }).status !== 'ok') throw new Error(`connect failed: ${JSON.stringify(reply.content)}`);
+  return c;
+}
+
+export interface FakeEngineOptions {
+  requestedId?: number;
+  /** Start a heart that beats every heartbeatMs (default true). */
+  heart?: boolean;
+  /** Answer work requests automatically (default true): streams one line, then replies ok. */
+  autoReply?: boolean;
+  kernel?: 'node' | 'python';
+}
+
+/** A fake engine: a main socket that registers and answers, plus a heart socket that beats. */
+export class FakeEngine {
+  readonly uuid = crypto.randomUUID();
+  id = -1;
+  heart: Peer | null = null;
+  private beatTimer: NodeJS.Timeout | null = null;
+  autoReply: boolean;
+  /** Work requests received, in order. */
+  readonly requests: Message[] = [];
+
+  private constructor(
+    readonly main: Peer,
+    opts: FakeEngineOptions,
+  ) {
+    this.autoReply = opts.autoReply ?? true;
+    main.onMessage = (m, parts) => {
+      if (!m.header.msg_type.endsWith('_request') || m.header.msg_type === 'shutdown_request' || m.header.msg_type === 'abort_request') return;
+      this.requests.push(m);
+      if (this.autoReply) this.answer(m, parts);
+    };
+  }
+
+  static async start(ctl: RunningController, opts: FakeEngineOptions = {}): Promise<FakeEngine> {
+    const main = await Peer.connect(ctl, 'engine');
+    const e = new FakeEngine(main, opts);
+    const content: ContentMap['registration_request'] = { uuid: e.uuid, kernel: opts.kernel ?? 'node', language_version: 'fake', host: os.hostname(), pid: process.pid };
+    if (opts.requestedId !== undefined) content.requested_id = opts.requestedId;
+    const req = main.send('registration_request', content);
+    const reply = await main.replyTo(req);
+    const c = reply.content as ContentMap['registration_reply'];
+    if (c.status !== 'ok') throw new Error(`registration failed: ${JSON.stringify(c)}`);
+    e.id = c.id;
+    if (opts.heart ?? true) await e.startHeart(ctl, c.heartbeat_ms);
+    return e;
+  }
+
+  async startHeart(ctl: RunningController, heartbeatMs: number): Promise<void> {
+    this.heart = await Peer.connect(ctl, `heart ${this.id}`);
+    const beat = () => this.heart!.send('heartbeat', { uuid: this.uuid, id: this.id });
+    beat();
+    this.beatTimer = setInterval(beat, heartbeatMs);
+  }
+
+  stopBeating(): void {
+    if (this.beatTimer) clearInterval(this.beatTimer);
+    this.beatTimer = null;
+  }
+
+  /** Streams `engine N: <msg_type>` then replies ok with the request's metadata echoed as result. */
+  answer(req: Message, _parts?: Buffer[], text?: string): void {
+    const replyType = req.header.msg_type.replace(/_request$/, '_reply') as MsgType;
+    const md = { engine_id: this.id, started: new Date().toISOString(), completed: new Date().toISOString() };
+    this.main.send('stream', { name: 'stdout', text: text ?? `engine ${this.id}: ${req.header.msg_type}\n` }, { parent: req.header, metadata: md });
+    this.main.send(replyType as 'apply_reply', { status: 'ok', result: this.id }, { parent: req.header, metadata: md, buffers: req.buffers });
+  }
+
+  close(): void {
+    this.stopBeating();
+    this.main.close();
+    this.heart?.close();
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function content<T = Record<string, unknown>>(m: Message): T {
+  return m.content as T;
+}
+
+/** Waits until `check` returns true, polling. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
