@@ -1,0 +1,353 @@
+/**
+ * AsyncResult: the future of one view call. It has one slot per engine (in target order),
+ * fills them as replies arrive, collects each engine's output while it runs, and settles
+ * once every slot is done. One call may span several wire requests (scatter and map send
+ * one message per engine); the client routes each reply to its slot.
+ */
+import { AbortError, CompositeError, RemoteError, TimeoutError } from './errors.js';
+
+export interface Disposable {
+  dispose(): void;
+}
+
+export type StreamName = 'stdout' | 'stderr';
+
+export interface OutputEvent {
+  engineId: number;
+  /** Position of the engine in the result (target order). */
+  index: number;
+  name: StreamName;
+  text: string;
+}
+
+export interface SlotMetadata {
+  engineId: number;
+  msgId: string;
+  status: 'pending' | 'ok' | 'error' | 'aborted';
+  /** ISO times the engine reported, when it did. */
+  started?: string;
+  completed?: string;
+}
+
+interface Slot {
+  engineId: number;
+  msgId: string;
+  done: boolean;
+  value: unknown;
+  error: RemoteError | undefined;
+  stdout: string;
+  stderr: string;
+  started?: string;
+  completed?: string;
+}
+
+export interface ResultSpec<T> {
+  /** One entry per slot, in target order. */
+  engineIds: readonly number[];
+  /** The wire method, used in CompositeError messages (execute, apply, push, ...). */
+  method: string;
+  /** targets was a single number: resolve to that engine's bare value, reject with its own error. */
+  bare: boolean;
+  /** Turns the per-slot values (target order) into the result. */
+  finalize(values: unknown[]): T;
+  /** Aborts the queued requests behind this result (wired by the client). */
+  abort?: (msgIds: string[], engineIds: number[]) => Promise<void>;
+}
+
+/** What an AsyncResult reads of its tracker (T only in output positions, so AsyncResult is covariant). */
+interface TrackerView<T> {
+  readonly slots: readonly Readonly<Slot>[];
+  readonly promise: Promise<T>;
+  readonly done: boolean;
+  readonly progress: number;
+  readonly startedAt: number;
+  readonly completedAt: number | undefined;
+  readonly outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+  readonly spec: { readonly abort?: (msgIds: string[], engineIds: number[]) => Promise<void> };
+  whenDone(cb: () => void): () => void;
+  onOutput(cb: (ev: OutputEvent) => void): Disposable;
+}
+
+/**
+ * The writable side of an AsyncResult; only the client uses it. Every method is O(1)
+ * except the final settle, which runs once.
+ */
+export class ResultTracker<T> implements TrackerView<T> {
+  readonly slots: Slot[];
+  readonly promise: Promise<T>;
+  private resolvePromise!: (v: T) => void;
+  private rejectPromise!: (e: unknown) => void;
+  private remaining: number;
+  private listeners: ((ev: OutputEvent) => void)[] = [];
+  private doneCallbacks: (() => void)[] = [];
+  readonly startedAt = performance.now();
+  completedAt: number | undefined;
+  outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
+
+  constructor(readonly spec: ResultSpec<T>) {
+    if (spec.bare && spec.engineIds.length !== 1) throw new Error('a bare result has exactly one engine');
+    this.slots = spec.engineIds.map((engineId) => ({ engineId, msgId: '', done: false, value: undefined, error: undefined, stdout: '', stderr: '' }));
+    this.remaining = this.slots.length;
+    this.promise = new Promise<T>((res, rej) => {
+      this.resolvePromise = res;
+      this.rejectPromise = rej;
+    });
+    // Nobody has to await a result: a failure that is never looked at must not crash the process.
+    this.promise.catch(() => {});
+    if (this.remaining === 0) this.finish();
+  }
+
+  assign(index: number, msgId: string): void {
+    this.slots[index].msgId = msgId;
+  }
+
+  output(index: number, name: StreamName, text: string): void {
+    const slot = this.slots[index];
+    if (name === 'stderr') slot.stderr += text;
+    else slot.stdout += text;
+    if (this.listeners.length === 0) return;
+    const ev: OutputEvent = { engineId: slot.engineId, index, name, text };
+    for (const cb of this.listeners) {
+      try {
+        cb(ev);
+      } catch {
+        /* a listener's bug must not break the routing of replies */
+      }
+    }
+  }
+
+  settle(index: number, value: unknown, meta?: { started?: string; completed?: string }): void {
+    const slot = this.slots[index];
+    if (slot.done) return;
+    slot.done = true;
+    slot.value = value;
+    if (meta) {
+      slot.started = meta.started;
+      slot.completed = meta.completed;
+    }
+    if (--this.remaining === 0) this.finish();
+  }
+
+  fail(index: number, error: RemoteError, meta?: { started?: string; completed?: string }): void {
+    const slot = this.slots[index];
+    if (slot.done) return;
+    slot.done = true;
+    slot.error = error;
+    if (meta) {
+      slot.started = meta.started;
+      slot.completed = meta.completed;
+    }
+    if (--this.remaining === 0) this.finish();
+  }
+
+  /** Fails every slot still waiting (connection lost, client closed, send failed). */
+  failPending(makeError: (engineId: number) => RemoteError): void {
+    for (let i = 0; i < this.slots.length; i++) if (!this.slots[i].done) this.fail(i, makeError(this.slots[i].engineId));
+  }
+
+  get done(): boolean {
+    return this.remaining === 0;
+  }
+
+  get progress(): number {
+    return this.slots.length - this.remaining;
+  }
+
+  onOutput(cb: (ev: OutputEvent) => void): Disposable {
+    this.listeners = [...this.listeners, cb];
+    return {
+      dispose: () => {
+        this.listeners = this.listeners.filter((l) => l !== cb);
+      },
+    };
+  }
+
+  /** Runs `cb` once the result is settled (at once when it already is); returns a canceller. */
+  whenDone(cb: () => void): () => void {
+    if (this.done) {
+      cb();
+      return () => {};
+    }
+    this.doneCallbacks.push(cb);
+    return () => {
+      const i = this.doneCallbacks.indexOf(cb);
+      if (i >= 0) this.doneCallbacks.splice(i, 1);
+    };
+  }
+
+  private finish(): void {
+    this.completedAt = performance.now();
+    const errors = this.slots.filter((s) => s.error !== undefined).map((s) => s.error!);
+    if (errors.length > 0) {
+      const error = this.spec.bare ? errors[0] : new CompositeError(this.spec.method, errors);
+      this.outcome = { ok: false, error };
+      this.rejectPromise(error);
+    } else {
+      try {
+        const value = this.spec.finalize(this.slots.map((s) => s.value));
+        this.outcome = { ok: true, value };
+        this.resolvePromise(value);
+      } catch (e) {
+        this.outcome = { ok: false, error: e };
+        this.rejectPromise(e);
+      }
+    }
+    this.listeners = [];
+    const callbacks = this.doneCallbacks;
+    this.doneCallbacks = [];
+    for (const cb of callbacks) cb();
+  }
+}
+
+/**
+ * The result of a non-blocking call. It is awaitable (a Promise<T> in every respect), and
+ * also answers questions while the work runs: ready(), progress, stdout, ...
+ */
+export class AsyncResult<T = unknown> implements Promise<T> {
+  readonly [Symbol.toStringTag] = 'AsyncResult';
+
+  /** @internal Results are made by views; the tracker is how the client fills them. */
+  constructor(private readonly tracker: TrackerView<T>) {}
+
+  then<R1 = T, R2 = never>(onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2> {
+    return this.tracker.promise.then(onfulfilled, onrejected);
+  }
+
+  catch<R = never>(onrejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.tracker.promise.catch(onrejected);
+  }
+
+  finally(onfinally?: (() => void) | null): Promise<T> {
+    return this.tracker.promise.finally(onfinally);
+  }
+
+  /**
+   * The value, once every engine is done. With `timeoutMs`, rejects with
+   * TimeoutError('Result not ready.') when that time passes first; the work goes on.
+   */
+  get(timeoutMs?: number): Promise<T> {
+    if (timeoutMs === undefined || this.tracker.done) return this.tracker.promise;
+    checkTimeout(timeoutMs);
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TimeoutError('Result not ready.')), timeoutMs);
+      this.tracker.promise.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** Waits until every engine is done (succeeded or failed); false when `timeoutMs` passes first. */
+  wait(timeoutMs?: number): Promise<boolean> {
+    if (this.tracker.done) return Promise.resolve(true);
+    if (timeoutMs !== undefined) checkTimeout(timeoutMs);
+    return new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const cancel = this.tracker.whenDone(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          cancel();
+          resolve(false);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** True once every engine is done. */
+  ready(): boolean {
+    return this.tracker.done;
+  }
+
+  /** True when ready and no engine failed; false while not ready. */
+  successful(): boolean {
+    return this.tracker.outcome?.ok === true;
+  }
+
+  /** The error the result rejected with, once ready and failed. */
+  get error(): unknown {
+    const o = this.tracker.outcome;
+    return o && !o.ok ? o.error : undefined;
+  }
+
+  /** The engines this result waits on, in target order (one per slot). */
+  get engineIds(): number[] {
+    return this.tracker.slots.map((s) => s.engineId);
+  }
+
+  /** The msg_id of the request each engine answers, one per engine. */
+  get msgIds(): string[] {
+    return this.tracker.slots.map((s) => s.msgId);
+  }
+
+  /** Each engine's stdout so far; grows while the work runs. */
+  get stdout(): string[] {
+    return this.tracker.slots.map((s) => s.stdout);
+  }
+
+  get stderr(): string[] {
+    return this.tracker.slots.map((s) => s.stderr);
+  }
+
+  /** Milliseconds from the call until the last engine answered (or until now). */
+  get elapsedMs(): number {
+    return (this.tracker.completedAt ?? performance.now()) - this.tracker.startedAt;
+  }
+
+  /** How many engines are done. */
+  get progress(): number {
+    return this.tracker.progress;
+  }
+
+  /** Per-engine status and the times the engines reported. */
+  get metadata(): SlotMetadata[] {
+    return this.tracker.slots.map((s) => ({
+      engineId: s.engineId,
+      msgId: s.msgId,
+      status: !s.done ? 'pending' : s.error instanceof AbortError ? 'aborted' : s.error ? 'error' : 'ok',
+      ...(s.started ? { started: s.started } : {}),
+      ...(s.completed ? { completed: s.completed } : {}),
+    }));
+  }
+
+  /** Calls `cb` for each piece of output as it arrives, until the result is done or the disposable is disposed. */
+  onOutput(cb: (ev: OutputEvent) => void): Disposable {
+    return this.tracker.onOutput(cb);
+  }
+
+  /** Drops the requests of this result that have not started yet; they reject with AbortError. */
+  async abort(): Promise<void> {
+    if (this.tracker.done || !this.tracker.spec.abort) return;
+    const pending = this.tracker.slots.filter((s) => !s.done);
+    await this.tracker.spec.abort([...new Set(pending.map((s) => s.msgId))], [...new Set(pending.map((s) => s.engineId))]);
+  }
+}
+
+function checkTimeout(ms: number): void {
+  if (typeof ms !== 'number' || !(ms >= 0)) throw new TypeError(`timeoutMs must be a number of milliseconds ≥ 0, got ${String(ms)}`);
+}
+
+/** Waits for every result; false when `timeoutMs` passes first. */
+export async function waitAll(results: Iterable<PromiseLike<unknown>>, timeoutMs?: number): Promise<boolean> {
+  const list = [...results];
+  if (timeoutMs !== undefined) checkTimeout(timeoutMs);
+  const settled = Promise.all(list.map((r) => (r instanceof AsyncResult ? r.wait() : Promise.resolve(r).then(() => true, () => true)))).then(() => true);
+  if (timeoutMs === undefined) return settled;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([settled, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

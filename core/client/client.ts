@@ -1,0 +1,505 @@
+/**
+ * Client: one signed TCP connection to the controller. It keeps the list of engines
+ * current from the controller's engine_event pushes, sends work requests (one message
+ * for any number of targets, with metadata.targets) and routes every reply and output
+ * stream to its AsyncResult by msg_id: one Map lookup per message, no scans.
+ */
+import { connectionFilePath, readConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
+import { createMessage, newSession, type ContentMap, type EngineInfo, type ErrorContent, type Header, type Message, type Metadata, type MsgType, type WorkRequestType } from '../protocol/messages.js';
+import { Signer } from '../transport/codec.js';
+import { Connection, connectTcp } from '../transport/connection.js';
+import { AsyncResult, ResultTracker, waitAll, type Disposable, type ResultSpec, type StreamName } from './asyncResult.js';
+import { DirectView } from './directView.js';
+import { AbortError, ConnectionError, ControllerError, EngineError, RemoteError } from './errors.js';
+import type { Targets } from './validate.js';
+import { checkTargetsShape, resolveTargets } from './validate.js';
+
+export interface ConnectOptions {
+  /** The client connection file; default: the profile's, under `dir`. */
+  file?: string;
+  /** Profile name (default 'default'). */
+  profile?: string;
+  /** Overrides $MULTIENGINE_DIR (default ~/.multiengine). */
+  dir?: string;
+  /** Accept a connection file that other users can read. */
+  allowInsecure?: boolean;
+  /** How long to wait for the TCP connection and for the controller's answer (default 10 s). */
+  timeoutMs?: number;
+  /** Which engine events to receive: 'registration' (default) or 'all' (every state change, e.g. busy/idle). */
+  subscribe?: 'none' | 'registration' | 'all';
+}
+
+export interface EngineChange {
+  event: 'registered' | 'state' | 'unregistered' | 'refresh';
+  /** The engine concerned; absent for 'refresh' (a whole new list from status). */
+  engine?: EngineInfo;
+  /** Live engine ids after the change. */
+  ids: number[];
+}
+
+/** The reply type of a request type: 'status_request' -> 'status_reply'. */
+export type ReplyOf<T extends MsgType> = T extends `${infer B}_request` ? (`${B}_reply` extends MsgType ? `${B}_reply` : never) : never;
+/** The content of a successful reply to T. */
+export type OkReply<T extends MsgType> = Extract<ContentMap[ReplyOf<T>], { status: 'ok' }>;
+
+export interface StatusReport {
+  engines: EngineInfo[];
+  dropped_messages: number;
+  clients: number;
+}
+
+/** The writable side of a result, as the client routes replies into it. */
+interface ResultSink {
+  assign(index: number, msgId: string): void;
+  output(index: number, name: StreamName, text: string): void;
+  settle(index: number, value: unknown, meta?: { started?: string; completed?: string }): void;
+  fail(index: number, error: RemoteError, meta?: { started?: string; completed?: string }): void;
+  failPending(makeError: (engineId: number) => RemoteError): void;
+  readonly slots: readonly { done: boolean }[];
+}
+
+/** Decodes the content of a successful reply into the slot's value. */
+export type ReplyDecoder = (msg: Message, engineId: number, index: number) => unknown;
+
+/** One work request on its way to one or more engines. */
+export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {
+  msgType: T;
+  content: ContentMap[T];
+  buffers?: Uint8Array[];
+  targets: readonly number[];
+  /** The result the replies go into, and the slot index of each target in it. */
+  sink: ResultSink;
+  slots: readonly number[];
+  decode: ReplyDecoder;
+}
+
+interface PendingWork {
+  sink: ResultSink;
+  method: string;
+  slotByEngine: Map<number, number>;
+  /** The slot of a single-target request (replies and streams without engine_id go there). */
+  onlySlot: number | undefined;
+  remaining: number;
+  decode: ReplyDecoder;
+  /** Output that arrived without an engine id from a session not yet known, kept until that engine replies. */
+  unattributed?: Map<string, { name: StreamName; text: string }[]>;
+}
+
+interface PendingControl {
+  msgType: string;
+  resolve(content: unknown): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+interface ReplyContent {
+  status?: string;
+  ename?: string;
+  evalue?: string;
+  traceback?: unknown;
+}
+
+const CLOSED_BY_USER = 'the client was closed before the reply arrived';
+const CONNECTION_LOST = 'lost the connection to the controller before the reply arrived';
+
+export class Client {
+  /** This client's session id (in the header of every message it sends). */
+  readonly session = newSession();
+  controllerPid = 0;
+  heartbeatMs = 0;
+  /** Messages from the controller dropped because of a bad signature or form. */
+  droppedMessages = 0;
+
+  private readonly engineMap = new Map<number, EngineInfo>();
+  private liveIdsCache: number[] | null = null;
+  /** Which engine a sender session belongs to: learned from replies, seeded with engine uuids. */
+  private readonly sessionEngine = new Map<string, number>();
+  private readonly work = new Map<string, PendingWork>();
+  private readonly control = new Map<string, PendingControl>();
+  private readonly outstanding = new Set<AsyncResult<unknown>>();
+  private changeListeners: ((c: EngineChange) => void)[] = [];
+  private closed = false;
+  private closedBy: 'user' | 'peer' | undefined;
+  private handshake: { msgId: string; done(content: ContentMap['connect_reply']): void; fail(e: Error): void } | undefined;
+
+  private constructor(
+    private readonly conn: Connection,
+    /** The connection file's content. */
+    readonly connectionInfo: ConnectionInfo,
+    /** Path of the connection file this client read. */
+    readonly connectionFile: string,
+  ) {}
+
+  /**
+   * Connects to a running controller. `arg` is a client connection file path, or options
+   * (default: the 'default' profile's file under $MULTIENGINE_DIR or ~/.multiengine).
+   */
+  static async connect(arg?: string | ConnectOptions): Promise<Client> {
+    if (arg !== undefined && typeof arg !== 'string' && (typeof arg !== 'object' || arg === null)) {
+      throw new TypeError(`Client.connect takes a connection file path or options, got ${String(arg)}`);
+    }
+    const opts: ConnectOptions = typeof arg === 'string' ? { file: arg } : (arg ?? {});
+    const file = opts.file ?? connectionFilePath('client', opts.profile ?? 'default', opts.dir);
+    const info = readConnectionFile(file, { allowInsecure: opts.allowInsecure });
+    const timeoutMs = opts.timeoutMs ?? 10_000;
+    let socket;
+    try {
+      socket = await connectTcp(info.ip, info.port, timeoutMs);
+    } catch (e) {
+      throw new ConnectionError(`${(e as Error).message} (controller of ${file}; is the cluster running?)`);
+    }
+    const client = new Client(new Connection(socket, new Signer(info.key)), info, file);
+    await client.open(opts.subscribe ?? 'registration', timeoutMs);
+    return client;
+  }
+
+  private open(subscribe: 'none' | 'registration' | 'all', timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const msg = createMessage('connect_request', { subscribe }, { session: this.session });
+      const timer = setTimeout(() => {
+        this.handshake = undefined;
+        this.conn.destroy();
+        reject(new ConnectionError(`no answer from the controller at ${this.connectionInfo.ip}:${this.connectionInfo.port} within ${timeoutMs} ms (is this the right connection file?)`));
+      }, timeoutMs);
+      this.handshake = {
+        msgId: msg.header.msg_id,
+        done: (content) => {
+          clearTimeout(timer);
+          this.handshake = undefined;
+          if (content.status !== 'ok') {
+            this.conn.close();
+            reject(new ConnectionError(`connection refused: ${(content as ErrorContent).evalue ?? content.status}`));
+            return;
+          }
+          this.controllerPid = content.controller_pid;
+          this.heartbeatMs = content.heartbeat_ms;
+          this.replaceEngines(content.engines);
+          resolve();
+        },
+        fail: (e) => {
+          clearTimeout(timer);
+          this.handshake = undefined;
+          reject(e);
+        },
+      };
+      this.conn.start({
+        onMessage: (m) => this.onMessage(m),
+        onBadMessage: () => {
+          this.droppedMessages++;
+        },
+        onClose: () => this.onClosed(),
+      });
+      this.conn.send(msg);
+    });
+  }
+
+  // ---- engines
+
+  /** Sorted ids of the live engines (not dead), kept current from the controller's events. */
+  get ids(): number[] {
+    if (this.liveIdsCache === null) {
+      this.liveIdsCache = [...this.engineMap.values()]
+        .filter((e) => e.state !== 'dead')
+        .map((e) => e.id)
+        .sort((a, b) => a - b);
+    }
+    return [...this.liveIdsCache];
+  }
+
+  /** Every engine the controller knows, dead ones included, by id. */
+  get engines(): EngineInfo[] {
+    return [...this.engineMap.values()].sort((a, b) => a.id - b.id).map((e) => ({ ...e }));
+  }
+
+  /** One engine's info, or undefined when the controller does not know that id. */
+  engine(id: number): EngineInfo | undefined {
+    const e = this.engineMap.get(id);
+    return e && { ...e };
+  }
+
+  /** Called whenever an engine registers, changes state, dies or goes away. */
+  onDidChangeEngines(cb: (change: EngineChange) => void): Disposable {
+    this.changeListeners = [...this.changeListeners, cb];
+    return {
+      dispose: () => {
+        this.changeListeners = this.changeListeners.filter((l) => l !== cb);
+      },
+    };
+  }
+
+  /**
+   * A DirectView on `targets`: no argument means every live engine, resolved at each call;
+   * a number gives bare (unwrapped) results; an array gives one result per engine.
+   */
+  view(): DirectView<false>;
+  view(targets: number): DirectView<true>;
+  view(targets: readonly number[] | 'all'): DirectView<false>;
+  view(targets?: Targets): DirectView;
+  view(targets?: Targets): DirectView {
+    return new DirectView(this, checkTargetsShape(targets));
+  }
+
+  /** Status from the controller (and a fresh engine list for this client). */
+  async status(): Promise<StatusReport> {
+    const r = await this.request('status_request', {});
+    this.replaceEngines(r.engines);
+    return { engines: r.engines, dropped_messages: r.dropped_messages, clients: r.clients };
+  }
+
+  /** Re-reads the engine list from the controller. */
+  async refreshEngines(): Promise<EngineInfo[]> {
+    return (await this.status()).engines;
+  }
+
+  /**
+   * Waits for results (an AsyncResult, a list of them, or by default every result of this
+   * client still outstanding); false when `timeoutMs` passes first. Failed results count as done.
+   */
+  wait(results?: PromiseLike<unknown> | Iterable<PromiseLike<unknown>> | number | null, timeoutMs?: number): Promise<boolean> {
+    if (typeof results === 'number') return this.wait(undefined, results);
+    let list: PromiseLike<unknown>[];
+    if (results === undefined || results === null) list = [...this.outstanding];
+    else if (typeof (results as PromiseLike<unknown>).then === 'function') list = [results as PromiseLike<unknown>];
+    else list = [...(results as Iterable<PromiseLike<unknown>>)];
+    return waitAll(list, timeoutMs);
+  }
+
+  /** Results sent by this client that are not done yet. */
+  get outstandingResults(): AsyncResult<unknown>[] {
+    return [...this.outstanding];
+  }
+
+  /** Closes the connection; results still waiting fail with EngineError. */
+  close(): void {
+    if (this.closed) return;
+    this.closedBy = 'user';
+    this.conn.close();
+    this.onClosed();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- low level (used by views and by Cluster)
+
+  /**
+   * Sends a controller request and resolves with its successful reply content; rejects with
+   * ControllerError when the controller answers with an error, or when `timeoutMs` passes.
+   */
+  request<T extends MsgType>(msgType: T, content: ContentMap[T], timeoutMs?: number, metadata?: Metadata): Promise<OkReply<T>> {
+    if (this.closed) return Promise.reject(new ConnectionError(`cannot send ${msgType}: the client is closed`));
+    const msg = createMessage(msgType, content, { session: this.session, metadata });
+    const msgId = msg.header.msg_id;
+    return new Promise<OkReply<T>>((resolve, reject) => {
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              this.control.delete(msgId);
+              reject(new ControllerError(msgType, 'TimeoutError', `no reply within ${timeoutMs} ms`));
+            }, timeoutMs);
+      this.control.set(msgId, { msgType, resolve: resolve as (c: unknown) => void, reject, timer });
+      this.conn.send(msg);
+    });
+  }
+
+  /** @internal A new result whose replies this client will route; views call this. */
+  newResult<T>(spec: ResultSpec<T>): { result: AsyncResult<T>; tracker: ResultTracker<T> } {
+    const tracker = new ResultTracker<T>({
+      ...spec,
+      abort: spec.abort ?? ((msgIds, engineIds) => this.request('abort_request', { msg_ids: msgIds }, undefined, { targets: engineIds }).then(() => undefined)),
+    });
+    const result = new AsyncResult<T>(tracker);
+    if (!tracker.done) {
+      this.outstanding.add(result);
+      tracker.whenDone(() => this.outstanding.delete(result));
+    }
+    return { result, tracker };
+  }
+
+  /**
+   * @internal The one place work is sent: ONE message to any number of targets
+   * (metadata.targets), and one pending entry keyed by its msg_id. Returns the msg_id.
+   */
+  submit<T extends WorkRequestType>(s: WorkSubmission<T>): string {
+    this.ensureOpen(s.msgType);
+    const msg = createMessage(s.msgType, s.content, { session: this.session, metadata: { targets: [...s.targets] }, buffers: s.buffers });
+    const msgId = msg.header.msg_id;
+    const slotByEngine = new Map<number, number>();
+    for (let i = 0; i < s.targets.length; i++) {
+      slotByEngine.set(s.targets[i], s.slots[i]);
+      s.sink.assign(s.slots[i], msgId);
+    }
+    this.work.set(msgId, {
+      sink: s.sink,
+      method: s.msgType.replace(/_request$/, ''),
+      slotByEngine,
+      onlySlot: s.targets.length === 1 ? s.slots[0] : undefined,
+      remaining: s.targets.length,
+      decode: s.decode,
+    });
+    this.conn.send(msg);
+    return msgId;
+  }
+
+  /** @internal Throws when nothing can be sent. */
+  ensureOpen(what: string): void {
+    if (this.closed) throw new ConnectionError(`cannot send ${what}: the client is closed`);
+  }
+
+  /** @internal Ids the controller has told us about (dead ones included) and the live ones. */
+  resolveTargets(method: string, spec: Targets | undefined): { ids: number[]; bare: boolean } {
+    return resolveTargets(method, spec, this.engineMap, this.ids);
+  }
+
+  // ---- incoming
+
+  private onMessage(msg: Message): void {
+    const parentId = (msg.parent_header as Partial<Header>).msg_id;
+    const type = msg.header.msg_type;
+    if (type === 'stream') {
+      if (parentId !== undefined) this.onStream(msg as Message<'stream'>, parentId);
+      return;
+    }
+    if (type === 'engine_event') {
+      this.onEngineEvent(msg.content as ContentMap['engine_event']);
+      return;
+    }
+    if (parentId === undefined) return;
+    const w = this.work.get(parentId);
+    if (w !== undefined) {
+      this.onWorkReply(w, parentId, msg);
+      return;
+    }
+    const c = this.control.get(parentId);
+    if (c !== undefined) {
+      this.control.delete(parentId);
+      clearTimeout(c.timer);
+      const content = msg.content as ReplyContent;
+      if (content.status === 'ok') c.resolve(content);
+      else c.reject(new ControllerError(c.msgType, content.ename ?? String(content.status), content.evalue ?? ''));
+      return;
+    }
+    if (type === 'connect_reply' && this.handshake?.msgId === parentId) this.handshake.done(msg.content as ContentMap['connect_reply']);
+  }
+
+  private slotFor(w: PendingWork, msg: Message): number | undefined {
+    const engineId = msg.metadata.engine_id;
+    if (typeof engineId === 'number') return w.slotByEngine.get(engineId);
+    return w.onlySlot;
+  }
+
+  private onStream(msg: Message<'stream'>, parentId: string): void {
+    const w = this.work.get(parentId);
+    if (w === undefined) return;
+    const { name, text } = msg.content;
+    if (typeof text !== 'string') return;
+    const stream: StreamName = name === 'stderr' ? 'stderr' : 'stdout';
+    let index = this.slotFor(w, msg);
+    if (index === undefined && typeof msg.metadata.engine_id !== 'number') {
+      // No engine id on the stream and several targets: attribute it by the sender's session.
+      const engineId = this.sessionEngine.get(msg.header.session);
+      if (engineId !== undefined) index = w.slotByEngine.get(engineId);
+      if (index === undefined) {
+        w.unattributed ??= new Map();
+        const list = w.unattributed.get(msg.header.session);
+        if (list) list.push({ name: stream, text });
+        else w.unattributed.set(msg.header.session, [{ name: stream, text }]);
+        return;
+      }
+    }
+    if (index !== undefined) w.sink.output(index, stream, text);
+  }
+
+  private onWorkReply(w: PendingWork, msgId: string, msg: Message): void {
+    const index = this.slotFor(w, msg);
+    if (index === undefined || w.sink.slots[index].done) return;
+    const md = msg.metadata;
+    const engineId = typeof md.engine_id === 'number' ? md.engine_id : -1;
+    const content = msg.content as ReplyContent;
+    const fromEngine = !(content.status === 'error' && content.ename === 'EngineError');
+    if (fromEngine && engineId >= 0) this.sessionEngine.set(msg.header.session, engineId);
+    if (w.unattributed?.has(msg.header.session) && fromEngine) {
+      for (const o of w.unattributed.get(msg.header.session)!) w.sink.output(index, o.name, o.text);
+      w.unattributed.delete(msg.header.session);
+    }
+    const meta = { started: typeof md.started === 'string' ? md.started : undefined, completed: typeof md.completed === 'string' ? md.completed : undefined };
+    if (content.status === 'ok') {
+      let value: unknown;
+      try {
+        value = w.decode(msg, engineId, index);
+      } catch (e) {
+        w.sink.fail(index, new RemoteError(engineId, w.method, 'DecodeError', `cannot decode the reply: ${(e as Error).message}`), meta);
+        this.replied(w, msgId);
+        return;
+      }
+      w.sink.settle(index, value, meta);
+    } else if (content.status === 'error') {
+      const traceback = Array.isArray(content.traceback) ? content.traceback.map(String) : [];
+      const evalue = String(content.evalue ?? '');
+      const err = content.ename === 'EngineError' ? new EngineError(engineId, w.method, evalue, traceback) : new RemoteError(engineId, w.method, String(content.ename ?? 'Error'), evalue, traceback);
+      w.sink.fail(index, err, meta);
+    } else if (content.status === 'aborted') {
+      w.sink.fail(index, new AbortError(engineId, w.method), meta);
+    } else {
+      w.sink.fail(index, new RemoteError(engineId, w.method, 'ProtocolError', `unexpected reply status ${JSON.stringify(content.status)}`), meta);
+    }
+    this.replied(w, msgId);
+  }
+
+  private replied(w: PendingWork, msgId: string): void {
+    if (--w.remaining <= 0) this.work.delete(msgId);
+  }
+
+  private onEngineEvent(ev: ContentMap['engine_event']): void {
+    const e = ev?.engine;
+    if (!e || typeof e.id !== 'number') return;
+    if (ev.event === 'unregistered') this.engineMap.delete(e.id);
+    else this.engineMap.set(e.id, { ...e });
+    if (e.uuid) this.sessionEngine.set(e.uuid, e.id);
+    this.liveIdsCache = null;
+    this.emitChange({ event: ev.event, engine: { ...e }, ids: this.ids });
+  }
+
+  private replaceEngines(engines: readonly EngineInfo[]): void {
+    this.engineMap.clear();
+    for (const e of engines) {
+      this.engineMap.set(e.id, { ...e });
+      if (e.uuid) this.sessionEngine.set(e.uuid, e.id);
+    }
+    this.liveIdsCache = null;
+    this.emitChange({ event: 'refresh', ids: this.ids });
+  }
+
+  private emitChange(change: EngineChange): void {
+    for (const cb of this.changeListeners) {
+      try {
+        cb(change);
+      } catch {
+        /* a listener's bug must not break the client */
+      }
+    }
+  }
+
+  private onClosed(): void {
+    if (this.handshake) {
+      this.closed = true;
+      this.handshake.fail(new ConnectionError('connection refused: signature mismatch (is this the right connection file?)'));
+      return;
+    }
+    if (this.closed && this.work.size === 0 && this.control.size === 0) return;
+    this.closed = true;
+    const reason = this.closedBy === 'user' ? CLOSED_BY_USER : CONNECTION_LOST;
+    this.closedBy ??= 'peer';
+    const work = [...this.work.values()];
+    this.work.clear();
+    for (const w of work) w.sink.failPending((id) => new EngineError(id, w.method, reason));
+    const control = [...this.control.values()];
+    this.control.clear();
+    for (const c of control) {
+      clearTimeout(c.timer);
+      c.reject(new ConnectionError(`${c.msgType}: ${reason}`));
+    }
+  }
+}

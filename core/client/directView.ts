@@ -1,0 +1,416 @@
+/**
+ * DirectView: IPython's multiengine ("direct") interface on a set of engines. Every method
+ * checks its input and encodes every value first, so bad input throws before anything is
+ * sent; then it sends one message to all targets (or, for scatter and map, one per engine)
+ * and returns an AsyncResult, or with `block` a Promise of the values.
+ */
+import fs from 'node:fs';
+import type { Json, Message } from '../protocol/messages.js';
+import { decodeValue, encodeValue, type Encoder } from '../serialize/serialize.js';
+import type { AsyncResult, ResultTracker } from './asyncResult.js';
+import type { Client, ReplyDecoder } from './client.js';
+import { describeFunction, functionValue, mapHelper } from './remoteFunction.js';
+import { concatenate, flattenOnce, isSequence, partition, sequenceLength, transpose, type Sequence } from './partition.js';
+import { checkName, checkNames, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
+
+export interface CallOptions {
+  /** Engines for this call only: an id (bare results), a list of ids, or 'all'. */
+  targets?: Targets;
+  /** For this call only: true returns a Promise of the values, false an AsyncResult. */
+  block?: boolean;
+}
+
+export interface ExecuteOptions extends CallOptions {
+  /** Do not count the execution nor report a result. */
+  silent?: boolean;
+}
+
+/** What execute gives for each engine. */
+export interface ExecuteResult {
+  engineId: number;
+  executionCount: number;
+  stdout: string;
+  stderr: string;
+  /** Display text of the last expression's value, when there is one. */
+  result?: string;
+}
+
+type NoOptions = Record<never, never>;
+
+/** true when the options name a single engine, false for a list, else the view's own kind. */
+type IsOne<O, One extends boolean> = O extends { targets: number } ? true : O extends { targets: readonly number[] | 'all' } ? false : One;
+/** One value per engine, or the bare value for a single engine. */
+export type PerEngine<T, One extends boolean> = One extends true ? T : T[];
+/** Promise with block: true, AsyncResult with block: false, either when the view's default decides. */
+export type Returned<O, R> = O extends { block: true } ? Promise<R> : O extends { block: false } ? AsyncResult<R> : Promise<R> | AsyncResult<R>;
+export type ViewResult<T, One extends boolean, O> = Returned<O, PerEngine<T, IsOne<O, One>>>;
+type ZipShape<One extends boolean> = One extends true ? unknown[] : unknown[][];
+
+type Fn<A extends unknown[], R> = ((...args: A) => R) | string;
+
+export type RemoteFunction<A extends unknown[], R> = (...args: A) => R;
+export interface ParallelFunction<A extends unknown[], R, M> {
+  (...args: A): R;
+  /** Element-wise over the sequences, as view.map. */
+  map(...seqs: Sequence[]): M;
+}
+
+interface Resolved {
+  ids: number[];
+  bare: boolean;
+  block: boolean;
+}
+
+/**
+ * A view on engines. `targets` and `block` are instance defaults; the per-call
+ * `{ targets, block }` options override them for that call only.
+ */
+export class DirectView<One extends boolean = boolean> {
+  private targetsSpec: Targets | undefined;
+  /** Default for calls without a `block` option: true waits and gives values, false gives an AsyncResult. */
+  block = false;
+
+  /** @internal Made by client.view(). */
+  constructor(
+    readonly client: Client,
+    targets?: Targets,
+  ) {
+    this.targetsSpec = targets;
+  }
+
+  /** The view's engines: an id, a list of ids, or undefined/'all' for every live engine at each call. */
+  get targets(): Targets | undefined {
+    const t = this.targetsSpec;
+    return Array.isArray(t) ? [...t] : t;
+  }
+
+  set targets(t: Targets | undefined | null) {
+    this.targetsSpec = checkTargetsShape(t);
+  }
+
+  // ---- execute and run
+
+  /** Runs code on each engine. Per engine: { engineId, executionCount, stdout, stderr, result? }. */
+  execute<O extends ExecuteOptions = NoOptions>(code: string, opts?: O): ViewResult<ExecuteResult, One, O> {
+    if (typeof code !== 'string') throw new TypeError(`execute: code must be a string, got ${show(code)}`);
+    const r = this.resolve('execute', opts);
+    const content = opts?.silent ? { code, silent: true } : { code };
+    return this.deliver(this.broadcast('execute_request', content, [], r, (tracker) => executeDecoder(tracker), bareOrArray(r.bare)), r.block) as ViewResult<ExecuteResult, One, O>;
+  }
+
+  /** Runs the code of a local file on the engines, as execute does. */
+  run<O extends ExecuteOptions = NoOptions>(path: string, opts?: O): ViewResult<ExecuteResult, One, O> {
+    let code: string;
+    try {
+      code = fs.readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new Error(`run: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return this.execute(code, opts);
+  }
+
+  // ---- apply
+
+  /** Calls fn(...args) on each engine; with the view's `block`. */
+  apply<A extends unknown[], R>(fn: Fn<A, R>, ...args: A): ViewResult<Awaited<R>, One, NoOptions> {
+    return this.applyWith('apply', { block: this.block }, fn, args) as ViewResult<Awaited<R>, One, NoOptions>;
+  }
+
+  /** apply, waiting for the values. */
+  applySync<A extends unknown[], R>(fn: Fn<A, R>, ...args: A): Promise<PerEngine<Awaited<R>, One>> {
+    return this.applyWith('applySync', { block: true }, fn, args) as Promise<PerEngine<Awaited<R>, One>>;
+  }
+
+  /** apply, returning an AsyncResult at once. */
+  applyAsync<A extends unknown[], R>(fn: Fn<A, R>, ...args: A): AsyncResult<PerEngine<Awaited<R>, One>> {
+    return this.applyWith('applyAsync', { block: false }, fn, args) as AsyncResult<PerEngine<Awaited<R>, One>>;
+  }
+
+  private applyWith(method: string, opts: CallOptions | undefined, fn: unknown, args: readonly unknown[]): Promise<unknown> | AsyncResult<unknown> {
+    const info = describeFunction(method, fn);
+    const r = this.resolve(method, opts);
+    const enc: Encoder = { buffers: [] };
+    const encoded = args.map((a, i) => encodeValue(a, enc, `${method}.args[${i}]`));
+    const content = info.require.length ? { fn: info.src, args: encoded, require: info.require } : { fn: info.src, args: encoded };
+    return this.deliver(this.broadcast('apply_request', content, enc.buffers, r, () => applyDecoder, bareOrArray(r.bare)), r.block);
+  }
+
+  /** `remote(opts)(fn)`: a function that runs fn on the view's engines when called. */
+  remote<O extends CallOptions = NoOptions>(opts?: O): <A extends unknown[], R>(fn: Fn<A, R>) => RemoteFunction<A, ViewResult<Awaited<R>, One, O>> {
+    const o = this.checkOptions('remote', opts);
+    return <A extends unknown[], R>(fn: Fn<A, R>) => {
+      describeFunction('remote', fn);
+      return ((...args: A) => this.applyWith('remote', o, fn, args)) as RemoteFunction<A, ViewResult<Awaited<R>, One, O>>;
+    };
+  }
+
+  // ---- map and parallel
+
+  /** Element-wise fn over the sequences, split across the engines; the results in order, as one array. */
+  map<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): Returned<NoOptions, Awaited<R>[]> {
+    return this.mapWith('map', { block: this.block }, fn, seqs) as Returned<NoOptions, Awaited<R>[]>;
+  }
+
+  mapSync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): Promise<Awaited<R>[]> {
+    return this.mapWith('mapSync', { block: true }, fn, seqs) as Promise<Awaited<R>[]>;
+  }
+
+  mapAsync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): AsyncResult<Awaited<R>[]> {
+    return this.mapWith('mapAsync', { block: false }, fn, seqs) as AsyncResult<Awaited<R>[]>;
+  }
+
+  private mapWith(method: string, opts: CallOptions | undefined, fn: unknown, seqs: readonly unknown[]): Promise<unknown> | AsyncResult<unknown> {
+    const info = describeFunction(method, fn);
+    if (seqs.length === 0) throw new TypeError(`${method}: give at least one sequence to map over`);
+    seqs.forEach((s, i) => {
+      if (!isSequence(s)) throw new TypeError(`${method}: argument ${i + 1} is not a sequence (an array, typed array or NDArray), got ${show(s)}`);
+    });
+    const lengths = (seqs as Sequence[]).map(sequenceLength);
+    if (lengths.some((n) => n !== lengths[0])) throw new RangeError(`${method}: the sequences have different lengths (${lengths.join(', ')})`);
+    const r = this.resolve(method, opts);
+    const blocks = (seqs as Sequence[]).map((s) => partition(s, r.ids.length));
+    const messages = r.ids.map((id, e) => {
+      const enc: Encoder = { buffers: [] };
+      const helper = mapHelper(this.client.engine(id)?.kernel);
+      const args: Json[] = blocks.map((b, j) => encodeValue(b[e], enc, `${method}.seqs[${j}]`));
+      if (helper.passFunction) args.unshift(functionValue(info));
+      const fn = helper.fn(info.src);
+      const content = info.require.length ? { fn, args, require: info.require } : { fn, args };
+      return { content, buffers: enc.buffers };
+    });
+    return this.deliver(this.perEngine('apply_request', messages, r, () => applyDecoder, flattenOnce), r.block);
+  }
+
+  /**
+   * `parallel(opts)(fn)`: a function that hands each engine its block of every sequence
+   * argument (other arguments whole) and concatenates the engines' results in order.
+   */
+  parallel<O extends CallOptions = NoOptions>(opts?: O): <A extends unknown[], R>(fn: Fn<A, R>) => ParallelFunction<A, Returned<O, Awaited<R>>, Returned<O, unknown[]>> {
+    const o = this.checkOptions('parallel', opts);
+    return <A extends unknown[], R>(fn: Fn<A, R>) => {
+      const info = describeFunction('parallel', fn);
+      const pf = ((...args: A) => {
+        const r = this.resolve('parallel', o);
+        const split = args.map((a) => (isSequence(a) ? partition(a, r.ids.length) : undefined));
+        const messages = r.ids.map((_, e) => {
+          const enc: Encoder = { buffers: [] };
+          const encoded = args.map((a, i) => encodeValue(split[i] ? split[i][e] : a, enc, `parallel.args[${i}]`));
+          const content = info.require.length ? { fn: info.src, args: encoded, require: info.require } : { fn: info.src, args: encoded };
+          return { content, buffers: enc.buffers };
+        });
+        return this.deliver(this.perEngine('apply_request', messages, r, () => applyDecoder, concatenate), r.block);
+      }) as ParallelFunction<A, Returned<O, Awaited<R>>, Returned<O, unknown[]>>;
+      pf.map = (...seqs: Sequence[]) => this.mapWith('parallel.map', o, fn, seqs) as Returned<O, unknown[]>;
+      return pf;
+    };
+  }
+
+  // ---- moving values
+
+  /** Binds each name of `ns` to its value on every engine. */
+  push<O extends CallOptions = NoOptions>(ns: Record<string, unknown>, opts?: O): Returned<O, void> {
+    const values = checkNamespace('push', ns);
+    const r = this.resolve('push', opts);
+    const enc: Encoder = { buffers: [] };
+    const encoded: { [name: string]: Json } = {};
+    for (const k of Object.keys(values)) encoded[k] = encodeValue(values[k], enc, `push.${k}`);
+    return this.deliver(this.broadcast('push_request', { ns: encoded }, enc.buffers, r, () => nothing, toVoid), r.block) as Returned<O, void>;
+  }
+
+  /** The value of a name (or an array of values for a list of names) from each engine. */
+  pull<O extends CallOptions = NoOptions>(names: string, opts?: O): ViewResult<unknown, One, O>;
+  pull<O extends CallOptions = NoOptions>(names: readonly string[], opts?: O): ViewResult<unknown[], One, O>;
+  pull<O extends CallOptions = NoOptions>(names: string | readonly string[], opts?: O): ViewResult<unknown, One, O> {
+    const single = typeof names === 'string';
+    const list = single ? [checkName('pull', names)] : checkNames('pull', names);
+    const r = this.resolve('pull', opts);
+    return this.deliver(this.broadcast('pull_request', { names: list }, [], r, () => pullDecoder(single), bareOrArray(r.bare)), r.block) as ViewResult<unknown, One, O>;
+  }
+
+  /** pull of several names, transposed: one array (of per-engine values) per name. */
+  zipPull<O extends CallOptions = NoOptions>(names: readonly string[], opts?: O): Returned<O, ZipShape<IsOne<O, One>>> {
+    const list = checkNames('zipPull', names);
+    const r = this.resolve('zipPull', opts);
+    const finalize = (values: unknown[]) => (r.bare ? values[0] : transpose(values as unknown[][], list.length));
+    return this.deliver(this.broadcast('pull_request', { names: list }, [], r, () => pullDecoder(false), finalize), r.block) as Returned<O, ZipShape<IsOne<O, One>>>;
+  }
+
+  /**
+   * Splits `seq` into contiguous blocks (sizes differ by at most 1, the first engines take
+   * the extra element) and binds each engine's block to `name`. One push per engine.
+   */
+  scatter<O extends CallOptions = NoOptions>(name: string, seq: Sequence, opts?: O): Returned<O, void> {
+    checkName('scatter', name);
+    if (!isSequence(seq)) throw new TypeError(`scatter: ${name} must be a sequence (an array, typed array or NDArray) to split, got ${show(seq)}`);
+    const r = this.resolve('scatter', opts);
+    const blocks = partition(seq, r.ids.length);
+    const messages = blocks.map((block) => {
+      const enc: Encoder = { buffers: [] };
+      return { content: { ns: { [name]: encodeValue(block, enc, `scatter.${name}`) } }, buffers: enc.buffers };
+    });
+    return this.deliver(this.perEngine('push_request', messages, r, () => nothing, toVoid), r.block) as Returned<O, void>;
+  }
+
+  /** Pulls `name` from each engine and concatenates the blocks in target order. */
+  gather<O extends CallOptions = NoOptions>(name: string, opts?: O): Returned<O, unknown> {
+    checkName('gather', name);
+    const r = this.resolve('gather', opts);
+    return this.deliver(this.broadcast('pull_request', { names: [name] }, [], r, () => pullDecoder(true), concatenate), r.block) as Returned<O, unknown>;
+  }
+
+  // ---- the dictionary interface (always waits)
+
+  /** pull(name), waiting for the values. */
+  get<O extends Pick<CallOptions, 'targets'> = NoOptions>(name: string, opts?: O): Promise<PerEngine<unknown, IsOne<O, One>>> {
+    return this.pull(name, { ...opts, block: true }) as Promise<PerEngine<unknown, IsOne<O, One>>>;
+  }
+
+  /** push({ [name]: value }), waiting until every engine has it. */
+  set(name: string, value: unknown, opts?: Pick<CallOptions, 'targets'>): Promise<void> {
+    checkName('set', name);
+    return this.push({ [name]: value }, { ...opts, block: true });
+  }
+
+  /** push(ns), waiting until every engine has it. */
+  update(ns: Record<string, unknown>, opts?: Pick<CallOptions, 'targets'>): Promise<void> {
+    return this.push(ns, { ...opts, block: true });
+  }
+
+  /** The user-defined names in each engine's namespace, sorted. */
+  keys<O extends Pick<CallOptions, 'targets'> = NoOptions>(opts?: O): Promise<PerEngine<string[], IsOne<O, One>>> {
+    const r = this.resolve('keys', { ...opts, block: true });
+    return this.deliver(this.broadcast('keys_request', {}, [], r, () => keysDecoder, bareOrArray(r.bare)), true) as Promise<PerEngine<string[], IsOne<O, One>>>;
+  }
+
+  // ---- control
+
+  /** Waits for results (default: every outstanding result of the client); false on timeout. */
+  wait(results?: PromiseLike<unknown> | Iterable<PromiseLike<unknown>> | null, timeoutMs?: number): Promise<boolean> {
+    return this.client.wait(results, timeoutMs);
+  }
+
+  /** Gives each engine a fresh namespace. */
+  clear<O extends CallOptions = NoOptions>(opts?: O): Returned<O, void> {
+    const r = this.resolve('clear', opts);
+    return this.deliver(this.broadcast('clear_request', {}, [], r, () => nothing, toVoid), r.block) as Returned<O, void>;
+  }
+
+  /** Imports the modules on every engine and binds each by name (syncImports('node:os') binds os). */
+  syncImports(...modules: string[]): Returned<NoOptions, void> {
+    if (modules.length === 0) throw new TypeError('syncImports: name at least one module');
+    for (const m of modules) if (typeof m !== 'string' || m.trim() === '') throw new TypeError(`syncImports: a module must be a non-empty string, got ${show(m)}`);
+    const r = this.resolve('syncImports', undefined);
+    return this.deliver(this.broadcast('apply_request', { fn: '', args: [], require: modules }, [], r, () => nothing, toVoid), r.block) as Returned<NoOptions, void>;
+  }
+
+  /** Stops the code running on the engines now (they stay up and keep their namespaces). */
+  async interrupt(opts?: Pick<CallOptions, 'targets'>): Promise<void> {
+    const r = this.resolve('interrupt', opts);
+    await this.client.request('interrupt_request', {}, undefined, { targets: r.ids });
+  }
+
+  /**
+   * Drops queued requests that have not started: those of `results` (AsyncResults or
+   * msg_ids) or, by default, all of them. They reject with AbortError.
+   */
+  async abort(opts?: Pick<CallOptions, 'targets'> & { results?: AsyncResult<unknown> | readonly (AsyncResult<unknown> | string)[] }): Promise<void> {
+    const r = this.resolve('abort', opts);
+    let msgIds: string[] | undefined;
+    if (opts?.results !== undefined) {
+      const list = Array.isArray(opts.results) ? opts.results : [opts.results];
+      msgIds = [...new Set(list.flatMap((x: AsyncResult<unknown> | string) => (typeof x === 'string' ? [x] : x.msgIds)))];
+    }
+    await this.client.request('abort_request', msgIds ? { msg_ids: msgIds } : {}, undefined, { targets: r.ids });
+  }
+
+  // ---- internals
+
+  private checkOptions(method: string, opts: CallOptions | undefined): CallOptions | undefined {
+    if (opts === undefined || opts === null) return undefined;
+    if (typeof opts !== 'object') throw new TypeError(`${method}: options must be an object like { targets, block }, got ${show(opts)}`);
+    if (opts.block !== undefined && typeof opts.block !== 'boolean') throw new TypeError(`${method}: block must be true or false, got ${show(opts.block)}`);
+    const out: CallOptions = {};
+    if (opts.targets !== undefined) out.targets = checkTargetsShape(opts.targets);
+    if (opts.block !== undefined) out.block = opts.block;
+    return out;
+  }
+
+  private resolve(method: string, opts: CallOptions | undefined): Resolved {
+    const o = this.checkOptions(method, opts);
+    const spec = o !== undefined && o.targets !== undefined ? o.targets : this.targetsSpec;
+    const { ids, bare } = this.client.resolveTargets(method, spec);
+    this.client.ensureOpen(method);
+    return { ids, bare, block: o?.block ?? this.block };
+  }
+
+  private deliver<R>(result: AsyncResult<R>, block: boolean): Promise<R> | AsyncResult<R> {
+    return block ? result.get() : result;
+  }
+
+  /** One message to every target. */
+  private broadcast<R>(
+    msgType: 'execute_request' | 'apply_request' | 'push_request' | 'pull_request' | 'keys_request' | 'clear_request',
+    content: Message['content'],
+    buffers: Uint8Array[],
+    r: Resolved,
+    decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
+    finalize: (values: unknown[]) => R,
+  ): AsyncResult<R> {
+    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method: msgType.replace(/_request$/, ''), bare: r.bare, finalize });
+    this.client.submit({ msgType, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) });
+    return result;
+  }
+
+  /** One message per engine (scatter, map, parallel), all in one result. */
+  private perEngine<R>(
+    msgType: 'apply_request' | 'push_request',
+    messages: { content: Message['content']; buffers: Uint8Array[] }[],
+    r: Resolved,
+    decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
+    finalize: (values: unknown[]) => R,
+  ): AsyncResult<R> {
+    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method: msgType.replace(/_request$/, ''), bare: r.bare, finalize });
+    const decode = decoder(tracker);
+    r.ids.forEach((id, i) => {
+      this.client.submit({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode });
+    });
+    return result;
+  }
+}
+
+// ---- reply decoders and finalizers
+
+function bareOrArray(bare: boolean): (values: unknown[]) => unknown {
+  return bare ? (values) => values[0] : (values) => values;
+}
+
+function toVoid(): void {
+  return undefined;
+}
+
+const nothing: ReplyDecoder = () => undefined;
+
+const applyDecoder: ReplyDecoder = (msg) => decodeValue((msg.content as { result: Json }).result ?? null, msg.buffers);
+
+function pullDecoder(single: boolean): ReplyDecoder {
+  return (msg) => {
+    const values = (msg.content as { values: Json[] }).values;
+    if (!Array.isArray(values)) throw new TypeError('pull_reply has no values');
+    return single ? decodeValue(values[0], msg.buffers) : values.map((v) => decodeValue(v, msg.buffers));
+  };
+}
+
+const keysDecoder: ReplyDecoder = (msg) => {
+  const keys = (msg.content as { keys: unknown }).keys;
+  return Array.isArray(keys) ? keys.map(String) : [];
+};
+
+function executeDecoder(tracker: { readonly slots: readonly { stdout: string; stderr: string }[] }): ReplyDecoder {
+  return (msg, engineId, index) => {
+    const c = msg.content as { execution_count?: number; result?: string };
+    const slot = tracker.slots[index];
+    const out: ExecuteResult = { engineId, executionCount: c.execution_count ?? 0, stdout: slot.stdout, stderr: slot.stderr };
+    if (c.result !== undefined) out.result = c.result;
+    return out;
+  };
+}

@@ -1,0 +1,21 @@
+/** The client library: connect to a controller and drive its engines through views. */
+export { Client, type ConnectOptions, type EngineChange, type OkReply, type ReplyOf, type StatusReport } from './client.js';
+export {
+  DirectView,
+  type CallOptions,
+  type ExecuteOptions,
+  type ExecuteResult,
+  type ParallelFunction,
+  type PerEngine,
+  type RemoteFunction,
+  type Returned,
+  type ViewResult,
+} from './directView.js';
+export { AsyncResult, type Disposable, type OutputEvent, type SlotMetadata, type StreamName } from './asyncResult.js';
+export { AbortError, CompositeError, ConnectionError, ControllerError, EngineError, RemoteError, TimeoutError } from './errors.js';
+export { requireModules, type RemoteFn } from './remoteFunction.js';
+export { blockSizes, concatenate, partition, type Sequence } from './partition.js';
+export type { Targets } from './validate.js';
+export { NDArray, type DType, type TypedArray } from '../serialize/ndarray.js';
+export { SerializationError } from '../serialize/serialize.js';
+export { ConnectionFileError } from '../connection/connectionFile.js';
