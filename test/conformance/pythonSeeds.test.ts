@@ -40,7 +40,7 @@ describe('seed transcripts on 4 Python engines', () => {
     await dview.execute('a = numpy.random.rand(2,2)');
     const shown = (await dview.execute('numpy.linalg.eigvals(a)')) as ExecuteResult[];
     for (const r of shown) assert.match(r.result ?? '', /^array\(\[/);
-    const as = (await dview.pull('a')) as NDArray[];
+    const as = (await dview.pull('a')) as NDArray<Float64Array>[];
     for (const a of as) {
       assert.ok(a instanceof NDArray);
       assert.deepEqual(a.shape, [2, 2]);
@@ -48,7 +48,7 @@ describe('seed transcripts on 4 Python engines', () => {
       assert.ok(a.data instanceof Float64Array);
     }
     await dview.execute('ev = numpy.linalg.eigvals(a @ a.T)');
-    const evs = (await dview.pull('ev')) as NDArray[];
+    const evs = (await dview.pull('ev')) as NDArray<Float64Array>[];
     for (const [i, ev] of evs.entries()) {
       assert.deepEqual(ev.shape, [2]);
       // eigenvalues of a·aᵀ sum to its trace
