@@ -1,0 +1,84 @@
+/** The `multiengine` command line, run as a user would: start, status, stop, and Ctrl-C. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, connectionFilePath } from 'multiengine';
+import { eventually } from './fixture.ts';
+
+const bin = path.resolve('bin/multiengine.js');
+
+function cli(args: string[], env: NodeJS.ProcessEnv) {
+  return spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+test('start --daemon, status, stop', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));
+  const env = { MULTIENGINE_DIR: dir };
+  try {
+    const started = cli(['start', '-n', '2', '--profile', 'cli', '--daemon'], env);
+    assert.equal(started.status, 0, started.stderr);
+    assert.match(started.stdout, /cluster "cli" up: controller pid \d+, 2 node engines/);
+
+    const status = cli(['status', '--profile', 'cli'], env);
+    assert.equal(status.status, 0, status.stderr);
+    const rows = status.stdout.trim().split('\n').slice(1);
+    assert.match(rows[0], /^id\s+state\s+kernel\s+pid\s+host\s+queue$/);
+    assert.match(rows[1], /^0\s+idle\s+node\s+\d+\s+\S+\s+0$/);
+    assert.match(rows[2], /^1\s+idle\s+node\s+\d+/);
+
+    const rc = await Client.connect({ file: connectionFilePath('client', 'cli', dir) });
+    const pids = [rc.controllerPid, ...rc.engines.map((e) => e.pid)];
+    assert.deepEqual(await rc.view().applySync(() => 6 * 7), [42, 42]);
+    rc.close();
+
+    const stopped = cli(['stop', '--profile', 'cli'], env);
+    assert.equal(stopped.status, 0, stopped.stderr);
+    assert.ok(await eventually(() => pids.every((p) => !alive(p)), 5000), 'every process is gone');
+    const again = cli(['status', '--profile', 'cli'], env);
+    assert.notEqual(again.status, 0);
+    assert.match(again.stderr, /no connection file at .* \(is a cluster running\? start one with: multiengine start\)/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('start in the foreground stops every process it started on Ctrl-C (SIGINT)', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));
+  try {
+    const child = spawn(process.execPath, [bin, 'start', '-n', '2', '--profile', 'fg'], { env: { ...process.env, MULTIENGINE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    assert.ok(await eventually(() => out.includes('press Ctrl-C to stop'), 30_000), out);
+    const rc = await Client.connect({ file: connectionFilePath('client', 'fg', dir) });
+    const pids = [rc.controllerPid, ...rc.engines.map((e) => e.pid)];
+    rc.close();
+    assert.equal(pids.length, 3);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.deepEqual(pids.filter(alive), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('bad usage names the problem', () => {
+  const r = cli(['start', '-n', 'lots'], {});
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /-n must be a whole number, got "lots"/);
+  const u = cli(['frobnicate'], {});
+  assert.equal(u.status, 2);
+  assert.match(u.stderr, /unknown command "frobnicate"/);
+});
