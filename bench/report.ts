@@ -1,0 +1,61 @@
+/** The readable end of a bench run: one table, ratios against ipyparallel, and the loopback fractions. */
+import { higherIsBetter, type Figure, type Kind } from './stats.ts';
+
+function fmt(x: number | undefined): string {
+  if (x === undefined || Number.isNaN(x)) return '–';
+  if (x >= 1000) return Math.round(x).toLocaleString('en-US');
+  if (x >= 10) return x.toFixed(1);
+  return x.toPrecision(3);
+}
+
+export function printReport(figures: readonly Figure[], opts: { compare: boolean }): void {
+  const key = (f: Figure) => `${f.name}@${f.n}`;
+  const byKind = new Map<Kind, Map<string, Figure>>();
+  for (const f of figures) {
+    if (!byKind.has(f.kind)) byKind.set(f.kind, new Map());
+    byKind.get(f.kind)!.set(key(f), f);
+  }
+  const rowsSeen = [...new Set(figures.filter((f) => f.kind !== 'loopback').map(key))];
+  const kinds = (['node', 'python'] as const).filter((k) => byKind.has(k));
+  const ipp = byKind.get('ipyparallel');
+  const header = ['scenario', 'n', 'unit', ...kinds.map((k) => `${k} (median)`)];
+  if (opts.compare) header.push('ipyparallel', ...kinds.map((k) => `ipp/${k}`), ...kinds.map((k) => `${k} faster by`));
+  const rows: string[][] = [header];
+  for (const k of rowsSeen) {
+    const any = kinds.map((kind) => byKind.get(kind)?.get(k)).find(Boolean) ?? ipp?.get(k);
+    if (!any) continue;
+    const row = [any.name, String(any.n), any.unit, ...kinds.map((kind) => fmt(byKind.get(kind)?.get(k)?.median))];
+    if (opts.compare) {
+      const theirs = ipp?.get(k)?.median;
+      row.push(fmt(theirs));
+      for (const kind of kinds) {
+        const ours = byKind.get(kind)?.get(k)?.median;
+        row.push(theirs && ours ? `${fmt(theirs / ours)}` : '–');
+      }
+      for (const kind of kinds) {
+        const ours = byKind.get(kind)?.get(k)?.median;
+        const speedup = theirs && ours ? (higherIsBetter(any.unit) ? ours / theirs : theirs / ours) : undefined;
+        row.push(speedup === undefined ? '–' : `${fmt(speedup)}×`);
+      }
+    }
+    rows.push(row);
+  }
+  const widths = header.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  console.log('');
+  for (const r of rows) console.log(r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+
+  const loop = byKind.get('loopback');
+  const tput = loop?.get('loopback_throughput@1')?.median;
+  const rtt = loop?.get('loopback_rtt@1')?.median;
+  if (tput && rtt) {
+    console.log(`\nloopback TCP limit: ${fmt(tput)} MB/s, ${fmt(rtt)} µs round trip`);
+    for (const kind of kinds) {
+      const m = byKind.get(kind)!;
+      const push = m.get('push_128MiB@4')?.median;
+      const pull = m.get('pull_128MiB@4')?.median;
+      const apply = m.get('apply_rtt_1@4')?.median;
+      const pct = (x?: number) => (x ? `${((100 * x) / tput).toFixed(0)} %` : '–');
+      console.log(`  ${kind}: push ${pct(push)}, pull ${pct(pull)} of loopback throughput; apply round trip ${apply ? (apply / rtt).toFixed(1) : '–'}× the loopback round trip`);
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The benchmark scenarios, with the same definitions as the ipyparallel anchors
+ * (../shared/bench/anchors/README.md), run on a local cluster of one engine kind.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CompositeError, Cluster, type AsyncResult, type Client, type KernelKind } from 'multiengine';
+import { figure, timed, type Figure } from './stats.ts';
+
+export interface BenchOptions {
+  quick: boolean;
+  emit(f: Figure): void;
+}
+
+/** Code per engine language for the few scenarios that ship code. */
+const CODE = {
+  node: { noop: '() => null', identity: '(x) => x', square: '(x) => x * x', fail: 'undefined_name_for_error' },
+  python: { noop: 'lambda: None', identity: 'lambda x: x', square: 'lambda x: x*x', fail: '1/0' },
+} as const;
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-'));
+}
+
+async function withCluster<T>(n: number, engine: KernelKind, fn: (cluster: Cluster, rc: Client) => Promise<T>): Promise<T> {
+  const dir = tmpDir();
+  const cluster = await Cluster.start({ n, engine, dir, profile: 'bench' });
+  const rc = await cluster.connect();
+  try {
+    return await fn(cluster, rc);
+  } finally {
+    rc.close();
+    await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function rssMB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+const us = (xs: number[]) => xs.map((s) => s * 1e6);
+
+export async function clusterStart(kind: KernelKind, o: BenchOptions): Promise<void> {
+  const samples: number[] = [];
+  for (let i = 0; i < (o.quick ? 1 : 3); i++) {
+    const dir = tmpDir();
+    const t = process.hrtime.bigint();
+    const cluster = await Cluster.start({ n: 4, engine: kind, dir, profile: 'bench' });
+    const rc = await cluster.connect();
+    await rc.view().applySync(CODE[kind].noop);
+    samples.push(Number(process.hrtime.bigint() - t) / 1e9);
+    rc.close();
+    await cluster.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  o.emit(figure('cluster_start', kind, 4, 's', samples));
+}
+
+export async function mainScenarios(kind: KernelKind, o: BenchOptions): Promise<void> {
+  const c = CODE[kind];
+  await withCluster(4, kind, async (cluster, rc) => {
+    // Idle memory first, before any traffic, as the anchors measured it.
+    await rc.view().applySync(c.noop);
+    await new Promise((r) => setTimeout(r, o.quick ? 500 : 2000));
+    o.emit(figure('idle_engine_rss', kind, 4, 'MB', rc.engines.map((e) => rssMB(e.pid))));
+    o.emit(figure('controller_rss', kind, 4, 'MB', [rssMB(cluster.controllerPid)]));
+    o.emit(figure('cluster_processes', kind, 4, 'count', [1 + rc.engines.length]));
+
+    const one = rc.view(0);
+    const all = rc.view();
+    const reps = o.quick ? 200 : 1000;
+    o.emit(figure('apply_rtt_1', kind, 4, 'us', us(await timed(() => one.applySync(c.noop), reps, 50))));
+    o.emit(figure('apply_rtt_all', kind, 4, 'us', us(await timed(() => all.applySync(c.noop), reps / 2, 50))));
+    o.emit(figure('execute_all', kind, 4, 'us', us(await timed(() => all.execute('a=1', { block: true }), reps / 2, 50))));
+
+    const count = 2000;
+    const burst = async () => {
+      const ars: AsyncResult<unknown>[] = [];
+      for (let i = 0; i < count; i++) ars.push(one.applyAsync(c.identity, i) as AsyncResult<unknown>);
+      await rc.wait(ars);
+      if ((await ars[1999]) !== 1999) throw new Error('async results out of order');
+    };
+    o.emit(figure('async_throughput', kind, 4, 'tasks/s', (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s)));
+
+    const bytes = (o.quick ? 16 : 128) * 2 ** 20;
+    const arr = new Float64Array(bytes / 8).map(() => Math.random());
+    await one.push({ a: arr }, { block: true });
+    const back = (await one.pull('a', { block: true })) as Float64Array | { data: Float64Array };
+    const backData = back instanceof Float64Array ? back : back.data;
+    if (backData.length !== arr.length || backData[12345] !== arr[12345]) throw new Error('push/pull round trip changed the array');
+    const pushes = await timed(() => one.push({ a: arr }, { block: true }), o.quick ? 2 : 5);
+    const pulls = await timed(() => one.pull('a', { block: true }), o.quick ? 2 : 5);
+    o.emit(figure('push_128MiB', kind, 4, 'MB/s', pushes.map((s) => bytes / 1e6 / s)));
+    o.emit(figure('pull_128MiB', kind, 4, 'MB/s', pulls.map((s) => bytes / 1e6 / s)));
+    await all.execute(kind === 'python' ? 'del a' : 'a = null', { block: true });
+
+    const big = Float64Array.from({ length: o.quick ? 2 ** 20 : 8 * 2 ** 20 }, (_, i) => i);
+    const sg = async () => {
+      await all.scatter('x', big, { block: true });
+      await all.gather('x', { block: true });
+    };
+    o.emit(figure('scatter_gather', kind, 4, 's', await timed(sg, o.quick ? 2 : 5, 1)));
+
+    const composite = async () => {
+      try {
+        await all.execute(c.fail, { block: true });
+      } catch (e) {
+        if (e instanceof CompositeError) return;
+        throw e;
+      }
+      throw new Error('expected a CompositeError');
+    };
+    o.emit(figure('composite_error', kind, 4, 'us', us(await timed(composite, o.quick ? 20 : 100, 5))));
+
+    const items = Array.from({ length: 10_000 }, (_, i) => i);
+    o.emit(figure('map_10000', kind, 4, 's', await timed(() => all.mapSync(c.square, items), o.quick ? 2 : 5, 1)));
+  });
+}
+
+/** Controller overhead as the cluster grows: the 1-engine round trip and execute on all. */
+export async function overhead(kind: KernelKind, sizes: number[], o: BenchOptions): Promise<void> {
+  const c = CODE[kind];
+  for (const n of sizes) {
+    await withCluster(n, kind, async (_cluster, rc) => {
+      o.emit(figure('overhead_apply_rtt_1', kind, n, 'us', us(await timed(() => rc.view(0).applySync(c.noop), o.quick ? 100 : 500, 50))));
+      o.emit(figure('overhead_execute_all', kind, n, 'us', us(await timed(() => rc.view().execute('a=1', { block: true }), o.quick ? 30 : 200, 10))));
+    });
+  }
+}
