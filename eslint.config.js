@@ -23,4 +23,28 @@ export default tseslint.config(
       'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'core/ and engines/ must not depend on Electron' }] }],
     },
   },
+  // The desktop app's layers (architecture.md): main/ uses electron only under main/electron/
+  // (web mode runs without it); the renderer sees the preload contract and UI libraries only.
+  {
+    files: ['main/**/*.ts'],
+    ignores: ['main/electron/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'only main/electron/ may import electron: web mode runs main/ without it' }] }],
+    },
+  },
+  {
+    files: ['renderer/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [{ name: 'electron', message: 'the renderer talks to main through window.multiengine only' }],
+          patterns: [
+            { group: ['node:*'], message: 'the renderer is sandboxed: no Node modules' },
+            { group: ['**/core/**', '**/main/**'], message: 'the renderer imports the contract (preload/contract), never core or main' },
+          ],
+        },
+      ],
+    },
+  },
 );

@@ -75,7 +75,7 @@ export function badFrame(kind: FuzzKind, r: () => number, signer: Signer): Buffe
       return signedFrame(signer, parts);
     }
     case 'badsig': {
-      const parts = encodeMessage(validMessage(r), signer).map((p) => Buffer.from(p));
+      const parts: Buffer[] = encodeMessage(validMessage(r), signer).map((p) => Buffer.from(p));
       parts[0] = r() < 0.3 ? Buffer.alloc(0) : randomBytes(r, 64);
       return encodeFrame(parts);
     }

@@ -1,0 +1,126 @@
+/**
+ * The services of the app and the router in front of them, shared by both bridges: the
+ * Electron window (main/electron/main.ts) and web mode (main/webMain.ts). Nothing here
+ * imports electron.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { packageRoot } from '../core/util/entry.js';
+import type { AppInfo, AppSettings } from '../preload/contract.js';
+import { EventHub, Router } from './ipc/router.js';
+import { ClusterService } from './services/clusterService.js';
+import { nodePtySpawner, PtyService, type PtySpawner } from './services/ptyService.js';
+import { SettingsStore } from './services/settings.js';
+
+export interface AppOptions {
+  /** true in web mode. */
+  web: boolean;
+  /** Where the settings are remembered (null: not remembered). */
+  settingsFile: string | null;
+  /** Command-line choices for this run (not remembered). */
+  overrides?: Partial<AppSettings>;
+  /** Overrides $MULTIENGINE_DIR. */
+  dir?: string;
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  /** See ClusterServiceOptions.spawnEnv. */
+  spawnEnv?: Record<string, string>;
+  copyText?: (text: string) => void | Promise<void>;
+  openExternal?: (url: string) => void | Promise<void>;
+  spawner?: () => Promise<PtySpawner>;
+  log?: (line: string) => void;
+}
+
+export interface AppServices {
+  events: EventHub;
+  router: Router;
+  cluster: ClusterService;
+  pty: PtyService;
+  settings: SettingsStore;
+  /** Starts the cluster (as the settings say) and the console. */
+  start(): Promise<void>;
+  /** Stops the console and every process the app started. */
+  dispose(): Promise<void>;
+}
+
+export function packageVersion(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Where settings live by default: next to the profiles ($MULTIENGINE_DIR or ~/.multiengine). */
+export function defaultSettingsFile(dir?: string): string {
+  return path.join(dir ?? process.env.MULTIENGINE_DIR ?? path.join(os.homedir(), '.multiengine'), 'app-settings.json');
+}
+
+export function createAppServices(opts: AppOptions): AppServices {
+  const log = opts.log ?? (() => {});
+  const events = new EventHub();
+  const settings = new SettingsStore(opts.settingsFile);
+  if (opts.overrides) settings.override(opts.overrides);
+  const cluster = new ClusterService({ events, settings, dir: opts.dir, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, spawnEnv: opts.spawnEnv, log });
+  const pty = new PtyService({ events, spawner: opts.spawner ?? nodePtySpawner, log });
+  cluster.onDidChangeConnection((file) => void pty.connect(file));
+  const info: AppInfo = { version: packageVersion(), platform: process.platform, hostname: os.hostname(), cpus: os.availableParallelism(), web: opts.web };
+  const notHere = (what: string) => () => {
+    throw new Error(`${what} is done by the browser in web mode`);
+  };
+
+  const router = new Router(
+    {
+      getAppInfo: () => info,
+      copyText: (p) => (opts.copyText ?? notHere('copying'))(p.text),
+      openExternal: (p) => (opts.openExternal ?? notHere('opening links'))(p.url),
+      getCluster: () => cluster.snapshot(),
+      startCluster: (p) => cluster.startCluster(p),
+      stopCluster: () => cluster.stopCluster(),
+      restartCluster: () => cluster.restartCluster(),
+      attachCluster: (p) => cluster.attachCluster(p),
+      addEngines: (p) => cluster.addEngines(p),
+      listEngines: () => cluster.listEngines(),
+      interruptEngines: (p) => cluster.interruptEngines(p.ids),
+      restartEngine: (p) => cluster.restartEngine(p.id),
+      stopEngine: (p) => cluster.stopEngine(p.id),
+      listNamespace: (p) => cluster.listNamespace(p.targets),
+      pull: (p) => cluster.pull(p.name, p.targets),
+      push: (p) => cluster.push(p),
+      scatter: (p) => cluster.scatter(p),
+      gather: (p) => cluster.gather(p.name, p.targets),
+      execute: (p) => cluster.execute(p.code, p.targets),
+      listTasks: () => cluster.tasks.list(),
+      getTask: (p) => cluster.tasks.get(p.id),
+      ptyAttach: () => pty.attach(),
+      ptyRestart: () => pty.restart(),
+      setPxTargets: (p) => pty.setPxTargets(p.ids),
+    },
+    {
+      ptyWrite: (p) => pty.write(p.data),
+      ptyResize: (p) => pty.resize(p.cols, p.rows),
+      ptyAck: (p) => pty.ack(p.chars),
+    },
+    log,
+  );
+
+  let disposing: Promise<void> | null = null;
+  return {
+    events,
+    router,
+    cluster,
+    pty,
+    settings,
+    async start() {
+      await cluster.start();
+    },
+    dispose() {
+      disposing ??= (async () => {
+        pty.dispose();
+        await cluster.dispose();
+      })();
+      return disposing;
+    },
+  };
+}

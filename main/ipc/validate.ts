@@ -1,0 +1,153 @@
+/**
+ * Payload validation for every request and message from a renderer. Each validator takes
+ * `unknown` and returns the typed payload, or throws a PayloadError that names the field and
+ * what was expected. Unknown fields are rejected, so nothing unexpected reaches a service.
+ */
+import type { InvokeName, InvokeTypes, SendName, SendTypes } from '../../preload/contract.js';
+
+export class PayloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PayloadError';
+  }
+}
+
+export const LIMITS = {
+  maxTargets: 4096,
+  maxEngineId: 1_000_000,
+  maxAddEngines: 1024,
+  maxName: 256,
+  maxCode: 1_000_000,
+  maxSource: 10_000_000,
+  maxPtyWrite: 1_000_000,
+  maxText: 10_000_000,
+  maxUrl: 4096,
+  maxProfile: 64,
+  maxCols: 2000,
+  maxRows: 1000,
+  maxAck: 100_000_000,
+} as const;
+
+const IDENTIFIER = /^[\p{ID_Start}_$][\p{ID_Continue}$\u200C\u200D]*$/u;
+const PROFILE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}...` : v);
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'an object' : String(v);
+}
+
+function record(v: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PayloadError(`${what}: expected an object, got ${show(v)}`);
+  const proto = Object.getPrototypeOf(v);
+  if (proto !== Object.prototype && proto !== null) throw new PayloadError(`${what}: expected a plain object`);
+  for (const k of Object.keys(v)) if (!keys.includes(k)) throw new PayloadError(`${what}: unexpected field ${JSON.stringify(k)}`);
+  return v as Record<string, unknown>;
+}
+
+function int(v: unknown, what: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new PayloadError(`${what}: expected a whole number from ${min} to ${max}, got ${show(v)}`);
+  return v;
+}
+
+function str(v: unknown, what: string, max: number, opts: { nonEmpty?: boolean } = {}): string {
+  if (typeof v !== 'string') throw new PayloadError(`${what}: expected a string, got ${show(v)}`);
+  if (v.length > max) throw new PayloadError(`${what}: longer than ${max} characters`);
+  if (opts.nonEmpty && v.trim() === '') throw new PayloadError(`${what}: must not be empty`);
+  return v;
+}
+
+function ids(v: unknown, what: string, opts: { nonEmpty?: boolean } = {}): number[] {
+  if (!Array.isArray(v)) throw new PayloadError(`${what}: expected an array of engine ids, got ${show(v)}`);
+  if (v.length > LIMITS.maxTargets) throw new PayloadError(`${what}: more than ${LIMITS.maxTargets} engine ids`);
+  if (opts.nonEmpty && v.length === 0) throw new PayloadError(`${what}: name at least one engine`);
+  const out = v.map((x, i) => int(x, `${what}[${i}]`, 0, LIMITS.maxEngineId));
+  if (new Set(out).size !== out.length) throw new PayloadError(`${what}: an engine id appears twice`);
+  return out;
+}
+
+function name(v: unknown, what: string): string {
+  const s = str(v, what, LIMITS.maxName);
+  if (!IDENTIFIER.test(s)) throw new PayloadError(`${what}: ${show(s)} is not a valid name (names are identifiers, like a, x1 or my_value)`);
+  return s;
+}
+
+function kind(v: unknown, what: string): 'node' | 'python' {
+  if (v !== 'node' && v !== 'python') throw new PayloadError(`${what}: expected "node" or "python", got ${show(v)}`);
+  return v;
+}
+
+function none(v: unknown, what: string): void {
+  if (v !== undefined && v !== null) throw new PayloadError(`${what}: takes no payload`);
+}
+
+function targetsOf(v: unknown, what: string, extra: readonly string[] = []): Record<string, unknown> & { targets: number[] } {
+  const r = record(v, what, ['targets', ...extra]);
+  return { ...r, targets: ids(r.targets ?? [], `${what}.targets`) };
+}
+
+type InvokeValidators = { [K in InvokeName]: (v: unknown) => InvokeTypes[K][0] };
+type SendValidators = { [K in SendName]: (v: unknown) => SendTypes[K] };
+
+export const invokeValidators: InvokeValidators = {
+  getAppInfo: (v) => none(v, 'getAppInfo'),
+  copyText: (v) => ({ text: str(record(v, 'copyText', ['text']).text, 'copyText.text', LIMITS.maxText) }),
+  openExternal: (v) => ({ url: str(record(v, 'openExternal', ['url']).url, 'openExternal.url', LIMITS.maxUrl) }),
+  getCluster: (v) => none(v, 'getCluster'),
+  startCluster: (v) => {
+    const r = record(v, 'startCluster', ['n', 'kind']);
+    return { n: int(r.n, 'startCluster.n', 0, LIMITS.maxAddEngines), kind: kind(r.kind, 'startCluster.kind') };
+  },
+  stopCluster: (v) => none(v, 'stopCluster'),
+  restartCluster: (v) => none(v, 'restartCluster'),
+  attachCluster: (v) => {
+    const p = str(record(v, 'attachCluster', ['profile']).profile, 'attachCluster.profile', LIMITS.maxProfile, { nonEmpty: true });
+    if (!PROFILE.test(p)) throw new PayloadError(`attachCluster.profile: ${show(p)} is not a profile name (letters, digits, _ . -)`);
+    return { profile: p };
+  },
+  addEngines: (v) => {
+    const r = record(v, 'addEngines', ['n', 'kind']);
+    return { n: int(r.n, 'addEngines.n', 1, LIMITS.maxAddEngines), kind: kind(r.kind, 'addEngines.kind') };
+  },
+  listEngines: (v) => none(v, 'listEngines'),
+  interruptEngines: (v) => ({ ids: ids(record(v, 'interruptEngines', ['ids']).ids, 'interruptEngines.ids', { nonEmpty: true }) }),
+  restartEngine: (v) => ({ id: int(record(v, 'restartEngine', ['id']).id, 'restartEngine.id', 0, LIMITS.maxEngineId) }),
+  stopEngine: (v) => ({ id: int(record(v, 'stopEngine', ['id']).id, 'stopEngine.id', 0, LIMITS.maxEngineId) }),
+  listNamespace: (v) => ({ targets: targetsOf(v, 'listNamespace').targets }),
+  pull: (v) => {
+    const r = targetsOf(v, 'pull', ['name']);
+    return { targets: r.targets, name: name(r.name, 'pull.name') };
+  },
+  push: (v) => valuePayload(v, 'push'),
+  scatter: (v) => valuePayload(v, 'scatter'),
+  gather: (v) => {
+    const r = targetsOf(v, 'gather', ['name']);
+    return { targets: r.targets, name: name(r.name, 'gather.name') };
+  },
+  execute: (v) => {
+    const r = targetsOf(v, 'execute', ['code']);
+    return { targets: r.targets, code: str(r.code, 'execute.code', LIMITS.maxCode, { nonEmpty: true }) };
+  },
+  listTasks: (v) => none(v, 'listTasks'),
+  getTask: (v) => ({ id: int(record(v, 'getTask', ['id']).id, 'getTask.id', 0, Number.MAX_SAFE_INTEGER) }),
+  ptyAttach: (v) => none(v, 'ptyAttach'),
+  ptyRestart: (v) => none(v, 'ptyRestart'),
+  setPxTargets: (v) => ({ ids: ids(record(v, 'setPxTargets', ['ids']).ids, 'setPxTargets.ids') }),
+};
+
+function valuePayload(v: unknown, what: string): InvokeTypes['push'][0] {
+  const r = targetsOf(v, what, ['name', 'source', 'format']);
+  const format = r.format;
+  if (format !== 'json' && format !== 'expr') throw new PayloadError(`${what}.format: expected "json" or "expr", got ${show(format)}`);
+  return { targets: r.targets, name: name(r.name, `${what}.name`), source: str(r.source, `${what}.source`, LIMITS.maxSource, { nonEmpty: true }), format };
+}
+
+export const sendValidators: SendValidators = {
+  ptyWrite: (v) => ({ data: str(record(v, 'ptyWrite', ['data']).data, 'ptyWrite.data', LIMITS.maxPtyWrite) }),
+  ptyResize: (v) => {
+    const r = record(v, 'ptyResize', ['cols', 'rows']);
+    return { cols: int(r.cols, 'ptyResize.cols', 1, LIMITS.maxCols), rows: int(r.rows, 'ptyResize.rows', 1, LIMITS.maxRows) };
+  },
+  ptyAck: (v) => ({ chars: int(record(v, 'ptyAck', ['chars']).chars, 'ptyAck.chars', 0, LIMITS.maxAck) }),
+};

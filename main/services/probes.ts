@@ -1,0 +1,123 @@
+/**
+ * Functions the namespace browser applies on engines, one per engine language. Each takes a
+ * list of names and returns, per name present, its type, shape or length, an estimate of its
+ * size in bytes and a short repr: descriptions travel, not the values.
+ */
+
+/** JavaScript, evaluated in a node engine's namespace (free names resolve there). */
+export const NODE_DESCRIBE = String.raw`(names) => {
+  const own = (n) => Object.prototype.hasOwnProperty.call(globalThis, n);
+  const get = (n) => (own(n) ? globalThis[n] : (0, eval)(n));
+  const util = typeof require === 'function' ? require('node:util') : null;
+  const isView = (v) => ArrayBuffer.isView(v) && !(v instanceof DataView);
+  const typeOf = (v) => {
+    if (v === null) return 'null';
+    if (Array.isArray(v)) return 'Array';
+    const t = typeof v;
+    if (t === 'function') return /^class[\s{]/.test(Function.prototype.toString.call(v)) ? 'class' : 'function';
+    if (t !== 'object') return t;
+    const c = v.constructor;
+    return (c && typeof c.name === 'string' && c.name) || Object.prototype.toString.call(v).slice(8, -1);
+  };
+  const sizeOf = (root) => {
+    let budget = 100000;
+    const seen = new Set();
+    const walk = (v) => {
+      if (--budget < 0) return 0;
+      switch (typeof v) {
+        case 'string': return 2 * v.length;
+        case 'number': return 8;
+        case 'boolean': return 4;
+        case 'bigint': return 8 + Math.ceil(v.toString(16).length / 2);
+        case 'undefined': case 'symbol': return 0;
+        case 'function': return 2 * Function.prototype.toString.call(v).length;
+      }
+      if (v === null || seen.has(v)) return 0;
+      seen.add(v);
+      if (isView(v) || v instanceof DataView) return v.byteLength;
+      if (v instanceof ArrayBuffer) return v.byteLength;
+      if (v.data && isView(v.data) && Array.isArray(v.shape)) return v.data.byteLength;
+      let n = 0;
+      if (Array.isArray(v)) { n = 8 * v.length; for (const x of v) n += walk(x); return n; }
+      if (v instanceof Map) { for (const [k, x] of v) n += 16 + walk(k) + walk(x); return n; }
+      if (v instanceof Set) { for (const x of v) n += 8 + walk(x); return n; }
+      for (const k of Object.keys(v)) n += 16 + 2 * k.length + walk(v[k]);
+      return n;
+    };
+    const n = walk(root);
+    return budget < 0 ? null : n;
+  };
+  const out = [];
+  for (const name of names) {
+    let v;
+    try { v = get(name); } catch { continue; }
+    const type = typeOf(v);
+    let shape = null;
+    let length = null;
+    try {
+      if (v && typeof v === 'object' && Array.isArray(v.shape) && v.data && isView(v.data)) shape = v.shape.slice();
+      else if (isView(v)) shape = [v.length];
+      else if (Array.isArray(v)) {
+        const rows = v.length;
+        const c = rows > 0 && Array.isArray(v[0]) ? v[0].length : -1;
+        shape = c >= 0 && rows <= 10000 && v.every((r) => Array.isArray(r) && r.length === c) ? [rows, c] : [rows];
+      } else if (typeof v === 'string') length = v.length;
+      else if (v instanceof Map || v instanceof Set) length = v.size;
+      else if (v && typeof v === 'object') length = Object.keys(v).length;
+    } catch {}
+    let bytes = null;
+    try { bytes = sizeOf(v); } catch {}
+    let repr;
+    try {
+      repr = util ? util.inspect(v, { depth: 0, breakLength: Infinity, maxArrayLength: 8, maxStringLength: 60, compact: true }) : String(v);
+    } catch (e) {
+      repr = '<cannot show: ' + (e && e.name) + '>';
+    }
+    out.push({ name, type, shape, length, bytes, repr: repr.length > 100 ? repr.slice(0, 99) + '…' : repr });
+  }
+  return out;
+}`;
+
+/** Python, a block ending with a def, evaluated in a python engine's namespace. */
+export const PYTHON_DESCRIBE = `def __multiengine_describe(names):
+    import sys, reprlib
+    g = globals()
+    r = reprlib.Repr()
+    r.maxstring = 60
+    r.maxother = 60
+    r.maxlist = 8
+    r.maxtuple = 8
+    r.maxset = 8
+    r.maxdict = 6
+    out = []
+    for n in names:
+        if n not in g:
+            continue
+        v = g[n]
+        t = type(v)
+        tn = t.__name__ if t.__module__ == 'builtins' else t.__module__ + '.' + t.__name__
+        shape = None
+        length = None
+        try:
+            s = getattr(v, 'shape', None)
+            if isinstance(s, tuple) and all(isinstance(d, int) for d in s):
+                shape = list(s)
+        except Exception:
+            pass
+        if shape is None and not isinstance(v, type):
+            try:
+                length = len(v)
+            except Exception:
+                pass
+        try:
+            nb = getattr(v, 'nbytes', None)
+            nbytes = int(nb) if isinstance(nb, int) else sys.getsizeof(v)
+        except Exception:
+            nbytes = None
+        try:
+            rep = r.repr(v)
+        except Exception as e:
+            rep = '<cannot show: %s>' % type(e).__name__
+        out.append({'name': n, 'type': tn, 'shape': shape, 'length': length, 'bytes': nbytes, 'repr': rep if len(rep) <= 100 else rep[:99] + '\u2026'})
+    return out
+`;

@@ -1,0 +1,273 @@
+/**
+ * PtyService: runs `multiengine console --file <client connection file>` under a pseudo-
+ * terminal (node-pty), sends its output to the renderer coalesced every few milliseconds,
+ * and applies watermark flow control: above ~100k unacknowledged characters the pty is
+ * paused until the renderer has caught up to below ~5k.
+ */
+import path from 'node:path';
+import { packageRoot } from '../../core/util/entry.js';
+import type { EventSink } from '../ipc/router.js';
+import { FlowController, OutputCoalescer } from './flowControl.js';
+
+/** The part of node-pty's IPty this uses. */
+export interface PtyProcess {
+  readonly pid: number;
+  onData(cb: (data: string) => void): { dispose(): void };
+  onExit(cb: (e: { exitCode: number; signal?: number }) => void): { dispose(): void };
+  write(data: string): void;
+  resize(cols: number, rows: number): void;
+  pause(): void;
+  resume(): void;
+  kill(signal?: string): void;
+}
+
+export interface PtySpawnOptions {
+  name: string;
+  cols: number;
+  rows: number;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export type PtySpawner = (file: string, args: string[], opts: PtySpawnOptions) => PtyProcess;
+
+export interface ConsoleCommand {
+  file: string;
+  args: string[];
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+/** How the app runs the console: this package's CLI, with the current node (or Electron as node). */
+export function consoleCommand(clientFile: string): ConsoleCommand {
+  return {
+    file: process.execPath,
+    args: [path.join(packageRoot, 'bin', 'multiengine.js'), 'console', '--file', clientFile],
+    env: process.versions.electron ? { ELECTRON_RUN_AS_NODE: '1' } : {},
+  };
+}
+
+/** node-pty, loaded on first use (a native module: nothing else needs it). */
+export async function nodePtySpawner(): Promise<PtySpawner> {
+  const pty = await import('@lydell/node-pty');
+  return (file, args, opts) => pty.spawn(file, args, opts) as unknown as PtyProcess;
+}
+
+export const BACKLOG_CHARS = 256 * 1024;
+
+export interface PtyServiceOptions {
+  events: EventSink;
+  spawner: () => Promise<PtySpawner>;
+  /** The command for a connection file; default: consoleCommand. */
+  command?: (clientFile: string) => ConsoleCommand;
+  /** Debounce of %px target changes, ms. */
+  targetsDelayMs?: number;
+  log?: (line: string) => void;
+}
+
+export class PtyService {
+  private proc: PtyProcess | null = null;
+  private disposables: { dispose(): void }[] = [];
+  private file: string | null = null;
+  private cols = 100;
+  private rows = 30;
+  private backlog = '';
+  private running = false;
+  private readonly flow: FlowController;
+  private readonly out: OutputCoalescer;
+  /** The user has typed on the current input line (so we must not type over it). */
+  private lineDirty = false;
+  private pendingTargets: number[] | null = null;
+  private targetsTimer: ReturnType<typeof setTimeout> | null = null;
+  private disposed = false;
+  private spawnerPromise: Promise<PtySpawner> | null = null;
+  private startSeq = 0;
+
+  constructor(private readonly opts: PtyServiceOptions) {
+    this.flow = new FlowController({ pause: () => this.proc?.pause(), resume: () => this.proc?.resume() });
+    this.out = new OutputCoalescer((data) => {
+      this.appendBacklog(data);
+      this.flow.sent(data.length);
+      this.opts.events.emit('onPtyData', { data });
+    });
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  get pid(): number | null {
+    return this.proc?.pid ?? null;
+  }
+
+  /** Runs the console against `file`, replacing a console that runs; null: stop it and say why. */
+  async connect(file: string | null): Promise<void> {
+    this.file = file;
+    await this.start();
+  }
+
+  async restart(): Promise<void> {
+    await this.start();
+  }
+
+  private async start(): Promise<void> {
+    const seq = ++this.startSeq;
+    this.kill();
+    if (this.disposed) return;
+    if (!this.file) {
+      this.emitText('\r\n\x1b[2m[no cluster: the console starts when one is running]\x1b[0m\r\n');
+      return;
+    }
+    this.spawnerPromise ??= this.opts.spawner();
+    let spawn: PtySpawner;
+    try {
+      spawn = await this.spawnerPromise;
+    } catch (e) {
+      this.spawnerPromise = null;
+      this.emitText(`\r\n\x1b[31m[cannot load node-pty: ${(e as Error).message}]\x1b[0m\r\n`);
+      return;
+    }
+    if (seq !== this.startSeq || this.disposed) return;
+    const cmd = (this.opts.command ?? consoleCommand)(this.file);
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, ...cmd.env })) if (typeof v === 'string') env[k] = v;
+    env.TERM = 'xterm-256color';
+    env.COLORTERM = 'truecolor';
+    let proc: PtyProcess;
+    try {
+      proc = spawn(cmd.file, cmd.args, { name: 'xterm-256color', cols: this.cols, rows: this.rows, cwd: cmd.cwd ?? process.cwd(), env });
+    } catch (e) {
+      this.emitText(`\r\n\x1b[31m[cannot start the console: ${(e as Error).message}]\x1b[0m\r\n`);
+      return;
+    }
+    this.proc = proc;
+    this.running = true;
+    this.lineDirty = false;
+    this.flow.reset();
+    this.disposables = [
+      proc.onData((d) => {
+        if (this.proc === proc) this.out.push(d);
+      }),
+      proc.onExit(({ exitCode, signal }) => {
+        if (this.proc !== proc) return;
+        this.out.flush();
+        this.running = false;
+        this.proc = null;
+        this.disposeListeners();
+        this.emitText(`\r\n\x1b[2m[console exited${exitCode ? ` with code ${exitCode}` : ''}; press Enter to start it again]\x1b[0m\r\n`);
+        this.opts.events.emit('onPtyExit', { code: exitCode ?? null, signal: signal ?? null });
+      }),
+    ];
+    this.opts.log?.(`console pid ${proc.pid}: ${cmd.file} ${cmd.args.join(' ')}`);
+  }
+
+  private emitText(text: string): void {
+    this.out.push(text);
+  }
+
+  private appendBacklog(data: string): void {
+    this.backlog += data;
+    if (this.backlog.length > BACKLOG_CHARS * 1.25) {
+      let cut = this.backlog.length - BACKLOG_CHARS;
+      const nl = this.backlog.indexOf('\n', cut);
+      if (nl >= 0 && nl - cut < 4096) cut = nl + 1;
+      this.backlog = this.backlog.slice(cut);
+    }
+  }
+
+  /** A renderer (re)attached: it gets the recent output, and flow control starts afresh. */
+  attach(): { backlog: string; running: boolean } {
+    this.out.flush();
+    this.flow.reset();
+    return { backlog: this.backlog, running: this.running };
+  }
+
+  write(data: string): void {
+    if (!this.proc) {
+      if (data.includes('\r') && this.file) void this.start();
+      return;
+    }
+    this.proc.write(data);
+    this.trackLine(data);
+  }
+
+  /** Remembers whether the current input line has text the user typed, and applies pending %px targets after Enter. */
+  private trackLine(data: string): void {
+    for (const ch of data) {
+      if (ch === '\r' || ch === '\n' || ch === '\x03' || ch === '\x15') this.lineDirty = false;
+      else if (ch >= ' ' || ch === '\t') this.lineDirty = true;
+    }
+    if (!this.lineDirty && this.pendingTargets) this.scheduleTargets();
+  }
+
+  resize(cols: number, rows: number): void {
+    this.cols = cols;
+    this.rows = rows;
+    try {
+      this.proc?.resize(cols, rows);
+    } catch {
+      /* the pty may be closing */
+    }
+  }
+
+  ack(chars: number): void {
+    this.flow.ack(chars);
+  }
+
+  /**
+   * Selecting rows sets the console's %px targets: the console gets `dview.targets = [...]`
+   * (or 'all'), typed after a short pause, and never over a line the user is typing.
+   */
+  setPxTargets(ids: readonly number[]): void {
+    this.pendingTargets = [...ids];
+    this.scheduleTargets();
+  }
+
+  private scheduleTargets(): void {
+    if (this.targetsTimer) clearTimeout(this.targetsTimer);
+    this.targetsTimer = setTimeout(() => {
+      this.targetsTimer = null;
+      const ids = this.pendingTargets;
+      if (!ids || !this.proc || this.lineDirty) return;
+      this.pendingTargets = null;
+      this.proc.write(`${pxTargetsLine(ids)}\r`);
+    }, this.opts.targetsDelayMs ?? 300);
+  }
+
+  private disposeListeners(): void {
+    for (const d of this.disposables) d.dispose();
+    this.disposables = [];
+  }
+
+  private kill(): void {
+    const proc = this.proc;
+    this.proc = null;
+    this.running = false;
+    this.disposeListeners();
+    this.out.flush();
+    if (proc) {
+      try {
+        proc.kill();
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    if (this.targetsTimer) clearTimeout(this.targetsTimer);
+    this.kill();
+    this.out.dispose();
+  }
+
+  /** For tests: the flow controller's state. */
+  get flowState(): { unacknowledged: number; paused: boolean } {
+    return { unacknowledged: this.flow.unacknowledged, paused: this.flow.isPaused };
+  }
+}
+
+/** The console line that sets the active view's targets. */
+export function pxTargetsLine(ids: readonly number[]): string {
+  return `dview.targets = ${ids.length ? `[${ids.join(', ')}]` : "'all'"}`;
+}

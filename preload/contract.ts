@@ -1,0 +1,381 @@
+/**
+ * The one contract between the renderer and the main process.
+ *
+ * The renderer sees it as `window.multiengine`: named functions only, each bound to one
+ * `me:<domain>:<verb>` channel. Requests (`invoke`) answer with a Promise; terminal traffic
+ * (`send`) is fire-and-forget; pushes from main arrive through `onX(cb)`, which returns an
+ * unsubscribe function. The same object is built over Electron IPC (preload) and over a
+ * WebSocket (web mode) by `createApi`, so both bridges implement exactly this interface.
+ *
+ * This module is pure: no electron, no node:*, no DOM. The preload, main and the renderer
+ * (for its types and the web bridge) all import it.
+ */
+
+// ---------------------------------------------------------------- data shapes
+
+export type KernelKind = 'node' | 'python';
+export type EngineState = 'starting' | 'idle' | 'busy' | 'unresponsive' | 'dead';
+
+export interface AppSettings {
+  /** Engines started with a local cluster. */
+  engineCount: number;
+  engineKind: KernelKind;
+  /** Attach to the running cluster of `profile` instead of starting one. */
+  attach: boolean;
+  profile: string;
+}
+
+export interface AppInfo {
+  version: string;
+  platform: string;
+  hostname: string;
+  cpus: number;
+  /** true in web mode (a browser tab), false in the desktop window. */
+  web: boolean;
+}
+
+export interface ClusterSnapshot {
+  status: 'stopped' | 'starting' | 'running' | 'stopping' | 'error';
+  /** local: the app started the controller and owns it; attached: someone else's cluster. */
+  mode: 'local' | 'attached';
+  profile: string;
+  connectionFile: string | null;
+  controllerPid: number | null;
+  /** Why the last start or attach failed, when it did. */
+  error: string | null;
+  settings: AppSettings;
+}
+
+export interface CurrentTaskView {
+  msgType: string;
+  /** Epoch ms at which the engine got to it. */
+  started: number;
+}
+
+export interface EngineRow {
+  /** The engine id; negative for an engine being started, which has no id yet (state 'starting'). */
+  id: number;
+  kernel: KernelKind;
+  languageVersion: string;
+  host: string;
+  pid: number;
+  state: EngineState;
+  queue: number;
+  tasksDone: number;
+  currentTask: CurrentTaskView | null;
+  /** Epoch ms of registration (uptime is measured from it). */
+  registered: number;
+  restarts: number;
+  reason: string | null;
+  /** Percent of one core over the last sample; null when not sampled (remote engine). */
+  cpu: number | null;
+  /** Resident memory in bytes; null when not sampled. */
+  rss: number | null;
+  /** Recent RSS samples, oldest first, for the sparkline. */
+  rssHistory: number[];
+}
+
+/** Table order: engines by id, then the ones still starting, in the order they were asked for. */
+export function engineRowOrder(a: { id: number }, b: { id: number }): number {
+  const sa = a.id < 0 ? 1 : 0;
+  const sb = b.id < 0 ? 1 : 0;
+  return sa - sb || (sa ? b.id - a.id : a.id - b.id);
+}
+
+export interface EnginesChange {
+  /** Rows that are new or changed. */
+  rows: EngineRow[];
+  /** Ids no longer listed. */
+  removed: number[];
+  /** true: `rows` is the whole table (drop what you had). */
+  reset: boolean;
+}
+
+export interface EngineFailure {
+  engineId: number;
+  ename: string;
+  evalue: string;
+}
+
+export interface NamespaceEntry {
+  name: string;
+  type: string;
+  shape: number[] | null;
+  length: number | null;
+  bytes: number | null;
+  repr: string;
+  /** Engines that have the name. */
+  engines: number[];
+  /** The engines disagree on type or repr (the fields show the first engine's). */
+  differs: boolean;
+}
+
+export interface NamespaceListing {
+  targets: number[];
+  entries: NamespaceEntry[];
+  errors: EngineFailure[];
+}
+
+/** A value as the renderer sees it: a display tree, never a live object. */
+export type ValueView =
+  | { kind: 'scalar'; type: string; text: string }
+  | { kind: 'text'; type: string; text: string; truncated: boolean }
+  | { kind: 'list'; type: string; length: number; items: ValueView[]; truncated: boolean }
+  | { kind: 'table'; type: string; shape: number[]; rows: string[][]; truncated: boolean }
+  | { kind: 'object'; type: string; size: number; entries: { key: string; value: ValueView }[]; truncated: boolean };
+
+export type EngineValue = { engineId: number; ok: true; value: ValueView } | { engineId: number; ok: false; error: { ename: string; evalue: string } };
+
+export interface PullResult {
+  name: string;
+  values: EngineValue[];
+}
+
+export interface GatherResult {
+  name: string;
+  value: ValueView;
+}
+
+export type TaskKind = 'execute' | 'push' | 'pull' | 'scatter' | 'gather';
+
+export interface TaskEngine {
+  engineId: number;
+  state: 'pending' | 'ok' | 'error' | 'aborted';
+  durationMs: number | null;
+  stdout: string;
+  stderr: string;
+  executionCount: number | null;
+  result: string | null;
+  error: { ename: string; evalue: string; traceback: string[] } | null;
+}
+
+export interface TaskRecord {
+  id: number;
+  kind: TaskKind;
+  /** The code, or what was done (`push b`). */
+  code: string;
+  targets: number[];
+  state: 'running' | 'ok' | 'error';
+  /** Epoch ms. */
+  started: number;
+  durationMs: number | null;
+  engines: TaskEngine[];
+}
+
+export type ValueFormat = 'json' | 'expr';
+
+// ---------------------------------------------------------------- payloads
+
+/** `targets: []` means every live engine. */
+export interface TargetsPayload {
+  targets: number[];
+}
+export interface NamePayload extends TargetsPayload {
+  name: string;
+}
+export interface ValuePayload extends NamePayload {
+  /** JSON text, or an expression in the console's language (JavaScript) when format is 'expr'. */
+  source: string;
+  format: ValueFormat;
+}
+export interface ExecutePayload extends TargetsPayload {
+  code: string;
+}
+export interface IdPayload {
+  id: number;
+}
+export interface IdsPayload {
+  ids: number[];
+}
+export interface EnginesPayload {
+  n: number;
+  kind: KernelKind;
+}
+export interface ProfilePayload {
+  profile: string;
+}
+export interface PtyData {
+  data: string;
+}
+export interface PtySize {
+  cols: number;
+  rows: number;
+}
+export interface PtyAck {
+  chars: number;
+}
+export interface PtyAttachment {
+  /** Recent output, to redraw a terminal that (re)attaches. */
+  backlog: string;
+  running: boolean;
+}
+export interface PtyExit {
+  code: number | null;
+  signal: number | null;
+}
+
+/** Requests: name -> [payload, result]. `void` payload: the function takes no argument. */
+export interface InvokeTypes {
+  getAppInfo: [void, AppInfo];
+  copyText: [{ text: string }, void];
+  openExternal: [{ url: string }, void];
+  getCluster: [void, ClusterSnapshot];
+  startCluster: [EnginesPayload, ClusterSnapshot];
+  stopCluster: [void, ClusterSnapshot];
+  restartCluster: [void, ClusterSnapshot];
+  attachCluster: [ProfilePayload, ClusterSnapshot];
+  addEngines: [EnginesPayload, number[]];
+  listEngines: [void, EngineRow[]];
+  interruptEngines: [IdsPayload, void];
+  restartEngine: [IdPayload, void];
+  stopEngine: [IdPayload, void];
+  listNamespace: [TargetsPayload, NamespaceListing];
+  pull: [NamePayload, PullResult];
+  push: [ValuePayload, TaskRecord];
+  scatter: [ValuePayload, TaskRecord];
+  gather: [NamePayload, GatherResult];
+  execute: [ExecutePayload, TaskRecord];
+  listTasks: [void, TaskRecord[]];
+  getTask: [IdPayload, TaskRecord];
+  ptyAttach: [void, PtyAttachment];
+  ptyRestart: [void, void];
+  setPxTargets: [IdsPayload, void];
+}
+
+/** Fire-and-forget messages (terminal traffic only). */
+export interface SendTypes {
+  ptyWrite: PtyData;
+  ptyResize: PtySize;
+  ptyAck: PtyAck;
+}
+
+/** Pushes from main. */
+export interface EventTypes {
+  onClusterChanged: ClusterSnapshot;
+  onEnginesChanged: EnginesChange;
+  onTaskChanged: TaskRecord;
+  onPtyData: PtyData;
+  onPtyExit: PtyExit;
+}
+
+// ---------------------------------------------------------------- channels
+
+export const INVOKE_CHANNELS = {
+  getAppInfo: 'me:app:info',
+  copyText: 'me:app:copy',
+  openExternal: 'me:app:open-external',
+  getCluster: 'me:cluster:get',
+  startCluster: 'me:cluster:start',
+  stopCluster: 'me:cluster:stop',
+  restartCluster: 'me:cluster:restart',
+  attachCluster: 'me:cluster:attach',
+  addEngines: 'me:cluster:add-engines',
+  listEngines: 'me:engine:list',
+  interruptEngines: 'me:engine:interrupt',
+  restartEngine: 'me:engine:restart',
+  stopEngine: 'me:engine:stop',
+  listNamespace: 'me:ns:list',
+  pull: 'me:ns:pull',
+  push: 'me:ns:push',
+  scatter: 'me:ns:scatter',
+  gather: 'me:ns:gather',
+  execute: 'me:task:execute',
+  listTasks: 'me:task:list',
+  getTask: 'me:task:get',
+  ptyAttach: 'me:pty:attach',
+  ptyRestart: 'me:pty:restart',
+  setPxTargets: 'me:pty:set-targets',
+} as const satisfies { [K in keyof InvokeTypes]: string };
+
+export const SEND_CHANNELS = {
+  ptyWrite: 'me:pty:write',
+  ptyResize: 'me:pty:resize',
+  ptyAck: 'me:pty:ack',
+} as const satisfies { [K in keyof SendTypes]: string };
+
+export const EVENT_CHANNELS = {
+  onClusterChanged: 'me:cluster:changed',
+  onEnginesChanged: 'me:engine:changed',
+  onTaskChanged: 'me:task:changed',
+  onPtyData: 'me:pty:data',
+  onPtyExit: 'me:pty:exit',
+} as const satisfies { [K in keyof EventTypes]: string };
+
+export type InvokeName = keyof InvokeTypes;
+export type SendName = keyof SendTypes;
+export type EventName = keyof EventTypes;
+export type InvokeChannel = (typeof INVOKE_CHANNELS)[InvokeName];
+export type SendChannel = (typeof SEND_CHANNELS)[SendName];
+export type EventChannel = (typeof EVENT_CHANNELS)[EventName];
+
+/** Every channel has this form. */
+export const CHANNEL_PATTERN = /^me:[a-z]+:[a-z]+(?:-[a-z]+)*$/;
+
+/** Every function name of `window.multiengine`, sorted. */
+export const API_KEYS: readonly string[] = [...Object.keys(INVOKE_CHANNELS), ...Object.keys(SEND_CHANNELS), ...Object.keys(EVENT_CHANNELS)].sort();
+
+// ---------------------------------------------------------------- the API type
+
+type InvokeFn<K extends InvokeName> = InvokeTypes[K][0] extends void ? () => Promise<InvokeTypes[K][1]> : (payload: InvokeTypes[K][0]) => Promise<InvokeTypes[K][1]>;
+
+export type MultiengineApi = { readonly [K in InvokeName]: InvokeFn<K> } & { readonly [K in SendName]: (payload: SendTypes[K]) => void } & {
+  readonly [K in EventName]: (cb: (payload: EventTypes[K]) => void) => () => void;
+};
+
+// ---------------------------------------------------------------- building it over a transport
+
+/** How a request's answer travels: errors as data, so both bridges report them the same way. */
+export type Reply<T = unknown> = { ok: true; value: T } | { ok: false; error: { name: string; message: string } };
+
+/** What a bridge must provide: three primitives; the API is built from them. */
+export interface Transport {
+  invoke(channel: InvokeChannel, payload: unknown): Promise<Reply>;
+  send(channel: SendChannel, payload: unknown): void;
+  /** Subscribes to pushes on `channel`; the callback gets the payload only. Returns an unsubscribe function. */
+  on(channel: EventChannel, cb: (payload: unknown) => void): () => void;
+}
+
+/** An error the main process reported for a request, as the renderer sees it. */
+export class ApiError extends Error {
+  constructor(
+    readonly remoteName: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = remoteName || 'Error';
+  }
+}
+
+function unwrap(reply: Reply): unknown {
+  if (reply && reply.ok === true) return reply.value;
+  const err = reply && reply.ok === false ? reply.error : { name: 'ProtocolError', message: 'malformed reply from the main process' };
+  throw new ApiError(err.name, err.message);
+}
+
+/**
+ * `window.multiengine` over a transport: a frozen object of named functions, each bound to
+ * its one channel. Nothing of the transport itself is reachable from it.
+ */
+export function createApi(transport: Transport): MultiengineApi {
+  const api: Record<string, unknown> = {};
+  for (const [name, channel] of Object.entries(INVOKE_CHANNELS) as [InvokeName, InvokeChannel][]) {
+    api[name] = { [name]: (payload?: unknown) => transport.invoke(channel, payload ?? null).then(unwrap) }[name];
+  }
+  for (const [name, channel] of Object.entries(SEND_CHANNELS) as [SendName, SendChannel][]) {
+    api[name] = { [name]: (payload: unknown) => void transport.send(channel, payload) }[name];
+  }
+  for (const [name, channel] of Object.entries(EVENT_CHANNELS) as [EventName, EventChannel][]) {
+    api[name] = {
+      [name]: (cb: (payload: unknown) => void) => {
+        if (typeof cb !== 'function') throw new TypeError(`${name} needs a callback`);
+        const off = transport.on(channel, (payload) => cb(payload));
+        return () => off();
+      },
+    }[name];
+  }
+  return Object.freeze(api) as MultiengineApi;
+}
+
+/** Reverse look-ups, for routers. */
+export const INVOKE_BY_CHANNEL: ReadonlyMap<string, InvokeName> = new Map(Object.entries(INVOKE_CHANNELS).map(([k, c]) => [c, k as InvokeName]));
+export const SEND_BY_CHANNEL: ReadonlyMap<string, SendName> = new Map(Object.entries(SEND_CHANNELS).map(([k, c]) => [c, k as SendName]));

@@ -1,0 +1,70 @@
+/** Display helpers (pure). */
+
+export function formatBytes(n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '–';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} m ${String(Math.floor(s % 60)).padStart(2, '0')} s`;
+  const h = Math.floor(m / 60);
+  return `${h} h ${String(m % 60).padStart(2, '0')} m`;
+}
+
+export function formatUptime(since: number, now: number): string {
+  const s = Math.max(0, Math.floor((now - since) / 1000));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+export function formatCpu(cpu: number | null | undefined): string {
+  return cpu === null || cpu === undefined ? '–' : `${cpu.toFixed(cpu < 10 ? 1 : 0)}%`;
+}
+
+/** "all engines", "engine 3", "engines 0, 2". */
+export function describeTargets(ids: readonly number[]): string {
+  if (ids.length === 0) return 'all engines';
+  if (ids.length === 1) return `engine ${ids[0]}`;
+  const shown = ids.slice(0, 12).join(', ');
+  return `engines ${shown}${ids.length > 12 ? `, … (${ids.length})` : ''}`;
+}
+
+/** The task name as the history lists it: first line of the code, shortened. */
+export function firstLine(code: string, max = 80): string {
+  const line = code.split('\n', 1)[0];
+  const more = code.includes('\n') ? ' …' : '';
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line + more;
+}
+
+/** Polyline points for a sparkline of `values` in a w×h box. */
+export function sparkPoints(values: readonly number[], w: number, h: number): string {
+  if (values.length === 0) return '';
+  const min = Math.min(...values);
+  const max = Math.max(...values);
+  const span = max - min || 1;
+  const step = values.length > 1 ? w / (values.length - 1) : 0;
+  return values.map((v, i) => `${(i * step).toFixed(1)},${(h - 1 - ((v - min) / span) * (h - 2)).toFixed(1)}`).join(' ');
+}
+
+/** An error as one readable line. */
+export function errorText(e: unknown): string {
+  if (e instanceof Error) return e.name && e.name !== 'Error' && e.name !== 'ApiError' ? `${e.name}: ${e.message}` : e.message;
+  return String(e);
+}

@@ -1,0 +1,190 @@
+// Component tests in happy-dom: the engine table (virtualized, selection, actions), the value
+// tree, and a failing panel showing a readable message.
+import { fireEvent, render, screen } from '@testing-library/svelte';
+import { tick } from 'svelte';
+import { afterEach, beforeEach, describe, expect, it, type Mock } from 'vitest';
+import type { ClusterSnapshot } from '../../../../preload/contract';
+import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
+import EngineTable from '../../../../renderer/components/EngineTable.svelte';
+import ValueTree from '../../../../renderer/components/ValueTree.svelte';
+import { setApi } from '../../../../renderer/lib/api';
+import { store } from '../../../../renderer/lib/state.svelte';
+import { engineRow, fakeApi } from './fakeApi';
+import PanelHarness from './PanelHarness.svelte';
+
+describe('EngineTable', () => {
+  let api: Record<string, Mock>;
+  beforeEach(() => {
+    const fake = fakeApi();
+    api = fake.mocks;
+    setApi(fake.api);
+    store.setSelection([]);
+    store.now = Date.now();
+    store.applyEngines({ rows: Array.from({ length: 256 }, (_, i) => engineRow(i)), removed: [], reset: true });
+  });
+  afterEach(() => setApi(null));
+
+  it('renders only the rows in view, with 256 engines', () => {
+    const { container } = render(EngineTable);
+    const rows = container.querySelectorAll('.row[data-engine-id]');
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.length).toBeLessThan(60);
+    expect(screen.getByTestId('engine-summary').textContent).toMatch(/256 engines\s+· 256 idle/);
+    const spacer = container.querySelector('.spacer') as HTMLElement;
+    expect(spacer.style.height).toBe(`${256 * 28}px`);
+  });
+
+  it('shows each engine: id, kernel, host, pid, state, queue, task, done, CPU, memory, uptime', async () => {
+    const now = Date.now();
+    store.now = now;
+    store.applyEngines({ rows: [engineRow(0, { state: 'busy', queue: 2, tasksDone: 7, registered: now - 5000, currentTask: { msgType: 'execute_request', started: now - 1500 } })], removed: [], reset: false });
+    const { container } = render(EngineTable);
+    const row = container.querySelector('.row[data-engine-id="0"]') as HTMLElement;
+    expect(row.dataset.state).toBe('busy');
+    const cells = [...row.querySelectorAll('[role=gridcell]')].map((c) => c.textContent?.trim());
+    expect(cells.slice(1, 12)).toEqual(['0', 'node', 'host-a', '1000', 'busy', '2', 'execute 1.5 s', '7', '1.5%', '50 MiB', '5s']);
+    expect(row.querySelector('svg.spark polyline')).not.toBeNull();
+  });
+
+  it('updates a row when its engine changes', async () => {
+    const { container } = render(EngineTable);
+    store.applyEngines({ rows: [engineRow(1, { state: 'dead', reason: 'process killed by SIGKILL' })], removed: [], reset: false });
+    await tick();
+    const row = container.querySelector('.row[data-engine-id="1"]') as HTMLElement;
+    expect(row.dataset.state).toBe('dead');
+    expect(row.querySelector('[data-col=state]')?.getAttribute('title')).toBe('process killed by SIGKILL');
+  });
+
+  it('selecting rows sets the targets and the console %px targets', async () => {
+    const { container } = render(EngineTable);
+    await fireEvent.click(container.querySelector('.row[data-engine-id="0"]')!);
+    await fireEvent.click(container.querySelector('.row[data-engine-id="2"]')!);
+    expect(store.targets).toEqual([0, 2]);
+    expect(api.setPxTargets).toHaveBeenLastCalledWith({ ids: [0, 2] });
+    await fireEvent.click(container.querySelector('.row[data-engine-id="0"]')!);
+    expect(api.setPxTargets).toHaveBeenLastCalledWith({ ids: [2] });
+    await fireEvent.click(container.querySelector('.row[data-engine-id="4"]')!, { shiftKey: true });
+    expect(store.targets).toEqual([0, 1, 2, 3, 4]); // a range from the last clicked row
+  });
+
+  it('per-engine actions call interrupt, restart and stop', async () => {
+    render(EngineTable);
+    await fireEvent.click(screen.getByRole('button', { name: 'Interrupt engine 3' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Restart engine 3' }));
+    await fireEvent.click(screen.getByRole('button', { name: 'Stop engine 3' }));
+    expect(api.interruptEngines).toHaveBeenCalledWith({ ids: [3] });
+    expect(api.restartEngine).toHaveBeenCalledWith({ id: 3 });
+    expect(api.stopEngine).toHaveBeenCalledWith({ id: 3 });
+    expect(store.selected.size).toBe(0); // the buttons do not select the row
+  });
+
+  it('shows engines being started as rows without an id, after the others, not selectable', async () => {
+    store.applyEngines({ rows: [engineRow(-1, { state: 'starting', pid: 0 }), engineRow(-2, { state: 'starting', pid: 0 })], removed: [], reset: false });
+    expect(store.rows.slice(-2).map((r) => r.id)).toEqual([-1, -2]);
+    store.applyEngines({ rows: [engineRow(0), engineRow(-1, { state: 'starting', pid: 0 })], removed: [], reset: true });
+    const { container } = render(EngineTable);
+    const row = container.querySelector('.row[data-engine-id="-1"]') as HTMLElement;
+    expect(row.dataset.state).toBe('starting');
+    const cells = [...row.querySelectorAll('[role=gridcell]')].map((c) => c.textContent?.trim());
+    expect(cells[1]).toBe('…');
+    expect(cells[4]).toBe('–');
+    expect(row.querySelectorAll('button')).toHaveLength(0);
+    await fireEvent.click(row);
+    expect(store.selected.size).toBe(0);
+    expect(screen.getByTestId('engine-summary').textContent).toMatch(/2 engines\s*· 1 idle\s*· 1 starting/);
+  });
+
+  it('keeps up with a busy cluster: 50 updates of all 256 rows', async () => {
+    const { container } = render(EngineTable);
+    const t0 = performance.now();
+    for (let k = 0; k < 50; k++) {
+      store.applyEngines({ rows: Array.from({ length: 256 }, (_, i) => engineRow(i, { state: k % 2 ? 'busy' : 'idle', queue: k % 3, tasksDone: k })), removed: [], reset: false });
+      await tick();
+    }
+    const ms = performance.now() - t0;
+    expect((container.querySelector('.row[data-engine-id="0"]') as HTMLElement).dataset.state).toBe('busy');
+    expect(ms).toBeLessThan(5000);
+  });
+
+  it('turns a failed action into a readable message', async () => {
+    api.stopEngine.mockRejectedValueOnce(new Error('no engine with id 3'));
+    render(EngineTable);
+    await fireEvent.click(screen.getByRole('button', { name: 'Stop engine 3' }));
+    await tick();
+    expect(store.toasts.at(-1)?.message).toBe('no engine with id 3');
+  });
+});
+
+describe('ClusterBar', () => {
+  const snapshot = (status: ClusterSnapshot['status']): ClusterSnapshot => ({
+    status,
+    mode: 'local',
+    profile: 'app',
+    connectionFile: '/x/client.json',
+    controllerPid: 42,
+    error: null,
+    settings: { engineCount: 6, engineKind: 'python', attach: false, profile: 'app' },
+  });
+  let api: Record<string, Mock>;
+  beforeEach(() => {
+    const fake = fakeApi();
+    api = fake.mocks;
+    setApi(fake.api);
+  });
+  afterEach(() => {
+    setApi(null);
+    store.cluster = null;
+  });
+
+  it('starts a cluster with the remembered count and kind', async () => {
+    store.cluster = snapshot('stopped');
+    render(ClusterBar);
+    await tick();
+    expect((screen.getByLabelText('Number of engines') as HTMLInputElement).value).toBe('6');
+    await fireEvent.click(screen.getByRole('button', { name: 'Start cluster' }));
+    expect(api.startCluster).toHaveBeenCalledWith({ n: 6, kind: 'python' });
+  });
+
+  it('adds engines to a running cluster', async () => {
+    store.cluster = snapshot('running');
+    render(ClusterBar);
+    await tick();
+    expect(screen.getByTestId('cluster-status').textContent).toMatch(/local cluster\s*app.*controller pid 42/);
+    await fireEvent.input(screen.getByLabelText('Number of engines'), { target: { value: '3' } });
+    await fireEvent.click(screen.getByRole('button', { name: 'Add engines' }));
+    expect(api.addEngines).toHaveBeenCalledWith({ n: 3, kind: 'python' });
+  });
+});
+
+describe('ValueTree', () => {
+  it('shows arrays as tables and objects as collapsible trees', () => {
+    const { container } = render(ValueTree, {
+      value: {
+        kind: 'object',
+        type: 'Object',
+        size: 2,
+        truncated: false,
+        entries: [
+          { key: 'xs', value: { kind: 'list', type: 'Array', length: 3, truncated: false, items: [1, 2, 3].map((n) => ({ kind: 'scalar' as const, type: 'number', text: String(n) })) } },
+          { key: 'm', value: { kind: 'table', type: 'Array', shape: [2, 2], rows: [['1', '2'], ['3', '4']], truncated: false } },
+        ],
+      },
+    });
+    expect(container.querySelector('details')).not.toBeNull();
+    expect(container.querySelector('summary')?.textContent).toBe('Object {2}');
+    const tables = container.querySelectorAll('table');
+    expect(tables).toHaveLength(2);
+    expect(tables[1].querySelectorAll('tbody tr')).toHaveLength(2);
+    expect(container.textContent).toContain('Array(3)');
+  });
+});
+
+describe('a failure in the UI', () => {
+  it('shows a readable message, not a blank panel', () => {
+    render(PanelHarness);
+    const alert = screen.getByRole('alert');
+    expect(alert.textContent).toContain('This panel failed.');
+    expect(alert.textContent).toContain('the widget broke: x is not a function');
+    expect(screen.getByRole('button', { name: 'Try again' })).toBeTruthy();
+  });
+});

@@ -1,0 +1,37 @@
+// A MultiengineApi whose every function is a vi.fn, for component tests.
+import { vi, type Mock } from 'vitest';
+import { API_KEYS, type EngineRow, type MultiengineApi } from '../../../../preload/contract';
+
+export interface FakeApi {
+  /** The implementation to install with setApi. */
+  api: MultiengineApi;
+  /** The same functions, as mocks. */
+  mocks: Record<string, Mock>;
+}
+
+export function fakeApi(): FakeApi {
+  const mocks: Record<string, Mock> = {};
+  for (const k of API_KEYS) mocks[k] = k.startsWith('on') ? vi.fn(() => () => {}) : vi.fn(async () => undefined);
+  return { api: mocks as unknown as MultiengineApi, mocks };
+}
+
+export function engineRow(id: number, patch: Partial<EngineRow> = {}): EngineRow {
+  return {
+    id,
+    kernel: 'node',
+    languageVersion: '20.20.2',
+    host: 'host-a',
+    pid: 1000 + id,
+    state: 'idle',
+    queue: 0,
+    tasksDone: 0,
+    currentTask: null,
+    registered: Date.now() - 5000,
+    restarts: 0,
+    reason: null,
+    cpu: 1.5,
+    rss: 50 * 1024 * 1024,
+    rssHistory: [1, 2, 3],
+    ...patch,
+  };
+}

@@ -1,0 +1,20 @@
+// The app's unit tests. They are *.spec.ts so that node's test runner (scripts/test.mjs runs
+// *.test.ts) does not pick them up. Two projects: main/preload code in node, and Svelte
+// components in happy-dom with svelteTesting() (browser builds of svelte, auto-cleanup).
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { svelteTesting } from '@testing-library/svelte/vite';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: 'app', include: ['test/unit/app/*.spec.ts'], environment: 'node', testTimeout: 20_000 },
+      },
+      {
+        plugins: [svelte(), svelteTesting()],
+        test: { name: 'ui', include: ['test/unit/app/ui/**/*.spec.ts'], environment: 'happy-dom', testTimeout: 20_000 },
+      },
+    ],
+  },
+});
