@@ -64,6 +64,8 @@ export function secureWebPreferences(preload: string) {
     navigateOnDragDrop: false,
     safeDialogs: true,
     spellcheck: false,
+    // Middle-click would open links in new windows, around the window-open handler.
+    disableBlinkFeatures: 'Auxclick',
   } as const;
 }
 

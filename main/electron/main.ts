@@ -82,7 +82,8 @@ function createWindow(): BrowserWindow {
     show: false,
     title: 'Multiengine',
     backgroundColor: '#16181d',
-    webPreferences: secureWebPreferences(preloadPath),
+    // The policy's key switches are repeated literally so static scanners (electronegativity) see them.
+    webPreferences: { ...secureWebPreferences(preloadPath), contextIsolation: true, sandbox: true, nodeIntegration: false, disableBlinkFeatures: 'Auxclick' },
   });
   const id = win.webContents.id;
   trustedIds.add(id);
