@@ -16,16 +16,18 @@ import { waitForExit } from '../util/processes.js';
 const USAGE = `usage: multiengine <command> [options]
 
 commands:
-  start [-n N] [--engine node|python] [--profile P] [--daemon]
+  start [-n N] [--engine node|python] [--profile P] [--daemon] [--restart always|never]
                       start a controller and N engines (default: one per CPU core);
-                      runs until Ctrl-C, or returns once engines are up with --daemon
+                      runs until Ctrl-C, or returns once engines are up with --daemon;
+                      --restart always replaces engines that die (same id, new namespace)
   stop [--profile P]  stop the cluster of a profile
   status [--profile P]
-                      list the engines of a running cluster
+                      list the engines of a running cluster and its result store
   controller [--ip IP] [--port N] [--profile P]
                       run a controller by hand
-  engine --file <engine connection file> [--engine node|python] [--python PATH]
-                      run one engine by hand, e.g. on another host
+  engine --file <engine connection file> [--engine node|python] [--python PATH] [--reconnect-ms MS]
+                      run one engine by hand, e.g. on another host; it registers again
+                      (same id, same namespace) when the controller comes back within MS
   console [-n N] [--engine node|python] [--profile P | --file <client.json>]
                       an interactive prompt with the client loaded and the %px magics
   app --web           the desktop app's UI served to a browser on 127.0.0.1
@@ -100,9 +102,13 @@ async function start(args: string[]): Promise<number> {
       ip: { type: 'string' },
       daemon: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
+      restart: { type: 'string' },
     },
   });
   const n = countOf(values.n);
+  if (values.restart !== undefined && values.restart !== 'always' && values.restart !== 'never') {
+    throw new UsageError(`--restart must be always or never, got ${JSON.stringify(values.restart)}`);
+  }
   const engine = kernelOf(values.engine);
   const cluster = await Cluster.start({
     n,
@@ -113,6 +119,7 @@ async function start(args: string[]): Promise<number> {
     python: values.python,
     detached: values.daemon,
     verbose: values.verbose,
+    restart: values.restart as 'always' | 'never' | undefined,
   });
   console.log(`cluster "${values.profile}" up: controller pid ${cluster.controllerPid}, ${n} ${engine} engine${n === 1 ? '' : 's'}`);
   console.log(`client connection file: ${cluster.connectionFile}`);
@@ -155,6 +162,12 @@ export function formatEngineTable(engines: readonly EngineInfo[]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }
 
+/** `result store: 3 results, 1.2 MiB of 128.0 MiB (max 4096 results), 0 evicted`. */
+export function formatResultStore(r: { entries: number; bytes: number; max_entries: number; max_bytes: number; evicted: number }): string {
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  return `result store: ${r.entries} result${r.entries === 1 ? '' : 's'}, ${mib(r.bytes)} of ${mib(r.max_bytes)} (max ${r.max_entries} results), ${r.evicted} evicted`;
+}
+
 async function status(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: common });
   const rc = await connectTo(values);
@@ -162,6 +175,7 @@ async function status(args: string[]): Promise<number> {
     const s = await rc.status();
     console.log(`cluster "${values.profile}": controller pid ${rc.controllerPid}, ${s.engines.length} engine${s.engines.length === 1 ? '' : 's'}`);
     if (s.engines.length) console.log(formatEngineTable(s.engines));
+    if (s.result_store) console.log(formatResultStore(s.result_store));
   } finally {
     rc.close();
   }
@@ -171,10 +185,10 @@ async function status(args: string[]): Promise<number> {
 async function engine(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { file: { type: 'string' }, engine: { type: 'string' }, python: { type: 'string' }, id: { type: 'string' } },
+    options: { file: { type: 'string' }, engine: { type: 'string' }, python: { type: 'string' }, id: { type: 'string' }, 'reconnect-ms': { type: 'string' } },
   });
   if (!values.file) throw new UsageError('engine needs --file <engine connection file>');
-  const passArgs = ['--file', values.file, ...(values.id ? ['--id', values.id] : [])];
+  const passArgs = ['--file', values.file, ...(values.id ? ['--id', values.id] : []), ...(values['reconnect-ms'] ? ['--reconnect-ms', values['reconnect-ms']] : [])];
   if (kernelOf(values.engine) === 'python') {
     const python = values.python ?? process.env.MULTIENGINE_PYTHON ?? 'python3';
     return passThrough({ command: python, args: [path.join(packageRoot, 'engines/python/multiengine_engine.py')] }, passArgs);

@@ -145,6 +145,21 @@ export class ResultTracker<T> implements TrackerView<T> {
     for (let i = 0; i < this.slots.length; i++) if (!this.slots[i].done) this.fail(i, makeError(this.slots[i].engineId));
   }
 
+  /**
+   * Ends the result now with `error` itself (not a CompositeError): a call's timeout, or a
+   * message refused before it was sent. Slots still waiting get the error as their own.
+   */
+  expire(error: Error): void {
+    if (this.done) return;
+    for (const slot of this.slots) {
+      if (slot.done) continue;
+      slot.done = true;
+      slot.error = new RemoteError(slot.engineId, this.spec.method, error.name, error.message);
+    }
+    this.remaining = 0;
+    this.end({ ok: false, error });
+  }
+
   get done(): boolean {
     return this.remaining === 0;
   }
@@ -176,22 +191,25 @@ export class ResultTracker<T> implements TrackerView<T> {
   }
 
   private finish(): void {
-    this.completedAt = performance.now();
     const errors = this.slots.filter((s) => s.error !== undefined).map((s) => s.error!);
     if (errors.length > 0) {
-      const error = this.spec.bare ? errors[0] : new CompositeError(this.spec.method, errors);
-      this.outcome = { ok: false, error };
-      this.rejectPromise(error);
+      this.end({ ok: false, error: this.spec.bare ? errors[0] : new CompositeError(this.spec.method, errors) });
     } else {
+      let outcome: { ok: true; value: T } | { ok: false; error: unknown };
       try {
-        const value = this.spec.finalize(this.slots.map((s) => s.value));
-        this.outcome = { ok: true, value };
-        this.resolvePromise(value);
+        outcome = { ok: true, value: this.spec.finalize(this.slots.map((s) => s.value)) };
       } catch (e) {
-        this.outcome = { ok: false, error: e };
-        this.rejectPromise(e);
+        outcome = { ok: false, error: e };
       }
+      this.end(outcome);
     }
+  }
+
+  private end(outcome: { ok: true; value: T } | { ok: false; error: unknown }): void {
+    this.completedAt = performance.now();
+    this.outcome = outcome;
+    if (outcome.ok) this.resolvePromise(outcome.value);
+    else this.rejectPromise(outcome.error);
     this.listeners = [];
     const callbacks = this.doneCallbacks;
     this.doneCallbacks = [];

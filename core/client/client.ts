@@ -6,11 +6,12 @@
  */
 import { connectionFilePath, readConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
 import { createMessage, newSession, type ContentMap, type EngineInfo, type ErrorContent, type Header, type Message, type Metadata, type MsgType, type WorkRequestType } from '../protocol/messages.js';
-import { Signer } from '../transport/codec.js';
+import { encodeMessage, encodeMessageFrame, Signer } from '../transport/codec.js';
 import { Connection, connectTcp } from '../transport/connection.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
 import { AsyncResult, ResultTracker, waitAll, type Disposable, type ResultSpec, type StreamName } from './asyncResult.js';
-import { DirectView } from './directView.js';
-import { AbortError, ConnectionError, ControllerError, EngineError, RemoteError } from './errors.js';
+import { DirectView, replyDecoderFor } from './directView.js';
+import { AbortError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
 import type { Targets } from './validate.js';
 import { checkTargetsShape, resolveTargets } from './validate.js';
 
@@ -27,7 +28,16 @@ export interface ConnectOptions {
   timeoutMs?: number;
   /** Which engine events to receive: 'registration' (default) or 'all' (every state change, e.g. busy/idle). */
   subscribe?: 'none' | 'registration' | 'all';
+  /**
+   * After losing the connection (the controller was killed and is being restarted), try to
+   * reconnect for this long, in ms; 0 never. Default: what the controller advises in its
+   * connect_reply (10 s for ours), else 0.
+   */
+  reconnectMs?: number;
 }
+
+/** 'reconnecting' after the connection dropped; 'closed' once closed for good. */
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
 
 export interface EngineChange {
   event: 'registered' | 'state' | 'unregistered' | 'refresh';
@@ -46,6 +56,8 @@ export interface StatusReport {
   engines: EngineInfo[];
   dropped_messages: number;
   clients: number;
+  /** The controller's store of results whose client went away (absent from older controllers). */
+  result_store?: { entries: number; bytes: number; max_entries: number; max_bytes: number; evicted: number };
 }
 
 /** The writable side of a result, as the client routes replies into it. */
@@ -55,6 +67,7 @@ interface ResultSink {
   settle(index: number, value: unknown, meta?: { started?: string; completed?: string }): void;
   fail(index: number, error: RemoteError, meta?: { started?: string; completed?: string }): void;
   failPending(makeError: (engineId: number) => RemoteError): void;
+  expire(error: Error): void;
   readonly slots: readonly { done: boolean }[];
 }
 
@@ -102,6 +115,10 @@ interface ReplyContent {
 const CLOSED_BY_USER = 'the client was closed before the reply arrived';
 const CONNECTION_LOST = 'lost the connection to the controller before the reply arrived';
 
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
 export class Client {
   /** This client's session id (in the header of every message it sends). */
   readonly session = newSession();
@@ -109,6 +126,12 @@ export class Client {
   heartbeatMs = 0;
   /** Messages from the controller dropped because of a bad signature or form. */
   droppedMessages = 0;
+  /** The controller's maximum message size: bigger requests are refused before they are sent. */
+  maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+  /** How long this client tries to reconnect after losing the controller (0: it does not). */
+  reconnectMs = 0;
+  /** How many times the client reconnected after losing the controller. */
+  reconnects = 0;
 
   private readonly engineMap = new Map<number, EngineInfo>();
   private liveIdsCache: number[] | null = null;
@@ -120,10 +143,16 @@ export class Client {
   private changeListeners: ((c: EngineChange) => void)[] = [];
   private closed = false;
   private closedBy: 'user' | 'peer' | undefined;
-  private handshake: { msgId: string; done(content: ContentMap['connect_reply']): void; fail(e: Error): void } | undefined;
+  private handshake: { msgId: string; conn: Connection; done(content: ContentMap['connect_reply']): void; fail(e: Error): void } | undefined;
+  private state: ConnectionState = 'connecting';
+  private stateListeners: ((state: ConnectionState) => void)[] = [];
+  private subscribe: 'none' | 'registration' | 'all' = 'registration';
+  private timeoutMs = 10_000;
+  private allowInsecure = false;
+  private reconnectOption: number | undefined;
 
   private constructor(
-    private readonly conn: Connection,
+    private conn: Connection,
     /** The connection file's content. */
     readonly connectionInfo: ConnectionInfo,
     /** Path of the connection file this client read. */
@@ -149,30 +178,44 @@ export class Client {
       throw new ConnectionError(`${(e as Error).message} (controller of ${file}; is the cluster running?)`);
     }
     const client = new Client(new Connection(socket, new Signer(info.key)), info, file);
-    await client.open(opts.subscribe ?? 'registration', timeoutMs);
+    client.subscribe = opts.subscribe ?? 'registration';
+    client.timeoutMs = timeoutMs;
+    client.allowInsecure = opts.allowInsecure === true;
+    if (opts.reconnectMs !== undefined) {
+      if (typeof opts.reconnectMs !== 'number' || !(opts.reconnectMs >= 0)) throw new TypeError(`reconnectMs must be a number of milliseconds ≥ 0, got ${String(opts.reconnectMs)}`);
+      client.reconnectOption = opts.reconnectMs;
+    }
+    await client.open(client.conn, timeoutMs);
     return client;
   }
 
-  private open(subscribe: 'none' | 'registration' | 'all', timeoutMs: number): Promise<void> {
+  /** Connect handshake on `conn` (the first connection, or a reconnection). */
+  private open(conn: Connection, timeoutMs: number): Promise<void> {
+    this.conn = conn;
     return new Promise<void>((resolve, reject) => {
-      const msg = createMessage('connect_request', { subscribe }, { session: this.session });
+      const msg = createMessage('connect_request', { subscribe: this.subscribe }, { session: this.session });
       const timer = setTimeout(() => {
         this.handshake = undefined;
-        this.conn.destroy();
+        conn.destroy();
         reject(new ConnectionError(`no answer from the controller at ${this.connectionInfo.ip}:${this.connectionInfo.port} within ${timeoutMs} ms (is this the right connection file?)`));
       }, timeoutMs);
       this.handshake = {
         msgId: msg.header.msg_id,
+        conn,
         done: (content) => {
           clearTimeout(timer);
           this.handshake = undefined;
           if (content.status !== 'ok') {
-            this.conn.close();
+            conn.close();
             reject(new ConnectionError(`connection refused: ${(content as ErrorContent).evalue ?? content.status}`));
             return;
           }
           this.controllerPid = content.controller_pid;
           this.heartbeatMs = content.heartbeat_ms;
+          this.maxMessageBytes = typeof content.max_message_bytes === 'number' && content.max_message_bytes > 0 ? content.max_message_bytes : DEFAULT_MAX_MESSAGE_BYTES;
+          this.reconnectMs = this.reconnectOption ?? (typeof content.reconnect_ms === 'number' && content.reconnect_ms > 0 ? content.reconnect_ms : 0);
+          if (this.state === 'reconnecting') this.reconnects++;
+          this.setState('connected');
           this.replaceEngines(content.engines);
           resolve();
         },
@@ -182,15 +225,67 @@ export class Client {
           reject(e);
         },
       };
-      this.conn.start({
-        onMessage: (m) => this.onMessage(m),
+      conn.start({
+        onMessage: (m) => {
+          if (conn === this.conn) this.onMessage(m);
+        },
         onBadMessage: () => {
           this.droppedMessages++;
         },
-        onClose: () => this.onClosed(),
+        onClose: () => this.onClosed(conn),
       });
-      this.conn.send(msg);
+      conn.send(msg);
     });
+  }
+
+  // ---- connection state
+
+  /** 'connected', 'reconnecting' (after losing the controller, for up to reconnectMs) or 'closed'. */
+  get connectionState(): ConnectionState {
+    return this.state;
+  }
+
+  /** Called when the connection drops ('reconnecting'), comes back ('connected') or is closed for good ('closed'). */
+  onConnectionChange(cb: (state: ConnectionState) => void): Disposable {
+    this.stateListeners = [...this.stateListeners, cb];
+    return {
+      dispose: () => {
+        this.stateListeners = this.stateListeners.filter((l) => l !== cb);
+      },
+    };
+  }
+
+  /** Resolves true once connected (at once when it is), false when closed or after `timeoutMs`. */
+  waitConnected(timeoutMs?: number): Promise<boolean> {
+    if (this.state === 'connected') return Promise.resolve(true);
+    if (this.state === 'closed') return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const sub = this.onConnectionChange((st) => {
+        if (st === 'reconnecting' || st === 'connecting') return;
+        clearTimeout(timer);
+        sub.dispose();
+        resolve(st === 'connected');
+      });
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          sub.dispose();
+          resolve(false);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  private setState(st: ConnectionState): void {
+    if (this.state === st) return;
+    this.state = st;
+    for (const cb of this.stateListeners) {
+      try {
+        cb(st);
+      } catch {
+        /* a listener's bug must not break the client */
+      }
+    }
   }
 
   // ---- engines
@@ -243,7 +338,9 @@ export class Client {
   async status(): Promise<StatusReport> {
     const r = await this.request('status_request', {});
     this.replaceEngines(r.engines);
-    return { engines: r.engines, dropped_messages: r.dropped_messages, clients: r.clients };
+    const report: StatusReport = { engines: r.engines, dropped_messages: r.dropped_messages, clients: r.clients };
+    if (r.result_store) report.result_store = r.result_store;
+    return report;
   }
 
   /** Re-reads the engine list from the controller. */
@@ -274,7 +371,7 @@ export class Client {
     if (this.closed) return;
     this.closedBy = 'user';
     this.conn.close();
-    this.onClosed();
+    this.shutDown(CLOSED_BY_USER);
   }
 
   get isClosed(): boolean {
@@ -288,7 +385,7 @@ export class Client {
    * ControllerError when the controller answers with an error, or when `timeoutMs` passes.
    */
   request<T extends MsgType>(msgType: T, content: ContentMap[T], timeoutMs?: number, metadata?: Metadata): Promise<OkReply<T>> {
-    if (this.closed) return Promise.reject(new ConnectionError(`cannot send ${msgType}: the client is closed`));
+    if (this.state !== 'connected') return Promise.reject(this.notConnected(msgType));
     const msg = createMessage(msgType, content, { session: this.session, metadata });
     const msgId = msg.header.msg_id;
     return new Promise<OkReply<T>>((resolve, reject) => {
@@ -323,29 +420,136 @@ export class Client {
    * (metadata.targets), and one pending entry keyed by its msg_id. Returns the msg_id.
    */
   submit<T extends WorkRequestType>(s: WorkSubmission<T>): string {
-    this.ensureOpen(s.msgType);
-    const msg = createMessage(s.msgType, s.content, { session: this.session, metadata: { targets: [...s.targets] }, buffers: s.buffers });
-    const msgId = msg.header.msg_id;
-    const slotByEngine = new Map<number, number>();
-    for (let i = 0; i < s.targets.length; i++) {
-      slotByEngine.set(s.targets[i], s.slots[i]);
-      s.sink.assign(s.slots[i], msgId);
-    }
-    this.work.set(msgId, {
-      sink: s.sink,
-      method: s.msgType.replace(/_request$/, ''),
-      slotByEngine,
-      onlySlot: s.targets.length === 1 ? s.slots[0] : undefined,
-      remaining: s.targets.length,
-      decode: s.decode,
+    return this.submitAll([s])[0];
+  }
+
+  /**
+   * @internal Sends several work messages (scatter and map send one per engine). Every
+   * message is encoded and checked against the maximum message size first: when one is too
+   * big, none is sent, the result(s) end with MessageTooLargeError, and it is thrown.
+   */
+  submitAll(list: readonly WorkSubmission[]): string[] {
+    if (list.length === 0) return [];
+    this.ensureOpen(list[0].msgType);
+    const signer = this.conn.signer;
+    const prepared = list.map((s) => {
+      const msg = createMessage(s.msgType, s.content, { session: this.session, metadata: { targets: [...s.targets] }, buffers: s.buffers });
+      // One buffer for head, signature and JSON (encodeMessageFrame); buffers by reference.
+      let frame: ReturnType<typeof encodeMessageFrame> | null = null;
+      let size: number;
+      try {
+        frame = encodeMessageFrame(msg, signer);
+        size = frame.head.readUInt32BE(0); // the body length, which the receiver checks
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        size = 4; // more than a frame can say (4 GiB): count it exactly
+        for (const p of encodeMessage(msg, signer)) size += 4 + p.byteLength;
+      }
+      return { s, msgId: msg.header.msg_id, frame, size };
     });
-    this.conn.send(msg);
-    return msgId;
+    for (const p of prepared) {
+      if (p.size <= this.maxMessageBytes) continue;
+      const err = new MessageTooLargeError(p.s.msgType.replace(/_request$/, ''), p.size, this.maxMessageBytes);
+      for (const q of prepared) q.s.sink.expire(err);
+      throw err;
+    }
+    for (const { s, msgId, frame } of prepared) {
+      const slotByEngine = new Map<number, number>();
+      for (let i = 0; i < s.targets.length; i++) {
+        slotByEngine.set(s.targets[i], s.slots[i]);
+        s.sink.assign(s.slots[i], msgId);
+      }
+      this.work.set(msgId, {
+        sink: s.sink,
+        method: s.msgType.replace(/_request$/, ''),
+        slotByEngine,
+        onlySlot: s.targets.length === 1 ? s.slots[0] : undefined,
+        remaining: s.targets.length,
+        decode: s.decode,
+      });
+      this.conn.sendFrame(frame!);
+    }
+    return prepared.map((p) => p.msgId);
+  }
+
+  /**
+   * @internal A call's `timeoutMs`: when it passes before the result is done, the requests
+   * still queued are dropped and the ones running are interrupted (the engines stay up), and
+   * the result rejects with TimeoutError.
+   */
+  expireAfter(tracker: ResultTracker<unknown>, method: string, timeoutMs: number): void {
+    if (tracker.done) return;
+    const timer = setTimeout(() => {
+      if (tracker.done) return;
+      const pending = tracker.slots.filter((s) => !s.done);
+      const msgIds = [...new Set(pending.map((s) => s.msgId))].filter(Boolean);
+      const engineIds = [...new Set(pending.map((s) => s.engineId))];
+      for (const id of msgIds) this.work.delete(id);
+      if (this.state === 'connected' && msgIds.length > 0) {
+        const metadata = { targets: engineIds };
+        this.request('abort_request', { msg_ids: msgIds }, undefined, metadata).catch(() => {});
+        this.request('interrupt_request', { msg_ids: msgIds }, undefined, metadata).catch(() => {});
+      }
+      const who = engineIds.length === 1 ? `engine ${engineIds[0]}` : `engines ${engineIds.join(', ')}`;
+      tracker.expire(new TimeoutError(`${method} did not finish within ${timeoutMs} ms on ${who}; it was interrupted (the engines stay up, with their namespaces)`, engineIds));
+    }, timeoutMs);
+    tracker.whenDone(() => clearTimeout(timer));
+  }
+
+  /**
+   * The result of a request whose client went away before it was answered: a client that
+   * was closed or lost its connection (this one, before it reconnected). The controller keeps
+   * those in a bounded store (least recently used out first) for as long as it runs. Resolves
+   * to one value per engine that had not answered when the client left, in `engineIds` order,
+   * decoded as the request's type says (execute: ExecuteResult; pull: the array of values);
+   * a request still running is waited for. Rejects with ControllerError (ename 'KeyError')
+   * when the store does not hold it, and like a view call (CompositeError) when engines failed.
+   */
+  getResult(msgId: string): Promise<unknown[]> {
+    if (typeof msgId !== 'string' || msgId === '') throw new TypeError(`getResult: msgId must be a msg_id string (e.g. from asyncResult.msgIds), got ${String(msgId)}`);
+    if (this.state !== 'connected') return Promise.reject(this.notConnected('result_request'));
+    if (this.work.has(msgId)) return Promise.reject(new ControllerError('result_request', 'ValueError', `this client is still waiting for ${msgId}: await its AsyncResult instead`));
+    const msg = createMessage('result_request', { msg_id: msgId }, { session: this.session });
+    return new Promise<unknown[]>((resolve, reject) => {
+      this.control.set(msg.header.msg_id, {
+        msgType: 'result_request',
+        // Runs synchronously as the reply is read, before the stored messages that follow it.
+        resolve: (content) => {
+          const c = content as OkReply<'result_request'>;
+          const ids = Array.isArray(c.engine_ids) ? c.engine_ids.filter((x) => typeof x === 'number') : [];
+          const method = String(c.msg_type ?? '').replace(/_request$/, '');
+          const { tracker } = this.newResult<unknown[]>({ engineIds: ids, method, bare: false, finalize: (values) => values });
+          resolve(tracker.promise);
+          if (ids.length === 0) return;
+          const slotByEngine = new Map<number, number>();
+          ids.forEach((id, i) => {
+            slotByEngine.set(id, i);
+            tracker.assign(i, msgId);
+          });
+          this.work.set(msgId, {
+            sink: tracker,
+            method,
+            slotByEngine,
+            onlySlot: ids.length === 1 ? 0 : undefined,
+            remaining: ids.length,
+            decode: replyDecoderFor(String(c.msg_type), tracker),
+          });
+        },
+        reject,
+        timer: undefined,
+      });
+      this.conn.send(msg);
+    });
   }
 
   /** @internal Throws when nothing can be sent. */
   ensureOpen(what: string): void {
-    if (this.closed) throw new ConnectionError(`cannot send ${what}: the client is closed`);
+    if (this.state !== 'connected') throw this.notConnected(what);
+  }
+
+  private notConnected(what: string): ConnectionError {
+    if (this.closed || this.state === 'closed') return new ConnectionError(`cannot send ${what}: the client is closed`);
+    return new ConnectionError(`cannot send ${what}: the connection to the controller was lost; reconnecting (see connectionState)`);
   }
 
   /** @internal Ids the controller has told us about (dead ones included) and the live ones. */
@@ -482,21 +686,99 @@ export class Client {
     }
   }
 
-  private onClosed(): void {
-    if (this.handshake) {
-      this.closed = true;
+  private onClosed(conn: Connection): void {
+    if (this.handshake?.conn === conn) {
+      if (this.state === 'connecting') this.closed = true;
       this.handshake.fail(new ConnectionError('connection refused: signature mismatch (is this the right connection file?)'));
       return;
     }
-    if (this.closed && this.work.size === 0 && this.control.size === 0) return;
-    this.closed = true;
-    const reason = this.closedBy === 'user' ? CLOSED_BY_USER : CONNECTION_LOST;
+    if (conn !== this.conn || this.closed || this.state !== 'connected') return;
+    if (this.closedBy === undefined && this.reconnectMs > 0 && this.controllerMayComeBack()) {
+      // Not retried: a request may have run, and must never run twice.
+      this.failInFlight(
+        (msgId) =>
+          `${CONNECTION_LOST}; it is not sent again (it may have run). If the controller is still up, ` +
+          `rc.getResult('${msgId}') fetches its result once the client has reconnected`,
+      );
+      this.setState('reconnecting');
+      void this.reconnect();
+      return;
+    }
     this.closedBy ??= 'peer';
-    const work = [...this.work.values()];
+    this.shutDown(CONNECTION_LOST);
+  }
+
+  /** The connection file still names the controller we knew (a clean shutdown deletes it). */
+  private controllerMayComeBack(): boolean {
+    try {
+      return readConnectionFile(this.connectionFile, { allowInsecure: this.allowInsecure }).key === this.connectionInfo.key;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Tries to connect again (same file, same key) until reconnectMs has passed. */
+  private async reconnect(): Promise<void> {
+    const deadline = Date.now() + this.reconnectMs;
+    let delay = 50;
+    let why = `no controller answered within ${this.reconnectMs} ms`;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await sleep(Math.min(delay, left));
+      delay = Math.min(delay * 2, 500);
+      if (this.closed) return;
+      let info: ConnectionInfo;
+      try {
+        info = readConnectionFile(this.connectionFile, { allowInsecure: this.allowInsecure });
+      } catch {
+        continue; // a restarted controller writes it again
+      }
+      if (info.key !== this.connectionInfo.key) {
+        why = `the connection file ${this.connectionFile} now belongs to another controller (a different key)`;
+        break;
+      }
+      const budget = Math.max(500, Math.min(this.timeoutMs, deadline - Date.now()));
+      let socket;
+      try {
+        socket = await connectTcp(info.ip, info.port, budget);
+      } catch {
+        continue;
+      }
+      if (this.closed) {
+        socket.destroy();
+        return;
+      }
+      try {
+        await this.open(new Connection(socket, new Signer(info.key)), budget);
+        return;
+      } catch {
+        this.conn.destroy();
+      }
+    }
+    if (!this.closed) {
+      this.closedBy ??= 'peer';
+      this.shutDown(`${CONNECTION_LOST} (${why})`);
+    }
+  }
+
+  /** Closed for good: everything still waiting fails with `reason`. */
+  private shutDown(reason: string): void {
+    this.closed = true;
+    this.failInFlight(() => reason);
+    this.setState('closed');
+  }
+
+  private failInFlight(reasonFor: (msgId: string) => string): void {
+    const work = [...this.work];
     this.work.clear();
-    for (const w of work) w.sink.failPending((id) => new EngineError(id, w.method, reason));
+    for (const [msgId, w] of work) {
+      const reason = reasonFor(msgId);
+      w.sink.failPending((id) => new EngineError(id, w.method, reason));
+    }
     const control = [...this.control.values()];
     this.control.clear();
+    const reason = this.closedBy === 'user' ? CLOSED_BY_USER : CONNECTION_LOST;
     for (const c of control) {
       clearTimeout(c.timer);
       c.reject(new ConnectionError(`${c.msgType}: ${reason}`));

@@ -18,6 +18,12 @@ export interface CallOptions {
   targets?: Targets;
   /** For this call only: true returns a Promise of the values, false an AsyncResult. */
   block?: boolean;
+  /**
+   * For this call only: when it has not finished after this many ms, the engines still on it
+   * are interrupted (or its queued requests dropped) and the result rejects with TimeoutError.
+   * The engines stay up, with their namespaces. Default: the view's `timeoutMs`.
+   */
+  timeoutMs?: number;
 }
 
 export interface ExecuteOptions extends CallOptions {
@@ -59,6 +65,7 @@ interface Resolved {
   ids: number[];
   bare: boolean;
   block: boolean;
+  timeoutMs: number | undefined;
 }
 
 /**
@@ -69,6 +76,8 @@ export class DirectView<One extends boolean = boolean> {
   private targetsSpec: Targets | undefined;
   /** Default for calls without a `block` option: true waits and gives values, false gives an AsyncResult. */
   block = false;
+  /** Default for calls without a `timeoutMs` option (undefined: no time limit). See CallOptions.timeoutMs. */
+  timeoutMs: number | undefined = undefined;
 
   /** @internal Made by client.view(). */
   constructor(
@@ -329,9 +338,13 @@ export class DirectView<One extends boolean = boolean> {
     if (opts === undefined || opts === null) return undefined;
     if (typeof opts !== 'object') throw new TypeError(`${method}: options must be an object like { targets, block }, got ${show(opts)}`);
     if (opts.block !== undefined && typeof opts.block !== 'boolean') throw new TypeError(`${method}: block must be true or false, got ${show(opts.block)}`);
+    if (opts.timeoutMs !== undefined && (typeof opts.timeoutMs !== 'number' || !(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs))) {
+      throw new TypeError(`${method}: timeoutMs must be a number of milliseconds > 0, got ${show(opts.timeoutMs)}`);
+    }
     const out: CallOptions = {};
     if (opts.targets !== undefined) out.targets = checkTargetsShape(opts.targets);
     if (opts.block !== undefined) out.block = opts.block;
+    if (opts.timeoutMs !== undefined) out.timeoutMs = opts.timeoutMs;
     return out;
   }
 
@@ -340,7 +353,11 @@ export class DirectView<One extends boolean = boolean> {
     const spec = o !== undefined && o.targets !== undefined ? o.targets : this.targetsSpec;
     const { ids, bare } = this.client.resolveTargets(method, spec);
     this.client.ensureOpen(method);
-    return { ids, bare, block: o?.block ?? this.block };
+    const timeoutMs = o?.timeoutMs ?? this.timeoutMs;
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))) {
+      throw new TypeError(`${method}: the view's timeoutMs must be a number of milliseconds > 0, got ${show(timeoutMs)}`);
+    }
+    return { ids, bare, block: o?.block ?? this.block, timeoutMs };
   }
 
   private deliver<R>(result: AsyncResult<R>, block: boolean): Promise<R> | AsyncResult<R> {
@@ -356,8 +373,10 @@ export class DirectView<One extends boolean = boolean> {
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
   ): AsyncResult<R> {
-    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method: msgType.replace(/_request$/, ''), bare: r.bare, finalize });
+    const method = msgType.replace(/_request$/, '');
+    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
     this.client.submit({ msgType, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) });
+    if (r.timeoutMs !== undefined) this.client.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
     return result;
   }
 
@@ -369,16 +388,32 @@ export class DirectView<One extends boolean = boolean> {
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
   ): AsyncResult<R> {
-    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method: msgType.replace(/_request$/, ''), bare: r.bare, finalize });
+    const method = msgType.replace(/_request$/, '');
+    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
     const decode = decoder(tracker);
-    r.ids.forEach((id, i) => {
-      this.client.submit({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode });
-    });
+    this.client.submitAll(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode })));
+    if (r.timeoutMs !== undefined) this.client.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
     return result;
   }
 }
 
 // ---- reply decoders and finalizers
+
+/** @internal How to decode the replies to a request of type `msgType` (rc.getResult). */
+export function replyDecoderFor(msgType: string, tracker: { readonly slots: readonly { stdout: string; stderr: string }[] }): ReplyDecoder {
+  switch (msgType) {
+    case 'execute_request':
+      return executeDecoder(tracker);
+    case 'apply_request':
+      return applyDecoder;
+    case 'pull_request':
+      return pullDecoder(false);
+    case 'keys_request':
+      return keysDecoder;
+    default:
+      return nothing;
+  }
+}
 
 function bareOrArray(bare: boolean): (values: unknown[]) => unknown {
   return bare ? (values) => values[0] : (values) => values;

@@ -81,12 +81,46 @@ export function compositeMessage(method: string, elist: readonly RemoteError[]):
   return [`one or more exceptions from call to method: ${method}`, ...elist.map((e) => `${label(e)}: ${e.ename}: ${e.evalue}`)].join('\n');
 }
 
-/** get(timeoutMs) ran out of time; the work carries on and the result can still be awaited. */
+/**
+ * Time ran out. From get(timeoutMs): the work carries on and the result can still be awaited.
+ * From a call's `timeoutMs` option: the engines in `engineIds` were interrupted (or their queued
+ * request dropped); they stay up with their namespaces.
+ */
 export class TimeoutError extends Error {
-  constructor(message = 'Result not ready.') {
+  constructor(
+    message = 'Result not ready.',
+    /** The engines that had not answered (a call's timeoutMs); empty for get(timeoutMs). */
+    readonly engineIds: number[] = [],
+  ) {
     super(message);
     this.name = 'TimeoutError';
   }
+}
+
+/** A message is bigger than the controller's maximum message size; nothing was sent. */
+export class MessageTooLargeError extends RangeError {
+  constructor(
+    readonly what: string,
+    /** The size of the message, in bytes. */
+    readonly size: number,
+    /** The maximum message size, in bytes. */
+    readonly limit: number,
+  ) {
+    super(`${what}: the message is ${formatBytes(size)}, more than the maximum message size of ${formatBytes(limit)}; nothing was sent (send it in smaller pieces, e.g. with scatter, or raise the controller's --max-message-bytes)`);
+    this.name = 'MessageTooLargeError';
+  }
+}
+
+/** `12.5 MiB (13107200 bytes)`. */
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
 }
 
 /** A controller request (status, add engines, ...) answered with an error. */

@@ -1,5 +1,5 @@
 /** The client library: connect to a controller and drive its engines through views. */
-export { Client, type ConnectOptions, type EngineChange, type OkReply, type ReplyOf, type StatusReport } from './client.js';
+export { Client, type ConnectOptions, type ConnectionState, type EngineChange, type OkReply, type ReplyOf, type StatusReport } from './client.js';
 export {
   DirectView,
   type CallOptions,
@@ -12,7 +12,7 @@ export {
   type ViewResult,
 } from './directView.js';
 export { AsyncResult, type Disposable, type OutputEvent, type SlotMetadata, type StreamName } from './asyncResult.js';
-export { AbortError, CompositeError, ConnectionError, ControllerError, EngineError, RemoteError, TimeoutError } from './errors.js';
+export { AbortError, CompositeError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
 export { requireModules, type RemoteFn } from './remoteFunction.js';
 export { blockSizes, concatenate, partition, type Sequence } from './partition.js';
 export type { Targets } from './validate.js';

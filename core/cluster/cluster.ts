@@ -2,11 +2,17 @@
  * Cluster: starts and supervises a local controller process, which in turn launches
  * and supervises the engines. The Cluster talks to its controller as an ordinary
  * client, so everything it does can also be done from `multiengine` on the command line.
+ *
+ * Supervision: when the controller process dies (not through stop()), the Cluster starts a
+ * new one on the same port with the same key and connection files (--reuse-key). Engines
+ * re-register with their ids and namespaces, clients reconnect on their own. At most
+ * `maxControllerRestarts` per minute; then it gives up and says why.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import readline from 'node:readline';
 import { Client } from '../client/client.js';
+import type { Disposable } from '../client/asyncResult.js';
 import type { EngineInfo, KernelKind } from '../protocol/messages.js';
 import { nodeEntry } from '../util/entry.js';
 import { isAlive, waitForExit } from '../util/processes.js';
@@ -31,6 +37,31 @@ export interface ClusterOptions {
   verbose?: boolean;
   /** How long to wait for the controller and engines to come up. */
   timeoutMs?: number;
+  /** 'always': the controller replaces a local engine that dies, with the same id (default 'never'). */
+  restart?: 'always' | 'never';
+  /** Automatic engine restarts allowed per engine within restartWindowMs (default 5 per 60 s); then the controller gives up on it. */
+  maxRestarts?: number;
+  restartWindowMs?: number;
+  /** Restart the controller when its process dies (default true; never for detached clusters). */
+  restartController?: boolean;
+  /** Controller restarts allowed per minute before the Cluster gives up (default 5). */
+  maxControllerRestarts?: number;
+  /** How long engines and clients that lost the controller try to come back before giving up (default 10 s). */
+  reconnectMs?: number;
+  /** Output kept per request and engine, in characters (default 16 MiB); the rest is dropped after a marker. */
+  maxOutputBytes?: number;
+  /** Caps of the controller's store of results whose client went away (defaults 128 MiB, 4096 results). */
+  resultStoreBytes?: number;
+  resultStoreEntries?: number;
+}
+
+/** What happened to the Cluster's controller process. */
+export interface ControllerEvent {
+  event: 'exited' | 'restarted' | 'gave-up';
+  /** The controller's pid: the one that exited, or the new one. */
+  pid: number;
+  /** How it exited, or why the Cluster gave up. */
+  reason: string;
 }
 
 interface ReadyLine {
@@ -48,19 +79,37 @@ export class ClusterError extends Error {
   }
 }
 
+/** How the controller is run: the same command line each time it is (re)started. */
+interface ControllerCommand {
+  command: string;
+  args: string[];
+  opts: ClusterOptions;
+  timeoutMs: number;
+}
+
+/** Controller restarts are counted over this window. */
+const CONTROLLER_RESTART_WINDOW_MS = 60_000;
+
 export class Cluster {
   /** Every engine pid this cluster has seen, so stop() can make sure none is left. */
   private readonly enginePids = new Set<number>();
   private stopped = false;
+  private controllerListeners: ((e: ControllerEvent) => void)[] = [];
+  private restartTimes: number[] = [];
+  private restarting: Promise<void> | null = null;
+  /** How many times the controller process was restarted. */
+  controllerRestarts = 0;
 
   private constructor(
-    private readonly controller: ChildProcess,
-    private readonly ready: ReadyLine,
+    private controller: ChildProcess,
+    private ready: ReadyLine,
     private readonly control: Client,
     readonly profile: string,
+    private readonly cmd: ControllerCommand,
   ) {
     this.trackPids(control.engines);
     control.onDidChangeEngines(() => this.trackPids(control.engines));
+    this.supervise(controller);
   }
 
   /** Starts a controller and `n` engines; resolves once all of them are registered. */
@@ -77,29 +126,18 @@ export class Cluster {
     if (opts.deadAfterMs) args.push('--dead-after-ms', String(opts.deadAfterMs));
     if (opts.python) args.push('--python', opts.python);
     if (opts.maxMessageBytes) args.push('--max-message-bytes', String(opts.maxMessageBytes));
+    if (opts.restart) args.push('--restart', opts.restart);
+    if (opts.maxRestarts !== undefined) args.push('--max-restarts', String(opts.maxRestarts));
+    if (opts.restartWindowMs !== undefined) args.push('--restart-window-ms', String(opts.restartWindowMs));
+    if (opts.reconnectMs !== undefined) args.push('--reconnect-ms', String(opts.reconnectMs));
+    if (opts.maxOutputBytes !== undefined) args.push('--max-output-bytes', String(opts.maxOutputBytes));
+    if (opts.resultStoreBytes !== undefined) args.push('--result-store-bytes', String(opts.resultStoreBytes));
+    if (opts.resultStoreEntries !== undefined) args.push('--result-store-entries', String(opts.resultStoreEntries));
     if (!opts.detached) args.push('--exit-with-parent');
 
-    const child = spawn(command, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // Its own process group: a terminal's Ctrl-C reaches us, and we stop the cluster in order.
-      detached: true,
-      env: process.env,
-    });
-    const logTail: string[] = [];
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (text: string) => {
-      if (opts.verbose || process.env.MULTIENGINE_DEBUG) process.stderr.write(text);
-      logTail.push(...text.split('\n').filter(Boolean));
-      if (logTail.length > 40) logTail.splice(0, logTail.length - 40);
-    });
     const timeoutMs = opts.timeoutMs ?? 30_000;
-    let ready: ReadyLine;
-    try {
-      ready = await readReadyLine(child, timeoutMs, logTail);
-    } catch (e) {
-      if (child.exitCode === null) child.kill('SIGKILL');
-      throw e;
-    }
+    const cmd: ControllerCommand = { command, args, opts, timeoutMs };
+    const { child, ready } = await spawnController(cmd, args);
     if (opts.detached) {
       child.unref();
       child.stdout!.destroy();
@@ -107,7 +145,7 @@ export class Cluster {
       (child.stdin as NodeJS.WritableStream & { unref?: () => void }).end();
     }
     const control = await Client.connect({ file: ready.client_file, timeoutMs });
-    const cluster = new Cluster(child, ready, control, profile);
+    const cluster = new Cluster(child, ready, control, profile, cmd);
     if (n > 0) {
       try {
         await cluster.addEngines(n, { engine: opts.engine });
@@ -128,8 +166,19 @@ export class Cluster {
     return this.ready.engine_file;
   }
 
+  /** The pid of the controller process (a new one after a controller restart). */
   get controllerPid(): number {
     return this.ready.pid;
+  }
+
+  /** Called when the controller process exits unexpectedly, is restarted, or the Cluster gives up restarting it. */
+  onControllerEvent(cb: (e: ControllerEvent) => void): Disposable {
+    this.controllerListeners = [...this.controllerListeners, cb];
+    return {
+      dispose: () => {
+        this.controllerListeners = this.controllerListeners.filter((l) => l !== cb);
+      },
+    };
   }
 
   get ids(): number[] {
@@ -168,6 +217,8 @@ export class Cluster {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    if (this.restarting) await this.restarting.catch(() => {});
+    await this.control.waitConnected(3000);
     try {
       await this.control.refreshEngines();
       this.trackPids(this.control.engines);
@@ -208,6 +259,106 @@ export class Cluster {
 
   private trackPids(engines: readonly EngineInfo[]): void {
     for (const e of engines) if (e.pid > 0) this.enginePids.add(e.pid);
+  }
+
+  private emitController(e: ControllerEvent): void {
+    for (const cb of this.controllerListeners) {
+      try {
+        cb(e);
+      } catch {
+        /* a listener's bug must not stop supervision */
+      }
+    }
+  }
+
+  /** Restarts the controller when `child` exits while the cluster is not being stopped. */
+  private supervise(child: ChildProcess): void {
+    if (this.cmd.opts.detached || this.cmd.opts.restartController === false) return;
+    child.once('exit', (code, signal) => {
+      if (this.stopped || child !== this.controller) return;
+      const how = signal ? `killed by signal ${signal}` : `exited with code ${code}`;
+      const pid = this.ready.pid;
+      if (this.cmd.opts.verbose || process.env.MULTIENGINE_DEBUG) process.stderr.write(`multiengine cluster: controller pid ${pid} ${how}\n`);
+      this.emitController({ event: 'exited', pid, reason: how });
+      this.restarting = this.restartController(how).finally(() => {
+        this.restarting = null;
+      });
+    });
+  }
+
+  private async restartController(how: string): Promise<void> {
+    const limit = this.cmd.opts.maxControllerRestarts ?? 5;
+    for (;;) {
+      if (this.stopped) return;
+      const now = Date.now();
+      this.restartTimes = this.restartTimes.filter((t) => now - t < CONTROLLER_RESTART_WINDOW_MS);
+      if (this.restartTimes.length >= limit) {
+        const reason = `the controller ${how}; not restarted: it was restarted ${this.restartTimes.length} times within a minute (the limit)`;
+        process.stderr.write(`multiengine cluster: ${reason}\n`);
+        this.emitController({ event: 'gave-up', pid: this.ready.pid, reason });
+        return;
+      }
+      this.restartTimes.push(now);
+      // Same port, same key, same connection files: everybody comes back.
+      const args = withPort(this.cmd.args, this.ready.port);
+      args.push('--reuse-key');
+      try {
+        const { child, ready } = await spawnController(this.cmd, args);
+        if (this.stopped) {
+          child.kill('SIGTERM');
+          return;
+        }
+        this.controller = child;
+        this.ready = ready;
+        this.controllerRestarts++;
+        this.supervise(child);
+        this.emitController({ event: 'restarted', pid: ready.pid, reason: `the controller ${how}` });
+        return;
+      } catch (e) {
+        how = `could not be restarted (${(e as Error).message.split('\n')[0]})`;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+}
+
+/** `args` with `--port` set to `port`. */
+function withPort(args: readonly string[], port: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--port') {
+      i++;
+      continue;
+    }
+    if (args[i] === '--reuse-key') continue;
+    out.push(args[i]);
+  }
+  out.push('--port', String(port));
+  return out;
+}
+
+/** Spawns a controller process and waits for its ready line. */
+async function spawnController(cmd: ControllerCommand, args: string[]): Promise<{ child: ChildProcess; ready: ReadyLine }> {
+  const { opts } = cmd;
+  const child = spawn(cmd.command, args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group: a terminal's Ctrl-C reaches us, and we stop the cluster in order.
+    detached: true,
+    env: process.env,
+  });
+  const logTail: string[] = [];
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (text: string) => {
+    if (opts.verbose || process.env.MULTIENGINE_DEBUG) process.stderr.write(text);
+    logTail.push(...text.split('\n').filter(Boolean));
+    if (logTail.length > 40) logTail.splice(0, logTail.length - 40);
+  });
+  child.stdin!.on('error', () => {});
+  try {
+    return { child, ready: await readReadyLine(child, cmd.timeoutMs, logTail) };
+  } catch (e) {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    throw e;
   }
 }
 

@@ -11,12 +11,13 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { connectionFilePath, writeConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
+import { connectionFilePath, readConnectionFile, writeConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
 import {
   createMessage,
   errorContent,
   newSession,
   type ContentMap,
+  type CurrentTask,
   type EngineInfo,
   type Header,
   type KernelKind,
@@ -26,11 +27,26 @@ import {
 } from '../protocol/messages.js';
 import { encodeMessage, Signer } from '../transport/codec.js';
 import { Connection } from '../transport/connection.js';
+import { RecyclingPartAllocator, type FrameSink } from '../transport/frame.js';
 import { EngineRecord, type ClientRecord, type Pending, type Subscription } from './engineRecord.js';
 import { HeartMonitor } from './heartMonitor.js';
+import { ReplayGuard } from './replayGuard.js';
 import { log } from './log.js';
-import { describeEnd, earlyExitMessage, engineCommand, LaunchError, LocalProcess, resolvePython, type LaunchSpec, type ProcessEnd } from './localLauncher.js';
+import {
+  AdoptedProcess,
+  describeEnd,
+  earlyExitMessage,
+  engineCommand,
+  LaunchError,
+  LocalProcess,
+  resolvePython,
+  type EngineProcess,
+  type LaunchSpec,
+  type ProcessEnd,
+} from './localLauncher.js';
 import type { ControllerOptions } from './options.js';
+import { ResultStore } from './resultStore.js';
+import { isAlive } from '../util/processes.js';
 
 /** Work requests: forwarded to engines and answered once per target with `<type>_reply`. */
 const WORK_REPLY: ReadonlyMap<string, MsgType> = new Map<string, MsgType>([
@@ -51,6 +67,12 @@ const CLASSIFY_TIMEOUT_MS = 10_000;
 /** Dead engines stay listed (with their reason) until replaced or stopped; at most this many. */
 const MAX_DEAD_ENGINES = 256;
 const MAX_ADD_ENGINES = 1024;
+/** A client connection with more than this queued for writing pauses the engines that feed it (back-pressure). */
+const CLIENT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** Room over max_output_bytes for an engine's own truncation marker before the controller truncates. */
+const OUTPUT_SLACK_CHARS = 64 * 1024;
+/** A failed automatic restart is tried again after this long (still within the restart limit). */
+const RESTART_RETRY_MS = 1_000;
 
 export interface ControllerStarted {
   port: number;
@@ -63,6 +85,8 @@ interface PendingLaunch {
   readonly id: number;
   readonly spec: LaunchSpec;
   readonly restarts: number;
+  /** Set for restarts: why the engine before it went away. */
+  readonly restartReason: string | undefined;
   proc: LocalProcess | null;
   engine: EngineRecord | null;
   settled: boolean;
@@ -90,6 +114,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
 function describe(v: unknown): string {
   if (v === undefined) return 'nothing';
   try {
@@ -102,9 +130,13 @@ function describe(v: unknown): string {
 
 export class Controller {
   readonly session = newSession();
-  readonly key = randomBytes(32).toString('hex');
-  readonly signer = new Signer(this.key);
+  readonly key: string;
+  readonly signer: Signer;
+  /** The port taken from an existing connection file (--reuse-key without --port), 0 otherwise. */
+  private readonly reusedPort: number = 0;
   private readonly server: net.Server;
+  /** Large parts pass through here on their way: their memory is used again (no page faults). */
+  private readonly partAllocator = new RecyclingPartAllocator();
 
   /** All listed engines by id (live and dead). */
   private readonly engines = new Map<number, EngineRecord>();
@@ -125,8 +157,18 @@ export class Controller {
   private readonly unclassified = new Set<Connection>();
   private clientCount = 0;
 
+  /** Per engine: replies forwarded and the request it runs now (kept here, O(1) per message). */
+  private readonly taskStats = new WeakMap<EngineRecord, { done: number; current: CurrentTask | null }>();
+
+  /** Results of requests whose client went away. */
+  private readonly results: ResultStore;
+  /** Per id: times of automatic restarts (restart 'always'), for the limit. */
+  private readonly restartTimes = new Map<number, number[]>();
+
   /** Frames dropped for a bad signature or malformed content. */
   droppedMessages = 0;
+  /** Drops validly signed messages seen before, so a captured request cannot be run twice. */
+  private readonly replays = new ReplayGuard();
   /** Messages whose handling threw (logged, not fatal). */
   handlerErrors = 0;
   /** Engine replies/streams that matched no outstanding request. */
@@ -141,6 +183,22 @@ export class Controller {
   onShutdown: (() => void) | null = null;
 
   constructor(readonly opts: ControllerOptions) {
+    let key = randomBytes(32).toString('hex');
+    if (opts.reuseKey) {
+      // A restarted controller: engines and clients of the one before keep their connection files.
+      const file = connectionFilePath('client', opts.profile, opts.dir);
+      try {
+        const old = readConnectionFile(file);
+        key = old.key;
+        this.reusedPort = old.port;
+        log.info(`reusing the key${opts.port ? '' : ` and port ${old.port}`} of ${file}`);
+      } catch (e) {
+        log.warn(`--reuse-key: ${(e as Error).message}; using a new key`);
+      }
+    }
+    this.key = key;
+    this.signer = new Signer(key);
+    this.results = new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries);
     this.server = net.createServer((socket) => this.accept(socket));
     this.server.on('error', (e) => log.error(`server: ${e.message}`));
     this.monitor = new HeartMonitor({
@@ -163,14 +221,25 @@ export class Controller {
   // ------------------------------------------------------------------ start-up
 
   async start(): Promise<ControllerStarted> {
-    await new Promise<void>((resolve, reject) => {
-      const onError = (e: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${this.opts.ip}:${this.opts.port}: ${e.code ?? e.message}`));
-      this.server.once('error', onError);
-      this.server.listen({ host: this.opts.ip, port: this.opts.port, exclusive: true }, () => {
-        this.server.off('error', onError);
-        resolve();
+    const listen = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        const onError = (e: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${this.opts.ip}:${port}: ${e.code ?? e.message}`));
+        this.server.once('error', onError);
+        this.server.listen({ host: this.opts.ip, port, exclusive: true }, () => {
+          this.server.off('error', onError);
+          resolve();
+        });
       });
-    });
+    if (!this.opts.port && this.reusedPort) {
+      try {
+        await listen(this.reusedPort);
+      } catch (e) {
+        log.warn(`${(e as Error).message}; listening on a free port instead (peers of the previous controller cannot come back)`);
+        await listen(0);
+      }
+    } else {
+      await listen(this.opts.port);
+    }
     this.port = (this.server.address() as net.AddressInfo).port;
     const info: ConnectionInfo = {
       transport: 'tcp',
@@ -201,7 +270,7 @@ export class Controller {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this.signer, this.opts.maxMessageBytes);
+    const conn = new Connection(socket, this.signer, this.opts.maxMessageBytes, this.partAllocator.allocate);
     const peer = `${socket.remoteAddress}:${socket.remotePort}`;
     this.unclassified.add(conn);
     const timer = setTimeout(() => {
@@ -228,6 +297,11 @@ export class Controller {
 
     conn.start({
       onMessage: (msg, parts) => {
+        if (!this.replays.admit(msg.header.msg_id)) {
+          this.droppedMessages++;
+          log.warnLimited('dropped', `dropped a replayed message ${describe(msg.header.msg_id)} from ${peer}`);
+          return;
+        }
         try {
           onMessage(msg, parts);
         } catch (e) {
@@ -235,6 +309,7 @@ export class Controller {
           log.error(`handling ${describe(msg.header?.msg_type)} from ${peer} failed: ${(e as Error)?.stack ?? String(e)}`);
         }
       },
+      onStreamStart: (msg, head, rest) => this.streamReply(conn, msg, head, rest),
       onBadMessage: (reason, fatal) => {
         this.droppedMessages++;
         log.warnLimited('dropped', `dropped a message from ${peer}: ${reason}${fatal ? ' (connection closed)' : ''}`);
@@ -315,7 +390,13 @@ export class Controller {
     if (!Number.isSafeInteger(c.pid)) return refuse(`pid must be an integer, got ${describe(c.pid)}`);
     const req = c.requested_id;
     if (req !== undefined && req !== null && (!Number.isSafeInteger(req) || req < 0)) return refuse(`requested_id must be a whole number, got ${describe(req)}`);
-    if (this.byUuid.has(c.uuid)) return refuse(`an engine with uuid ${c.uuid} is already registered (id ${this.byUuid.get(c.uuid)!.id})`);
+    const same = this.byUuid.get(c.uuid);
+    if (same && c.resume === true && same.reg.pid === c.pid && same.main !== conn) {
+      // The engine lost its connection before we noticed: the old one is gone, it comes back as itself.
+      this.markDead(same, 'registered again on a new connection', { kill: false, graceful: false, restart: false });
+    } else if (same) {
+      return refuse(`an engine with uuid ${c.uuid} is already registered (id ${same.id})`);
+    }
 
     const requested = typeof req === 'number' ? req : undefined;
     // Is this one of ours? Match by pid, else by the id we told it to take.
@@ -334,10 +415,12 @@ export class Controller {
 
     let restarts = launch ? launch.restarts : 0;
     const old = this.engines.get(id);
+    // The same process coming back (its connection dropped, this controller stayed): it is no restart.
+    const itself = old !== undefined && !launch && c.resume === true && old.reg.uuid === c.uuid ? old : undefined;
     if (old) {
       // Only a dead engine can be replaced (idFreeFor / launches guarantee it).
-      if (old.alive) this.markDead(old, 'replaced by a new registration', { kill: true, graceful: false });
-      if (!launch) restarts = old.restarts + 1;
+      if (old.alive) this.markDead(old, 'replaced by a new registration', { kill: true, graceful: false, restart: false });
+      if (!launch) restarts = itself ? old.restarts : old.restarts + 1;
       this.removeEngine(old);
     }
     if (id > this.highestUsed) this.highestUsed = id;
@@ -350,13 +433,37 @@ export class Controller {
       host: typeof c.host === 'string' ? c.host : '',
       pid: c.pid!,
     };
-    const e = new EngineRecord(id, reg, conn, launch?.proc ?? null, launch ? launch.spec : null, restarts);
+    const resumed = c.resume === true;
+    // An engine that a killed controller launched here comes back: supervise it as if we had launched it.
+    let adopted: EngineProcess | null = itself?.local ?? null;
+    if (!launch && !adopted && resumed && c.supervised === true && reg.host === os.hostname() && isAlive(reg.pid)) {
+      const spec: LaunchSpec = reg.kernel === 'python' ? { kind: 'python', python: typeof c.executable === 'string' && c.executable ? c.executable : resolvePython(undefined, this.opts.python) } : { kind: 'node' };
+      adopted = new AdoptedProcess(spec, reg.pid, isAlive);
+    }
+    const e = new EngineRecord(id, reg, conn, launch?.proc ?? adopted, launch ? launch.spec : (itself?.spec ?? adopted?.spec ?? null), restarts);
+    if (launch?.restartReason !== undefined) e.lastRestart = { at: e.registered, reason: launch.restartReason };
+    else if (itself?.lastRestart) e.lastRestart = itself.lastRestart;
+    if (resumed) e.resumed = e.registered;
     this.engines.set(id, e);
     this.byUuid.set(reg.uuid, e);
     conn.send(
-      createMessage('registration_reply', { status: 'ok', id, heartbeat_ms: this.opts.heartbeatMs }, { session: this.session, parent: msg.header }),
+      createMessage(
+        'registration_reply',
+        {
+          status: 'ok',
+          id,
+          heartbeat_ms: this.opts.heartbeatMs,
+          reconnect_ms: this.opts.reconnectMs,
+          max_message_bytes: this.opts.maxMessageBytes,
+          max_output_bytes: this.opts.maxOutputBytes,
+        },
+        { session: this.session, parent: msg.header },
+      ),
     );
-    log.info(`engine ${id} registered (${reg.kernel} ${reg.language_version}, pid ${reg.pid} on ${reg.host}${launch ? ', local' : ''})`);
+    log.info(
+      `engine ${id} ${resumed ? 're-registered, namespace intact' : 'registered'} (${reg.kernel} ${reg.language_version}, pid ${reg.pid} on ${reg.host}` +
+        `${launch ? ', local' : adopted ? ', local, adopted' : ''})`,
+    );
     this.publish('registered', e);
     if (launch) {
       launch.engine = e;
@@ -403,6 +510,32 @@ export class Controller {
     this.markDead(e, 'main connection closed', { kill: true, graceful: false });
   }
 
+  /**
+   * Cut-through for big replies (a pull of a large array): once an engine's reply has its
+   * signature and JSON in, its buffers go on to the client as they arrive instead of being
+   * assembled here first (no copy, no 128 MiB allocation, and both hops run at once). Only for
+   * a reply the client can take now; anything else (stored results, a backed-up client, streams,
+   * requests) takes the usual path. If the engine breaks off in the middle, the client's
+   * connection is closed: a frame cut short cannot be finished honestly.
+   */
+  private streamReply(conn: Connection, msg: Message, head: Buffer[], rest: number[]): FrameSink | null {
+    const id = (msg.metadata as Metadata).engine_id;
+    const e = typeof id === 'number' ? this.engines.get(id) : undefined;
+    if (e === undefined || e.main !== conn || !e.alive) return null;
+    const parentId = (msg.parent_header as { msg_id?: unknown }).msg_id;
+    const p = typeof parentId === 'string' ? e.outstanding.get(parentId) : undefined;
+    if (p === undefined || p.stored !== undefined || msg.header.msg_type !== p.replyType) return null;
+    const client = p.client.conn;
+    if (client.isClosed || client.isStreaming || client.writableLength > CLIENT_HIGH_WATER_BYTES) return null;
+    // Last check: from here on the message is this stream's (a replay is dropped by the usual path).
+    if (!this.replays.admit(msg.header.msg_id)) return null;
+    const sink = client.beginStream(head, rest, conn);
+    e.outstanding.delete(parentId as string);
+    this.taskDone(e, parentId as string);
+    if (e.outstanding.size === 0) this.refresh(e);
+    return sink;
+  }
+
   private onEngineMessage(e: EngineRecord, msg: Message, parts: Buffer[]): void {
     if (!e.alive) return;
     const parentId = (msg.parent_header as { msg_id?: unknown }).msg_id;
@@ -412,11 +545,62 @@ export class Controller {
       log.warnLimited('unroutable', `engine ${e.id} sent ${describe(msg.header.msg_type)} answering no outstanding request (parent ${describe(parentId)}); dropped`);
       return;
     }
-    p.client.conn.sendParts(parts);
-    if (msg.header.msg_type === p.replyType) {
+    const isReply = msg.header.msg_type === p.replyType;
+    if (!isReply && msg.header.msg_type === 'stream' && !this.countOutput(e, parentId as string, p, msg)) return;
+    if (p.stored !== undefined) {
+      this.results.add(p.stored, parts, e.id, isReply);
+    } else {
+      const conn = p.client.conn;
+      conn.sendParts(parts);
+      if (conn.writableLength > CLIENT_HIGH_WATER_BYTES) this.throttle(e, conn);
+    }
+    if (isReply) {
       e.outstanding.delete(parentId as string);
+      this.taskDone(e, parentId as string);
       if (e.outstanding.size === 0) this.refresh(e);
     }
+  }
+
+  /**
+   * Output accounting: false when this stream is to be dropped because the request's output
+   * passed max_output_bytes (the first time, a marker saying so goes out instead).
+   */
+  private countOutput(e: EngineRecord, msgId: string, p: Pending, msg: Message): boolean {
+    if (e.outMsgId !== msgId) {
+      e.outMsgId = msgId;
+      e.outChars = 0;
+      e.outTruncated = false;
+    }
+    if (e.outTruncated) return false;
+    const text = (msg.content as { text?: unknown }).text;
+    if (typeof text === 'string') e.outChars += text.length;
+    if (e.outChars <= this.opts.maxOutputBytes + OUTPUT_SLACK_CHARS) return true;
+    e.outTruncated = true;
+    log.warnLimited('truncated', `engine ${e.id}: output of request ${msgId} passed ${this.opts.maxOutputBytes} characters; the rest is dropped`);
+    const marker = createMessage(
+      'stream',
+      { name: 'stderr', text: `\n[output truncated by the controller: engine ${e.id} wrote more than ${this.opts.maxOutputBytes} characters for this request; the rest is dropped]\n` },
+      { session: this.session, parent: p.header, metadata: { engine_id: e.id, truncated: true } },
+    );
+    const parts = encodeMessage(marker, this.signer);
+    if (p.stored !== undefined) this.results.add(p.stored, parts, e.id, false);
+    else p.client.conn.sendParts(parts);
+    return false;
+  }
+
+  /** Back-pressure: stop reading from the engine until the client's connection has drained. */
+  private throttle(e: EngineRecord, conn: Connection): void {
+    if (e.pausedFor.has(conn) || e.main.isClosed) return;
+    e.pausedFor.add(conn);
+    e.main.socket.pause();
+    const resume = () => {
+      conn.socket.off('drain', resume);
+      conn.socket.off('close', resume);
+      e.pausedFor.delete(conn);
+      if (e.pausedFor.size === 0 && !e.main.isClosed) e.main.socket.resume();
+    };
+    conn.socket.on('drain', resume);
+    conn.socket.once('close', resume);
   }
 
   private onHeartMessage(e: EngineRecord, conn: Connection, msg: Message): void {
@@ -436,6 +620,30 @@ export class Controller {
     }
   }
 
+  private statsOf(e: EngineRecord): { done: number; current: CurrentTask | null } {
+    let s = this.taskStats.get(e);
+    if (!s) this.taskStats.set(e, (s = { done: 0, current: null }));
+    return s;
+  }
+
+  /** A reply to `msgId` went out: count it, and when it was the running request, the next queued one starts now. */
+  private taskDone(e: EngineRecord, msgId: string): void {
+    const s = this.statsOf(e);
+    s.done++;
+    if (s.current !== null && s.current.msg_id !== msgId) return; // e.g. an aborted request answered out of order
+    const next = e.outstanding.entries().next();
+    s.current = next.done ? null : { msg_id: next.value[0], msg_type: next.value[1].header.msg_type, started: new Date().toISOString() };
+  }
+
+  /** The engine's info with its task counters. */
+  private infoOf(e: EngineRecord): EngineInfo {
+    const info = e.info();
+    const s = this.taskStats.get(e);
+    info.tasks_done = s?.done ?? 0;
+    info.current_task = e.alive && s?.current ? { ...s.current } : null;
+    return info;
+  }
+
   /** Recomputes busy/idle/unresponsive and publishes a change to 'all' subscribers. */
   private refresh(e: EngineRecord): void {
     const s = e.computeState();
@@ -448,7 +656,7 @@ export class Controller {
    * The engine is gone: answer everything outstanding on it with EngineError, close its
    * connections, publish, and (when `kill`) SIGKILL it if it was ours and still runs.
    */
-  private markDead(e: EngineRecord, reason: string, how: { kill: boolean; graceful: boolean }): void {
+  private markDead(e: EngineRecord, reason: string, how: { kill: boolean; graceful: boolean; restart?: boolean }): void {
     if (!e.alive) return;
     e.state = 'dead';
     e.reason = reason;
@@ -471,9 +679,43 @@ export class Controller {
       e.heart = null;
     }
     if (how.kill) e.local?.kill('SIGKILL');
+    e.pausedFor.clear();
     this.publish('state', e);
     this.deadOrder.push(e.id);
     this.trimDead();
+    if (!how.graceful && how.restart !== false) this.autoRestart(e, reason);
+  }
+
+  /**
+   * restart 'always': a local engine that died gets a replacement with the same id (and a new
+   * namespace), at most maxRestarts times per restartWindowMs per id; then the controller gives
+   * up and says so in the dead engine's reason.
+   */
+  private autoRestart(e: EngineRecord, why: string): void {
+    if (this.opts.restart !== 'always' || !e.spec || this.isShuttingDown || e.stopping) return;
+    const id = e.id;
+    if (this.engines.get(id) !== e || this.launchesById.has(id)) return;
+    const now = Date.now();
+    const times = (this.restartTimes.get(id) ?? []).filter((t) => now - t < this.opts.restartWindowMs);
+    this.restartTimes.set(id, times);
+    if (times.length >= this.opts.maxRestarts) {
+      e.reason = `${why}; not restarted: it was restarted ${times.length} time${times.length === 1 ? '' : 's'} within ${formatMs(this.opts.restartWindowMs)} (the limit)`;
+      log.warn(`engine ${id}: ${e.reason}`);
+      this.publish('state', e);
+      return;
+    }
+    times.push(now);
+    e.reason = `${why}; restarting`;
+    log.info(`engine ${id} died (${why}); restarting it (restart ${times.length} of at most ${this.opts.maxRestarts} within ${formatMs(this.opts.restartWindowMs)})`);
+    this.publish('state', e);
+    const { promise, launch } = this.launch(id, e.spec, e.restarts + 1, why);
+    this.awaitLaunches([launch], [promise]).catch((err: Error) => {
+      if (this.engines.get(id) !== e || e.alive || e.stopping || this.isShuttingDown) return;
+      e.reason = `${why}; restart failed: ${err.message}`;
+      log.warn(`engine ${id}: ${e.reason}`);
+      this.publish('state', e);
+      setTimeout(() => this.autoRestart(e, why), RESTART_RETRY_MS).unref();
+    });
   }
 
   private trimDead(): void {
@@ -492,20 +734,25 @@ export class Controller {
   }
 
   private replyEngineError(p: Pending, engineId: number, evalue: string): void {
-    this.replyError(p.client.conn, p.header, p.replyType, 'EngineError', evalue, { engine_id: engineId });
+    if (p.stored === undefined) {
+      this.replyError(p.client.conn, p.header, p.replyType, 'EngineError', evalue, { engine_id: engineId });
+      return;
+    }
+    const msg = createMessage(p.replyType, errorContent('EngineError', evalue) as ContentMap[MsgType], { session: this.session, parent: p.header, metadata: { engine_id: engineId } });
+    this.results.add(p.stored, encodeMessage(msg, this.signer), engineId, true);
   }
 
   // ------------------------------------------------------------------ local engines
 
   /** Spawns one local engine that is to take `id`; resolves with the id once it registered. */
-  private launch(id: number, spec: LaunchSpec, restarts: number): { promise: Promise<number>; launch: PendingLaunch } {
+  private launch(id: number, spec: LaunchSpec, restarts: number, restartReason?: string): { promise: Promise<number>; launch: PendingLaunch } {
     let resolve!: (id: number) => void;
     let reject!: (e: Error) => void;
     const promise = new Promise<number>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    const launch: PendingLaunch = { id, spec, restarts, proc: null, engine: null, settled: false, resolve, reject };
+    const launch: PendingLaunch = { id, spec, restarts, restartReason, proc: null, engine: null, settled: false, resolve, reject };
     this.reserved.add(id);
     try {
       const cmd = engineCommand(spec, this.engineFile, id);
@@ -615,6 +862,9 @@ export class Controller {
   }
 
   private async doStop(e: EngineRecord): Promise<void> {
+    // An automatic restart on its way would bring the id back: stopping means gone.
+    const relaunch = this.launchesById.get(e.id);
+    if (relaunch && this.engines.get(e.id) === e) this.failLaunch(relaunch, new LaunchError(`engine ${e.id} was stopped`));
     if (e.alive) {
       e.main.send(createMessage('shutdown_request', {}, { session: this.session }));
       this.markDead(e, 'stopped', { kill: false, graceful: true });
@@ -625,7 +875,7 @@ export class Controller {
   }
 
   /** Waits up to 2 s for a local process to exit, then SIGKILLs it and waits for that. */
-  private async reap(proc: LocalProcess | null): Promise<void> {
+  private async reap(proc: EngineProcess | null): Promise<void> {
     if (!proc || !proc.running) return;
     const gone = await Promise.race([proc.ended.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
     if (gone) return;
@@ -638,7 +888,7 @@ export class Controller {
     if (!e.spec) {
       throw new RequestError('ValueError', `engine ${e.id} was not started by this controller, so it cannot be restarted (restart it where it runs)`);
     }
-    if (e.stopping) throw new RequestError('ValueError', `engine ${e.id} is already being stopped or restarted`);
+    if (e.stopping || this.launchesById.has(e.id)) throw new RequestError('ValueError', `engine ${e.id} is already being stopped or restarted`);
     const { id, spec } = e;
     const restarts = e.restarts + 1;
     this.reserved.add(id); // nobody else takes the id in the gap
@@ -647,7 +897,7 @@ export class Controller {
     } finally {
       this.reserved.delete(id);
     }
-    const { promise, launch } = this.launch(id, spec, restarts);
+    const { promise, launch } = this.launch(id, spec, restarts, 'restarted on request');
     try {
       return (await this.awaitLaunches([launch], [promise]))[0];
     } catch (err) {
@@ -661,7 +911,21 @@ export class Controller {
     this.clients.delete(client);
     this.regSubscribers.delete(client);
     this.allSubscribers.delete(client);
-    log.debug(`client ${client.n} disconnected`);
+    this.results.unwatch(client);
+    // Its unanswered requests keep running; their answers go to the result store (rc.getResult).
+    let kept = 0;
+    for (const e of this.engines.values()) {
+      if (!e.alive || e.outstanding.size === 0) continue;
+      for (const [msgId, p] of e.outstanding) {
+        if (p.client !== client) continue;
+        if (p.stored === undefined || p.stored.evicted) p.stored = this.results.open(msgId, p.header, e.id, p.targets);
+        else this.results.open(msgId, p.header, e.id, p.targets);
+        kept++;
+      }
+      e.pausedFor.delete(client.conn);
+    }
+    if (kept) log.info(`client ${client.n} disconnected with ${kept} unanswered request${kept === 1 ? '' : 's'}; their results go to the result store`);
+    else log.debug(`client ${client.n} disconnected`);
   }
 
   private onClientMessage(client: ClientRecord, msg: Message, parts: Buffer[]): void {
@@ -680,7 +944,10 @@ export class Controller {
           engines: this.engineList(),
           dropped_messages: this.droppedMessages,
           clients: this.clients.size,
+          result_store: this.results.status(),
         });
+      case 'result_request':
+        return this.onResultRequest(client, msg as Message<'result_request'>);
       case 'interrupt_request':
         return this.onInterrupt(client, msg);
       case 'abort_request':
@@ -712,6 +979,29 @@ export class Controller {
     }
   }
 
+  /** result_reply, then the stored messages as they were; a request still running sends the rest as it comes. */
+  private onResultRequest(client: ClientRecord, msg: Message<'result_request'>): void {
+    const id = (msg.content as { msg_id?: unknown }).msg_id;
+    if (typeof id !== 'string' || id === '') {
+      this.replyError(client.conn, msg.header, 'result_reply', 'ProtocolError', `msg_id must be a msg_id string, got ${describe(id)}`);
+      return;
+    }
+    const r = this.results.get(id);
+    if (r === undefined) {
+      this.replyError(
+        client.conn,
+        msg.header,
+        'result_reply',
+        'KeyError',
+        `no result for msg_id ${id} in the result store: it was answered to its client, or evicted (the store keeps the latest results of clients that went away)`,
+      );
+      return;
+    }
+    this.reply(client.conn, msg.header, 'result_reply', { status: 'ok', msg_id: id, msg_type: r.header.msg_type, engine_ids: [...r.engineIds], pending: [...r.pending] });
+    for (const parts of r.messages) client.conn.sendParts(parts);
+    this.results.watch(r, client);
+  }
+
   private onConnect(client: ClientRecord, msg: Message<'connect_request'>): void {
     const sub = (msg.content as { subscribe?: unknown }).subscribe ?? 'none';
     if (sub !== 'none' && sub !== 'registration' && sub !== 'all') {
@@ -724,6 +1014,8 @@ export class Controller {
       engines: this.engineList(),
       controller_pid: process.pid,
       heartbeat_ms: this.opts.heartbeatMs,
+      max_message_bytes: this.opts.maxMessageBytes,
+      reconnect_ms: this.opts.reconnectMs,
     });
     log.debug(`client ${client.n} connected (subscribe ${sub})`);
   }
@@ -764,7 +1056,7 @@ export class Controller {
       return;
     }
     const msgId = msg.header.msg_id;
-    const pending: Pending = { client, header: msg.header, replyType };
+    const pending: Pending = { client, header: msg.header, replyType, targets };
     for (let i = 0; i < targets.length; i++) {
       const id = targets[i];
       const e = this.engines.get(id);
@@ -777,15 +1069,22 @@ export class Controller {
       } else {
         e.main.sendParts(parts);
         e.outstanding.set(msgId, pending);
-        if (e.outstanding.size === 1) this.refresh(e);
+        if (e.outstanding.size === 1) {
+          this.statsOf(e).current = { msg_id: msgId, msg_type: msg.header.msg_type, started: new Date().toISOString() };
+          this.refresh(e);
+        }
       }
     }
   }
 
   private onInterrupt(client: ClientRecord, msg: Message): void {
     let targets: number[];
+    const msgIds = (msg.content as { msg_ids?: unknown }).msg_ids;
     try {
       targets = this.targetsOf(msg);
+      if (msgIds !== undefined && (!Array.isArray(msgIds) || !msgIds.every((x) => typeof x === 'string'))) {
+        throw new RequestError('ProtocolError', `msg_ids must be an array of msg_id strings, got ${describe(msgIds)}`);
+      }
       for (const id of targets) if (!this.engines.has(id)) throw new RequestError('EngineError', `no engine with id ${id}`);
     } catch (e) {
       this.replyError(client.conn, msg.header, 'interrupt_reply', (e as RequestError).ename, (e as Error).message);
@@ -796,9 +1095,9 @@ export class Controller {
       const e = this.engines.get(id)!;
       if (!e.alive) continue;
       if (e.heart && !e.heart.isClosed) {
-        parts ??= encodeMessage(createMessage('interrupt_request', {}, { session: this.session, parent: msg.header }), this.signer);
+        parts ??= encodeMessage(createMessage('interrupt_request', msgIds ? { msg_ids: msgIds as string[] } : {}, { session: this.session, parent: msg.header }), this.signer);
         e.heart.sendParts(parts);
-      } else if (e.local?.running) {
+      } else if (e.local?.running && msgIds === undefined) {
         e.local.kill('SIGINT'); // no heart yet: what the heart would have done
       } else {
         log.warn(`cannot interrupt engine ${id}: it has no heart connection`);
@@ -868,13 +1167,13 @@ export class Controller {
   private publish(event: 'registered' | 'state' | 'unregistered', e: EngineRecord): void {
     const toReg = event !== 'state' || e.state === 'dead';
     if (this.allSubscribers.size === 0 && (!toReg || this.regSubscribers.size === 0)) return;
-    const parts = encodeMessage(createMessage('engine_event', { event, engine: e.info() }, { session: this.session }), this.signer);
+    const parts = encodeMessage(createMessage('engine_event', { event, engine: this.infoOf(e) }, { session: this.session }), this.signer);
     for (const c of this.allSubscribers) c.conn.sendParts(parts);
     if (toReg) for (const c of this.regSubscribers) c.conn.sendParts(parts);
   }
 
   private engineList(): EngineInfo[] {
-    return [...this.engines.values()].sort((a, b) => a.id - b.id).map((e) => e.info());
+    return [...this.engines.values()].sort((a, b) => a.id - b.id).map((e) => this.infoOf(e));
   }
 
   // ------------------------------------------------------------------ shutdown
@@ -894,7 +1193,7 @@ export class Controller {
     this.server.close();
     this.removeFiles();
     for (const c of this.unclassified) c.destroy();
-    const procs: LocalProcess[] = [];
+    const procs: EngineProcess[] = [];
     for (const l of [...this.launchesById.values()]) {
       if (l.proc) procs.push(l.proc);
       this.failLaunch(l, new LaunchError('the controller is shutting down'));

@@ -1,7 +1,8 @@
 /** Per-engine and per-client bookkeeping of the controller. */
 import type { EngineInfo, EngineState, Header, KernelKind, MsgType } from '../protocol/messages.js';
 import type { Connection } from '../transport/connection.js';
-import type { LaunchSpec, LocalProcess } from './localLauncher.js';
+import type { EngineProcess, LaunchSpec } from './localLauncher.js';
+import type { StoredResult } from './resultStore.js';
 
 export type Subscription = 'none' | 'registration' | 'all';
 
@@ -10,6 +11,8 @@ export interface ClientRecord {
   readonly n: number;
   readonly conn: Connection;
   subscribe: Subscription;
+  /** Stored results this client asked for while engines still ran them (result_request). */
+  watching?: Set<StoredResult>;
 }
 
 /** A request forwarded to an engine and not answered yet. One object is shared by all targets of a request. */
@@ -17,6 +20,10 @@ export interface Pending {
   readonly client: ClientRecord;
   readonly header: Header;
   readonly replyType: MsgType;
+  /** The request's metadata.targets (the order results are given back in). */
+  readonly targets?: readonly number[];
+  /** Set once the client went away: the answers go to the controller's result store instead. */
+  stored?: StoredResult;
 }
 
 export interface Registration {
@@ -40,13 +47,23 @@ export class EngineRecord {
   readonly registered = new Date().toISOString();
   /** Set while stop_engine (or restart) is taking this engine down. */
   stopping: Promise<void> | null = null;
+  /** When and why this id was last restarted; its namespace is new since then. */
+  lastRestart: { at: string; reason: string } | undefined;
+  /** ISO time it re-registered with a restarted controller, namespace intact. */
+  resumed: string | undefined;
+  /** Output accounting of the request whose streams arrive now (one runs at a time). */
+  outMsgId = '';
+  outChars = 0;
+  outTruncated = false;
+  /** Client connections whose full write buffers keep this engine's main connection paused. */
+  readonly pausedFor = new Set<Connection>();
 
   constructor(
     readonly id: number,
     readonly reg: Registration,
     readonly main: Connection,
     /** The process, when this controller launched it. */
-    readonly local: LocalProcess | null,
+    readonly local: EngineProcess | null,
     /** How to launch it again (local engines only). */
     readonly spec: LaunchSpec | null,
     public restarts: number,
@@ -79,6 +96,11 @@ export class EngineRecord {
       registered: this.registered,
     };
     if (this.reason !== undefined) info.reason = this.reason;
+    if (this.lastRestart !== undefined) {
+      info.last_restart = { ...this.lastRestart };
+      info.namespace_new = true;
+    }
+    if (this.resumed !== undefined) info.resumed = this.resumed;
     return info;
   }
 }

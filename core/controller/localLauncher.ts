@@ -47,7 +47,8 @@ export function findExecutable(command: string): string | null {
   return null;
 }
 
-export const PYTHON_ENGINE_SCRIPT = path.join(packageRoot, 'engines', 'python', 'multiengine_engine.py');
+// A packaged app sets MULTIENGINE_PYTHON_ENGINE: Python cannot read the copy inside app.asar.
+export const PYTHON_ENGINE_SCRIPT = process.env.MULTIENGINE_PYTHON_ENGINE ?? path.join(packageRoot, 'engines', 'python', 'multiengine_engine.py');
 
 /**
  * Source mode runs engines with `--import tsx`, which node resolves from the current
@@ -85,6 +86,20 @@ export function engineCommand(spec: LaunchSpec, engineFile: string, id: number):
 
 export type ProcessEnd = { code: number | null; signal: NodeJS.Signals | null } | { error: Error };
 
+/** An engine process the controller supervises: one it spawned (LocalProcess) or adopted (AdoptedProcess). */
+export interface EngineProcess {
+  readonly spec: LaunchSpec;
+  readonly pid: number;
+  /** Set once the process has ended. */
+  readonly end: ProcessEnd | null;
+  readonly ended: Promise<ProcessEnd>;
+  readonly running: boolean;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Marks engines the controller launched, so a restarted controller can adopt them (registration_request.supervised). */
+export const SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED';
+
 export function describeEnd(end: ProcessEnd): string {
   if ('error' in end) return end.error.message;
   if (end.signal) return `killed by signal ${end.signal}`;
@@ -94,7 +109,7 @@ export function describeEnd(end: ProcessEnd): string {
 const TAIL_LINES = 20;
 
 /** One spawned engine process (command line from engineCommand). */
-export class LocalProcess {
+export class LocalProcess implements EngineProcess {
   readonly child: ChildProcess;
   /** 0 when the process could not be spawned. */
   readonly pid: number;
@@ -115,7 +130,8 @@ export class LocalProcess {
   ) {
     this.label = `[engine ${id}] `;
     const { command, args } = cmd;
-    const env = spec.kind === 'python' ? { ...process.env, PYTHONUNBUFFERED: '1' } : process.env;
+    const env: NodeJS.ProcessEnv = spec.kind === 'python' ? { ...process.env, PYTHONUNBUFFERED: '1' } : { ...process.env };
+    env[SUPERVISED_ENV] = '1';
     let resolveEnded!: (e: ProcessEnd) => void;
     this.ended = new Promise((r) => (resolveEnded = r));
     const finish = (end: ProcessEnd) => {
@@ -203,6 +219,46 @@ export class LocalProcess {
       process.stderr.write(out);
     } catch {
       /* stderr gone */
+    }
+  }
+}
+
+/**
+ * An engine process another controller launched (it re-registered after that controller was
+ * killed and this one took its place): not our child, so its end is noticed by polling its pid.
+ */
+export class AdoptedProcess implements EngineProcess {
+  end: ProcessEnd | null = null;
+  readonly ended: Promise<ProcessEnd>;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    readonly spec: LaunchSpec,
+    readonly pid: number,
+    isAlive: (pid: number) => boolean,
+    pollMs = 200,
+  ) {
+    let resolveEnded!: (e: ProcessEnd) => void;
+    this.ended = new Promise((r) => (resolveEnded = r));
+    this.timer = setInterval(() => {
+      if (isAlive(pid)) return;
+      clearInterval(this.timer);
+      this.end = { error: new Error('ended') };
+      resolveEnded(this.end);
+    }, pollMs);
+    this.timer.unref();
+  }
+
+  get running(): boolean {
+    return this.end === null;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (!this.running) return;
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      /* already gone */
     }
   }
 }

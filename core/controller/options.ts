@@ -15,6 +15,19 @@ export interface ControllerOptions {
   python?: string;
   /** Shut down when the parent process goes away (stdin closes or we are re-parented). */
   exitWithParent: boolean;
+  /** 'always': a local engine that dies is replaced by a new one with the same id (bounded by maxRestarts per restartWindowMs). */
+  restart: 'always' | 'never';
+  maxRestarts: number;
+  restartWindowMs: number;
+  /** Take the key (and, without --port, the port) from the profile's existing connection file: a restarted controller. */
+  reuseKey: boolean;
+  /** Engines and clients that lose their connection try to come back for this long (told in registration/connect replies). */
+  reconnectMs: number;
+  /** Output (stream text, in characters) allowed per request and engine; the rest is dropped after a marker. */
+  maxOutputBytes: number;
+  /** Caps of the store of results whose client went away. */
+  resultStoreBytes: number;
+  resultStoreEntries: number;
 }
 
 export const DEFAULT_OPTIONS: ControllerOptions = {
@@ -25,10 +38,20 @@ export const DEFAULT_OPTIONS: ControllerOptions = {
   deadAfterMs: 5000,
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   exitWithParent: false,
+  restart: 'never',
+  maxRestarts: 5,
+  restartWindowMs: 60_000,
+  reuseKey: false,
+  reconnectMs: 10_000,
+  maxOutputBytes: 16 * 1024 * 1024,
+  resultStoreBytes: 128 * 1024 * 1024,
+  resultStoreEntries: 4096,
 };
 
 export const USAGE = `usage: multiengine controller [--ip ADDR] [--port N] [--profile P] [--dir D]
-       [--heartbeat-ms MS] [--dead-after-ms MS] [--max-message-bytes N] [--python PATH] [--exit-with-parent]`;
+       [--heartbeat-ms MS] [--dead-after-ms MS] [--max-message-bytes N] [--python PATH] [--exit-with-parent]
+       [--restart always|never] [--max-restarts N] [--restart-window-ms MS] [--reuse-key] [--reconnect-ms MS]
+       [--max-output-bytes N] [--result-store-bytes N] [--result-store-entries N]`;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -37,7 +60,23 @@ export class UsageError extends Error {
   }
 }
 
-const VALUE_FLAGS = new Set(['ip', 'port', 'profile', 'dir', 'heartbeat-ms', 'dead-after-ms', 'max-message-bytes', 'python']);
+const VALUE_FLAGS = new Set([
+  'ip',
+  'port',
+  'profile',
+  'dir',
+  'heartbeat-ms',
+  'dead-after-ms',
+  'max-message-bytes',
+  'python',
+  'restart',
+  'max-restarts',
+  'restart-window-ms',
+  'reconnect-ms',
+  'max-output-bytes',
+  'result-store-bytes',
+  'result-store-entries',
+]);
 
 /**
  * Parses `--flag value` and `--flag=value`. Unknown flags are returned in `unknown`
@@ -61,6 +100,10 @@ export function parseArgs(argv: readonly string[]): { options: ControllerOptions
     const name = eq > 0 ? arg.slice(2, eq) : arg.slice(2);
     if (name === 'exit-with-parent') {
       o.exitWithParent = true;
+      continue;
+    }
+    if (name === 'reuse-key') {
+      o.reuseKey = true;
       continue;
     }
     if (!VALUE_FLAGS.has(name)) {
@@ -101,6 +144,28 @@ export function parseArgs(argv: readonly string[]): { options: ControllerOptions
       case 'python':
         if (!value) throw new UsageError('--python needs a path');
         o.python = value;
+        break;
+      case 'restart':
+        if (value !== 'always' && value !== 'never') throw new UsageError(`--restart must be always or never, got ${JSON.stringify(value)}`);
+        o.restart = value;
+        break;
+      case 'max-restarts':
+        o.maxRestarts = int(name, value, 0, 1_000_000);
+        break;
+      case 'restart-window-ms':
+        o.restartWindowMs = int(name, value, 1, 86_400_000);
+        break;
+      case 'reconnect-ms':
+        o.reconnectMs = int(name, value, 0, 86_400_000);
+        break;
+      case 'max-output-bytes':
+        o.maxOutputBytes = int(name, value, 1024, 2 ** 32 - 1);
+        break;
+      case 'result-store-bytes':
+        o.resultStoreBytes = int(name, value, 0, 2 ** 42);
+        break;
+      case 'result-store-entries':
+        o.resultStoreEntries = int(name, value, 0, 10_000_000);
         break;
     }
   }

@@ -38,6 +38,34 @@ export interface EngineInfo {
   registered: string;
   /** Why the engine is dead, when it is. */
   reason?: string;
+  /** When and why this id was last restarted (absent when it never was). */
+  last_restart?: { at: string; reason: string };
+  /** True when the engine behind this id runs in a new, empty namespace because of a restart: what was defined or pushed before is gone. */
+  namespace_new?: boolean;
+  /** ISO time the engine re-registered with a restarted controller, keeping its namespace (absent when it never did). */
+  resumed?: string;
+  /** Work requests this engine has answered (replies the controller forwarded for it). */
+  tasks_done?: number;
+  /** The request the engine is running now (its oldest unanswered one); null when it has none. */
+  current_task?: CurrentTask | null;
+}
+
+/** The controller's store of results whose client went away (status_reply.result_store). */
+export interface ResultStoreStatus {
+  entries: number;
+  bytes: number;
+  max_entries: number;
+  max_bytes: number;
+  /** Results evicted (least recently used first) to stay under the caps, since the controller started. */
+  evicted: number;
+}
+
+/** What an engine is running, as the controller sees it: `started` is when the engine got to it. */
+export interface CurrentTask {
+  msg_id: string;
+  msg_type: string;
+  /** ISO time the controller sent it (or, when it was queued, when the engine answered the one before). */
+  started: string;
 }
 
 export interface ErrorContent {
@@ -63,8 +91,23 @@ export interface ContentMap {
     pid: number;
     /** Set when the engine was started by the controller with an id to take. */
     requested_id?: number;
+    /** True when the engine registers again after losing its controller connection; its namespace is intact. */
+    resume?: boolean;
+    /** True when a controller launched this process (it may adopt and restart it after a controller restart). */
+    supervised?: boolean;
+    /** The interpreter running the engine (python engines: sys.executable), for restarts. */
+    executable?: string;
   };
-  registration_reply: Reply<{ id: number; heartbeat_ms: number }>;
+  registration_reply: Reply<{
+    id: number;
+    heartbeat_ms: number;
+    /** When the controller connection drops, try to register again (same id, same namespace) for this long; 0 or absent: exit. */
+    reconnect_ms?: number;
+    /** The controller's maximum message size: a reply bigger than this must be replaced by an error reply. */
+    max_message_bytes?: number;
+    /** Output (stream text) allowed per request; past it the engine sends a truncation marker and drops the rest. */
+    max_output_bytes?: number;
+  }>;
   /** Sent by an engine's heart every heartbeat_ms, on its own connection. */
   heartbeat: { uuid: string; id: number };
   shutdown_request: Record<string, never>;
@@ -88,18 +131,34 @@ export interface ContentMap {
   // -- client <-> controller
   /** subscribe: which engine_event pushes this client wants ('registration': registered/unregistered only). */
   connect_request: { subscribe?: 'none' | 'registration' | 'all' };
-  connect_reply: Reply<{ engines: EngineInfo[]; controller_pid: number; heartbeat_ms: number }>;
+  connect_reply: Reply<{
+    engines: EngineInfo[];
+    controller_pid: number;
+    heartbeat_ms: number;
+    /** Messages bigger than this are refused: clients check before sending. */
+    max_message_bytes?: number;
+    /** When the connection drops, clients try to reconnect for this long (the controller may be restarted). */
+    reconnect_ms?: number;
+  }>;
   engine_event: { event: 'registered' | 'state' | 'unregistered'; engine: EngineInfo };
   status_request: Record<string, never>;
-  status_reply: Reply<{ engines: EngineInfo[]; dropped_messages: number; clients: number }>;
+  status_reply: Reply<{ engines: EngineInfo[]; dropped_messages: number; clients: number; result_store?: ResultStoreStatus }>;
+  /** The result of a request whose client went away before it was answered (kept in the controller's result store). */
+  result_request: { msg_id: string };
+  /**
+   * What the store holds for msg_id: the request's type, the engines whose replies it holds or still awaits.
+   * It is followed by the stored `stream` and `<type>_reply` messages themselves, unchanged (and, for engines
+   * still running it, by their replies when they come). Not found / evicted: an error with ename 'KeyError'.
+   */
+  result_reply: Reply<{ msg_id: string; msg_type: string; engine_ids: number[]; pending: number[] }>;
   add_engines_request: { n: number; engine?: KernelKind; python?: string };
   add_engines_reply: Reply<{ ids: number[] }>;
   stop_engine_request: { id: number };
   stop_engine_reply: Reply<object>;
   restart_engine_request: { id: number };
   restart_engine_reply: Reply<{ id: number }>;
-  /** Interrupt the running request on the targets (metadata.targets). */
-  interrupt_request: Record<string, never>;
+  /** Interrupt the running request on the targets (metadata.targets); with msg_ids, only when the running request is one of them. */
+  interrupt_request: { msg_ids?: string[] };
   interrupt_reply: Reply<object>;
   /** Drop queued requests on the targets; msg_ids limits it to those. Each dropped request is answered with status 'aborted'. */
   abort_request: { msg_ids?: string[] };
@@ -148,10 +207,12 @@ export interface Message<T extends MsgType = MsgType> {
   buffers: Uint8Array[];
 }
 
+/** 18 random characters, drawn once per process: msg_ids are unique across processes by them, within one by the counter. */
+const ID_PREFIX = globalThis.crypto.randomUUID().slice(0, 18);
 let counter = 0;
 function newId(): string {
   counter = (counter + 1) % 0x7fffffff;
-  return `${globalThis.crypto.randomUUID().slice(0, 18)}${counter.toString(16).padStart(8, '0')}`;
+  return ID_PREFIX + counter.toString(16).padStart(8, '0');
 }
 
 export function newSession(): string {

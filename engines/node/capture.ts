@@ -25,6 +25,10 @@ export class OutputCapture {
   private lastFlush = 0;
   private timer: NodeJS.Timeout | null = null;
   private readonly original = new Map<StreamName, Write>();
+  /** Characters of output allowed per request (0: no limit); past it a marker, then nothing. */
+  limit = 0;
+  private count = 0;
+  private truncated = false;
 
   constructor(
     private readonly sink: StreamSink,
@@ -57,6 +61,8 @@ export class OutputCapture {
   setParent(h: Header): void {
     if (this.pending.length && this.pendingParent !== h) this.flush(false);
     this.parent = h;
+    this.count = 0;
+    this.truncated = false;
   }
 
   write(name: StreamName, text: string): void {
@@ -65,6 +71,24 @@ export class OutputCapture {
       this.writeOriginal(name, text);
       return;
     }
+    if (this.limit > 0) {
+      if (this.truncated) return;
+      if (this.count + text.length > this.limit) {
+        // Past the limit: keep what fits, say so once, drop the rest of this request's output.
+        const keep = this.limit - this.count;
+        this.count = this.limit;
+        this.truncated = true;
+        if (keep > 0) this.append(name, text.slice(0, keep));
+        this.append('stderr', `\n[output truncated: this request wrote more than ${this.limit} characters; the rest is dropped (the controller's --max-output-bytes)]\n`);
+        this.flush(true); // now: the code that floods may run on for long, blocking the loop
+        return;
+      }
+      this.count += text.length;
+    }
+    this.append(name, text);
+  }
+
+  private append(name: StreamName, text: string): void {
     if (this.pendingParent !== this.parent) this.flush(false);
     const last = this.pending[this.pending.length - 1];
     if (last?.name === name) last.text += text;

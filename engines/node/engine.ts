@@ -2,6 +2,10 @@
  * The engine process: registers with the controller, starts the heart, and serves work
  * requests from the main connection one at a time, in arrival order. abort_request and
  * shutdown_request act at once, even while a request runs.
+ *
+ * When the controller connection drops and the controller advised `reconnect_ms` (it may be
+ * restarted), the engine registers again with the same id for that long, keeping its
+ * namespace; requests queued but not started are dropped (never run). Then it exits.
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
@@ -16,19 +20,31 @@ import {
   type Json,
   type Message,
 } from '../../core/protocol/messages.js';
-import { Signer } from '../../core/transport/codec.js';
+import { encodeMessageFrame, Signer } from '../../core/transport/codec.js';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../../core/transport/frame.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
 import { OutputCapture, type Chunk } from './capture.js';
 import { describeError } from './errors.js';
 import { Heart } from './heart.js';
+import { interruptAwaited, interruptState } from './interrupt.js';
 import { Namespace } from './namespace.js';
-import { RequestHandler } from './requests.js';
+import { RequestHandler, type ReplyBody } from './requests.js';
 
 const REGISTRATION_TIMEOUT_MS = 30_000;
+/** How long one attempt to register again may wait for the reply. */
+const RECONNECT_REPLY_MS = 5_000;
+/** Set by a controller in the environment of engines it launches (registration_request.supervised). */
+const SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED';
+/** The most text one stream message carries. */
+const STREAM_PIECE_CHARS = 1024 * 1024;
+/** msg_ids named by interrupt_request before they started, remembered at most. */
+const MAX_CANCELLED = 1024;
 
 export interface EngineOptions {
   /** Id to ask for (`--id N`), e.g. when the controller restarts an engine. */
   requestedId?: number;
+  /** `--reconnect-ms`: how long to try to register again after losing the controller; default: the controller's advice. */
+  reconnectMs?: number;
 }
 
 export class Engine {
@@ -42,48 +58,49 @@ export class Engine {
   private queue: Message[] = [];
   private running = false;
   private scheduled = false;
-  private onRegistration: ((msg: Message<'registration_reply'>) => void) | null = null;
+  private heart!: Heart;
+  /** The msg_id of the running request, shared with the heart (interrupt_request's msg_ids): [0] = length. */
+  private readonly currentRequest = new Uint8Array(new SharedArrayBuffer(256));
+  private currentMsgId = '';
+  /** msg_ids an interrupt_request named before they started: answered 'aborted' when they come. */
+  private readonly cancelled = new Set<string>();
+  private readonly supervised = process.env[SUPERVISED_ENV] === '1';
+  /** Effective reconnect time (0: exit when the controller connection drops). */
+  private reconnectMs = 0;
+  private maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+  private reconnecting = false;
 
   constructor(
     private readonly info: ConnectionInfo,
     private readonly opts: EngineOptions = {},
-  ) {}
+  ) {
+    // Not inherited by what user code spawns.
+    delete process.env[SUPERVISED_ENV];
+  }
 
   async start(): Promise<void> {
     const { ip, port, key } = this.info;
-    const heart = new Heart(
-      { ip, port, key, uuid: this.uuid, session: this.session },
+    this.heart = new Heart(
+      { ip, port, key, uuid: this.uuid, session: this.session, interruptState, currentRequest: this.currentRequest },
       (e) => {
-        if (e.event === 'closed') this.exit(1, `heart stopped: ${e.reason}`);
+        if (e.event === 'interrupt') interruptAwaited(e.epoch);
+        else if (e.event === 'cancel') this.cancel(e.msgIds);
+        else if (e.event === 'closed') this.onHeartClosed(e.reason);
+        else if (e.event === 'exited') this.exit(1, `heart stopped: ${e.reason}`);
       },
       (e) => this.exit(1, `heart failed: ${e.message}`),
     );
-    this.conn = new Connection(await connectTcp(ip, port), new Signer(key));
-    const registered = new Promise<Message<'registration_reply'>>((resolve) => (this.onRegistration = resolve));
-    this.conn.start({
-      onMessage: (msg) => this.onMessage(msg),
-      onBadMessage: (reason) => this.log(`dropped a message: ${reason}`),
-      onClose: () => this.exit(this.id < 0 ? 1 : 0, 'controller connection closed'),
-    });
-    const content: ContentMap['registration_request'] = {
-      uuid: this.uuid,
-      kernel: 'node',
-      language_version: process.versions.node,
-      host: os.hostname(),
-      pid: process.pid,
-    };
-    if (this.opts.requestedId !== undefined) content.requested_id = this.opts.requestedId;
-    this.conn.send(createMessage('registration_request', content, { session: this.session }));
-
-    const timeout = setTimeout(() => this.exit(1, `no registration reply within ${REGISTRATION_TIMEOUT_MS} ms`), REGISTRATION_TIMEOUT_MS);
-    const reply = (await registered).content;
-    clearTimeout(timeout);
+    const conn = new Connection(await connectTcp(ip, port), new Signer(key));
+    let reply: ContentMap['registration_reply'];
+    try {
+      reply = await this.register(conn, false, REGISTRATION_TIMEOUT_MS);
+    } catch (e) {
+      this.exit(1, (e as Error).message);
+    }
     if (reply.status !== 'ok') {
       this.exit(1, `registration refused: ${reply.status === 'error' ? reply.evalue : reply.status}`);
-      return;
     }
-    this.id = reply.id;
-    heart.start(reply.id, reply.heartbeat_ms > 0 ? reply.heartbeat_ms : this.info.heartbeat_ms);
+    this.registered(conn, reply);
     this.capture.install();
     // User timers and promises must not take the engine down: report them as output of the latest request.
     process.on('uncaughtException', (e) => this.capture.write('stderr', `Uncaught ${formatThrown(e)}\n`));
@@ -91,20 +108,160 @@ export class Engine {
     this.schedule();
   }
 
+  /** Sends registration_request on `conn` (resume: again, after losing the controller) and waits for the reply. */
+  private register(conn: Connection, resume: boolean, timeoutMs: number): Promise<ContentMap['registration_reply']> {
+    return new Promise((resolve, reject) => {
+      let waiting = true;
+      const timer = setTimeout(() => {
+        waiting = false;
+        conn.destroy();
+        reject(new Error(`no registration reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      conn.start({
+        onMessage: (msg) => {
+          if (msg.header.msg_type === 'registration_reply') {
+            if (!waiting) return;
+            waiting = false;
+            clearTimeout(timer);
+            resolve(msg.content as ContentMap['registration_reply']);
+          } else if (conn === this.conn) {
+            this.onMessage(msg);
+          } else if (!waiting) {
+            // Came in the same read as the registration reply, before registered() made this the
+            // engine's connection; that happens in the await continuation, which runs first.
+            queueMicrotask(() => {
+              if (conn === this.conn) this.onMessage(msg);
+            });
+          }
+        },
+        onBadMessage: (reason) => this.log(`dropped a message: ${reason}`),
+        onClose: () => {
+          if (waiting) {
+            waiting = false;
+            clearTimeout(timer);
+            reject(new Error('controller connection closed before the registration reply'));
+          } else if (conn === this.conn) {
+            this.lost('controller connection closed');
+          }
+        },
+      });
+      const content: ContentMap['registration_request'] = {
+        uuid: this.uuid,
+        kernel: 'node',
+        language_version: process.versions.node,
+        host: os.hostname(),
+        pid: process.pid,
+        executable: process.execPath,
+      };
+      if (resume) {
+        content.requested_id = this.id;
+        content.resume = true;
+      } else if (this.opts.requestedId !== undefined) {
+        content.requested_id = this.opts.requestedId;
+      }
+      if (this.supervised) content.supervised = true;
+      conn.send(createMessage('registration_request', content, { session: this.session }));
+    });
+  }
+
+  /** Registration accepted on `conn`: take its id and settings, and (re)start the heart. */
+  private registered(conn: Connection, reply: ContentMap['registration_reply'] & { status: 'ok' }): void {
+    this.conn = conn;
+    this.id = reply.id;
+    const positive = (v: unknown): number => (typeof v === 'number' && v > 0 ? v : 0);
+    this.reconnectMs = this.opts.reconnectMs ?? positive(reply.reconnect_ms);
+    this.maxMessageBytes = positive(reply.max_message_bytes) || DEFAULT_MAX_MESSAGE_BYTES;
+    this.capture.limit = positive(reply.max_output_bytes);
+    this.heart.start(reply.id, reply.heartbeat_ms > 0 ? reply.heartbeat_ms : this.info.heartbeat_ms);
+  }
+
+  /** The heart connection broke: while the main one is up, the controller is there; beat again. */
+  private onHeartClosed(reason: string): void {
+    if (this.id < 0 || this.reconnecting) return;
+    if (this.reconnectMs <= 0) this.exit(1, `heart stopped: ${reason}`);
+    this.lost(`heart connection closed (${reason})`);
+  }
+
+  /** Lost the controller: register again for reconnectMs (namespace kept), else exit. */
+  private lost(why: string): void {
+    if (this.reconnecting) return;
+    if (this.id < 0) this.exit(1, why);
+    if (this.reconnectMs <= 0) this.exit(0, why);
+    this.reconnecting = true;
+    this.conn.destroy();
+    const dropped = this.queue.length;
+    this.queue = []; // never run: the controller that sent them is gone
+    this.log(`${why}; registering again as engine ${this.id} for up to ${this.reconnectMs} ms${dropped ? ` (${dropped} queued requests dropped)` : ''}`);
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    const deadline = Date.now() + this.reconnectMs;
+    let delay = 50;
+    while (Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+      delay = Math.min(delay * 2, 500);
+      const budget = Math.max(200, Math.min(RECONNECT_REPLY_MS, deadline - Date.now()));
+      let conn: Connection;
+      try {
+        conn = new Connection(await connectTcp(this.info.ip, this.info.port, budget), new Signer(this.info.key));
+      } catch {
+        continue;
+      }
+      let reply: ContentMap['registration_reply'];
+      try {
+        reply = await this.register(conn, true, budget);
+      } catch {
+        conn.destroy();
+        continue;
+      }
+      if (reply.status !== 'ok') {
+        // E.g. a controller shutting down: try again until the deadline.
+        this.log(`registration refused: ${reply.status === 'error' ? reply.evalue : reply.status}`);
+        conn.destroy();
+        continue;
+      }
+      this.registered(conn, reply);
+      this.reconnecting = false;
+      this.log(`registered again as engine ${this.id}; namespace intact`);
+      this.schedule();
+      return;
+    }
+    this.exit(0, `the controller did not come back within ${this.reconnectMs} ms`);
+  }
+
   private onMessage(msg: Message): void {
     const type = msg.header.msg_type;
-    if (type === 'registration_reply') {
-      this.onRegistration?.(msg as Message<'registration_reply'>);
-      this.onRegistration = null;
-    } else if (type === 'abort_request') {
+    if (type === 'abort_request') {
       this.abort((msg.content as ContentMap['abort_request']).msg_ids);
     } else if (type === 'shutdown_request') {
       this.exit(0);
     } else if (isWorkRequest(type)) {
+      if (this.cancelled.size > 0 && this.cancelled.delete(msg.header.msg_id)) {
+        const now = new Date().toISOString();
+        this.reply(msg, { status: 'aborted' }, [], now);
+        return;
+      }
       this.queue.push(msg);
       this.schedule();
     } else {
       this.log(`ignoring ${type}`);
+    }
+  }
+
+  /**
+   * interrupt_request with msg_ids (relayed by the heart): the named requests still queued are
+   * dropped ('aborted'); named ones that have not arrived yet will be. The running one, when
+   * named, was interrupted by the heart.
+   */
+  private cancel(msgIds: string[]): void {
+    const ids = new Set(msgIds);
+    ids.delete(this.currentMsgId);
+    for (const m of this.queue) ids.delete(m.header.msg_id);
+    this.abort(msgIds.filter((id) => id !== this.currentMsgId));
+    for (const id of ids) {
+      if (this.cancelled.size >= MAX_CANCELLED) this.cancelled.clear();
+      this.cancelled.add(id);
     }
   }
 
@@ -118,35 +275,73 @@ export class Engine {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      void this.runNext();
+      this.runNext();
     });
   }
 
-  private async runNext(): Promise<void> {
+  private runNext(): void {
     const msg = this.queue.shift();
     if (msg === undefined) return;
     this.running = true;
-    try {
-      await this.run(msg);
-    } finally {
+    const finish = (): void => {
       this.running = false;
       this.schedule();
+    };
+    let waiting: Promise<void> | undefined;
+    try {
+      waiting = this.run(msg);
+    } finally {
+      if (waiting === undefined) finish();
     }
+    waiting?.then(finish, (e: unknown) => {
+      finish();
+      throw e;
+    });
   }
 
-  private async run(msg: Message): Promise<void> {
+  /**
+   * Runs one request and replies. Synchronous when the request is (a plain function or
+   * statement): no trips through the microtask queue on the way. A Promise while it waits.
+   */
+  private run(msg: Message): Promise<void> | undefined {
     const started = new Date().toISOString();
+    this.setCurrent(msg.header.msg_id);
     this.capture.setParent(msg.header);
-    let content: { [key: string]: Json | undefined };
-    let buffers: Uint8Array[] = [];
+    let body: ReplyBody | Promise<ReplyBody>;
     try {
-      ({ content, buffers } = await this.handler.handle(msg));
+      body = this.handler.handle(msg);
     } catch (e) {
-      content = { ...describeError(e) };
+      this.finishRequest(msg, { ...describeError(e) }, [], started);
+      return undefined;
     }
+    if (body instanceof Promise) {
+      return body.then(
+        (b) => this.finishRequest(msg, b.content, b.buffers, started),
+        (e: unknown) => this.finishRequest(msg, { ...describeError(e) }, [], started),
+      );
+    }
+    this.finishRequest(msg, body.content, body.buffers, started);
+    return undefined;
+  }
+
+  private finishRequest(msg: Message, content: { [key: string]: Json | undefined }, buffers: Uint8Array[], started: string): void {
     // All output of a request goes out before its reply.
     this.capture.flush();
+    this.setCurrent('');
     this.reply(msg, content, buffers, started);
+  }
+
+  /** Tells the heart which request runs (for interrupt_request's msg_ids). */
+  private setCurrent(msgId: string): void {
+    this.currentMsgId = msgId;
+    const b = this.currentRequest;
+    if (msgId.length > 254) {
+      b[0] = 255;
+      return;
+    }
+    b[0] = 0;
+    for (let i = 0; i < msgId.length; i++) b[i + 1] = msgId.charCodeAt(i);
+    b[0] = msgId.length;
   }
 
   /** Queued requests not yet started (those in `msgIds`, or all) are answered 'aborted' at once. */
@@ -162,15 +357,46 @@ export class Engine {
   private reply(req: Message, content: { [key: string]: Json | undefined }, buffers: Uint8Array[], started: string): void {
     const type = replyTypeOf(req.header.msg_type) as 'execute_reply';
     const metadata = { engine_id: this.id, started, completed: new Date().toISOString() };
-    this.conn.send(createMessage(type, content as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata, buffers }));
+    const msg = createMessage(type, content as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata, buffers });
+    // A reply over the maximum message size would make the controller drop this connection: send an error instead.
+    let size: number;
+    let frame: ReturnType<typeof encodeMessageFrame> | undefined;
+    try {
+      frame = encodeMessageFrame(msg, this.conn.signer);
+      size = frame.head.readUInt32BE(0) + 4;
+    } catch (e) {
+      if (!(e instanceof RangeError)) throw e;
+      size = Infinity; // more than a frame can say (4 GiB)
+    }
+    if (frame !== undefined && size <= this.maxMessageBytes) {
+      this.conn.sendFrame(frame);
+      return;
+    }
+    let have = 0;
+    for (const b of buffers) have += b.byteLength;
+    const what = Number.isFinite(size) ? formatBytes(size) : `more than 4 GiB (${formatBytes(have)} of binary data)`;
+    this.log(`the ${type} to ${req.header.msg_id} is ${what}, over the maximum message size; sending an error instead`);
+    const error = {
+      status: 'error',
+      ename: 'MessageTooLargeError',
+      evalue: `the reply is ${what}, more than the maximum message size of ${formatBytes(this.maxMessageBytes)}; return or pull it in smaller pieces`,
+      traceback: [],
+    };
+    this.conn.send(createMessage(type, error as unknown as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata }));
   }
 
   private sendStreams(chunks: Chunk[], parent: Header, urgent: boolean): void {
+    // Output goes in pieces of at most 1 Mi characters: the controller holds a message whole while
+    // it forwards it, and a piece must stay under the maximum message size even as escaped JSON.
+    const most = Math.max(1024, Math.min(STREAM_PIECE_CHARS, Math.floor((this.maxMessageBytes - 4096) / 6)));
     for (const { name, text } of chunks) {
-      this.conn.send(createMessage('stream', { name, text }, { session: this.session, parent, metadata: { engine_id: this.id } }));
+      for (let i = 0; i < text.length; i += most) {
+        const piece = text.length <= most ? text : text.slice(i, i + most);
+        this.conn.send(createMessage('stream', { name, text: piece }, { session: this.session, parent, metadata: { engine_id: this.id } }));
+      }
     }
-    // The event loop may be blocked by user code, so the usual uncork-on-next-tick would not come.
-    if (urgent) this.conn.socket.uncork();
+    // The event loop may be blocked by user code, so the usual flush at the end of the tick would not come.
+    if (urgent) this.conn.flush();
   }
 
   private log(text: string): void {
@@ -179,11 +405,23 @@ export class Engine {
 
   private exit(code: number, reason?: string): never {
     this.capture.flush();
-    // Hand pending output to the kernel now; process.exit does not wait for the next tick's uncork.
-    if (this.conn && !this.conn.isClosed) this.conn.socket.uncork();
+    // Hand pending output to the kernel now; process.exit does not wait for the end of the tick.
+    if (this.conn && !this.conn.isClosed) this.conn.flush();
     if (reason) this.log(reason);
     process.exit(code);
   }
+}
+
+/** `12.5 MiB (13107200 bytes)`. */
+function formatBytes(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
 }
 
 /** An error as the user would want to read it: its stack without engine and node-internal frames. */

@@ -40,10 +40,10 @@ export class Heart {
     });
     this.worker.on('message', onEvent);
     this.worker.on('error', onError);
-    this.worker.on('exit', (code) => onEvent({ event: 'closed', reason: `heart worker exited with code ${code}` }));
+    this.worker.on('exit', (code) => onEvent({ event: 'exited', reason: `heart worker exited with code ${code}` }));
   }
 
-  /** Connects the heart and starts beating every `heartbeatMs`. */
+  /** Connects the heart (again, after a re-registration) and starts beating every `heartbeatMs`. */
   start(id: number, heartbeatMs: number): void {
     this.worker.postMessage({ id, heartbeatMs } satisfies HeartStart);
   }

@@ -1,8 +1,8 @@
 /**
  * The heart: a worker thread with its own connection to the controller, so heartbeats keep
  * going while the main thread is stuck in user code. It also receives `interrupt_request`
- * and turns it into SIGINT for this process, which the main thread's vm watchdog or SIGINT
- * listener handles (interrupt.ts). Kept tiny: it only imports the transport.
+ * and turns it into SIGINT for this process (which stops synchronous user code through vm's
+ * watchdog) plus a message to the main thread (which rejects an awaited task): interrupt.ts. Kept tiny: it only imports the transport.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createMessage } from '../../core/protocol/messages.js';
@@ -15,36 +15,86 @@ export interface HeartConfig {
   key: string;
   uuid: string;
   session: string;
+  /** interrupt.ts's interruptState: [0] = the epoch of the latest awaited task. */
+  interruptState: Int32Array;
+  /** The msg_id of the request the main thread runs: [0] = its length (0: none, 255: too long to hold), then its bytes. */
+  currentRequest: Uint8Array;
 }
-/** Sent by the main thread once registered. */
+/** Sent by the main thread once registered, and again after each re-registration: (re)connect and beat. */
 export interface HeartStart {
   id: number;
   heartbeatMs: number;
 }
-/** Sent to the main thread. */
-export type HeartEvent = { event: 'connected' } | { event: 'closed'; reason: string };
+/**
+ * Sent to the main thread. 'cancel': an interrupt_request named msg_ids; the main thread drops
+ * those still queued (the running one, when named, also gets the signal).
+ */
+export type HeartEvent =
+  | { event: 'connected' }
+  | { event: 'closed'; reason: string }
+  | { event: 'exited'; reason: string }
+  | { event: 'interrupt'; epoch: number }
+  | { event: 'cancel'; msgIds: string[] };
 
 const config = workerData as HeartConfig;
 const port = parentPort!;
 
-port.once('message', (start: HeartStart) => {
+/** The msg_id in config.currentRequest; undefined when it was too long to hold. */
+function currentRequest(): string | undefined {
+  const b = config.currentRequest;
+  const n = b[0];
+  if (n === 255) return undefined;
+  let s = '';
+  for (let i = 1; i <= n; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+
+let generation = 0;
+let current: { conn: Connection; timer: NodeJS.Timeout } | null = null;
+
+port.on('message', (start: HeartStart) => {
+  const gen = ++generation;
+  if (current) {
+    clearInterval(current.timer);
+    current.conn.destroy();
+    current = null;
+  }
   connectTcp(config.ip, config.port).then(
     (socket) => {
+      if (gen !== generation) {
+        socket.destroy();
+        return;
+      }
       const conn = new Connection(socket, new Signer(config.key));
       const beat = (): void => conn.send(createMessage('heartbeat', { uuid: config.uuid, id: start.id }, { session: config.session }));
       conn.start({
         onMessage(msg) {
-          if (msg.header.msg_type === 'interrupt_request') process.kill(process.pid, 'SIGINT');
+          if (msg.header.msg_type !== 'interrupt_request') return;
+          const ids = (msg.content as { msg_ids?: unknown }).msg_ids;
+          if (Array.isArray(ids)) {
+            const msgIds = ids.filter((x): x is string => typeof x === 'string');
+            port.postMessage({ event: 'cancel', msgIds } satisfies HeartEvent);
+            const running = currentRequest();
+            if (running === '' || (running !== undefined && !msgIds.includes(running))) return; // not the one running
+          }
+          // The message rejects an awaited task (the main thread's loop is free then); the
+          // signal stops synchronous code (the loop is blocked then). Message first, so it is
+          // queued before the interrupted code returns.
+          port.postMessage({ event: 'interrupt', epoch: Atomics.load(config.interruptState, 0) } satisfies HeartEvent);
+          process.kill(process.pid, 'SIGINT');
         },
         onClose() {
           clearInterval(timer);
-          port.postMessage({ event: 'closed', reason: 'heart connection closed' } satisfies HeartEvent);
+          if (gen === generation) port.postMessage({ event: 'closed', reason: 'heart connection closed' } satisfies HeartEvent);
         },
       });
       beat();
       const timer = setInterval(beat, start.heartbeatMs);
+      current = { conn, timer };
       port.postMessage({ event: 'connected' } satisfies HeartEvent);
     },
-    (e: Error) => port.postMessage({ event: 'closed', reason: e.message } satisfies HeartEvent),
+    (e: Error) => {
+      if (gen === generation) port.postMessage({ event: 'closed', reason: e.message } satisfies HeartEvent);
+    },
   );
 });

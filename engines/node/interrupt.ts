@@ -1,20 +1,73 @@
 /**
- * Interrupting user code. The heart worker raises SIGINT in this process; what stops depends
- * on what is running:
- * - synchronous code runs under vm's `breakOnSigint`, whose watchdog terminates it;
- * - an awaited task is rejected by the process-level SIGINT listener.
- * The listener also keeps a stray SIGINT from killing the engine (its default action).
+ * Interrupting user code. The heart worker turns `interrupt_request` into two signals:
+ * a SIGINT to this process, and an `interrupt` message to the main thread (see heart.ts).
+ * - synchronous code runs under vm's `breakOnSigint`, whose SIGINT watchdog terminates it;
+ * - an awaited task is rejected when the heart's message arrives (interruptAwaited), or,
+ *   in the fallback mode below, by a process-level SIGINT listener.
+ *
+ * Speed: a `breakOnSigint` call normally starts and joins node's SIGINT watchdog thread
+ * and swaps the process's SIGINT listeners out and back (~40 µs on a quiet machine, much
+ * more on a busy one: it was a third of an apply round trip). So the engine holds node's
+ * watchdog helper for its whole life (`startSigintWatchdog`, as node's REPL does around an
+ * evaluation): each call then only registers with the running helper (< 1 µs), and there is
+ * no process SIGINT listener for vm to swap. While no user code runs, the held helper takes
+ * SIGINT and ignores it, so a stray SIGINT does not kill the engine. When that internal hook
+ * is missing (another node) or user code adds its own SIGINT listeners (which would take the
+ * signal away from the helper), the engine falls back to the plain per-call watchdog and a
+ * process SIGINT listener that rejects the awaited task.
  */
 import vm from 'node:vm';
 import { InterruptError } from './errors.js';
 
 let rejectAwaited: ((e: Error) => void) | null = null;
+/** The epoch of the await in progress; 0 when none. */
+let awaitedEpoch = 0;
 
-process.on('SIGINT', () => {
+/**
+ * Shared with the heart worker: [0] = the epoch of the latest awaited task. The worker sends
+ * back the value it read when the interrupt arrived, so a late message cannot interrupt a
+ * task that started after it.
+ */
+export const interruptState = new Int32Array(new SharedArrayBuffer(4));
+
+function onSigint(): void {
   const reject = rejectAwaited;
   rejectAwaited = null;
   reject?.(new InterruptError());
-});
+}
+
+interface Contextify {
+  startSigintWatchdog(): boolean;
+  stopSigintWatchdog(): boolean;
+}
+
+function holdWatchdog(): Contextify | null {
+  if (process.env.MULTIENGINE_NO_HELD_WATCHDOG) return null;
+  try {
+    const binding = (process as unknown as { binding(name: string): Partial<Contextify> }).binding('contextify');
+    if (typeof binding.startSigintWatchdog !== 'function' || typeof binding.stopSigintWatchdog !== 'function') return null;
+    return binding.startSigintWatchdog() ? (binding as Contextify) : null;
+  } catch {
+    return null;
+  }
+}
+
+let held = holdWatchdog();
+if (held === null) process.on('SIGINT', onSigint);
+
+/** User code added SIGINT listeners: vm would now juggle them around each call, so stop holding. */
+function checkHold(): void {
+  if (held !== null && process.listenerCount('SIGINT') > 0) {
+    held.stopSigintWatchdog();
+    held = null;
+    process.on('SIGINT', onSigint);
+  }
+}
+
+/** The heart relayed an interrupt_request; `epoch` is interruptState[0] as the heart read it. */
+export function interruptAwaited(epoch: number): void {
+  if (awaitedEpoch !== 0 && epoch === awaitedEpoch) onSigint();
+}
 
 function isInterrupted(e: unknown): boolean {
   return (e as { code?: unknown } | null)?.code === 'ERR_SCRIPT_EXECUTION_INTERRUPTED';
@@ -22,6 +75,7 @@ function isInterrupted(e: unknown): boolean {
 
 /** Runs a compiled script in `ctx` so that SIGINT stops it with InterruptError. */
 export function runScript(script: vm.Script, ctx: vm.Context): unknown {
+  checkHold();
   try {
     return script.runInContext(ctx, { breakOnSigint: true });
   } catch (e) {
@@ -36,6 +90,7 @@ const callThunk = new vm.Script('globalThis[Symbol.for("multiengine.thunk")]()',
 
 /** Calls `f` so that SIGINT stops its synchronous part with InterruptError. */
 export function callInterruptible<T>(f: () => T): T {
+  checkHold();
   const g = globalThis as unknown as Record<symbol, unknown>;
   g[THUNK] = f;
   try {
@@ -48,12 +103,14 @@ export function callInterruptible<T>(f: () => T): T {
   }
 }
 
-/** Awaits `p`, or rejects with InterruptError when SIGINT arrives first. */
+/** Awaits `p`, or rejects with InterruptError when an interrupt arrives first. */
 export function awaitInterruptible<T>(p: PromiseLike<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     rejectAwaited = reject;
+    const epoch = (awaitedEpoch = Atomics.add(interruptState, 0, 1) + 1);
     const done = (): void => {
       if (rejectAwaited === reject) rejectAwaited = null;
+      if (awaitedEpoch === epoch) awaitedEpoch = 0;
     };
     p.then(
       (v) => {

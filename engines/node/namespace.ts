@@ -107,13 +107,12 @@ export class Namespace {
    * Runs `code` (JavaScript or TypeScript); resolves to its completion value, boxed so that
    * a promise value is shown as a promise (as the REPL does) instead of being awaited.
    */
-  async execute(code: string, label = 'execute'): Promise<{ value: unknown }> {
+  execute(code: string, label = 'execute'): { value: unknown } | Promise<{ value: unknown }> {
     const prepared = this.prepare(code, `[${label}]`);
     for (const n of prepared.declared) this.userNames.add(n);
     const value = runScript(prepared.script, this.ctx);
     if (!prepared.isAsync) return { value };
-    const boxed = (await awaitInterruptible(value as Promise<{ value: unknown } | undefined>)) ?? { value: undefined };
-    return { value: boxed.value };
+    return awaitInterruptible(value as Promise<{ value: unknown } | undefined>).then((boxed) => ({ value: (boxed ?? { value: undefined }).value }));
   }
 
   /**
@@ -192,12 +191,16 @@ export class Namespace {
     return this.adopt(value);
   }
 
-  /** Calls `fnSrc` (source of a function, evaluated in the context) with `args`; awaits a thenable result. */
-  async apply(fnSrc: string, args: unknown[]): Promise<unknown> {
+  /**
+   * Calls `fnSrc` (source of a function, evaluated in the context) with `args`. A thenable
+   * result is awaited: the answer is then a Promise (check with isThenable); otherwise it is
+   * the value itself, so a synchronous function costs no trip through the microtask queue.
+   */
+  apply(fnSrc: string, args: unknown[]): unknown {
     const fn = this.makeFunction(fnSrc);
     if (typeof fn !== 'function') throw new TypeError(`apply: fn is ${fn === null ? 'null' : typeof fn}, not a function`);
     const result = callInterruptible(() => (fn as (...a: unknown[]) => unknown)(...args));
-    return isThenable(result) ? await awaitInterruptible(result) : result;
+    return isThenable(result) ? awaitInterruptible(result) : result;
   }
 
   /** Loads each module (require, else import() for ES modules) and binds it under bindingName(). */

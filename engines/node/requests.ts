@@ -5,6 +5,7 @@
 import { inspect } from 'node:util';
 import type { ContentMap, Json, Message, WorkRequestType } from '../../core/protocol/messages.js';
 import { decodeValue, encodeValue, type DecodeOptions, type Encoder } from '../../core/serialize/serialize.js';
+import { isThenable } from './interrupt.js';
 import type { Namespace } from './namespace.js';
 
 export interface ReplyBody {
@@ -22,7 +23,8 @@ export class RequestHandler {
 
   constructor(private readonly ns: Namespace) {}
 
-  async handle(msg: Message): Promise<ReplyBody> {
+  /** The reply body; a Promise only when the request has to wait (top-level await, a promise result, imports). */
+  handle(msg: Message): ReplyBody | Promise<ReplyBody> {
     const type = msg.header.msg_type as WorkRequestType;
     switch (type) {
       case 'execute_request':
@@ -43,14 +45,17 @@ export class RequestHandler {
     }
   }
 
-  private async execute(c: ContentMap['execute_request']): Promise<ReplyBody> {
+  private execute(c: ContentMap['execute_request']): ReplyBody | Promise<ReplyBody> {
     expect(typeof c.code === 'string', 'execute_request.code must be a string');
     // silent (as in Jupyter): not counted and no result shown.
     const count = c.silent === true ? this.executionCount : ++this.executionCount;
-    const { value } = await this.ns.execute(c.code, `execute ${count}`);
-    const content: ReplyBody['content'] = { status: 'ok', execution_count: count };
-    if (value !== undefined && c.silent !== true) content.result = inspect(value);
-    return { content, buffers: [] };
+    const body = ({ value }: { value: unknown }): ReplyBody => {
+      const content: ReplyBody['content'] = { status: 'ok', execution_count: count };
+      if (value !== undefined && c.silent !== true) content.result = inspect(value);
+      return { content, buffers: [] };
+    };
+    const done = this.ns.execute(c.code, `execute ${count}`);
+    return done instanceof Promise ? done.then(body) : body(done);
   }
 
   private decoder(): DecodeOptions {
@@ -61,15 +66,19 @@ export class RequestHandler {
     return this.ns.adoptValue(decodeValue(tree, buffers, this.decoder()));
   }
 
-  private async apply(c: ContentMap['apply_request'], buffers: readonly Uint8Array[]): Promise<ReplyBody> {
+  private apply(c: ContentMap['apply_request'], buffers: readonly Uint8Array[]): ReplyBody | Promise<ReplyBody> {
     expect(typeof c.fn === 'string', 'apply_request.fn must be a string');
     expect(c.args === undefined || Array.isArray(c.args), 'apply_request.args must be an array');
     expect(c.require === undefined || (Array.isArray(c.require) && c.require.every((r) => typeof r === 'string')), 'apply_request.require must be an array of strings');
-    if (c.require?.length) await this.ns.importModules(c.require);
+    if (c.require?.length) return this.ns.importModules(c.require).then(() => this.call(c, buffers));
+    return this.call(c, buffers);
+  }
+
+  /** The call itself: synchronous unless the function returns a promise. */
+  private call(c: ContentMap['apply_request'], buffers: readonly Uint8Array[]): ReplyBody | Promise<ReplyBody> {
     const args = (c.args ?? []).map((a) => this.decode(a, buffers));
-    const result = c.fn === '' ? null : await this.ns.apply(c.fn, args);
-    const enc: Encoder = { buffers: [] };
-    return { content: { status: 'ok', result: encodeValue(result, enc, 'result') }, buffers: enc.buffers };
+    const result = c.fn === '' ? null : this.ns.apply(c.fn, args);
+    return isThenable(result) ? Promise.resolve(result).then(resultBody) : resultBody(result);
   }
 
   private push(c: ContentMap['push_request'], buffers: readonly Uint8Array[]): ReplyBody {
@@ -86,6 +95,11 @@ export class RequestHandler {
     const values = c.names.map((name) => encodeValue(this.ns.get(name), enc, name));
     return { content: { status: 'ok', values }, buffers: enc.buffers };
   }
+}
+
+function resultBody(result: unknown): ReplyBody {
+  const enc: Encoder = { buffers: [] };
+  return { content: { status: 'ok', result: encodeValue(result, enc, 'result') }, buffers: enc.buffers };
 }
 
 function ok(fields: { [key: string]: Json }): ReplyBody {

@@ -13,9 +13,18 @@ import types
 from collections import deque
 
 from .wire import (
-    KERNEL, REGISTRATION_TIMEOUT_SECONDS, STREAM_FLUSH_SECONDS, WORK_REQUESTS,
-    Channel, FrameError, Message, Signer, connect, iso_now, log, random_uuid,
+    DEFAULT_MAX_MESSAGE_BYTES, KERNEL, REGISTRATION_TIMEOUT_SECONDS, STREAM_FLUSH_SECONDS, WORK_REQUESTS,
+    Channel, FrameError, Message, MessageTooLarge, Signer, connect, iso_now, log, random_uuid,
 )
+
+#: Set by a controller in the environment of engines it launches (registration_request.supervised).
+SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED'
+#: The most text one stream message carries.
+STREAM_PIECE_CHARS = 1024 * 1024
+#: How long one reconnection attempt may wait for the controller's registration_reply.
+RECONNECT_REPLY_SECONDS = 5.0
+TRUNCATED_MARKER = ('\n[output truncated: this request wrote more than %d characters; '
+                    'the rest is dropped (the controller\'s --max-output-bytes)]\n')
 from .values import Encoder, SerializationError, decode_value
 
 #: Frames of files in this folder are the engine's own: tracebacks leave them out.
@@ -87,7 +96,7 @@ class Output(object):
     """Collects captured text and sends it as `stream` messages at most STREAM_FLUSH_SECONDS
     after it was written, from its own thread; flush() sends everything at once."""
 
-    def __init__(self, channel, real_out, real_err):
+    def __init__(self, channel, real_out, real_err, limit=0):
         self.channel = channel
         self.real = {'stdout': real_out, 'stderr': real_err}
         self.lock = threading.Lock()
@@ -97,11 +106,30 @@ class Output(object):
         self.metadata = None
         self.wake = threading.Event()
         self.urgent = False
+        #: Characters of output allowed per request (0: no limit); past it a marker, then nothing.
+        self.limit = limit
+        self.count = 0
+        self.truncated = False
 
     def write(self, name, text):
         with self.lock:
-            self.pending.append((name, text))
-            first = len(self.pending) == 1
+            before = len(self.pending)
+            if self.parent is not None and self.limit:
+                if self.truncated:
+                    return
+                if self.count + len(text) > self.limit:
+                    keep = self.limit - self.count
+                    if keep > 0:
+                        self.pending.append((name, text[:keep]))
+                    self.pending.append(('stderr', TRUNCATED_MARKER % self.limit))
+                    self.count = self.limit
+                    self.truncated = True
+                else:
+                    self.count += len(text)
+                    self.pending.append((name, text))
+            else:
+                self.pending.append((name, text))
+            first = before == 0 and len(self.pending) > 0
         if first:
             self.wake.set()
 
@@ -113,6 +141,8 @@ class Output(object):
         with self.lock:
             self.parent = parent
             self.metadata = metadata
+            self.count = 0
+            self.truncated = False
 
     def flush(self):
         with self.send_lock:
@@ -136,9 +166,13 @@ class Output(object):
                     except Exception:
                         pass
                     continue
+                # Pieces of at most 1 Mi characters: the controller holds a message whole while it forwards
+                # it, and a piece must stay under the maximum message size even as escaped JSON.
+                most = max(1024, min(STREAM_PIECE_CHARS, (self.channel.max_message_bytes - 4096) // 6))
                 try:
-                    self.channel.send('stream', {'name': name, 'text': text}, parent, metadata)
-                except OSError:
+                    for i in range(0, len(text), most):
+                        self.channel.send('stream', {'name': name, 'text': text[i:i + most]}, parent, metadata)
+                except (OSError, MessageTooLarge):
                     return
 
     def run(self):
@@ -169,6 +203,25 @@ def _block_sigint():
 
 class Fatal(Exception):
     """The engine cannot start or go on; the message says why (printed to stderr, exit code 1)."""
+
+
+class Refused(Fatal):
+    """The controller answered the registration with an error."""
+
+
+def _positive(v):
+    """v when it is a number > 0 (not a bool), else 0."""
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else 0
+
+
+def _fmt_bytes(n):
+    """`12.5 MiB (13107200 bytes)`, as the TypeScript client writes sizes."""
+    v, units = float(n), ('bytes', 'KiB', 'MiB', 'GiB', 'TiB')
+    u = 0
+    while v >= 1024 and u < len(units) - 1:
+        v /= 1024.0
+        u += 1
+    return '%d bytes' % n if u == 0 else '%.1f %s (%d bytes)' % (v, units[u], n)
 
 
 class ReplyError(Exception):
@@ -250,9 +303,24 @@ def _ends_with_semicolon(code, node):
 
 
 class Engine(object):
-    def __init__(self, info, requested_id=None):
+    def __init__(self, info, requested_id=None, reconnect_ms=None):
         self.info = info
         self.requested_id = requested_id
+        #: --reconnect-ms; None: what the controller advises in its registration_reply.
+        self.reconnect_ms = reconnect_ms
+        self._reconnect_ms = 0
+        self.max_message_bytes = DEFAULT_MAX_MESSAGE_BYTES
+        self.max_output_bytes = 0
+        #: Launched by a controller: a restarted controller may adopt this engine.
+        self.supervised = os.environ.pop(SUPERVISED_ENV, '') == '1'
+        #: Connection generation: threads of an older one that see it break do nothing.
+        self._gen = 0
+        self._conn_lock = threading.Lock()
+        self._reconnecting = False
+        #: The msg_id of the request being handled, for interrupt_request's msg_ids.
+        self.current_msg_id = None
+        #: msg_ids named by an interrupt_request before they started: answered 'aborted' if they come.
+        self._cancelled = deque(maxlen=1024)
         self.signer = Signer(info['key'])
         self.session = random_uuid()
         self.uuid = random_uuid()
@@ -284,37 +352,64 @@ class Engine(object):
         except OSError as e:
             raise Fatal('cannot connect to the controller at %s:%s: %s' % (ip, port, e))
 
-    def register(self):
-        self.chan = Channel(self._connect(), self.signer, self.session)
-        content = {
-            'uuid': self.uuid, 'kernel': KERNEL,
-            'language_version': '%d.%d.%d' % tuple(sys.version_info[:3]),
-            'host': socket.gethostname(), 'pid': os.getpid(),
-        }
-        if self.requested_id is not None:
-            content['requested_id'] = self.requested_id
-        self.chan.send('registration_request', content)
-        self.chan.sock.settimeout(REGISTRATION_TIMEOUT_SECONDS)
+    def register(self, resume=False, timeout=REGISTRATION_TIMEOUT_SECONDS):
+        """Registers on a new main connection and opens the heart. `resume`: registering again
+        after losing the controller, asking for the same id; the namespace is kept."""
+        chan = Channel(self._connect(), self.signer, self.session, self.max_message_bytes)
+        heart = None
         try:
-            while True:
-                msg = self.chan.recv()
-                if msg.msg_type == 'registration_reply':
-                    break
-                log('ignoring %s before registration' % msg.msg_type)
-        except socket.timeout:
-            raise Fatal('no registration_reply from the controller within %d s' % REGISTRATION_TIMEOUT_SECONDS)
-        except (EOFError, OSError, FrameError) as e:
-            raise Fatal('the controller closed the connection before registering this engine (%s)' % (e or 'closed'))
-        self.chan.sock.settimeout(None)
-        c = msg.content
-        if c.get('status') != 'ok':
-            raise Fatal('registration refused: %s' % (c.get('evalue') or c.get('ename') or c))
-        self.id = c['id']
-        hb = c.get('heartbeat_ms')
-        if isinstance(hb, (int, float)) and hb > 0:
-            self.heartbeat_ms = hb
-        self.heart = Channel(self._connect(), self.signer, self.session)
-        self.heart.send('heartbeat', {'uuid': self.uuid, 'id': self.id})
+            content = {
+                'uuid': self.uuid, 'kernel': KERNEL,
+                'language_version': '%d.%d.%d' % tuple(sys.version_info[:3]),
+                'host': socket.gethostname(), 'pid': os.getpid(),
+            }
+            if resume:
+                content['requested_id'] = self.id
+                content['resume'] = True
+            elif self.requested_id is not None:
+                content['requested_id'] = self.requested_id
+            if self.supervised:
+                content['supervised'] = True
+            if sys.executable:
+                content['executable'] = sys.executable
+            chan.send('registration_request', content)
+            chan.sock.settimeout(timeout)
+            try:
+                while True:
+                    msg = chan.recv()
+                    if msg.msg_type == 'registration_reply':
+                        break
+                    log('ignoring %s before registration' % msg.msg_type)
+            except socket.timeout:
+                raise Fatal('no registration_reply from the controller within %d s' % timeout)
+            except (EOFError, OSError, FrameError) as e:
+                raise Fatal('the controller closed the connection before registering this engine (%s)' % (e or 'closed'))
+            chan.sock.settimeout(None)
+            c = msg.content
+            if c.get('status') != 'ok':
+                raise Refused('registration refused: %s' % (c.get('evalue') or c.get('ename') or c))
+            self.id = c['id']
+            hb = c.get('heartbeat_ms')
+            if isinstance(hb, (int, float)) and hb > 0:
+                self.heartbeat_ms = hb
+            self._reconnect_ms = self.reconnect_ms if self.reconnect_ms is not None else _positive(c.get('reconnect_ms'))
+            mmb = _positive(c.get('max_message_bytes'))
+            if mmb:
+                self.max_message_bytes = int(mmb)
+                chan.max_message_bytes = chan.reader.max_message_bytes = int(mmb)
+            self.max_output_bytes = int(_positive(c.get('max_output_bytes')))
+            if self.output is not None:
+                self.output.limit = self.max_output_bytes
+            heart = Channel(self._connect(), self.signer, self.session)
+            heart.send('heartbeat', {'uuid': self.uuid, 'id': self.id})
+        except BaseException:
+            chan.close()
+            if heart is not None:
+                heart.close()
+            raise
+        self.chan, self.heart = chan, heart
+        if self.output is not None:
+            self.output.channel = chan
 
     def run(self):
         """Registers, then serves requests until shutdown; returns the exit code."""
@@ -323,54 +418,61 @@ class Engine(object):
         sys.modules['__main__'] = self.user_module
         self._install_sigint()
         real_out, real_err = sys.stdout, sys.stderr
-        self.output = Output(self.chan, real_out, real_err)
+        self.output = Output(self.chan, real_out, real_err, self.max_output_bytes)
         sys.stdout = _OutStream(self.output, 'stdout', real_out)
         sys.stderr = _OutStream(self.output, 'stderr', real_err)
-        for target, name in ((self._heart_loop, 'multiengine-heart'), (self._read_loop, 'multiengine-reader'),
-                             (self.output.run, 'multiengine-output')):
-            threading.Thread(target=target, name=name, daemon=True).start()
+        threading.Thread(target=self.output.run, name='multiengine-output', daemon=True).start()
+        self._start_threads(self._gen)
         return self.serve()
+
+    def _start_threads(self, gen):
+        """The heart and the reader of connection generation `gen`."""
+        heart, chan = self.heart, self.chan
+        threading.Thread(target=self._heart_loop, args=(gen, heart), name='multiengine-heart', daemon=True).start()
+        threading.Thread(target=self._read_loop, args=(gen, chan), name='multiengine-reader', daemon=True).start()
 
     # ---- threads
 
-    def _heart_loop(self):
+    def _heart_loop(self, gen, heart):
         _block_sigint()
         import select
         period = max(self.heartbeat_ms, 10) / 1000.0
         nxt = time.monotonic() + period
-        sock = self.heart.sock
+        sock = heart.sock
         beat = {'uuid': self.uuid, 'id': self.id}
         try:
             while True:
                 wait = nxt - time.monotonic()
                 if wait <= 0:
-                    self.heart.send('heartbeat', beat)
+                    heart.send('heartbeat', beat)
                     nxt += period
                     if nxt < time.monotonic():
                         nxt = time.monotonic() + period
                     continue
-                ready = select.select([sock], [], [], wait)[0] if self.heart.reader.buffered() == 0 else [sock]
+                ready = select.select([sock], [], [], wait)[0] if heart.reader.buffered() == 0 else [sock]
                 if ready:
-                    msg = self.heart.recv()
+                    msg = heart.recv()
                     if msg.msg_type == 'interrupt_request':
-                        self.interrupt()
+                        self._interrupt_request(msg)
                     elif msg.msg_type == 'shutdown_request':
                         self.stop(0, 'shutdown_request')
                     else:
                         log('ignoring %s on the heart connection' % msg.msg_type)
-        except (EOFError, OSError, FrameError) as e:
-            if not self._stopping:
-                self.stop(0, 'the controller closed the heart connection (%s)' % (e or 'closed'))
+        except (EOFError, OSError, FrameError, ValueError) as e:
+            self._lost(gen, 'the controller closed the heart connection (%s)' % (e or 'closed'))
 
-    def _read_loop(self):
+    def _read_loop(self, gen, chan):
         _block_sigint()
-        chan = self.chan
         try:
             while True:
                 msg = chan.recv()
                 t = msg.msg_type
                 if t in WORK_REQUESTS:
-                    self.queue.put(msg)
+                    if self._cancelled and msg.msg_id in self._cancelled:
+                        now = iso_now()
+                        self._reply(msg, {'status': 'aborted'}, now, now)
+                    else:
+                        self.queue.put(msg)
                 elif t == 'abort_request':
                     ids = msg.content.get('msg_ids')
                     ids = None if ids is None else set(x for x in ids if isinstance(x, str))
@@ -381,12 +483,78 @@ class Engine(object):
                     self.stop(0, 'shutdown_request')
                     return
                 elif t == 'interrupt_request':
-                    self.interrupt()
+                    self._interrupt_request(msg)
                 else:
                     log('ignoring %s' % t)
-        except (EOFError, OSError, FrameError) as e:
-            if not self._stopping:
-                self.stop(0, 'the controller closed the connection (%s)' % (e or 'closed'))
+        except (EOFError, OSError, FrameError, ValueError) as e:
+            self._lost(gen, 'the controller closed the connection (%s)' % (e or 'closed'))
+
+    def _lost(self, gen, why):
+        """A connection of generation `gen` broke: register again for a while (the controller may be
+        restarted) when the controller advised reconnect_ms, else exit as before."""
+        if self._stopping:
+            return
+        with self._conn_lock:
+            if gen != self._gen or self._reconnecting:
+                return
+            self._reconnecting = self._reconnect_ms > 0
+        if not self._reconnecting:
+            self.stop(0, why)
+            return
+        self._reconnect(why)
+
+    def _reconnect(self, why):
+        limit = self._reconnect_ms
+        log('%s; registering again as engine %s for up to %d ms' % (why, self.id, limit))
+        for ch in (self.chan, self.heart):
+            if ch is not None:
+                ch.close()
+        dropped = self.queue.take(None)  # never run: the controller that sent them is gone
+        if dropped:
+            log('dropped %d queued request%s' % (len(dropped), '' if len(dropped) == 1 else 's'))
+        deadline = time.monotonic() + limit / 1000.0
+        delay = 0.05
+        while not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(delay, left))
+            delay = min(delay * 2, 0.5)
+            try:
+                self.register(resume=True, timeout=min(RECONNECT_REPLY_SECONDS, max(0.5, deadline - time.monotonic())))
+            except Refused as e:  # e.g. a controller shutting down: try again until the deadline
+                log(str(e))
+                continue
+            except (Fatal, EOFError, OSError, FrameError, MessageTooLarge, ValueError):
+                continue
+            with self._conn_lock:
+                self._gen += 1
+                gen = self._gen
+                self._reconnecting = False
+            self._start_threads(gen)
+            log('registered again as engine %s; namespace intact' % self.id)
+            return
+        self.stop(0, 'the controller did not come back within %d ms' % limit)
+
+    def _interrupt_request(self, msg):
+        """interrupt_request: without msg_ids, interrupt what runs; with them, only when the running
+        request is one of them, and the named requests still queued are dropped (answered 'aborted')."""
+        ids = msg.content.get('msg_ids')
+        if not isinstance(ids, list):
+            self.interrupt()
+            return
+        ids = set(x for x in ids if isinstance(x, str))
+        current = self.current_msg_id
+        if current is not None and current in ids:
+            self.interrupt()
+        taken = self.queue.take(ids)
+        now = iso_now()
+        for req in taken:
+            self._reply(req, {'status': 'aborted'}, now, now)
+        seen = set(req.msg_id for req in taken)
+        seen.add(current)
+        for i in ids - seen:
+            self._cancelled.append(i)
 
     def interrupt(self):
         """Raise KeyboardInterrupt in the running code (SIGINT to the main thread of this process)."""
@@ -465,6 +633,7 @@ class Engine(object):
 
     def handle(self, msg):
         started = iso_now()
+        self.current_msg_id = msg.msg_id
         meta = {'engine_id': self.id}
         self.output.set_parent(msg.header_bytes, meta)
         t = msg.msg_type
@@ -481,6 +650,7 @@ class Engine(object):
         self.output.set_parent(None, None)
         if signal.getsignal(signal.SIGINT) != self._on_sigint:
             self._install_sigint()
+        self.current_msg_id = None
         self._reply(msg, content, started, iso_now(), buffers)
 
     def _reply(self, msg, content, started, completed, buffers=()):
@@ -492,6 +662,15 @@ class Engine(object):
             log('cannot send %s: %r' % (rtype, e))
             self.chan.send(rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,
                                    'traceback': []}, msg.header_bytes, meta)
+        except MessageTooLarge as e:
+            log('cannot send %s: %s' % (rtype, e))
+            try:
+                self.chan.send(rtype, {'status': 'error', 'ename': 'MessageTooLargeError',
+                                       'evalue': 'the reply is %s, more than the maximum message size of %s; '
+                                                 'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
+                                       'traceback': []}, msg.header_bytes, meta)
+            except OSError:
+                pass
         except OSError as e:
             log('cannot send %s: %s' % (rtype, e))
 
@@ -778,7 +957,7 @@ def read_connection_file(path, allow_insecure=False):
     }
 
 
-USAGE = '''usage: multiengine_engine.py --file ENGINE_JSON [--id N] [--allow-insecure]
+USAGE = '''usage: multiengine_engine.py --file ENGINE_JSON [--id N] [--allow-insecure] [--reconnect-ms MS]
 
 Runs one multiengine python engine: connects to the controller named in ENGINE_JSON
 (the controller's engine connection file), registers and serves requests until the
@@ -787,6 +966,9 @@ controller sends shutdown_request or goes away.
   --file PATH        engine connection file (required)
   --id N             ask the controller for engine id N
   --allow-insecure   accept a connection file other users can read
+  --reconnect-ms MS  when the controller connection drops, register again (same id,
+                     same namespace) for up to MS ms before exiting; 0 exits at once
+                     (default: what the controller advises)
 '''
 
 
@@ -799,19 +981,20 @@ def parse_args(argv):
         if a in ('-h', '--help'):
             sys.stdout.write(USAGE)
             raise SystemExit(0)
-        if name in ('--file', '-f', '--id'):
+        if name in ('--file', '-f', '--id', '--reconnect-ms'):
             if not eq:
                 i += 1
                 if i >= len(argv):
                     raise SystemExit('%s needs a value\n\n%s' % (name, USAGE))
                 value = argv[i]
-            if name == '--id':
+            if name in ('--id', '--reconnect-ms'):
+                key = 'id' if name == '--id' else 'reconnect_ms'
                 try:
-                    opts['id'] = int(value)
+                    opts[key] = int(value)
                 except ValueError:
-                    raise SystemExit('--id must be an integer, got %r' % value)
-                if opts['id'] < 0:
-                    raise SystemExit('--id must not be negative')
+                    raise SystemExit('%s must be an integer, got %r' % (name, value))
+                if opts[key] < 0:
+                    raise SystemExit('%s must not be negative' % name)
             else:
                 opts['file'] = value
         elif a == '--allow-insecure':
@@ -835,7 +1018,7 @@ def main(argv=None):
     if sys.path and sys.path[0] and os.path.abspath(sys.path[0]) == launcher_dir:
         sys.path[0] = ''  # user imports see the working directory (as in IPython), not the engine's folder
     try:
-        return Engine(info, opts['id']).run()
+        return Engine(info, opts['id'], opts.get('reconnect_ms')).run()
     except Fatal as e:
         log(str(e))
         return 1

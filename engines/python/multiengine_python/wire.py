@@ -110,6 +110,15 @@ class FrameError(Exception):
     """The byte stream is not a valid frame; the connection cannot be trusted any more."""
 
 
+class MessageTooLarge(Exception):
+    """A message to send is bigger than the controller's maximum message size; nothing was sent."""
+
+    def __init__(self, size, limit):
+        Exception.__init__(self, 'the message is %d bytes, more than the maximum message size of %d bytes' % (size, limit))
+        self.size = size
+        self.limit = limit
+
+
 def _nbytes(p):
     return p.nbytes if type(p) is memoryview else len(p)
 
@@ -241,10 +250,19 @@ def dumps(obj):
         return _dumps_ascii(obj).encode('ascii')
 
 
+_iso_second = (None, '')
+
+
 def iso_now():
-    """The current UTC time as JavaScript's Date.toISOString() writes it."""
+    """The current UTC time as JavaScript's Date.toISOString() writes it (the part up to the
+    second is formatted once per second: three of these go into every reply)."""
+    global _iso_second
     ms = int(time.time() * 1000)
-    return '%s.%03dZ' % (time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(ms // 1000)), ms % 1000)
+    sec = ms // 1000
+    cached = _iso_second
+    if cached[0] != sec:
+        cached = _iso_second = (sec, time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(sec)))
+    return '%s.%03dZ' % (cached[1], ms % 1000)
 
 
 def random_uuid():
@@ -281,6 +299,16 @@ class BadMessage(Exception):
         self.reason = reason
 
 
+_json_decode = json.JSONDecoder().decode
+
+
+def _loads(p):
+    """A JSON part (UTF-8 bytes): `{}`, which most parent headers and metadata are, without the parser."""
+    if p == b'{}':
+        return {}
+    return _json_decode(p.decode('utf-8'))
+
+
 def decode_message(parts, signer):
     """Verifies and parses frame parts (as codec.ts decodeMessage does)."""
     if len(parts) < 1 + JSON_PARTS:
@@ -288,7 +316,7 @@ def decode_message(parts, signer):
     if not signer.verify(parts):
         raise BadMessage('signature', 'signature mismatch')
     try:
-        header, parent, metadata, content = [json.loads(p) for p in parts[1:1 + JSON_PARTS]]
+        header, parent, metadata, content = [_loads(p) for p in parts[1:1 + JSON_PARTS]]
     except ValueError as e:
         raise BadMessage('malformed', 'bad JSON: %s' % e)
     if not (isinstance(header, dict) and isinstance(header.get('msg_id'), str)
@@ -324,13 +352,15 @@ def connect(ip, port, timeout=CONNECT_TIMEOUT_SECONDS):
 class Channel(object):
     """One signed message stream over a TCP socket; sends are serialised by a lock."""
 
-    def __init__(self, sock, signer, session):
+    def __init__(self, sock, signer, session, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
         self.sock = sock
         self.signer = signer
         self.session = session
-        self.reader = FrameReader(sock)
+        self.reader = FrameReader(sock, max_message_bytes)
         self.lock = threading.Lock()
         self.closed = False
+        #: Bigger messages are refused with MessageTooLarge before anything is written.
+        self.max_message_bytes = max_message_bytes
         self._prefix = random_uuid()[:18]
         self._counter = 0
 
@@ -348,10 +378,26 @@ class Channel(object):
         sig = self.signer.sign((header, parent, meta, body))
         parts = [sig, header, parent, meta, body]
         parts.extend(buffers)
+        size = 4 + 4 * len(parts) + sum(_nbytes(p) for p in parts)
+        if size > self.max_message_bytes:
+            raise MessageTooLarge(size, self.max_message_bytes)
         with self.lock:
             if self.closed:
                 return
             send_frame(self.sock, parts)
+
+    def close(self):
+        """Stops sending and wakes a thread blocked reading this channel."""
+        with self.lock:
+            self.closed = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
 
     def recv(self):
         """The next well-signed message; bad ones are logged and skipped. EOFError at the end."""

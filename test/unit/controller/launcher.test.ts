@@ -29,8 +29,19 @@ test('flags: defaults, both spellings, validation, unknown flags reported', () =
     maxMessageBytes: 1024 ** 3,
     python: 'py',
     exitWithParent: true,
+    restart: 'never',
+    maxRestarts: 5,
+    restartWindowMs: 60_000,
+    reuseKey: false,
+    reconnectMs: 10_000,
+    maxOutputBytes: 16 * 1024 * 1024,
+    resultStoreBytes: 128 * 1024 * 1024,
+    resultStoreEntries: 4096,
   });
   assert.deepEqual(o.unknown, ['--future-flag']);
+  const r = parseArgs(['--restart', 'always', '--max-restarts=2', '--restart-window-ms', '5000', '--reuse-key', '--reconnect-ms', '0', '--max-output-bytes', '4096']).options;
+  assert.deepEqual([r.restart, r.maxRestarts, r.restartWindowMs, r.reuseKey, r.reconnectMs, r.maxOutputBytes], ['always', 2, 5000, true, 0, 4096]);
+  assert.throws(() => parseArgs(['--restart', 'sometimes']), /--restart must be always or never/);
   assert.throws(() => parseArgs(['--port', 'x']), (e: unknown) => e instanceof UsageError && /--port must be a whole number/.test(e.message));
   assert.throws(() => parseArgs(['--heartbeat-ms']), /--heartbeat-ms needs a value/);
   assert.throws(() => parseArgs(['--heartbeat-ms', '1000', '--dead-after-ms', '500']), /must be larger than --heartbeat-ms/);
