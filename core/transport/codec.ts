@@ -11,7 +11,7 @@ export const JSON_PARTS = 4;
 
 /** Inputs up to this size are signed with two one-shot hashes (see Signer.mac), larger ones through createHmac. */
 const ONE_SHOT_MAX_BYTES = 8192;
-const oneShot = typeof (crypto as { hash?: unknown }).hash === 'function' && !process.env.ME_NO_ONESHOT;
+const oneShot = typeof (crypto as { hash?: unknown }).hash === 'function';
 
 export class Signer {
   private readonly key: Buffer;

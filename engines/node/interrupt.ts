@@ -14,7 +14,8 @@
  * SIGINT and ignores it, so a stray SIGINT does not kill the engine. When that internal hook
  * is missing (another node) or user code adds its own SIGINT listeners (which would take the
  * signal away from the helper), the engine falls back to the plain per-call watchdog and a
- * process SIGINT listener that rejects the awaited task.
+ * process SIGINT listener that rejects the awaited task; MULTIENGINE_NO_HELD_WATCHDOG=1 in the
+ * engine's environment forces that fallback.
  */
 import vm from 'node:vm';
 import { InterruptError } from './errors.js';

@@ -1,0 +1,89 @@
+/**
+ * A single scenario on a small local cluster, for profiling (not part of `npm run bench`):
+ *   node --import tsx bench/profile.ts rtt|async|push|pull|execute [--kind node|python] [--n 1] [--reps N]
+ * Start it with NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR' to profile the client, controller
+ * and node engines at once (the cluster inherits the environment), or attach perf/strace by pid
+ * (they are printed first).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Cluster, type AsyncResult, type KernelKind } from 'multiengine';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { kind: { type: 'string', default: 'node' }, n: { type: 'string', default: '1' }, reps: { type: 'string', default: '2000' }, mb: { type: 'string', default: '128' } },
+});
+const kind = values.kind as KernelKind;
+const scenario = positionals[0] ?? 'rtt';
+const reps = Number(values.reps);
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-prof-'));
+const cluster = await Cluster.start({ n: Number(values.n), engine: kind, dir, profile: 'prof' });
+const rc = await cluster.connect();
+console.error(JSON.stringify({ client: process.pid, controller: cluster.controllerPid, engines: rc.engines.map((e) => e.pid) }));
+const noop = kind === 'node' ? '() => null' : 'lambda: None';
+const ident = kind === 'node' ? '(x) => x' : 'lambda x: x';
+const one = rc.view(0);
+if (process.env.PROF_PAUSE) await new Promise((r) => setTimeout(r, Number(process.env.PROF_PAUSE)));
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid: number, which: 'user' | 'sys' | 'all' = 'all'): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  const user = Number(fields[11]);
+  const sys = Number(fields[12]);
+  return (which === 'user' ? user : which === 'sys' ? sys : user + sys) / 100; // clock ticks (USER_HZ = 100)
+}
+const pids = { client: process.pid, controller: cluster.controllerPid, ...Object.fromEntries(rc.engines.map((e) => [`engine${e.id}`, e.pid])) };
+const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
+function switches(pid: number): number {
+  let n = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    const st = fs.readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8');
+    for (const m of st.matchAll(/_ctxt_switches:\s+(\d+)/g)) n += Number(m[1]);
+  }
+  return n;
+}
+const sw0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, switches(pid)]));
+const sys0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid, 'sys')]));
+const t0 = process.hrtime.bigint();
+let units = 0;
+if (scenario === 'rtt') {
+  for (let i = 0; i < reps; i++) await one.applySync(noop);
+  units = reps;
+} else if (scenario === 'async') {
+  for (let r = 0; r < reps / 2000; r++) {
+    const ars: AsyncResult<unknown>[] = [];
+    for (let i = 0; i < 2000; i++) ars.push(one.applyAsync(ident, i) as AsyncResult<unknown>);
+    await rc.wait(ars);
+  }
+  units = reps;
+} else if (scenario === 'map') {
+  const items = Array.from({ length: 10_000 }, (_, i) => i);
+  const fn = kind === 'node' ? '(x) => x * x' : 'lambda x: x*x';
+  for (let i = 0; i < reps; i++) await rc.view().mapSync(fn, items);
+  units = reps;
+} else if (scenario === 'execute') {
+  for (let i = 0; i < reps; i++) await rc.view().execute('a=1', { block: true });
+  units = reps;
+} else if (scenario === 'push' || scenario === 'pull') {
+  const arr = new Float64Array((Number(values.mb) * 2 ** 20) / 8).fill(1.5);
+  await one.push({ a: arr }, { block: true });
+  for (let i = 0; i < reps; i++) {
+    if (scenario === 'push') await one.push({ a: arr }, { block: true });
+    else await one.pull('a', { block: true });
+  }
+  units = reps * arr.byteLength;
+}
+const s = Number(process.hrtime.bigint() - t0) / 1e9;
+const perOp = scenario === 'push' || scenario === 'pull' ? reps : units;
+console.error(
+  'CPU per op: ' +
+    Object.entries(pids)
+      .map(([k, pid]) => `${k} ${(((cpuSeconds(pid) - cpu0[k]) / perOp) * 1e6).toFixed(0)} us (sys ${(((cpuSeconds(pid, 'sys') - sys0[k]) / perOp) * 1e6).toFixed(0)}, ${((switches(pid) - sw0[k]) / perOp).toFixed(1)} switches)`)
+      .join(', '),
+);
+console.error(scenario === 'push' || scenario === 'pull' ? `${((units / 1e6) / s).toFixed(0)} MB/s` : `${((s / units) * 1e6).toFixed(1)} us per op, ${(units / s).toFixed(0)} /s`);
+rc.close();
+await cluster.stop();
+fs.rmSync(dir, { recursive: true, force: true });
