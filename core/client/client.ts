@@ -5,7 +5,7 @@
  * stream to its AsyncResult by msg_id: one Map lookup per message, no scans.
  */
 import { connectionFilePath, readConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
-import { createMessage, newSession, type ContentMap, type EngineInfo, type ErrorContent, type Header, type Message, type Metadata, type MsgType, type WorkRequestType } from '../protocol/messages.js';
+import { createMessage, newSession, type ContentMap, type ControllerMemory, type EngineInfo, type ErrorContent, type Header, type Message, type Metadata, type MsgType, type WorkRequestType } from '../protocol/messages.js';
 import { encodeMessage, encodeMessageFrame, Signer } from '../transport/codec.js';
 import { Connection, connectTcp } from '../transport/connection.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
@@ -58,6 +58,8 @@ export interface StatusReport {
   clients: number;
   /** The controller's store of results whose client went away (absent from older controllers). */
   result_store?: { entries: number; bytes: number; max_entries: number; max_bytes: number; evicted: number };
+  /** The controller process's memory in bytes. */
+  memory?: ControllerMemory;
 }
 
 /** The writable side of a result, as the client routes replies into it. */
@@ -340,6 +342,7 @@ export class Client {
     this.replaceEngines(r.engines);
     const report: StatusReport = { engines: r.engines, dropped_messages: r.dropped_messages, clients: r.clients };
     if (r.result_store) report.result_store = r.result_store;
+    if (r.memory) report.memory = r.memory;
     return report;
   }
 

@@ -17,6 +17,7 @@ import {
   errorContent,
   newSession,
   type ContentMap,
+  type ControllerMemory,
   type CurrentTask,
   type EngineInfo,
   type Header,
@@ -30,6 +31,7 @@ import { Connection } from '../transport/connection.js';
 import { RecyclingPartAllocator, type FrameSink } from '../transport/frame.js';
 import { EngineRecord, type ClientRecord, type Pending, type Subscription } from './engineRecord.js';
 import { HeartMonitor } from './heartMonitor.js';
+import { IdleCollector } from './idleCollector.js';
 import { ReplayGuard } from './replayGuard.js';
 import { log } from './log.js';
 import {
@@ -169,6 +171,8 @@ export class Controller {
   droppedMessages = 0;
   /** Drops validly signed messages seen before, so a captured request cannot be run twice. */
   private readonly replays = new ReplayGuard();
+  /** Runs a full GC when a burst of traffic is followed by quiet, so memory returns. */
+  private readonly idle = new IdleCollector();
   /** Messages whose handling threw (logged, not fatal). */
   handlerErrors = 0;
   /** Engine replies/streams that matched no outstanding request. */
@@ -297,6 +301,7 @@ export class Controller {
 
     conn.start({
       onMessage: (msg, parts) => {
+        this.idle.count();
         if (!this.replays.admit(msg.header.msg_id)) {
           this.droppedMessages++;
           log.warnLimited('dropped', `dropped a replayed message ${describe(msg.header.msg_id)} from ${peer}`);
@@ -945,6 +950,7 @@ export class Controller {
           dropped_messages: this.droppedMessages,
           clients: this.clients.size,
           result_store: this.results.status(),
+          memory: controllerMemory(),
         });
       case 'result_request':
         return this.onResultRequest(client, msg as Message<'result_request'>);
@@ -1246,4 +1252,9 @@ function connectIp(ip: string): string {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   return '127.0.0.1';
+}
+
+function controllerMemory(): ControllerMemory {
+  const m = process.memoryUsage();
+  return { rss: m.rss, heap_used: m.heapUsed, heap_total: m.heapTotal, external: m.external, array_buffers: m.arrayBuffers };
 }

@@ -50,6 +50,15 @@ export interface EngineInfo {
   current_task?: CurrentTask | null;
 }
 
+/** The controller process's memory in bytes (status_reply.memory), as node's process.memoryUsage() reports it. */
+export interface ControllerMemory {
+  rss: number;
+  heap_used: number;
+  heap_total: number;
+  external: number;
+  array_buffers: number;
+}
+
 /** The controller's store of results whose client went away (status_reply.result_store). */
 export interface ResultStoreStatus {
   entries: number;
@@ -142,7 +151,7 @@ export interface ContentMap {
   }>;
   engine_event: { event: 'registered' | 'state' | 'unregistered'; engine: EngineInfo };
   status_request: Record<string, never>;
-  status_reply: Reply<{ engines: EngineInfo[]; dropped_messages: number; clients: number; result_store?: ResultStoreStatus }>;
+  status_reply: Reply<{ engines: EngineInfo[]; dropped_messages: number; clients: number; result_store?: ResultStoreStatus; memory?: ControllerMemory }>;
   /** The result of a request whose client went away before it was answered (kept in the controller's result store). */
   result_request: { msg_id: string };
   /**
