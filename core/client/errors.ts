@@ -4,6 +4,8 @@
  * or more of them rejects with a CompositeError that holds every engine's error.
  */
 
+import { formatBytes } from '../util/format.js';
+
 /** An exception raised by user code on an engine, or a failure the engine reported. */
 export class RemoteError extends Error {
   constructor(
@@ -111,17 +113,7 @@ export class MessageTooLargeError extends RangeError {
   }
 }
 
-/** `12.5 MiB (13107200 bytes)`. */
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
-}
+export { formatBytes };
 
 /** A controller request (status, add engines, ...) answered with an error. */
 export class ControllerError extends Error {

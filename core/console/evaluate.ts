@@ -11,7 +11,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import type * as Esbuild from 'esbuild';
-import { rewriteTopLevel } from '../../engines/node/topLevel.js';
+import { quietLoaderWarning } from '../util/quietLoaderWarning.js';
+import { rewriteTopLevel } from '../util/topLevel.js';
 
 export type Compiled =
   /** `isAsync`: running `code` gives a promise of `{ value }` (the top-level-await wrapper). */
@@ -24,19 +25,6 @@ let esbuild: typeof Esbuild | undefined;
 
 /** `import()` in a line uses the ordinary loader (Node >= 20.12). */
 const DYNAMIC_IMPORT = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-let warningFiltered = false;
-
-/** Using that loader emits a one-off ExperimentalWarning, which would land amid the session: drop just that one. */
-function filterLoaderWarning(): void {
-  if (warningFiltered) return;
-  warningFiltered = true;
-  const emitWarning = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === 'string' ? warning : warning.message;
-    if (text.includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return;
-    (emitWarning as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
-}
 
 /** JavaScript for TypeScript `code` (imports kept as written); throws esbuild's error when it does not parse. */
 export function stripTypes(code: string): string {
@@ -106,7 +94,7 @@ export function compile(source: string, opts: { force?: boolean } = {}): Compile
  * promise of `{ value }`.
  */
 export function runCompiled(c: { code: string }, filename: string): unknown {
-  filterLoaderWarning();
+  quietLoaderWarning();
   const script = new vm.Script(c.code, { filename, importModuleDynamically: DYNAMIC_IMPORT });
   return script.runInThisContext({ breakOnSigint: true, displayErrors: false });
 }

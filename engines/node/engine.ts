@@ -29,6 +29,7 @@ import { Heart } from './heart.js';
 import { interruptAwaited, interruptState } from './interrupt.js';
 import { Namespace } from './namespace.js';
 import { RequestHandler, type ReplyBody } from './requests.js';
+import { formatBytes } from '../../core/util/format.js';
 
 const REGISTRATION_TIMEOUT_MS = 30_000;
 /** How long one attempt to register again may wait for the reply. */
@@ -412,17 +413,6 @@ export class Engine {
   }
 }
 
-/** `12.5 MiB (13107200 bytes)`. */
-function formatBytes(n: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} bytes` : `${v.toFixed(1)} ${units[u]} (${n} bytes)`;
-}
 
 /** An error as the user would want to read it: its stack without engine and node-internal frames. */
 function formatThrown(e: unknown): string {

@@ -11,20 +11,14 @@ import { functionExpression } from '../../core/serialize/serialize.js';
 import { NameError, UnmetDependencyError } from './errors.js';
 import { awaitInterruptible, callInterruptible, isThenable, runScript } from './interrupt.js';
 import { realmAdopter } from './realm.js';
-import { needsRewrite, rewriteTopLevel } from './topLevel.js';
+import { quietLoaderWarning } from '../../core/util/quietLoaderWarning.js';
+import { needsRewrite, rewriteTopLevel } from '../../core/util/topLevel.js';
 import { stripTypes } from './typescript.js';
 
 /** `import()` inside user code uses the ordinary loader (Node >= 20.12). */
 const DYNAMIC_IMPORT = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
 
-// Using that constant emits a one-off ExperimentalWarning on stderr, which would otherwise
-// land in the first user's output. Drop just that warning.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const text = typeof warning === 'string' ? warning : warning.message;
-  if (text.includes('USE_MAIN_CONTEXT_DEFAULT_LOADER')) return;
-  (emitWarning as (w: string | Error, ...r: unknown[]) => void)(warning, ...rest);
-}) as typeof process.emitWarning;
+quietLoaderWarning();
 
 const IDENTIFIER = /^[\p{ID_Start}$_][\p{ID_Continue}$\u200c\u200d]*$/u;
 const NOT_NAMES = new Set(['this', 'null', 'true', 'false', 'arguments', 'super', 'new', 'import']);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+export { isAlive } from '../../core/util/processes.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const OUTPUT = path.join(ROOT, 'test', 'e2e', 'output');
@@ -133,16 +134,3 @@ export async function until<T>(what: string, fn: () => Promise<T | null | undefi
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/ Z /.test(stat.slice(stat.lastIndexOf(')')));
-  } catch {
-    return process.platform !== 'linux';
-  }
-}

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client, connectionFilePath } from 'multiengine';
 import { eventually } from './fixture.ts';
+import { isAlive as alive } from '../../core/util/processes.ts';
 
 const bin = path.resolve('bin/multiengine.js');
 
@@ -14,14 +15,6 @@ function cli(args: string[], env: NodeJS.ProcessEnv) {
   return spawnSync(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 test('start --daemon, status, stop', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));

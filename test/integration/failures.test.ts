@@ -8,15 +8,8 @@ import { createMessage } from '../../core/protocol/messages.ts';
 import { encodeMessage, Signer } from '../../core/transport/codec.ts';
 import { encodeFrame } from '../../core/transport/frame.ts';
 import { eventually, startTestCluster } from './fixture.ts';
+import { isAlive } from '../../core/util/processes.ts';
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
 
 test('SIGKILL of an engine fails its outstanding request with EngineError; the others still answer', async () => {
   const tc = await startTestCluster({ n: 4 });

@@ -3,23 +3,10 @@ import fs from 'node:fs';
 import { createMessage, type Message, type MsgType, type ContentMap, type Metadata } from '../../core/protocol/messages.ts';
 import { Signer } from '../../core/transport/codec.ts';
 import { Connection, connectTcp } from '../../core/transport/connection.ts';
+export { isAlive } from '../../core/util/processes.ts';
 
 export { eventually, sleep, startTestCluster } from '../integration/fixture.ts';
 
-/** True while the process runs (a zombie counts as gone). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^Z$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
 
 /** Resident memory of a process in KiB (Linux), 0 when unknown. */
 export function rssKB(pid: number): number {

@@ -9,7 +9,7 @@ import { decodeValue, encodeValue, type Encoder } from '../../../core/serialize/
 import { describeError } from '../../../engines/node/errors.js';
 import { bindingName, Namespace } from '../../../engines/node/namespace.js';
 import { RequestHandler } from '../../../engines/node/requests.js';
-import { rewriteTopLevel } from '../../../engines/node/topLevel.js';
+import { rewriteTopLevel } from '../../../core/util/topLevel.js';
 
 type Reply = { [key: string]: unknown };
 
