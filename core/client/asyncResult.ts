@@ -20,6 +20,16 @@ export interface OutputEvent {
   text: string;
 }
 
+/**
+ * One engine's own outcome. Unlike awaiting the result, which rejects as a whole when any engine
+ * fails, this keeps the values of the engines that succeeded. For map, scatter and gather the
+ * value is that engine's block.
+ */
+export type EngineOutcome =
+  | { engineId: number; status: 'pending' }
+  | { engineId: number; status: 'ok'; value: unknown }
+  | { engineId: number; status: 'error' | 'aborted'; error: RemoteError };
+
 export interface SlotMetadata {
   engineId: number;
   msgId: string;
@@ -334,6 +344,15 @@ export class AsyncResult<T = unknown> implements Promise<T> {
       ...(s.started ? { started: s.started } : {}),
       ...(s.completed ? { completed: s.completed } : {}),
     }));
+  }
+
+  /** Each engine's outcome in target order: its value or its error, or pending while it runs. */
+  get outcomes(): EngineOutcome[] {
+    return this.tracker.slots.map((s): EngineOutcome => {
+      if (!s.done) return { engineId: s.engineId, status: 'pending' };
+      if (s.error) return { engineId: s.engineId, status: s.error instanceof AbortError ? 'aborted' : 'error', error: s.error };
+      return { engineId: s.engineId, status: 'ok', value: s.value };
+    });
   }
 
   /** Calls `cb` for each piece of output as it arrives, until the result is done or the disposable is disposed. */

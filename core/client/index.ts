@@ -11,7 +11,7 @@ export {
   type Returned,
   type ViewResult,
 } from './directView.js';
-export { AsyncResult, type Disposable, type OutputEvent, type SlotMetadata, type StreamName } from './asyncResult.js';
+export { AsyncResult, type Disposable, type EngineOutcome, type OutputEvent, type SlotMetadata, type StreamName } from './asyncResult.js';
 export { AbortError, CompositeError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
 export { requireModules, type RemoteFn } from './remoteFunction.js';
 export { blockSizes, concatenate, partition, type Sequence } from './partition.js';

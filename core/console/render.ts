@@ -148,9 +148,12 @@ export function outcomeOf(ar: PromiseLike<unknown>): Promise<Outcome> {
   );
 }
 
-/** The Out lines of a successful execute, or the error lines of a failed one. */
-export function formatOutcome(outcome: Outcome, style: Style): string {
-  if (!outcome.ok) return formatError(outcome.error, style);
+/**
+ * The Out lines of a successful execute, or the error lines of a failed one, after the Out lines
+ * of the engines that did succeed (`succeeded`, their execute results).
+ */
+export function formatOutcome(outcome: Outcome, style: Style, succeeded: readonly unknown[] = []): string {
+  if (!outcome.ok) return executeResults([...succeeded]).map((r) => formatOut(r, style)).join('') + formatError(outcome.error, style);
   return executeResults(outcome.value)
     .map((r) => formatOut(r, style))
     .join('');

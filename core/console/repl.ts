@@ -255,7 +255,7 @@ export class Console {
     }
     const end = await this.watch(ar, true);
     if (end === 'abandoned') return this.stillRunning(ar);
-    this.showOutcome(await outcomeOf(ar));
+    this.showOutcome(await outcomeOf(ar), ar);
   }
 
   private async showResult(index: number | undefined): Promise<void> {
@@ -274,12 +274,13 @@ export class Console {
       return this.stillRunning(run.ar);
     }
     this.screen.write(formatOutput(run.ar, this.style));
-    this.showOutcome(await outcomeOf(run.ar));
+    this.showOutcome(await outcomeOf(run.ar), run.ar);
   }
 
-  private showOutcome(outcome: Outcome): void {
+  private showOutcome(outcome: Outcome, ar?: AsyncResult<unknown>): void {
     if (!outcome.ok) this.lastError = outcome.error;
-    this.screen.write(formatOutcome(outcome, this.style));
+    const succeeded = ar ? ar.outcomes.flatMap((o) => (o.status === 'ok' ? [o.value] : [])) : [];
+    this.screen.write(formatOutcome(outcome, this.style, succeeded));
   }
 
   private stillRunning(ar: AsyncResult<unknown>): void {

@@ -122,6 +122,14 @@ describe('multiengine console -n 2 (node engines)', { timeout: 180_000 }, () => 
     assert.match(tb, /^\s+at /m);
   });
 
+  test('when only some engines fail, the others still show their Out lines', async () => {
+    await s.run("dview.scatter('part', [0, 1])");
+    const out = await s.run("%px if (part[0] === 1) throw new Error('only on one'); part[0] + 40");
+    assert.match(out, /^\[0\] Out\[\d+\]: 40$/m);
+    assert.match(out, /^\[1:execute\]: Error: only on one$/m);
+    assert.doesNotMatch(out, /^\[1\] Out/m);
+  });
+
   test('local TypeScript with top-level await; an AsyncResult is awaited', async () => {
     await s.run('const t: number = await Promise.resolve(7)');
     assert.match(await s.run('t * 6'), /^42$/m);
