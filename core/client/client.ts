@@ -4,6 +4,7 @@
  * for any number of targets, with metadata.targets) and routes every reply and output
  * stream to its AsyncResult by msg_id: one Map lookup per message, no scans.
  */
+import { inspect } from 'node:util';
 import { connectionFilePath, readConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
 import { createMessage, newSession, type ContentMap, type ControllerMemory, type EngineInfo, type ErrorContent, type Header, type Message, type Metadata, type MsgType, type WorkRequestType } from '../protocol/messages.js';
 import { encodeMessage, encodeMessageFrame, Signer } from '../transport/codec.js';
@@ -124,6 +125,11 @@ function sleep(ms: number): Promise<void> {
 export class Client {
   /** This client's session id (in the header of every message it sends). */
   readonly session = newSession();
+
+  /** A short form for REPLs and console.log, instead of sockets and bookkeeping. */
+  [inspect.custom](_depth: number, opts: { stylize(text: string, style: string): string }): string {
+    return `${opts.stylize('Client', 'special')} { ids: ${inspect(this.ids)}, connectionFile: ${opts.stylize(`'${this.connectionFile}'`, 'string')} }`;
+  }
   controllerPid = 0;
   heartbeatMs = 0;
   /** Messages from the controller dropped because of a bad signature or form. */

@@ -5,6 +5,7 @@
  * and returns an AsyncResult, or with `block` a Promise of the values.
  */
 import fs from 'node:fs';
+import { inspect } from 'node:util';
 import type { Json, Message } from '../protocol/messages.js';
 import { decodeValue, encodeValue, type Encoder } from '../serialize/serialize.js';
 import type { AsyncResult, ResultTracker } from './asyncResult.js';
@@ -74,6 +75,12 @@ interface Resolved {
  */
 export class DirectView<One extends boolean = boolean> {
   private targetsSpec: Targets | undefined;
+
+  /** A short form for REPLs and console.log, instead of the client's internals. */
+  [inspect.custom](_depth: number, opts: { stylize(text: string, style: string): string }): string {
+    const t = this.targets;
+    return `${opts.stylize('DirectView', 'special')} { targets: ${t === undefined ? "'all'" : inspect(t)}, block: ${this.block} }`;
+  }
   /** Default for calls without a `block` option: true waits and gives values, false gives an AsyncResult. */
   block = false;
   /** Default for calls without a `timeoutMs` option (undefined: no time limit). See CallOptions.timeoutMs. */

@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import readline from 'node:readline';
+import { inspect } from 'node:util';
 import { Client } from '../client/client.js';
 import type { Disposable } from '../client/asyncResult.js';
 import type { EngineInfo, KernelKind } from '../protocol/messages.js';
@@ -93,6 +94,11 @@ const CONTROLLER_RESTART_WINDOW_MS = 60_000;
 export class Cluster {
   /** Every engine pid this cluster has seen, so stop() can make sure none is left. */
   private readonly enginePids = new Set<number>();
+
+  /** A short form for REPLs and console.log, instead of child processes and clients. */
+  [inspect.custom](_depth: number, opts: { stylize(text: string, style: string): string }): string {
+    return `${opts.stylize('Cluster', 'special')} { profile: ${opts.stylize(`'${this.profile}'`, 'string')}, controllerPid: ${this.controllerPid}, ids: ${inspect(this.ids)} }`;
+  }
   private stopped = false;
   private controllerListeners: ((e: ControllerEvent) => void)[] = [];
   private restartTimes: number[] = [];

@@ -6,11 +6,9 @@
  */
 import path from 'node:path';
 import { inspect } from 'node:util';
-import { Client } from '../client/client.js';
-import { DirectView, type ExecuteResult } from '../client/directView.js';
+import type { ExecuteResult } from '../client/directView.js';
 import { AsyncResult } from '../client/asyncResult.js';
 import { CompositeError, RemoteError } from '../client/errors.js';
-import { Cluster } from '../cluster/cluster.js';
 import type { EngineInfo } from '../protocol/messages.js';
 import { packageRoot } from '../util/entry.js';
 
@@ -179,16 +177,6 @@ export function executeResults(value: unknown): ExecuteResult[] {
 
 /** How a value from a local line is shown: util.inspect, with short forms for the client's objects. */
 export function formatValue(v: unknown, style: Style): string {
-  if (v instanceof DirectView) {
-    const t = v.targets;
-    return `${style.cyan('DirectView')} { targets: ${t === undefined ? "'all'" : inspect(t)}, block: ${v.block} }`;
-  }
-  if (v instanceof Client) {
-    return `${style.cyan('Client')} { ids: ${inspect(v.ids)}, connectionFile: ${inspect(v.connectionFile, { colors: style.enabled })} }`;
-  }
-  if (v instanceof Cluster) {
-    return `${style.cyan('Cluster')} { profile: ${inspect(v.profile, { colors: style.enabled })}, controllerPid: ${v.controllerPid}, ids: ${inspect(v.ids)} }`;
-  }
   return inspect(v, { colors: style.enabled, depth: 4 });
 }
 

@@ -22,3 +22,18 @@ test('outcomes keep the values of the engines that succeeded', async () => {
     await tc.stop();
   }
 });
+
+test('Client, DirectView and Cluster print as short summaries, not their internals', async () => {
+  const { inspect } = await import('node:util');
+  const tc = await startTestCluster({ n: 2 });
+  try {
+    const v = tc.rc.view([1]);
+    v.block = true;
+    assert.equal(inspect(v), 'DirectView { targets: [ 1 ], block: true }');
+    assert.equal(inspect(tc.rc.view()), "DirectView { targets: 'all', block: false }");
+    assert.equal(inspect(tc.rc), `Client { ids: [ 0, 1 ], connectionFile: '${tc.cluster.connectionFile}' }`);
+    assert.equal(inspect(tc.cluster), `Cluster { profile: 'test', controllerPid: ${tc.cluster.controllerPid}, ids: [ 0, 1 ] }`);
+  } finally {
+    await tc.stop();
+  }
+});
