@@ -7,18 +7,14 @@
  * (their tooltips give min and max); both axes are logarithmic.
  */
 import fs from 'node:fs';
-import type { Figure } from './stats.ts';
+import { readFigures } from './stats.ts';
 
 const file = process.argv[2];
 if (!file) {
   console.error('usage: node --import tsx bench/chart.ts RESULTS.jsonl > chart.svg');
   process.exit(2);
 }
-const figures = fs
-  .readFileSync(file, 'utf8')
-  .split('\n')
-  .filter((l) => l.startsWith('{'))
-  .map((l) => JSON.parse(l) as Figure);
+const figures = readFigures(fs.readFileSync(file, 'utf8'));
 
 const PANELS = [
   { name: 'overhead_apply_rtt_1', title: 'apply round trip on one engine' },

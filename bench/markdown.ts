@@ -4,18 +4,14 @@
  * (RESULTS.jsonl from `npm run bench -- --compare ipyparallel --json RESULTS.jsonl`).
  */
 import fs from 'node:fs';
-import { higherIsBetter, type Figure } from './stats.ts';
+import { higherIsBetter, readFigures, type Figure } from './stats.ts';
 
 const file = process.argv[2];
 if (!file) {
   console.error('usage: node --import tsx bench/markdown.ts RESULTS.jsonl');
   process.exit(2);
 }
-const figures = fs
-  .readFileSync(file, 'utf8')
-  .split('\n')
-  .filter((l) => l.startsWith('{'))
-  .map((l) => JSON.parse(l) as Figure);
+const figures = readFigures(fs.readFileSync(file, 'utf8'));
 
 const WHAT: Record<string, string> = {
   cluster_start: 'cluster start, to 4 engines answering',

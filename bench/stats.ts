@@ -40,3 +40,11 @@ export async function timed(fn: () => Promise<unknown>, reps: number, warm = 0):
 export function higherIsBetter(unit: string): boolean {
   return unit.endsWith('/s');
 }
+
+/** The figures of a results file (`npm run bench -- --json FILE`): its JSON lines. */
+export function readFigures(text: string): Figure[] {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Figure);
+}
