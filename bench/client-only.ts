@@ -14,6 +14,7 @@ import { writeConnectionFile } from '../core/connection/connectionFile.ts';
 import { createMessage, newSession, type EngineInfo } from '../core/protocol/messages.ts';
 import { Signer } from '../core/transport/codec.ts';
 import { Connection } from '../core/transport/connection.ts';
+import { cpuSeconds } from '../core/util/processes.ts';
 
 const KEY = 'k'.repeat(64);
 if (process.argv[2] === 'server') {
@@ -53,10 +54,7 @@ if (process.argv[2] === 'server') {
   };
   await run();
   const cpu = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
-  const srvCpu = () => {
-    const f = fs.readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  };
+  const srvCpu = () => cpuSeconds(server.pid!);
   const c0 = cpu();
   const s0 = srvCpu();
   const t0 = process.hrtime.bigint();

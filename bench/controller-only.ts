@@ -14,6 +14,7 @@ import { nodeEntry } from '../core/util/entry.ts';
 import { createMessage, newSession, type Message } from '../core/protocol/messages.ts';
 import { Signer } from '../core/transport/codec.ts';
 import { Connection, connectTcp } from '../core/transport/connection.ts';
+import { cpuSeconds } from '../core/util/processes.ts';
 
 const { values } = parseArgs({ options: { reps: { type: 'string', default: '5000' }, engines: { type: 'string', default: '1' }, burst: { type: 'string', default: '1' } } });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-ctl-only-'));
@@ -83,10 +84,7 @@ const round = () =>
     };
     for (let i = 0; i < burst; i++) client.send(createMessage('apply_request', { fn: '() => null', args: [] }, { session, metadata: { targets: [0] } }));
   });
-const cpu = () => {
-  const f = fs.readFileSync(`/proc/${ctl.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+const cpu = () => cpuSeconds(ctl.pid!);
 const own = () => (process.cpuUsage().user + process.cpuUsage().system) / 1e6;
 for (let i = 0; i < 500; i++) await round();
 const reps = Number(values.reps);

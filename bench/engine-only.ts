@@ -14,6 +14,7 @@ import { createMessage, newSession, type Message, type MsgType } from '../core/p
 import { Signer } from '../core/transport/codec.ts';
 import { Connection } from '../core/transport/connection.ts';
 import { engineCommand } from '../core/controller/localLauncher.ts';
+import { cpuSeconds } from '../core/util/processes.ts';
 
 const { values } = parseArgs({ options: { kind: { type: 'string', default: 'node' }, reps: { type: 'string', default: '3000' }, type: { type: 'string', default: 'apply' }, burst: { type: 'string', default: '1' } } });
 const key = 'k'.repeat(64);
@@ -49,10 +50,7 @@ const registered = new Promise<void>((resolve) => {
 await registered;
 await new Promise((r) => setTimeout(r, 300));
 const pid = (globalThis as { enginePid?: number }).enginePid!;
-const cpu = () => {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+const cpu = () => cpuSeconds(pid);
 const own = () => process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6;
 const py = values.kind === 'python';
 const req = (): [MsgType, object] =>

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cluster, type AsyncResult, type KernelKind } from 'multiengine';
+import { cpuSeconds } from '../core/util/processes.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -26,14 +27,6 @@ const noop = kind === 'node' ? '() => null' : 'lambda: None';
 const ident = kind === 'node' ? '(x) => x' : 'lambda x: x';
 const one = rc.view(0);
 if (process.env.PROF_PAUSE) await new Promise((r) => setTimeout(r, Number(process.env.PROF_PAUSE)));
-/** CPU seconds (user + system, all threads) a process has used so far. */
-function cpuSeconds(pid: number, which: 'user' | 'sys' | 'all' = 'all'): number {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  const user = Number(fields[11]);
-  const sys = Number(fields[12]);
-  return (which === 'user' ? user : which === 'sys' ? sys : user + sys) / 100; // clock ticks (USER_HZ = 100)
-}
 const pids = { client: process.pid, controller: cluster.controllerPid, ...Object.fromEntries(rc.engines.map((e) => [`engine${e.id}`, e.pid])) };
 const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
 function switches(pid: number): number {

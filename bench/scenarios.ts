@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CompositeError, Cluster, type AsyncResult, type Client, type KernelKind } from 'multiengine';
+import { rssKB } from '../core/util/processes.ts';
 import { figure, timed, type Figure } from './stats.ts';
 
 export interface BenchOptions {
@@ -36,10 +37,7 @@ async function withCluster<T>(n: number, engine: KernelKind, fn: (cluster: Clust
   }
 }
 
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
+const rssMB = (pid: number) => rssKB(pid) / 1024;
 
 const us = (xs: number[]) => xs.map((s) => s * 1e6);
 

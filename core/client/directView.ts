@@ -380,11 +380,9 @@ export class DirectView<One extends boolean = boolean> {
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
   ): AsyncResult<R> {
-    const method = msgType.replace(/_request$/, '');
-    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
-    this.client.submit({ msgType, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) });
-    if (r.timeoutMs !== undefined) this.client.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
-    return result;
+    return this.track(msgType, r, finalize, (tracker) => {
+      this.client.submit({ msgType, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) });
+    });
   }
 
   /** One message per engine (scatter, map, parallel), all in one result. */
@@ -395,10 +393,17 @@ export class DirectView<One extends boolean = boolean> {
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
   ): AsyncResult<R> {
+    return this.track(msgType, r, finalize, (tracker) => {
+      const decode = decoder(tracker);
+      this.client.submitAll(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode })));
+    });
+  }
+
+  /** A result over the resolved targets: `send` submits its messages; the call's timeoutMs applies to it. */
+  private track<R>(msgType: string, r: Resolved, finalize: (values: unknown[]) => R, send: (tracker: ResultTracker<R>) => void): AsyncResult<R> {
     const method = msgType.replace(/_request$/, '');
     const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
-    const decode = decoder(tracker);
-    this.client.submitAll(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode })));
+    send(tracker);
     if (r.timeoutMs !== undefined) this.client.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
     return result;
   }

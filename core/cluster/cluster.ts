@@ -16,7 +16,7 @@ import { Client } from '../client/client.js';
 import type { Disposable } from '../client/asyncResult.js';
 import type { EngineInfo, KernelKind } from '../protocol/messages.js';
 import { nodeEntry } from '../util/entry.js';
-import { isAlive, waitForExit } from '../util/processes.js';
+import { ensureGone } from '../util/processes.js';
 
 export interface ClusterOptions {
   /** Number of engines to start; defaults to the number of CPU cores. 0 starts none. */
@@ -237,24 +237,8 @@ export class Cluster {
       /* fall through to signals */
     }
     this.control.close();
-    const pid = this.ready.pid;
-    if (!(await waitForExit(pid, 5000))) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-      await waitForExit(pid, 2000);
-    }
-    for (const p of this.enginePids) {
-      if (isAlive(p) && !(await waitForExit(p, 2000))) {
-        try {
-          process.kill(p, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    }
+    await ensureGone(this.ready.pid, 5000);
+    await Promise.all([...this.enginePids].map((p) => ensureGone(p, 2000)));
     this.controller.stdin?.destroy();
   }
 

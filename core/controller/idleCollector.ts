@@ -9,7 +9,6 @@ import vm from 'node:vm';
 export class IdleCollector {
   private sinceTick = 0;
   private sinceCollect = 0;
-  private readonly timer: NodeJS.Timeout;
   private readonly gc: ((opts?: object) => void) | null;
 
   constructor(
@@ -19,8 +18,7 @@ export class IdleCollector {
   ) {
     v8.setFlagsFromString('--expose-gc');
     this.gc = vm.runInNewContext('typeof gc === "function" ? gc : null') as ((opts?: object) => void) | null;
-    this.timer = setInterval(() => this.tick(), quietMs);
-    this.timer.unref();
+    setInterval(() => this.tick(), quietMs).unref();
   }
 
   /** Call once per message handled. */
@@ -38,9 +36,5 @@ export class IdleCollector {
       // 'last-resort' also compacts and shrinks the young generation, so pages go back to the OS.
       this.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     }
-  }
-
-  dispose(): void {
-    clearInterval(this.timer);
   }
 }

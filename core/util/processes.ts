@@ -39,3 +39,30 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
     await new Promise((r) => setTimeout(r, delay));
   }
 }
+
+/** Resident memory of a live process in KiB, from /proc (Linux). */
+export function rssKB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/** CPU seconds (all threads) a live process has used so far, from /proc (Linux; clock ticks of 1/100 s). */
+export function cpuSeconds(pid: number, which: 'user' | 'sys' | 'all' = 'all'): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const user = Number(fields[11]);
+  const sys = Number(fields[12]);
+  return (which === 'user' ? user : which === 'sys' ? sys : user + sys) / 100;
+}
+
+/** Gives `pid` `graceMs` to exit, then SIGKILLs it and waits for it to be gone. Only for pids we started. */
+export async function ensureGone(pid: number, graceMs: number): Promise<boolean> {
+  if (await waitForExit(pid, graceMs)) return true;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  return waitForExit(pid, 2000);
+}

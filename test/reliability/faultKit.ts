@@ -1,22 +1,12 @@
 /** Helpers for the fault tests: process liveness and memory by pid, polling, a raw client. */
-import fs from 'node:fs';
 import { createMessage, type Message, type MsgType, type ContentMap, type Metadata } from '../../core/protocol/messages.ts';
 import { Signer } from '../../core/transport/codec.ts';
 import { Connection, connectTcp } from '../../core/transport/connection.ts';
-export { isAlive } from '../../core/util/processes.ts';
+export { isAlive, rssKB } from '../../core/util/processes.ts';
 
 export { eventually, sleep, startTestCluster } from '../integration/fixture.ts';
 
 
-/** Resident memory of a process in KiB (Linux), 0 when unknown. */
-export function rssKB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
 
 /** Sends a signal to a pid we started, ignoring "already gone". */
 export function signal(pid: number, sig: NodeJS.Signals): void {

@@ -15,6 +15,7 @@ import { BadMessage, decodeMessage, encodeMessage, Signer } from '../../core/tra
 import { encodeFrame, FrameDecoder, FrameError } from '../../core/transport/frame.ts';
 import { startTestCluster } from '../integration/fixture.ts';
 import { badFrame, FUZZ_KINDS, rng } from './fuzzFrames.ts';
+import { rssKB } from '../../core/util/processes.ts';
 
 const FRAMES = 100_000;
 
@@ -71,9 +72,6 @@ test(`the Python engine's frame parser survives ${FRAMES.toLocaleString()} bad f
   assert.ok(summary.dropped > FRAMES / 4 && summary.closed > FRAMES / 10, res.stdout);
 });
 
-function rssKB(pid: number): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-}
 
 async function sendAndWaitClose(port: number, bytes: Buffer): Promise<boolean> {
   const s = net.connect(port, '127.0.0.1');
