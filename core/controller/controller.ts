@@ -950,7 +950,7 @@ export class Controller {
           dropped_messages: this.droppedMessages,
           clients: this.clients.size,
           result_store: this.results.status(),
-          memory: controllerMemory(),
+          memory: { ...controllerMemory(), idle_collections: this.idle.collections },
         });
       case 'result_request':
         return this.onResultRequest(client, msg as Message<'result_request'>);
@@ -1254,7 +1254,7 @@ function connectIp(ip: string): string {
   return '127.0.0.1';
 }
 
-function controllerMemory(): ControllerMemory {
+function controllerMemory(): Omit<ControllerMemory, 'idle_collections'> {
   const m = process.memoryUsage();
   return { rss: m.rss, heap_used: m.heapUsed, heap_total: m.heapTotal, external: m.external, array_buffers: m.arrayBuffers };
 }

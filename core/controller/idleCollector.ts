@@ -9,6 +9,8 @@ import vm from 'node:vm';
 export class IdleCollector {
   private sinceTick = 0;
   private sinceCollect = 0;
+  /** Full collections run so far (reported in status_reply.memory). */
+  collections = 0;
   private readonly gc: ((opts?: object) => void) | null;
 
   constructor(
@@ -33,6 +35,7 @@ export class IdleCollector {
     this.sinceTick = 0;
     if (!busy && this.sinceCollect >= this.burst && this.gc) {
       this.sinceCollect = 0;
+      this.collections++;
       // 'last-resort' also compacts and shrinks the young generation, so pages go back to the OS.
       this.gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     }

@@ -57,6 +57,8 @@ export interface ControllerMemory {
   heap_total: number;
   external: number;
   array_buffers: number;
+  /** Full collections the controller ran after bursts of traffic went quiet. */
+  idle_collections: number;
 }
 
 /** The controller's store of results whose client went away (status_reply.result_store). */

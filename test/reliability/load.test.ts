@@ -69,30 +69,29 @@ test(`${TOTAL.toLocaleString()} requests from ${CLIENTS} clients at ${ENGINES} e
   const clients = await Promise.all(Array.from({ length: CLIENTS }, () => tc.cluster.connect()));
   try {
     const pid = tc.cluster.controllerPid;
-    const heapUsed = async () => (await tc.rc.status()).memory!.heap_used;
-    // Warm up so the comparison measures steady state, not first-use allocations.
-    // (20,000 requests: enough for the controller's code to be optimized before the baseline.)
+    const memory = async () => (await tc.rc.status()).memory!;
+    /** The heap in use once the controller has collected (IdleCollector) after the burst that began with `before` collections. */
+    const collectedHeap = async (before: number) => {
+      for (let waited = 0; waited < 30_000; waited += 200) {
+        await new Promise((r) => setTimeout(r, 200));
+        const m = await memory();
+        if (m.idle_collections > before) return m.heap_used;
+      }
+      throw new Error('the controller ran no collection within 30 s of going quiet');
+    };
+    // Warm up so the comparison measures steady state, not first-use allocations
+    // (20,000 requests: enough for the controller's code to be optimized before the baseline).
+    const warmupFrom = (await memory()).idle_collections;
     await Promise.all(clients.map((rc, c) => drive(rc, c, 5_000)));
-    // Compare collected heaps: let the warm-up go quiet so the controller's IdleCollector runs,
-    // and take the smallest heap seen while it settles as the baseline.
-    let startHeap = await heapUsed();
-    for (let waited = 0; waited < 5_000; waited += 500) {
-      await new Promise((r) => setTimeout(r, 500));
-      startHeap = Math.min(startHeap, await heapUsed());
-    }
+    const startHeap = await collectedHeap(warmupFrom);
     const startRss = rssKB(pid);
+    const loadFrom = (await memory()).idle_collections;
     const results = await Promise.all(clients.map((rc, c) => drive(rc, c, TOTAL / CLIENTS)));
     assert.deepEqual(results, Array(CLIENTS).fill(TOTAL / CLIENTS));
     for (const rc of clients) assert.equal(rc.outstandingResults.length, 0, 'no reply is still awaited');
     // The controller collects once traffic goes quiet (IdleCollector): the memory in use must come
     // back to where it started. Its RSS may keep freed pages for reuse, but stays bounded.
-    // As for the baseline, the smallest heap seen is the collected one (garbage from the status
-    // polls themselves piles up between collections).
-    let heap = await heapUsed();
-    for (let waited = 0; heap > startHeap * 1.1 && waited < 20_000; waited += 500) {
-      await new Promise((r) => setTimeout(r, 500));
-      heap = Math.min(heap, await heapUsed());
-    }
+    const heap = await collectedHeap(loadFrom);
     assert.ok(heap <= startHeap * 1.1, `controller heap in use ${startHeap} bytes before, ${heap} after`);
     const endRss = rssKB(pid);
     assert.ok(endRss < startRss + 64 * 1024, `controller RSS ${startRss} kB before, ${endRss} kB after`);
