@@ -12,6 +12,8 @@ import { Connection, connectTcp } from '../transport/connection.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
 import { AsyncResult, ResultTracker, waitAll, type Disposable, type ResultSpec, type StreamName } from './asyncResult.js';
 import { DirectView, replyDecoderFor } from './directView.js';
+import { DirectLinks } from './directLinks.js';
+import { PathGate, type Path } from './pathGate.js';
 import { AbortError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
 import type { Targets } from './validate.js';
 import { checkTargetsShape, resolveTargets } from './validate.js';
@@ -35,6 +37,12 @@ export interface ConnectOptions {
    * connect_reply (10 s for ours), else 0.
    */
   reconnectMs?: number;
+  /**
+   * Send single-engine requests straight to the engine when it accepts direct connections
+   * (protocol section 13): half the hops, and large values bypass the controller. Default true,
+   * false when MULTIENGINE_DIRECT=0 is in the environment.
+   */
+  direct?: boolean;
 }
 
 /** 'reconnecting' after the connection dropped; 'closed' once closed for good. */
@@ -90,6 +98,13 @@ export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {
 }
 
 interface PendingWork {
+  /** How it went (or waits to go): gated paths are counted in the PathGate; 'fetch' is a result_request's. */
+  path: Path | 'held' | 'fetch';
+  readonly targets: readonly number[];
+  /** Engines that have not answered. */
+  readonly waiting: Set<number>;
+  /** The encoded request while it is held back; dropped once sent. */
+  frame: ReturnType<typeof encodeMessageFrame> | null;
   sink: ResultSink;
   method: string;
   slotByEngine: Map<number, number>;
@@ -158,6 +173,9 @@ export class Client {
   private timeoutMs = 10_000;
   private allowInsecure = false;
   private reconnectOption: number | undefined;
+  /** Direct connections to engines; null when turned off. */
+  private links: DirectLinks | null = null;
+  private readonly gate = new PathGate<PendingWork>();
 
   private constructor(
     private conn: Connection,
@@ -193,8 +211,19 @@ export class Client {
       if (typeof opts.reconnectMs !== 'number' || !(opts.reconnectMs >= 0)) throw new TypeError(`reconnectMs must be a number of milliseconds ≥ 0, got ${String(opts.reconnectMs)}`);
       client.reconnectOption = opts.reconnectMs;
     }
+    if (opts.direct ?? process.env.MULTIENGINE_DIRECT !== '0') client.enableDirect();
     await client.open(client.conn, timeoutMs);
     return client;
+  }
+
+  private enableDirect(): void {
+    this.links = new DirectLinks({
+      signer: this.conn.signer,
+      session: this.session,
+      maxMessageBytes: () => this.maxMessageBytes,
+      onMessage: (m) => this.onMessage(m),
+      onLinkClosed: (id) => this.onLinkClosed(id),
+    });
   }
 
   /** Connect handshake on `conn` (the first connection, or a reconnection). */
@@ -375,6 +404,14 @@ export class Client {
     return [...this.outstanding];
   }
 
+  /**
+   * Engines this client reaches directly (protocol section 13): its single-engine requests to
+   * them skip the controller. A link opens with the first single-engine request to an engine.
+   */
+  get directEngines(): number[] {
+    return this.links?.readyIds() ?? [];
+  }
+
   /** Closes the connection; results still waiting fail with EngineError. */
   close(): void {
     if (this.closed) return;
@@ -468,17 +505,90 @@ export class Client {
         slotByEngine.set(s.targets[i], s.slots[i]);
         s.sink.assign(s.slots[i], msgId);
       }
-      this.work.set(msgId, {
+      const w: PendingWork = {
+        path: 'held',
+        targets: [...s.targets],
+        waiting: new Set(s.targets),
+        frame,
         sink: s.sink,
         method: s.msgType.replace(/_request$/, ''),
         slotByEngine,
         onlySlot: s.targets.length === 1 ? s.slots[0] : undefined,
         remaining: s.targets.length,
         decode: s.decode,
-      });
-      this.conn.sendFrame(frame!);
+      };
+      this.work.set(msgId, w);
+      this.route(w);
     }
     return prepared.map((p) => p.msgId);
+  }
+
+  /**
+   * Sends a request on the path the PathGate allows: straight to its one engine when a direct
+   * connection is ready, else through the controller; or holds it back until this client's
+   * requests on the other path to its engines have been answered.
+   */
+  private route(w: PendingWork): void {
+    const { targets } = w;
+    let path: Path | null = null;
+    let conn = this.conn;
+    if (!this.gate.isBlocked(targets)) {
+      if (targets.length === 1) {
+        const direct = this.links?.connectionFor(this.engineMap.get(targets[0]));
+        if (direct !== undefined && this.gate.allows(targets[0], 'direct')) {
+          path = 'direct';
+          conn = direct;
+        } else if (this.gate.allows(targets[0], 'controller')) {
+          path = 'controller';
+        }
+      } else if (targets.every((t) => this.gate.allows(t, 'controller'))) {
+        path = 'controller';
+      }
+    }
+    if (path === null) {
+      w.path = 'held';
+      this.gate.hold(w);
+      return;
+    }
+    w.path = path;
+    this.gate.sent(targets, path);
+    conn.sendFrame(w.frame!);
+    w.frame = null;
+  }
+
+  /** `engine` will not answer `w` (any more): the gate may let held requests go. */
+  private settled(w: PendingWork, engine: number): void {
+    if (!w.waiting.delete(engine) || (w.path !== 'direct' && w.path !== 'controller')) return;
+    for (const next of this.gate.answered(engine)) this.route(next);
+  }
+
+  /** Stops waiting for `msgId` altogether (timed out, failed): held back, it is never sent. */
+  private forget(msgId: string): void {
+    const w = this.work.get(msgId);
+    if (w === undefined) return;
+    this.work.delete(msgId);
+    if (w.path === 'held') {
+      this.gate.unhold(w);
+      w.frame = null;
+      return;
+    }
+    for (const e of [...w.waiting]) this.settled(w, e);
+  }
+
+  /** A direct connection closed: the direct requests waiting on it get no reply from there. */
+  private onLinkClosed(engineId: number): void {
+    for (const [msgId, w] of [...this.work]) {
+      if (w.path !== 'direct' || w.targets[0] !== engineId) continue;
+      this.forget(msgId);
+      w.sink.failPending(
+        (id) =>
+          new EngineError(
+            id,
+            w.method,
+            `engine ${id}: its direct connection closed before the reply (the engine stopped, or the connection broke). If the engine is still up, rc.getResult('${msgId}') fetches the result`,
+          ),
+      );
+    }
   }
 
   /**
@@ -493,7 +603,7 @@ export class Client {
       const pending = tracker.slots.filter((s) => !s.done);
       const msgIds = [...new Set(pending.map((s) => s.msgId))].filter(Boolean);
       const engineIds = [...new Set(pending.map((s) => s.engineId))];
-      for (const id of msgIds) this.work.delete(id);
+      for (const id of msgIds) this.forget(id);
       if (this.state === 'connected' && msgIds.length > 0) {
         const metadata = { targets: engineIds };
         this.request('abort_request', { msg_ids: msgIds }, undefined, metadata).catch(() => {});
@@ -536,6 +646,10 @@ export class Client {
             tracker.assign(i, msgId);
           });
           this.work.set(msgId, {
+            path: 'fetch',
+            targets: ids,
+            waiting: new Set(ids),
+            frame: null,
             sink: tracker,
             method,
             slotByEngine,
@@ -644,7 +758,7 @@ export class Client {
         value = w.decode(msg, engineId, index);
       } catch (e) {
         w.sink.fail(index, new RemoteError(engineId, w.method, 'DecodeError', `cannot decode the reply: ${(e as Error).message}`), meta);
-        this.replied(w, msgId);
+        this.replied(w, msgId, engineId);
         return;
       }
       w.sink.settle(index, value, meta);
@@ -658,11 +772,12 @@ export class Client {
     } else {
       w.sink.fail(index, new RemoteError(engineId, w.method, 'ProtocolError', `unexpected reply status ${JSON.stringify(content.status)}`), meta);
     }
-    this.replied(w, msgId);
+    this.replied(w, msgId, engineId);
   }
 
-  private replied(w: PendingWork, msgId: string): void {
+  private replied(w: PendingWork, msgId: string, engineId: number): void {
     if (--w.remaining <= 0) this.work.delete(msgId);
+    this.settled(w, engineId >= 0 || w.targets.length !== 1 ? engineId : w.targets[0]);
   }
 
   private onEngineEvent(ev: ContentMap['engine_event']): void {
@@ -703,11 +818,12 @@ export class Client {
     }
     if (conn !== this.conn || this.closed || this.state !== 'connected') return;
     if (this.closedBy === undefined && this.reconnectMs > 0 && this.controllerMayComeBack()) {
-      // Not retried: a request may have run, and must never run twice.
+      // Not retried: a request may have run, and must never run twice. Direct ones are still answered.
       this.failInFlight(
         (msgId) =>
           `${CONNECTION_LOST}; it is not sent again (it may have run). If the controller is still up, ` +
           `rc.getResult('${msgId}') fetches its result once the client has reconnected`,
+        true,
       );
       this.setState('reconnecting');
       void this.reconnect();
@@ -775,12 +891,17 @@ export class Client {
   private shutDown(reason: string): void {
     this.closed = true;
     this.failInFlight(() => reason);
+    this.links?.close();
     this.setState('closed');
   }
 
-  private failInFlight(reasonFor: (msgId: string) => string): void {
-    const work = [...this.work];
-    this.work.clear();
+  /** Fails what waits for the controller (and, unless `keepDirect`, what waits on direct connections). */
+  private failInFlight(reasonFor: (msgId: string) => string, keepDirect = false): void {
+    const work = [...this.work].filter(([, w]) => !(keepDirect && w.path === 'direct'));
+    for (const [msgId] of work) this.work.delete(msgId);
+    // Nothing held may be sent while the rest is released from the gate.
+    for (const [, w] of work) if (w.path === 'held') this.gate.unhold(w);
+    for (const [, w] of work) if (w.path === 'direct' || w.path === 'controller') for (const e of w.waiting) this.gate.answered(e);
     for (const [msgId, w] of work) {
       const reason = reasonFor(msgId);
       w.sink.failPending((id) => new EngineError(id, w.method, reason));

@@ -15,10 +15,12 @@ import { connectionFilePath, readConnectionFile, writeConnectionFile, type Conne
 import {
   createMessage,
   errorContent,
+  isValidHeader,
   newSession,
   type ContentMap,
   type ControllerMemory,
   type CurrentTask,
+  type DirectAddress,
   type EngineInfo,
   type Header,
   type KernelKind,
@@ -437,6 +439,7 @@ export class Controller {
       language_version: typeof c.language_version === 'string' ? c.language_version : '',
       host: typeof c.host === 'string' ? c.host : '',
       pid: c.pid!,
+      direct: directAddressOf(c.direct),
     };
     const resumed = c.resume === true;
     // An engine that a killed controller launched here comes back: supervise it as if we had launched it.
@@ -543,8 +546,16 @@ export class Controller {
 
   private onEngineMessage(e: EngineRecord, msg: Message, parts: Buffer[]): void {
     if (!e.alive) return;
+    if (msg.header.msg_type === 'engine_activity') {
+      this.onActivity(e, msg.content as ContentMap['engine_activity']);
+      return;
+    }
     const parentId = (msg.parent_header as { msg_id?: unknown }).msg_id;
     const p = typeof parentId === 'string' ? e.outstanding.get(parentId) : undefined;
+    if (!p && msg.metadata.orphan === true && typeof parentId === 'string') {
+      this.storeOrphan(e, parentId, msg, parts);
+      return;
+    }
     if (!p) {
       this.unroutable++;
       log.warnLimited('unroutable', `engine ${e.id} sent ${describe(msg.header.msg_type)} answering no outstanding request (parent ${describe(parentId)}); dropped`);
@@ -564,6 +575,54 @@ export class Controller {
       this.taskDone(e, parentId as string);
       if (e.outstanding.size === 0) this.refresh(e);
     }
+  }
+
+  /** engine_activity: the engine's direct work (section 13) counts in its state, queue and tasks. */
+  private onActivity(e: EngineRecord, a: ContentMap['engine_activity']): void {
+    const count = (v: unknown) => (Number.isSafeInteger(v) && (v as number) >= 0 ? (v as number) : 0);
+    const r = a?.direct_running;
+    const running = r && typeof r === 'object' && typeof r.msg_id === 'string' ? { msg_id: r.msg_id, msg_type: String(r.msg_type), started: String(r.started) } : null;
+    e.directActivity = { direct_running: running, direct_queued: count(a?.direct_queued), direct_done: count(a?.direct_done) };
+    e.runningFromBeat = false;
+    if (Array.isArray(a?.orphaned)) {
+      for (const h of a.orphaned) if (isValidHeader(h) && !e.orphans.has(h.msg_id)) e.orphans.set(h.msg_id, this.results.open(h.msg_id, h, e.id, [e.id]));
+    }
+    this.refresh(e);
+  }
+
+  /**
+   * A beat names the request the engine runs: one we did not route is direct work that may block
+   * the engine's main thread (so no engine_activity came); count it as running until a report says otherwise.
+   */
+  private noteRunning(e: EngineRecord, r: ContentMap['heartbeat']['running']): void {
+    const d = e.directActivity;
+    if (!r || typeof r.msg_id !== 'string') {
+      // A beat set it, and this later beat says it is over (its report may have come first).
+      if (e.runningFromBeat) {
+        e.runningFromBeat = false;
+        e.directActivity = { ...d, direct_running: null };
+        this.refresh(e);
+      }
+      return;
+    }
+    if (e.outstanding.has(r.msg_id) || d.direct_running?.msg_id === r.msg_id) return;
+    e.directActivity = { ...d, direct_running: { msg_id: r.msg_id, msg_type: String(r.msg_type), started: new Date().toISOString() } };
+    e.runningFromBeat = true;
+    this.refresh(e);
+  }
+
+  /**
+   * A stream or reply of a direct request whose client left (metadata.orphan): kept in the result
+   * store like those of a client that left the controller, so result_request finds it.
+   */
+  private storeOrphan(e: EngineRecord, msgId: string, msg: Message, parts: Buffer[]): void {
+    const parent = msg.parent_header as Header;
+    if (!isValidHeader(parent)) return;
+    const isReply = msg.header.msg_type === replyTypeFor(parent.msg_type);
+    let r = e.orphans.get(msgId);
+    if (r === undefined) e.orphans.set(msgId, (r = this.results.open(msgId, parent, e.id, [e.id])));
+    this.results.add(r, parts, e.id, isReply);
+    if (isReply) e.orphans.delete(msgId);
   }
 
   /**
@@ -618,6 +677,7 @@ export class Controller {
       return;
     }
     e.lastBeat = Date.now();
+    this.noteRunning(e, (msg.content as ContentMap['heartbeat']).running);
     if (e.unresponsive) {
       e.unresponsive = false;
       log.info(`engine ${e.id} is responsive again`);
@@ -644,8 +704,10 @@ export class Controller {
   private infoOf(e: EngineRecord): EngineInfo {
     const info = e.info();
     const s = this.taskStats.get(e);
-    info.tasks_done = s?.done ?? 0;
-    info.current_task = e.alive && s?.current ? { ...s.current } : null;
+    const d = e.directActivity;
+    info.tasks_done = (s?.done ?? 0) + d.direct_done;
+    const current = s?.current ?? d.direct_running;
+    info.current_task = e.alive && current ? { ...current } : null;
     return info;
   }
 
@@ -674,6 +736,12 @@ export class Controller {
       const evalue = `engine ${e.id} is dead: ${reason}`;
       for (const p of pending) this.replyEngineError(p, e.id, evalue);
     }
+    for (const r of e.orphans.values()) {
+      const msg = createMessage(replyTypeFor(r.header.msg_type), errorContent('EngineError', `engine ${e.id} is dead: ${reason}`) as ContentMap[MsgType], { session: this.session, parent: r.header, metadata: { engine_id: e.id } });
+      this.results.add(r, encodeMessage(msg, this.signer), e.id, true);
+    }
+    e.orphans.clear();
+    e.directActivity = { direct_running: null, direct_queued: 0, direct_done: e.directActivity.direct_done };
     if (how.graceful) {
       // shutdown_request was just queued on main: end() sends it before the FIN. The heart is
       // left for the engine to close as it exits (a beat on it from a dead engine closes it).
@@ -1239,6 +1307,14 @@ export class Controller {
     for (const l of this.launchesById.values()) l.proc?.kill('SIGKILL');
     for (const e of this.engines.values()) e.local?.kill('SIGKILL');
   }
+}
+
+/** registration_request.direct when it is a usable address, else undefined (the engine is reached through us only). */
+function directAddressOf(v: unknown): DirectAddress | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { ip, port } = v as { ip?: unknown; port?: unknown };
+  if (typeof ip !== 'string' || ip.length === 0 || ip.length > 255 || !Number.isSafeInteger(port) || (port as number) < 1 || (port as number) > 65535) return undefined;
+  return { ip, port: port as number };
 }
 
 function replyTypeFor(type: string): MsgType {

@@ -1,5 +1,5 @@
 /** Per-engine and per-client bookkeeping of the controller. */
-import type { EngineInfo, EngineState, Header, KernelKind, MsgType } from '../protocol/messages.js';
+import type { ContentMap, DirectAddress, EngineInfo, EngineState, Header, KernelKind, MsgType } from '../protocol/messages.js';
 import type { Connection } from '../transport/connection.js';
 import type { EngineProcess, LaunchSpec } from './localLauncher.js';
 import type { StoredResult } from './resultStore.js';
@@ -32,6 +32,8 @@ export interface Registration {
   language_version: string;
   host: string;
   pid: number;
+  /** Where it accepts clients' direct connections (protocol section 13). */
+  direct?: DirectAddress;
 }
 
 export class EngineRecord {
@@ -57,6 +59,12 @@ export class EngineRecord {
   outTruncated = false;
   /** Client connections whose full write buffers keep this engine's main connection paused. */
   readonly pausedFor = new Set<Connection>();
+  /** The work clients sent it on direct connections, as its last engine_activity said. */
+  directActivity: ContentMap['engine_activity'] = { direct_running: null, direct_queued: 0, direct_done: 0 };
+  /** Results of direct requests whose client left (metadata.orphan), kept in the result store until answered. */
+  readonly orphans = new Map<string, StoredResult>();
+  /** directActivity.direct_running came from a heartbeat, not from a report. */
+  runningFromBeat = false;
 
   constructor(
     readonly id: number,
@@ -79,7 +87,13 @@ export class EngineRecord {
   computeState(): EngineState {
     if (this.state === 'dead') return 'dead';
     if (this.unresponsive) return 'unresponsive';
-    return this.outstanding.size > 0 ? 'busy' : 'idle';
+    return this.queueLength > 0 ? 'busy' : 'idle';
+  }
+
+  /** Requests it has not answered yet, through the controller or on direct connections. */
+  get queueLength(): number {
+    const d = this.directActivity;
+    return this.outstanding.size + d.direct_queued + (d.direct_running ? 1 : 0);
   }
 
   info(): EngineInfo {
@@ -91,7 +105,7 @@ export class EngineRecord {
       host: this.reg.host,
       pid: this.reg.pid,
       state: this.state,
-      queue: this.outstanding.size,
+      queue: this.queueLength,
       restarts: this.restarts,
       registered: this.registered,
     };
@@ -101,6 +115,7 @@ export class EngineRecord {
       info.namespace_new = true;
     }
     if (this.resumed !== undefined) info.resumed = this.resumed;
+    if (this.reg.direct !== undefined) info.direct = { ...this.reg.direct };
     return info;
   }
 }

@@ -48,6 +48,13 @@ export interface EngineInfo {
   tasks_done?: number;
   /** The request the engine is running now (its oldest unanswered one); null when it has none. */
   current_task?: CurrentTask | null;
+  /** Where the engine accepts direct connections from clients (protocol section 13). */
+  direct?: DirectAddress;
+}
+
+export interface DirectAddress {
+  ip: string;
+  port: number;
 }
 
 /** The controller process's memory in bytes (status_reply.memory), as node's process.memoryUsage() reports it. */
@@ -108,6 +115,7 @@ export interface ContentMap {
     supervised?: boolean;
     /** The interpreter running the engine (python engines: sys.executable), for restarts. */
     executable?: string;
+    direct?: DirectAddress;
   };
   registration_reply: Reply<{
     id: number;
@@ -120,7 +128,16 @@ export interface ContentMap {
     max_output_bytes?: number;
   }>;
   /** Sent by an engine's heart every heartbeat_ms, on its own connection. */
-  heartbeat: { uuid: string; id: number };
+  /** `running`: the request the engine runs now, when there is one (the controller sees direct work by it). */
+  heartbeat: { uuid: string; id: number; running?: Pick<CurrentTask, 'msg_id' | 'msg_type'> };
+  /** The engine's work from direct connections, which the controller does not route (section 13). */
+  engine_activity: {
+    direct_running: CurrentTask | null;
+    direct_queued: number;
+    direct_done: number;
+    /** Requests whose direct connection closed before they were answered: their answers follow here, metadata.orphan. */
+    orphaned?: Header[];
+  };
   shutdown_request: Record<string, never>;
 
   // -- work requests (client -> controller -> engines), each answered once per target
@@ -138,6 +155,10 @@ export interface ContentMap {
   clear_reply: Reply<object>;
   /** Engine output while a request runs; parent_header is that request's header. */
   stream: { name: 'stdout' | 'stderr'; text: string };
+
+  // -- client <-> engine, on a direct connection (section 13)
+  engine_connect_request: { engine_uuid: string };
+  engine_connect_reply: Reply<{ id: number; uuid: string }>;
 
   // -- client <-> controller
   /** subscribe: which engine_event pushes this client wants ('registration': registered/unregistered only). */

@@ -350,3 +350,36 @@ export function connectTcp(host: string, port: number, timeoutMs = 10_000): Prom
     });
   });
 }
+
+/**
+ * Takes over a socket that a net.Server created with `pauseOnConnect: true` accepted, so its
+ * reads go through a DirectReader like connectTcp's (large parts straight into their final
+ * buffer): net has no `onread` option for accepted sockets. The TCP handle is moved into a new
+ * Socket that has one; the accepted Socket, left without a handle, is destroyed without closing
+ * anything. Where node's internals differ, the accepted socket is used as it is.
+ */
+export function adoptAccepted(socket: net.Socket): net.Socket {
+  const inner = socket as unknown as { _handle?: object | null };
+  const handle = inner._handle;
+  if (handle === null || typeof handle !== 'object') {
+    socket.resume();
+    return socket;
+  }
+  inner._handle = null;
+  const reader = new DirectReader();
+  const adopted = new net.Socket({
+    handle,
+    readable: true,
+    writable: true,
+    onread: {
+      buffer: () => reader.buffer(),
+      callback: (n: number, buf: Uint8Array) => {
+        reader.callback(n, buf as Buffer);
+        return true;
+      },
+    },
+  } as net.SocketConstructorOpts);
+  directReaders.set(adopted, reader);
+  socket.destroy();
+  return adopted;
+}

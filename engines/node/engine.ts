@@ -13,16 +13,23 @@ import type { ConnectionInfo } from '../../core/connection/connectionFile.js';
 import {
   createMessage,
   isWorkRequest,
+  WORK_REQUESTS,
+  type WorkRequestType,
+  type CurrentTask,
+  type DirectAddress,
   newSession,
   replyTypeOf,
   type ContentMap,
   type Header,
   type Json,
   type Message,
+  type Metadata,
 } from '../../core/protocol/messages.js';
 import { encodeMessageFrame, Signer } from '../../core/transport/codec.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../core/transport/frame.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
+import { ActivityReport } from './activityReport.js';
+import { DirectServer } from './directServer.js';
 import { OutputCapture, type Chunk } from './capture.js';
 import { describeError } from './errors.js';
 import { Heart } from './heart.js';
@@ -48,6 +55,12 @@ export interface EngineOptions {
   reconnectMs?: number;
 }
 
+/** A request waiting to run, and the connection it came on (null: the main one, from the controller). */
+interface Queued {
+  msg: Message;
+  origin: Connection | null;
+}
+
 export class Engine {
   private readonly uuid = randomUUID();
   private readonly session = newSession();
@@ -56,11 +69,31 @@ export class Engine {
   private readonly handler = new RequestHandler(this.ns);
   private conn!: Connection;
   private id = -1;
-  private queue: Message[] = [];
+  private queue: Queued[] = [];
+  /** Where the running (or latest) request came from: its output and reply go back there. */
+  private origin: Connection | null = null;
+  private direct: DirectServer | null = null;
+  private directAddress: DirectAddress | undefined;
+  private directRunning: CurrentTask | null = null;
+  /** The request that runs now. */
+  private runningNow: Queued | null = null;
+  private directDone = 0;
+  /** performance.now() when the running request started, and how long the latest one ran. */
+  private startedAt = 0;
+  private ranMs = 0;
+  private readonly activity = new ActivityReport(
+    () => this.directWork(),
+    (content, urgent) => {
+      if (this.reconnecting || !this.conn) return;
+      this.conn.send(createMessage('engine_activity', content, { session: this.session, metadata: { engine_id: this.id } }));
+      // The request that starts now may block the event loop, so the usual flush at the end of the tick would wait.
+      if (urgent) this.conn.flush();
+    },
+  );
   private running = false;
   private scheduled = false;
   private heart!: Heart;
-  /** The msg_id of the running request, shared with the heart (interrupt_request's msg_ids): [0] = length. */
+  /** The running request, shared with the heart (interrupt_request's msg_ids; beats say what runs): [0] = msg_id length, [255] = type. */
   private readonly currentRequest = new Uint8Array(new SharedArrayBuffer(256));
   private currentMsgId = '';
   /** msg_ids an interrupt_request named before they started: answered 'aborted' when they come. */
@@ -92,6 +125,7 @@ export class Engine {
       (e) => this.exit(1, `heart failed: ${e.message}`),
     );
     const conn = new Connection(await connectTcp(ip, port), new Signer(key));
+    await this.listenDirect(conn);
     let reply: ContentMap['registration_reply'];
     try {
       reply = await this.register(conn, false, REGISTRATION_TIMEOUT_MS);
@@ -107,6 +141,33 @@ export class Engine {
     process.on('uncaughtException', (e) => this.capture.write('stderr', `Uncaught ${formatThrown(e)}\n`));
     process.on('unhandledRejection', (e) => this.capture.write('stderr', `Unhandled promise rejection: ${formatThrown(e)}\n`));
     this.schedule();
+  }
+
+  /** The direct work, as engine_activity reports it. */
+  private directWork(): ContentMap['engine_activity'] {
+    let queued = 0;
+    for (const q of this.queue) if (q.origin !== null) queued++;
+    return { direct_running: this.directRunning, direct_queued: queued, direct_done: this.directDone };
+  }
+
+  /** Opens the listener for clients' direct connections where the controller reached us; without it, clients use the controller. */
+  private async listenDirect(conn: Connection): Promise<void> {
+    const server = new DirectServer({
+      uuid: this.uuid,
+      session: this.session,
+      signer: conn.signer,
+      id: () => this.id,
+      maxMessageBytes: () => this.maxMessageBytes,
+      onRequest: (msg, from) => this.onDirectRequest(msg, from),
+      onClosed: (from) => this.onDirectClosed(from),
+      log: (text) => this.log(text),
+    });
+    try {
+      this.directAddress = await server.listen(conn.socket.localAddress ?? '127.0.0.1');
+      this.direct = server;
+    } catch (e) {
+      this.log(`no direct connections: cannot listen (${(e as Error).message})`);
+    }
   }
 
   /** Sends registration_request on `conn` (resume: again, after losing the controller) and waits for the reply. */
@@ -161,6 +222,7 @@ export class Engine {
         content.requested_id = this.opts.requestedId;
       }
       if (this.supervised) content.supervised = true;
+      if (this.directAddress) content.direct = this.directAddress;
       conn.send(createMessage('registration_request', content, { session: this.session }));
     });
   }
@@ -190,8 +252,9 @@ export class Engine {
     if (this.reconnectMs <= 0) this.exit(0, why);
     this.reconnecting = true;
     this.conn.destroy();
-    const dropped = this.queue.length;
-    this.queue = []; // never run: the controller that sent them is gone
+    // Never run: the controller that sent them is gone. Direct ones stay: their clients are there.
+    const dropped = this.queue.filter((q) => q.origin === null).length;
+    this.queue = this.queue.filter((q) => q.origin !== null);
     this.log(`${why}; registering again as engine ${this.id} for up to ${this.reconnectMs} ms${dropped ? ` (${dropped} queued requests dropped)` : ''}`);
     void this.reconnect();
   }
@@ -238,16 +301,44 @@ export class Engine {
     } else if (type === 'shutdown_request') {
       this.exit(0);
     } else if (isWorkRequest(type)) {
-      if (this.cancelled.size > 0 && this.cancelled.delete(msg.header.msg_id)) {
-        const now = new Date().toISOString();
-        this.reply(msg, { status: 'aborted' }, [], now);
-        return;
-      }
-      this.queue.push(msg);
-      this.schedule();
+      this.enqueue({ msg, origin: null });
     } else {
       this.log(`ignoring ${type}`);
     }
+  }
+
+  /** A work request from a client's direct connection (handshake done). */
+  private onDirectRequest(msg: Message, origin: Connection): void {
+    const targets = msg.metadata.targets;
+    if (!Array.isArray(targets) || targets.length !== 1 || targets[0] !== this.id) {
+      const error = { status: 'error', ename: 'ProtocolError', evalue: `a direct connection serves engine ${this.id} only: metadata.targets must be [${this.id}], got ${JSON.stringify(targets)}`, traceback: [] };
+      this.reply({ msg, origin }, error, [], new Date().toISOString());
+      return;
+    }
+    this.enqueue({ msg, origin });
+    // Reported when it starts; only a request that really waits changes the queue.
+    if (this.running) this.activity.changed();
+  }
+
+  /**
+   * A client's direct connection closed: what it sent still runs, and the controller is told
+   * now, so its result store holds these requests (result_request) before their answers come.
+   */
+  private onDirectClosed(origin: Connection): void {
+    const orphaned = this.queue.filter((q) => q.origin === origin).map((q) => q.msg.header);
+    if (this.runningNow?.origin === origin) orphaned.unshift(this.runningNow.msg.header);
+    if (orphaned.length === 0 || this.reconnecting) return;
+    const content = { ...this.directWork(), orphaned };
+    this.conn.send(createMessage('engine_activity', content, { session: this.session, metadata: { engine_id: this.id } }));
+  }
+
+  private enqueue(q: Queued): void {
+    if (this.cancelled.size > 0 && this.cancelled.delete(q.msg.header.msg_id)) {
+      this.reply(q, { status: 'aborted' }, [], new Date().toISOString());
+      return;
+    }
+    this.queue.push(q);
+    this.schedule();
   }
 
   /**
@@ -258,7 +349,7 @@ export class Engine {
   private cancel(msgIds: string[]): void {
     const ids = new Set(msgIds);
     ids.delete(this.currentMsgId);
-    for (const m of this.queue) ids.delete(m.header.msg_id);
+    for (const q of this.queue) ids.delete(q.msg.header.msg_id);
     this.abort(msgIds.filter((id) => id !== this.currentMsgId));
     for (const id of ids) {
       if (this.cancelled.size >= MAX_CANCELLED) this.cancelled.clear();
@@ -281,8 +372,8 @@ export class Engine {
   }
 
   private runNext(): void {
-    const msg = this.queue.shift();
-    if (msg === undefined) return;
+    const q = this.queue.shift();
+    if (q === undefined) return;
     this.running = true;
     const finish = (): void => {
       this.running = false;
@@ -290,7 +381,7 @@ export class Engine {
     };
     let waiting: Promise<void> | undefined;
     try {
-      waiting = this.run(msg);
+      waiting = this.run(q);
     } finally {
       if (waiting === undefined) finish();
     }
@@ -304,38 +395,60 @@ export class Engine {
    * Runs one request and replies. Synchronous when the request is (a plain function or
    * statement): no trips through the microtask queue on the way. A Promise while it waits.
    */
-  private run(msg: Message): Promise<void> | undefined {
+  private run(q: Queued): Promise<void> | undefined {
+    const { msg } = q;
     const started = new Date().toISOString();
-    this.setCurrent(msg.header.msg_id);
+    this.startedAt = performance.now();
+    this.setCurrent(msg.header.msg_id, msg.header.msg_type);
     this.capture.setParent(msg.header);
+    this.origin = q.origin;
+    this.runningNow = q;
+    if (q.origin !== null) {
+      this.directRunning = { msg_id: msg.header.msg_id, msg_type: msg.header.msg_type, started };
+      this.activity.changed(true);
+    }
     let body: ReplyBody | Promise<ReplyBody>;
     try {
       body = this.handler.handle(msg);
     } catch (e) {
-      this.finishRequest(msg, { ...describeError(e) }, [], started);
+      this.finishRequest(q, { ...describeError(e) }, [], started);
       return undefined;
     }
     if (body instanceof Promise) {
       return body.then(
-        (b) => this.finishRequest(msg, b.content, b.buffers, started),
-        (e: unknown) => this.finishRequest(msg, { ...describeError(e) }, [], started),
+        (b) => this.finishRequest(q, b.content, b.buffers, started),
+        (e: unknown) => this.finishRequest(q, { ...describeError(e) }, [], started),
       );
     }
-    this.finishRequest(msg, body.content, body.buffers, started);
+    this.finishRequest(q, body.content, body.buffers, started);
     return undefined;
   }
 
-  private finishRequest(msg: Message, content: { [key: string]: Json | undefined }, buffers: Uint8Array[], started: string): void {
+  private finishRequest(q: Queued, content: { [key: string]: Json | undefined }, buffers: Uint8Array[], started: string): void {
     // All output of a request goes out before its reply.
     this.capture.flush();
     this.setCurrent('');
-    this.reply(msg, content, buffers, started);
+    this.runningNow = null;
+    if (q.origin !== null) this.directRunning = null;
+    this.ranMs = performance.now() - this.startedAt;
+    this.reply(q, content, buffers, started);
+  }
+
+  /**
+   * Where output and the reply for a request from `origin` go: back on its direct connection,
+   * or, when that has closed (its client left), to the controller's result store ('orphan').
+   */
+  private destination(origin: Connection | null): { conn: Connection; orphan: boolean } {
+    if (origin === null || this.reconnecting) return { conn: this.conn, orphan: false };
+    if (origin.isClosed) return { conn: this.conn, orphan: true };
+    return { conn: origin, orphan: false };
   }
 
   /** Tells the heart which request runs (for interrupt_request's msg_ids). */
-  private setCurrent(msgId: string): void {
+  private setCurrent(msgId: string, msgType = ''): void {
     this.currentMsgId = msgId;
     const b = this.currentRequest;
+    b[255] = WORK_REQUESTS.indexOf(msgType as WorkRequestType) + 1;
     if (msgId.length > 254) {
       b[0] = 255;
       return;
@@ -348,29 +461,36 @@ export class Engine {
   /** Queued requests not yet started (those in `msgIds`, or all) are answered 'aborted' at once. */
   private abort(msgIds: string[] | undefined): void {
     const ids = Array.isArray(msgIds) ? new Set(msgIds) : null;
-    const dropped = this.queue.filter((m) => ids === null || ids.has(m.header.msg_id));
+    const dropped = this.queue.filter((q) => ids === null || ids.has(q.msg.header.msg_id));
     if (dropped.length === 0) return;
-    this.queue = this.queue.filter((m) => !dropped.includes(m));
+    this.queue = this.queue.filter((q) => !dropped.includes(q));
     const now = new Date().toISOString();
-    for (const m of dropped) this.reply(m, { status: 'aborted' }, [], now);
+    for (const q of dropped) this.reply(q, { status: 'aborted' }, [], now);
   }
 
-  private reply(req: Message, content: { [key: string]: Json | undefined }, buffers: Uint8Array[], started: string): void {
+  private reply(q: Queued, content: { [key: string]: Json | undefined }, buffers: Uint8Array[], started: string): void {
+    const req = q.msg;
     const type = replyTypeOf(req.header.msg_type) as 'execute_reply';
-    const metadata = { engine_id: this.id, started, completed: new Date().toISOString() };
+    const { conn, orphan } = this.destination(q.origin);
+    const metadata: Metadata = { engine_id: this.id, started, completed: new Date().toISOString() };
+    if (orphan) metadata.orphan = true;
+    if (q.origin !== null) {
+      this.directDone++;
+      this.activity.finished(this.ranMs);
+    }
     const msg = createMessage(type, content as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata, buffers });
     // A reply over the maximum message size would make the controller drop this connection: send an error instead.
     let size: number;
     let frame: ReturnType<typeof encodeMessageFrame> | undefined;
     try {
-      frame = encodeMessageFrame(msg, this.conn.signer);
+      frame = encodeMessageFrame(msg, conn.signer);
       size = frame.head.readUInt32BE(0) + 4;
     } catch (e) {
       if (!(e instanceof RangeError)) throw e;
       size = Infinity; // more than a frame can say (4 GiB)
     }
     if (frame !== undefined && size <= this.maxMessageBytes) {
-      this.conn.sendFrame(frame);
+      conn.sendFrame(frame);
       return;
     }
     let have = 0;
@@ -383,21 +503,23 @@ export class Engine {
       evalue: `the reply is ${what}, more than the maximum message size of ${formatBytes(this.maxMessageBytes)}; return or pull it in smaller pieces`,
       traceback: [],
     };
-    this.conn.send(createMessage(type, error as unknown as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata }));
+    conn.send(createMessage(type, error as unknown as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata }));
   }
 
   private sendStreams(chunks: Chunk[], parent: Header, urgent: boolean): void {
     // Output goes in pieces of at most 1 Mi characters: the controller holds a message whole while
     // it forwards it, and a piece must stay under the maximum message size even as escaped JSON.
     const most = Math.max(1024, Math.min(STREAM_PIECE_CHARS, Math.floor((this.maxMessageBytes - 4096) / 6)));
+    const { conn, orphan } = this.destination(this.origin);
+    const metadata: Metadata = orphan ? { engine_id: this.id, orphan: true } : { engine_id: this.id };
     for (const { name, text } of chunks) {
       for (let i = 0; i < text.length; i += most) {
         const piece = text.length <= most ? text : text.slice(i, i + most);
-        this.conn.send(createMessage('stream', { name, text: piece }, { session: this.session, parent, metadata: { engine_id: this.id } }));
+        conn.send(createMessage('stream', { name, text: piece }, { session: this.session, parent, metadata }));
       }
     }
     // The event loop may be blocked by user code, so the usual flush at the end of the tick would not come.
-    if (urgent) this.conn.flush();
+    if (urgent) conn.flush();
   }
 
   private log(text: string): void {
@@ -408,6 +530,7 @@ export class Engine {
     this.capture.flush();
     // Hand pending output to the kernel now; process.exit does not wait for the end of the tick.
     if (this.conn && !this.conn.isClosed) this.conn.flush();
+    this.direct?.flushAll();
     if (reason) this.log(reason);
     process.exit(code);
   }

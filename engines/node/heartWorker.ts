@@ -5,7 +5,7 @@
  * watchdog) plus a message to the main thread (which rejects an awaited task): interrupt.ts. Kept tiny: it only imports the transport.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createMessage } from '../../core/protocol/messages.js';
+import { createMessage, WORK_REQUESTS, type CurrentTask } from '../../core/protocol/messages.js';
 import { Signer } from '../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
 
@@ -17,7 +17,7 @@ export interface HeartConfig {
   session: string;
   /** interrupt.ts's interruptState: [0] = the epoch of the latest awaited task. */
   interruptState: Int32Array;
-  /** The msg_id of the request the main thread runs: [0] = its length (0: none, 255: too long to hold), then its bytes. */
+  /** The request the main thread runs: [0] = its msg_id's length (0: none, 255: too long to hold), then its bytes; [255] = 1 + its index in WORK_REQUESTS. */
   currentRequest: Uint8Array;
 }
 /** Sent by the main thread once registered, and again after each re-registration: (re)connect and beat. */
@@ -49,6 +49,13 @@ function currentRequest(): string | undefined {
   return s;
 }
 
+/** What a beat says runs, so the controller sees direct work that blocks the main thread. */
+function running(): Pick<CurrentTask, 'msg_id' | 'msg_type'> | undefined {
+  const msgId = currentRequest();
+  const type = WORK_REQUESTS[config.currentRequest[255] - 1];
+  return msgId && type ? { msg_id: msgId, msg_type: type } : undefined;
+}
+
 let generation = 0;
 let current: { conn: Connection; timer: NodeJS.Timeout } | null = null;
 
@@ -66,7 +73,10 @@ port.on('message', (start: HeartStart) => {
         return;
       }
       const conn = new Connection(socket, new Signer(config.key));
-      const beat = (): void => conn.send(createMessage('heartbeat', { uuid: config.uuid, id: start.id }, { session: config.session }));
+      const beat = (): void => {
+        const r = running();
+        conn.send(createMessage('heartbeat', r ? { uuid: config.uuid, id: start.id, running: r } : { uuid: config.uuid, id: start.id }, { session: config.session }));
+      };
       conn.start({
         onMessage(msg) {
           if (msg.header.msg_type !== 'interrupt_request') return;
