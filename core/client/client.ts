@@ -211,7 +211,8 @@ export class Client {
       if (typeof opts.reconnectMs !== 'number' || !(opts.reconnectMs >= 0)) throw new TypeError(`reconnectMs must be a number of milliseconds ≥ 0, got ${String(opts.reconnectMs)}`);
       client.reconnectOption = opts.reconnectMs;
     }
-    if (opts.direct ?? process.env.MULTIENGINE_DIRECT !== '0') client.enableDirect();
+    // Direct requests learn that their engine died from engine events, so a client that takes none sends everything through the controller.
+    if ((opts.direct ?? process.env.MULTIENGINE_DIRECT !== '0') && client.subscribe !== 'none') client.enableDirect();
     await client.open(client.conn, timeoutMs);
     return client;
   }
@@ -577,17 +578,18 @@ export class Client {
 
   /** A direct connection closed: the direct requests waiting on it get no reply from there. */
   private onLinkClosed(engineId: number): void {
+    this.failDirect(
+      engineId,
+      (msgId) => `engine ${engineId}: its direct connection closed before the reply (the engine stopped, or the connection broke). If the engine is still up, rc.getResult('${msgId}') fetches the result`,
+    );
+  }
+
+  /** Fails this client's direct requests waiting on `engineId`. */
+  private failDirect(engineId: number, evalueFor: (msgId: string) => string): void {
     for (const [msgId, w] of [...this.work]) {
       if (w.path !== 'direct' || w.targets[0] !== engineId) continue;
       this.forget(msgId);
-      w.sink.failPending(
-        (id) =>
-          new EngineError(
-            id,
-            w.method,
-            `engine ${id}: its direct connection closed before the reply (the engine stopped, or the connection broke). If the engine is still up, rc.getResult('${msgId}') fetches the result`,
-          ),
-      );
+      w.sink.failPending((id) => new EngineError(id, w.method, evalueFor(msgId)));
     }
   }
 
@@ -785,6 +787,12 @@ export class Client {
     if (!e || typeof e.id !== 'number') return;
     if (ev.event === 'unregistered') this.engineMap.delete(e.id);
     else this.engineMap.set(e.id, { ...e });
+    // The controller answers what it routed to a dead engine; what went directly is answered here.
+    if (e.state === 'dead' || ev.event === 'unregistered') {
+      const why = `engine ${e.id} is dead: ${e.reason ?? 'unregistered'}`;
+      this.failDirect(e.id, () => why);
+      this.links?.forget(e.id);
+    }
     if (e.uuid) this.sessionEngine.set(e.uuid, e.id);
     this.liveIdsCache = null;
     this.emitChange({ event: ev.event, engine: { ...e }, ids: this.ids });

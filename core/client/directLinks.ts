@@ -50,6 +50,12 @@ export class DirectLinks {
     return this.links.get(engineId)?.ready === true;
   }
 
+  /** Closes the link to an engine that died; a new process under its id gets a new one. */
+  forget(engineId: number): void {
+    const link = this.links.get(engineId);
+    if (link !== undefined) this.drop(engineId, link);
+  }
+
   /** Engines with a ready direct connection, ascending. */
   readyIds(): number[] {
     return [...this.links].filter(([, l]) => l.ready).map(([id]) => id).sort((a, b) => a - b);

@@ -14,8 +14,9 @@ from collections import deque
 
 from .wire import (
     DEFAULT_MAX_MESSAGE_BYTES, KERNEL, REGISTRATION_TIMEOUT_SECONDS, STREAM_FLUSH_SECONDS, WORK_REQUESTS,
-    Channel, FrameError, Message, MessageTooLarge, Signer, connect, iso_now, log, random_uuid,
+    Channel, FrameError, MessageTooLarge, Signer, block_sigint, connect, iso_now, log, random_uuid,
 )
+from .direct import ActivityReporter, DirectListener, ReplayGuard
 
 #: Set by a controller in the environment of engines it launches (registration_request.supervised).
 SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED'
@@ -94,16 +95,19 @@ class _BinaryOut(object):
 
 class Output(object):
     """Collects captured text and sends it as `stream` messages at most STREAM_FLUSH_SECONDS
-    after it was written, from its own thread; flush() sends everything at once."""
+    after it was written, from its own thread; flush() sends everything at once. `send(origin,
+    msg_type, content, parent, metadata)` routes them as the running request's reply."""
 
-    def __init__(self, channel, real_out, real_err, limit=0):
-        self.channel = channel
+    def __init__(self, send, real_out, real_err, limit=0, max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+        self.send = send
+        self.max_message_bytes = max_message_bytes
         self.real = {'stdout': real_out, 'stderr': real_err}
         self.lock = threading.Lock()
         self.send_lock = threading.Lock()
         self.pending = []
         self.parent = None
         self.metadata = None
+        self.origin = None
         self.wake = threading.Event()
         self.urgent = False
         #: Characters of output allowed per request (0: no limit); past it a marker, then nothing.
@@ -137,10 +141,11 @@ class Output(object):
         self.urgent = True
         self.wake.set()
 
-    def set_parent(self, parent, metadata):
+    def set_parent(self, parent, metadata, origin=None):
         with self.lock:
             self.parent = parent
             self.metadata = metadata
+            self.origin = origin
             self.count = 0
             self.truncated = False
 
@@ -148,7 +153,7 @@ class Output(object):
         with self.send_lock:
             with self.lock:
                 items, self.pending = self.pending, []
-                parent, metadata = self.parent, self.metadata
+                parent, metadata, origin = self.parent, self.metadata, self.origin
             if not items:
                 return
             runs = []
@@ -168,15 +173,15 @@ class Output(object):
                     continue
                 # Pieces of at most 1 Mi characters: the controller holds a message whole while it forwards
                 # it, and a piece must stay under the maximum message size even as escaped JSON.
-                most = max(1024, min(STREAM_PIECE_CHARS, (self.channel.max_message_bytes - 4096) // 6))
+                most = max(1024, min(STREAM_PIECE_CHARS, (self.max_message_bytes - 4096) // 6))
                 try:
                     for i in range(0, len(text), most):
-                        self.channel.send('stream', {'name': name, 'text': text[i:i + most]}, parent, metadata)
+                        self.send(origin, 'stream', {'name': name, 'text': text[i:i + most]}, parent, metadata)
                 except (OSError, MessageTooLarge):
                     return
 
     def run(self):
-        _block_sigint()
+        block_sigint()
         while True:
             self.wake.wait()
             self.wake.clear()
@@ -191,15 +196,6 @@ class Output(object):
 
 # --------------------------------------------------------------------------------------
 # The engine
-
-def _block_sigint():
-    """Helper threads never take SIGINT, so it always lands on the main thread."""
-    if hasattr(signal, 'pthread_sigmask'):
-        try:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        except (OSError, ValueError):
-            pass
-
 
 class Fatal(Exception):
     """The engine cannot start or go on; the message says why (printed to stderr, exit code 1)."""
@@ -235,21 +231,27 @@ class ReplyError(Exception):
 
 
 class _Stop(object):
+    origin = None
+
     def __init__(self, code):
         self.code = code
 
 
 class RequestQueue(object):
-    """Work requests in arrival order; `busy` is true while the main thread runs one."""
+    """Work requests in arrival order, from the main and the direct connections; `busy` is true
+    while the main thread runs one; `direct` counts the queued direct requests."""
 
     def __init__(self):
         self.items = deque()
         self.cond = threading.Condition(threading.Lock())
         self.busy = False
+        self.direct = 0
 
     def put(self, item):
         with self.cond:
             self.items.append(item)
+            if item.origin is not None:
+                self.direct += 1
             self.cond.notify()
 
     def get(self):
@@ -257,6 +259,8 @@ class RequestQueue(object):
             while not self.items:
                 self.cond.wait()
             item = self.items.popleft()
+            if item.origin is not None:
+                self.direct -= 1
             self.busy = True
             return item
 
@@ -264,16 +268,19 @@ class RequestQueue(object):
         with self.cond:
             self.busy = False
 
-    def take(self, msg_ids):
-        """Removes and returns the queued requests whose msg_id is in msg_ids (all when None)."""
+    def find(self, wanted):
+        """The queued requests for which wanted(request) is true."""
+        with self.cond:
+            return [item for item in self.items if not isinstance(item, _Stop) and wanted(item)]
+
+    def take(self, wanted):
+        """Removes and returns the queued requests for which wanted(request) is true."""
         with self.cond:
             keep, out = deque(), []
             for item in self.items:
-                if isinstance(item, Message) and (msg_ids is None or item.msg_id in msg_ids):
-                    out.append(item)
-                else:
-                    keep.append(item)
+                (out if not isinstance(item, _Stop) and wanted(item) else keep).append(item)
             self.items = keep
+            self.direct -= sum(1 for item in out if item.origin is not None)
             return out
 
     def stop_if_idle(self, code):
@@ -317,8 +324,8 @@ class Engine(object):
         self._gen = 0
         self._conn_lock = threading.Lock()
         self._reconnecting = False
-        #: The msg_id of the request being handled, for interrupt_request's msg_ids.
-        self.current_msg_id = None
+        #: The request being handled (for interrupt_request's msg_ids, heartbeat.running, orphans).
+        self.current = None
         #: msg_ids named by an interrupt_request before they started: answered 'aborted' if they come.
         self._cancelled = deque(maxlen=1024)
         self.signer = Signer(info['key'])
@@ -328,6 +335,10 @@ class Engine(object):
         self.heartbeat_ms = info.get('heartbeat_ms', 1000)
         self.execution_count = 0
         self.queue = RequestQueue()
+        #: Where clients connect directly (section 13); None until the first registration, or when listening failed.
+        self.direct = None
+        self.replays = ReplayGuard()
+        self.activity = ActivityReporter(lambda: self.queue.direct, self._send_activity)
         self.in_user_code = False
         self.chan = None
         self.heart = None
@@ -358,6 +369,8 @@ class Engine(object):
         chan = Channel(self._connect(), self.signer, self.session, self.max_message_bytes)
         heart = None
         try:
+            if self.direct is None:
+                self.direct = self._listen(chan.sock)
             content = {
                 'uuid': self.uuid, 'kernel': KERNEL,
                 'language_version': '%d.%d.%d' % tuple(sys.version_info[:3]),
@@ -372,6 +385,8 @@ class Engine(object):
                 content['supervised'] = True
             if sys.executable:
                 content['executable'] = sys.executable
+            if self.direct is not None:
+                content['direct'] = self.direct.address
             chan.send('registration_request', content)
             chan.sock.settimeout(timeout)
             try:
@@ -400,16 +415,24 @@ class Engine(object):
             self.max_output_bytes = int(_positive(c.get('max_output_bytes')))
             if self.output is not None:
                 self.output.limit = self.max_output_bytes
+                self.output.max_message_bytes = self.max_message_bytes
             heart = Channel(self._connect(), self.signer, self.session)
-            heart.send('heartbeat', {'uuid': self.uuid, 'id': self.id})
+            heart.send('heartbeat', self._beat())
         except BaseException:
             chan.close()
             if heart is not None:
                 heart.close()
             raise
         self.chan, self.heart = chan, heart
-        if self.output is not None:
-            self.output.channel = chan
+
+    def _listen(self, main_sock):
+        """The direct listener, on the local address of the main connection (the way clients reach
+        this host); None when that fails: clients then go through the controller."""
+        try:
+            return DirectListener(self, main_sock.getsockname()[0], main_sock.family)
+        except OSError as e:
+            log('no direct connections: cannot listen: %s' % e)
+            return None
 
     def run(self):
         """Registers, then serves requests until shutdown; returns the exit code."""
@@ -418,11 +441,13 @@ class Engine(object):
         sys.modules['__main__'] = self.user_module
         self._install_sigint()
         real_out, real_err = sys.stdout, sys.stderr
-        self.output = Output(self.chan, real_out, real_err, self.max_output_bytes)
+        self.output = Output(self._send_to, real_out, real_err, self.max_output_bytes, self.max_message_bytes)
         sys.stdout = _OutStream(self.output, 'stdout', real_out)
         sys.stderr = _OutStream(self.output, 'stderr', real_err)
         threading.Thread(target=self.output.run, name='multiengine-output', daemon=True).start()
         self._start_threads(self._gen)
+        if self.direct is not None:
+            self.direct.start()
         return self.serve()
 
     def _start_threads(self, gen):
@@ -434,17 +459,16 @@ class Engine(object):
     # ---- threads
 
     def _heart_loop(self, gen, heart):
-        _block_sigint()
+        block_sigint()
         import select
         period = max(self.heartbeat_ms, 10) / 1000.0
         nxt = time.monotonic() + period
         sock = heart.sock
-        beat = {'uuid': self.uuid, 'id': self.id}
         try:
             while True:
                 wait = nxt - time.monotonic()
                 if wait <= 0:
-                    heart.send('heartbeat', beat)
+                    heart.send('heartbeat', self._beat())
                     nxt += period
                     if nxt < time.monotonic():
                         nxt = time.monotonic() + period
@@ -461,24 +485,28 @@ class Engine(object):
         except (EOFError, OSError, FrameError, ValueError) as e:
             self._lost(gen, 'the controller closed the heart connection (%s)' % (e or 'closed'))
 
+    def _beat(self):
+        """heartbeat content; `running` names the request being handled, so the controller sees
+        direct work whose user code keeps the main thread from reporting it."""
+        beat = {'uuid': self.uuid, 'id': self.id}
+        current = self.current
+        if current is not None:
+            beat['running'] = {'msg_id': current.msg_id, 'msg_type': current.msg_type}
+        return beat
+
     def _read_loop(self, gen, chan):
-        _block_sigint()
+        block_sigint()
         try:
             while True:
                 msg = chan.recv()
                 t = msg.msg_type
                 if t in WORK_REQUESTS:
-                    if self._cancelled and msg.msg_id in self._cancelled:
-                        now = iso_now()
-                        self._reply(msg, {'status': 'aborted'}, now, now)
-                    else:
-                        self.queue.put(msg)
+                    self.replays.seen(msg.msg_id)  # the same request replayed on a direct connection is dropped
+                    self._enqueue(msg)
                 elif t == 'abort_request':
                     ids = msg.content.get('msg_ids')
                     ids = None if ids is None else set(x for x in ids if isinstance(x, str))
-                    for req in self.queue.take(ids):
-                        now = iso_now()
-                        self._reply(req, {'status': 'aborted'}, now, now)
+                    self._answer_aborted(self.queue.take(lambda req: ids is None or req.msg_id in ids))
                 elif t == 'shutdown_request':
                     self.stop(0, 'shutdown_request')
                     return
@@ -488,6 +516,50 @@ class Engine(object):
                     log('ignoring %s' % t)
         except (EOFError, OSError, FrameError, ValueError) as e:
             self._lost(gen, 'the controller closed the connection (%s)' % (e or 'closed'))
+
+    def _enqueue(self, msg):
+        """A work request joins the queue, unless an interrupt_request named it before it came."""
+        if self._cancelled and msg.msg_id in self._cancelled:
+            self._answer_aborted([msg])
+            return
+        self.queue.put(msg)
+        if msg.origin is not None and self.queue.busy:  # else it starts now, and is reported then
+            self.activity.changed()
+
+    def _answer_aborted(self, reqs):
+        now = iso_now()
+        for req in reqs:
+            self._reply(req, {'status': 'aborted'}, now, now)
+
+    def direct_message(self, conn, msg):
+        """A message on a direct connection (after its handshake): work requests for this engine
+        alone join the queue; other types are ignored."""
+        if msg.msg_type not in WORK_REQUESTS:
+            log('ignoring %s on a direct connection' % msg.msg_type)
+            return
+        msg.origin = conn
+        targets = msg.metadata.get('targets')
+        if type(targets) is list and len(targets) == 1 and type(targets[0]) is int and targets[0] == self.id:
+            self._enqueue(msg)
+            return
+        now = iso_now()
+        self._reply(msg, {'status': 'error', 'ename': 'ProtocolError', 'traceback': [],
+                          'evalue': 'a direct connection serves engine %s only: metadata.targets must be [%s], got %s'
+                                    % (self.id, self.id, json.dumps(targets))}, now, now)
+
+    def direct_closed(self, conn):
+        """A direct connection closed: its requests still run (their answers go to the controller),
+        and the controller hears of them now, so its result store holds them before they finish."""
+        current = self.current
+        reqs = [current] if current is not None and current.origin is conn else []
+        reqs += self.queue.find(lambda req: req.origin is conn)
+        if reqs:
+            self.activity.orphaned([req.header for req in reqs])
+
+    def _send_activity(self, content):
+        chan = self.chan
+        if chan is not None:
+            chan.send('engine_activity', content, metadata={'engine_id': self.id})
 
     def _lost(self, gen, why):
         """A connection of generation `gen` broke: register again for a while (the controller may be
@@ -509,7 +581,8 @@ class Engine(object):
         for ch in (self.chan, self.heart):
             if ch is not None:
                 ch.close()
-        dropped = self.queue.take(None)  # never run: the controller that sent them is gone
+        # never run: the controller that sent them is gone (direct requests' clients may still be there)
+        dropped = self.queue.take(lambda req: req.origin is None)
         if dropped:
             log('dropped %d queued request%s' % (len(dropped), '' if len(dropped) == 1 else 's'))
         deadline = time.monotonic() + limit / 1000.0
@@ -532,6 +605,7 @@ class Engine(object):
                 gen = self._gen
                 self._reconnecting = False
             self._start_threads(gen)
+            self.activity.reset()
             log('registered again as engine %s; namespace intact' % self.id)
             return
         self.stop(0, 'the controller did not come back within %d ms' % limit)
@@ -544,13 +618,12 @@ class Engine(object):
             self.interrupt()
             return
         ids = set(x for x in ids if isinstance(x, str))
-        current = self.current_msg_id
-        if current is not None and current in ids:
+        current = self.current
+        current = current.msg_id if current is not None else None
+        if current in ids:
             self.interrupt()
-        taken = self.queue.take(ids)
-        now = iso_now()
-        for req in taken:
-            self._reply(req, {'status': 'aborted'}, now, now)
+        taken = self.queue.take(lambda req: req.msg_id in ids)
+        self._answer_aborted(taken)
         seen = set(req.msg_id for req in taken)
         seen.add(current)
         for i in ids - seen:
@@ -633,9 +706,12 @@ class Engine(object):
 
     def handle(self, msg):
         started = iso_now()
-        self.current_msg_id = msg.msg_id
+        t0 = time.monotonic()
+        self.current = msg
+        if msg.origin is not None:
+            self.activity.started(msg, started)  # reported before the user code runs
         meta = {'engine_id': self.id}
-        self.output.set_parent(msg.header_bytes, meta)
+        self.output.set_parent(msg.header_bytes, meta, msg.origin)
         t = msg.msg_type
         try:
             handler = getattr(self, 'do_' + t[:-len('_request')])
@@ -650,25 +726,41 @@ class Engine(object):
         self.output.set_parent(None, None)
         if signal.getsignal(signal.SIGINT) != self._on_sigint:
             self._install_sigint()
-        self.current_msg_id = None
-        self._reply(msg, content, started, iso_now(), buffers)
+        self.current = None
+        self._reply(msg, content, started, iso_now(), buffers, time.monotonic() - t0)
 
-    def _reply(self, msg, content, started, completed, buffers=()):
+    def _send_to(self, origin, msg_type, content, parent, metadata, buffers=()):
+        """Sends a request's stream or reply: on the direct connection it came on while that is
+        open, else to the controller with metadata.orphan (it keeps it in its result store)."""
+        if origin is not None:
+            if origin.send(msg_type, content, parent, metadata, buffers):
+                return
+            metadata = dict(metadata, orphan=True)
+        self.chan.send(msg_type, content, parent, metadata, buffers)
+
+    def _reply(self, msg, content, started, completed, buffers=(), ran=0.0):
+        """Answers a request (that ran for `ran` seconds) where it came from."""
+        if msg.origin is not None:
+            self.activity.finished(msg.msg_id, ran)
+        self._send_reply(msg, content, started, completed, buffers)
+
+    def _send_reply(self, msg, content, started, completed, buffers):
         meta = {'engine_id': self.id, 'started': started, 'completed': completed}
         rtype = msg.msg_type[:-len('_request')] + '_reply'
+        send = self._send_to
         try:
-            self.chan.send(rtype, content, msg.header_bytes, meta, buffers)
+            send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
         except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
             log('cannot send %s: %r' % (rtype, e))
-            self.chan.send(rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,
-                                   'traceback': []}, msg.header_bytes, meta)
+            send(msg.origin, rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,
+                                     'traceback': []}, msg.header_bytes, meta)
         except MessageTooLarge as e:
             log('cannot send %s: %s' % (rtype, e))
             try:
-                self.chan.send(rtype, {'status': 'error', 'ename': 'MessageTooLargeError',
-                                       'evalue': 'the reply is %s, more than the maximum message size of %s; '
-                                                 'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
-                                       'traceback': []}, msg.header_bytes, meta)
+                send(msg.origin, rtype, {'status': 'error', 'ename': 'MessageTooLargeError',
+                                         'evalue': 'the reply is %s, more than the maximum message size of %s; '
+                                                   'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
+                                         'traceback': []}, msg.header_bytes, meta)
             except OSError:
                 pass
         except OSError as e:

@@ -5,6 +5,7 @@ docs/protocol.md is the specification; core/transport/{frame,codec}.ts is the Ty
 
 import json
 import os
+import signal
 import socket
 import struct
 import sys
@@ -29,6 +30,16 @@ REGISTRATION_TIMEOUT_SECONDS = 30.0
 CONNECT_TIMEOUT_SECONDS = 10.0
 
 _LOG = sys.stderr
+
+
+def block_sigint():
+    """Helper threads never take SIGINT, so it always lands on the main thread (and interrupts
+    its blocking calls)."""
+    if hasattr(signal, 'pthread_sigmask'):
+        try:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        except (OSError, ValueError):
+            pass
 
 
 def log(text):
@@ -274,7 +285,7 @@ def random_uuid():
 
 
 class Message(object):
-    __slots__ = ('header', 'parent_header', 'metadata', 'content', 'buffers', 'header_bytes')
+    __slots__ = ('header', 'parent_header', 'metadata', 'content', 'buffers', 'header_bytes', 'origin')
 
     def __init__(self, header, parent_header, metadata, content, buffers, header_bytes=None):
         self.header = header
@@ -283,6 +294,8 @@ class Message(object):
         self.content = content
         self.buffers = buffers
         self.header_bytes = header_bytes
+        #: The direct connection a work request came on; None: the main connection.
+        self.origin = None
 
     @property
     def msg_type(self):
@@ -349,6 +362,18 @@ def connect(ip, port, timeout=CONNECT_TIMEOUT_SECONDS):
     raise err or OSError('no address for %s' % ip)
 
 
+def listen(host, family, backlog=16):
+    """A TCP socket listening on `host`, on a free port."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, 0))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class Channel(object):
     """One signed message stream over a TCP socket; sends are serialised by a lock."""
 
@@ -369,8 +394,8 @@ class Channel(object):
         return '%s%08x' % (self._prefix, self._counter)
 
     def send(self, msg_type, content, parent=b'{}', metadata=None, buffers=()):
-        """Sends a message. `parent` is the JSON bytes of the parent header (a request's
-        header part is reused verbatim)."""
+        """Sends a message; False when the channel was closed (nothing sent). `parent` is the JSON
+        bytes of the parent header (a request's header part is reused verbatim)."""
         header = dumps({'msg_id': self._msg_id(), 'msg_type': msg_type, 'session': self.session,
                         'date': iso_now(), 'version': PROTOCOL_VERSION})
         meta = dumps(metadata) if metadata else b'{}'
@@ -383,8 +408,9 @@ class Channel(object):
             raise MessageTooLarge(size, self.max_message_bytes)
         with self.lock:
             if self.closed:
-                return
+                return False
             send_frame(self.sock, parts)
+        return True
 
     def close(self):
         """Stops sending and wakes a thread blocked reading this channel."""
@@ -399,11 +425,14 @@ class Channel(object):
         except OSError:
             pass
 
+    def recv_message(self):
+        """The next message; BadMessage when it is not well-signed and well-formed. EOFError at the end."""
+        return decode_message(self.reader.read_frame(), self.signer)
+
     def recv(self):
         """The next well-signed message; bad ones are logged and skipped. EOFError at the end."""
         while True:
-            parts = self.reader.read_frame()
             try:
-                return decode_message(parts, self.signer)
+                return self.recv_message()
             except BadMessage as e:
                 log('dropped a message: %s' % e)

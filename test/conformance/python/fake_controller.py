@@ -81,13 +81,15 @@ class Msg(object):
 
 
 class Peer(object):
-    """One accepted engine connection; a thread reads and queues its messages."""
+    """One engine connection (accepted, or a client's direct one); a thread reads and queues its
+    messages. engine_activity reports go to `activity`, apart from the request traffic."""
 
     def __init__(self, sock, key):
         self.sock = sock
         self.key = key
         self.session = str(uuid.uuid4())
         self.inbox = queue.Queue()
+        self.activity = queue.Queue()
         self.closed = threading.Event()
         self.bad = []
         self.lock = threading.Lock()
@@ -100,7 +102,7 @@ class Peer(object):
                 m = Msg(read_frame(self.sock), self.key)
                 if not m.signature_ok:
                     self.bad.append(m)
-                self.inbox.put(m)
+                (self.activity if m.msg_type == 'engine_activity' else self.inbox).put(m)
         except (EOFError, OSError):
             pass
         finally:
@@ -123,6 +125,19 @@ class Peer(object):
         except queue.Empty:
             raise AssertionError('no message from the engine within %s s' % timeout)
 
+    def expect_nothing(self, seconds=0.2):
+        """Asserts that no request traffic arrives for `seconds`."""
+        try:
+            m = self.inbox.get(timeout=seconds)
+        except queue.Empty:
+            return
+        raise AssertionError('unexpected message %r (parent %r)' % (m, m.parent_header))
+
+    def wait_closed(self, timeout=5.0):
+        """Asserts that the engine closes this connection within `timeout`."""
+        if not self.closed.wait(timeout):
+            raise AssertionError('the engine did not close the connection within %s s' % timeout)
+
     def close(self):
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -135,7 +150,7 @@ class FakeController(object):
     """Listens, starts one real engine process, accepts its main and heart connections."""
 
     def __init__(self, key=None, heartbeat_ms=100, engine_id=0, requested_id=None, env=None,
-                 registration_error=None, module_mode=False):
+                 registration_error=None, module_mode=False, max_message_bytes=None, reconnect_ms=None):
         self.key = (uuid.uuid4().hex + uuid.uuid4().hex).encode('ascii') if key is None else key
         self.heartbeat_ms = heartbeat_ms
         self.engine_id = engine_id
@@ -163,6 +178,7 @@ class FakeController(object):
         self.stderr_file = open(self.stderr_path, 'wb')
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.stderr_file, stderr=self.stderr_file,
                                      env=penv, cwd=self.tmp)
+        self.directs = []
         self.main = self._accept()
         self.registration = self.main.recv()
         if registration_error is not None:
@@ -171,10 +187,25 @@ class FakeController(object):
                            parent=self.registration.header)
             self.heart = None
             return
-        self.main.send('registration_reply', {'status': 'ok', 'id': engine_id, 'heartbeat_ms': heartbeat_ms},
-                       parent=self.registration.header)
+        self.registration_reply = {'status': 'ok', 'id': engine_id, 'heartbeat_ms': heartbeat_ms}
+        for k, v in (('max_message_bytes', max_message_bytes), ('reconnect_ms', reconnect_ms)):
+            if v is not None:
+                self.registration_reply[k] = v
+        self._accept_registration()
+
+    def _accept_registration(self):
+        self.main.send('registration_reply', self.registration_reply, parent=self.registration.header)
         self.heart = self._accept()
         self.first_beat = self.heart.recv()
+
+    def reregister(self):
+        """Drops the engine's main and heart connections as a controller that dies does, then
+        accepts its registration again (section 12; the engine needs reconnect_ms)."""
+        self.main.close()
+        self.heart.close()
+        self.main = self._accept()
+        self.registration = self.main.recv()
+        self._accept_registration()
 
     def _accept(self):
         self.server.settimeout(15)
@@ -192,15 +223,18 @@ class FakeController(object):
 
     # -- requests
 
-    def send(self, msg_type, content, buffers=(), msg_id=None):
-        return self.main.send(msg_type, content, metadata={'targets': [self.engine_id]}, buffers=buffers, msg_id=msg_id)
+    def send(self, msg_type, content, buffers=(), msg_id=None, peer=None):
+        """Sends a work request for this engine on the main connection (or on `peer`, a direct one)."""
+        return (peer or self.main).send(msg_type, content, metadata={'targets': [self.engine_id]}, buffers=buffers,
+                                        msg_id=msg_id)
 
-    def collect(self, header, timeout=10.0):
-        """(reply, streams) for the request with `header`; checks what every reply must carry."""
+    def collect(self, header, timeout=10.0, peer=None):
+        """(reply, streams) for the request with `header`, from the main connection (or `peer`);
+        checks what every reply must carry."""
         streams = []
         deadline = time.monotonic() + timeout
         while True:
-            m = self.main.recv(max(0.01, deadline - time.monotonic()))
+            m = (peer or self.main).recv(max(0.01, deadline - time.monotonic()))
             assert m.signature_ok, 'bad signature on %r' % m
             if m.parent_header.get('msg_id') != header['msg_id']:
                 raise AssertionError('unexpected message %r (parent %r)' % (m, m.parent_header))
@@ -230,8 +264,33 @@ class FakeController(object):
         r = self.ok('pull_request', {'names': names})
         return r.content['values'], r.buffers
 
-    def interrupt(self):
-        self.heart.send('interrupt_request', {})
+    def interrupt(self, msg_ids=None):
+        self.heart.send('interrupt_request', {} if msg_ids is None else {'msg_ids': msg_ids})
+
+    # -- direct connections (a client's side)
+
+    @property
+    def uuid(self):
+        return self.registration.content['uuid']
+
+    def connect_direct(self):
+        """A TCP connection to the engine's direct listener, as a Peer; no handshake yet."""
+        d = self.registration.content['direct']
+        sock = socket.create_connection((d['ip'], d['port']), timeout=5)
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = Peer(sock, self.key)
+        self.directs.append(peer)
+        return peer
+
+    def direct(self):
+        """A direct connection after a successful handshake."""
+        peer = self.connect_direct()
+        h = peer.send('engine_connect_request', {'engine_uuid': self.uuid})
+        r = peer.recv()
+        assert r.signature_ok and r.msg_type == 'engine_connect_reply' and r.parent_header == h, r
+        assert r.content == {'status': 'ok', 'id': self.engine_id, 'uuid': self.uuid}, r.content
+        return peer
 
     # -- teardown
 
@@ -257,7 +316,7 @@ class FakeController(object):
             if self.wait_exit(3.0) is None:
                 self.proc.kill()
                 self.proc.wait()
-        for p in (self.main, self.heart):
+        for p in [self.main, self.heart] + self.directs:
             if p is not None:
                 p.close()
         self.server.close()
