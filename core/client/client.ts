@@ -12,6 +12,7 @@ import { Connection, connectTcp } from '../transport/connection.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
 import { AsyncResult, ResultTracker, waitAll, type Disposable, type ResultSpec, type StreamName } from './asyncResult.js';
 import { DirectView, replyDecoderFor } from './directView.js';
+import { Conversation } from '../transport/spin.js';
 import { DirectLinks } from './directLinks.js';
 import { PathGate, type Path } from './pathGate.js';
 import { AbortError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
@@ -176,6 +177,8 @@ export class Client {
   /** Direct connections to engines; null when turned off. */
   private links: DirectLinks | null = null;
   private readonly gate = new PathGate<PendingWork>();
+  /** Direct requests whose replies come quickly get a polling client (transport/spin). */
+  private readonly conversation = new Conversation();
 
   private constructor(
     private conn: Connection,
@@ -555,6 +558,7 @@ export class Client {
     this.gate.sent(targets, path);
     conn.sendFrame(w.frame!);
     w.frame = null;
+    if (path === 'direct') this.conversation.sent();
   }
 
   /** `engine` will not answer `w` (any more): the gate may let held requests go. */
@@ -742,6 +746,7 @@ export class Client {
   }
 
   private onWorkReply(w: PendingWork, msgId: string, msg: Message): void {
+    if (w.path === 'direct') this.conversation.answered();
     const index = this.slotFor(w, msg);
     if (index === undefined || w.sink.slots[index].done) return;
     const md = msg.metadata;
