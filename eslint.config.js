@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'renderer/dist/**', '**/*.py'] },
+  { ignores: ['dist/**', 'node_modules/**', 'renderer/dist/**', '**/*.py', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
