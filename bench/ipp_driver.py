@@ -81,9 +81,11 @@ def main():
         except ImportError:
             pass
         reps = 100 if QUICK else 1000
-        emit("apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), reps, 50)])
-        emit("apply_rtt_all", "us", [s * 1e6 for s in timed(lambda: dv.apply_sync(lambda: None), reps // 2, 50)])
-        emit("execute_all", "us", [s * 1e6 for s in timed(lambda: dv.execute("a=1", block=True), reps // 2, 50)])
+        # The same warm-up as bench/scenarios.ts (steady state, after node's JIT has compiled the hot paths).
+        warm = 200 if QUICK else 500
+        emit("apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), reps, warm)])
+        emit("apply_rtt_all", "us", [s * 1e6 for s in timed(lambda: dv.apply_sync(lambda: None), reps // 2, warm // 2)])
+        emit("execute_all", "us", [s * 1e6 for s in timed(lambda: dv.execute("a=1", block=True), reps // 2, warm // 2)])
 
         count = 500 if QUICK else 2000
 
@@ -125,7 +127,7 @@ def main():
         for n in ([4] if QUICK else [4, 16]):
             c, rc = start(n)
             e0, dv = rc[0], rc[:]
-            emit("overhead_apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), 50 if QUICK else 200, 20)], n=n)
+            emit("overhead_apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), 50 if QUICK else 200, 100 if QUICK else 300)], n=n)
             emit("overhead_execute_all", "us", [s * 1e6 for s in timed(lambda: dv.execute("a=1", block=True), 20 if QUICK else 100, 10)], n=n)
             stop(c, rc)
     finally:

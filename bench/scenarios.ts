@@ -70,9 +70,12 @@ export async function mainScenarios(kind: KernelKind, o: BenchOptions): Promise<
     const one = rc.view(0);
     const all = rc.view();
     const reps = o.quick ? 200 : 1000;
-    o.emit(figure('apply_rtt_1', kind, 4, 'us', us(await timed(() => one.applySync(c.noop), reps, 50))));
-    o.emit(figure('apply_rtt_all', kind, 4, 'us', us(await timed(() => all.applySync(c.noop), reps / 2, 50))));
-    o.emit(figure('execute_all', kind, 4, 'us', us(await timed(() => all.execute('a=1', { block: true }), reps / 2, 50))));
+    // Steady state: the first few hundred calls of a new cluster run before the JIT has compiled
+    // the hot paths (node's client and engines); ipp_driver.py warms up the same way.
+    const warm = o.quick ? 200 : 500;
+    o.emit(figure('apply_rtt_1', kind, 4, 'us', us(await timed(() => one.applySync(c.noop), reps, warm))));
+    o.emit(figure('apply_rtt_all', kind, 4, 'us', us(await timed(() => all.applySync(c.noop), reps / 2, warm / 2))));
+    o.emit(figure('execute_all', kind, 4, 'us', us(await timed(() => all.execute('a=1', { block: true }), reps / 2, warm / 2))));
 
     const count = 2000;
     const burst = async () => {
@@ -124,7 +127,7 @@ export async function overhead(kind: KernelKind, sizes: number[], o: BenchOption
   const c = CODE[kind];
   for (const n of sizes) {
     await withCluster(n, kind, async (_cluster, rc) => {
-      o.emit(figure('overhead_apply_rtt_1', kind, n, 'us', us(await timed(() => rc.view(0).applySync(c.noop), o.quick ? 100 : 500, 50))));
+      o.emit(figure('overhead_apply_rtt_1', kind, n, 'us', us(await timed(() => rc.view(0).applySync(c.noop), o.quick ? 100 : 500, o.quick ? 100 : 300))));
       o.emit(figure('overhead_execute_all', kind, n, 'us', us(await timed(() => rc.view().execute('a=1', { block: true }), o.quick ? 30 : 200, 10))));
     });
   }

@@ -86,6 +86,11 @@ export class Connection {
     for (const parts of backlog) this.dispatch(parts);
   }
 
+  /** Raises (or lowers) the largest frame accepted from now on, e.g. once the peer proved itself. */
+  setMaxMessageBytes(n: number): void {
+    this.decoder.maxMessageBytes = n;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }

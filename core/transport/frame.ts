@@ -76,7 +76,8 @@ export class FrameDecoder {
 
   constructor(
     private readonly onFrame: (parts: Buffer[]) => void,
-    private readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
+    /** Frames larger than this are refused (FrameError); a peer that proved itself may get more. */
+    public maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
     /** Makes the buffer of a large part (8-byte aligned); see RecyclingPartAllocator. */
     private readonly allocate: (len: number) => Buffer = allocatePart,
   ) {}

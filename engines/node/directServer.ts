@@ -16,6 +16,8 @@ import { adoptAccepted, Connection } from '../../core/transport/connection.js';
 
 /** A connection that has sent nothing valid by then is closed. */
 const HANDSHAKE_MS = 10_000;
+/** The largest frame before the handshake: an engine_connect_request is tiny, and a stranger must not make us allocate more. */
+const HANDSHAKE_MAX_BYTES = 64 * 1024;
 /** Replays are remembered per engine over this many msg_ids (fixed memory: 24 bytes each). */
 const REPLAY_MEMORY = 1 << 14;
 
@@ -61,7 +63,7 @@ export class DirectServer {
   }
 
   private accept(raw: net.Socket): void {
-    const conn = new Connection(adoptAccepted(raw), this.opts.signer, this.opts.maxMessageBytes());
+    const conn = new Connection(adoptAccepted(raw), this.opts.signer, HANDSHAKE_MAX_BYTES);
     let proven = false;
     const timer = setTimeout(() => conn.destroy(), HANDSHAKE_MS);
     this.peers.add(conn);
@@ -70,7 +72,10 @@ export class DirectServer {
         if (!this.replays.admit(msg.header.msg_id)) return;
         if (!proven) {
           proven = this.handshake(conn, msg);
-          if (proven) clearTimeout(timer);
+          if (proven) {
+            clearTimeout(timer);
+            conn.setMaxMessageBytes(this.opts.maxMessageBytes());
+          }
         } else if (isWorkRequest(msg.header.msg_type)) {
           this.opts.onRequest(msg, conn);
         }

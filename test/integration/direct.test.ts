@@ -177,6 +177,14 @@ test("an engine's listener refuses strangers: a wrong key is hung up on, a wrong
     assert.equal(await earlyClosed, true);
     assert.deepEqual(await tc.rc.view(0).execute('typeof ran', { block: true }).then((r) => (r as ExecuteResult).result), "'undefined'");
 
+    // A stranger's first frame may not be large: announcing 256 MiB gets the connection closed at once.
+    const greedy = net.connect(port, ip);
+    await new Promise((r) => greedy.once('connect', r));
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(256 * 1024 * 1024, 0);
+    greedy.write(head);
+    assert.equal(await new Promise((r) => greedy.once('close', () => r(true))), true);
+
     // A silent connection does not stop the engine from serving.
     const silent = net.connect(port, ip);
     await new Promise((r) => silent.once('connect', r));
