@@ -96,6 +96,8 @@ export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {
   sink: ResultSink;
   slots: readonly number[];
   decode: ReplyDecoder;
+  /** Where the buffers of a large reply for a slot go (gather); null or absent: their own memory. */
+  place?: (slot: number, rest: readonly number[]) => (Buffer | undefined)[] | null;
 }
 
 interface PendingWork {
@@ -113,6 +115,7 @@ interface PendingWork {
   onlySlot: number | undefined;
   remaining: number;
   decode: ReplyDecoder;
+  place?: WorkSubmission['place'];
   /** Output that arrived without an engine id from a session not yet known, kept until that engine replies. */
   unattributed?: Map<string, { name: StreamName; text: string }[]>;
 }
@@ -226,6 +229,7 @@ export class Client {
       session: this.session,
       maxMessageBytes: () => this.maxMessageBytes,
       onMessage: (m) => this.onMessage(m),
+      onPlaceParts: (m, rest) => this.placeParts(m, rest),
       onLinkClosed: (id) => this.onLinkClosed(id),
     });
   }
@@ -270,6 +274,7 @@ export class Client {
         onMessage: (m) => {
           if (conn === this.conn) this.onMessage(m);
         },
+        onPlaceParts: (m, rest) => (conn === this.conn ? this.placeParts(m, rest) : null),
         onBadMessage: () => {
           this.droppedMessages++;
         },
@@ -520,6 +525,7 @@ export class Client {
         onlySlot: s.targets.length === 1 ? s.slots[0] : undefined,
         remaining: s.targets.length,
         decode: s.decode,
+        place: s.place,
       };
       this.work.set(msgId, w);
       this.route(w);
@@ -715,6 +721,15 @@ export class Client {
       return;
     }
     if (type === 'connect_reply' && this.handshake?.msgId === parentId) this.handshake.done(msg.content as ContentMap['connect_reply']);
+  }
+
+  /** A large reply's head is in: its buffers may go where its request wants them (gather). */
+  private placeParts(msg: Message, rest: number[]): (Buffer | undefined)[] | null {
+    const parentId = (msg.parent_header as Partial<Header>).msg_id;
+    const w = parentId === undefined ? undefined : this.work.get(parentId);
+    if (w?.place === undefined || (msg.content as ReplyContent).status !== 'ok') return null;
+    const slot = this.slotFor(w, msg);
+    return slot === undefined ? null : w.place(slot, rest);
   }
 
   private slotFor(w: PendingWork, msg: Message): number | undefined {

@@ -24,6 +24,8 @@ export interface DirectLinksOptions {
   maxMessageBytes(): number;
   /** A message from an engine on a ready link: streams and replies of direct requests. */
   onMessage(msg: Message): void;
+  /** Where a large reply's buffers go (Connection's onPlaceParts). */
+  onPlaceParts(msg: Message, rest: number[]): (Buffer | undefined)[] | null;
   /** A ready link closed: the direct requests waiting on it will get no reply from it. */
   onLinkClosed(engineId: number): void;
 }
@@ -94,6 +96,7 @@ export class DirectLinks {
           else conn.close();
         }
       },
+      onPlaceParts: (msg, rest) => (link.ready ? this.opts.onPlaceParts(msg, rest) : null),
       onClose: () => {
         clearTimeout(timer);
         const wasReady = link.ready;

@@ -9,7 +9,8 @@ import { inspect } from 'node:util';
 import type { Json, Message } from '../protocol/messages.js';
 import { decodeValue, encodeValue, type Encoder } from '../serialize/serialize.js';
 import type { AsyncResult, ResultTracker } from './asyncResult.js';
-import type { Client, ReplyDecoder } from './client.js';
+import type { Client, ReplyDecoder, WorkSubmission } from './client.js';
+import { GatherTarget } from './gatherTarget.js';
 import { describeFunction, functionValue, mapHelper } from './remoteFunction.js';
 import { concatenate, flattenOnce, isSequence, partition, sequenceLength, transpose, type Sequence } from './partition.js';
 import { checkName, checkNames, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
@@ -267,11 +268,16 @@ export class DirectView<One extends boolean = boolean> {
     return this.deliver(this.perEngine('push_request', messages, r, () => nothing, toVoid), r.block) as Returned<O, void>;
   }
 
-  /** Pulls `name` from each engine and concatenates the blocks in target order. */
+  /**
+   * Pulls `name` from each engine and concatenates the blocks in target order. One pull per
+   * engine, like scatter's pushes, so each block comes over a direct connection where there is one.
+   */
   gather<O extends CallOptions = NoOptions>(name: string, opts?: O): Returned<O, unknown> {
     checkName('gather', name);
     const r = this.resolve('gather', opts);
-    return this.deliver(this.broadcast('pull_request', { names: [name] }, [], r, () => pullDecoder(true), concatenate), r.block) as Returned<O, unknown>;
+    const messages = r.ids.map(() => ({ content: { names: [name] }, buffers: [] }));
+    const target = new GatherTarget(r.ids.length);
+    return this.deliver(this.perEngine('pull_request', messages, r, () => pullDecoder(true), concatenate, (slot, rest) => target.place(slot, rest)), r.block) as Returned<O, unknown>;
   }
 
   // ---- the dictionary interface (always waits)
@@ -385,17 +391,18 @@ export class DirectView<One extends boolean = boolean> {
     });
   }
 
-  /** One message per engine (scatter, map, parallel), all in one result. */
+  /** One message per engine (scatter, gather, map, parallel), all in one result. */
   private perEngine<R>(
-    msgType: 'apply_request' | 'push_request',
+    msgType: 'apply_request' | 'push_request' | 'pull_request',
     messages: { content: Message['content']; buffers: Uint8Array[] }[],
     r: Resolved,
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
+    place?: WorkSubmission['place'],
   ): AsyncResult<R> {
     return this.track(msgType, r, finalize, (tracker) => {
       const decode = decoder(tracker);
-      this.client.submitAll(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode })));
+      this.client.submitAll(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place })));
     });
   }
 

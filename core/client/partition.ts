@@ -106,6 +106,11 @@ export function flattenOnce(blocks: readonly unknown[]): unknown[] {
 
 function concatTyped(parts: TypedArray[]): TypedArray {
   const total = parts.reduce((n, p) => n + p.length, 0);
+  // Blocks received in place (GatherTarget) are already one array: a view of it, no copy.
+  if (parts.every((p, i) => p.buffer === parts[0].buffer && (i === 0 || p.byteOffset === parts[i - 1].byteOffset + parts[i - 1].byteLength))) {
+    const View = parts[0].constructor as new (b: ArrayBufferLike, off: number, n: number) => TypedArray;
+    return new View(parts[0].buffer, parts[0].byteOffset, total);
+  }
   const Ctor = parts[0].constructor as new (n: number) => TypedArray;
   const out = new Ctor(total);
   let off = 0;

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import type { Message } from '../protocol/messages.js';
 import { BadMessage, decodeMessage, encodeMessageFrame, JSON_PARTS, Signer } from './codec.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, FrameDecoder, FrameError, frameHead, type FrameSink } from './frame.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, FrameDecoder, FrameError, frameHead, type FrameSink, type PartPlacement } from './frame.js';
 
 export interface ConnectionHandlers {
   onMessage(msg: Message, parts: Buffer[]): void;
@@ -18,6 +18,11 @@ export interface ConnectionHandlers {
    * to have it assembled and delivered as usual.
    */
   onStreamStart?(msg: Message, head: Buffer[], rest: number[]): FrameSink | null;
+  /**
+   * For a message like onStreamStart's that is not streamed: buffers to assemble its remaining
+   * parts in (one per part of `rest`, of that length; undefined: allocate as usual), or null.
+   */
+  onPlaceParts?(msg: Message, rest: number[]): (Buffer | undefined)[] | null;
   /** A frame was dropped; `fatal` means the stream was closed because of it. */
   onBadMessage?(reason: string, fatal: boolean): void;
   onClose?(hadError: boolean): void;
@@ -80,7 +85,8 @@ export class Connection {
   /** Attach handlers; frames that arrived before are delivered now. */
   start(handlers: ConnectionHandlers): void {
     this.handlers = handlers;
-    this.decoder.setStreamer(handlers.onStreamStart ? (head, rest) => this.streamStart(head, rest) : null, 1 + JSON_PARTS, STREAM_MIN_BYTES);
+    const early = handlers.onStreamStart !== undefined || handlers.onPlaceParts !== undefined;
+    this.decoder.setStreamer(early ? (head, rest) => this.streamStart(head, rest) : null, 1 + JSON_PARTS, STREAM_MIN_BYTES);
     const backlog = this.backlog;
     this.backlog = [];
     for (const parts of backlog) this.dispatch(parts);
@@ -229,10 +235,10 @@ export class Connection {
     };
   }
 
-  /** The head of a streamable frame is in: check it, and ask the handler whether to stream it. */
-  private streamStart(head: Buffer[], rest: number[]): FrameSink | null {
-    const handler = this.handlers?.onStreamStart;
-    if (handler === undefined || this.closed) return null;
+  /** The head of a large frame is in: check it, and ask the handlers whether to stream it or where to put it. */
+  private streamStart(head: Buffer[], rest: number[]): FrameSink | PartPlacement | null {
+    const handlers = this.handlers;
+    if (handlers === null || this.closed) return null;
     let msg: Message;
     try {
       msg = decodeMessage(head, this.signer);
@@ -240,9 +246,13 @@ export class Connection {
       if (!(e instanceof BadMessage)) throw e;
       return null; // assembled and refused the usual way
     }
-    const sink = handler(msg, head, rest);
-    if (sink !== null) this.validMessages++;
-    return sink;
+    const sink = handlers.onStreamStart?.(msg, head, rest) ?? null;
+    if (sink !== null) {
+      this.validMessages++;
+      return sink;
+    }
+    const place = handlers.onPlaceParts?.(msg, rest) ?? null;
+    return place === null ? null : { place };
   }
 
   /** Bytes queued in user space because the peer reads slower than we write (or not yet flushed this tick). */

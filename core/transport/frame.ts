@@ -47,10 +47,20 @@ export interface FrameSink {
 }
 
 /**
- * Decides, once the first `head` parts of a frame are in (signature and JSON), whether the
- * rest (`rest`: the lengths of the buffer parts) is streamed to a sink instead of assembled.
+ * Where the remaining parts of a frame are to be assembled: the receiver's own buffers (one per
+ * part, of exactly that part's length; undefined: allocate as usual), so a large value lands
+ * where it is wanted (a gathered block at its offset in the whole array) with no copy.
  */
-export type FrameStreamer = (head: Buffer[], rest: number[]) => FrameSink | null;
+export interface PartPlacement {
+  place: (Buffer | undefined)[];
+}
+
+/**
+ * Decides, once the first `head` parts of a frame are in (signature and JSON), whether the
+ * rest (`rest`: the lengths of the buffer parts) is streamed to a sink instead of assembled,
+ * or assembled into given buffers (PartPlacement), or assembled as usual (null).
+ */
+export type FrameStreamer = (head: Buffer[], rest: number[]) => FrameSink | PartPlacement | null;
 
 /**
  * Incremental decoder. Feed it socket chunks; it calls onFrame for each whole frame.
@@ -73,6 +83,8 @@ export class FrameDecoder {
   private streamable = false;
   private sink: FrameSink | null = null;
   private streamLeft = 0;
+  /** PartPlacement of the frame being assembled, for its parts from `streamHead` on. */
+  private placed: (Buffer | undefined)[] | null = null;
 
   constructor(
     private readonly onFrame: (parts: Buffer[]) => void,
@@ -215,6 +227,7 @@ export class FrameDecoder {
     this.partIndex = 0;
     this.stage = 'parts';
     this.streamable = false;
+    this.placed = null;
     if (this.streamer !== null && this.lengths.length > this.streamHead) {
       let rest = 0;
       for (let i = this.streamHead; i < this.lengths.length; i++) rest += this.lengths[i];
@@ -233,6 +246,10 @@ export class FrameDecoder {
       this.streamable = false;
       const rest = this.lengths.slice(this.streamHead);
       const sink = this.streamer!(this.parts, rest);
+      if (sink !== null && 'place' in sink) {
+        this.placed = sink.place;
+        return this.startPart();
+      }
       if (sink !== null) {
         this.sink = sink;
         this.streamLeft = 0;
@@ -250,12 +267,19 @@ export class FrameDecoder {
       this.parts = [];
       this.lengths = [];
       this.current = null;
+      this.placed = null;
       this.stage = 'prefix';
       this.onFrame(parts);
       return;
     }
     this.current = null;
     this.currentFill = 0;
+  }
+
+  /** The receiver's buffer for the current part (PartPlacement), when it gave one of the right length. */
+  private placedBuffer(len: number): Buffer | undefined {
+    const b = this.placed?.[this.partIndex - this.streamHead];
+    return b !== undefined && b.length === len ? b : undefined;
   }
 
   private fillPart(chunk: Buffer, off: number): number {
@@ -269,7 +293,7 @@ export class FrameDecoder {
         this.startPart();
         return off + len;
       }
-      this.current = len >= OWN_BUFFER_BYTES ? this.allocate(len) : Buffer.allocUnsafe(len);
+      this.current = len >= OWN_BUFFER_BYTES ? (this.placedBuffer(len) ?? this.allocate(len)) : Buffer.allocUnsafe(len);
       this.currentFill = 0;
     }
     const take = Math.min(len - this.currentFill, available);

@@ -17,7 +17,7 @@ declare const seen: string[];
 
 /** Opens a link to engine `id` by sending it one single-engine request, and waits until it is ready. */
 async function linkTo(rc: Client, id: number): Promise<void> {
-  await rc.view(id).applySync(() => 0);
+  await rc.view(id).execute('1', { block: true }); // code both languages run
   assert.ok(await eventually(() => rc.directEngines.includes(id), 3000), `no direct connection to engine ${id}: ${JSON.stringify(rc.directEngines)}`);
 }
 
@@ -221,6 +221,32 @@ test('a restarted engine gets a new direct connection; the old one is not used',
     assert.equal(await tc.rc.view(0).applySync(() => process.pid), tc.rc.engine(0)!.pid);
     await linkTo(tc.rc, 0);
     assert.equal(await tc.rc.view(0).applySync(() => process.pid), tc.rc.engine(0)!.pid);
+  } finally {
+    await tc.stop();
+  }
+});
+
+test('gather over direct connections: equal blocks land in one array in place, uneven ones are concatenated; values intact on node and python engines', async () => {
+  const tc = await startTestCluster({ n: 2 });
+  try {
+    const [py] = await tc.cluster.addEngines(1, { engine: 'python' });
+    await tc.rc.refreshEngines();
+    const ids = [0, 1, py];
+    for (const id of ids) await linkTo(tc.rc, id);
+    // Node engines give Float64Array blocks (one Float64Array back); with a Python engine the blocks
+    // differ in kind (an NDArray among them) and come back as a plain array.
+    for (const [v, n] of [[tc.rc.view([0, 1]), 2 ** 20], [tc.rc.view([0, 1]), 2 ** 20 + 1], [tc.rc.view(ids), 3 * 2 ** 18], [tc.rc.view(ids), 3 * 2 ** 18 + 2]] as const) {
+      const data = Float64Array.from({ length: n }, (_, i) => i * 0.5);
+      await v.scatter('part', data, { block: true });
+      const back = (await v.gather('part', { block: true })) as ArrayLike<number>;
+      const arr = back;
+      if ((v.targets as number[]).length === 2) assert.ok(arr instanceof Float64Array);
+      assert.equal(arr.length, n);
+      assert.deepEqual([arr[0], arr[n >> 1], arr[n - 1]], [0, (n >> 1) * 0.5, (n - 1) * 0.5]);
+      let same = true;
+      for (let i = 0; i < n; i++) if (arr[i] !== data[i]) same = false;
+      assert.ok(same, `gather of ${n} elements returned what was scattered`);
+    }
   } finally {
     await tc.stop();
   }

@@ -94,3 +94,21 @@ test('flattenOnce keeps large blocks off the call stack', () => {
 test('transpose turns per-engine rows into per-name columns', () => {
   assert.deepEqual(transpose([[1, 'a'], [2, 'b'], [3, 'c']], 2), [[1, 2, 3], ['a', 'b', 'c']]);
 });
+
+test('concatenate: blocks that are consecutive views of one buffer (a gather received in place) become one view, without a copy', async () => {
+  const { GatherTarget } = await import('../../../core/client/gatherTarget.ts');
+  const target = new GatherTarget(3);
+  const places = [2, 0, 1].map((slot) => target.place(slot, [16])![0]!); // arrival order differs from slot order
+  places.forEach((b, i) => new Float64Array(b.buffer, b.byteOffset, 2).set([10 * [2, 0, 1][i], 10 * [2, 0, 1][i] + 1]));
+  assert.equal(target.place(1, [24]), null, 'a block of another length does not fit the guess');
+  const views = [0, 1, 2].map((slot) => {
+    const b = places[[2, 0, 1].indexOf(slot)];
+    return new Float64Array(b.buffer, b.byteOffset, 2);
+  });
+  const whole = concatenate(views) as Float64Array;
+  assert.deepEqual([...whole], [0, 1, 10, 11, 20, 21]);
+  assert.equal(whole.buffer, views[0].buffer, 'the same memory');
+  const copied = concatenate([views[1], views[0]]) as Float64Array;
+  assert.deepEqual([...copied], [10, 11, 0, 1]);
+  assert.notEqual(copied.buffer, views[0].buffer);
+});
