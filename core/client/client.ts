@@ -106,8 +106,9 @@ interface PendingWork {
   readonly targets: readonly number[];
   /** Engines that have not answered. */
   readonly waiting: Set<number>;
-  /** The encoded request while it is held back; dropped once sent. */
+  /** The encoded request (for the controller) and the message, until it is sent. */
   frame: ReturnType<typeof encodeMessageFrame> | null;
+  msg: Message | null;
   sink: ResultSink;
   method: string;
   slotByEngine: Map<number, number>;
@@ -135,6 +136,7 @@ interface ReplyContent {
 }
 
 const CLOSED_BY_USER = 'the client was closed before the reply arrived';
+
 const CONNECTION_LOST = 'lost the connection to the controller before the reply arrived';
 
 function sleep(ms: number): Promise<void> {
@@ -500,7 +502,7 @@ export class Client {
         size = 4; // more than a frame can say (4 GiB): count it exactly
         for (const p of encodeMessage(msg, signer)) size += 4 + p.byteLength;
       }
-      return { s, msgId: msg.header.msg_id, frame, size };
+      return { s, msg, msgId: msg.header.msg_id, frame, size };
     });
     for (const p of prepared) {
       if (p.size <= this.maxMessageBytes) continue;
@@ -508,7 +510,7 @@ export class Client {
       for (const q of prepared) q.s.sink.expire(err);
       throw err;
     }
-    for (const { s, msgId, frame } of prepared) {
+    for (const { s, msg, msgId, frame } of prepared) {
       const slotByEngine = new Map<number, number>();
       for (let i = 0; i < s.targets.length; i++) {
         slotByEngine.set(s.targets[i], s.slots[i]);
@@ -519,6 +521,7 @@ export class Client {
         targets: [...s.targets],
         waiting: new Set(s.targets),
         frame,
+        msg,
         sink: s.sink,
         method: s.msgType.replace(/_request$/, ''),
         slotByEngine,
@@ -541,20 +544,9 @@ export class Client {
   private route(w: PendingWork): void {
     const { targets } = w;
     let path: Path | null = null;
-    let conn = this.conn;
-    if (!this.gate.isBlocked(targets)) {
-      if (targets.length === 1) {
-        const direct = this.links?.connectionFor(this.engineMap.get(targets[0]));
-        if (direct !== undefined && this.gate.allows(targets[0], 'direct')) {
-          path = 'direct';
-          conn = direct;
-        } else if (this.gate.allows(targets[0], 'controller')) {
-          path = 'controller';
-        }
-      } else if (targets.every((t) => this.gate.allows(t, 'controller'))) {
-        path = 'controller';
-      }
-    }
+    const direct = this.gate.isBlocked(targets) ? undefined : this.directLinkFor(targets);
+    if (direct !== undefined) path = 'direct';
+    else if (!this.gate.isBlocked(targets) && targets.every((t) => this.gate.allows(t, 'controller'))) path = 'controller';
     if (path === null) {
       w.path = 'held';
       this.gate.hold(w);
@@ -562,9 +554,28 @@ export class Client {
     }
     w.path = path;
     this.gate.sent(targets, path);
-    conn.sendFrame(w.frame!);
+    if (path === 'controller') this.conn.sendFrame(w.frame!);
+    else this.sendDirect(w, direct!);
     w.frame = null;
-    if (path === 'direct') this.conversation.sent();
+    w.msg = null;
+  }
+
+  /**
+   * The ready direct connection for a single-engine request that may go that way (nothing of
+   * ours is in flight to the engine through the controller). A request for several engines
+   * goes to the controller, which sends it on: with several engines sharing few cores, sending
+   * to each costs the client about what the saved hop would (measured, docs/benchmarks.md).
+   */
+  private directLinkFor(targets: readonly number[]): Connection | undefined {
+    if (this.links === null || targets.length !== 1 || !this.gate.allows(targets[0], 'direct')) return undefined;
+    return this.links.connectionFor(this.engineMap.get(targets[0]));
+  }
+
+  /** Sends `w` to its engine; in a quick conversation the engine is asked to poll for the next request after replying (metadata.poll). */
+  private sendDirect(w: PendingWork, conn: Connection): void {
+    if (this.conversation.isQuick) conn.sendFrame(encodeMessageFrame({ ...w.msg!, metadata: { targets: [...w.targets], poll: true } }, conn.signer));
+    else conn.sendFrame(w.frame!);
+    this.conversation.sent();
   }
 
   /** `engine` will not answer `w` (any more): the gate may let held requests go. */
@@ -594,12 +605,13 @@ export class Client {
     );
   }
 
-  /** Fails this client's direct requests waiting on `engineId`. */
+  /** Fails what this client's direct requests wait for from `engineId` (the other engines of a request still answer). */
   private failDirect(engineId: number, evalueFor: (msgId: string) => string): void {
     for (const [msgId, w] of [...this.work]) {
-      if (w.path !== 'direct' || w.targets[0] !== engineId) continue;
-      this.forget(msgId);
-      w.sink.failPending((id) => new EngineError(id, w.method, evalueFor(msgId)));
+      if (w.path !== 'direct' || !w.waiting.has(engineId)) continue;
+      const slot = w.slotByEngine.get(engineId);
+      if (slot !== undefined) w.sink.fail(slot, new EngineError(engineId, w.method, evalueFor(msgId)));
+      this.replied(w, msgId, engineId);
     }
   }
 
@@ -662,6 +674,7 @@ export class Client {
             targets: ids,
             waiting: new Set(ids),
             frame: null,
+            msg: null,
             sink: tracker,
             method,
             slotByEngine,
@@ -761,7 +774,6 @@ export class Client {
   }
 
   private onWorkReply(w: PendingWork, msgId: string, msg: Message): void {
-    if (w.path === 'direct') this.conversation.answered();
     const index = this.slotFor(w, msg);
     if (index === undefined || w.sink.slots[index].done) return;
     const md = msg.metadata;
@@ -798,7 +810,10 @@ export class Client {
   }
 
   private replied(w: PendingWork, msgId: string, engineId: number): void {
-    if (--w.remaining <= 0) this.work.delete(msgId);
+    if (--w.remaining <= 0) {
+      this.work.delete(msgId);
+      if (w.path === 'direct') this.conversation.answered();
+    }
     this.settled(w, engineId >= 0 || w.targets.length !== 1 ? engineId : w.targets[0]);
   }
 

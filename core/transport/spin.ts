@@ -36,7 +36,15 @@ function pollUntil(deadline: number): void {
   setImmediate(poll);
 }
 
-/** One side of a request/reply conversation (a client's direct requests, an engine's direct replies). */
+/**
+ * An engine that was asked to (metadata.poll: the client is in a quick conversation) polls for
+ * the next request for the window after its reply.
+ */
+export function pollAfterReply(): void {
+  if (SPIN_MS > 0) pollUntil(performance.now() + SPIN_MS);
+}
+
+/** A client's side of a request/reply conversation with engines over direct connections. */
 export class Conversation {
   private sentAt = -Infinity;
   private lastGap = Infinity;
@@ -51,7 +59,12 @@ export class Conversation {
     if (this.lastGap < SPIN_MS) pollUntil(now + SPIN_MS);
   }
 
-  /** The answer (or the next request) came. */
+  /** The last answer came within the window: polling for the next one pays off. */
+  get isQuick(): boolean {
+    return this.lastGap < SPIN_MS;
+  }
+
+  /** The answer (all replies of the request) came. */
   answered(): void {
     if (!this.waiting) return;
     this.waiting = false;

@@ -28,7 +28,7 @@ import {
 import { encodeMessageFrame, Signer } from '../../core/transport/codec.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../core/transport/frame.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
-import { Conversation } from '../../core/transport/spin.js';
+import { pollAfterReply } from '../../core/transport/spin.js';
 import { ActivityReport } from './activityReport.js';
 import { DirectServer } from './directServer.js';
 import { OutputCapture, type Chunk } from './capture.js';
@@ -81,8 +81,6 @@ export class Engine {
   /** The request that runs now. */
   private runningNow: Queued | null = null;
   private directDone = 0;
-  /** Direct clients that send their next request right after a reply get a polling engine. */
-  private readonly conversation = new Conversation();
   /** performance.now() when the running request started, and how long the latest one ran. */
   private startedAt = 0;
   private ranMs = 0;
@@ -314,7 +312,6 @@ export class Engine {
 
   /** A work request from a client's direct connection (handshake done). */
   private onDirectRequest(msg: Message, origin: Connection): void {
-    this.conversation.answered();
     const targets = msg.metadata.targets;
     if (!Array.isArray(targets) || targets.length !== 1 || targets[0] !== this.id) {
       const error = { status: 'error', ename: 'ProtocolError', evalue: `a direct connection serves engine ${this.id} only: metadata.targets must be [${this.id}], got ${JSON.stringify(targets)}`, traceback: [] };
@@ -503,7 +500,8 @@ export class Engine {
     }
     if (frame !== undefined && size <= this.maxMessageBytes) {
       conn.sendFrame(frame);
-      if (q.origin !== null && this.queue.length === 0) this.conversation.sent();
+      // The client polls for this reply and will send again soon (protocol section 13): so do we.
+      if (q.origin !== null && req.metadata.poll === true && this.queue.length === 0) pollAfterReply();
       return;
     }
     let have = 0;
