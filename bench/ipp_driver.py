@@ -77,6 +77,7 @@ def main():
             rss = {p.pid: p.memory_info().rss / 2 ** 20 for p in procs}
             engine_pids = set(rc[:].apply_sync(os.getpid))
             emit("idle_engine_rss", "MB", [rss[p] for p in engine_pids if p in rss])
+            emit("idle_engine_uss", "MB", [p.memory_full_info().uss / 2 ** 20 for p in procs if p.pid in engine_pids])
             emit("cluster_processes", "count", [len(procs)])
         except ImportError:
             pass

@@ -16,6 +16,7 @@ const figures = readFigures(fs.readFileSync(file, 'utf8'));
 const WHAT: Record<string, string> = {
   cluster_start: 'cluster start, to 4 engines answering',
   idle_engine_rss: 'idle engine resident memory',
+  idle_engine_uss: 'idle engine private memory (USS)',
   controller_rss: 'idle controller resident memory',
   cluster_processes: 'processes of a 4-engine cluster',
   apply_rtt_1: '`apply` round trip, 1 engine',

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CompositeError, Cluster, type AsyncResult, type Client, type KernelKind } from 'multiengine';
-import { rssKB } from '../core/util/processes.ts';
+import { rssKB, ussKB } from '../core/util/processes.ts';
 import { figure, timed, type Figure } from './stats.ts';
 
 export interface BenchOptions {
@@ -64,6 +64,8 @@ export async function mainScenarios(kind: KernelKind, o: BenchOptions): Promise<
     await rc.view().applySync(c.noop);
     await new Promise((r) => setTimeout(r, o.quick ? 500 : 2000));
     o.emit(figure('idle_engine_rss', kind, 4, 'MB', rc.engines.map((e) => rssMB(e.pid))));
+    // RSS counts the pages engines share (the interpreter's binary and libraries) in each; USS does not.
+    o.emit(figure('idle_engine_uss', kind, 4, 'MB', rc.engines.map((e) => ussKB(e.pid) / 1024)));
     o.emit(figure('controller_rss', kind, 4, 'MB', [rssMB(cluster.controllerPid)]));
     o.emit(figure('cluster_processes', kind, 4, 'count', [1 + rc.engines.length]));
 

@@ -47,6 +47,17 @@ export function rssKB(pid: number): number {
   return Number(m[1]);
 }
 
+/**
+ * Unique set size of a live process in kB: its private pages (Private_Clean + Private_Dirty of
+ * /proc/PID/smaps_rollup), what it costs beyond the pages it shares (e.g. the node binary's).
+ */
+export function ussKB(pid: number): number {
+  const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  let kb = 0;
+  for (const m of text.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+)\s+kB/gm)) kb += Number(m[1]);
+  return kb;
+}
+
 /** CPU seconds (all threads) a live process has used so far, from /proc (Linux; clock ticks of 1/100 s). */
 export function cpuSeconds(pid: number, which: 'user' | 'sys' | 'all' = 'all'): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
