@@ -31,6 +31,7 @@ import { Connection, connectTcp } from '../../core/transport/connection.js';
 import { pollAfterReply } from '../../core/transport/spin.js';
 import { ActivityReport } from './activityReport.js';
 import { DirectServer } from './directServer.js';
+import { WorkQueue, type Queued } from './workQueue.js';
 import { OutputCapture, type Chunk } from './capture.js';
 import { describeError } from './errors.js';
 import { Heart } from './heart.js';
@@ -58,12 +59,6 @@ export interface EngineOptions {
   reconnectMs?: number;
 }
 
-/** A request waiting to run, and the connection it came on (null: the main one, from the controller). */
-interface Queued {
-  msg: Message;
-  origin: Connection | null;
-}
-
 export class Engine {
   private readonly uuid = randomUUID();
   private readonly session = newSession();
@@ -72,7 +67,7 @@ export class Engine {
   private readonly handler = new RequestHandler(this.ns);
   private conn!: Connection;
   private id = -1;
-  private queue: Queued[] = [];
+  private readonly queue = new WorkQueue();
   /** Where the running (or latest) request came from: its output and reply go back there. */
   private origin: Connection | null = null;
   private direct: DirectServer | null = null;
@@ -148,9 +143,7 @@ export class Engine {
 
   /** The direct work, as engine_activity reports it. */
   private directWork(): ContentMap['engine_activity'] {
-    let queued = 0;
-    for (const q of this.queue) if (q.origin !== null) queued++;
-    return { direct_running: this.directRunning, direct_queued: queued, direct_done: this.directDone };
+    return { direct_running: this.directRunning, direct_queued: this.queue.direct, direct_done: this.directDone };
   }
 
   /** Opens the listener for clients' direct connections where the controller reached us; without it, clients use the controller. */
@@ -256,8 +249,7 @@ export class Engine {
     this.reconnecting = true;
     this.conn.destroy();
     // Never run: the controller that sent them is gone. Direct ones stay: their clients are there.
-    const dropped = this.queue.filter((q) => q.origin === null).length;
-    this.queue = this.queue.filter((q) => q.origin !== null);
+    const dropped = this.queue.remove((q) => q.origin === null).length;
     this.log(`${why}; registering again as engine ${this.id} for up to ${this.reconnectMs} ms${dropped ? ` (${dropped} queued requests dropped)` : ''}`);
     void this.reconnect();
   }
@@ -328,7 +320,7 @@ export class Engine {
    * now, so its result store holds these requests (result_request) before their answers come.
    */
   private onDirectClosed(origin: Connection): void {
-    const orphaned = this.queue.filter((q) => q.origin === origin).map((q) => q.msg.header);
+    const orphaned = this.queue.list().filter((q) => q.origin === origin).map((q) => q.msg.header);
     if (this.runningNow?.origin === origin) orphaned.unshift(this.runningNow.msg.header);
     if (orphaned.length === 0 || this.reconnecting) return;
     const content = { ...this.directWork(), orphaned };
@@ -352,7 +344,7 @@ export class Engine {
   private cancel(msgIds: string[]): void {
     const ids = new Set(msgIds);
     ids.delete(this.currentMsgId);
-    for (const q of this.queue) ids.delete(q.msg.header.msg_id);
+    for (const q of this.queue.list()) ids.delete(q.msg.header.msg_id);
     this.abort(msgIds.filter((id) => id !== this.currentMsgId));
     for (const id of ids) {
       if (this.cancelled.size >= MAX_CANCELLED) this.cancelled.clear();
@@ -470,9 +462,8 @@ export class Engine {
   /** Queued requests not yet started (those in `msgIds`, or all) are answered 'aborted' at once. */
   private abort(msgIds: string[] | undefined): void {
     const ids = Array.isArray(msgIds) ? new Set(msgIds) : null;
-    const dropped = this.queue.filter((q) => ids === null || ids.has(q.msg.header.msg_id));
+    const dropped = this.queue.remove((q) => ids === null || ids.has(q.msg.header.msg_id));
     if (dropped.length === 0) return;
-    this.queue = this.queue.filter((q) => !dropped.includes(q));
     const now = new Date().toISOString();
     for (const q of dropped) this.reply(q, { status: 'aborted' }, [], now);
   }
