@@ -48,6 +48,20 @@ export function findExecutable(command: string): string | null {
 }
 
 // A packaged app sets MULTIENGINE_PYTHON_ENGINE: Python cannot read the copy inside app.asar.
+/**
+ * Engines hold large arrays (pushed, scattered, computed), so their large allocations ask for
+ * transparent huge pages, as numpy does for its own arrays: glibc's malloc then advises
+ * MADV_HUGEPAGE on the memory it maps. Receiving 16 MiB into fresh memory then costs 8 page
+ * faults instead of 4,096 (a fault costs ~2.3 µs on the VMs this was measured on). Linux only;
+ * an existing GLIBC_TUNABLES setting of it is kept; MULTIENGINE_HUGEPAGES=0 turns it off.
+ */
+export function withHugePages(env: NodeJS.ProcessEnv): void {
+  if (process.platform !== 'linux' || env.MULTIENGINE_HUGEPAGES === '0') return;
+  const tunables = env.GLIBC_TUNABLES ?? '';
+  if (/glibc\.malloc\.hugetlb=/.test(tunables)) return;
+  env.GLIBC_TUNABLES = tunables ? `${tunables}:glibc.malloc.hugetlb=1` : 'glibc.malloc.hugetlb=1';
+}
+
 export const PYTHON_ENGINE_SCRIPT = process.env.MULTIENGINE_PYTHON_ENGINE ?? path.join(packageRoot, 'engines', 'python', 'multiengine_engine.py');
 
 /**
@@ -132,6 +146,7 @@ export class LocalProcess implements EngineProcess {
     const { command, args } = cmd;
     const env: NodeJS.ProcessEnv = spec.kind === 'python' ? { ...process.env, PYTHONUNBUFFERED: '1' } : { ...process.env };
     env[SUPERVISED_ENV] = '1';
+    withHugePages(env);
     let resolveEnded!: (e: ProcessEnd) => void;
     this.ended = new Promise((r) => (resolveEnded = r));
     const finish = (end: ProcessEnd) => {
