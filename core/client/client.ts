@@ -106,9 +106,8 @@ interface PendingWork {
   readonly targets: readonly number[];
   /** Engines that have not answered. */
   readonly waiting: Set<number>;
-  /** The encoded request (for the controller) and the message, until it is sent. */
+  /** The encoded request, until it is sent. */
   frame: ReturnType<typeof encodeMessageFrame> | null;
-  msg: Message | null;
   sink: ResultSink;
   method: string;
   slotByEngine: Map<number, number>;
@@ -490,7 +489,11 @@ export class Client {
     this.ensureOpen(list[0].msgType);
     const signer = this.conn.signer;
     const prepared = list.map((s) => {
-      const msg = createMessage(s.msgType, s.content, { session: this.session, metadata: { targets: [...s.targets] }, buffers: s.buffers });
+      // A single-engine request in a quick direct conversation asks the engine to poll after replying
+      // (encoded so once: a request that goes through the controller anyway is not polled for).
+      const poll = s.targets.length === 1 && this.conversation.isQuick && this.links?.isReady(s.targets[0]) === true;
+      const metadata: Metadata = poll ? { targets: [...s.targets], poll: true } : { targets: [...s.targets] };
+      const msg = createMessage(s.msgType, s.content, { session: this.session, metadata, buffers: s.buffers });
       // One buffer for head, signature and JSON (encodeMessageFrame); buffers by reference.
       let frame: ReturnType<typeof encodeMessageFrame> | null = null;
       let size: number;
@@ -502,7 +505,7 @@ export class Client {
         size = 4; // more than a frame can say (4 GiB): count it exactly
         for (const p of encodeMessage(msg, signer)) size += 4 + p.byteLength;
       }
-      return { s, msg, msgId: msg.header.msg_id, frame, size };
+      return { s, msgId: msg.header.msg_id, frame, size };
     });
     for (const p of prepared) {
       if (p.size <= this.maxMessageBytes) continue;
@@ -510,7 +513,7 @@ export class Client {
       for (const q of prepared) q.s.sink.expire(err);
       throw err;
     }
-    for (const { s, msg, msgId, frame } of prepared) {
+    for (const { s, msgId, frame } of prepared) {
       const slotByEngine = new Map<number, number>();
       for (let i = 0; i < s.targets.length; i++) {
         slotByEngine.set(s.targets[i], s.slots[i]);
@@ -521,7 +524,6 @@ export class Client {
         targets: [...s.targets],
         waiting: new Set(s.targets),
         frame,
-        msg,
         sink: s.sink,
         method: s.msgType.replace(/_request$/, ''),
         slotByEngine,
@@ -557,7 +559,6 @@ export class Client {
     if (path === 'controller') this.conn.sendFrame(w.frame!);
     else this.sendDirect(w, direct!);
     w.frame = null;
-    w.msg = null;
   }
 
   /**
@@ -573,8 +574,7 @@ export class Client {
 
   /** Sends `w` to its engine; in a quick conversation the engine is asked to poll for the next request after replying (metadata.poll). */
   private sendDirect(w: PendingWork, conn: Connection): void {
-    if (this.conversation.isQuick) conn.sendFrame(encodeMessageFrame({ ...w.msg!, metadata: { targets: [...w.targets], poll: true } }, conn.signer));
-    else conn.sendFrame(w.frame!);
+    conn.sendFrame(w.frame!);
     this.conversation.sent();
   }
 
@@ -674,7 +674,6 @@ export class Client {
             targets: ids,
             waiting: new Set(ids),
             frame: null,
-            msg: null,
             sink: tracker,
             method,
             slotByEngine,
