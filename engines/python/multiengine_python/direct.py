@@ -52,14 +52,6 @@ class DirectConn(object):
         self.chan = chan
         self.ready = False
 
-    def send(self, *args):
-        """Channel.send; False when the connection is closed or breaks (the caller goes elsewhere)."""
-        try:
-            return self.chan.send(*args)
-        except OSError:
-            self.close()
-            return False
-
     def close(self):
         self.chan.close()
 

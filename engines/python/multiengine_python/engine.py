@@ -24,9 +24,16 @@ SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED'
 STREAM_PIECE_CHARS = 1024 * 1024
 #: How long one reconnection attempt may wait for the controller's registration_reply.
 RECONNECT_REPLY_SECONDS = 5.0
+#: Messages of requests that run back to back wait at most this long (seconds) to go out together.
+BATCH_SECONDS = 0.001
 TRUNCATED_MARKER = ('\n[output truncated: this request wrote more than %d characters; '
                     'the rest is dropped (the controller\'s --max-output-bytes)]\n')
 from .values import Encoder, SerializationError, decode_value
+
+try:  # signal.getsignal converts the handler to an enum member, which costs more than a small request
+    from _signal import getsignal as _getsignal
+except ImportError:  # pragma: no cover
+    _getsignal = signal.getsignal
 
 #: Frames of files in this folder are the engine's own: tracebacks leave them out.
 ENGINE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -150,6 +157,8 @@ class Output(object):
             self.truncated = False
 
     def flush(self):
+        if not self.pending and not self.send_lock.locked():
+            return  # nothing written and no flush under way (most requests print nothing)
         with self.send_lock:
             with self.lock:
                 items, self.pending = self.pending, []
@@ -196,6 +205,70 @@ class Output(object):
 
 # --------------------------------------------------------------------------------------
 # The engine
+
+class Batch(object):
+    """Messages of requests that run back to back are held in their channels and written together
+    when the queue runs dry or BATCH_SECONDS after the first (then by this class's own thread when
+    the main thread is still busy): one write, so one wake-up of the peer, per batch instead of per
+    message. `release(chan)` writes what a channel holds; `first(chan)` is true for the main
+    channel, released first, so an engine_activity that says the engine is idle still goes out
+    before the direct reply after which it is."""
+
+    def __init__(self, release, first):
+        self.release = release
+        self.first = first
+        self.lock = threading.Lock()
+        self.since = None  # when the open batch began; None: no batch is open
+        self.held = []  # channels holding messages
+        self.wake = None
+
+    def open(self):
+        with self.lock:
+            if self.since is not None:
+                return
+            self.since = time.monotonic()
+            if self.wake is None:  # the thread starts with the first burst
+                self.wake = threading.Event()
+                threading.Thread(target=self._run, name='multiengine-batch', daemon=True).start()
+        self.wake.set()
+
+    def expired(self):
+        since = self.since
+        return since is not None and time.monotonic() - since >= BATCH_SECONDS
+
+    def post(self, chan, frame, args=None):
+        """Channel.post, held while a batch is open."""
+        with self.lock:
+            if self.since is not None and chan not in self.held:
+                chan.hold()
+                self.held.append(chan)
+        return chan.post(frame, args)
+
+    def flush(self):
+        with self.lock:
+            chans, self.held, self.since = self.held, [], None
+        for chan in sorted(chans, key=lambda c: not self.first(c)):
+            self.release(chan)
+
+    def _run(self):
+        block_sigint()
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            while True:
+                since = self.since
+                if since is None:
+                    break
+                left = since + BATCH_SECONDS - time.monotonic()
+                if left > 0:
+                    time.sleep(left)
+                    continue
+                with self.lock:
+                    current = self.since == since
+                if current:  # still the same batch
+                    self.flush()
+                break
+
 
 class Fatal(Exception):
     """The engine cannot start or go on; the message says why (printed to stderr, exit code 1)."""
@@ -339,6 +412,7 @@ class Engine(object):
         self.direct = None
         self.replays = ReplayGuard()
         self.activity = ActivityReporter(lambda: self.queue.direct, self._send_activity)
+        self.batch = Batch(self._release, lambda chan: chan is self.chan)
         self.in_user_code = False
         self.chan = None
         self.heart = None
@@ -557,9 +631,8 @@ class Engine(object):
             self.activity.orphaned([req.header for req in reqs])
 
     def _send_activity(self, content):
-        chan = self.chan
-        if chan is not None:
-            chan.send('engine_activity', content, metadata={'engine_id': self.id})
+        if self.chan is not None:
+            self._send_to(None, 'engine_activity', content, b'{}', {'engine_id': self.id})
 
     def _lost(self, gen, why):
         """A connection of generation `gen` broke: register again for a while (the controller may be
@@ -690,6 +763,7 @@ class Engine(object):
     def _exit(self, code):
         try:
             self.output.flush()
+            self.batch.flush()
         except Exception:
             pass
         try:
@@ -724,19 +798,42 @@ class Engine(object):
             content, buffers = self._error_content(e), ()
         self.output.flush()
         self.output.set_parent(None, None)
-        if signal.getsignal(signal.SIGINT) != self._on_sigint:
+        if _getsignal(signal.SIGINT) != self._on_sigint:
             self._install_sigint()
         self.current = None
+        more = bool(self.queue.items)  # requests wait: this reply goes out with theirs
+        if more:
+            self.batch.open()
         self._reply(msg, content, started, iso_now(), buffers, time.monotonic() - t0)
+        if not more or self.batch.expired():
+            self.batch.flush()
 
     def _send_to(self, origin, msg_type, content, parent, metadata, buffers=()):
         """Sends a request's stream or reply: on the direct connection it came on while that is
         open, else to the controller with metadata.orphan (it keeps it in its result store)."""
         if origin is not None:
-            if origin.send(msg_type, content, parent, metadata, buffers):
-                return
+            chan = origin.chan
+            args = (msg_type, content, parent, metadata, buffers)
+            try:
+                if self.batch.post(chan, chan.encode(*args), args):
+                    return
+            except OSError:
+                origin.close()
             metadata = dict(metadata, orphan=True)
-        self.chan.send(msg_type, content, parent, metadata, buffers)
+        self.batch.post(self.chan, self.chan.encode(msg_type, content, parent, metadata, buffers))
+
+    def _release(self, chan):
+        """Writes what a channel held for a batch. What a direct connection could not take goes
+        to the controller instead (as _send_to does)."""
+        unsent = chan.release()
+        if not unsent or unsent[0][1] is None:  # the main channel's own messages have no args
+            return
+        chan.close()
+        for _, (msg_type, content, parent, metadata, buffers) in unsent:
+            try:
+                self.chan.send(msg_type, content, parent, dict(metadata, orphan=True), buffers)
+            except (OSError, MessageTooLarge) as e:
+                log('cannot send %s: %s' % (msg_type, e))
 
     def _reply(self, msg, content, started, completed, buffers=(), ran=0.0):
         """Answers a request (that ran for `ran` seconds) where it came from."""

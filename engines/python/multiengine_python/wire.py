@@ -134,10 +134,16 @@ def _nbytes(p):
     return p.nbytes if type(p) is memoryview else len(p)
 
 
-def frame_head(parts):
+def _head_and_size(parts):
+    """The frame head of `parts` and the size of the whole frame."""
     lengths = [_nbytes(p) for p in parts]
     n = len(parts)
-    return struct.pack('>%dI' % (n + 2), 4 + 4 * n + sum(lengths), n, *lengths)
+    body = 4 + 4 * n + sum(lengths)
+    return struct.pack('>%dI' % (n + 2), body, n, *lengths), 4 + body
+
+
+def frame_head(parts):
+    return _head_and_size(parts)[0]
 
 
 def encode_frame(parts):
@@ -150,25 +156,38 @@ _IOV_MAX = 512
 
 
 def send_frame(sock, parts):
-    """Writes one frame. Small frames go out with a single sendall; big ones with sendmsg
-    (scatter/gather), so array buffers are never copied into a joined frame."""
-    lengths = [_nbytes(p) for p in parts]
-    n = len(parts)
-    body = 4 + 4 * n + sum(lengths)
-    head = struct.pack('>%dI' % (n + 2), body, n, *lengths)
-    if body < JOIN_FRAME_BYTES:
-        sock.sendall(b''.join([head] + list(parts)))
-        return
+    """Writes one frame (see send_frames)."""
+    send_frames(sock, (parts,))
+
+
+def send_frames(sock, frames):
+    """Writes frames (lists of parts) in order. Runs of small frames are joined and go out with one
+    sendall; big ones with sendmsg (scatter/gather), so array buffers are never copied."""
+    run, run_bytes = [], 0
+    for parts in frames:
+        head, size = _head_and_size(parts)
+        if size < JOIN_FRAME_BYTES:
+            run.append(head)
+            run.extend(parts)
+            run_bytes += size
+            if run_bytes < JOIN_FRAME_BYTES:
+                continue
+        if run:
+            sock.sendall(b''.join(run))
+            run, run_bytes = [], 0
+        if size >= JOIN_FRAME_BYTES:
+            _send_scattered(sock, [head] + list(parts))
+    if run:
+        sock.sendall(b''.join(run))
+
+
+def _send_scattered(sock, chunks):
     if not _HAS_SENDMSG:  # pragma: no cover - Windows
-        sock.sendall(head)
-        for p in parts:
-            if _nbytes(p):
-                sock.sendall(p)
+        for c in chunks:
+            if _nbytes(c):
+                sock.sendall(c)
         return
-    views = [memoryview(head)]
-    for p, size in zip(parts, lengths):
-        if size:
-            views.append(memoryview(p))
+    views = [memoryview(c) for c in chunks if _nbytes(c)]
     while views:
         sent = sock.sendmsg(views[:_IOV_MAX])
         while sent:
@@ -240,16 +259,42 @@ class FrameReader(object):
         self._fill(4 * count)
         lengths = struct.unpack_from('>%dI' % count, self.buf, self.pos)
         self.pos += 4 * count
-        if sum(lengths) != body - 4 - 4 * count:
-            raise FrameError('part lengths sum to %d, body has %d' % (sum(lengths), body - 4 - 4 * count))
-        return [self._take_big(n) if n >= OWN_BUFFER_BYTES else self._take(n) for n in lengths]
+        rest = body - 4 - 4 * count
+        if sum(lengths) != rest:
+            raise FrameError('part lengths sum to %d, body has %d' % (sum(lengths), rest))
+        if max(lengths) >= OWN_BUFFER_BYTES:
+            return [self._take_big(n) if n >= OWN_BUFFER_BYTES else self._take(n) for n in lengths]
+        self._fill(rest)  # small parts only (most messages): sliced from the buffer in one go
+        buf, p, parts = self.buf, self.pos, []
+        for n in lengths:
+            parts.append(buf[p:p + n])
+            p += n
+        self.pos = p
+        return parts
 
 
 # --------------------------------------------------------------------------------------
 # Messages
 
-_dumps_utf8 = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(',', ':'), check_circular=False).encode
-_dumps_ascii = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(',', ':'), check_circular=False).encode
+def _json_encoder(ensure_ascii):
+    """JSONEncoder.encode, compact and strict. Where the C encoder is there, one made once: the
+    encode method makes a new one for every call, which costs more than encoding a small object."""
+    enc = json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=False, separators=(',', ':'), check_circular=False)
+    try:
+        c = json.encoder.c_make_encoder(None, enc.default, json.encoder.encode_basestring_ascii if ensure_ascii
+                                        else json.encoder.encode_basestring, None, ':', ',', False, False, False)
+        join = ''.join
+        fast = lambda obj: join(c(obj, 0))  # noqa: E731
+        sample = {'a': [1, 2.5, None, True, 'x\u00e9\n'], 'b': {}}
+        if fast(sample) == enc.encode(sample):
+            return fast
+    except Exception:  # no C accelerator, or a signature this code does not know
+        pass
+    return enc.encode
+
+
+_dumps_utf8 = _json_encoder(False)
+_dumps_ascii = _json_encoder(True)
 
 
 def dumps(obj):
@@ -312,14 +357,23 @@ class BadMessage(Exception):
         self.reason = reason
 
 
-_json_decode = json.JSONDecoder().decode
+_json_decoder = json.JSONDecoder()
+_json_decode = _json_decoder.decode
+_json_scan = _json_decoder.scan_once
 
 
 def _loads(p):
-    """A JSON part (UTF-8 bytes): `{}`, which most parent headers and metadata are, without the parser."""
+    """A JSON part (UTF-8 bytes): `{}`, which most parent headers and metadata are, without the
+    parser; compact JSON (all that peers write) by the scanner alone, without decode()'s
+    whitespace matching; anything else by decode(), which also gives its errors."""
     if p == b'{}':
         return {}
-    return _json_decode(p.decode('utf-8'))
+    s = p.decode('utf-8')
+    try:
+        obj, end = _json_scan(s, 0)
+    except StopIteration:
+        end = -1
+    return obj if end == len(s) else _json_decode(s)
 
 
 def decode_message(parts, signer):
@@ -388,29 +442,71 @@ class Channel(object):
         self.max_message_bytes = max_message_bytes
         self._prefix = random_uuid()[:18]
         self._counter = 0
+        self._headers = {}
+        #: Messages kept back by hold(): [(frame, args)] until release().
+        self.held = None
 
-    def _msg_id(self):
+    def _header(self, msg_type):
+        """The header's JSON bytes, from a template made once per msg_type (the same bytes as dumps)."""
+        tpl = self._headers.get(msg_type)
+        if tpl is None:
+            fixed = dumps({'msg_type': msg_type, 'session': self.session}).decode('utf-8')[1:-1]
+            version = dumps(PROTOCOL_VERSION).decode('utf-8')
+            tpl = self._headers[msg_type] = ('{"msg_id":"', '",' + fixed + ',"date":"', '","version":' + version + '}')
         self._counter = (self._counter + 1) % 0x7FFFFFFF
-        return '%s%08x' % (self._prefix, self._counter)
+        return ('%s%s%08x%s%s%s' % (tpl[0], self._prefix, self._counter, tpl[1], iso_now(), tpl[2])).encode('utf-8')
 
-    def send(self, msg_type, content, parent=b'{}', metadata=None, buffers=()):
-        """Sends a message; False when the channel was closed (nothing sent). `parent` is the JSON
-        bytes of the parent header (a request's header part is reused verbatim)."""
-        header = dumps({'msg_id': self._msg_id(), 'msg_type': msg_type, 'session': self.session,
-                        'date': iso_now(), 'version': PROTOCOL_VERSION})
+    def encode(self, msg_type, content, parent=b'{}', metadata=None, buffers=()):
+        """The parts of a message (for post). `parent` is the JSON bytes of the parent header (a
+        request's header part is reused verbatim). MessageTooLarge when it is too big to send."""
+        header = self._header(msg_type)
         meta = dumps(metadata) if metadata else b'{}'
         body = dumps(content)
         sig = self.signer.sign((header, parent, meta, body))
+        size = 4 + 4 * (5 + len(buffers)) + len(sig) + len(header) + len(parent) + len(meta) + len(body)
         parts = [sig, header, parent, meta, body]
-        parts.extend(buffers)
-        size = 4 + 4 * len(parts) + sum(_nbytes(p) for p in parts)
+        if buffers:
+            size += sum(_nbytes(p) for p in buffers)
+            parts.extend(buffers)
         if size > self.max_message_bytes:
             raise MessageTooLarge(size, self.max_message_bytes)
+        return parts
+
+    def hold(self):
+        """Keeps the messages posted from now on until release() (so they go out in one write)."""
+        with self.lock:
+            if self.held is None:
+                self.held = []
+
+    def post(self, frame, args=None):
+        """Writes an encoded message, or keeps it (with `args`, the caller's) while held; False when
+        the channel was closed (nothing sent)."""
         with self.lock:
             if self.closed:
                 return False
-            send_frame(self.sock, parts)
+            if self.held is not None:
+                self.held.append((frame, args))
+            else:
+                send_frames(self.sock, (frame,))
         return True
+
+    def release(self):
+        """Writes the held messages in one go; returns the (frame, args) of those it could not write
+        (the channel is closed or the write failed)."""
+        with self.lock:
+            held, self.held = self.held, None
+            if not held or self.closed:
+                return held or []
+            try:
+                send_frames(self.sock, [frame for frame, _ in held])
+            except OSError as e:
+                log('cannot send %d message%s: %s' % (len(held), '' if len(held) == 1 else 's', e))
+                return held
+        return []
+
+    def send(self, msg_type, content, parent=b'{}', metadata=None, buffers=()):
+        """Sends a message (see encode); False when the channel was closed (nothing sent)."""
+        return self.post(self.encode(msg_type, content, parent, metadata, buffers))
 
     def close(self):
         """Stops sending and wakes a thread blocked reading this channel."""

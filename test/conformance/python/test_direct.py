@@ -204,6 +204,17 @@ class TestDirectRequests(DirectBase):
             self.fc.collect(h, peer=peer)
         self.assertEqual(self.fc.execute('order')['result'], '[0, 1, 2, 3, 4, 5]')
 
+    def test_replies_of_a_burst_are_not_held_while_a_later_request_runs(self):
+        # replies of requests that run back to back go out together, at most ~1 ms late
+        quick = [self.fc.send('keys_request', {}, peer=self.d) for _ in range(20)]
+        slow = self.fc.send('execute_request', {'code': SLOW % 2 + "print('done')"}, peer=self.d)
+        t0 = time.monotonic()
+        for h in quick:
+            self.fc.collect(h, peer=self.d)
+        self.assertLess(time.monotonic() - t0, 1.0)
+        reply, streams = self.fc.collect(slow, peer=self.d)
+        self.assertEqual((reply.content['status'], [m.content['text'] for m in streams]), ('ok', ['done\n']))
+
     def test_abort_from_the_controller_answers_on_the_direct_connection(self):
         slow = start_slow(self.fc, 0.5, then='"slow"')
         queued = [self.fc.send('execute_request', {'code': 'aborted_%d = 1' % i}, peer=self.d) for i in range(3)]

@@ -138,6 +138,36 @@ class TestMessages(unittest.TestCase):
             self.assertEqual(cm.exception.reason, 'malformed')
         with self.assertRaises(me.BadMessage):
             me.decode_message([b'', b'{}'], s)
+        for junk in (b'{"x":1}x', b'{"x":1', b'', b'{"x":1} {}'):
+            with self.assertRaises(me.BadMessage) as cm:
+                me.decode_message(self.parts(s, content=junk), s)
+            self.assertEqual(cm.exception.reason, 'malformed')
+
+    def test_decode_accepts_any_valid_json(self):
+        s = me.Signer('k')
+        m = me.decode_message(self.parts(s, header=b' { "msg_id" : "1", "msg_type":"keys_request","session":"s"}\n',
+                                         meta=b'{ }', content=b'{"x": [1, {"y": "\\u00e9"}]} '), s)
+        self.assertEqual((m.msg_id, m.metadata, m.content), ('1', {}, {'x': [1, {'y': '\u00e9'}]}))
+
+    def test_frames_sent_together_and_header_template(self):
+        a, b = TestFraming.pair(self)
+        c = me.Channel(a, me.Signer('k'), 'sess-1')
+        frames = [c.encode('keys_reply', {'status': 'ok', 'i': i}, b'{}', {'engine_id': 0}) for i in range(3)]
+        c.hold()
+        for f in frames:
+            self.assertTrue(c.post(f))
+        self.assertEqual(c.release(), [])
+        reader = me.FrameReader(b)
+        for i in range(3):
+            m = me.decode_message(reader.read_frame(), me.Signer('k'))
+            self.assertEqual((m.msg_type, m.content['i'], m.metadata), ('keys_reply', i, {'engine_id': 0}))
+            self.assertEqual(json.loads(m.header_bytes), m.header)
+            self.assertEqual(me.dumps(m.header), m.header_bytes)  # the template gives what dumps would
+            self.assertEqual(set(m.header), {'msg_id', 'msg_type', 'session', 'date', 'version'})
+        c.hold()
+        c.post(frames[0], 'args')
+        c.close()
+        self.assertEqual(c.release(), [(frames[0], 'args')])  # closed: handed back, not written
 
     def test_dumps(self):
         self.assertEqual(me.dumps({'a': [1, 'é']}), '{"a":[1,"é"]}'.encode('utf-8'))
