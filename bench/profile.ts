@@ -26,6 +26,8 @@ console.error(JSON.stringify({ client: process.pid, controller: cluster.controll
 const noop = kind === 'node' ? '() => null' : 'lambda: None';
 const ident = kind === 'node' ? '(x) => x' : 'lambda x: x';
 const one = rc.view(0);
+// The steady state: direct connections open, the JIT warm (bench/scenarios.ts does the same).
+for (let i = 0; i < 500; i++) await one.applySync(noop);
 if (process.env.PROF_PAUSE) await new Promise((r) => setTimeout(r, Number(process.env.PROF_PAUSE)));
 const pids = { client: process.pid, controller: cluster.controllerPid, ...Object.fromEntries(rc.engines.map((e) => [`engine${e.id}`, e.pid])) };
 const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
