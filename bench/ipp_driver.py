@@ -83,7 +83,7 @@ def main():
             pass
         reps = 100 if QUICK else 1000
         # The same warm-up as bench/scenarios.ts (steady state, after node's JIT has compiled the hot paths).
-        warm = 200 if QUICK else 500
+        warm = 200 if QUICK else 1500
         emit("apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), reps, warm)])
         emit("apply_rtt_all", "us", [s * 1e6 for s in timed(lambda: dv.apply_sync(lambda: None), reps // 2, warm // 2)])
         emit("execute_all", "us", [s * 1e6 for s in timed(lambda: dv.execute("a=1", block=True), reps // 2, warm // 2)])

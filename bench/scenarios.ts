@@ -72,9 +72,9 @@ export async function mainScenarios(kind: KernelKind, o: BenchOptions): Promise<
     const one = rc.view(0);
     const all = rc.view();
     const reps = o.quick ? 200 : 1000;
-    // Steady state: the first few hundred calls of a new cluster run before the JIT has compiled
+    // Steady state: the first ~1,000 calls of a new client and cluster run before V8 has optimized
     // the hot paths (node's client and engines); ipp_driver.py warms up the same way.
-    const warm = o.quick ? 200 : 500;
+    const warm = o.quick ? 200 : 1500;
     o.emit(figure('apply_rtt_1', kind, 4, 'us', us(await timed(() => one.applySync(c.noop), reps, warm))));
     o.emit(figure('apply_rtt_all', kind, 4, 'us', us(await timed(() => all.applySync(c.noop), reps / 2, warm / 2))));
     o.emit(figure('execute_all', kind, 4, 'us', us(await timed(() => all.execute('a=1', { block: true }), reps / 2, warm / 2))));
