@@ -49,11 +49,13 @@ export function findExecutable(command: string): string | null {
 
 // A packaged app sets MULTIENGINE_PYTHON_ENGINE: Python cannot read the copy inside app.asar.
 /**
- * Engines hold large arrays (pushed, scattered, computed), so their large allocations ask for
- * transparent huge pages, as numpy does for its own arrays: glibc's malloc then advises
+ * Node engines hold large arrays (pushed, scattered, computed), so their large allocations ask
+ * for transparent huge pages, as numpy does for its own arrays: glibc's malloc then advises
  * MADV_HUGEPAGE on the memory it maps. Receiving 16 MiB into fresh memory then costs 8 page
- * faults instead of 4,096 (a fault costs ~2.3 µs on the VMs this was measured on). Linux only;
- * an existing GLIBC_TUNABLES setting of it is kept; MULTIENGINE_HUGEPAGES=0 turns it off.
+ * faults instead of 4,096 (a fault costs ~2.3 µs on the VMs this was measured on). V8 maps its
+ * own heap, so an idle engine grows by ≤ 1.5 MB; a Python engine's whole heap would round up in
+ * 2 MiB steps, so it advises only its large receive buffers. Linux only; an existing
+ * GLIBC_TUNABLES setting of it is kept; MULTIENGINE_HUGEPAGES=0 turns it off.
  */
 export function withHugePages(env: NodeJS.ProcessEnv): void {
   if (process.platform !== 'linux' || env.MULTIENGINE_HUGEPAGES === '0') return;
@@ -146,7 +148,7 @@ export class LocalProcess implements EngineProcess {
     const { command, args } = cmd;
     const env: NodeJS.ProcessEnv = spec.kind === 'python' ? { ...process.env, PYTHONUNBUFFERED: '1' } : { ...process.env };
     env[SUPERVISED_ENV] = '1';
-    withHugePages(env);
+    if (spec.kind === 'node') withHugePages(env); // the Python engine advises its large buffers itself (wire.py)
     let resolveEnded!: (e: ProcessEnd) => void;
     this.ended = new Promise((r) => (resolveEnded = r));
     const finish = (end: ProcessEnd) => {

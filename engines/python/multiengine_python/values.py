@@ -6,6 +6,7 @@ arrives; datetime, array and re are only looked at when user code has imported t
 
 import builtins
 import json
+import mmap
 import sys
 
 MAX_SAFE_INTEGER = 2 ** 53 - 1
@@ -536,7 +537,7 @@ def _decode_ndarray(tree, buffers):
         raise SerializationError('ndarray shape %s needs %d elements, data has %d' % (json.dumps(shape), n, count))
     np = _numpy()
     if np is not None:
-        if not isinstance(data, bytearray):
+        if not isinstance(data, (bytearray, mmap.mmap)):
             data = bytearray(data)  # writable, so the array is too
         a = np.frombuffer(data, dtype=_NUMPY_DTYPE[dtype])
         if not _LITTLE:
