@@ -251,3 +251,39 @@ test('gather over direct connections: equal blocks land in one array in place, u
     await tc.stop();
   }
 });
+
+test("garbage at an engine's direct port (200 connections of random bytes and bad frames) does not disturb it: node and Python engines keep serving", async () => {
+  const tc = await startTestCluster({ n: 1 });
+  try {
+    const [py] = await tc.cluster.addEngines(1, { engine: 'python' });
+    await tc.rc.refreshEngines();
+    for (const id of [0, py]) {
+      const { ip, port } = tc.rc.engine(id)!.direct!;
+      let seed = 12345 + id;
+      const random = (n: number) => Buffer.from(Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff));
+      const closed = await Promise.all(
+        Array.from({ length: 200 }, async (_, i) => {
+          const s = net.connect(port, ip);
+          await new Promise((r) => s.once('connect', r));
+          // Random bytes, or a plausible frame head announcing random parts.
+          const head = Buffer.alloc(8);
+          head.writeUInt32BE(16 + (i % 64), 0);
+          head.writeUInt32BE(1 + (i % 7), 4);
+          s.write(i % 2 ? random(1 + (i % 300)) : Buffer.concat([head, random(64)]));
+          s.end();
+          return new Promise<boolean>((resolve) => {
+            s.on('error', () => {});
+            s.once('close', () => resolve(true));
+            setTimeout(() => resolve(false), 15_000);
+          });
+        }),
+      );
+      assert.ok(closed.every(Boolean), `every garbage connection to engine ${id} ended`);
+      const r = (await tc.rc.view(id).execute('6 * 7', { block: true })) as ExecuteResult;
+      assert.equal(r.result, '42', `engine ${id} still serves`);
+      assert.equal(tc.rc.engine(id)!.state !== 'dead', true);
+    }
+  } finally {
+    await tc.stop();
+  }
+});
