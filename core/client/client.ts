@@ -461,7 +461,7 @@ export class Client {
   newResult<T>(spec: ResultSpec<T>): { result: AsyncResult<T>; tracker: ResultTracker<T> } {
     const tracker = new ResultTracker<T>({
       ...spec,
-      abort: spec.abort ?? ((msgIds, engineIds) => this.request('abort_request', { msg_ids: msgIds }, undefined, { targets: engineIds }).then(() => undefined)),
+      abort: spec.abort ?? ((msgIds, engineIds) => this.abortRequests(msgIds, engineIds)),
     });
     const result = new AsyncResult<T>(tracker);
     if (!tracker.done) {
@@ -595,6 +595,21 @@ export class Client {
       return;
     }
     for (const e of [...w.waiting]) this.settled(w, e);
+  }
+
+  /**
+   * @internal abort for `engineIds`: the named requests (all, without `msgIds`) that have not
+   * started are dropped. Those this client still holds back (PathGate) never left it and are
+   * dropped here; the engines drop the rest, which reject with AbortError as the answers come.
+   */
+  abortRequests(msgIds: string[] | undefined, engineIds: readonly number[]): Promise<void> {
+    const named = msgIds === undefined ? null : new Set(msgIds);
+    for (const [msgId, w] of [...this.work]) {
+      if (w.path !== 'held' || (named !== null && !named.has(msgId)) || !w.targets.some((t) => engineIds.includes(t))) continue;
+      this.forget(msgId);
+      w.sink.failPending((id) => new AbortError(id, w.method));
+    }
+    return this.request('abort_request', msgIds === undefined ? {} : { msg_ids: msgIds }, undefined, { targets: [...engineIds] }).then(() => undefined);
   }
 
   /** A direct connection closed: the direct requests waiting on it get no reply from there. */

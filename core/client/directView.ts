@@ -342,7 +342,7 @@ export class DirectView<One extends boolean = boolean> {
       const list = Array.isArray(opts.results) ? opts.results : [opts.results];
       msgIds = [...new Set(list.flatMap((x: AsyncResult<unknown> | string) => (typeof x === 'string' ? [x] : x.msgIds)))];
     }
-    await this.client.request('abort_request', msgIds ? { msg_ids: msgIds } : {}, undefined, { targets: r.ids });
+    await this.client.abortRequests(msgIds, r.ids);
   }
 
   // ---- internals

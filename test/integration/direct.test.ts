@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Client, EngineError, type ExecuteResult } from 'multiengine';
+import { AbortError, Client, CompositeError, EngineError, TimeoutError, type ExecuteResult } from 'multiengine';
 import { createMessage, newSession, type Message } from '../../core/protocol/messages.ts';
 import { Signer } from '../../core/transport/codec.ts';
 import { Connection, connectTcp } from '../../core/transport/connection.ts';
@@ -283,6 +283,27 @@ test("garbage at an engine's direct port (200 connections of random bytes and ba
       assert.equal(r.result, '42', `engine ${id} still serves`);
       assert.equal(tc.rc.engine(id)!.state !== 'dead', true);
     }
+  } finally {
+    await tc.stop();
+  }
+});
+
+test('a multi-engine request held back behind direct requests can be aborted or time out, and then never runs; the next one runs in order', async () => {
+  const tc = await startTestCluster({ n: 2 });
+  try {
+    await linkTo(tc.rc, 0);
+    await tc.rc.view([0, 1]).execute('globalThis.ran = []', { block: true });
+    const slow = tc.rc.view(0).execute('await new Promise((r) => setTimeout(r, 800)); ran.push("slow")', { block: false });
+    const both = tc.rc.view([0, 1]);
+    const aborted = both.execute('ran.push("aborted")', { block: false });
+    const timedOut = both.execute('ran.push("timed out")', { block: false, timeoutMs: 300 });
+    const later = both.execute('ran.push("later")', { block: false });
+    await aborted.abort();
+    await assert.rejects(aborted, (e: unknown) => e instanceof CompositeError && e.elist.every((x) => x instanceof AbortError));
+    await assert.rejects(timedOut, TimeoutError);
+    await slow;
+    await later;
+    assert.deepEqual(await tc.rc.view([0, 1]).pull('ran', { block: true }), [['slow', 'later'], ['later']]);
   } finally {
     await tc.stop();
   }
