@@ -135,7 +135,6 @@ interface ReplyContent {
 }
 
 const CLOSED_BY_USER = 'the client was closed before the reply arrived';
-
 const CONNECTION_LOST = 'lost the connection to the controller before the reply arrived';
 
 function sleep(ms: number): Promise<void> {
@@ -545,10 +544,9 @@ export class Client {
    */
   private route(w: PendingWork): void {
     const { targets } = w;
-    let path: Path | null = null;
-    const direct = this.gate.isBlocked(targets) ? undefined : this.directLinkFor(targets);
-    if (direct !== undefined) path = 'direct';
-    else if (!this.gate.isBlocked(targets) && targets.every((t) => this.gate.allows(t, 'controller'))) path = 'controller';
+    const blocked = this.gate.isBlocked(targets);
+    const direct = blocked ? undefined : this.directLinkFor(targets);
+    const path: Path | null = direct !== undefined ? 'direct' : !blocked && targets.every((t) => this.gate.allows(t, 'controller')) ? 'controller' : null;
     if (path === null) {
       w.path = 'held';
       this.gate.hold(w);
@@ -556,9 +554,10 @@ export class Client {
     }
     w.path = path;
     this.gate.sent(targets, path);
-    if (path === 'controller') this.conn.sendFrame(w.frame!);
-    else this.sendDirect(w, direct!);
+    (direct ?? this.conn).sendFrame(w.frame!);
     w.frame = null;
+    // The poll hint was decided when the request was made (submitAll).
+    if (direct !== undefined) this.conversation.sent();
   }
 
   /**
@@ -570,12 +569,6 @@ export class Client {
   private directLinkFor(targets: readonly number[]): Connection | undefined {
     if (this.links === null || targets.length !== 1 || !this.gate.allows(targets[0], 'direct')) return undefined;
     return this.links.connectionFor(this.engineMap.get(targets[0]));
-  }
-
-  /** Sends `w` to its engine; in a quick conversation the engine is asked to poll for the next request after replying (metadata.poll). */
-  private sendDirect(w: PendingWork, conn: Connection): void {
-    conn.sendFrame(w.frame!);
-    this.conversation.sent();
   }
 
   /** `engine` will not answer `w` (any more): the gate may let held requests go. */

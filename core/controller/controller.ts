@@ -34,7 +34,7 @@ import { RecyclingPartAllocator, type FrameSink } from '../transport/frame.js';
 import { EngineRecord, type ClientRecord, type Pending, type Subscription } from './engineRecord.js';
 import { HeartMonitor } from './heartMonitor.js';
 import { IdleCollector } from './idleCollector.js';
-import { ReplayGuard } from './replayGuard.js';
+import { ReplayGuard } from '../transport/replayGuard.js';
 import { log } from './log.js';
 import {
   AdoptedProcess,
@@ -49,7 +49,7 @@ import {
   type ProcessEnd,
 } from './localLauncher.js';
 import type { ControllerOptions } from './options.js';
-import { ResultStore } from './resultStore.js';
+import { ResultStore, type StoredResult } from './resultStore.js';
 import { isAlive } from '../util/processes.js';
 
 /** Work requests: forwarded to engines and answered once per target with `<type>_reply`. */
@@ -736,10 +736,7 @@ export class Controller {
       const evalue = `engine ${e.id} is dead: ${reason}`;
       for (const p of pending) this.replyEngineError(p, e.id, evalue);
     }
-    for (const r of e.orphans.values()) {
-      const msg = createMessage(replyTypeFor(r.header.msg_type), errorContent('EngineError', `engine ${e.id} is dead: ${reason}`) as ContentMap[MsgType], { session: this.session, parent: r.header, metadata: { engine_id: e.id } });
-      this.results.add(r, encodeMessage(msg, this.signer), e.id, true);
-    }
+    for (const r of e.orphans.values()) this.storeEngineError(r, replyTypeFor(r.header.msg_type), r.header, e.id, `engine ${e.id} is dead: ${reason}`);
     e.orphans.clear();
     e.directActivity = { direct_running: null, direct_queued: 0, direct_done: e.directActivity.direct_done };
     if (how.graceful) {
@@ -811,8 +808,13 @@ export class Controller {
       this.replyError(p.client.conn, p.header, p.replyType, 'EngineError', evalue, { engine_id: engineId });
       return;
     }
-    const msg = createMessage(p.replyType, errorContent('EngineError', evalue) as ContentMap[MsgType], { session: this.session, parent: p.header, metadata: { engine_id: engineId } });
-    this.results.add(p.stored, encodeMessage(msg, this.signer), engineId, true);
+    this.storeEngineError(p.stored, p.replyType, p.header, engineId, evalue);
+  }
+
+  /** The EngineError reply `engineId` will never send, made here and kept in a stored result. */
+  private storeEngineError(r: StoredResult, replyType: MsgType, parent: Header, engineId: number, evalue: string): void {
+    const msg = createMessage(replyType, errorContent('EngineError', evalue) as ContentMap[MsgType], { session: this.session, parent, metadata: { engine_id: engineId } });
+    this.results.add(r, encodeMessage(msg, this.signer), engineId, true);
   }
 
   // ------------------------------------------------------------------ local engines

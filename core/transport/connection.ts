@@ -335,21 +335,27 @@ class DirectReader {
 const READ_BYTES = 64 * 1024;
 const directReaders = new WeakMap<net.Socket, DirectReader>();
 
+/** net's `onread` option for a socket whose reads `reader` directs (register the socket with withReader). */
+function onreadFor(reader: DirectReader): net.OnReadOpts {
+  return {
+    buffer: () => reader.buffer(),
+    callback: (n: number, buf: Uint8Array) => {
+      reader.callback(n, buf as Buffer);
+      return true;
+    },
+  };
+}
+
+/** A socket made with onreadFor(reader): Connection attaches its decoder to the reader. */
+function withReader(socket: net.Socket, reader: DirectReader): net.Socket {
+  directReaders.set(socket, reader);
+  return socket;
+}
+
 export function connectTcp(host: string, port: number, timeoutMs = 10_000): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const reader = new DirectReader();
-    const socket = net.connect({
-      host,
-      port,
-      onread: {
-        buffer: () => reader.buffer(),
-        callback: (n: number, buf: Uint8Array) => {
-          reader.callback(n, buf as Buffer);
-          return true;
-        },
-      },
-    });
-    directReaders.set(socket, reader);
+    const socket = withReader(net.connect({ host, port, onread: onreadFor(reader) }), reader);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new Error(`could not connect to ${host}:${port} within ${timeoutMs} ms`));
@@ -382,19 +388,7 @@ export function adoptAccepted(socket: net.Socket): net.Socket {
   }
   inner._handle = null;
   const reader = new DirectReader();
-  const adopted = new net.Socket({
-    handle,
-    readable: true,
-    writable: true,
-    onread: {
-      buffer: () => reader.buffer(),
-      callback: (n: number, buf: Uint8Array) => {
-        reader.callback(n, buf as Buffer);
-        return true;
-      },
-    },
-  } as net.SocketConstructorOpts);
-  directReaders.set(adopted, reader);
+  const adopted = withReader(new net.Socket({ handle, readable: true, writable: true, onread: onreadFor(reader) } as net.SocketConstructorOpts), reader);
   socket.destroy();
   return adopted;
 }

@@ -9,7 +9,7 @@
  * connection's and answers on the connection they came on.
  */
 import net from 'node:net';
-import { ReplayGuard } from '../../core/controller/replayGuard.js';
+import { ReplayGuard } from '../../core/transport/replayGuard.js';
 import { createMessage, isWorkRequest, type DirectAddress, type Message } from '../../core/protocol/messages.js';
 import type { Signer } from '../../core/transport/codec.js';
 import { adoptAccepted, Connection } from '../../core/transport/connection.js';

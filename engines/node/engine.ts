@@ -81,12 +81,7 @@ export class Engine {
   private ranMs = 0;
   private readonly activity = new ActivityReport(
     () => this.directWork(),
-    (content, urgent) => {
-      if (this.reconnecting || !this.conn) return;
-      this.conn.send(createMessage('engine_activity', content, { session: this.session, metadata: { engine_id: this.id } }));
-      // The request that starts now may block the event loop, so the usual flush at the end of the tick would wait.
-      if (urgent) this.conn.flush();
-    },
+    (content, urgent) => this.sendActivity(content, urgent),
   );
   private running = false;
   private scheduled = false;
@@ -322,9 +317,15 @@ export class Engine {
   private onDirectClosed(origin: Connection): void {
     const orphaned = this.queue.list().filter((q) => q.origin === origin).map((q) => q.msg.header);
     if (this.runningNow?.origin === origin) orphaned.unshift(this.runningNow.msg.header);
-    if (orphaned.length === 0 || this.reconnecting) return;
-    const content = { ...this.directWork(), orphaned };
+    if (orphaned.length > 0) this.sendActivity({ ...this.directWork(), orphaned }, false);
+  }
+
+  /** engine_activity to the controller; `urgent` when user code may block the event loop right after. */
+  private sendActivity(content: ContentMap['engine_activity'], urgent: boolean): void {
+    if (this.reconnecting || !this.conn) return;
     this.conn.send(createMessage('engine_activity', content, { session: this.session, metadata: { engine_id: this.id } }));
+    // The request that starts now may block the event loop, so the usual flush at the end of the tick would wait.
+    if (urgent) this.conn.flush();
   }
 
   private enqueue(q: Queued): void {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReplayGuard } from '../../../core/controller/replayGuard.ts';
+import { ReplayGuard } from '../../../core/transport/replayGuard.ts';
 
 test('an id is admitted once; a replay is refused while it is remembered', () => {
   const g = new ReplayGuard(1024);
