@@ -146,7 +146,7 @@ async function stop(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: common });
   const rc = await connectTo(values);
   const pid = rc.controllerPid;
-  await rc.request('controller_shutdown_request', {});
+  await rc.shutdownController();
   rc.close();
   if (pid && !(await waitForExit(pid, 10_000))) {
     console.error(`controller pid ${pid} is still running after 10 s`);

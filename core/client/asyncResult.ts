@@ -6,9 +6,8 @@
  */
 import { AbortError, CompositeError, RemoteError, TimeoutError } from './errors.js';
 
-export interface Disposable {
-  dispose(): void;
-}
+import type { Disposable } from '../events/emitter.js';
+export type { Disposable };
 
 export type StreamName = 'stdout' | 'stderr';
 

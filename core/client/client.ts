@@ -6,13 +6,14 @@
  */
 import { inspect } from 'node:util';
 import { connectionFilePath, readConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
-import { createMessage, newSession, type ContentMap, type ControllerMemory, type EngineInfo, type ErrorContent, type Header, type Message, type Metadata, type MsgType, type WorkRequestType } from '../protocol/messages.js';
+import { createMessage, newSession, type ContentMap, type ControllerMemory, type EngineInfo, type ErrorContent, type Header, type KernelKind, type Message, type Metadata, type MsgType, type WorkRequestType } from '../protocol/messages.js';
 import { encodeMessage, encodeMessageFrame, Signer } from '../transport/codec.js';
 import { Connection, connectTcp } from '../transport/connection.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
-import { AsyncResult, ResultTracker, waitAll, type Disposable, type ResultSpec, type StreamName } from './asyncResult.js';
+import { AsyncResult, ResultTracker, waitAll, type ResultSpec, type StreamName } from './asyncResult.js';
 import { DirectView, replyDecoderFor } from './directView.js';
 import { Conversation } from '../transport/spin.js';
+import { Emitter, nextEvent, type Event } from '../events/emitter.js';
 import { DirectLinks } from './directLinks.js';
 import { PathGate, type Path } from './pathGate.js';
 import { AbortError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
@@ -167,12 +168,12 @@ export class Client {
   private readonly work = new Map<string, PendingWork>();
   private readonly control = new Map<string, PendingControl>();
   private readonly outstanding = new Set<AsyncResult<unknown>>();
-  private changeListeners: ((c: EngineChange) => void)[] = [];
+  private readonly engineChanges = new Emitter<EngineChange>();
   private closed = false;
   private closedBy: 'user' | 'peer' | undefined;
   private handshake: { msgId: string; conn: Connection; done(content: ContentMap['connect_reply']): void; fail(e: Error): void } | undefined;
   private state: ConnectionState = 'connecting';
-  private stateListeners: ((state: ConnectionState) => void)[] = [];
+  private readonly stateChanges = new Emitter<ConnectionState>();
   private subscribe: 'none' | 'registration' | 'all' = 'registration';
   private timeoutMs = 10_000;
   private allowInsecure = false;
@@ -292,46 +293,19 @@ export class Client {
   }
 
   /** Called when the connection drops ('reconnecting'), comes back ('connected') or is closed for good ('closed'). */
-  onConnectionChange(cb: (state: ConnectionState) => void): Disposable {
-    this.stateListeners = [...this.stateListeners, cb];
-    return {
-      dispose: () => {
-        this.stateListeners = this.stateListeners.filter((l) => l !== cb);
-      },
-    };
-  }
+  readonly onDidChangeConnection: Event<ConnectionState> = this.stateChanges.event;
 
   /** Resolves true once connected (at once when it is), false when closed or after `timeoutMs`. */
   waitConnected(timeoutMs?: number): Promise<boolean> {
     if (this.state === 'connected') return Promise.resolve(true);
     if (this.state === 'closed') return Promise.resolve(false);
-    return new Promise<boolean>((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const sub = this.onConnectionChange((st) => {
-        if (st === 'reconnecting' || st === 'connecting') return;
-        clearTimeout(timer);
-        sub.dispose();
-        resolve(st === 'connected');
-      });
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          sub.dispose();
-          resolve(false);
-        }, timeoutMs);
-      }
-    });
+    return nextEvent(this.onDidChangeConnection, (st) => st === 'connected' || st === 'closed', timeoutMs).then((st) => st === 'connected');
   }
 
   private setState(st: ConnectionState): void {
     if (this.state === st) return;
     this.state = st;
-    for (const cb of this.stateListeners) {
-      try {
-        cb(st);
-      } catch {
-        /* a listener's bug must not break the client */
-      }
-    }
+    this.stateChanges.fire(st);
   }
 
   // ---- engines
@@ -359,14 +333,7 @@ export class Client {
   }
 
   /** Called whenever an engine registers, changes state, dies or goes away. */
-  onDidChangeEngines(cb: (change: EngineChange) => void): Disposable {
-    this.changeListeners = [...this.changeListeners, cb];
-    return {
-      dispose: () => {
-        this.changeListeners = this.changeListeners.filter((l) => l !== cb);
-      },
-    };
-  }
+  readonly onDidChangeEngines: Event<EngineChange> = this.engineChanges.event;
 
   /**
    * A DirectView on `targets`: no argument means every live engine, resolved at each call;
@@ -388,6 +355,36 @@ export class Client {
     if (r.result_store) report.result_store = r.result_store;
     if (r.memory) report.memory = r.memory;
     return report;
+  }
+
+  // ---- cluster control (typed, so callers never name a wire message)
+
+  /**
+   * Asks the controller to launch `n` more engines of a language (default 'node'); resolves with
+   * their ids once they registered. `python` is the interpreter for Python engines.
+   */
+  async addEngines(n: number, opts: { engine?: KernelKind; python?: string } = {}): Promise<number[]> {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`the number of engines to add must be a whole number ≥ 1, got ${String(n)}`);
+    const reply = await this.request('add_engines_request', { n, engine: opts.engine ?? 'node', python: opts.python });
+    await this.refreshEngines();
+    return reply.ids;
+  }
+
+  /** Stops one engine (it is not restarted). */
+  async stopEngine(id: number): Promise<void> {
+    await this.request('stop_engine_request', { id });
+    await this.refreshEngines();
+  }
+
+  /** Restarts one engine under the same id, with a fresh namespace. */
+  async restartEngine(id: number): Promise<void> {
+    await this.request('restart_engine_request', { id });
+    await this.refreshEngines();
+  }
+
+  /** Stops the controller and every engine it launched; this client is closed by the controller. */
+  async shutdownController(timeoutMs?: number): Promise<void> {
+    await this.request('controller_shutdown_request', {}, timeoutMs);
   }
 
   /** Re-reads the engine list from the controller. */
@@ -851,13 +848,7 @@ export class Client {
   }
 
   private emitChange(change: EngineChange): void {
-    for (const cb of this.changeListeners) {
-      try {
-        cb(change);
-      } catch {
-        /* a listener's bug must not break the client */
-      }
-    }
+    this.engineChanges.fire(change);
   }
 
   private onClosed(conn: Connection): void {

@@ -13,7 +13,7 @@ import os from 'node:os';
 import readline from 'node:readline';
 import { inspect } from 'node:util';
 import { Client } from '../client/client.js';
-import type { Disposable } from '../client/asyncResult.js';
+import { Emitter, type Event } from '../events/emitter.js';
 import type { EngineInfo, KernelKind } from '../protocol/messages.js';
 import { nodeEntry } from '../util/entry.js';
 import { ensureGone } from '../util/processes.js';
@@ -100,7 +100,7 @@ export class Cluster {
     return `${opts.stylize('Cluster', 'special')} { profile: ${opts.stylize(`'${this.profile}'`, 'string')}, controllerPid: ${this.controllerPid}, ids: ${inspect(this.ids)} }`;
   }
   private stopped = false;
-  private controllerListeners: ((e: ControllerEvent) => void)[] = [];
+  private readonly controllerEvents = new Emitter<ControllerEvent>();
   private restartTimes: number[] = [];
   private restarting: Promise<void> | null = null;
   /** How many times the controller process was restarted. */
@@ -178,14 +178,7 @@ export class Cluster {
   }
 
   /** Called when the controller process exits unexpectedly, is restarted, or the Cluster gives up restarting it. */
-  onControllerEvent(cb: (e: ControllerEvent) => void): Disposable {
-    this.controllerListeners = [...this.controllerListeners, cb];
-    return {
-      dispose: () => {
-        this.controllerListeners = this.controllerListeners.filter((l) => l !== cb);
-      },
-    };
-  }
+  readonly onDidChangeController: Event<ControllerEvent> = this.controllerEvents.event;
 
   get ids(): number[] {
     return this.control.ids;
@@ -198,20 +191,17 @@ export class Cluster {
 
   async addEngines(n: number, opts: { engine?: KernelKind; python?: string } = {}): Promise<number[]> {
     if (!Number.isInteger(n) || n < 1) throw new ClusterError(`addEngines needs a whole number ≥ 1, got ${String(n)}`);
-    const reply = await this.control.request('add_engines_request', { n, engine: opts.engine ?? 'node', python: opts.python });
-    await this.control.refreshEngines();
+    const ids = await this.control.addEngines(n, opts);
     this.trackPids(this.control.engines);
-    return reply.ids;
+    return ids;
   }
 
-  async stopEngine(id: number): Promise<void> {
-    await this.control.request('stop_engine_request', { id });
-    await this.control.refreshEngines();
+  stopEngine(id: number): Promise<void> {
+    return this.control.stopEngine(id);
   }
 
   async restartEngine(id: number): Promise<void> {
-    await this.control.request('restart_engine_request', { id });
-    await this.control.refreshEngines();
+    await this.control.restartEngine(id);
     this.trackPids(this.control.engines);
   }
 
@@ -232,7 +222,7 @@ export class Cluster {
       /* controller may already be gone */
     }
     try {
-      await this.control.request('controller_shutdown_request', {}, 5000);
+      await this.control.shutdownController(5000);
     } catch {
       /* fall through to signals */
     }
@@ -252,13 +242,7 @@ export class Cluster {
   }
 
   private emitController(e: ControllerEvent): void {
-    for (const cb of this.controllerListeners) {
-      try {
-        cb(e);
-      } catch {
-        /* a listener's bug must not stop supervision */
-      }
-    }
+    this.controllerEvents.fire(e);
   }
 
   /** Restarts the controller when `child` exits while the cluster is not being stopped. */

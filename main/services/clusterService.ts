@@ -185,7 +185,7 @@ export class ClusterService {
     return this.serial(async () => {
       if (this.snap.mode === 'attached' && this.rc && !this.rc.isClosed) {
         // Not ours to restart: give every engine a fresh process instead.
-        for (const e of this.rc.engines) if (e.state !== 'dead') await this.rc.request('restart_engine_request', { id: e.id });
+        for (const e of this.rc.engines) if (e.state !== 'dead') await this.rc.restartEngine(e.id);
         await this.refresh();
         return this.snapshot();
       }
@@ -286,7 +286,7 @@ export class ClusterService {
     this.notifyConnection(null);
     try {
       if (cluster) await cluster.stop();
-      else if (rc && stopAttached && !rc.isClosed) await rc.request('controller_shutdown_request', {}, 5000).catch(() => {});
+      else if (rc && stopAttached && !rc.isClosed) await rc.shutdownController(5000).catch(() => {});
     } finally {
       rc?.close();
       this.replaceRows([]);
@@ -553,7 +553,7 @@ export class ClusterService {
     const rc = this.client();
     const cluster = this.cluster;
     const ids = await this.whileStarting(p.n, p.kind, async () =>
-      cluster ? cluster.addEngines(p.n, { engine: p.kind }) : (await rc.request('add_engines_request', { n: p.n, engine: p.kind })).ids,
+      cluster ? cluster.addEngines(p.n, { engine: p.kind }) : await rc.addEngines(p.n, { engine: p.kind }),
     );
     await this.refresh();
     return ids;
@@ -562,14 +562,14 @@ export class ClusterService {
   async stopEngine(id: number): Promise<void> {
     const rc = this.client();
     if (this.cluster) await this.cluster.stopEngine(id);
-    else await rc.request('stop_engine_request', { id });
+    else await rc.stopEngine(id);
     await this.refresh();
   }
 
   async restartEngine(id: number): Promise<void> {
     const rc = this.client();
     if (this.cluster) await this.cluster.restartEngine(id);
-    else await rc.request('restart_engine_request', { id });
+    else await rc.restartEngine(id);
     await this.refresh();
   }
 

@@ -14,8 +14,8 @@ test('controller killed (SIGKILL): restarted on the same port and key; engines c
   const tc = await startTestCluster({ n: 2, restart: 'always' });
   const states: ConnectionState[] = [];
   const events: ControllerEvent[] = [];
-  tc.rc.onConnectionChange((s) => states.push(s));
-  tc.cluster.onControllerEvent((e) => events.push(e));
+  tc.rc.onDidChangeConnection((s) => states.push(s));
+  tc.cluster.onDidChangeController((e) => events.push(e));
   const allPids = new Set<number>();
   try {
     const [py] = await tc.cluster.addEngines(1, { engine: 'python' });
