@@ -55,6 +55,21 @@ export function parseTargets(text: string): number[] | 'all' {
   return ids;
 }
 
+/** The inverse of parseTargets, for the prompt: `all`, `2`, `0,2`, `0-3,5` (runs of three or more as ranges). */
+export function formatTargets(t: number | readonly number[] | 'all' | undefined): string {
+  if (t === undefined || t === 'all') return 'all';
+  if (typeof t === 'number') return String(t);
+  const parts: string[] = [];
+  for (let i = 0; i < t.length; ) {
+    let j = i;
+    while (j + 1 < t.length && t[j + 1] === t[j] + 1) j++;
+    if (j - i >= 2) parts.push(`${t[i]}-${t[j]}`);
+    else for (let k = i; k <= j; k++) parts.push(String(t[k]));
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
 /**
  * The options at the start of `text` (`--targets X`, `--targets=X`, `--block`, `--noblock`),
  * and the code after them. Anything else is code, so `%px --x` reaches the engines unchanged.

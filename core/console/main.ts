@@ -11,6 +11,8 @@ import { Cluster } from '../cluster/cluster.js';
 import { ConnectionFileError, connectionFilePath, readConnectionFile } from '../connection/connectionFile.js';
 import type { KernelKind } from '../protocol/messages.js';
 import { isAlive } from '../util/processes.js';
+import { CONTROL_ENV, type ControlTargets } from './control.js';
+import { connectControl, type ControlChannel } from './controlClient.js';
 import { installGlobals } from './evaluate.js';
 import { History, historyFile } from './history.js';
 import { colorEnabled, formatBanner, makeStyle } from './render.js';
@@ -157,10 +159,23 @@ export async function runConsole(argv: string[]): Promise<number> {
     history = undefined;
   }
 
-  const con = new Console({ rc, view: dview, input: process.stdin, output: process.stdout, style, history });
+  // In the app, its side channel sets the %px targets; connected before the prompt, so the first one shows them.
+  const live: { con?: Console } = {};
+  let control: ControlChannel | undefined;
+  const controlPath = process.env[CONTROL_ENV];
+  if (controlPath) {
+    control = await connectControl(controlPath, {
+      targets: (t: ControlTargets) => (live.con ? live.con.setTargets(t) : (dview.targets = t)),
+      warn: (line) => (live.con ? live.con.warn(line) : process.stderr.write(line + '\n')),
+    });
+  }
+
+  const con = new Console({ rc, view: dview, input: process.stdin, output: process.stdout, style, history, showAllTargets: control !== undefined });
+  live.con = con;
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> =>
     (stopping ??= (async () => {
+      control?.close();
       rc.close();
       if (cluster) await cluster.stop();
     })());

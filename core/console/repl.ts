@@ -11,7 +11,8 @@ import { DirectView } from '../client/directView.js';
 import { complete, type CompleterResult } from './complete.js';
 import { compile, isInterrupted, isThenable, runCompiled, type Compiled } from './evaluate.js';
 import type { History } from './history.js';
-import { HELP, opensBlock, parseLine, type PxOptions } from './magics.js';
+import type { ControlTargets } from './control.js';
+import { formatTargets, HELP, opensBlock, parseLine, type PxOptions } from './magics.js';
 import { formatError, formatOutcome, formatOutput, formatTraceback, formatValue, outcomeOf, type Outcome, type Style } from './render.js';
 import { Screen, type Output } from './screen.js';
 import { Watch } from './watch.js';
@@ -26,6 +27,8 @@ export interface ConsoleOptions {
   history?: History;
   /** After a Ctrl-C, how long to wait for interrupted engines before the prompt comes back anyway. */
   graceMs?: number;
+  /** The prompt names the %px targets even when they are all engines (in the app, whose selection sets them). */
+  showAllTargets?: boolean;
 }
 
 interface PxRun {
@@ -47,6 +50,7 @@ export class Console {
   private queue: string[] = [];
   private busy = false;
   private closed = false;
+  private started = false;
   private cell: Cell | null = null;
   private autopx = false;
   private count = 1;
@@ -95,7 +99,38 @@ export class Console {
   /** Prints `banner` and the first prompt. */
   start(banner: string): void {
     this.screen.write(banner);
+    this.started = true;
     this.showPrompt();
+  }
+
+  /**
+   * Sets the %px targets (the app's selection, through its side channel): the next line that
+   * runs uses them. At the prompt, the prompt is redrawn in place with them, keeping a
+   * half-typed line as it is; nothing enters the transcript.
+   */
+  setTargets(t: ControlTargets): void {
+    this.activeView().targets = t;
+    if (this.atPrompt()) this.showPrompt();
+  }
+
+  /** A line on stderr; at the prompt it goes above the prompt, which is drawn again below it. */
+  warn(line: string): void {
+    const out = this.opts.output;
+    if (!this.atPrompt() || !this.terminal) {
+      process.stderr.write(line + '\n');
+      return;
+    }
+    readline.moveCursor(out, 0, -this.rl.getCursorPos().rows);
+    readline.cursorTo(out, 0);
+    readline.clearScreenDown(out);
+    process.stderr.write(line + '\n');
+    // The cursor is now at the start of a fresh row: readline must not move up to where its prompt was.
+    (this.rl as unknown as { prevRows: number }).prevRows = 0;
+    this.showPrompt();
+  }
+
+  private atPrompt(): boolean {
+    return this.started && !this.busy && !this.closed;
   }
 
   /** Ends the session as Ctrl-D would. */
@@ -132,9 +167,17 @@ export class Console {
   private promptText(): string {
     const s = this.style;
     const tag = this.autopx ? '[autopx] ' : '';
-    const plain = `${tag}In [${this.count}]: `;
+    const targets = this.targetsTag();
+    const plain = `${tag}In [${this.count}]${targets}: `;
     if (this.cell) return s.green(`${' '.repeat(Math.max(0, plain.length - 5))}...: `);
-    return (this.autopx ? s.magenta(tag) : '') + s.green('In [') + s.bold(s.green(String(this.count))) + s.green(']: ');
+    return (this.autopx ? s.magenta(tag) : '') + s.green('In [') + s.bold(s.green(String(this.count))) + s.green(']') + s.cyan(targets) + s.green(': ');
+  }
+
+  /** ` px[0,2]`: the engines %px runs on; empty for all engines unless showAllTargets. */
+  private targetsTag(): string {
+    const t = this.activeView().targets;
+    if ((t === undefined || t === 'all') && !this.opts.showAllTargets) return '';
+    return ` px[${formatTargets(t)}]`;
   }
 
   /** The prompt; none when the input is not a terminal (lines piped in), so the output is only results. */
@@ -249,6 +292,7 @@ export class Console {
       return;
     }
     this.pxRuns.push({ n, code, ar });
+    if ((opts.targets ?? view.targets ?? 'all') === 'all') this.noteDead(ar.engineIds);
     if (!opts.block) {
       this.screen.write(this.style.dim(`[noblock] running on engine${ar.engineIds.length === 1 ? '' : 's'} ${ar.engineIds.join(', ')}; %result shows its output`) + '\n');
       return;
@@ -256,6 +300,14 @@ export class Console {
     const end = await this.watch(ar, true);
     if (end === 'abandoned') return this.stillRunning(ar);
     this.showOutcome(await outcomeOf(ar), ar);
+  }
+
+  /** On "all", dead engines are skipped: say so, once, before the output. */
+  private noteDead(ran: readonly number[]): void {
+    const dead = this.opts.rc.engines.filter((e) => e.state === 'dead' && !ran.includes(e.id)).map((e) => e.id);
+    if (dead.length === 0) return;
+    const which = dead.length === 1 ? `engine ${dead[0]} is dead` : `engines ${dead.join(', ')} are dead`;
+    this.screen.write(this.style.dim(`[note] ${which}; ran on ${ran.join(', ')}`) + '\n');
   }
 
   private async showResult(index: number | undefined): Promise<void> {

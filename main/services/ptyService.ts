@@ -2,9 +2,14 @@
  * PtyService: runs `multiengine console --file <client connection file>` under a pseudo-
  * terminal (node-pty), sends its output to the renderer coalesced every few milliseconds,
  * and applies watermark flow control: above ~100k unacknowledged characters the pty is
- * paused until the renderer has caught up to below ~5k.
+ * paused until the renderer has caught up to below ~5k. The %px targets (the engine table's
+ * selection) reach the console through its side channel (core/console/control.ts), never as
+ * keystrokes: while the console has not applied the newest ones, the user's keystrokes wait,
+ * so a line entered after a selection runs on it.
  */
 import path from 'node:path';
+import { CONTROL_ENV, type ControlTargets } from '../../core/console/control.js';
+import { ControlServer } from '../../core/console/controlServer.js';
 import { packageRoot } from '../../core/util/entry.js';
 import type { EventSink } from '../ipc/router.js';
 import { FlowController, OutputCoalescer } from './flowControl.js';
@@ -60,8 +65,8 @@ export interface PtyServiceOptions {
   spawner: () => Promise<PtySpawner>;
   /** The command for a connection file; default: consoleCommand. */
   command?: (clientFile: string) => ConsoleCommand;
-  /** Debounce of %px target changes, ms. */
-  targetsDelayMs?: number;
+  /** How long keystrokes wait for the console to apply new targets before they go on anyway, ms. */
+  settleMs?: number;
   log?: (line: string) => void;
 }
 
@@ -75,10 +80,12 @@ export class PtyService {
   private running = false;
   private readonly flow: FlowController;
   private readonly out: OutputCoalescer;
-  /** The user has typed on the current input line (so we must not type over it). */
-  private lineDirty = false;
-  private pendingTargets: number[] | null = null;
-  private targetsTimer: ReturnType<typeof setTimeout> | null = null;
+  private targets: ControlTargets = 'all';
+  private control: ControlServer | null = null;
+  private controlPromise: Promise<ControlServer | null> | null = null;
+  /** Keystrokes waiting for the console to apply the newest targets. */
+  private held: string[] = [];
+  private holdTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
   private spawnerPromise: Promise<PtySpawner> | null = null;
   private startSeq = 0;
@@ -127,10 +134,13 @@ export class PtyService {
       this.emitText(`\r\n\x1b[31m[cannot load node-pty: ${(e as Error).message}]\x1b[0m\r\n`);
       return;
     }
+    const control = await this.controlServer();
     if (seq !== this.startSeq || this.disposed) return;
     const cmd = (this.opts.command ?? consoleCommand)(this.file);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...process.env, ...cmd.env })) if (typeof v === 'string') env[k] = v;
+    if (control) env[CONTROL_ENV] = control.path;
+    else delete env[CONTROL_ENV];
     env.TERM = 'xterm-256color';
     env.COLORTERM = 'truecolor';
     let proc: PtyProcess;
@@ -142,7 +152,6 @@ export class PtyService {
     }
     this.proc = proc;
     this.running = true;
-    this.lineDirty = false;
     this.flow.reset();
     this.disposables = [
       proc.onData((d) => {
@@ -159,6 +168,25 @@ export class PtyService {
       }),
     ];
     this.opts.log?.(`console pid ${proc.pid}: ${cmd.file} ${cmd.args.join(' ')}`);
+  }
+
+  /** The side channel's socket, made once; null (and the console runs without it) when it cannot be. */
+  private controlServer(): Promise<ControlServer | null> {
+    return (this.controlPromise ??= ControlServer.listen().then(
+      (server) => {
+        if (this.disposed) {
+          server.close();
+          return null;
+        }
+        server.setTargets(this.targets);
+        this.control = server;
+        return server;
+      },
+      (e: unknown) => {
+        this.opts.log?.(`no side channel to the console (selecting engines will not set its %px targets): ${(e as Error).message}`);
+        return null;
+      },
+    ));
   }
 
   private emitText(text: string): void {
@@ -187,17 +215,27 @@ export class PtyService {
       if (data.includes('\r') && this.file) void this.start();
       return;
     }
-    this.proc.write(data);
-    this.trackLine(data);
+    const control = this.control;
+    if (this.held.length === 0 && (!control || control.settled)) {
+      this.proc.write(data);
+      return;
+    }
+    this.held.push(data);
+    if (this.held.length > 1 || !control) return;
+    this.holdTimer = setTimeout(() => {
+      this.opts.log?.(`the console did not apply the %px targets within ${this.opts.settleMs ?? 2000} ms; passing the input on`);
+      control.giveUp();
+    }, this.opts.settleMs ?? 2000);
+    control.whenSettled(() => this.release());
   }
 
-  /** Remembers whether the current input line has text the user typed, and applies pending %px targets after Enter. */
-  private trackLine(data: string): void {
-    for (const ch of data) {
-      if (ch === '\r' || ch === '\n' || ch === '\x03' || ch === '\x15') this.lineDirty = false;
-      else if (ch >= ' ' || ch === '\t') this.lineDirty = true;
-    }
-    if (!this.lineDirty && this.pendingTargets) this.scheduleTargets();
+  /** The console has applied the targets (or gone): the held keystrokes go on, in order. */
+  private release(): void {
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = null;
+    const data = this.held.join('');
+    this.held = [];
+    if (data) this.proc?.write(data);
   }
 
   resize(cols: number, rows: number): void {
@@ -215,23 +253,12 @@ export class PtyService {
   }
 
   /**
-   * Selecting rows sets the console's %px targets: the console gets `dview.targets = [...]`
-   * (or 'all'), typed after a short pause, and never over a line the user is typing.
+   * Selecting rows sets the console's %px targets (none selected: all engines), through the
+   * side channel: nothing is typed, so the transcript and a half-typed line stay as they are.
    */
   setPxTargets(ids: readonly number[]): void {
-    this.pendingTargets = [...ids];
-    this.scheduleTargets();
-  }
-
-  private scheduleTargets(): void {
-    if (this.targetsTimer) clearTimeout(this.targetsTimer);
-    this.targetsTimer = setTimeout(() => {
-      this.targetsTimer = null;
-      const ids = this.pendingTargets;
-      if (!ids || !this.proc || this.lineDirty) return;
-      this.pendingTargets = null;
-      this.proc.write(`${pxTargetsLine(ids)}\r`);
-    }, this.opts.targetsDelayMs ?? 300);
+    this.targets = ids.length ? [...ids] : 'all';
+    this.control?.setTargets(this.targets);
   }
 
   private disposeListeners(): void {
@@ -243,6 +270,7 @@ export class PtyService {
     const proc = this.proc;
     this.proc = null;
     this.running = false;
+    this.release(); // keystrokes held for this console die with it
     this.disposeListeners();
     this.out.flush();
     if (proc) {
@@ -256,8 +284,9 @@ export class PtyService {
 
   dispose(): void {
     this.disposed = true;
-    if (this.targetsTimer) clearTimeout(this.targetsTimer);
     this.kill();
+    this.control?.close();
+    this.control = null;
     this.out.dispose();
   }
 
@@ -265,9 +294,4 @@ export class PtyService {
   get flowState(): { unacknowledged: number; paused: boolean } {
     return { unacknowledged: this.flow.unacknowledged, paused: this.flow.isPaused };
   }
-}
-
-/** The console line that sets the active view's targets. */
-export function pxTargetsLine(ids: readonly number[]): string {
-  return `dview.targets = ${ids.length ? `[${ids.join(', ')}]` : "'all'"}`;
 }

@@ -1,8 +1,7 @@
 // Terminal flow control: coalescing and high/low watermarks, alone and inside PtyService.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { EventName, EventTypes } from '../../../preload/contract.js';
 import { FLOW_CONTROL, FlowController, OutputCoalescer } from '../../../main/services/flowControl.js';
-import { PtyService, pxTargetsLine, type PtyProcess } from '../../../main/services/ptyService.js';
+import { ptyService } from './fakePty.js';
 
 describe('FlowController', () => {
   it('pauses above the high watermark and resumes below the low one', () => {
@@ -73,55 +72,6 @@ describe('OutputCoalescer', () => {
   });
 });
 
-class FakePty implements PtyProcess {
-  pid = 4242;
-  written: string[] = [];
-  paused = 0;
-  resumed = 0;
-  killed = false;
-  size: [number, number] = [0, 0];
-  private dataCb: ((d: string) => void) | null = null;
-  private exitCb: ((e: { exitCode: number }) => void) | null = null;
-  onData(cb: (d: string) => void) {
-    this.dataCb = cb;
-    return { dispose: () => (this.dataCb = null) };
-  }
-  onExit(cb: (e: { exitCode: number }) => void) {
-    this.exitCb = cb;
-    return { dispose: () => (this.exitCb = null) };
-  }
-  write(d: string) {
-    this.written.push(d);
-  }
-  resize(c: number, r: number) {
-    this.size = [c, r];
-  }
-  pause() {
-    this.paused++;
-  }
-  resume() {
-    this.resumed++;
-  }
-  kill() {
-    this.killed = true;
-  }
-  emit(d: string) {
-    this.dataCb?.(d);
-  }
-  exit(code: number) {
-    this.exitCb?.({ exitCode: code });
-  }
-}
-
-function ptyService() {
-  const events: { name: EventName; payload: unknown }[] = [];
-  const sink = { emit: <K extends EventName>(name: K, payload: EventTypes[K]) => void events.push({ name, payload }) };
-  const fake = new FakePty();
-  const spawn = vi.fn(() => fake);
-  const svc = new PtyService({ events: sink, spawner: async () => spawn, command: (file) => ({ file: 'node', args: ['console', '--file', file] }), targetsDelayMs: 10 });
-  return { svc, fake, spawn, events, data: () => events.filter((e) => e.name === 'onPtyData').map((e) => (e.payload as { data: string }).data) };
-}
-
 describe('PtyService', () => {
   afterEach(() => vi.useRealTimers());
 
@@ -176,25 +126,6 @@ describe('PtyService', () => {
     expect(svc.isRunning).toBe(false);
     svc.write('\r');
     await vi.waitFor(() => expect(spawn).toHaveBeenCalledTimes(2));
-    svc.dispose();
-  });
-
-  it('sets the %px targets by typing into the console, never over a line the user is typing', async () => {
-    vi.useFakeTimers();
-    const { svc, fake } = ptyService();
-    await svc.connect('/f.json');
-    svc.setPxTargets([0, 2]);
-    vi.advanceTimersByTime(20);
-    expect(fake.written).toEqual([`${pxTargetsLine([0, 2])}\r`]);
-    expect(pxTargetsLine([0, 2])).toBe('dview.targets = [0, 2]');
-    expect(pxTargetsLine([])).toBe("dview.targets = 'all'");
-    svc.write('dview.pu');
-    svc.setPxTargets([1]);
-    vi.advanceTimersByTime(50);
-    expect(fake.written.at(-1)).toBe('dview.pu');
-    svc.write("ll('a')\r");
-    vi.advanceTimersByTime(50);
-    expect(fake.written.at(-1)).toBe('dview.targets = [1]\r');
     svc.dispose();
   });
 });
