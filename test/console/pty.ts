@@ -124,9 +124,10 @@ export class ConsoleSession {
     }
   }
 
-  /** Waits for a fresh prompt (`In [n]: ` as the cursor's line) after row `from`. */
+  /** Waits for a fresh prompt (`In [n]: ` or `In [n] px[…]: ` as the cursor's line) after row `from`. */
   async waitForPrompt(opts: { from?: number; timeoutMs?: number; n?: number } = {}): Promise<void> {
-    const re = opts.n === undefined ? /In \[\d+\]:\s*$/ : new RegExp(`In \\[${opts.n}\\]:\\s*$`);
+    // The prompt may name the %px targets: `In [3] px[0,2]: `.
+    const re = new RegExp(`In \\[${opts.n ?? '\\d+'}\\](?: px\\[[^\\]]*\\])?:\\s*$`);
     const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
     while (!(this.mark() >= (opts.from ?? 0) && re.test(this.cursorLine()))) {
       if (Date.now() > deadline || this.hasExited) throw new Error(`no prompt ${re}; screen:\n${this.text(opts.from)}`);
