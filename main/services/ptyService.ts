@@ -221,6 +221,8 @@ export class PtyService {
       return;
     }
     this.held.push(data);
+    // Ctrl-C must not wait: it is how the user stops code that keeps the console from answering.
+    if (data.includes('\x03')) return this.release();
     if (this.held.length > 1 || !control) return;
     this.holdTimer = setTimeout(() => {
       this.opts.log?.(`the console did not apply the %px targets within ${this.opts.settleMs ?? 2000} ms; passing the input on`);

@@ -85,6 +85,15 @@ describe('PtyService: the %px targets through the side channel', () => {
     expect(fake.written).toEqual(['%px 1\r', 'x']);
   });
 
+  it('Ctrl-C does not wait for the targets to be applied (the console may be stuck in a loop), and keeps the order', async () => {
+    const { svc, fake, socketPath } = await started({ settleMs: 60_000 });
+    const con = await rawConsole(socketPath);
+    await vi.waitFor(() => expect(con.lines).toHaveLength(1));
+    svc.write('x');
+    svc.write('\x03');
+    expect(fake.written).toEqual(['x\x03']);
+  });
+
   it('a console that never applies the targets does not keep the input back for good', async () => {
     const { svc, fake, socketPath } = await started({ settleMs: 100 });
     const con = await rawConsole(socketPath);
