@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { lineSplitter } from '../../core/console/control.js';
 import { ConsoleSession, KEY, tmpDir } from './pty.js';
 
 /** The app's end of the socket, raw: what it sends is written here as the wire format says. */
@@ -22,14 +23,11 @@ class FakeApp {
   async listen(file: string): Promise<void> {
     this.server.on('connection', (s) => {
       this.sock = s;
-      let rest = '';
       s.setEncoding('utf8');
-      s.on('data', (d: string) => {
-        rest += d;
-        const lines = rest.split('\n');
-        rest = lines.pop()!;
-        for (const l of lines) this.acks.push((JSON.parse(l) as { seq: number }).seq);
-      });
+      s.on(
+        'data',
+        lineSplitter((l) => this.acks.push((JSON.parse(l) as { seq: number }).seq)),
+      );
     });
     await new Promise<void>((resolve) => this.server.listen(file, resolve));
   }

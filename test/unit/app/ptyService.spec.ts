@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CONTROL_ENV, type ControlTargets } from '../../../core/console/control.js';
+import { CONTROL_ENV, lineSplitter, type ControlTargets } from '../../../core/console/control.js';
 import { connectControl, type ControlChannel } from '../../../core/console/controlClient.js';
 import { ptyService } from './fakePty.js';
 
@@ -29,14 +29,11 @@ async function rawConsole(socketPath: string) {
   const sock = net.createConnection(socketPath);
   cleanup.push(() => sock.destroy());
   const lines: Record<string, unknown>[] = [];
-  let rest = '';
   sock.setEncoding('utf8');
-  sock.on('data', (d: string) => {
-    rest += d;
-    const parts = rest.split('\n');
-    rest = parts.pop()!;
-    for (const p of parts) lines.push(JSON.parse(p) as Record<string, unknown>);
-  });
+  sock.on(
+    'data',
+    lineSplitter((l) => lines.push(JSON.parse(l) as Record<string, unknown>)),
+  );
   await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
   return { lines, ack: (seq: unknown) => sock.write(`${JSON.stringify({ type: 'applied', seq })}\n`) };
 }
