@@ -111,6 +111,16 @@ describe('multiengine console -n 2 (node engines)', { timeout: 180_000 }, () => 
     assert.doesNotMatch(screen, /^\[1\] Out/m);
   });
 
+  test('the prompt names the targets of dview when they are not all engines', async () => {
+    await s.run('dview.targets = [1]');
+    assert.match(s.cursorLine(), /^In \[\d+\] px\[1\]:\s*$/);
+    const out = await s.run('%px 3 * 3');
+    assert.match(out, /^\[1\] Out\[\d+\]: 9$/m);
+    assert.doesNotMatch(out, /^\[0\] Out/m);
+    await s.run("dview.targets = 'all'");
+    assert.match(s.cursorLine(), /^In \[\d+\]:\s*$/, 'no tag for all engines outside the app');
+  });
+
   test('a CompositeError prints one line per failing engine; %tb the tracebacks', async () => {
     const err = await s.run('%px nope + 1');
     assert.match(err, /^CompositeError: one or more exceptions from call to method: execute$/m);

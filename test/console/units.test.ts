@@ -12,7 +12,7 @@ import type { DirectView } from '../../core/client/directView.js';
 import { complete } from '../../core/console/complete.js';
 import { compile, runCompiled } from '../../core/console/evaluate.js';
 import { History } from '../../core/console/history.js';
-import { opensBlock, parseLine, parsePxArgs, parseTargets } from '../../core/console/magics.js';
+import { formatTargets, opensBlock, parseLine, parsePxArgs, parseTargets } from '../../core/console/magics.js';
 import { colorEnabled, describeEngines, formatError, formatOut, formatProgress, formatTraceback, labelLines, localStack, makeStyle } from '../../core/console/render.js';
 import { packageRoot } from '../../core/util/entry.js';
 import type { EngineInfo } from '../../core/protocol/messages.js';
@@ -47,6 +47,15 @@ describe('magics', () => {
     assert.equal(parseTargets('all'), 'all');
     assert.throws(() => parseTargets('3-1'), /backwards/);
     assert.deepEqual(parsePxArgs('--blocky = 1'), { opts: { block: true }, code: '--blocky = 1' });
+  });
+
+  test('the prompt writes targets back in the form --targets reads: runs of three or more as ranges', () => {
+    assert.equal(formatTargets(undefined), 'all');
+    assert.equal(formatTargets('all'), 'all');
+    assert.equal(formatTargets(3), '3');
+    assert.equal(formatTargets([0, 2]), '0,2');
+    assert.equal(formatTargets([0, 1, 2, 3, 5, 6, 9]), '0-3,5,6,9');
+    for (const t of [[0, 2], [0, 1, 2, 3, 5, 6, 9], [4, 3, 2]]) assert.deepEqual(parseTargets(formatTargets(t)), t);
   });
 
   test('a line that opens a block starts an autopx cell', () => {
