@@ -11,6 +11,7 @@ import { CompositeError, RemoteError } from '../../core/client/errors.js';
 import type { DirectView } from '../../core/client/directView.js';
 import { complete } from '../../core/console/complete.js';
 import { compile, runCompiled } from '../../core/console/evaluate.js';
+import { parseApplied, parseTargetsMessage } from '../../core/console/control.js';
 import { History } from '../../core/console/history.js';
 import { formatTargets, opensBlock, parseLine, parsePxArgs, parseTargets } from '../../core/console/magics.js';
 import { colorEnabled, describeEngines, formatError, formatOut, formatProgress, formatTraceback, labelLines, localStack, makeStyle } from '../../core/console/render.js';
@@ -56,6 +57,25 @@ describe('magics', () => {
     assert.equal(formatTargets([0, 2]), '0,2');
     assert.equal(formatTargets([0, 1, 2, 3, 5, 6, 9]), '0-3,5,6,9');
     for (const t of [[0, 2], [0, 1, 2, 3, 5, 6, 9], [4, 3, 2]]) assert.deepEqual(parseTargets(formatTargets(t)), t);
+  });
+
+  test("the app's side-channel messages are checked once, with a message that says what is wrong", () => {
+    assert.deepEqual(parseTargetsMessage('{"type":"targets","targets":[0,2],"seq":4}'), { type: 'targets', targets: [0, 2], seq: 4 });
+    assert.deepEqual(parseTargetsMessage('{"type":"targets","targets":"all"}'), { type: 'targets', targets: 'all' });
+    const bad: [string, RegExp][] = [
+      ['{"type":"targets","targets":[]}', /non-empty list/],
+      ['{"type":"targets","targets":[1,1]}', /distinct engine ids/],
+      ['{"type":"targets","targets":[-1]}', /engine ids/],
+      ['{"type":"targets","targets":[0.5]}', /engine ids/],
+      ['{"type":"targets","targets":[0],"seq":"1"}', /seq must be a whole number/],
+      ['{"type":"exec","code":"x"}', /unknown type "exec"/],
+      ['[1]', /not an object/],
+      ['{oops', /not JSON: "\{oops"/],
+    ];
+    for (const [line, why] of bad) assert.throws(() => parseTargetsMessage(line), why, line);
+    assert.equal(parseApplied('{"type":"applied","seq":4}'), 4);
+    assert.equal(parseApplied('{"type":"applied"}'), undefined);
+    assert.equal(parseApplied('nonsense'), undefined);
   });
 
   test('a line that opens a block starts an autopx cell', () => {
