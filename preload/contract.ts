@@ -82,6 +82,14 @@ export function engineRowOrder(a: { id: number }, b: { id: number }): number {
   return sa - sb || (sa ? b.id - a.id : a.id - b.id);
 }
 
+/** Engines by language, as a phrase: "3 node engines", "2 node and 1 python engines". */
+export function describeEngineGroups(groups: readonly { n: number; kind: string }[]): string {
+  const parts = groups.filter((g) => g.n > 0).map((g) => `${g.n} ${g.kind}`);
+  const total = groups.reduce((a, g) => a + Math.max(0, g.n), 0);
+  if (parts.length === 0) return 'no engines';
+  return `${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0]} engine${total === 1 ? '' : 's'}`;
+}
+
 export interface EnginesChange {
   /** Rows that are new or changed. */
   rows: EngineRow[];

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { Client, Cluster, connectionFilePath } from '../../core/index.js';
 import { Emitter } from '../../core/events/emitter.js';
-import type { ClusterSnapshot, EnginesPayload } from '../../preload/contract.js';
+import { describeEngineGroups, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
 import { EngineMonitor } from './engineMonitor.js';
 import { groupsOf, type EngineGroup, type EngineTable } from './engineTable.js';
@@ -211,7 +211,7 @@ export class ClusterConnection {
       this.connectionChanged.fire(rc.connectionFile);
     } catch (e) {
       this.opts.log?.(`cluster: ${(e as Error).message}`);
-      const how = t.attach ? `cannot attach to profile "${t.profile}"` : `cannot start a local cluster of ${describeGroups(t.groups)}`;
+      const how = t.attach ? `cannot attach to profile "${t.profile}"` : `cannot start a local cluster of ${describeEngineGroups(t.groups)}`;
       await this.tearDown(false, true);
       this.setSnap({ status: 'error', error: `${how}: ${(e as Error).message}` });
     }
@@ -261,12 +261,4 @@ export class ClusterConnection {
     this.setSnap({ status: 'error', error: `lost the connection to the controller: ${e.message}` });
     this.table.markAllDead('the controller is gone');
   }
-}
-
-/** "3 node engines", "2 node and 1 python engines". */
-export function describeGroups(groups: readonly EngineGroup[]): string {
-  const parts = groups.filter((g) => g.n > 0).map((g) => `${g.n} ${g.kind}`);
-  const total = groups.reduce((a, g) => a + g.n, 0);
-  if (parts.length === 0) return 'no engines';
-  return `${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0]} engine${total === 1 ? '' : 's'}`;
 }
