@@ -3,7 +3,7 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { tick } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
-import { ApiError, type ClusterSnapshot } from '../../../../preload/contract';
+import type { ClusterSnapshot } from '../../../../preload/contract';
 import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
 import EngineTable from '../../../../renderer/components/EngineTable.svelte';
 import ValueTree from '../../../../renderer/components/ValueTree.svelte';
