@@ -31,9 +31,11 @@ export class EngineActions {
     const rc = this.connection.client();
     this.known(id);
     const cluster = this.connection.ownCluster;
-    if (cluster) await cluster.restartEngine(id);
-    else await rc.restartEngine(id);
-    await rc.status();
+    await this.table.whileRestarting(id, async () => {
+      if (cluster) await cluster.restartEngine(id);
+      else await rc.restartEngine(id);
+      await rc.status();
+    });
   }
 
   async interruptEngines(ids: readonly number[]): Promise<void> {

@@ -68,6 +68,9 @@ export class EngineTable {
   private placeholderSeq = 0;
   /** Requests the app sent for itself (namespace probes), per engine process: not the user's tasks. */
   private readonly ownRequests = new Map<number, { pid: number; sent: number }>();
+  /** Engines being restarted: their id goes away and comes back, so their row stays (as 'starting'). */
+  private readonly restarting = new Set<number>();
+  private rc: Client | null = null;
   private sub: Disposable | null = null;
   private nsTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly nsChanged = new Set<number>();
@@ -90,6 +93,8 @@ export class EngineTable {
     this.sub?.dispose();
     this.sub = null;
     this.ownRequests.clear();
+    this.restarting.clear();
+    this.rc = rc;
     if (rc) this.sub = rc.onDidChangeEngines((c) => this.onEngineChange(rc, c));
     this.replaceRows(rc?.engines ?? []);
   }
@@ -146,6 +151,17 @@ export class EngineTable {
     } finally {
       for (const id of this.placeholders) this.drop(id);
       this.placeholders = [];
+    }
+  }
+
+  /** Keeps engine `id`'s row (and so the user's selection of it) while `restart` gives it a new process. */
+  async whileRestarting<T>(id: number, restart: () => Promise<T>): Promise<T> {
+    this.restarting.add(id);
+    try {
+      return await restart();
+    } finally {
+      this.restarting.delete(id);
+      if (this.rows.has(id) && !this.rc?.engine(id)) this.drop(id);
     }
   }
 
@@ -207,9 +223,9 @@ export class EngineTable {
         seen.add(e.id);
         this.upsert(e);
       }
-      for (const id of [...this.rows.keys()]) if (id >= 0 && !seen.has(id)) this.drop(id);
+      for (const id of [...this.rows.keys()]) if (id >= 0 && !seen.has(id)) this.dropOrHold(id);
     } else if (c.event === 'unregistered' && c.engine) {
-      this.drop(c.engine.id);
+      this.dropOrHold(c.engine.id);
     } else if (c.engine) {
       if (c.event === 'registered' && this.placeholders.length > 0 && !this.rows.has(c.engine.id)) this.drop(this.placeholders.shift()!);
       this.upsert(c.engine);
@@ -225,6 +241,13 @@ export class EngineTable {
       this.nsChanged.clear();
       this.namespacesChanged.fire(ids);
     }, NAMESPACE_DEBOUNCE_MS);
+  }
+
+  private dropOrHold(id: number): void {
+    const row = this.rows.get(id);
+    if (!row || !this.restarting.has(id)) return this.drop(id);
+    if (row.state !== 'starting') this.setRow({ ...row, state: 'starting', pid: 0, currentTask: null, cpu: null, rss: null, rssHistory: [] });
+    this.namespaceMayHaveChanged(id);
   }
 
   private drop(id: number): void {

@@ -182,6 +182,17 @@ describe('ClusterService with a real cluster', () => {
     expect(svc.tasks.get(first.id).engines[0].state).toBe('ok');
   });
 
+  it('restarting an engine keeps its row (so the page keeps it selected): it is starting, then idle with a new pid', async () => {
+    const from = events.length;
+    const pid = svc.table.row(0)!.pid;
+    await svc.engines.restartEngine(0);
+    await vi.waitFor(() => expect(rows.get(0)).toMatchObject({ state: 'idle' }), { timeout: 5000 });
+    expect(rows.get(0)!.pid).not.toBe(pid);
+    const changes = events.slice(from).filter((e) => e.name === 'onEnginesChanged').map((e) => e.payload as EnginesChange);
+    expect(changes.flatMap((c) => c.removed)).not.toContain(0);
+    expect(changes.some((c) => c.reset)).toBe(false);
+  });
+
   it('interrupts a busy engine', async () => {
     const t = svc.namespace.execute('while (true) {}', [1]);
     await vi.waitFor(() => expect(rows.get(1)?.state).toBe('busy'), { timeout: 5000, interval: 20 });
