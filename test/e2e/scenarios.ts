@@ -440,7 +440,8 @@ export const ISSUE_STEPS: IssueStep[] = [
       const headers = await page.$$eval('[data-testid=engines-panel] .head [role=columnheader]', (hs) =>
         hs.map((h) => {
           const el = h as unknown as { textContent: string; scrollWidth: number; clientWidth: number; getBoundingClientRect(): { left: number; right: number } };
-          return { text: el.textContent.trim(), clipped: el.scrollWidth > el.clientWidth, ...el.getBoundingClientRect() };
+          const r = el.getBoundingClientRect();
+          return { text: el.textContent.trim(), clipped: el.scrollWidth > el.clientWidth, left: r.left, right: r.right };
         }),
       );
       const q = headers.find((h) => h.text === 'queue')!;
