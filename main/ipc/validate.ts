@@ -39,7 +39,7 @@ export class PayloadError extends Error {
   ) {
     const [field, subject] = wordsOf(path);
     super(`${subject[0].toUpperCase()}${subject.slice(1)} ${problem}`);
-    this.name = 'Error';
+    this.name = 'PayloadError'; // for the log; the page shows only the message
     if (field) this.field = field;
   }
 }

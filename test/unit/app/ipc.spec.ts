@@ -94,7 +94,7 @@ describe('the router', () => {
     const r = await router.invoke(INVOKE_CHANNELS.pull, { name: 'not a name', targets: [] });
     expect(r.ok).toBe(false);
     // In the user's words, and naming the form field, so the page can show it under the input.
-    expect(r.ok === false && r.error).toEqual({ name: 'Error', message: 'The name "not a name" is not a valid name: names are identifiers, like a, x1 or my_value', field: 'name' });
+    expect(r.ok === false && r.error).toEqual({ name: 'PayloadError', message: 'The name "not a name" is not a valid name: names are identifiers, like a, x1 or my_value', field: 'name' });
     expect(invokes.pull).not.toHaveBeenCalled();
     expect(router.rejected).toBe(1);
   });
