@@ -163,7 +163,7 @@ export class ClusterConnection {
   /** Connects to the controller of `profile`, or says in the user's words why it cannot. */
   private async reach(profile: string): Promise<Client> {
     const file = connectionFilePath('client', profile, this.opts.dir);
-    if (!fs.existsSync(file)) throw new UserError(`no cluster is running with profile "${profile}" (there is no ${file})`, 'profile');
+    if (!fs.existsSync(file)) throw new UserError(`no cluster is running with profile "${profile}" (it has no connection file)`, 'profile');
     try {
       return await Client.connect({ file, subscribe: 'all', timeoutMs: ATTACH_TIMEOUT_MS });
     } catch (e) {

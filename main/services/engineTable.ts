@@ -17,7 +17,7 @@ import type { EventSink } from '../ipc/router.js';
 /** Engine rows go to the renderer at most this often. */
 export const FLUSH_MS = 40;
 /** "Namespaces may have changed" is told at most this often. */
-export const NAMESPACE_DEBOUNCE_MS = 150;
+export const NAMESPACE_DEBOUNCE_MS = 300;
 
 /** Engines of one language, as asked for when starting or restarting a cluster. */
 export interface EngineGroup {
