@@ -67,7 +67,7 @@ export class EngineTable {
   private placeholders: number[] = [];
   private placeholderSeq = 0;
   /** Requests the app sent for itself (namespace probes), per engine process: not the user's tasks. */
-  private readonly ownRequests = new Map<number, { pid: number; sent: number }>();
+  private readonly ownRequests = new Map<number, { pid: number; sent: number; raw: number }>();
   /** Engines being restarted: their id goes away and comes back, so their row stays (as 'starting'). */
   private readonly restarting = new Set<number>();
   private rc: Client | null = null;
@@ -122,7 +122,7 @@ export class EngineTable {
     const pid = this.rows.get(id)?.pid ?? 0;
     const o = this.ownRequests.get(id);
     if (o && o.pid === pid) o.sent += n;
-    else this.ownRequests.set(id, { pid, sent: n });
+    else this.ownRequests.set(id, { pid, sent: n, raw: 0 });
   }
 
   /** Replaces a row as is (process samples, or the controller lost). */
@@ -182,10 +182,18 @@ export class EngineTable {
   private toRow(e: EngineInfo, prev: EngineRow | undefined): EngineRow {
     const ct = e.current_task;
     const samePid = prev !== undefined && prev.pid === e.pid;
-    const own = this.ownRequests.get(e.id);
+    const raw = e.tasks_done ?? 0;
+    let own = this.ownRequests.get(e.id);
+    if (own && (own.pid !== e.pid || raw < own.raw)) {
+      // Another process, or a restarted controller counting from 0: start over.
+      this.ownRequests.delete(e.id);
+      own = undefined;
+    }
+    if (own) own.raw = raw;
+    const fresh = !own && raw < (prev?.tasksDone ?? 0);
     // The app's own requests are counted when sent, before the controller counts them
     // answered, so the user's count never jumps up and down while a probe runs.
-    const done = (e.tasks_done ?? 0) - (own && own.pid === e.pid ? own.sent : 0);
+    const done = raw - (own ? own.sent : 0);
     return {
       id: e.id,
       kernel: e.kernel,
@@ -194,7 +202,7 @@ export class EngineTable {
       pid: e.pid,
       state: e.state,
       queue: e.queue,
-      tasksDone: Math.max(0, samePid ? Math.max(prev.tasksDone, done) : done),
+      tasksDone: Math.max(0, samePid && !fresh ? Math.max(prev.tasksDone, done) : done),
       currentTask: ct ? { msgType: ct.msg_type.replace(/_request$/, ''), started: epoch(ct.started) } : null,
       registered: epoch(e.registered),
       restarts: e.restarts,
