@@ -134,7 +134,8 @@ export class ClusterConnection {
         return this.snapshot();
       }
       const s = this.opts.settings.get();
-      const groups = this.rc ? groupsOf(this.table.list()) : [{ n: s.engineCount, kind: s.engineKind }];
+      const live = this.rc ? groupsOf(this.table.list()) : [];
+      const groups = live.length > 0 ? live : [{ n: s.engineCount, kind: s.engineKind }];
       await this.tearDown(true);
       return this.bringUp({ attach: false, profile: s.profile, groups });
     });
