@@ -64,7 +64,8 @@ export function createAppServices(opts: AppOptions): AppServices {
   if (opts.overrides) settings.override(opts.overrides);
   const cluster = new ClusterService({ events, settings, dir: opts.dir, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, spawnEnv: opts.spawnEnv, log });
   const pty = new PtyService({ events, spawner: opts.spawner ?? nodePtySpawner, log });
-  cluster.onDidChangeConnection((file) => void pty.connect(file));
+  const { connection, namespace: ns } = cluster;
+  connection.onDidChangeConnection((file) => void pty.connect(file));
   const info: AppInfo = { version: packageVersion(), platform: process.platform, hostname: os.hostname(), cpus: os.availableParallelism(), web: opts.web };
   const notHere = (what: string) => () => {
     throw new Error(`${what} is done by the browser in web mode`);
@@ -75,22 +76,22 @@ export function createAppServices(opts: AppOptions): AppServices {
       getAppInfo: () => info,
       copyText: (p) => (opts.copyText ?? notHere('copying'))(p.text),
       openExternal: (p) => (opts.openExternal ?? notHere('opening links'))(p.url),
-      getCluster: () => cluster.snapshot(),
-      startCluster: (p) => cluster.startCluster(p),
-      stopCluster: () => cluster.stopCluster(),
-      restartCluster: () => cluster.restartCluster(),
-      attachCluster: (p) => cluster.attachCluster(p),
-      addEngines: (p) => cluster.addEngines(p),
-      listEngines: () => cluster.listEngines(),
-      interruptEngines: (p) => cluster.interruptEngines(p.ids),
-      restartEngine: (p) => cluster.restartEngine(p.id),
-      stopEngine: (p) => cluster.stopEngine(p.id),
-      listNamespace: (p) => cluster.listNamespace(p.targets),
-      pull: (p) => cluster.pull(p.name, p.targets),
-      push: (p) => cluster.push(p),
-      scatter: (p) => cluster.scatter(p),
-      gather: (p) => cluster.gather(p.name, p.targets),
-      execute: (p) => cluster.execute(p.code, p.targets),
+      getCluster: () => connection.snapshot(),
+      startCluster: (p) => connection.startCluster(p),
+      stopCluster: () => connection.stopCluster(),
+      restartCluster: () => connection.restartCluster(),
+      attachCluster: (p) => connection.attachCluster(p),
+      addEngines: (p) => cluster.engines.addEngines(p),
+      listEngines: () => cluster.table.list(),
+      interruptEngines: (p) => cluster.engines.interruptEngines(p.ids),
+      restartEngine: (p) => cluster.engines.restartEngine(p.id),
+      stopEngine: (p) => cluster.engines.stopEngine(p.id),
+      listNamespace: (p) => ns.listNamespace(p.targets),
+      pull: (p) => ns.pull(p.name, p.targets),
+      push: (p) => ns.push(p),
+      scatter: (p) => ns.scatter(p),
+      gather: (p) => ns.gather(p.name, p.targets),
+      execute: (p) => ns.execute(p.code, p.targets),
       listTasks: () => cluster.tasks.list(),
       getTask: (p) => cluster.tasks.get(p.id),
       ptyAttach: () => pty.attach(),
@@ -113,7 +114,7 @@ export function createAppServices(opts: AppOptions): AppServices {
     pty,
     settings,
     async start() {
-      await cluster.start();
+      await connection.start();
     },
     dispose() {
       disposing ??= (async () => {

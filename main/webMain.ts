@@ -183,7 +183,7 @@ export async function main(argv: string[]): Promise<number> {
     process.once('SIGHUP', onSignal);
   });
   void services.start().then(() => {
-    const s = services.cluster.snapshot();
+    const s = services.cluster.connection.snapshot();
     if (s.status === 'error') console.error(`multiengine app: ${s.error}`);
   });
   await done;

@@ -48,7 +48,7 @@ export interface ClusterSnapshot {
 
 export interface CurrentTaskView {
   msgType: string;
-  /** Epoch ms at which the engine got to it. */
+  /** Epoch ms at which the engine got to it. (msgType: what it is, e.g. execute, pull.) */
   started: number;
 }
 
@@ -80,6 +80,14 @@ export function engineRowOrder(a: { id: number }, b: { id: number }): number {
   const sa = a.id < 0 ? 1 : 0;
   const sb = b.id < 0 ? 1 : 0;
   return sa - sb || (sa ? b.id - a.id : a.id - b.id);
+}
+
+/** Engines by language, as a phrase: "3 node engines", "2 node and 1 python engines". */
+export function describeEngineGroups(groups: readonly { n: number; kind: string }[]): string {
+  const parts = groups.filter((g) => g.n > 0).map((g) => `${g.n} ${g.kind}`);
+  const total = groups.reduce((a, g) => a + Math.max(0, g.n), 0);
+  if (parts.length === 0) return 'no engines';
+  return `${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0]} engine${total === 1 ? '' : 's'}`;
 }
 
 export interface EnginesChange {
@@ -140,7 +148,8 @@ export type TaskKind = 'execute' | 'push' | 'pull' | 'scatter' | 'gather';
 
 export interface TaskEngine {
   engineId: number;
-  state: 'pending' | 'ok' | 'error' | 'aborted';
+  /** pending: queued behind other work; running: the engine is on it (its row says busy). */
+  state: 'pending' | 'running' | 'ok' | 'error' | 'aborted';
   durationMs: number | null;
   stdout: string;
   stderr: string;
@@ -163,6 +172,11 @@ export interface TaskRecord {
 }
 
 export type ValueFormat = 'json' | 'expr';
+
+/** Engines whose namespaces may have changed (a request of some client finished, engines came or went). */
+export interface NamespacesChange {
+  engines: number[];
+}
 
 // ---------------------------------------------------------------- payloads
 
@@ -254,6 +268,7 @@ export interface EventTypes {
   onClusterChanged: ClusterSnapshot;
   onEnginesChanged: EnginesChange;
   onTaskChanged: TaskRecord;
+  onNamespacesChanged: NamespacesChange;
   onPtyData: PtyData;
   onPtyExit: PtyExit;
 }
@@ -297,6 +312,7 @@ export const EVENT_CHANNELS = {
   onClusterChanged: 'me:cluster:changed',
   onEnginesChanged: 'me:engine:changed',
   onTaskChanged: 'me:task:changed',
+  onNamespacesChanged: 'me:ns:changed',
   onPtyData: 'me:pty:data',
   onPtyExit: 'me:pty:exit',
 } as const satisfies { [K in keyof EventTypes]: string };
@@ -324,8 +340,12 @@ export type MultiengineApi = { readonly [K in InvokeName]: InvokeFn<K> } & { rea
 
 // ---------------------------------------------------------------- building it over a transport
 
-/** How a request's answer travels: errors as data, so both bridges report them the same way. */
-export type Reply<T = unknown> = { ok: true; value: T } | { ok: false; error: { name: string; message: string } };
+/**
+ * How a request's answer travels: errors as data, so both bridges report them the same way.
+ * `field`: the form field the error is about, as the UI labels it ("name", "value", "profile",
+ * "engines"), so it can be shown next to that field.
+ */
+export type Reply<T = unknown> = { ok: true; value: T } | { ok: false; error: { name: string; message: string; field?: string } };
 
 /** What a bridge must provide: three primitives; the API is built from them. */
 export interface Transport {
@@ -340,6 +360,8 @@ export class ApiError extends Error {
   constructor(
     readonly remoteName: string,
     message: string,
+    /** The form field the error is about, when it is about one. */
+    readonly field?: string,
   ) {
     super(message);
     this.name = remoteName || 'Error';
@@ -349,7 +371,7 @@ export class ApiError extends Error {
 function unwrap(reply: Reply): unknown {
   if (reply && reply.ok === true) return reply.value;
   const err = reply && reply.ok === false ? reply.error : { name: 'ProtocolError', message: 'malformed reply from the main process' };
-  throw new ApiError(err.name, err.message);
+  throw new ApiError(err.name, err.message, typeof err.field === 'string' ? err.field : undefined);
 }
 
 /**

@@ -52,10 +52,10 @@ export class EventHub implements EventSink {
 }
 
 export function errorReply(e: unknown): Reply {
-  const err = e as { name?: unknown; message?: unknown } | null;
+  const err = e as { name?: unknown; message?: unknown; field?: unknown } | null;
   const name = typeof err?.name === 'string' && err.name ? err.name : 'Error';
   const message = typeof err?.message === 'string' ? err.message : String(e);
-  return { ok: false, error: { name, message } };
+  return { ok: false, error: typeof err?.field === 'string' ? { name, message, field: err.field } : { name, message } };
 }
 
 export class Router {

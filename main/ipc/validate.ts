@@ -1,14 +1,46 @@
 /**
  * Payload validation for every request and message from a renderer. Each validator takes
- * `unknown` and returns the typed payload, or throws a PayloadError that names the field and
- * what was expected. Unknown fields are rejected, so nothing unexpected reaches a service.
+ * `unknown` and returns the typed payload, or throws a PayloadError that says what was wrong
+ * in the words the UI uses ("The name …", "The number of engines …") and names the form field
+ * (`field`), so the renderer can show it next to that input. `path` keeps the payload's own
+ * name of the field (pull.name) for the log. Unknown fields are rejected, so nothing
+ * unexpected reaches a service.
  */
 import type { InvokeName, InvokeTypes, SendName, SendTypes } from '../../preload/contract.js';
 
+/** Payload keys as the user knows them: [form field, how a sentence names it]. */
+const USER_WORDS: Record<string, [string | undefined, string]> = {
+  n: ['engines', 'the number of engines'],
+  kind: ['kind', 'the engine kind'],
+  name: ['name', 'the name'],
+  source: ['value', 'the value'],
+  format: ['value', 'the kind of value'],
+  code: ['code', 'the code'],
+  profile: ['profile', 'the profile'],
+  targets: ['engines', 'the engine selection'],
+  ids: ['engines', 'the engine selection'],
+  id: [undefined, 'the engine id'],
+  text: [undefined, 'the text'],
+  url: [undefined, 'the link'],
+};
+
+function wordsOf(path: string): [string | undefined, string] {
+  const key = /([A-Za-z]+)(?:\[\d+\])?$/.exec(path)?.[1] ?? path;
+  return path.includes('.') ? (USER_WORDS[key] ?? [undefined, `the ${key}`]) : [undefined, `the request ${path}`];
+}
+
 export class PayloadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'PayloadError';
+  /** The form field this is about, as the UI labels it. */
+  readonly field?: string;
+  /** `problem` completes a sentence about the field: "must be a whole number …". */
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    const [field, subject] = wordsOf(path);
+    super(`${subject[0].toUpperCase()}${subject.slice(1)} ${problem}`);
+    this.name = 'PayloadError'; // for the log; the page shows only the message
+    if (field) this.field = field;
   }
 }
 
@@ -39,47 +71,47 @@ function show(v: unknown): string {
 }
 
 function record(v: unknown, what: string, keys: readonly string[]): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PayloadError(`${what}: expected an object, got ${show(v)}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PayloadError(what, `is not an object (got ${show(v)})`);
   const proto = Object.getPrototypeOf(v);
-  if (proto !== Object.prototype && proto !== null) throw new PayloadError(`${what}: expected a plain object`);
-  for (const k of Object.keys(v)) if (!keys.includes(k)) throw new PayloadError(`${what}: unexpected field ${JSON.stringify(k)}`);
+  if (proto !== Object.prototype && proto !== null) throw new PayloadError(what, 'is not a plain object');
+  for (const k of Object.keys(v)) if (!keys.includes(k)) throw new PayloadError(what, `has an unexpected field ${JSON.stringify(k)}`);
   return v as Record<string, unknown>;
 }
 
 function int(v: unknown, what: string, min: number, max: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new PayloadError(`${what}: expected a whole number from ${min} to ${max}, got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) throw new PayloadError(what, `must be a whole number from ${min} to ${max}, got ${show(v)}`);
   return v;
 }
 
 function str(v: unknown, what: string, max: number, opts: { nonEmpty?: boolean } = {}): string {
-  if (typeof v !== 'string') throw new PayloadError(`${what}: expected a string, got ${show(v)}`);
-  if (v.length > max) throw new PayloadError(`${what}: longer than ${max} characters`);
-  if (opts.nonEmpty && v.trim() === '') throw new PayloadError(`${what}: must not be empty`);
+  if (typeof v !== 'string') throw new PayloadError(what, `must be text, got ${show(v)}`);
+  if (v.length > max) throw new PayloadError(what, `is longer than ${max} characters`);
+  if (opts.nonEmpty && v.trim() === '') throw new PayloadError(what, 'must not be empty');
   return v;
 }
 
 function ids(v: unknown, what: string, opts: { nonEmpty?: boolean } = {}): number[] {
-  if (!Array.isArray(v)) throw new PayloadError(`${what}: expected an array of engine ids, got ${show(v)}`);
-  if (v.length > LIMITS.maxTargets) throw new PayloadError(`${what}: more than ${LIMITS.maxTargets} engine ids`);
-  if (opts.nonEmpty && v.length === 0) throw new PayloadError(`${what}: name at least one engine`);
+  if (!Array.isArray(v)) throw new PayloadError(what, `must be a list of engine ids, got ${show(v)}`);
+  if (v.length > LIMITS.maxTargets) throw new PayloadError(what, `names more than ${LIMITS.maxTargets} engines`);
+  if (opts.nonEmpty && v.length === 0) throw new PayloadError(what, 'is empty: choose at least one engine');
   const out = v.map((x, i) => int(x, `${what}[${i}]`, 0, LIMITS.maxEngineId));
-  if (new Set(out).size !== out.length) throw new PayloadError(`${what}: an engine id appears twice`);
+  if (new Set(out).size !== out.length) throw new PayloadError(what, 'names an engine twice');
   return out;
 }
 
 function name(v: unknown, what: string): string {
   const s = str(v, what, LIMITS.maxName);
-  if (!IDENTIFIER.test(s)) throw new PayloadError(`${what}: ${show(s)} is not a valid name (names are identifiers, like a, x1 or my_value)`);
+  if (!IDENTIFIER.test(s)) throw new PayloadError(what, `${show(s)} is not a valid name: names are identifiers, like a, x1 or my_value`);
   return s;
 }
 
 function kind(v: unknown, what: string): 'node' | 'python' {
-  if (v !== 'node' && v !== 'python') throw new PayloadError(`${what}: expected "node" or "python", got ${show(v)}`);
+  if (v !== 'node' && v !== 'python') throw new PayloadError(what, `must be "node" or "python", got ${show(v)}`);
   return v;
 }
 
 function none(v: unknown, what: string): void {
-  if (v !== undefined && v !== null) throw new PayloadError(`${what}: takes no payload`);
+  if (v !== undefined && v !== null) throw new PayloadError(what, 'takes no payload');
 }
 
 function targetsOf(v: unknown, what: string, extra: readonly string[] = []): Record<string, unknown> & { targets: number[] } {
@@ -103,7 +135,7 @@ export const invokeValidators: InvokeValidators = {
   restartCluster: (v) => none(v, 'restartCluster'),
   attachCluster: (v) => {
     const p = str(record(v, 'attachCluster', ['profile']).profile, 'attachCluster.profile', LIMITS.maxProfile, { nonEmpty: true });
-    if (!PROFILE.test(p)) throw new PayloadError(`attachCluster.profile: ${show(p)} is not a profile name (letters, digits, _ . -)`);
+    if (!PROFILE.test(p)) throw new PayloadError('attachCluster.profile', `${show(p)} is not a profile name: use letters, digits, _ . and -`);
     return { profile: p };
   },
   addEngines: (v) => {
@@ -139,7 +171,7 @@ export const invokeValidators: InvokeValidators = {
 function valuePayload(v: unknown, what: string): InvokeTypes['push'][0] {
   const r = targetsOf(v, what, ['name', 'source', 'format']);
   const format = r.format;
-  if (format !== 'json' && format !== 'expr') throw new PayloadError(`${what}.format: expected "json" or "expr", got ${show(format)}`);
+  if (format !== 'json' && format !== 'expr') throw new PayloadError(`${what}.format`, `must be "json" or "expr", got ${show(format)}`);
   return { targets: r.targets, name: name(r.name, `${what}.name`), source: str(r.source, `${what}.source`, LIMITS.maxSource, { nonEmpty: true }), format };
 }
 

@@ -47,6 +47,24 @@ export const NODE_DESCRIBE = String.raw`(names) => {
     const n = walk(root);
     return budget < 0 ? null : n;
   };
+  // The value as JSON with sorted keys, when small and plain: values compare across languages.
+  const jsonOf = (v) => {
+    if (typeof v === 'function' || typeof v === 'symbol' || v === undefined) return null;
+    if ((Array.isArray(v) || isView(v)) && v.length > 2000) return null;
+    const plain = (x) => {
+      if (isView(x)) return Array.from(x, (y) => (typeof y === 'bigint' ? Number(y) : y));
+      if (x && typeof x === 'object' && !Array.isArray(x)) {
+        const proto = Object.getPrototypeOf(x);
+        if (proto !== Object.prototype && proto !== null) throw new Error('not plain');
+        return Object.fromEntries(Object.keys(x).sort().map((k) => [k, x[k]]));
+      }
+      return x;
+    };
+    try {
+      const s = JSON.stringify(v, (k, x) => plain(x));
+      return typeof s === 'string' && s.length <= 10000 ? s : null;
+    } catch { return null; }
+  };
   const out = [];
   for (const name of names) {
     let v;
@@ -73,14 +91,14 @@ export const NODE_DESCRIBE = String.raw`(names) => {
     } catch (e) {
       repr = '<cannot show: ' + (e && e.name) + '>';
     }
-    out.push({ name, type, shape, length, bytes, repr: repr.length > 100 ? repr.slice(0, 99) + '…' : repr });
+    out.push({ name, type, shape, length, bytes, repr: repr.length > 100 ? repr.slice(0, 99) + '…' : repr, json: jsonOf(v) });
   }
   return out;
 }`;
 
 /** Python, a block ending with a def, evaluated in a python engine's namespace. */
 export const PYTHON_DESCRIBE = `def __multiengine_describe(names):
-    import sys, reprlib
+    import sys, reprlib, json
     g = globals()
     r = reprlib.Repr()
     r.maxstring = 60
@@ -89,6 +107,17 @@ export const PYTHON_DESCRIBE = `def __multiengine_describe(names):
     r.maxtuple = 8
     r.maxset = 8
     r.maxdict = 6
+    def as_json(v):
+        # The value as JSON with sorted keys, when small and plain: values compare across languages.
+        try:
+            if hasattr(v, '__len__') and not isinstance(v, type) and len(v) > 2000:
+                return None
+            if hasattr(v, 'tolist') and not isinstance(v, type):
+                v = v.tolist()
+            s = json.dumps(v, sort_keys=True, allow_nan=False)
+            return s if len(s) <= 10000 else None
+        except Exception:
+            return None
     out = []
     for n in names:
         if n not in g:
@@ -118,6 +147,6 @@ export const PYTHON_DESCRIBE = `def __multiengine_describe(names):
             rep = r.repr(v)
         except Exception as e:
             rep = '<cannot show: %s>' % type(e).__name__
-        out.append({'name': n, 'type': tn, 'shape': shape, 'length': length, 'bytes': nbytes, 'repr': rep if len(rep) <= 100 else rep[:99] + '\u2026'})
+        out.append({'name': n, 'type': tn, 'shape': shape, 'length': length, 'bytes': nbytes, 'repr': rep if len(rep) <= 100 else rep[:99] + '\u2026', 'json': as_json(v)})
     return out
 `;

@@ -47,6 +47,14 @@ export class Task {
     };
   }
 
+  /** The engine got to this task's request: it runs now (it was queued until then). */
+  running(index: number): void {
+    const e = this.record.engines[index];
+    if (!e || e.state !== 'pending') return;
+    e.state = 'running';
+    this.schedule();
+  }
+
   output(index: number, name: 'stdout' | 'stderr', text: string): void {
     const e = this.record.engines[index];
     if (!e) return;
@@ -56,7 +64,7 @@ export class Task {
 
   settle(index: number, fields: Partial<Pick<TaskEngine, 'executionCount' | 'result' | 'stdout' | 'stderr'>>, times?: { started?: string; completed?: string }): void {
     const e = this.record.engines[index];
-    if (!e || e.state !== 'pending') return;
+    if (!e || !unsettled(e)) return;
     Object.assign(e, fields);
     e.state = 'ok';
     e.durationMs = duration(times) ?? Math.round(performance.now() - this.startedAt);
@@ -65,7 +73,7 @@ export class Task {
 
   fail(index: number, error: TaskFailure, times?: { started?: string; completed?: string }, aborted = false): void {
     const e = this.record.engines[index];
-    if (!e || e.state !== 'pending') return;
+    if (!e || !unsettled(e)) return;
     e.state = aborted ? 'aborted' : 'error';
     e.error = error;
     e.durationMs = duration(times) ?? Math.round(performance.now() - this.startedAt);
@@ -83,7 +91,7 @@ export class Task {
   }
 
   private checkDone(): void {
-    if (this.record.engines.some((e) => e.state === 'pending')) {
+    if (this.record.engines.some(unsettled)) {
       this.schedule();
       return;
     }
@@ -110,15 +118,29 @@ export class Task {
   }
 }
 
+function unsettled(e: TaskEngine): boolean {
+  return e.state === 'pending' || e.state === 'running';
+}
+
 function duration(times?: { started?: string; completed?: string }): number | null {
   if (!times?.started || !times.completed) return null;
   const d = Date.parse(times.completed) - Date.parse(times.started);
   return Number.isFinite(d) && d >= 0 ? d : null;
 }
 
+/** A request of a task, by the result that will carry its msg_id (assigned when it is sent). */
+interface Sent {
+  task: Task;
+  index: number;
+  msgIds: () => string;
+}
+
 export class TaskLog {
   private nextId = 1;
   private readonly tasks = new Map<number, Task>();
+  /** Requests sent and not yet started, by msg_id; `unassigned` waits for its msg_id (held back in the client). */
+  private readonly byMsgId = new Map<string, Sent>();
+  private unassigned: Sent[] = [];
 
   constructor(
     private readonly changed: (t: TaskRecord) => void,
@@ -126,11 +148,43 @@ export class TaskLog {
   ) {}
 
   begin(kind: TaskKind, code: string, targets: number[]): Task {
+    if (this.byMsgId.size > 4 * TASK_LIMITS.history) this.prune();
     const t = new Task(this.nextId++, kind, code, targets, this.changed, this.throttleMs);
     this.tasks.set(t.record.id, t);
     while (this.tasks.size > TASK_LIMITS.history) this.tasks.delete(this.tasks.keys().next().value as number);
     this.changed(t.snapshot());
     return t;
+  }
+
+  /** Follows engine `index` of `task`: it turns running when an engine reports it runs `msgId()`. */
+  track(task: Task, index: number, msgId: () => string): void {
+    const sent = { task, index, msgIds: msgId };
+    const id = msgId();
+    if (id) this.byMsgId.set(id, sent);
+    else this.unassigned.push(sent);
+  }
+
+  /** An engine started the request `msgId`: the task engine waiting on it runs now. */
+  started(msgId: string): void {
+    if (this.byMsgId.size === 0 && this.unassigned.length === 0) return;
+    if (this.unassigned.length) {
+      const still: Sent[] = [];
+      for (const s of this.unassigned) {
+        const id = s.msgIds();
+        if (id) this.byMsgId.set(id, s);
+        else if (!s.task.done) still.push(s);
+      }
+      this.unassigned = still;
+    }
+    const s = this.byMsgId.get(msgId);
+    if (!s) return;
+    this.byMsgId.delete(msgId);
+    s.task.running(s.index);
+  }
+
+  /** Forgets the requests of tasks that are done (they never need marking). */
+  private prune(): void {
+    for (const [id, s] of this.byMsgId) if (s.task.done) this.byMsgId.delete(id);
   }
 
   list(): TaskRecord[] {

@@ -1,4 +1,5 @@
 /** Display helpers (pure). */
+import { describeEngineGroups } from '../../preload/contract';
 
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '–';
@@ -46,6 +47,18 @@ export function describeTargets(ids: readonly number[]): string {
   return `engines ${shown}${ids.length > 12 ? `, … (${ids.length})` : ''}`;
 }
 
+/** The live engines by language: "3 node engines", "2 node and 1 python engines". */
+export function describeKinds(rows: readonly { id: number; kernel: string; state: string }[]): string {
+  const groups: { n: number; kind: string }[] = [];
+  for (const r of rows) {
+    if (r.id < 0 || r.state === 'dead') continue;
+    const g = groups.find((x) => x.kind === r.kernel);
+    if (g) g.n++;
+    else groups.push({ n: 1, kind: r.kernel });
+  }
+  return describeEngineGroups(groups);
+}
+
 /** The task name as the history lists it: first line of the code, shortened. */
 export function firstLine(code: string, max = 80): string {
   const line = code.split('\n', 1)[0];
@@ -63,8 +76,8 @@ export function sparkPoints(values: readonly number[], w: number, h: number): st
   return values.map((v, i) => `${(i * step).toFixed(1)},${(h - 1 - ((v - min) / span) * (h - 2)).toFixed(1)}`).join(' ');
 }
 
-/** An error as one readable line. */
+/** An error as one readable line: the message, with the error's name only when it tells the user something. */
 export function errorText(e: unknown): string {
-  if (e instanceof Error) return e.name && e.name !== 'Error' && e.name !== 'ApiError' ? `${e.name}: ${e.message}` : e.message;
+  if (e instanceof Error) return e.name && !['Error', 'ApiError', 'PayloadError', 'UserError'].includes(e.name) ? `${e.name}: ${e.message}` : e.message;
   return String(e);
 }

@@ -1,11 +1,19 @@
 /**
  * The renderer's state, as runes: the cluster, the engine rows (kept as one immutable array
  * so a change re-renders only the rows whose object changed), the selection, the task
- * history and the error messages.
+ * history, the error messages and a counter of "the namespaces may have changed" events.
  */
 import { engineRowOrder, type AppInfo, type ClusterSnapshot, type EngineRow, type EnginesChange, type TaskRecord } from '../../preload/contract';
 import { api, onConnectionState } from './api';
 import { errorText } from './format';
+
+/** How long a toast stays: short, errors a little longer. */
+export const TOAST_MS = { info: 3500, error: 7000 } as const;
+/** Toasts shown at once; older ones give way. */
+const MAX_TOASTS = 3;
+
+/** Errors of a form, by field ("name", "value", …), shown under the inputs. */
+export type FieldErrors = Record<string, string>;
 
 export interface Toast {
   id: number;
@@ -26,6 +34,10 @@ class AppStore {
   now = $state(Date.now());
   /** What the inspectors and actions run on: the selection, or [] for every engine. */
   targets = $derived([...this.selected].sort((a, b) => a - b));
+  /** Ids of the engines alive now (what "all engines" means at this moment). */
+  liveIds = $derived(this.rows.filter((r) => r.id >= 0 && r.state !== 'dead').map((r) => r.id));
+  /** Counts "the engines' namespaces may have changed" (after any client's request, engines came or went). */
+  namespaceChanges = $state(0);
   /** Asks the inspectors to show a name (from the namespace browser). */
   inspect = $state<{ name: string; tab: 'pull' | 'push' | 'scatter'; seq: number } | null>(null);
 
@@ -46,6 +58,9 @@ class AppStore {
       }),
       a.onEnginesChanged((c) => this.applyEngines(c)),
       a.onTaskChanged((t) => this.applyTask(t)),
+      a.onNamespacesChanged(() => {
+        this.namespaceChanges++;
+      }),
       onConnectionState((s, reconnected) => {
         this.connection = s;
         if (s === 'open' && reconnected) void this.reload();
@@ -120,14 +135,29 @@ class AppStore {
     }
   }
 
+  /**
+   * Runs a form's API call. An error about one of `fields` goes under that field (returned
+   * by field); any other error becomes a toast.
+   */
+  async submit<T>(fn: () => Promise<T>, fields: readonly string[]): Promise<{ value?: T; errors: FieldErrors }> {
+    try {
+      return { value: await fn(), errors: {} };
+    } catch (e) {
+      const field = (e as { field?: unknown } | null)?.field;
+      if (typeof field === 'string' && fields.includes(field)) return { errors: { [field]: errorText(e) } };
+      this.error(e);
+      return { errors: {} };
+    }
+  }
+
   error(e: unknown): void {
     this.push(errorText(e), 'error');
   }
 
   push(message: string, kind: Toast['kind'] = 'info'): void {
     const id = ++this.toastSeq;
-    this.toasts = [...this.toasts.slice(-4), { id, message, kind }];
-    setTimeout(() => this.dismiss(id), kind === 'error' ? 12_000 : 4_000);
+    this.toasts = [...this.toasts.slice(-(MAX_TOASTS - 1)), { id, message, kind }];
+    setTimeout(() => this.dismiss(id), TOAST_MS[kind]);
   }
 
   dismiss(id: number): void {

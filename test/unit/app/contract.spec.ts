@@ -19,6 +19,7 @@ const EXPECTED_KEYS = [
   'listTasks',
   'onClusterChanged',
   'onEnginesChanged',
+  'onNamespacesChanged',
   'onPtyData',
   'onPtyExit',
   'onTaskChanged',

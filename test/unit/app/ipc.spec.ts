@@ -29,11 +29,11 @@ describe('payload validation', () => {
 
   const bad: [keyof typeof invokeValidators, unknown, RegExp][] = [
     ['pull', { name: '1x', targets: [] }, /not a valid name/],
-    ['pull', { name: 'a', targets: [-1] }, /targets\[0\]/],
+    ['pull', { name: 'a', targets: [-1] }, /^The engine selection must be a whole number/],
     ['pull', { name: 'a', targets: [1, 1] }, /twice/],
-    ['pull', { name: 'a', targets: 'all' }, /array of engine ids/],
+    ['pull', { name: 'a', targets: 'all' }, /list of engine ids/],
     ['pull', { name: 'a', targets: [], extra: 1 }, /unexpected field "extra"/],
-    ['pull', ['a'], /expected an object/],
+    ['pull', ['a'], /is not an object/],
     ['pull', Object.create({ name: 'a' }), /plain object/],
     ['push', { name: 'b', source: '1', format: 'yaml', targets: [] }, /"json" or "expr"/],
     ['push', { name: 'b', source: '  ', format: 'json', targets: [] }, /must not be empty/],
@@ -51,6 +51,27 @@ describe('payload validation', () => {
       expect(() => (invokeValidators[name] as (v: unknown) => unknown)(payload)).toThrow(why);
     });
   }
+
+  it('says what was wrong in the words of the form, never the payload path', () => {
+    const cases: [keyof typeof invokeValidators, unknown, string, RegExp][] = [
+      ['addEngines', { n: 0, kind: 'node' }, 'engines', /^The number of engines must be a whole number from 1 to 1024, got 0$/],
+      ['pull', { name: '1x', targets: [] }, 'name', /^The name "1x" is not a valid name/],
+      ['gather', { name: '', targets: [] }, 'name', /^The name "" is not a valid name/],
+      ['push', { name: 'b', source: ' ', format: 'json', targets: [] }, 'value', /^The value must not be empty$/],
+      ['attachCluster', { profile: 'a b' }, 'profile', /^The profile "a b" is not a profile name/],
+    ];
+    for (const [name, payload, field, message] of cases) {
+      let err: PayloadError | undefined;
+      try {
+        (invokeValidators[name] as (v: unknown) => unknown)(payload);
+      } catch (e) {
+        err = e as PayloadError;
+      }
+      expect(err?.field, name).toBe(field);
+      expect(err?.message).toMatch(message);
+      expect(err?.message).not.toMatch(/addEngines|pull\.|gather|push\.|attachCluster|PayloadError/);
+    }
+  });
 
   it('refuses bad terminal messages', () => {
     expect(() => sendValidators.ptyResize({ cols: 0, rows: 24 })).toThrow(PayloadError);
@@ -72,7 +93,8 @@ describe('the router', () => {
     const { router, invokes } = handlers();
     const r = await router.invoke(INVOKE_CHANNELS.pull, { name: 'not a name', targets: [] });
     expect(r.ok).toBe(false);
-    expect(r.ok === false && r.error).toMatchObject({ name: 'PayloadError' });
+    // In the user's words, and naming the form field, so the page can show it under the input.
+    expect(r.ok === false && r.error).toEqual({ name: 'PayloadError', message: 'The name "not a name" is not a valid name: names are identifiers, like a, x1 or my_value', field: 'name' });
     expect(invokes.pull).not.toHaveBeenCalled();
     expect(router.rejected).toBe(1);
   });

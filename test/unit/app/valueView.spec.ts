@@ -1,7 +1,7 @@
 // Values reach the renderer as display trees, capped; push values are JSON or a JS expression.
 import { describe, expect, it } from 'vitest';
 import { NDArray } from '../../../core/index.js';
-import { parseValue } from '../../../main/services/clusterService.js';
+import { parseValue } from '../../../main/services/parseValue.js';
 import { toValueView, VIEW_LIMITS } from '../../../main/services/valueView.js';
 
 describe('toValueView', () => {

@@ -2,7 +2,7 @@
 // tree, and a failing panel showing a readable message.
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { tick } from 'svelte';
-import { afterEach, beforeEach, describe, expect, it, type Mock } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
 import type { ClusterSnapshot } from '../../../../preload/contract';
 import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
 import EngineTable from '../../../../renderer/components/EngineTable.svelte';
@@ -37,7 +37,7 @@ describe('EngineTable', () => {
   it('shows each engine: id, kernel, host, pid, state, queue, task, done, CPU, memory, uptime', async () => {
     const now = Date.now();
     store.now = now;
-    store.applyEngines({ rows: [engineRow(0, { state: 'busy', queue: 2, tasksDone: 7, registered: now - 5000, currentTask: { msgType: 'execute_request', started: now - 1500 } })], removed: [], reset: false });
+    store.applyEngines({ rows: [engineRow(0, { state: 'busy', queue: 2, tasksDone: 7, registered: now - 5000, currentTask: { msgType: 'execute', started: now - 1500 } })], removed: [], reset: false });
     const { container } = render(EngineTable);
     const row = container.querySelector('.row[data-engine-id="0"]') as HTMLElement;
     expect(row.dataset.state).toBe('busy');
@@ -68,6 +68,7 @@ describe('EngineTable', () => {
   });
 
   it('per-engine actions call interrupt, restart and stop', async () => {
+    vi.stubGlobal('confirm', vi.fn(() => true));
     render(EngineTable);
     await fireEvent.click(screen.getByRole('button', { name: 'Interrupt engine 3' }));
     await fireEvent.click(screen.getByRole('button', { name: 'Restart engine 3' }));
@@ -76,6 +77,22 @@ describe('EngineTable', () => {
     expect(api.restartEngine).toHaveBeenCalledWith({ id: 3 });
     expect(api.stopEngine).toHaveBeenCalledWith({ id: 3 });
     expect(store.selected.size).toBe(0); // the buttons do not select the row
+    vi.unstubAllGlobals();
+  });
+
+  it('Stop asks first, does nothing when declined, and says when it is done', async () => {
+    const confirmFn = vi.fn(() => false);
+    vi.stubGlobal('confirm', confirmFn);
+    store.toasts = [];
+    render(EngineTable);
+    await fireEvent.click(screen.getByRole('button', { name: 'Stop engine 3' }));
+    expect(confirmFn).toHaveBeenCalledWith(expect.stringMatching(/^Stop engine 3\?/));
+    expect(api.stopEngine).not.toHaveBeenCalled();
+    confirmFn.mockReturnValue(true);
+    await fireEvent.click(screen.getByRole('button', { name: 'Stop engine 3' }));
+    expect(api.stopEngine).toHaveBeenCalledWith({ id: 3 });
+    await vi.waitFor(() => expect(store.toasts.at(-1)).toMatchObject({ message: 'stopped engine 3', kind: 'info' }));
+    vi.unstubAllGlobals();
   });
 
   it('shows engines being started as rows without an id, after the others, not selectable', async () => {
@@ -107,11 +124,13 @@ describe('EngineTable', () => {
   });
 
   it('turns a failed action into a readable message', async () => {
+    vi.stubGlobal('confirm', () => true);
     api.stopEngine.mockRejectedValueOnce(new Error('no engine with id 3'));
     render(EngineTable);
     await fireEvent.click(screen.getByRole('button', { name: 'Stop engine 3' }));
     await tick();
     expect(store.toasts.at(-1)?.message).toBe('no engine with id 3');
+    vi.unstubAllGlobals();
   });
 });
 

@@ -1,0 +1,265 @@
+/**
+ * The connection lifecycle: start a local cluster (the app owns its controller) or attach to
+ * a running one, stop, restart, and the snapshot the renderer shows. Operations run one at a
+ * time. Nothing running is torn down before the new target is known to work, and only a
+ * choice that worked is remembered in the settings.
+ */
+import fs from 'node:fs';
+import { Client, Cluster, connectionFilePath } from '../../core/index.js';
+import { Emitter } from '../../core/events/emitter.js';
+import { describeEngineGroups, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
+import type { EventSink } from '../ipc/router.js';
+import { EngineMonitor } from './engineMonitor.js';
+import { groupsOf, type EngineGroup, type EngineTable } from './engineTable.js';
+import type { SettingsStore } from './settings.js';
+import { UserError } from './userError.js';
+
+/** How long an attach waits for the controller to answer. */
+const ATTACH_TIMEOUT_MS = 5000;
+
+export interface ClusterConnectionOptions {
+  events: EventSink;
+  settings: SettingsStore;
+  /** Overrides $MULTIENGINE_DIR for the cluster's connection files. */
+  dir?: string;
+  heartbeatMs?: number;
+  deadAfterMs?: number;
+  /**
+   * Environment the controller (and so the engines) must start with. In Electron,
+   * ELECTRON_RUN_AS_NODE=1 makes process.execPath a plain node; it is set only while the
+   * controller is spawned, never for Electron's own helper processes.
+   */
+  spawnEnv?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+/** What to bring up: a local cluster with these engines, or the running cluster of a profile. */
+type Target = { attach: false; profile: string; groups: EngineGroup[] } | { attach: true; profile: string; rc?: Client };
+
+export class ClusterConnection {
+  private cluster: Cluster | null = null;
+  private rc: Client | null = null;
+  private snap: ClusterSnapshot;
+  private op: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+  private generation = 0;
+  private readonly monitor: EngineMonitor;
+  private readonly connectionChanged: Emitter<string | null>;
+
+  /** Fires with the new client connection file whenever the app connects to another cluster (null: none). */
+  readonly onDidChangeConnection;
+
+  constructor(
+    private readonly opts: ClusterConnectionOptions,
+    private readonly table: EngineTable,
+  ) {
+    const s = opts.settings.get();
+    this.snap = { status: 'stopped', mode: s.attach ? 'attached' : 'local', profile: s.profile, connectionFile: null, controllerPid: null, error: null, settings: s };
+    this.connectionChanged = new Emitter((e) => opts.log?.(`connection listener failed: ${(e as Error).message}`));
+    this.onDidChangeConnection = this.connectionChanged.event;
+    this.monitor = new EngineMonitor(table, (rc, e) => this.lost(rc, e));
+  }
+
+  snapshot(): ClusterSnapshot {
+    return { ...this.snap, settings: this.opts.settings.get() };
+  }
+
+  /** The client connection file of the current cluster, for the console. */
+  get connectionFile(): string | null {
+    return this.snap.status === 'running' ? this.snap.connectionFile : null;
+  }
+
+  /** Every pid the app's own cluster started (for tests and for the quit path). */
+  get pids(): number[] {
+    return this.cluster?.pids ?? [];
+  }
+
+  /** The cluster the app started, when it did (null when attached). */
+  get ownCluster(): Cluster | null {
+    return this.cluster;
+  }
+
+  /** The client of the running cluster; a clear error when none runs. */
+  client(): Client {
+    const rc = this.rc;
+    if (!rc || rc.isClosed || this.snap.status !== 'running') {
+      throw new UserError(this.snap.status === 'starting' ? 'the cluster is still starting' : 'no cluster is running: start one, or attach to a running profile');
+    }
+    return rc;
+  }
+
+  /** Starts (or attaches) as the settings say. */
+  start(): Promise<ClusterSnapshot> {
+    const s = this.opts.settings.get();
+    return this.serial(() => this.bringUp(s.attach ? { attach: true, profile: s.profile } : { attach: false, profile: s.profile, groups: [{ n: s.engineCount, kind: s.engineKind }] }));
+  }
+
+  startCluster(p: EnginesPayload): Promise<ClusterSnapshot> {
+    return this.serial(async () => {
+      await this.tearDown(false);
+      const snap = await this.bringUp({ attach: false, profile: this.opts.settings.get().profile, groups: [p] });
+      if (snap.status === 'running') this.opts.settings.update({ engineCount: p.n, engineKind: p.kind, attach: false });
+      return this.snapshot();
+    });
+  }
+
+  /** Attaches to the running cluster of `profile`; when it cannot, what runs now keeps running. */
+  attachCluster(p: { profile: string }): Promise<ClusterSnapshot> {
+    return this.serial(async () => {
+      if (this.snap.status === 'running' && this.snap.mode === 'local' && this.snap.profile === p.profile) {
+        throw new UserError(`"${p.profile}" is the profile of the cluster this app started: it is already connected`, 'profile');
+      }
+      const rc = await this.reach(p.profile);
+      await this.tearDown(false);
+      const snap = await this.bringUp({ attach: true, profile: p.profile, rc });
+      if (snap.status === 'running') this.opts.settings.update({ attach: true, profile: p.profile });
+      return this.snapshot();
+    });
+  }
+
+  stopCluster(): Promise<ClusterSnapshot> {
+    return this.serial(async () => {
+      await this.tearDown(true);
+      return this.snapshot();
+    });
+  }
+
+  /** Restarts what is there: the same number of engines of each language, with empty namespaces. */
+  restartCluster(): Promise<ClusterSnapshot> {
+    return this.serial(async () => {
+      if (this.snap.mode === 'attached' && this.rc && !this.rc.isClosed) {
+        // Not ours to restart: give every engine a fresh process instead.
+        for (const e of this.rc.engines) if (e.state !== 'dead') await this.rc.restartEngine(e.id);
+        await this.rc.status();
+        return this.snapshot();
+      }
+      const s = this.opts.settings.get();
+      const live = this.rc ? groupsOf(this.table.list()) : [];
+      const groups = live.length > 0 ? live : [{ n: s.engineCount, kind: s.engineKind }];
+      await this.tearDown(true);
+      return this.bringUp({ attach: false, profile: s.profile, groups });
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.op.catch(() => {});
+    await this.tearDown(false, true);
+    this.monitor.dispose();
+    this.connectionChanged.dispose();
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.op.then(fn, fn);
+    this.op = run.catch(() => {});
+    return run;
+  }
+
+  private setSnap(patch: Partial<ClusterSnapshot>): void {
+    this.snap = { ...this.snap, ...patch, settings: this.opts.settings.get() };
+    this.opts.events.emit('onClusterChanged', this.snapshot());
+  }
+
+  /** Connects to the controller of `profile`, or says in the user's words why it cannot. */
+  private async reach(profile: string): Promise<Client> {
+    const file = connectionFilePath('client', profile, this.opts.dir);
+    if (!fs.existsSync(file)) throw new UserError(`no cluster is running with profile "${profile}" (it has no connection file)`, 'profile');
+    try {
+      return await Client.connect({ file, subscribe: 'all', timeoutMs: ATTACH_TIMEOUT_MS });
+    } catch (e) {
+      throw new UserError(`the controller of profile "${profile}" does not answer: ${(e as Error).message}`, 'profile');
+    }
+  }
+
+  private async bringUp(t: Target): Promise<ClusterSnapshot> {
+    if (this.disposed) return this.snapshot();
+    const gen = ++this.generation;
+    this.setSnap({ status: 'starting', mode: t.attach ? 'attached' : 'local', profile: t.profile, error: null, connectionFile: null, controllerPid: null });
+    try {
+      if (t.attach) {
+        this.rc = t.rc ?? (await this.reach(t.profile));
+      } else {
+        // The controller first, then the engines: their rows show up as each registers.
+        this.cluster = await this.withSpawnEnv(() =>
+          Cluster.start({
+            n: 0,
+            profile: t.profile,
+            dir: this.opts.dir,
+            heartbeatMs: this.opts.heartbeatMs,
+            deadAfterMs: this.opts.deadAfterMs,
+            // A controller respawned later would not get spawnEnv (in Electron it would start
+            // the app again instead of the controller): there, a lost controller is reported.
+            ...(this.opts.spawnEnv ? { restartController: false } : {}),
+          }),
+        );
+        this.rc = await Client.connect({ file: this.cluster.connectionFile, subscribe: 'all' });
+      }
+      if (gen !== this.generation || this.disposed) return this.snapshot();
+      const rc = this.rc;
+      this.table.follow(rc);
+      this.setSnap({ controllerPid: rc.controllerPid || null });
+      const cluster = this.cluster;
+      if (cluster && !t.attach) {
+        const groups = t.groups.filter((g) => g.n > 0);
+        await this.table.whileStarting(groups, async () => {
+          for (const g of groups) await cluster.addEngines(g.n, { engine: g.kind });
+        });
+        if (gen !== this.generation || this.disposed) return this.snapshot();
+      }
+      this.setSnap({ status: 'running', connectionFile: rc.connectionFile, controllerPid: rc.controllerPid || null });
+      this.monitor.start(rc);
+      this.connectionChanged.fire(rc.connectionFile);
+    } catch (e) {
+      this.opts.log?.(`cluster: ${(e as Error).message}`);
+      const how = t.attach ? `cannot attach to profile "${t.profile}"` : `cannot start a local cluster of ${describeEngineGroups(t.groups)}`;
+      await this.tearDown(false, true);
+      this.setSnap({ status: 'error', error: `${how}: ${(e as Error).message}` });
+    }
+    return this.snapshot();
+  }
+
+  /** Calls `start` (which spawns synchronously) with spawnEnv set, and restores the environment right after. */
+  private withSpawnEnv<T>(start: () => Promise<T>): Promise<T> {
+    const env = this.opts.spawnEnv;
+    if (!env) return start();
+    const saved = Object.keys(env).map((k) => [k, process.env[k]] as const);
+    Object.assign(process.env, env);
+    try {
+      return start();
+    } finally {
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  }
+
+  /** Disconnects; stops the cluster when it is ours (or, with `stopAttached`, asks an attached one to shut down). */
+  private async tearDown(stopAttached: boolean, quiet = false): Promise<void> {
+    this.generation++;
+    this.monitor.stop();
+    const rc = this.rc;
+    const cluster = this.cluster;
+    this.rc = null;
+    this.cluster = null;
+    if (!rc && !cluster) return;
+    if (!quiet) this.setSnap({ status: 'stopping' });
+    this.connectionChanged.fire(null);
+    try {
+      if (cluster) await cluster.stop();
+      else if (rc && stopAttached && !rc.isClosed) await rc.shutdownController(5000).catch(() => {});
+    } finally {
+      rc?.close();
+      this.table.follow(null);
+      if (!quiet) this.setSnap({ status: 'stopped', connectionFile: null, controllerPid: null });
+    }
+  }
+
+  private lost(rc: Client, e: Error): void {
+    if (this.rc !== rc) return;
+    this.opts.log?.(`lost the controller: ${e.message}`);
+    this.setSnap({ status: 'error', error: `lost the connection to the controller: ${e.message}` });
+    this.table.markAllDead('the controller is gone');
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Keeps the engine table fresh between events: polls the controller's status (often while
+ * any engine is busy, for queue, tasks done and current task; rarely otherwise, as a safety
+ * net) and samples CPU and memory of local engine processes. Tells its owner when the
+ * controller is gone.
+ */
+import type { Client } from '../../core/index.js';
+import type { Disposable } from '../../core/events/emitter.js';
+import { EngineSampler } from './engineSampler.js';
+import type { EngineTable } from './engineTable.js';
+
+/** Status is polled this often while any engine is busy (queue, tasks done, current task). */
+export const BUSY_POLL_MS = 200;
+/** ...and this often otherwise (a safety net; events carry the changes). */
+export const IDLE_POLL_MS = 2000;
+export const SAMPLE_MS = 1000;
+const RSS_HISTORY = 30;
+
+export class EngineMonitor {
+  private rc: Client | null = null;
+  private pollTimer: ReturnType<typeof setTimeout> | null = null;
+  private sampleTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly sampler = new EngineSampler();
+  private readonly busySub: Disposable;
+
+  constructor(
+    private readonly table: EngineTable,
+    /** Called once when the controller cannot be reached any more. */
+    private readonly onLost: (rc: Client, e: Error) => void,
+  ) {
+    this.busySub = table.onDidSeeBusyEngine(() => this.schedulePoll(BUSY_POLL_MS));
+  }
+
+  start(rc: Client): void {
+    this.stop();
+    this.rc = rc;
+    this.schedulePoll(IDLE_POLL_MS);
+    if (this.sampler.supported) this.sampleTimer = setInterval(() => void this.sample(), SAMPLE_MS);
+    void this.sample();
+  }
+
+  stop(): void {
+    this.rc = null;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.sampleTimer) clearInterval(this.sampleTimer);
+    this.pollTimer = null;
+    this.sampleTimer = null;
+  }
+
+  dispose(): void {
+    this.stop();
+    this.busySub.dispose();
+  }
+
+  private schedulePoll(ms: number): void {
+    if (!this.rc) return;
+    if (this.pollTimer) {
+      if (ms >= IDLE_POLL_MS) return;
+      clearTimeout(this.pollTimer);
+    }
+    this.pollTimer = setTimeout(() => void this.poll(), ms);
+  }
+
+  private async poll(): Promise<void> {
+    this.pollTimer = null;
+    const rc = this.rc;
+    if (!rc) return;
+    try {
+      await rc.status();
+    } catch (e) {
+      if (this.rc !== rc) return;
+      if (rc.isClosed) {
+        this.stop();
+        this.onLost(rc, e as Error);
+        return;
+      }
+    }
+    if (this.rc !== rc) return;
+    this.schedulePoll(this.table.anyBusy ? BUSY_POLL_MS : IDLE_POLL_MS);
+  }
+
+  private async sample(): Promise<void> {
+    const local = this.table.engineRows().filter((r) => r.state !== 'dead' && r.pid > 0 && r.host === this.table.hostname);
+    if (local.length === 0) return;
+    const samples = await this.sampler.sample(local.map((r) => r.pid));
+    for (const r of local) {
+      const s = samples.get(r.pid);
+      const cur = this.table.row(r.id);
+      if (!s || !cur || cur.pid !== r.pid) continue;
+      const history = [...cur.rssHistory, s.rss].slice(-RSS_HISTORY);
+      this.table.setRow({ ...cur, cpu: s.cpu === null ? cur.cpu : Math.round(s.cpu * 10) / 10, rss: s.rss, rssHistory: history });
+    }
+  }
+}
