@@ -7,9 +7,10 @@
 import fs from 'node:fs';
 import { inspect } from 'node:util';
 import type { Json, Message } from '../protocol/messages.js';
-import { decodeValue, encodeValue, type Encoder } from '../serialize/serialize.js';
+import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import type { AsyncResult, ResultTracker } from './asyncResult.js';
-import type { Client, ReplyDecoder, WorkSubmission } from './client.js';
+import { applyDecoder, executeDecoder, keysDecoder, nothing, pullDecoder, type ExecuteResult } from './replyDecoders.js';
+import type { ReplyDecoder, ViewHost, WorkSubmission } from './viewHost.js';
 import { GatherTarget } from './gatherTarget.js';
 import { describeFunction, functionValue, mapHelper } from './remoteFunction.js';
 import { concatenate, flattenOnce, isSequence, partition, sequenceLength, transpose, type Sequence } from './partition.js';
@@ -33,15 +34,7 @@ export interface ExecuteOptions extends CallOptions {
   silent?: boolean;
 }
 
-/** What execute gives for each engine. */
-export interface ExecuteResult {
-  engineId: number;
-  executionCount: number;
-  stdout: string;
-  stderr: string;
-  /** Display text of the last expression's value, when there is one. */
-  result?: string;
-}
+export type { ExecuteResult } from './replyDecoders.js';
 
 type NoOptions = Record<never, never>;
 
@@ -87,9 +80,9 @@ export class DirectView<One extends boolean = boolean> {
   /** Default for calls without a `timeoutMs` option (undefined: no time limit). See CallOptions.timeoutMs. */
   timeoutMs: number | undefined = undefined;
 
-  /** @internal Made by client.view(). */
+  /** Made by client.view(). */
   constructor(
-    readonly client: Client,
+    private readonly host: ViewHost,
     targets?: Targets,
   ) {
     this.targetsSpec = targets;
@@ -188,7 +181,7 @@ export class DirectView<One extends boolean = boolean> {
     const blocks = (seqs as Sequence[]).map((s) => partition(s, r.ids.length));
     const messages = r.ids.map((id, e) => {
       const enc: Encoder = { buffers: [] };
-      const helper = mapHelper(this.client.engine(id)?.kernel);
+      const helper = mapHelper(this.host.kernelOf(id));
       const args: Json[] = blocks.map((b, j) => encodeValue(b[e], enc, `${method}.seqs[${j}]`));
       if (helper.passFunction) args.unshift(functionValue(info));
       const fn = helper.fn(info.src);
@@ -308,7 +301,7 @@ export class DirectView<One extends boolean = boolean> {
 
   /** Waits for results (default: every outstanding result of the client); false on timeout. */
   wait(results?: PromiseLike<unknown> | Iterable<PromiseLike<unknown>> | null, timeoutMs?: number): Promise<boolean> {
-    return this.client.wait(results, timeoutMs);
+    return this.host.wait(results, timeoutMs);
   }
 
   /** Gives each engine a fresh namespace. */
@@ -328,7 +321,7 @@ export class DirectView<One extends boolean = boolean> {
   /** Stops the code running on the engines now (they stay up and keep their namespaces). */
   async interrupt(opts?: Pick<CallOptions, 'targets'>): Promise<void> {
     const r = this.resolve('interrupt', opts);
-    await this.client.request('interrupt_request', {}, undefined, { targets: r.ids });
+    await this.host.interrupt(r.ids);
   }
 
   /**
@@ -342,7 +335,7 @@ export class DirectView<One extends boolean = boolean> {
       const list = Array.isArray(opts.results) ? opts.results : [opts.results];
       msgIds = [...new Set(list.flatMap((x: AsyncResult<unknown> | string) => (typeof x === 'string' ? [x] : x.msgIds)))];
     }
-    await this.client.abortRequests(msgIds, r.ids);
+    await this.host.abort(msgIds, r.ids);
   }
 
   // ---- internals
@@ -364,8 +357,7 @@ export class DirectView<One extends boolean = boolean> {
   private resolve(method: string, opts: CallOptions | undefined): Resolved {
     const o = this.checkOptions(method, opts);
     const spec = o !== undefined && o.targets !== undefined ? o.targets : this.targetsSpec;
-    const { ids, bare } = this.client.resolveTargets(method, spec);
-    this.client.ensureOpen(method);
+    const { ids, bare } = this.host.targetsFor(method, spec);
     const timeoutMs = o?.timeoutMs ?? this.timeoutMs;
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))) {
       throw new TypeError(`${method}: the view's timeoutMs must be a number of milliseconds > 0, got ${show(timeoutMs)}`);
@@ -387,7 +379,7 @@ export class DirectView<One extends boolean = boolean> {
     finalize: (values: unknown[]) => R,
   ): AsyncResult<R> {
     return this.track(msgType, r, finalize, (tracker) => {
-      this.client.submit({ msgType, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) });
+      this.host.submit([{ msgType, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) }]);
     });
   }
 
@@ -402,37 +394,21 @@ export class DirectView<One extends boolean = boolean> {
   ): AsyncResult<R> {
     return this.track(msgType, r, finalize, (tracker) => {
       const decode = decoder(tracker);
-      this.client.submitAll(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place })));
+      this.host.submit(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place })));
     });
   }
 
   /** A result over the resolved targets: `send` submits its messages; the call's timeoutMs applies to it. */
   private track<R>(msgType: string, r: Resolved, finalize: (values: unknown[]) => R, send: (tracker: ResultTracker<R>) => void): AsyncResult<R> {
     const method = msgType.replace(/_request$/, '');
-    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
+    const { result, tracker } = this.host.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
     send(tracker);
-    if (r.timeoutMs !== undefined) this.client.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
+    if (r.timeoutMs !== undefined) this.host.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
     return result;
   }
 }
 
-// ---- reply decoders and finalizers
-
-/** @internal How to decode the replies to a request of type `msgType` (rc.getResult). */
-export function replyDecoderFor(msgType: string, tracker: { readonly slots: readonly { stdout: string; stderr: string }[] }): ReplyDecoder {
-  switch (msgType) {
-    case 'execute_request':
-      return executeDecoder(tracker);
-    case 'apply_request':
-      return applyDecoder;
-    case 'pull_request':
-      return pullDecoder(false);
-    case 'keys_request':
-      return keysDecoder;
-    default:
-      return nothing;
-  }
-}
+// ---- finalizers
 
 function bareOrArray(bare: boolean): (values: unknown[]) => unknown {
   return bare ? (values) => values[0] : (values) => values;
@@ -440,31 +416,4 @@ function bareOrArray(bare: boolean): (values: unknown[]) => unknown {
 
 function toVoid(): void {
   return undefined;
-}
-
-const nothing: ReplyDecoder = () => undefined;
-
-const applyDecoder: ReplyDecoder = (msg) => decodeValue((msg.content as { result: Json }).result ?? null, msg.buffers);
-
-function pullDecoder(single: boolean): ReplyDecoder {
-  return (msg) => {
-    const values = (msg.content as { values: Json[] }).values;
-    if (!Array.isArray(values)) throw new TypeError('pull_reply has no values');
-    return single ? decodeValue(values[0], msg.buffers) : values.map((v) => decodeValue(v, msg.buffers));
-  };
-}
-
-const keysDecoder: ReplyDecoder = (msg) => {
-  const keys = (msg.content as { keys: unknown }).keys;
-  return Array.isArray(keys) ? keys.map(String) : [];
-};
-
-function executeDecoder(tracker: { readonly slots: readonly { stdout: string; stderr: string }[] }): ReplyDecoder {
-  return (msg, engineId, index) => {
-    const c = msg.content as { execution_count?: number; result?: string };
-    const slot = tracker.slots[index];
-    const out: ExecuteResult = { engineId, executionCount: c.execution_count ?? 0, stdout: slot.stdout, stderr: slot.stderr };
-    if (c.result !== undefined) out.result = c.result;
-    return out;
-  };
 }
