@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import { inspect } from 'node:util';
-import type { Json, Message } from '../protocol/messages.js';
+import type { Json, KernelKind, Message } from '../protocol/messages.js';
+import { checkNameOrPath, checkNamesOrPaths, isAttributePath, readerSource, writerSource } from './attributePaths.js';
 import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import type { AsyncResult, ResultTracker } from './asyncResult.js';
 import { applyDecoder, executeDecoder, keysDecoder, nothing, pullDecoder, type ExecuteResult } from './replyDecoders.js';
@@ -14,7 +15,7 @@ import type { ReplyDecoder, ViewHost, WorkSubmission } from './viewHost.js';
 import { GatherTarget } from './gatherTarget.js';
 import { describeFunction, functionValue, mapHelper } from './remoteFunction.js';
 import { concatenate, flattenOnce, isSequence, partition, sequenceLength, transpose, type Sequence } from './partition.js';
-import { checkName, checkNames, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
+import { checkName, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
 
 export interface CallOptions {
   /** Engines for this call only: an id (bare results), a list of ids, or 'all'. */
@@ -53,7 +54,7 @@ export type RemoteFunction<A extends unknown[], R> = (...args: A) => R;
 export interface ParallelFunction<A extends unknown[], R, M> {
   (...args: A): R;
   /** Element-wise over the sequences, as view.map. */
-  map(...seqs: Sequence[]): M;
+  map(...seqs: (Sequence | Iterable<unknown>)[]): M;
 }
 
 interface Resolved {
@@ -149,31 +150,35 @@ export class DirectView<One extends boolean = boolean> {
   remote<O extends CallOptions = NoOptions>(opts?: O): <A extends unknown[], R>(fn: Fn<A, R>) => RemoteFunction<A, ViewResult<Awaited<R>, One, O>> {
     const o = this.checkOptions('remote', opts);
     return <A extends unknown[], R>(fn: Fn<A, R>) => {
-      describeFunction('remote', fn);
-      return ((...args: A) => this.applyWith('remote', o, fn, args)) as RemoteFunction<A, ViewResult<Awaited<R>, One, O>>;
+      const info = describeFunction('remote', fn);
+      return named(info.name, (...args: A) => this.applyWith('remote', o, fn, args)) as RemoteFunction<A, ViewResult<Awaited<R>, One, O>>;
     };
   }
 
   // ---- map and parallel
 
   /** Element-wise fn over the sequences, split across the engines; the results in order, as one array. */
-  map<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): Returned<NoOptions, Awaited<R>[]> {
+  map<R>(fn: ((...args: never[]) => R) | string, ...seqs: (Sequence | Iterable<unknown>)[]): Returned<NoOptions, Awaited<R>[]> {
     return this.mapWith('map', { block: this.block }, fn, seqs) as Returned<NoOptions, Awaited<R>[]>;
   }
 
-  mapSync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): Promise<Awaited<R>[]> {
+  mapSync<R>(fn: ((...args: never[]) => R) | string, ...seqs: (Sequence | Iterable<unknown>)[]): Promise<Awaited<R>[]> {
     return this.mapWith('mapSync', { block: true }, fn, seqs) as Promise<Awaited<R>[]>;
   }
 
-  mapAsync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): AsyncResult<Awaited<R>[]> {
+  mapAsync<R>(fn: ((...args: never[]) => R) | string, ...seqs: (Sequence | Iterable<unknown>)[]): AsyncResult<Awaited<R>[]> {
     return this.mapWith('mapAsync', { block: false }, fn, seqs) as AsyncResult<Awaited<R>[]>;
   }
 
   private mapWith(method: string, opts: CallOptions | undefined, fn: unknown, seqs: readonly unknown[]): Promise<unknown> | AsyncResult<unknown> {
     const info = describeFunction(method, fn);
     if (seqs.length === 0) throw new TypeError(`${method}: give at least one sequence to map over`);
-    seqs.forEach((s, i) => {
-      if (!isSequence(s)) throw new TypeError(`${method}: argument ${i + 1} is not a sequence (an array, typed array or NDArray), got ${show(s)}`);
+    // Any iterable maps, as in ipyparallel: one that is not a sequence (a Set, a generator, a Map's values) is read into an array first.
+    seqs = seqs.map((s, i) => {
+      if (isSequence(s)) return s;
+      if (isIterable(s)) return Array.from(s);
+      if (typeof s === 'string') throw new TypeError(`${method}: argument ${i + 1} is a string; map over an array of values (e.g. [...s] for its characters), got ${show(s)}`);
+      throw new TypeError(`${method}: argument ${i + 1} is not iterable (an array, typed array, NDArray, Set, generator or other iterable), got ${show(s)}`);
     });
     const lengths = (seqs as Sequence[]).map(sequenceLength);
     if (lengths.some((n) => n !== lengths[0])) throw new RangeError(`${method}: the sequences have different lengths (${lengths.join(', ')})`);
@@ -210,8 +215,8 @@ export class DirectView<One extends boolean = boolean> {
         });
         return this.deliver(this.perEngine('apply_request', messages, r, () => applyDecoder, concatenate), r.block);
       }) as ParallelFunction<A, Returned<O, Awaited<R>>, Returned<O, unknown[]>>;
-      pf.map = (...seqs: Sequence[]) => this.mapWith('parallel.map', o, fn, seqs) as Returned<O, unknown[]>;
-      return pf;
+      pf.map = (...seqs: (Sequence | Iterable<unknown>)[]) => this.mapWith('parallel.map', o, fn, seqs) as Returned<O, unknown[]>;
+      return named(info.name, pf);
     };
   }
 
@@ -219,9 +224,16 @@ export class DirectView<One extends boolean = boolean> {
 
   /** Binds each name of `ns` to its value on every engine. */
   push<O extends CallOptions = NoOptions>(ns: Record<string, unknown>, opts?: O): Returned<O, void> {
-    const values = checkNamespace('push', ns);
+    const values = checkNamespace('push', ns, checkNameOrPath);
+    const keys = Object.keys(values);
+    const paths = keys.filter(isAttributePath);
+    if (paths.length > 0 && paths.length < keys.length) throw new TypeError(`push: set attribute paths (${paths.join(', ')}) in a push of their own, not with names (${keys.filter((k) => !paths.includes(k)).join(', ')})`);
     const r = this.resolve('push', opts);
     const enc: Encoder = { buffers: [] };
+    if (paths.length > 0) {
+      const args = paths.map((k) => encodeValue(values[k], enc, `push.${k}`));
+      return this.deliver(this.applyEach('push', r, (kernel) => writerSource(kernel, paths), args, enc.buffers, nothing, toVoid), r.block) as Returned<O, void>;
+    }
     const encoded: { [name: string]: Json } = {};
     for (const k of Object.keys(values)) encoded[k] = encodeValue(values[k], enc, `push.${k}`);
     return this.deliver(this.broadcast('push_request', { ns: encoded }, enc.buffers, r, () => nothing, toVoid), r.block) as Returned<O, void>;
@@ -232,16 +244,18 @@ export class DirectView<One extends boolean = boolean> {
   pull<O extends CallOptions = NoOptions>(names: readonly string[], opts?: O): ViewResult<unknown[], One, O>;
   pull<O extends CallOptions = NoOptions>(names: string | readonly string[], opts?: O): ViewResult<unknown, One, O> {
     const single = typeof names === 'string';
-    const list = single ? [checkName('pull', names)] : checkNames('pull', names);
+    const list = single ? [checkNameOrPath('pull', names)] : checkNamesOrPaths('pull', names);
     const r = this.resolve('pull', opts);
+    if (list.some(isAttributePath)) return this.deliver(this.applyEach('pull', r, (kernel) => readerSource(kernel, list, single), [], [], applyDecoder, bareOrArray(r.bare)), r.block) as ViewResult<unknown, One, O>;
     return this.deliver(this.broadcast('pull_request', { names: list }, [], r, () => pullDecoder(single), bareOrArray(r.bare)), r.block) as ViewResult<unknown, One, O>;
   }
 
   /** pull of several names, transposed: one array (of per-engine values) per name. */
   zipPull<O extends CallOptions = NoOptions>(names: readonly string[], opts?: O): Returned<O, ZipShape<IsOne<O, One>>> {
-    const list = checkNames('zipPull', names);
+    const list = checkNamesOrPaths('zipPull', names);
     const r = this.resolve('zipPull', opts);
     const finalize = (values: unknown[]) => (r.bare ? values[0] : transpose(values as unknown[][], list.length));
+    if (list.some(isAttributePath)) return this.deliver(this.applyEach('pull', r, (kernel) => readerSource(kernel, list, false), [], [], applyDecoder, finalize), r.block) as Returned<O, ZipShape<IsOne<O, One>>>;
     return this.deliver(this.broadcast('pull_request', { names: list }, [], r, () => pullDecoder(false), finalize), r.block) as Returned<O, ZipShape<IsOne<O, One>>>;
   }
 
@@ -282,7 +296,7 @@ export class DirectView<One extends boolean = boolean> {
 
   /** push({ [name]: value }), waiting until every engine has it. */
   set(name: string, value: unknown, opts?: Pick<CallOptions, 'targets'>): Promise<void> {
-    checkName('set', name);
+    checkNameOrPath('set', name);
     return this.push({ [name]: value }, { ...opts, block: true });
   }
 
@@ -377,9 +391,10 @@ export class DirectView<One extends boolean = boolean> {
     r: Resolved,
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
+    method = wireMethod(msgType),
   ): AsyncResult<R> {
-    return this.track(msgType, r, finalize, (tracker) => {
-      this.host.submit([{ msgType, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) }]);
+    return this.track(method, r, finalize, (tracker) => {
+      this.host.submit([{ msgType, method, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) }]);
     });
   }
 
@@ -391,16 +406,27 @@ export class DirectView<One extends boolean = boolean> {
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
     place?: WorkSubmission['place'],
+    method = wireMethod(msgType),
   ): AsyncResult<R> {
-    return this.track(msgType, r, finalize, (tracker) => {
+    return this.track(method, r, finalize, (tracker) => {
       const decode = decoder(tracker);
-      this.host.submit(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place })));
+      this.host.submit(r.ids.map((id, i) => ({ msgType, method, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place })));
     });
   }
 
+  /**
+   * apply of a function made for each engine's language (`source`), as `method`: one message
+   * when the targets all speak one language, else one per engine.
+   */
+  private applyEach<R>(method: string, r: Resolved, source: (kernel: KernelKind | undefined) => string, args: Json[], buffers: Uint8Array[], decode: ReplyDecoder, finalize: (values: unknown[]) => R): AsyncResult<R> {
+    const sources = r.ids.map((id) => source(this.host.kernelOf(id)));
+    if (sources.every((src) => src === sources[0])) return this.broadcast('apply_request', { fn: sources[0], args }, buffers, r, () => decode, finalize, method);
+    const messages = sources.map((fn) => ({ content: { fn, args }, buffers }));
+    return this.perEngine('apply_request', messages, r, () => decode, finalize, undefined, method);
+  }
+
   /** A result over the resolved targets: `send` submits its messages; the call's timeoutMs applies to it. */
-  private track<R>(msgType: string, r: Resolved, finalize: (values: unknown[]) => R, send: (tracker: ResultTracker<R>) => void): AsyncResult<R> {
-    const method = msgType.replace(/_request$/, '');
+  private track<R>(method: string, r: Resolved, finalize: (values: unknown[]) => R, send: (tracker: ResultTracker<R>) => void): AsyncResult<R> {
     const { result, tracker } = this.host.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
     send(tracker);
     if (r.timeoutMs !== undefined) this.host.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
@@ -408,7 +434,22 @@ export class DirectView<One extends boolean = boolean> {
   }
 }
 
+/** `fn`, carrying `name` (the function it runs remotely), as a decorator's result should. */
+function named<F extends object>(name: string, fn: F): F {
+  return Object.defineProperty(fn, 'name', { value: name, configurable: true });
+}
+
+/** An iterable object; strings are left out (map refuses them, as before: they are sequences of characters by accident more often than by intent). */
+function isIterable(v: unknown): v is Iterable<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
 // ---- finalizers
+
+/** The method a wire request type stands for in results and errors: 'pull_request' -> 'pull'. */
+function wireMethod(msgType: string): string {
+  return msgType.replace(/_request$/, '');
+}
 
 function bareOrArray(bare: boolean): (values: unknown[]) => unknown {
   return bare ? (values) => values[0] : (values) => values;

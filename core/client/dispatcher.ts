@@ -166,7 +166,7 @@ export class RequestDispatcher {
         waiting: new Set(s.targets),
         frame,
         sink: s.sink,
-        method: s.msgType.replace(/_request$/, ''),
+        method: s.method ?? s.msgType.replace(/_request$/, ''),
         slotByEngine,
         onlySlot: s.targets.length === 1 ? s.slots[0] : undefined,
         remaining: s.targets.length,

@@ -25,6 +25,8 @@ export type ReplyDecoder = (msg: Message, engineId: number, index: number) => un
 /** One work request on its way to one or more engines. */
 export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {
   msgType: T;
+  /** The method named in results and errors (default: msgType without _request). */
+  method?: string;
   content: ContentMap[T];
   buffers?: Uint8Array[];
   targets: readonly number[];
