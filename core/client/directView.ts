@@ -10,52 +10,15 @@ import type { Json, KernelKind, Message } from '../protocol/messages.js';
 import { checkNameOrPath, checkNamesOrPaths, isAttributePath, readerSource, writerSource } from './attributePaths.js';
 import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import type { AsyncResult, ResultTracker } from './asyncResult.js';
-import { applyDecoder, executeDecoder, keysDecoder, nothing, pullDecoder, type ExecuteResult } from './replyDecoders.js';
+import { applyDecoder, executeDecoder, keysDecoder, nothing, pullDecoder } from './replyDecoders.js';
 import type { ReplyDecoder, ViewHost, WorkSubmission } from './viewHost.js';
 import { GatherTarget } from './gatherTarget.js';
 import { describeFunction, functionValue, mapHelper } from './remoteFunction.js';
 import { concatenate, flattenOnce, isSequence, partition, sequenceLength, transpose, type Sequence } from './partition.js';
 import { checkName, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
+import { checkOptions, type CallOptions, type ExecuteOptions, type ExecuteResult, type Fn, type IsOne, type Mappable, type NoOptions, type ParallelFunction, type PerEngine, type RemoteFunction, type Returned, type ViewResult, type ZipShape } from './viewTypes.js';
 
-export interface CallOptions {
-  /** Engines for this call only: an id (bare results), a list of ids, or 'all'. */
-  targets?: Targets;
-  /** For this call only: true returns a Promise of the values, false an AsyncResult. */
-  block?: boolean;
-  /**
-   * For this call only: when it has not finished after this many ms, the engines still on it
-   * are interrupted (or its queued requests dropped) and the result rejects with TimeoutError.
-   * The engines stay up, with their namespaces. Default: the view's `timeoutMs`.
-   */
-  timeoutMs?: number;
-}
-
-export interface ExecuteOptions extends CallOptions {
-  /** Do not count the execution nor report a result. */
-  silent?: boolean;
-}
-
-export type { ExecuteResult } from './replyDecoders.js';
-
-type NoOptions = Record<never, never>;
-
-/** true when the options name a single engine, false for a list, else the view's own kind. */
-type IsOne<O, One extends boolean> = O extends { targets: number } ? true : O extends { targets: readonly number[] | 'all' } ? false : One;
-/** One value per engine, or the bare value for a single engine. */
-export type PerEngine<T, One extends boolean> = One extends true ? T : T[];
-/** Promise with block: true, AsyncResult with block: false, either when the view's default decides. */
-export type Returned<O, R> = O extends { block: true } ? Promise<R> : O extends { block: false } ? AsyncResult<R> : Promise<R> | AsyncResult<R>;
-export type ViewResult<T, One extends boolean, O> = Returned<O, PerEngine<T, IsOne<O, One>>>;
-type ZipShape<One extends boolean> = One extends true ? unknown[] : unknown[][];
-
-type Fn<A extends unknown[], R> = ((...args: A) => R) | string;
-
-export type RemoteFunction<A extends unknown[], R> = (...args: A) => R;
-export interface ParallelFunction<A extends unknown[], R, M> {
-  (...args: A): R;
-  /** Element-wise over the sequences, as view.map. */
-  map(...seqs: (Sequence | Iterable<unknown>)[]): M;
-}
+export type { CallOptions, ExecuteOptions, ExecuteResult, ParallelFunction, PerEngine, RemoteFunction, Returned, ViewResult } from './viewTypes.js';
 
 interface Resolved {
   ids: number[];
@@ -148,7 +111,7 @@ export class DirectView<One extends boolean = boolean> {
 
   /** `remote(opts)(fn)`: a function that runs fn on the view's engines when called. */
   remote<O extends CallOptions = NoOptions>(opts?: O): <A extends unknown[], R>(fn: Fn<A, R>) => RemoteFunction<A, ViewResult<Awaited<R>, One, O>> {
-    const o = this.checkOptions('remote', opts);
+    const o = checkOptions('remote', opts);
     return <A extends unknown[], R>(fn: Fn<A, R>) => {
       const info = describeFunction('remote', fn);
       return named(info.name, (...args: A) => this.applyWith('remote', o, fn, args)) as RemoteFunction<A, ViewResult<Awaited<R>, One, O>>;
@@ -158,15 +121,15 @@ export class DirectView<One extends boolean = boolean> {
   // ---- map and parallel
 
   /** Element-wise fn over the sequences, split across the engines; the results in order, as one array. */
-  map<R>(fn: ((...args: never[]) => R) | string, ...seqs: (Sequence | Iterable<unknown>)[]): Returned<NoOptions, Awaited<R>[]> {
+  map<R>(fn: ((...args: never[]) => R) | string, ...seqs: Mappable[]): Returned<NoOptions, Awaited<R>[]> {
     return this.mapWith('map', { block: this.block }, fn, seqs) as Returned<NoOptions, Awaited<R>[]>;
   }
 
-  mapSync<R>(fn: ((...args: never[]) => R) | string, ...seqs: (Sequence | Iterable<unknown>)[]): Promise<Awaited<R>[]> {
+  mapSync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Mappable[]): Promise<Awaited<R>[]> {
     return this.mapWith('mapSync', { block: true }, fn, seqs) as Promise<Awaited<R>[]>;
   }
 
-  mapAsync<R>(fn: ((...args: never[]) => R) | string, ...seqs: (Sequence | Iterable<unknown>)[]): AsyncResult<Awaited<R>[]> {
+  mapAsync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Mappable[]): AsyncResult<Awaited<R>[]> {
     return this.mapWith('mapAsync', { block: false }, fn, seqs) as AsyncResult<Awaited<R>[]>;
   }
 
@@ -201,7 +164,7 @@ export class DirectView<One extends boolean = boolean> {
    * argument (other arguments whole) and concatenates the engines' results in order.
    */
   parallel<O extends CallOptions = NoOptions>(opts?: O): <A extends unknown[], R>(fn: Fn<A, R>) => ParallelFunction<A, Returned<O, Awaited<R>>, Returned<O, unknown[]>> {
-    const o = this.checkOptions('parallel', opts);
+    const o = checkOptions('parallel', opts);
     return <A extends unknown[], R>(fn: Fn<A, R>) => {
       const info = describeFunction('parallel', fn);
       const pf = ((...args: A) => {
@@ -215,7 +178,7 @@ export class DirectView<One extends boolean = boolean> {
         });
         return this.deliver(this.perEngine('apply_request', messages, r, () => applyDecoder, concatenate), r.block);
       }) as ParallelFunction<A, Returned<O, Awaited<R>>, Returned<O, unknown[]>>;
-      pf.map = (...seqs: (Sequence | Iterable<unknown>)[]) => this.mapWith('parallel.map', o, fn, seqs) as Returned<O, unknown[]>;
+      pf.map = (...seqs: Mappable[]) => this.mapWith('parallel.map', o, fn, seqs) as Returned<O, unknown[]>;
       return named(info.name, pf);
     };
   }
@@ -354,22 +317,8 @@ export class DirectView<One extends boolean = boolean> {
 
   // ---- internals
 
-  private checkOptions(method: string, opts: CallOptions | undefined): CallOptions | undefined {
-    if (opts === undefined || opts === null) return undefined;
-    if (typeof opts !== 'object') throw new TypeError(`${method}: options must be an object like { targets, block }, got ${show(opts)}`);
-    if (opts.block !== undefined && typeof opts.block !== 'boolean') throw new TypeError(`${method}: block must be true or false, got ${show(opts.block)}`);
-    if (opts.timeoutMs !== undefined && (typeof opts.timeoutMs !== 'number' || !(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs))) {
-      throw new TypeError(`${method}: timeoutMs must be a number of milliseconds > 0, got ${show(opts.timeoutMs)}`);
-    }
-    const out: CallOptions = {};
-    if (opts.targets !== undefined) out.targets = checkTargetsShape(opts.targets);
-    if (opts.block !== undefined) out.block = opts.block;
-    if (opts.timeoutMs !== undefined) out.timeoutMs = opts.timeoutMs;
-    return out;
-  }
-
   private resolve(method: string, opts: CallOptions | undefined): Resolved {
-    const o = this.checkOptions(method, opts);
+    const o = checkOptions(method, opts);
     const spec = o !== undefined && o.targets !== undefined ? o.targets : this.targetsSpec;
     const { ids, bare } = this.host.targetsFor(method, spec);
     const timeoutMs = o?.timeoutMs ?? this.timeoutMs;

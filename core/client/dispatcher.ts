@@ -6,7 +6,6 @@
  */
 import type { EngineInfo, Header, Message, Metadata, MsgType, ContentMap } from '../protocol/messages.js';
 import { createMessage } from '../protocol/messages.js';
-import { encodeMessage, encodeMessageFrame } from '../transport/codec.js';
 import type { Connection } from '../transport/connection.js';
 import { Conversation } from '../transport/spin.js';
 import { AsyncResult, ResultTracker, type ResultSpec, type StreamName } from './asyncResult.js';
@@ -15,27 +14,9 @@ import { DirectLinks } from './directLinks.js';
 import { AbortError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
 import { PathGate, type Path } from './pathGate.js';
 import { okContent, replyDecoderFor, statusOf, workFailure, type OkReply } from './replyDecoders.js';
-import type { ReplyDecoder, ResultSink, WorkSubmission } from './viewHost.js';
-
-interface PendingWork {
-  /** How it went (or waits to go): gated paths are counted in the PathGate; 'fetch' is a result_request's. */
-  path: Path | 'held' | 'fetch';
-  readonly targets: readonly number[];
-  /** Engines that have not answered. */
-  readonly waiting: Set<number>;
-  /** The encoded request, until it is sent. */
-  frame: ReturnType<typeof encodeMessageFrame> | null;
-  sink: ResultSink;
-  method: string;
-  slotByEngine: Map<number, number>;
-  /** The slot of a single-target request (replies and streams without engine_id go there). */
-  onlySlot: number | undefined;
-  remaining: number;
-  decode: ReplyDecoder;
-  place?: WorkSubmission['place'];
-  /** Output that arrived without an engine id from a session not yet known, kept until that engine replies. */
-  unattributed?: Map<string, { name: StreamName; text: string }[]>;
-}
+import type { WorkSubmission } from './viewHost.js';
+import { encodeWork } from './workFrame.js';
+import { pendingWork, type PendingWork } from './pendingWork.js';
 
 /** The dispatcher's view of the controller connection (ControllerLink). */
 export interface ControllerPort {
@@ -132,20 +113,7 @@ export class RequestDispatcher {
       // A single-engine request in a quick direct conversation asks the engine to poll after replying
       // (encoded so once: a request that goes through the controller anyway is not polled for).
       const poll = s.targets.length === 1 && this.conversation.isQuick && this.links?.isReady(s.targets[0]) === true;
-      const metadata: Metadata = poll ? { targets: [...s.targets], poll: true } : { targets: [...s.targets] };
-      const msg = createMessage(s.msgType, s.content, { session: this.session, metadata, buffers: s.buffers });
-      // One buffer for head, signature and JSON (encodeMessageFrame); buffers by reference.
-      let frame: ReturnType<typeof encodeMessageFrame> | null = null;
-      let size: number;
-      try {
-        frame = encodeMessageFrame(msg, signer);
-        size = frame.head.readUInt32BE(0); // the body length, which the receiver checks
-      } catch (e) {
-        if (!(e instanceof RangeError)) throw e;
-        size = 4; // more than a frame can say (4 GiB): count it exactly
-        for (const p of encodeMessage(msg, signer)) size += 4 + p.byteLength;
-      }
-      return { s, msgId: msg.header.msg_id, frame, size };
+      return encodeWork(s, this.session, signer, poll);
     });
     const max = this.port.maxMessageBytes;
     for (const p of prepared) {
@@ -155,24 +123,7 @@ export class RequestDispatcher {
       throw err;
     }
     for (const { s, msgId, frame } of prepared) {
-      const slotByEngine = new Map<number, number>();
-      for (let i = 0; i < s.targets.length; i++) {
-        slotByEngine.set(s.targets[i], s.slots[i]);
-        s.sink.assign(s.slots[i], msgId);
-      }
-      const w: PendingWork = {
-        path: 'held',
-        targets: [...s.targets],
-        waiting: new Set(s.targets),
-        frame,
-        sink: s.sink,
-        method: s.method ?? s.msgType.replace(/_request$/, ''),
-        slotByEngine,
-        onlySlot: s.targets.length === 1 ? s.slots[0] : undefined,
-        remaining: s.targets.length,
-        decode: s.decode,
-        place: s.place,
-      };
+      const w = pendingWork('held', msgId, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), s.decode, frame, s.place);
       this.work.set(msgId, w);
       this.route(w);
     }
@@ -288,24 +239,7 @@ export class RequestDispatcher {
     const ids = Array.isArray(c.engine_ids) ? c.engine_ids.filter((x) => typeof x === 'number') : [];
     const method = String(c.msg_type ?? '').replace(/_request$/, '');
     const { tracker } = this.newResult<unknown[]>({ engineIds: ids, method, bare: false, finalize: (values) => values });
-    if (ids.length === 0) return tracker;
-    const slotByEngine = new Map<number, number>();
-    ids.forEach((id, i) => {
-      slotByEngine.set(id, i);
-      tracker.assign(i, msgId);
-    });
-    this.work.set(msgId, {
-      path: 'fetch',
-      targets: ids,
-      waiting: new Set(ids),
-      frame: null,
-      sink: tracker,
-      method,
-      slotByEngine,
-      onlySlot: ids.length === 1 ? 0 : undefined,
-      remaining: ids.length,
-      decode: replyDecoderFor(String(c.msg_type), tracker),
-    });
+    if (ids.length > 0) this.work.set(msgId, pendingWork('fetch', msgId, ids, ids.map((_, i) => i), tracker, method, replyDecoderFor(String(c.msg_type), tracker), null));
     return tracker;
   }
 
