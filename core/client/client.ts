@@ -118,13 +118,14 @@ export class Client {
     // Direct requests learn that their engine died from engine events, so a client that takes none sends everything through the controller.
     const direct = (opts.direct ?? process.env.MULTIENGINE_DIRECT !== '0') && settings.subscribe !== 'none';
     const client = new Client(conn, info, file, settings, direct);
+    const d = client.dispatcher;
     await client.link.start({
-      onMessage: (m) => client.dispatcher.onMessage(m),
-      onPlaceParts: (m, rest) => client.dispatcher.placeParts(m, rest),
+      onMessage: (m) => d.onMessage(m),
+      onPlaceParts: (m, rest) => d.placeParts(m, rest),
       onConnected: (reply) => client.replaceEngines(reply.engines),
       onLost: (reasonFor, controlReason, forGood) => {
-        client.dispatcher.failInFlight(reasonFor, controlReason, !forGood);
-        if (forGood) client.dispatcher.close();
+        d.failInFlight(reasonFor, controlReason, !forGood);
+        if (forGood) d.close();
       },
     });
     return client;
