@@ -6,62 +6,19 @@
  */
 import fs from 'node:fs';
 import { inspect } from 'node:util';
-import type { Json, Message } from '../protocol/messages.js';
-import { decodeValue, encodeValue, type Encoder } from '../serialize/serialize.js';
+import type { Json, KernelKind, Message } from '../protocol/messages.js';
+import { checkNameOrPath, checkNamesOrPaths, isAttributePath, readerSource, writerSource } from './attributePaths.js';
+import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import type { AsyncResult, ResultTracker } from './asyncResult.js';
-import type { Client, ReplyDecoder, WorkSubmission } from './client.js';
+import { applyDecoder, executeDecoder, keysDecoder, nothing, pullDecoder } from './replyDecoders.js';
+import type { ReplyDecoder, ViewHost, WorkSubmission } from './viewHost.js';
 import { GatherTarget } from './gatherTarget.js';
 import { describeFunction, functionValue, mapHelper } from './remoteFunction.js';
 import { concatenate, flattenOnce, isSequence, partition, sequenceLength, transpose, type Sequence } from './partition.js';
-import { checkName, checkNames, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
+import { checkName, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
+import { checkOptions, type CallOptions, type ExecuteOptions, type ExecuteResult, type Fn, type IsOne, type Mappable, type NoOptions, type ParallelFunction, type PerEngine, type RemoteFunction, type Returned, type ViewResult, type ZipShape } from './viewTypes.js';
 
-export interface CallOptions {
-  /** Engines for this call only: an id (bare results), a list of ids, or 'all'. */
-  targets?: Targets;
-  /** For this call only: true returns a Promise of the values, false an AsyncResult. */
-  block?: boolean;
-  /**
-   * For this call only: when it has not finished after this many ms, the engines still on it
-   * are interrupted (or its queued requests dropped) and the result rejects with TimeoutError.
-   * The engines stay up, with their namespaces. Default: the view's `timeoutMs`.
-   */
-  timeoutMs?: number;
-}
-
-export interface ExecuteOptions extends CallOptions {
-  /** Do not count the execution nor report a result. */
-  silent?: boolean;
-}
-
-/** What execute gives for each engine. */
-export interface ExecuteResult {
-  engineId: number;
-  executionCount: number;
-  stdout: string;
-  stderr: string;
-  /** Display text of the last expression's value, when there is one. */
-  result?: string;
-}
-
-type NoOptions = Record<never, never>;
-
-/** true when the options name a single engine, false for a list, else the view's own kind. */
-type IsOne<O, One extends boolean> = O extends { targets: number } ? true : O extends { targets: readonly number[] | 'all' } ? false : One;
-/** One value per engine, or the bare value for a single engine. */
-export type PerEngine<T, One extends boolean> = One extends true ? T : T[];
-/** Promise with block: true, AsyncResult with block: false, either when the view's default decides. */
-export type Returned<O, R> = O extends { block: true } ? Promise<R> : O extends { block: false } ? AsyncResult<R> : Promise<R> | AsyncResult<R>;
-export type ViewResult<T, One extends boolean, O> = Returned<O, PerEngine<T, IsOne<O, One>>>;
-type ZipShape<One extends boolean> = One extends true ? unknown[] : unknown[][];
-
-type Fn<A extends unknown[], R> = ((...args: A) => R) | string;
-
-export type RemoteFunction<A extends unknown[], R> = (...args: A) => R;
-export interface ParallelFunction<A extends unknown[], R, M> {
-  (...args: A): R;
-  /** Element-wise over the sequences, as view.map. */
-  map(...seqs: Sequence[]): M;
-}
+export type { CallOptions, ExecuteOptions, ExecuteResult, ParallelFunction, PerEngine, RemoteFunction, Returned, ViewResult } from './viewTypes.js';
 
 interface Resolved {
   ids: number[];
@@ -87,9 +44,9 @@ export class DirectView<One extends boolean = boolean> {
   /** Default for calls without a `timeoutMs` option (undefined: no time limit). See CallOptions.timeoutMs. */
   timeoutMs: number | undefined = undefined;
 
-  /** @internal Made by client.view(). */
+  /** Made by client.view(). */
   constructor(
-    readonly client: Client,
+    private readonly host: ViewHost,
     targets?: Targets,
   ) {
     this.targetsSpec = targets;
@@ -154,33 +111,37 @@ export class DirectView<One extends boolean = boolean> {
 
   /** `remote(opts)(fn)`: a function that runs fn on the view's engines when called. */
   remote<O extends CallOptions = NoOptions>(opts?: O): <A extends unknown[], R>(fn: Fn<A, R>) => RemoteFunction<A, ViewResult<Awaited<R>, One, O>> {
-    const o = this.checkOptions('remote', opts);
+    const o = checkOptions('remote', opts);
     return <A extends unknown[], R>(fn: Fn<A, R>) => {
-      describeFunction('remote', fn);
-      return ((...args: A) => this.applyWith('remote', o, fn, args)) as RemoteFunction<A, ViewResult<Awaited<R>, One, O>>;
+      const info = describeFunction('remote', fn);
+      return named(info.name, (...args: A) => this.applyWith('remote', o, fn, args)) as RemoteFunction<A, ViewResult<Awaited<R>, One, O>>;
     };
   }
 
   // ---- map and parallel
 
   /** Element-wise fn over the sequences, split across the engines; the results in order, as one array. */
-  map<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): Returned<NoOptions, Awaited<R>[]> {
+  map<R>(fn: ((...args: never[]) => R) | string, ...seqs: Mappable[]): Returned<NoOptions, Awaited<R>[]> {
     return this.mapWith('map', { block: this.block }, fn, seqs) as Returned<NoOptions, Awaited<R>[]>;
   }
 
-  mapSync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): Promise<Awaited<R>[]> {
+  mapSync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Mappable[]): Promise<Awaited<R>[]> {
     return this.mapWith('mapSync', { block: true }, fn, seqs) as Promise<Awaited<R>[]>;
   }
 
-  mapAsync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Sequence[]): AsyncResult<Awaited<R>[]> {
+  mapAsync<R>(fn: ((...args: never[]) => R) | string, ...seqs: Mappable[]): AsyncResult<Awaited<R>[]> {
     return this.mapWith('mapAsync', { block: false }, fn, seqs) as AsyncResult<Awaited<R>[]>;
   }
 
   private mapWith(method: string, opts: CallOptions | undefined, fn: unknown, seqs: readonly unknown[]): Promise<unknown> | AsyncResult<unknown> {
     const info = describeFunction(method, fn);
     if (seqs.length === 0) throw new TypeError(`${method}: give at least one sequence to map over`);
-    seqs.forEach((s, i) => {
-      if (!isSequence(s)) throw new TypeError(`${method}: argument ${i + 1} is not a sequence (an array, typed array or NDArray), got ${show(s)}`);
+    // Any iterable maps, as in ipyparallel: one that is not a sequence (a Set, a generator, a Map's values) is read into an array first.
+    seqs = seqs.map((s, i) => {
+      if (isSequence(s)) return s;
+      if (isIterable(s)) return Array.from(s);
+      if (typeof s === 'string') throw new TypeError(`${method}: argument ${i + 1} is a string; map over an array of values (e.g. [...s] for its characters), got ${show(s)}`);
+      throw new TypeError(`${method}: argument ${i + 1} is not iterable (an array, typed array, NDArray, Set, generator or other iterable), got ${show(s)}`);
     });
     const lengths = (seqs as Sequence[]).map(sequenceLength);
     if (lengths.some((n) => n !== lengths[0])) throw new RangeError(`${method}: the sequences have different lengths (${lengths.join(', ')})`);
@@ -188,7 +149,7 @@ export class DirectView<One extends boolean = boolean> {
     const blocks = (seqs as Sequence[]).map((s) => partition(s, r.ids.length));
     const messages = r.ids.map((id, e) => {
       const enc: Encoder = { buffers: [] };
-      const helper = mapHelper(this.client.engine(id)?.kernel);
+      const helper = mapHelper(this.host.kernelOf(id));
       const args: Json[] = blocks.map((b, j) => encodeValue(b[e], enc, `${method}.seqs[${j}]`));
       if (helper.passFunction) args.unshift(functionValue(info));
       const fn = helper.fn(info.src);
@@ -203,7 +164,7 @@ export class DirectView<One extends boolean = boolean> {
    * argument (other arguments whole) and concatenates the engines' results in order.
    */
   parallel<O extends CallOptions = NoOptions>(opts?: O): <A extends unknown[], R>(fn: Fn<A, R>) => ParallelFunction<A, Returned<O, Awaited<R>>, Returned<O, unknown[]>> {
-    const o = this.checkOptions('parallel', opts);
+    const o = checkOptions('parallel', opts);
     return <A extends unknown[], R>(fn: Fn<A, R>) => {
       const info = describeFunction('parallel', fn);
       const pf = ((...args: A) => {
@@ -217,8 +178,8 @@ export class DirectView<One extends boolean = boolean> {
         });
         return this.deliver(this.perEngine('apply_request', messages, r, () => applyDecoder, concatenate), r.block);
       }) as ParallelFunction<A, Returned<O, Awaited<R>>, Returned<O, unknown[]>>;
-      pf.map = (...seqs: Sequence[]) => this.mapWith('parallel.map', o, fn, seqs) as Returned<O, unknown[]>;
-      return pf;
+      pf.map = (...seqs: Mappable[]) => this.mapWith('parallel.map', o, fn, seqs) as Returned<O, unknown[]>;
+      return named(info.name, pf);
     };
   }
 
@@ -226,9 +187,16 @@ export class DirectView<One extends boolean = boolean> {
 
   /** Binds each name of `ns` to its value on every engine. */
   push<O extends CallOptions = NoOptions>(ns: Record<string, unknown>, opts?: O): Returned<O, void> {
-    const values = checkNamespace('push', ns);
+    const values = checkNamespace('push', ns, checkNameOrPath);
+    const keys = Object.keys(values);
+    const paths = keys.filter(isAttributePath);
+    if (paths.length > 0 && paths.length < keys.length) throw new TypeError(`push: set attribute paths (${paths.join(', ')}) in a push of their own, not with names (${keys.filter((k) => !paths.includes(k)).join(', ')})`);
     const r = this.resolve('push', opts);
     const enc: Encoder = { buffers: [] };
+    if (paths.length > 0) {
+      const args = paths.map((k) => encodeValue(values[k], enc, `push.${k}`));
+      return this.deliver(this.applyEach('push', r, (kernel) => writerSource(kernel, paths), args, enc.buffers, nothing, toVoid), r.block) as Returned<O, void>;
+    }
     const encoded: { [name: string]: Json } = {};
     for (const k of Object.keys(values)) encoded[k] = encodeValue(values[k], enc, `push.${k}`);
     return this.deliver(this.broadcast('push_request', { ns: encoded }, enc.buffers, r, () => nothing, toVoid), r.block) as Returned<O, void>;
@@ -239,16 +207,18 @@ export class DirectView<One extends boolean = boolean> {
   pull<O extends CallOptions = NoOptions>(names: readonly string[], opts?: O): ViewResult<unknown[], One, O>;
   pull<O extends CallOptions = NoOptions>(names: string | readonly string[], opts?: O): ViewResult<unknown, One, O> {
     const single = typeof names === 'string';
-    const list = single ? [checkName('pull', names)] : checkNames('pull', names);
+    const list = single ? [checkNameOrPath('pull', names)] : checkNamesOrPaths('pull', names);
     const r = this.resolve('pull', opts);
+    if (list.some(isAttributePath)) return this.deliver(this.applyEach('pull', r, (kernel) => readerSource(kernel, list, single), [], [], applyDecoder, bareOrArray(r.bare)), r.block) as ViewResult<unknown, One, O>;
     return this.deliver(this.broadcast('pull_request', { names: list }, [], r, () => pullDecoder(single), bareOrArray(r.bare)), r.block) as ViewResult<unknown, One, O>;
   }
 
   /** pull of several names, transposed: one array (of per-engine values) per name. */
   zipPull<O extends CallOptions = NoOptions>(names: readonly string[], opts?: O): Returned<O, ZipShape<IsOne<O, One>>> {
-    const list = checkNames('zipPull', names);
+    const list = checkNamesOrPaths('zipPull', names);
     const r = this.resolve('zipPull', opts);
     const finalize = (values: unknown[]) => (r.bare ? values[0] : transpose(values as unknown[][], list.length));
+    if (list.some(isAttributePath)) return this.deliver(this.applyEach('pull', r, (kernel) => readerSource(kernel, list, false), [], [], applyDecoder, finalize), r.block) as Returned<O, ZipShape<IsOne<O, One>>>;
     return this.deliver(this.broadcast('pull_request', { names: list }, [], r, () => pullDecoder(false), finalize), r.block) as Returned<O, ZipShape<IsOne<O, One>>>;
   }
 
@@ -289,7 +259,7 @@ export class DirectView<One extends boolean = boolean> {
 
   /** push({ [name]: value }), waiting until every engine has it. */
   set(name: string, value: unknown, opts?: Pick<CallOptions, 'targets'>): Promise<void> {
-    checkName('set', name);
+    checkNameOrPath('set', name);
     return this.push({ [name]: value }, { ...opts, block: true });
   }
 
@@ -308,7 +278,7 @@ export class DirectView<One extends boolean = boolean> {
 
   /** Waits for results (default: every outstanding result of the client); false on timeout. */
   wait(results?: PromiseLike<unknown> | Iterable<PromiseLike<unknown>> | null, timeoutMs?: number): Promise<boolean> {
-    return this.client.wait(results, timeoutMs);
+    return this.host.wait(results, timeoutMs);
   }
 
   /** Gives each engine a fresh namespace. */
@@ -328,7 +298,7 @@ export class DirectView<One extends boolean = boolean> {
   /** Stops the code running on the engines now (they stay up and keep their namespaces). */
   async interrupt(opts?: Pick<CallOptions, 'targets'>): Promise<void> {
     const r = this.resolve('interrupt', opts);
-    await this.client.request('interrupt_request', {}, undefined, { targets: r.ids });
+    await this.host.interrupt(r.ids);
   }
 
   /**
@@ -342,30 +312,15 @@ export class DirectView<One extends boolean = boolean> {
       const list = Array.isArray(opts.results) ? opts.results : [opts.results];
       msgIds = [...new Set(list.flatMap((x: AsyncResult<unknown> | string) => (typeof x === 'string' ? [x] : x.msgIds)))];
     }
-    await this.client.abortRequests(msgIds, r.ids);
+    await this.host.abort(msgIds, r.ids);
   }
 
   // ---- internals
 
-  private checkOptions(method: string, opts: CallOptions | undefined): CallOptions | undefined {
-    if (opts === undefined || opts === null) return undefined;
-    if (typeof opts !== 'object') throw new TypeError(`${method}: options must be an object like { targets, block }, got ${show(opts)}`);
-    if (opts.block !== undefined && typeof opts.block !== 'boolean') throw new TypeError(`${method}: block must be true or false, got ${show(opts.block)}`);
-    if (opts.timeoutMs !== undefined && (typeof opts.timeoutMs !== 'number' || !(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs))) {
-      throw new TypeError(`${method}: timeoutMs must be a number of milliseconds > 0, got ${show(opts.timeoutMs)}`);
-    }
-    const out: CallOptions = {};
-    if (opts.targets !== undefined) out.targets = checkTargetsShape(opts.targets);
-    if (opts.block !== undefined) out.block = opts.block;
-    if (opts.timeoutMs !== undefined) out.timeoutMs = opts.timeoutMs;
-    return out;
-  }
-
   private resolve(method: string, opts: CallOptions | undefined): Resolved {
-    const o = this.checkOptions(method, opts);
+    const o = checkOptions(method, opts);
     const spec = o !== undefined && o.targets !== undefined ? o.targets : this.targetsSpec;
-    const { ids, bare } = this.client.resolveTargets(method, spec);
-    this.client.ensureOpen(method);
+    const { ids, bare } = this.host.targetsFor(method, spec);
     const timeoutMs = o?.timeoutMs ?? this.timeoutMs;
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))) {
       throw new TypeError(`${method}: the view's timeoutMs must be a number of milliseconds > 0, got ${show(timeoutMs)}`);
@@ -385,9 +340,10 @@ export class DirectView<One extends boolean = boolean> {
     r: Resolved,
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
+    method = wireMethod(msgType),
   ): AsyncResult<R> {
-    return this.track(msgType, r, finalize, (tracker) => {
-      this.client.submit({ msgType, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) });
+    return this.track(method, r, finalize, (tracker) => {
+      this.host.submit([{ msgType, method, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) }]);
     });
   }
 
@@ -399,39 +355,49 @@ export class DirectView<One extends boolean = boolean> {
     decoder: (tracker: ResultTracker<R>) => ReplyDecoder,
     finalize: (values: unknown[]) => R,
     place?: WorkSubmission['place'],
+    method = wireMethod(msgType),
   ): AsyncResult<R> {
-    return this.track(msgType, r, finalize, (tracker) => {
+    return this.track(method, r, finalize, (tracker) => {
       const decode = decoder(tracker);
-      this.client.submitAll(r.ids.map((id, i) => ({ msgType, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place })));
+      this.host.submit(r.ids.map((id, i) => ({ msgType, method, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place })));
     });
   }
 
+  /**
+   * apply of a function made for each engine's language (`source`), as `method`: one message
+   * when the targets all speak one language, else one per engine.
+   */
+  private applyEach<R>(method: string, r: Resolved, source: (kernel: KernelKind | undefined) => string, args: Json[], buffers: Uint8Array[], decode: ReplyDecoder, finalize: (values: unknown[]) => R): AsyncResult<R> {
+    const sources = r.ids.map((id) => source(this.host.kernelOf(id)));
+    if (sources.every((src) => src === sources[0])) return this.broadcast('apply_request', { fn: sources[0], args }, buffers, r, () => decode, finalize, method);
+    const messages = sources.map((fn) => ({ content: { fn, args }, buffers }));
+    return this.perEngine('apply_request', messages, r, () => decode, finalize, undefined, method);
+  }
+
   /** A result over the resolved targets: `send` submits its messages; the call's timeoutMs applies to it. */
-  private track<R>(msgType: string, r: Resolved, finalize: (values: unknown[]) => R, send: (tracker: ResultTracker<R>) => void): AsyncResult<R> {
-    const method = msgType.replace(/_request$/, '');
-    const { result, tracker } = this.client.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
+  private track<R>(method: string, r: Resolved, finalize: (values: unknown[]) => R, send: (tracker: ResultTracker<R>) => void): AsyncResult<R> {
+    const { result, tracker } = this.host.newResult<R>({ engineIds: r.ids, method, bare: r.bare, finalize });
     send(tracker);
-    if (r.timeoutMs !== undefined) this.client.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
+    if (r.timeoutMs !== undefined) this.host.expireAfter(tracker as ResultTracker<unknown>, method, r.timeoutMs);
     return result;
   }
 }
 
-// ---- reply decoders and finalizers
+/** `fn`, carrying `name` (the function it runs remotely), as a decorator's result should. */
+function named<F extends object>(name: string, fn: F): F {
+  return Object.defineProperty(fn, 'name', { value: name, configurable: true });
+}
 
-/** @internal How to decode the replies to a request of type `msgType` (rc.getResult). */
-export function replyDecoderFor(msgType: string, tracker: { readonly slots: readonly { stdout: string; stderr: string }[] }): ReplyDecoder {
-  switch (msgType) {
-    case 'execute_request':
-      return executeDecoder(tracker);
-    case 'apply_request':
-      return applyDecoder;
-    case 'pull_request':
-      return pullDecoder(false);
-    case 'keys_request':
-      return keysDecoder;
-    default:
-      return nothing;
-  }
+/** An iterable object; strings are left out (map refuses them, as before: they are sequences of characters by accident more often than by intent). */
+function isIterable(v: unknown): v is Iterable<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+// ---- finalizers
+
+/** The method a wire request type stands for in results and errors: 'pull_request' -> 'pull'. */
+function wireMethod(msgType: string): string {
+  return msgType.replace(/_request$/, '');
 }
 
 function bareOrArray(bare: boolean): (values: unknown[]) => unknown {
@@ -440,31 +406,4 @@ function bareOrArray(bare: boolean): (values: unknown[]) => unknown {
 
 function toVoid(): void {
   return undefined;
-}
-
-const nothing: ReplyDecoder = () => undefined;
-
-const applyDecoder: ReplyDecoder = (msg) => decodeValue((msg.content as { result: Json }).result ?? null, msg.buffers);
-
-function pullDecoder(single: boolean): ReplyDecoder {
-  return (msg) => {
-    const values = (msg.content as { values: Json[] }).values;
-    if (!Array.isArray(values)) throw new TypeError('pull_reply has no values');
-    return single ? decodeValue(values[0], msg.buffers) : values.map((v) => decodeValue(v, msg.buffers));
-  };
-}
-
-const keysDecoder: ReplyDecoder = (msg) => {
-  const keys = (msg.content as { keys: unknown }).keys;
-  return Array.isArray(keys) ? keys.map(String) : [];
-};
-
-function executeDecoder(tracker: { readonly slots: readonly { stdout: string; stderr: string }[] }): ReplyDecoder {
-  return (msg, engineId, index) => {
-    const c = msg.content as { execution_count?: number; result?: string };
-    const slot = tracker.slots[index];
-    const out: ExecuteResult = { engineId, executionCount: c.execution_count ?? 0, stdout: slot.stdout, stderr: slot.stderr };
-    if (c.result !== undefined) out.result = c.result;
-    return out;
-  };
 }

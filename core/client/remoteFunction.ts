@@ -42,7 +42,7 @@ export function requireModules(...modules: string[]) {
 export function describeFunction(method: string, fn: unknown): RemoteInfo {
   if (typeof fn === 'string') {
     if (fn.trim() === '') throw new TypeError(`${method}: the function source is an empty string`);
-    return { src: fn, name: '', require: [] };
+    return { src: fn, name: sourceName(fn), require: [] };
   }
   if (typeof fn !== 'function') throw new TypeError(`${method}: expected a function or a string of function source, got ${show(fn)}`);
   const info = (fn as unknown as { [REMOTE]?: RemoteInfo })[REMOTE];
@@ -79,10 +79,50 @@ export const MAP_HELPERS: Record<KernelKind, { fn(src: string): string; passFunc
     passFunction: true,
   },
   python: {
-    fn: (src) => `(lambda f: lambda *seqs: [f(*a) for a in zip(*seqs)])(${src.trim()})`,
+    fn: (src) => {
+      const block = pythonBlock(src);
+      // A block (a def, or statements then an expression) stays a block and ends with the helper applied
+      // to its function: the engine runs it as apply runs a block (the last expression is the function).
+      if (block === null) return `${PY_MAP}(${src.trim()})`;
+      return block.name !== undefined ? `${block.src}\n${PY_MAP}(${block.name})` : `${block.head}\n${PY_MAP}(${block.tail})`;
+    },
     passFunction: false,
   },
 };
+
+const PY_MAP = '(lambda f: lambda *seqs: [f(*a) for a in zip(*seqs)])';
+
+/** A statement that starts a Python definition, and the name it binds. */
+const PY_DEF = /^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)/;
+/** A line that starts a Python statement (not an expression): a definition, a decorator, an import, an assignment. */
+const PY_STATEMENT = /^(?:(?:async\s+def|def|class|import|from)\s|@|[A-Za-z_][\w.]*\s*=(?!=))/;
+/** A JavaScript function with a name. */
+const JS_FUNCTION = /^\s*(?:async\s+)?function\s*\*?\s*([\p{ID_Start}_$][\p{ID_Continue}$]*)/u;
+
+/**
+ * Python source that is a block rather than one expression: several top-level lines, or a def.
+ * `name` when its last top-level statement is a def (or class); else `head` (the statements)
+ * and `tail` (the last one, an expression). Top-level lines are found by their first column,
+ * as the engine's parser would; null for a single expression such as a lambda.
+ */
+function pythonBlock(src: string): { src: string; name?: string; head: string; tail: string } | null {
+  const lines = src.replace(/\s+$/, '').split('\n');
+  const top = lines.flatMap((l, i) => (/^[^\s#]/.test(l) ? [i] : []));
+  if (top.length === 0) return null;
+  // Column-0 lines that only continue an expression (a closing bracket) do not make a block: a statement must be there.
+  if (!top.some((i) => PY_STATEMENT.test(lines[i]))) return null;
+  const last = top[top.length - 1];
+  const def = PY_DEF.exec(lines[last]);
+  if (def === null && top.length === 1) return null;
+  return { src: lines.join('\n'), name: def?.[1], head: lines.slice(0, last).join('\n'), tail: lines.slice(last).join('\n') };
+}
+
+/** The name a function's source text gives it: a Python def's (the last one), a named JavaScript function's; else ''. */
+export function sourceName(src: string): string {
+  const block = pythonBlock(src);
+  if (block?.name !== undefined) return block.name;
+  return JS_FUNCTION.exec(src)?.[1] ?? '';
+}
 
 export function mapHelper(kernel: KernelKind | undefined): { fn(src: string): string; passFunction: boolean } {
   return MAP_HELPERS[kernel ?? 'node'] ?? MAP_HELPERS.node;

@@ -36,12 +36,12 @@ export function checkNames(method: string, names: unknown): string[] {
   return names.map((n) => checkName(method, n));
 }
 
-/** A namespace to push: a plain object whose keys are all identifiers. */
-export function checkNamespace(method: string, ns: unknown): Record<string, unknown> {
+/** A namespace to push: a plain object whose keys all pass `checkKey` (identifiers by default). */
+export function checkNamespace(method: string, ns: unknown, checkKey: (method: string, key: string) => string = checkName): Record<string, unknown> {
   if (typeof ns !== 'object' || ns === null || Array.isArray(ns) || !isPlainObject(ns)) {
     throw new TypeError(`${method}: expected an object of names to values, like { a: 1 }, got ${show(ns)}`);
   }
-  for (const k of Object.keys(ns)) checkName(method, k);
+  for (const k of Object.keys(ns)) checkKey(method, k);
   return ns as Record<string, unknown>;
 }
 

@@ -120,7 +120,7 @@ test('a client whose connection drops gets a clear error, reconnects on its own,
     const id = ar.msgIds[0];
     await sleep(100);
     // The network drops the connection under the client's feet (the controller stays up).
-    (tc.rc as unknown as { conn: { socket: net.Socket } }).conn.socket.destroy();
+    (tc.rc as unknown as { link: { conn: { socket: net.Socket } } }).link.conn.socket.destroy();
     await assert.rejects(ar, (e: unknown) => e instanceof Error && /lost the connection/.test(e.message) && e.message.includes(`getResult('${id}')`));
     assert.ok(await tc.rc.waitConnected(10_000), 'reconnected');
     assert.deepEqual(await tc.rc.getResult(id), [2, 2]);

@@ -2,24 +2,24 @@
  * The client against an in-process fake controller that speaks the real wire protocol:
  * connecting, routing replies and streams, result shapes, errors, and the view methods.
  */
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { AbortError, AsyncResult, Client, CompositeError, ConnectionError, EngineError, NDArray, RemoteError, requireModules, TimeoutError, type DirectView, type ExecuteResult } from '../../../core/client/index.js';
 import type { Message } from '../../../core/protocol/messages.js';
-import { startFakeController, type FakeController } from './fakeController.js';
+import { scriptedSession, startScriptedController, type ScriptedController } from './scriptedController.js';
 
 declare const a: number, b: number;
 
-function workSent(fc: FakeController, since = 0): Message[] {
+function workSent(fc: ScriptedController, since = 0): Message[] {
   return fc.received.slice(since).filter((m) => /^(execute|apply|push|pull|keys|clear)_request$/.test(m.header.msg_type));
 }
 
 describe('connecting', () => {
   test('reads the connection file, learns the engines and closes cleanly', async () => {
-    const fc = await startFakeController({ n: 3 });
+    const fc = await startScriptedController({ n: 3 });
     try {
       const rc = await Client.connect(fc.file);
       assert.deepEqual(rc.ids, [0, 1, 2]);
@@ -35,7 +35,7 @@ describe('connecting', () => {
   });
 
   test('{ profile, dir } finds the profile file', async () => {
-    const fc = await startFakeController({ n: 1 });
+    const fc = await startScriptedController({ n: 1 });
     try {
       const dir = path.join(fc.dir, 'home');
       const target = path.join(dir, 'profile_mpi', 'security', 'multiengine-client.json');
@@ -52,7 +52,7 @@ describe('connecting', () => {
   });
 
   test('a wrong key is refused quickly with a message that says so', async () => {
-    const fc = await startFakeController({ n: 1 });
+    const fc = await startScriptedController({ n: 1 });
     try {
       const info = JSON.parse(fs.readFileSync(fc.file, 'utf8'));
       const wrong = path.join(fc.dir, 'wrong.json');
@@ -66,7 +66,7 @@ describe('connecting', () => {
   });
 
   test('a controller that is not running is named', async () => {
-    const fc = await startFakeController({ n: 1 });
+    const fc = await startScriptedController({ n: 1 });
     const text = fs.readFileSync(fc.file, 'utf8');
     await fc.close();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-client-gone-'));
@@ -85,18 +85,11 @@ describe('connecting', () => {
 });
 
 describe('a view on four engines', () => {
-  let fc: FakeController;
-  let rc: Client;
+  const s = scriptedSession(4);
   let dview: DirectView<false>;
 
-  before(async () => {
-    fc = await startFakeController({ n: 4 });
-    rc = await Client.connect(fc.file);
-    dview = rc.view();
-  });
-  after(async () => {
-    rc.close();
-    await fc.close();
+  before(() => {
+    dview = s.rc.view();
   });
   afterEach(() => {
     dview.block = false;
@@ -104,11 +97,11 @@ describe('a view on four engines', () => {
   });
 
   test('execute: one message for all targets, per-engine results with output', async () => {
-    const before = fc.received.length;
+    const before = s.fc.received.length;
     const ar = dview.execute('console.log("hi", 7); 1 + 1') as AsyncResult<ExecuteResult[]>;
     assert.ok(ar instanceof AsyncResult);
     const out = await ar;
-    const sent = workSent(fc, before);
+    const sent = workSent(s.fc, before);
     assert.equal(sent.length, 1, 'one message');
     assert.deepEqual(sent[0].metadata.targets, [0, 1, 2, 3]);
     assert.deepEqual(out.map((o) => o.engineId), [0, 1, 2, 3]);
@@ -132,7 +125,7 @@ describe('a view on four engines', () => {
     await p;
     assert.deepEqual(await dview.applySync((x: number) => a + b + x, 27), [42, 42, 42, 42]);
     assert.equal(await dview.pull('a', { targets: 0 }), 5);
-    assert.deepEqual(await rc.view(2).applySync(() => 'bare'), 'bare');
+    assert.deepEqual(await s.rc.view(2).applySync(() => 'bare'), 'bare');
     assert.deepEqual(await dview.pull(['a', 'b'], { targets: [1, 3] }), [[5, 10], [5, 10]]);
     assert.deepEqual(await dview.zipPull(['a', 'b']), [[5, 5, 5, 5], [10, 10, 10, 10]]);
     assert.ok(dview.execute('1', { block: false }) instanceof AsyncResult, 'per-call block overrides');
@@ -140,7 +133,7 @@ describe('a view on four engines', () => {
   });
 
   test('targets and block instance defaults', async () => {
-    const v = rc.view();
+    const v = s.rc.view();
     v.block = true;
     await v.push({ a: 5, b: 10 });
     v.targets = [0, 2];
@@ -171,7 +164,7 @@ describe('a view on four engines', () => {
   test('map: element-wise, in order, one message per engine', async () => {
     const range32 = Array.from({ length: 32 }, (_, i) => i);
     assert.deepEqual(await dview.mapSync((x: number) => x ** 10, range32), range32.map((x) => x ** 10));
-    const before = fc.received.length;
+    const before = s.fc.received.length;
     const n = 10_000;
     const xs = Array.from({ length: n }, (_, i) => i);
     const ys = Float64Array.from(xs, (x) => x / 2);
@@ -179,7 +172,7 @@ describe('a view on four engines', () => {
     const got = await dview.mapSync((x: number, y: number) => x + y, xs, ys);
     const ms = performance.now() - t0;
     assert.deepEqual(got, xs.map((x) => x + x / 2));
-    assert.equal(workSent(fc, before).length, 4, 'one apply_request per engine');
+    assert.equal(workSent(s.fc, before).length, 4, 'one apply_request per engine');
     assert.ok(ms < 2000, `mapSync of 10,000 took ${ms} ms`);
     const ar = dview.mapAsync((x: number) => -x, [1, 2, 3]);
     assert.ok(ar instanceof AsyncResult);
@@ -204,9 +197,9 @@ describe('a view on four engines', () => {
   test('scatter: one push per engine, contiguous blocks; gather concatenates', async () => {
     dview.block = true;
     const range16 = Array.from({ length: 16 }, (_, i) => i);
-    const before = fc.received.length;
+    const before = s.fc.received.length;
     await dview.scatter('a', range16);
-    const pushes = workSent(fc, before);
+    const pushes = workSent(s.fc, before);
     assert.equal(pushes.length, 4);
     assert.deepEqual(pushes.map((m) => m.metadata.targets), [[0], [1], [2], [3]]);
     assert.deepEqual(await dview.get('a'), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15]]);
@@ -257,7 +250,7 @@ describe('a view on four engines', () => {
   });
 
   test('clear empties the namespace', async () => {
-    const v = rc.view(3);
+    const v = s.rc.view(3);
     await v.push({ gone: 1 }, { block: true });
     await v.clear({ block: true });
     assert.deepEqual(await v.keys(), []);
@@ -285,22 +278,22 @@ describe('a view on four engines', () => {
   });
 
   test('requireModules sends require; a missing module fails with UnmetDependencyError', async () => {
-    const before = fc.received.length;
+    const before = s.fc.received.length;
     const f = requireModules('node:os')('() => typeof os.cpus');
     assert.equal(typeof f, 'function');
     assert.deepEqual(await dview.applySync(f), Array(4).fill('function'));
-    const sent = workSent(fc, before)[0];
+    const sent = workSent(s.fc, before)[0];
     assert.deepEqual((sent.content as { require?: string[] }).require, ['node:os']);
     assert.match((sent.content as { fn: string }).fn, /typeof os\.cpus/);
     const g = requireModules('missing_mod')(() => 1);
-    await assert.rejects(rc.view(0).applySync(g), (e: unknown) => e instanceof RemoteError && e.ename === 'UnmetDependencyError');
+    await assert.rejects(s.rc.view(0).applySync(g), (e: unknown) => e instanceof RemoteError && e.ename === 'UnmetDependencyError');
   });
 
   test('syncImports sends apply_request with no function and require', async () => {
-    const before = fc.received.length;
+    const before = s.fc.received.length;
     await dview.syncImports('node:path');
     assert.equal(await dview.wait(undefined, 2000), true);
-    const sent = workSent(fc, before);
+    const sent = workSent(s.fc, before);
     assert.equal(sent.length, 1);
     assert.equal(sent[0].header.msg_type, 'apply_request');
     assert.deepEqual(sent[0].content, { fn: '', args: [], require: ['node:path'] });
@@ -308,31 +301,21 @@ describe('a view on four engines', () => {
   });
 
   test('run(path) executes a local file', async () => {
-    const file = path.join(fc.dir, 'script.js');
+    const file = path.join(s.fc.dir, 'script.js');
     fs.writeFileSync(file, 'ran = 40 + 2');
     await dview.run(file, { block: true });
     assert.deepEqual(await dview.pull('ran', { block: true }), [42, 42, 42, 42]);
-    assert.throws(() => dview.run(path.join(fc.dir, 'missing.js')), /run: cannot read .*missing\.js: ENOENT/);
+    assert.throws(() => dview.run(path.join(s.fc.dir, 'missing.js')), /run: cannot read .*missing\.js: ENOENT/);
   });
 });
 
 describe('AsyncResult', () => {
-  let fc: FakeController;
-  let rc: Client;
-
-  before(async () => {
-    fc = await startFakeController({ n: 2 });
-    rc = await Client.connect(fc.file);
-  });
-  after(async () => {
-    rc.close();
-    await fc.close();
-  });
+  const s = scriptedSession(2);
 
   test('get(timeout) rejects with TimeoutError and the work goes on; wait resolves a boolean', async () => {
-    fc.engines.get(0)!.handler = () => ({ content: { status: 'ok', result: 'late' }, delayMs: 300 });
+    s.fc.engines.get(0)!.handler = () => ({ content: { status: 'ok', result: 'late' }, delayMs: 300 });
     try {
-      const ar = rc.view(0).apply(() => 'x') as AsyncResult<unknown>;
+      const ar = s.rc.view(0).apply(() => 'x') as AsyncResult<unknown>;
       await assert.rejects(ar.get(50), (e: unknown) => e instanceof TimeoutError && e.message === 'Result not ready.');
       assert.equal(ar.ready(), false);
       assert.equal(ar.successful(), false);
@@ -340,31 +323,31 @@ describe('AsyncResult', () => {
       assert.equal(await ar.wait(20), false);
       assert.equal(await ar.wait(2000), true);
       assert.equal(await ar.get(10), 'late');
-      assert.equal(await rc.wait([ar], 10), true);
+      assert.equal(await s.rc.wait([ar], 10), true);
     } finally {
-      delete fc.engines.get(0)!.handler;
+      delete s.fc.engines.get(0)!.handler;
     }
   });
 
-  test('rc.wait with no results waits for everything outstanding', async () => {
-    fc.engines.get(1)!.handler = () => ({ content: { status: 'ok', result: 1 }, delayMs: 150 });
+  test('s.rc.wait with no results waits for everything outstanding', async () => {
+    s.fc.engines.get(1)!.handler = () => ({ content: { status: 'ok', result: 1 }, delayMs: 150 });
     try {
-      const ar = rc.view(1).apply(() => 1) as AsyncResult<unknown>;
-      assert.equal(rc.outstandingResults.length, 1);
-      assert.equal(await rc.wait(undefined, 10), false);
-      assert.equal(await rc.wait(), true);
+      const ar = s.rc.view(1).apply(() => 1) as AsyncResult<unknown>;
+      assert.equal(s.rc.outstandingResults.length, 1);
+      assert.equal(await s.rc.wait(undefined, 10), false);
+      assert.equal(await s.rc.wait(), true);
       assert.ok(ar.ready());
-      assert.equal(rc.outstandingResults.length, 0);
+      assert.equal(s.rc.outstandingResults.length, 0);
     } finally {
-      delete fc.engines.get(1)!.handler;
+      delete s.fc.engines.get(1)!.handler;
     }
   });
 
   test('output streams grow per engine and reach onOutput listeners', async () => {
-    fc.engines.get(0)!.handler = () => ({ content: { status: 'ok', execution_count: 1 }, streams: [{ name: 'stdout', text: 'zero ' }, { name: 'stderr', text: 'warn' }, { name: 'stdout', text: 'again' }] });
-    fc.engines.get(1)!.handler = () => ({ content: { status: 'ok', execution_count: 1 }, streams: [{ name: 'stdout', text: 'one' }] });
+    s.fc.engines.get(0)!.handler = () => ({ content: { status: 'ok', execution_count: 1 }, streams: [{ name: 'stdout', text: 'zero ' }, { name: 'stderr', text: 'warn' }, { name: 'stdout', text: 'again' }] });
+    s.fc.engines.get(1)!.handler = () => ({ content: { status: 'ok', execution_count: 1 }, streams: [{ name: 'stdout', text: 'one' }] });
     try {
-      const ar = rc.view().execute('x') as AsyncResult<ExecuteResult[]>;
+      const ar = s.rc.view().execute('x') as AsyncResult<ExecuteResult[]>;
       const seen: string[] = [];
       ar.onOutput((ev) => seen.push(`${ev.engineId}:${ev.name}:${ev.text}`));
       const out = await ar;
@@ -372,20 +355,20 @@ describe('AsyncResult', () => {
       assert.deepEqual(out.map((o) => o.stderr), ['warn', '']);
       assert.deepEqual(seen.sort(), ['0:stderr:warn', '0:stdout:again', '0:stdout:zero ', '1:stdout:one']);
     } finally {
-      delete fc.engines.get(0)!.handler;
-      delete fc.engines.get(1)!.handler;
+      delete s.fc.engines.get(0)!.handler;
+      delete s.fc.engines.get(1)!.handler;
     }
   });
 
   test('streams without engine_id are attributed by the sender session', async () => {
-    for (const e of fc.engines.values()) e.streamEngineId = false;
+    for (const e of s.fc.engines.values()) e.streamEngineId = false;
     try {
-      const out = (await rc.view().execute('console.log("who")', { block: true })) as ExecuteResult[];
+      const out = (await s.rc.view().execute('console.log("who")', { block: true })) as ExecuteResult[];
       assert.deepEqual(out.map((o) => o.stdout), ['who\n', 'who\n']);
-      const again = (await rc.view().execute('console.log("again")', { block: true })) as ExecuteResult[];
+      const again = (await s.rc.view().execute('console.log("again")', { block: true })) as ExecuteResult[];
       assert.deepEqual(again.map((o) => o.stdout), ['again\n', 'again\n']);
     } finally {
-      for (const e of fc.engines.values()) e.streamEngineId = true;
+      for (const e of s.fc.engines.values()) e.streamEngineId = true;
     }
   });
 
@@ -394,8 +377,8 @@ describe('AsyncResult', () => {
     const onUnhandled = () => unhandled++;
     process.on('unhandledRejection', onUnhandled);
     try {
-      const ar = rc.view().execute('throw new Error("ignored")');
-      assert.equal(await rc.wait([ar as AsyncResult<unknown>], 2000), true);
+      const ar = s.rc.view().execute('throw new Error("ignored")');
+      assert.equal(await s.rc.wait([ar as AsyncResult<unknown>], 2000), true);
       await new Promise((r) => setTimeout(r, 20));
       assert.equal(unhandled, 0);
       assert.equal((ar as AsyncResult<unknown>).successful(), false);
@@ -406,34 +389,36 @@ describe('AsyncResult', () => {
   });
 
   test('abort: queued requests reject with AbortError', async () => {
-    fc.engines.get(0)!.handler = () => ({ content: { status: 'ok', result: 1 }, delayMs: 5000 });
+    s.fc.engines.get(0)!.handler = () => ({ content: { status: 'ok', result: 1 }, delayMs: 5000 });
     try {
-      const v = rc.view(0);
+      const v = s.rc.view(0);
       const ar = v.apply(() => 1) as AsyncResult<unknown>;
       await v.abort();
       await assert.rejects(ar, (e: unknown) => e instanceof AbortError && e.engineId === 0);
-      const sent = fc.received.filter((m) => m.header.msg_type === 'abort_request').at(-1)!;
+      const sent = s.fc.received.filter((m) => m.header.msg_type === 'abort_request').at(-1)!;
       assert.deepEqual(sent.metadata.targets, [0]);
       const ar2 = v.apply(() => 2) as AsyncResult<unknown>;
       await ar2.abort();
       await assert.rejects(ar2, AbortError);
-      const sent2 = fc.received.filter((m) => m.header.msg_type === 'abort_request').at(-1)!;
+      const sent2 = s.fc.received.filter((m) => m.header.msg_type === 'abort_request').at(-1)!;
+      // It names the requests and their engines, so an engine can drop one that reaches it (directly) after the abort.
       assert.deepEqual((sent2.content as { msg_ids: string[] }).msg_ids, ar2.msgIds);
+      assert.deepEqual(sent2.metadata.targets, [0]);
     } finally {
-      delete fc.engines.get(0)!.handler;
+      delete s.fc.engines.get(0)!.handler;
     }
   });
 
   test('interrupt sends interrupt_request with the targets', async () => {
-    await rc.view([1]).interrupt();
-    const sent = fc.received.filter((m) => m.header.msg_type === 'interrupt_request').at(-1)!;
+    await s.rc.view([1]).interrupt();
+    const sent = s.fc.received.filter((m) => m.header.msg_type === 'interrupt_request').at(-1)!;
     assert.deepEqual(sent.metadata.targets, [1]);
   });
 });
 
 describe('engines coming and going', () => {
   test('engine events keep ids current; a dead engine fails its requests with EngineError', async () => {
-    const fc = await startFakeController({ n: 3 });
+    const fc = await startScriptedController({ n: 3 });
     const rc = await Client.connect(fc.file);
     try {
       const changes: string[] = [];
@@ -473,7 +458,7 @@ describe('engines coming and going', () => {
   });
 
   test('losing the controller fails outstanding results with EngineError and control requests with ConnectionError', async () => {
-    const fc = await startFakeController({ n: 2 });
+    const fc = await startScriptedController({ n: 2 });
     const rc = await Client.connect(fc.file);
     try {
       for (const e of fc.engines.values()) e.handler = () => ({ content: { status: 'ok', result: 1 }, delayMs: 10_000 });
@@ -491,7 +476,7 @@ describe('engines coming and going', () => {
   });
 
   test('map to a python engine sends the python helper', async () => {
-    const fc = await startFakeController({ n: 2, kernels: ['node', 'python'] });
+    const fc = await startScriptedController({ n: 2, kernels: ['node', 'python'] });
     const rc = await Client.connect(fc.file);
     try {
       const py = fc.engines.get(1)!;

@@ -1,5 +1,5 @@
 /**
- * An in-process stand-in for the controller and its engines, speaking the real wire
+ * A scripted controller: an in-process stand-in for the controller and its engines, speaking the real wire
  * protocol (signed frames over TCP), so client tests exercise the real Connection, codec
  * and serialization. Each fake engine keeps a vm namespace and runs requests synchronously
  * (apply results that are promises are awaited), which is enough to check routing,
@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
 import vm from 'node:vm';
+import { after, before } from 'node:test';
+import { Client } from '../../../core/client/index.js';
 import { writeConnectionFile } from '../../../core/connection/connectionFile.js';
 import { createMessage, errorContent, type EngineInfo, type Json, type KernelKind, type Message, type MsgType } from '../../../core/protocol/messages.js';
 import { Signer } from '../../../core/transport/codec.js';
@@ -20,7 +22,7 @@ import { decodeValue, encodeValue, functionExpression } from '../../../core/seri
 /** Reply content as the fake engines build it. */
 type Reply = object;
 
-export interface FakeEngine {
+export interface ScriptedEngine {
   info: EngineInfo;
   context: vm.Context;
   executionCount: number;
@@ -30,17 +32,17 @@ export interface FakeEngine {
   handler?: (msg: Message) => { content: Reply; buffers?: Uint8Array[]; delayMs?: number; streams?: { name: 'stdout' | 'stderr'; text: string }[] };
 }
 
-export interface FakeController {
+export interface ScriptedController {
   file: string;
   key: string;
   dir: string;
-  engines: Map<number, FakeEngine>;
+  engines: Map<number, ScriptedEngine>;
   /** Every message the controller received from clients, in order. */
   received: Message[];
   clients: Connection[];
   /** Publish an engine_event to every client. */
   publish(event: 'registered' | 'state' | 'unregistered', info: EngineInfo): void;
-  addEngine(kernel?: KernelKind): FakeEngine;
+  addEngine(kernel?: KernelKind): ScriptedEngine;
   /** Marks an engine dead: outstanding requests get EngineError replies, as the real controller does. */
   kill(id: number, reason?: string): void;
   /** Drops every client connection. */
@@ -52,22 +54,22 @@ function engineInfo(id: number, kernel: KernelKind): EngineInfo {
   return { id, uuid: `uuid-${id}`, kernel, language_version: '20', host: 'localhost', pid: 10_000 + id, state: 'idle', queue: 0, restarts: 0, registered: new Date().toISOString() };
 }
 
-export async function startFakeController(opts: { n?: number; key?: string; kernels?: KernelKind[] } = {}): Promise<FakeController> {
+export async function startScriptedController(opts: { n?: number; key?: string; kernels?: KernelKind[] } = {}): Promise<ScriptedController> {
   const key = opts.key ?? 'test-key';
   const signer = new Signer(key);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-client-test-'));
   const session = 'controller-session';
-  const engines = new Map<number, FakeEngine>();
+  const engines = new Map<number, ScriptedEngine>();
   const received: Message[] = [];
   const clients: Connection[] = [];
   /** msg_id -> engines still to answer, so kill() can answer for a dead engine. */
   const outstanding = new Map<string, { conn: Connection; msg: Message; engines: Set<number> }>();
   let nextId = 0;
 
-  const addEngine = (kernel: KernelKind = 'node'): FakeEngine => {
+  const addEngine = (kernel: KernelKind = 'node'): ScriptedEngine => {
     const id = nextId++;
     const context = vm.createContext({});
-    const e: FakeEngine = { info: engineInfo(id, kernel), context, executionCount: 0, streamEngineId: true };
+    const e: ScriptedEngine = { info: engineInfo(id, kernel), context, executionCount: 0, streamEngineId: true };
     engines.set(id, e);
     return e;
   };
@@ -84,7 +86,7 @@ export async function startFakeController(opts: { n?: number; key?: string; kern
     return true;
   };
 
-  const runOnEngine = async (conn: Connection, msg: Message, e: FakeEngine) => {
+  const runOnEngine = async (conn: Connection, msg: Message, e: ScriptedEngine) => {
     const id = e.info.id;
     const replyType = msg.header.msg_type.replace(/_request$/, '_reply') as MsgType;
     const engineSession = `engine-session-${id}`;
@@ -160,7 +162,7 @@ export async function startFakeController(opts: { n?: number; key?: string; kern
   const file = path.join(dir, 'security', 'multiengine-client.json');
   writeConnectionFile(file, { transport: 'tcp', ip: '127.0.0.1', port, key, signature_scheme: 'hmac-sha256', controller_pid: process.pid, profile: 'test', heartbeat_ms: 100 });
 
-  const fake: FakeController = {
+  const fake: ScriptedController = {
     file,
     key,
     dir,
@@ -194,7 +196,7 @@ export async function startFakeController(opts: { n?: number; key?: string; kern
 }
 
 /** A small synchronous node engine over a vm context. */
-async function serve(e: FakeEngine, msg: Message, stream: (name: 'stdout' | 'stderr', text: string) => void): Promise<{ content: Reply; buffers: Uint8Array[] }> {
+async function serve(e: ScriptedEngine, msg: Message, stream: (name: 'stdout' | 'stderr', text: string) => void): Promise<{ content: Reply; buffers: Uint8Array[] }> {
   const ctx = e.context;
   const makeFunction = (src: string, name: string) => vm.runInContext(functionExpression(src, name), ctx);
   ctx.console = {
@@ -244,4 +246,18 @@ async function serve(e: FakeEngine, msg: Message, stream: (name: 'stdout' | 'std
     default:
       return { content: errorContent('ProtocolError', `unknown request ${msg.header.msg_type}`), buffers: [] };
   }
+}
+
+/** For the suite (or file) it is called in: a scripted controller with `n` engines and a client connected to it, started before and closed after. */
+export function scriptedSession(n: number): { readonly fc: ScriptedController; readonly rc: Client } {
+  const s = {} as { fc: ScriptedController; rc: Client };
+  before(async () => {
+    s.fc = await startScriptedController({ n });
+    s.rc = await Client.connect(s.fc.file);
+  });
+  after(async () => {
+    s.rc?.close();
+    await s.fc?.close();
+  });
+  return s;
 }

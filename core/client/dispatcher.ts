@@ -1,0 +1,391 @@
+/**
+ * RequestDispatcher: a client's pending work and the way it travels. Each work request goes
+ * on the path the PathGate allows (a direct connection to its one engine, or the controller)
+ * or is held back until it may; every reply and output stream is routed to its result by
+ * msg_id: one Map lookup per message, no scans. Control requests are matched here too.
+ */
+import type { EngineInfo, Header, Message, Metadata, MsgType, ContentMap } from '../protocol/messages.js';
+import { createMessage } from '../protocol/messages.js';
+import type { Connection } from '../transport/connection.js';
+import { Conversation } from '../transport/spin.js';
+import { AsyncResult, ResultTracker, type ResultSpec, type StreamName } from './asyncResult.js';
+import { ControlCalls } from './controlCalls.js';
+import { DirectLinks } from './directLinks.js';
+import { AbortError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
+import { PathGate, type Path } from './pathGate.js';
+import { okContent, replyDecoderFor, statusOf, workFailure, type OkReply } from './replyDecoders.js';
+import type { WorkSubmission } from './viewHost.js';
+import { encodeWork } from './workFrame.js';
+import { pendingWork, type PendingWork } from './pendingWork.js';
+
+/** The dispatcher's view of the controller connection (ControllerLink). */
+export interface ControllerPort {
+  /** The current connection (a new one after a reconnection). */
+  readonly conn: Connection;
+  readonly maxMessageBytes: number;
+  /** Why nothing can be sent now, or undefined when the connection is up. */
+  openError(what: string): ConnectionError | undefined;
+}
+
+export interface DispatcherOptions {
+  session: string;
+  port: ControllerPort;
+  /** The live record of an engine (not a copy): for its direct address. */
+  engine(id: number): EngineInfo | undefined;
+  /** engine_event pushes, which come in among the replies. */
+  onEngineEvent(msg: Message): void;
+  /** Open direct connections to engines (protocol section 13). */
+  direct: boolean;
+}
+
+export class RequestDispatcher {
+  private readonly work = new Map<string, PendingWork>();
+  readonly control = new ControlCalls();
+  private readonly outstanding = new Set<AsyncResult<unknown>>();
+  /** Which engine a sender session belongs to: learned from replies, seeded with engine uuids. */
+  private readonly sessionEngine = new Map<string, number>();
+  private readonly gate = new PathGate<PendingWork>();
+  /** Direct requests whose replies come quickly get a polling client (transport/spin). */
+  private readonly conversation = new Conversation();
+  /** Direct connections to engines; null when turned off. */
+  private readonly links: DirectLinks | null;
+  private readonly port: ControllerPort;
+  private readonly session: string;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.port = opts.port;
+    this.session = opts.session;
+    this.links = !opts.direct
+      ? null
+      : new DirectLinks({
+          signer: opts.port.conn.signer,
+          session: opts.session,
+          maxMessageBytes: () => this.port.maxMessageBytes,
+          onMessage: (m) => this.onMessage(m),
+          onPlaceParts: (m, rest) => this.placeParts(m, rest),
+          onLinkClosed: (id) => this.onLinkClosed(id),
+        });
+  }
+
+  /** Engines with a ready direct connection. */
+  get directEngines(): number[] {
+    return this.links?.readyIds() ?? [];
+  }
+
+  get outstandingResults(): AsyncResult<unknown>[] {
+    return [...this.outstanding];
+  }
+
+  // ---- control requests
+
+  /** Sends a controller request; resolves with its ok reply content, rejects with ControllerError. */
+  request<T extends MsgType>(msgType: T, content: ContentMap[T], timeoutMs?: number, metadata?: Metadata): Promise<OkReply<T>> {
+    const closed = this.port.openError(msgType);
+    if (closed) return Promise.reject(closed);
+    const msg = createMessage(msgType, content, { session: this.session, metadata });
+    const reply = this.control.expect(msg.header.msg_id, msgType, (m) => okContent<T>(m), timeoutMs);
+    this.port.conn.send(msg);
+    return reply;
+  }
+
+  // ---- results and work
+
+  newResult<T>(spec: ResultSpec<T>): { result: AsyncResult<T>; tracker: ResultTracker<T> } {
+    const tracker = new ResultTracker<T>({
+      ...spec,
+      abort: spec.abort ?? ((msgIds, engineIds) => this.abort(msgIds, engineIds)),
+    });
+    const result = new AsyncResult<T>(tracker);
+    if (!tracker.done) {
+      this.outstanding.add(result);
+      tracker.whenDone(() => this.outstanding.delete(result));
+    }
+    return { result, tracker };
+  }
+
+  /** ONE message per submission for any number of targets (metadata.targets), each pending by its msg_id. */
+  submit(list: readonly WorkSubmission[]): void {
+    if (list.length === 0) return;
+    const closed = this.port.openError(list[0].msgType);
+    if (closed) throw closed;
+    const signer = this.port.conn.signer;
+    const prepared = list.map((s) => {
+      // A single-engine request in a quick direct conversation asks the engine to poll after replying
+      // (encoded so once: a request that goes through the controller anyway is not polled for).
+      const poll = s.targets.length === 1 && this.conversation.isQuick && this.links?.isReady(s.targets[0]) === true;
+      return encodeWork(s, this.session, signer, poll);
+    });
+    const max = this.port.maxMessageBytes;
+    for (const p of prepared) {
+      if (p.size <= max) continue;
+      const err = new MessageTooLargeError(p.s.msgType.replace(/_request$/, ''), p.size, max);
+      for (const q of prepared) q.s.sink.expire(err);
+      throw err;
+    }
+    for (const { s, msgId, frame } of prepared) {
+      const w = pendingWork('held', msgId, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), s.decode, frame, s.place);
+      this.work.set(msgId, w);
+      this.route(w);
+    }
+  }
+
+  /**
+   * Sends a request on the path the PathGate allows: straight to its one engine when a direct
+   * connection is ready, else through the controller; or holds it back until this client's
+   * requests on the other path to its engines have been answered.
+   */
+  private route(w: PendingWork): void {
+    const { targets } = w;
+    const blocked = this.gate.isBlocked(targets);
+    const direct = blocked ? undefined : this.directLinkFor(targets);
+    const path: Path | null = direct !== undefined ? 'direct' : !blocked && targets.every((t) => this.gate.allows(t, 'controller')) ? 'controller' : null;
+    if (path === null) {
+      w.path = 'held';
+      this.gate.hold(w);
+      return;
+    }
+    w.path = path;
+    this.gate.sent(targets, path);
+    (direct ?? this.port.conn).sendFrame(w.frame!);
+    w.frame = null;
+    // The poll hint was decided when the request was made (submit).
+    if (direct !== undefined) this.conversation.sent();
+  }
+
+  /**
+   * The ready direct connection for a single-engine request that may go that way (nothing of
+   * ours is in flight to the engine through the controller). A request for several engines
+   * goes to the controller, which sends it on: with several engines sharing few cores, sending
+   * to each costs the client about what the saved hop would (measured, docs/benchmarks.md).
+   */
+  private directLinkFor(targets: readonly number[]): Connection | undefined {
+    if (this.links === null || targets.length !== 1 || !this.gate.allows(targets[0], 'direct')) return undefined;
+    return this.links.connectionFor(this.opts.engine(targets[0]));
+  }
+
+  /** `engine` will not answer `w` (any more): the gate may let held requests go. */
+  private settled(w: PendingWork, engine: number): void {
+    if (!w.waiting.delete(engine) || (w.path !== 'direct' && w.path !== 'controller')) return;
+    for (const next of this.gate.answered(engine)) this.route(next);
+  }
+
+  /** Stops waiting for `msgId` altogether (timed out, failed): held back, it is never sent. */
+  private forget(msgId: string): void {
+    const w = this.work.get(msgId);
+    if (w === undefined) return;
+    this.work.delete(msgId);
+    if (w.path === 'held') {
+      this.gate.unhold(w);
+      w.frame = null;
+      return;
+    }
+    for (const e of [...w.waiting]) this.settled(w, e);
+  }
+
+  /**
+   * abort for `engineIds`: the named requests (all, without `msgIds`) that have not started
+   * are dropped. Those still held back (PathGate) never left this client and are dropped here;
+   * the engines drop the rest, which reject with AbortError as the answers come. The
+   * abort_request names the msg_ids and the engines, so an engine can also drop a request
+   * that reaches it (directly) after the abort.
+   */
+  abort(msgIds: string[] | undefined, engineIds: readonly number[]): Promise<void> {
+    const named = msgIds === undefined ? null : new Set(msgIds);
+    for (const [msgId, w] of [...this.work]) {
+      if (w.path !== 'held' || (named !== null && !named.has(msgId)) || !w.targets.some((t) => engineIds.includes(t))) continue;
+      this.forget(msgId);
+      w.sink.failPending((id) => new AbortError(id, w.method));
+    }
+    return this.request('abort_request', msgIds === undefined ? {} : { msg_ids: msgIds }, undefined, { targets: [...engineIds] }).then(() => undefined);
+  }
+
+  /**
+   * A call's `timeoutMs`: when it passes before the result is done, the requests still queued
+   * are dropped and the ones running are interrupted (the engines stay up), and the result
+   * rejects with TimeoutError.
+   */
+  expireAfter(tracker: ResultTracker<unknown>, method: string, timeoutMs: number): void {
+    if (tracker.done) return;
+    const timer = setTimeout(() => {
+      if (tracker.done) return;
+      const pending = tracker.slots.filter((s) => !s.done);
+      const msgIds = [...new Set(pending.map((s) => s.msgId))].filter(Boolean);
+      const engineIds = [...new Set(pending.map((s) => s.engineId))];
+      for (const id of msgIds) this.forget(id);
+      if (this.port.openError(method) === undefined && msgIds.length > 0) {
+        const metadata = { targets: engineIds };
+        this.request('abort_request', { msg_ids: msgIds }, undefined, metadata).catch(() => {});
+        this.request('interrupt_request', { msg_ids: msgIds }, undefined, metadata).catch(() => {});
+      }
+      const who = engineIds.length === 1 ? `engine ${engineIds[0]}` : `engines ${engineIds.join(', ')}`;
+      tracker.expire(new TimeoutError(`${method} did not finish within ${timeoutMs} ms on ${who}; it was interrupted (the engines stay up, with their namespaces)`, engineIds));
+    }, timeoutMs);
+    tracker.whenDone(() => clearTimeout(timer));
+  }
+
+  /** rc.getResult: asks the controller's store for a request of a client that went away. */
+  fetchResult(msgId: string): Promise<unknown[]> {
+    const closed = this.port.openError('result_request');
+    if (closed) return Promise.reject(closed);
+    if (this.work.has(msgId)) return Promise.reject(new ControllerError('result_request', 'ValueError', `this client is still waiting for ${msgId}: await its AsyncResult instead`));
+    const msg = createMessage('result_request', { msg_id: msgId }, { session: this.session });
+    // The stored messages follow the reply at once: the result is set up as the reply is read.
+    const reply = this.control.expect(msg.header.msg_id, 'result_request', (m) => this.expectStored(msgId, okContent<'result_request'>(m)));
+    this.port.conn.send(msg);
+    return reply.then((tracker) => tracker.promise);
+  }
+
+  private expectStored(msgId: string, c: OkReply<'result_request'>): ResultTracker<unknown[]> {
+    const ids = Array.isArray(c.engine_ids) ? c.engine_ids.filter((x) => typeof x === 'number') : [];
+    const method = String(c.msg_type ?? '').replace(/_request$/, '');
+    const { tracker } = this.newResult<unknown[]>({ engineIds: ids, method, bare: false, finalize: (values) => values });
+    if (ids.length > 0) this.work.set(msgId, pendingWork('fetch', msgId, ids, ids.map((_, i) => i), tracker, method, replyDecoderFor(String(c.msg_type), tracker), null));
+    return tracker;
+  }
+
+  // ---- incoming
+
+  onMessage(msg: Message): void {
+    const parentId = (msg.parent_header as Partial<Header>).msg_id;
+    const type = msg.header.msg_type;
+    if (type === 'stream') {
+      if (parentId !== undefined) this.onStream(msg as Message<'stream'>, parentId);
+      return;
+    }
+    if (type === 'engine_event') {
+      this.opts.onEngineEvent(msg);
+      return;
+    }
+    if (parentId === undefined) return;
+    const w = this.work.get(parentId);
+    if (w !== undefined) this.onWorkReply(w, parentId, msg);
+    else this.control.settle(parentId, msg);
+  }
+
+  /** A large reply's head is in: its buffers may go where its request wants them (gather). */
+  placeParts(msg: Message, rest: number[]): (Buffer | undefined)[] | null {
+    const parentId = (msg.parent_header as Partial<Header>).msg_id;
+    const w = parentId === undefined ? undefined : this.work.get(parentId);
+    if (w?.place === undefined || statusOf(msg).status !== 'ok') return null;
+    const slot = this.slotFor(w, msg);
+    return slot === undefined ? null : w.place(slot, rest);
+  }
+
+  private slotFor(w: PendingWork, msg: Message): number | undefined {
+    const engineId = msg.metadata.engine_id;
+    if (typeof engineId === 'number') return w.slotByEngine.get(engineId);
+    return w.onlySlot;
+  }
+
+  private onStream(msg: Message<'stream'>, parentId: string): void {
+    const w = this.work.get(parentId);
+    if (w === undefined) return;
+    const { name, text } = msg.content;
+    if (typeof text !== 'string') return;
+    const stream: StreamName = name === 'stderr' ? 'stderr' : 'stdout';
+    let index = this.slotFor(w, msg);
+    if (index === undefined && typeof msg.metadata.engine_id !== 'number') {
+      // No engine id on the stream and several targets: attribute it by the sender's session.
+      const engineId = this.sessionEngine.get(msg.header.session);
+      if (engineId !== undefined) index = w.slotByEngine.get(engineId);
+      if (index === undefined) {
+        w.unattributed ??= new Map();
+        const list = w.unattributed.get(msg.header.session);
+        if (list) list.push({ name: stream, text });
+        else w.unattributed.set(msg.header.session, [{ name: stream, text }]);
+        return;
+      }
+    }
+    if (index !== undefined) w.sink.output(index, stream, text);
+  }
+
+  private onWorkReply(w: PendingWork, msgId: string, msg: Message): void {
+    const index = this.slotFor(w, msg);
+    if (index === undefined || w.sink.slots[index].done) return;
+    const md = msg.metadata;
+    const engineId = typeof md.engine_id === 'number' ? md.engine_id : -1;
+    const content = statusOf(msg);
+    const fromEngine = !(content.status === 'error' && content.ename === 'EngineError');
+    if (fromEngine && engineId >= 0) this.sessionEngine.set(msg.header.session, engineId);
+    if (w.unattributed?.has(msg.header.session) && fromEngine) {
+      for (const o of w.unattributed.get(msg.header.session)!) w.sink.output(index, o.name, o.text);
+      w.unattributed.delete(msg.header.session);
+    }
+    const meta = { started: typeof md.started === 'string' ? md.started : undefined, completed: typeof md.completed === 'string' ? md.completed : undefined };
+    if (content.status === 'ok') {
+      let value: unknown;
+      try {
+        value = w.decode(msg, engineId, index);
+      } catch (e) {
+        w.sink.fail(index, new RemoteError(engineId, w.method, 'DecodeError', `cannot decode the reply: ${(e as Error).message}`), meta);
+        this.replied(w, msgId, engineId);
+        return;
+      }
+      w.sink.settle(index, value, meta);
+    } else {
+      w.sink.fail(index, workFailure(content, engineId, w.method), meta);
+    }
+    this.replied(w, msgId, engineId);
+  }
+
+  private replied(w: PendingWork, msgId: string, engineId: number): void {
+    if (--w.remaining <= 0) {
+      this.work.delete(msgId);
+      if (w.path === 'direct') this.conversation.answered();
+    }
+    this.settled(w, engineId >= 0 || w.targets.length !== 1 ? engineId : w.targets[0]);
+  }
+
+  // ---- engines and connections going away
+
+  /** An engine registered or changed: its uuid is the session its replies come from. */
+  learnEngine(e: EngineInfo): void {
+    if (e.uuid) this.sessionEngine.set(e.uuid, e.id);
+  }
+
+  /** The controller answers what it routed to a dead engine; what went directly is answered here. */
+  engineGone(engineId: number, why: string): void {
+    this.failDirect(engineId, () => why);
+    this.links?.forget(engineId);
+  }
+
+  /** A direct connection closed: the direct requests waiting on it get no reply from there. */
+  private onLinkClosed(engineId: number): void {
+    this.failDirect(
+      engineId,
+      (msgId) => `engine ${engineId}: its direct connection closed before the reply (the engine stopped, or the connection broke). If the engine is still up, rc.getResult('${msgId}') fetches the result`,
+    );
+  }
+
+  /** Fails what this client's direct requests wait for from `engineId` (the other engines of a request still answer). */
+  private failDirect(engineId: number, evalueFor: (msgId: string) => string): void {
+    for (const [msgId, w] of [...this.work]) {
+      if (w.path !== 'direct' || !w.waiting.has(engineId)) continue;
+      const slot = w.slotByEngine.get(engineId);
+      if (slot !== undefined) w.sink.fail(slot, new EngineError(engineId, w.method, evalueFor(msgId)));
+      this.replied(w, msgId, engineId);
+    }
+  }
+
+  /**
+   * Fails what waits for the controller with EngineError(`reasonFor(msgId)`) and control
+   * requests with ConnectionError(`controlReason`); direct requests too unless `keepDirect`.
+   */
+  failInFlight(reasonFor: (msgId: string) => string, controlReason: string, keepDirect = false): void {
+    const work = [...this.work].filter(([, w]) => !(keepDirect && w.path === 'direct'));
+    for (const [msgId] of work) this.work.delete(msgId);
+    // Nothing held may be sent while the rest is released from the gate.
+    for (const [, w] of work) if (w.path === 'held') this.gate.unhold(w);
+    for (const [, w] of work) if (w.path === 'direct' || w.path === 'controller') for (const e of w.waiting) this.gate.answered(e);
+    for (const [msgId, w] of work) {
+      const reason = reasonFor(msgId);
+      w.sink.failPending((id) => new EngineError(id, w.method, reason));
+    }
+    this.control.failAll(controlReason);
+  }
+
+  /** Closed for good: the direct connections too. */
+  close(): void {
+    this.links?.close();
+  }
+}

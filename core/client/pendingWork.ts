@@ -1,0 +1,48 @@
+/**
+ * One request this client waits on: where it went, which engines still owe a reply, and which
+ * slot of its result each engine's reply and output go to.
+ */
+import type { StreamName } from './asyncResult.js';
+import type { Path } from './pathGate.js';
+import type { ReplyDecoder, ResultSink, WorkSubmission } from './viewHost.js';
+import type { WorkFrame } from './workFrame.js';
+
+export interface PendingWork {
+  /** How it went (or waits to go): gated paths are counted in the PathGate; 'fetch' is a result_request's. */
+  path: Path | 'held' | 'fetch';
+  readonly targets: readonly number[];
+  /** Engines that have not answered. */
+  readonly waiting: Set<number>;
+  /** The encoded request, until it is sent. */
+  frame: WorkFrame | null;
+  sink: ResultSink;
+  method: string;
+  slotByEngine: Map<number, number>;
+  /** The slot of a single-target request (replies and streams without engine_id go there). */
+  onlySlot: number | undefined;
+  remaining: number;
+  decode: ReplyDecoder;
+  place?: WorkSubmission['place'];
+  /** Output that arrived without an engine id from a session not yet known, kept until that engine replies. */
+  unattributed?: Map<string, { name: StreamName; text: string }[]>;
+}
+
+/** The entry for request `msgId` to `targets`, whose replies go to `slots` of `sink` (each slot is told its msg_id). */
+export function pendingWork(
+  path: PendingWork['path'],
+  msgId: string,
+  targets: readonly number[],
+  slots: readonly number[],
+  sink: ResultSink,
+  method: string,
+  decode: ReplyDecoder,
+  frame: WorkFrame | null,
+  place?: WorkSubmission['place'],
+): PendingWork {
+  const slotByEngine = new Map<number, number>();
+  for (let i = 0; i < targets.length; i++) {
+    slotByEngine.set(targets[i], slots[i]);
+    sink.assign(slots[i], msgId);
+  }
+  return { path, targets: [...targets], waiting: new Set(targets), frame, sink, method, slotByEngine, onlySlot: targets.length === 1 ? slots[0] : undefined, remaining: targets.length, decode, place };
+}

@@ -1,0 +1,63 @@
+/**
+ * What a view needs from its client, and nothing more: which engines a call goes to, a result
+ * to route replies into, and a way to send work. Client implements it; DirectView (and any later
+ * view type) talks to the client only through it, so a new view never touches Client.
+ */
+import type { ContentMap, KernelKind, Message, WorkRequestType } from '../protocol/messages.js';
+import type { AsyncResult, ResultSpec, ResultTracker, StreamName } from './asyncResult.js';
+import type { RemoteError } from './errors.js';
+import type { Targets } from './validate.js';
+
+/** The writable side of a result, as the dispatcher routes replies into it. */
+export interface ResultSink {
+  assign(index: number, msgId: string): void;
+  output(index: number, name: StreamName, text: string): void;
+  settle(index: number, value: unknown, meta?: { started?: string; completed?: string }): void;
+  fail(index: number, error: RemoteError, meta?: { started?: string; completed?: string }): void;
+  failPending(makeError: (engineId: number) => RemoteError): void;
+  expire(error: Error): void;
+  readonly slots: readonly { done: boolean }[];
+}
+
+/** Decodes the content of a successful reply into the slot's value. */
+export type ReplyDecoder = (msg: Message, engineId: number, index: number) => unknown;
+
+/** One work request on its way to one or more engines. */
+export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {
+  msgType: T;
+  /** The method named in results and errors (default: msgType without _request). */
+  method?: string;
+  content: ContentMap[T];
+  buffers?: Uint8Array[];
+  targets: readonly number[];
+  /** The result the replies go into, and the slot index of each target in it. */
+  sink: ResultSink;
+  slots: readonly number[];
+  decode: ReplyDecoder;
+  /** Where the buffers of a large reply for a slot go (gather); null or absent: their own memory. */
+  place?: (slot: number, rest: readonly number[]) => (Buffer | undefined)[] | null;
+}
+
+export interface ViewHost {
+  /** The engine ids a call goes to (`bare`: a single id was named); throws naming the problem, or when nothing can be sent. */
+  targetsFor(method: string, spec: Targets | undefined): { ids: number[]; bare: boolean };
+  /** The language of an engine the controller told us about. */
+  kernelOf(engineId: number): KernelKind | undefined;
+  /** A new result whose replies the client will route. */
+  newResult<T>(spec: ResultSpec<T>): { result: AsyncResult<T>; tracker: ResultTracker<T> };
+  /**
+   * Sends work messages (one, or one per engine for scatter and map). All are checked against
+   * the maximum message size first: when one is too big none is sent, the results end with
+   * MessageTooLargeError, and it is thrown.
+   */
+  submit(list: readonly WorkSubmission[]): void;
+  /** After `timeoutMs`, what is still queued is dropped, what runs is interrupted, and the result rejects with TimeoutError. */
+  expireAfter(tracker: ResultTracker<unknown>, method: string, timeoutMs: number): void;
+  /** Drops the named requests (every one, without `msgIds`) that have not started on `engineIds`. */
+  abort(msgIds: string[] | undefined, engineIds: readonly number[]): Promise<void>;
+  /** Stops the code running on the engines now. */
+  interrupt(engineIds: readonly number[]): Promise<void>;
+  /** Waits for results (default: every outstanding one); false when `timeoutMs` passes first. */
+  wait(results: PromiseLike<unknown> | Iterable<PromiseLike<unknown>> | null | undefined, timeoutMs?: number): Promise<boolean>;
+}
+
