@@ -10,10 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
-import type { KernelKind } from 'multiengine';
 import { measureLoopback } from './loopback.ts';
 import { printReport } from './report.ts';
-import { clusterStart, mainScenarios, overhead } from './scenarios.ts';
+import { clusterStart, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
 import type { Figure } from './stats.ts';
 
 const { values } = parseArgs({
@@ -28,7 +27,7 @@ if (values.compare !== undefined && values.compare !== 'ipyparallel') {
   console.error(`--compare takes "ipyparallel", got ${JSON.stringify(values.compare)}`);
   process.exit(2);
 }
-const kinds = values.kinds.split(',').map((k) => k.trim()) as KernelKind[];
+const kinds = values.kinds.split(',').map((k) => k.trim()) as BenchKind[];
 for (const k of kinds) {
   if (k !== 'node' && k !== 'python') {
     console.error(`--kinds takes node and/or python, got ${JSON.stringify(k)}`);

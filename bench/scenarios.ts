@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CompositeError, Cluster, type AsyncResult, type Client, type KernelKind } from 'multiengine';
+import { CompositeError, Cluster, type AsyncResult, type Client } from 'multiengine';
 import { rssKB, ussKB } from '../core/util/processes.ts';
 import { figure, timed, type Figure } from './stats.ts';
 
@@ -20,11 +20,14 @@ const CODE = {
   python: { noop: 'lambda: None', identity: 'lambda x: x', square: 'lambda x: x*x', fail: '1/0' },
 } as const;
 
+/** The engine languages the benchmarks measure (the scenarios ship code for each). */
+export type BenchKind = keyof typeof CODE;
+
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-'));
 }
 
-async function withCluster<T>(n: number, engine: KernelKind, fn: (cluster: Cluster, rc: Client) => Promise<T>): Promise<T> {
+async function withCluster<T>(n: number, engine: BenchKind, fn: (cluster: Cluster, rc: Client) => Promise<T>): Promise<T> {
   const dir = tmpDir();
   const cluster = await Cluster.start({ n, engine, dir, profile: 'bench' });
   const rc = await cluster.connect();
@@ -41,7 +44,7 @@ const rssMB = (pid: number) => rssKB(pid) / 1024;
 
 const us = (xs: number[]) => xs.map((s) => s * 1e6);
 
-export async function clusterStart(kind: KernelKind, o: BenchOptions): Promise<void> {
+export async function clusterStart(kind: BenchKind, o: BenchOptions): Promise<void> {
   const samples: number[] = [];
   for (let i = 0; i < (o.quick ? 1 : 3); i++) {
     const dir = tmpDir();
@@ -57,7 +60,7 @@ export async function clusterStart(kind: KernelKind, o: BenchOptions): Promise<v
   o.emit(figure('cluster_start', kind, 4, 's', samples));
 }
 
-export async function mainScenarios(kind: KernelKind, o: BenchOptions): Promise<void> {
+export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {
   const c = CODE[kind];
   await withCluster(4, kind, async (cluster, rc) => {
     // Idle memory first, before any traffic, as the anchors measured it.
@@ -125,7 +128,7 @@ export async function mainScenarios(kind: KernelKind, o: BenchOptions): Promise<
 }
 
 /** Controller overhead as the cluster grows: the 1-engine round trip and execute on all. */
-export async function overhead(kind: KernelKind, sizes: number[], o: BenchOptions): Promise<void> {
+export async function overhead(kind: BenchKind, sizes: number[], o: BenchOptions): Promise<void> {
   const c = CODE[kind];
   for (const n of sizes) {
     await withCluster(n, kind, async (_cluster, rc) => {

@@ -11,7 +11,8 @@ import type { AppInfo, AppSettings } from '../preload/contract.js';
 import { EventHub, Router } from './ipc/router.js';
 import { ClusterService } from './services/clusterService.js';
 import { nodePtySpawner, PtyService, type PtySpawner } from './services/ptyService.js';
-import { SettingsStore } from './services/settings.js';
+import { SettingsStore } from './services/settings.js';import { languageNames } from '../core/kernels/index.js';
+
 
 export interface AppOptions {
   /** true in web mode. */
@@ -66,7 +67,7 @@ export function createAppServices(opts: AppOptions): AppServices {
   const pty = new PtyService({ events, spawner: opts.spawner ?? nodePtySpawner, log });
   const { connection, namespace: ns } = cluster;
   connection.onDidChangeConnection((file) => void pty.connect(file));
-  const info: AppInfo = { version: packageVersion(), platform: process.platform, hostname: os.hostname(), cpus: os.availableParallelism(), web: opts.web };
+  const info: AppInfo = { version: packageVersion(), platform: process.platform, hostname: os.hostname(), cpus: os.availableParallelism(), web: opts.web, engineLanguages: [...languageNames] };
   const notHere = (what: string) => () => {
     throw new Error(`${what} is done by the browser in web mode`);
   };

@@ -11,10 +11,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../core/util/entry.js';
-import type { AppSettings, KernelKind } from '../preload/contract.js';
+import type { AppSettings } from '../preload/contract.js';
 import { createAppServices, defaultSettingsFile } from './app.js';
 import { electronEntry, findElectron } from './electronBinary.js';
-import { WebServer } from './web/webServer.js';
+import { WebServer } from './web/webServer.js';import { engineLanguage } from '../core/kernels/index.js';
+
 
 const USAGE = `usage: multiengine app [--web] [options]
 
@@ -80,8 +81,7 @@ export function parseWebArgs(argv: string[]): WebMainArgs {
     overrides.engineCount = n;
   }
   if (values.engine !== undefined) {
-    if (values.engine !== 'node' && values.engine !== 'python') throw new Error(`--engine must be node or python, got ${JSON.stringify(values.engine)}`);
-    overrides.engineKind = values.engine as KernelKind;
+    overrides.engineKind = engineLanguage(values.engine, '--engine').name;
   }
   if (values.profile !== undefined) overrides.profile = values.profile;
   if (values.attach !== undefined) overrides.attach = values.attach;

@@ -13,7 +13,8 @@
 
 // ---------------------------------------------------------------- data shapes
 
-export type KernelKind = 'node' | 'python';
+/** An engine language's name: AppInfo.engineLanguages lists those the app can start. */
+export type KernelKind = string;
 export type EngineState = 'starting' | 'idle' | 'busy' | 'unresponsive' | 'dead';
 
 export interface AppSettings {
@@ -32,6 +33,8 @@ export interface AppInfo {
   cpus: number;
   /** true in web mode (a browser tab), false in the desktop window. */
   web: boolean;
+  /** The engine languages the app can start engines in, the default first. */
+  engineLanguages: string[];
 }
 
 export interface ClusterSnapshot {

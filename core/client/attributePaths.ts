@@ -5,6 +5,7 @@
  * segment is an identifier (checked first), so the source made here cannot carry other code.
  */
 import type { KernelKind } from '../protocol/messages.js';
+import { languageOrDefault } from '../kernels/index.js';
 import { isIdentifier, show } from './validate.js';
 
 export function isAttributePath(name: unknown): name is string {
@@ -24,10 +25,9 @@ export function checkNamesOrPaths(method: string, names: unknown): string[] {
   return names.map((n) => checkNameOrPath(method, n));
 }
 
-/** A function of no arguments that gives the value of `names[0]` (`single`) or the list of their values. */
+/** A function of no arguments, in the engine's language, that gives the value of `names[0]` (`single`) or the list of their values. */
 export function readerSource(kernel: KernelKind | undefined, names: readonly string[], single: boolean): string {
-  const value = single ? names[0] : `[${names.join(', ')}]`;
-  return kernel === 'python' ? `lambda: ${value}` : `() => (${value})`;
+  return languageOrDefault(kernel).readerSource(names, single);
 }
 
 /** A function of one argument per path that sets each path's attribute to its value (the objects must exist). */
@@ -35,12 +35,5 @@ export function writerSource(kernel: KernelKind | undefined, paths: readonly str
   // A parameter name no path starts with, so it cannot hide an object the paths name.
   let v = 'v';
   while (paths.some((p) => p.split('.')[0] === v)) v += '_';
-  if (kernel === 'python') {
-    const sets = paths.map((p, i) => {
-      const dot = p.lastIndexOf('.');
-      return `setattr(${p.slice(0, dot)}, '${p.slice(dot + 1)}', ${v}[${i}])`;
-    });
-    return `lambda *${v}: [${sets.join(', ')}] and None`;
-  }
-  return `(...${v}) => { ${paths.map((p, i) => `${p} = ${v}[${i}];`).join(' ')} }`;
+  return languageOrDefault(kernel).writerSource(paths, v);
 }

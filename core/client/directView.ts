@@ -13,7 +13,8 @@ import type { AsyncResult, ResultTracker } from './asyncResult.js';
 import { applyDecoder, executeDecoder, keysDecoder, nothing, pullDecoder } from './replyDecoders.js';
 import type { ReplyDecoder, ViewHost, WorkSubmission } from './viewHost.js';
 import { GatherTarget } from './gatherTarget.js';
-import { describeFunction, functionValue, mapHelper } from './remoteFunction.js';
+import { describeFunction, functionValue } from './remoteFunction.js';
+import { languageOrDefault } from '../kernels/index.js';
 import { concatenate, flattenOnce, isSequence, partition, sequenceLength, transpose, type Sequence } from './partition.js';
 import { checkName, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
 import { checkOptions, type CallOptions, type ExecuteOptions, type ExecuteResult, type Fn, type IsOne, type Mappable, type NoOptions, type ParallelFunction, type PerEngine, type RemoteFunction, type Returned, type ViewResult, type ZipShape } from './viewTypes.js';
@@ -149,10 +150,10 @@ export class DirectView<One extends boolean = boolean> {
     const blocks = (seqs as Sequence[]).map((s) => partition(s, r.ids.length));
     const messages = r.ids.map((id, e) => {
       const enc: Encoder = { buffers: [] };
-      const helper = mapHelper(this.host.kernelOf(id));
+      const language = languageOrDefault(this.host.kernelOf(id));
       const args: Json[] = blocks.map((b, j) => encodeValue(b[e], enc, `${method}.seqs[${j}]`));
-      if (helper.passFunction) args.unshift(functionValue(info));
-      const fn = helper.fn(info.src);
+      if (language.mapPassesFunction) args.unshift(functionValue(info));
+      const fn = language.mapFunction(info.src);
       const content = info.require.length ? { fn, args, require: info.require } : { fn, args };
       return { content, buffers: enc.buffers };
     });

@@ -16,7 +16,8 @@ import { connectControl, type ControlChannel } from './controlClient.js';
 import { installGlobals } from './evaluate.js';
 import { History, historyFile } from './history.js';
 import { colorEnabled, formatBanner, makeStyle } from './render.js';
-import { Console } from './repl.js';
+import { Console } from './repl.js';import { DEFAULT_LANGUAGE, isLanguageName, languageNames } from '../kernels/index.js';
+
 
 export const CONSOLE_USAGE = `usage: multiengine console [--profile P | --file <client.json>] [--dir D]
        multiengine console -n N [--engine node|python] [--python PATH] [--profile P] [--dir D]
@@ -52,8 +53,8 @@ function parse(argv: string[]): Args | 'help' {
   });
   if (values.help) return 'help';
   if (positionals.length) throw new ConsoleUsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
-  const engine = values.engine ?? 'node';
-  if (engine !== 'node' && engine !== 'python') throw new ConsoleUsageError(`--engine must be node or python, got ${JSON.stringify(engine)}`);
+  const engine = values.engine ?? DEFAULT_LANGUAGE;
+  if (!isLanguageName(engine)) throw new ConsoleUsageError(`--engine must be one of ${languageNames.join(', ')}; got ${JSON.stringify(engine)}`);
   let n: number | undefined;
   if (values.n !== undefined) {
     n = Number(values.n);

@@ -20,7 +20,11 @@ export interface Header {
 /** A JSON value; `EncodedValue` trees (core/serialize) are JSON values that refer to buffers by index. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-export type KernelKind = 'node' | 'python';
+/**
+ * The engine's language, as it registers: any name (Multiengine ships 'node' and 'python',
+ * described in core/kernels); every language speaks the same protocol.
+ */
+export type KernelKind = string;
 export type EngineState = 'starting' | 'idle' | 'busy' | 'unresponsive' | 'dead';
 
 export interface EngineInfo {

@@ -6,7 +6,8 @@
  * name of the field (pull.name) for the log. Unknown fields are rejected, so nothing
  * unexpected reaches a service.
  */
-import type { InvokeName, InvokeTypes, SendName, SendTypes } from '../../preload/contract.js';
+import type { InvokeName, InvokeTypes, KernelKind, SendName, SendTypes } from '../../preload/contract.js';
+import { isLanguageName, languageNames } from '../../core/kernels/index.js';
 
 /** Payload keys as the user knows them: [form field, how a sentence names it]. */
 const USER_WORDS: Record<string, [string | undefined, string]> = {
@@ -105,8 +106,8 @@ function name(v: unknown, what: string): string {
   return s;
 }
 
-function kind(v: unknown, what: string): 'node' | 'python' {
-  if (v !== 'node' && v !== 'python') throw new PayloadError(what, `must be "node" or "python", got ${show(v)}`);
+function kind(v: unknown, what: string): KernelKind {
+  if (!isLanguageName(v)) throw new PayloadError(what, `must be one of ${languageNames.map((l) => `"${l}"`).join(', ')}; got ${show(v)}`);
   return v;
 }
 

@@ -9,7 +9,7 @@ import type { EngineValue, GatherResult, NamespaceEntry, NamespaceListing, PullR
 import type { ClusterConnection } from './clusterConnection.js';
 import type { EngineTable } from './engineTable.js';
 import { parseValue } from './parseValue.js';
-import { NODE_DESCRIBE, PYTHON_DESCRIBE } from './probes.js';
+import { languageOrDefault } from '../../core/kernels/index.js';
 import type { Task, TaskLog } from './taskLog.js';
 import { describeError, failureOf, UserError } from './userError.js';
 import { toValueView } from './valueView.js';
@@ -72,7 +72,7 @@ export class NamespaceOps {
           const names = (await rc.view(id).keys()).slice(0, MAX_NAMES);
           if (names.length === 0) return { id, kernel, items: [] };
           this.table.countOwnRequests(id, 1);
-          const items = (await rc.view(id).applySync(kernel === 'python' ? PYTHON_DESCRIBE : NODE_DESCRIBE, names)) as Described[];
+          const items = (await rc.view(id).applySync(languageOrDefault(kernel).describeNames, names)) as Described[];
           return { id, kernel, items: Array.isArray(items) ? items : [] };
         } catch (e) {
           const f = failureOf(e);

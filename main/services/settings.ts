@@ -3,16 +3,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AppSettings } from '../../preload/contract.js';
+import { DEFAULT_LANGUAGE, isLanguageName } from '../../core/kernels/index.js';
 
 export function defaultSettings(): AppSettings {
-  return { engineCount: Math.max(1, os.availableParallelism()), engineKind: 'node', attach: false, profile: 'app' };
+  return { engineCount: Math.max(1, os.availableParallelism()), engineKind: DEFAULT_LANGUAGE, attach: false, profile: 'app' };
 }
 
 function sanitize(raw: unknown, base: AppSettings): AppSettings {
   const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Partial<Record<keyof AppSettings, unknown>>;
   return {
     engineCount: Number.isSafeInteger(r.engineCount) && (r.engineCount as number) >= 0 && (r.engineCount as number) <= 1024 ? (r.engineCount as number) : base.engineCount,
-    engineKind: r.engineKind === 'python' || r.engineKind === 'node' ? r.engineKind : base.engineKind,
+    engineKind: isLanguageName(r.engineKind) ? r.engineKind : base.engineKind,
     attach: typeof r.attach === 'boolean' ? r.attach : base.attach,
     profile: typeof r.profile === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(r.profile) ? r.profile : base.profile,
   };

@@ -39,7 +39,7 @@ describe('payload validation', () => {
     ['push', { name: 'b', source: '  ', format: 'json', targets: [] }, /must not be empty/],
     ['addEngines', { n: 0, kind: 'node' }, /from 1 to/],
     ['addEngines', { n: 1.5, kind: 'node' }, /whole number/],
-    ['addEngines', { n: 2, kind: 'ruby' }, /"node" or "python"/],
+    ['addEngines', { n: 2, kind: 'ruby' }, /one of "node", "python"; got "ruby"/],
     ['attachCluster', { profile: '../etc' }, /not a profile name/],
     ['interruptEngines', { ids: [] }, /at least one engine/],
     ['getCluster', { sneaky: true }, /takes no payload/],

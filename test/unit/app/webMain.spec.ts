@@ -14,7 +14,7 @@ describe('the app command line', () => {
       help: false,
     });
     expect(parseWebArgs([])).toMatchObject({ web: false, port: 0, open: true, overrides: {} });
-    expect(() => parseWebArgs(['--engine', 'ruby'])).toThrow(/node or python/);
+    expect(() => parseWebArgs(['--engine', 'ruby'])).toThrow(/--engine must be one of node, python; got "ruby"/);
     expect(() => parseWebArgs(['-n', 'x'])).toThrow(/whole number/);
     expect(() => parseWebArgs(['--bogus'])).toThrow();
   });

@@ -6,12 +6,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkNameOrPath, isAttributePath, readerSource, writerSource } from '../../../core/client/attributePaths.js';
-import { MAP_HELPERS, sourceName } from '../../../core/client/remoteFunction.js';
+import { sourceName } from '../../../core/client/remoteFunction.js';
+import { pythonLanguage } from '../../../core/kernels/python.js';
 
 const HELPER = '(lambda f: lambda *seqs: [f(*a) for a in zip(*seqs)])';
 
 test('the Python map helper wraps a lambda, and keeps a def block a block that ends with the helper applied to the def', () => {
-  const py = MAP_HELPERS.python.fn;
+  const py = (src: string) => pythonLanguage.mapFunction(src);
   assert.equal(py('  lambda x: x * 2\n'), `${HELPER}(lambda x: x * 2)`);
   assert.equal(py('lambda x: (\n  x + 1\n)'), `${HELPER}(lambda x: (\n  x + 1\n))`, 'a closing bracket in column 0 does not make a block');
   assert.equal(py('def sq(x):\n    return x * x\n'), `def sq(x):\n    return x * x\n${HELPER}(sq)`);
