@@ -50,7 +50,7 @@ export function findElectron(root = packageRoot, env: NodeJS.ProcessEnv = proces
   const install = path.relative(root, path.join(dir, 'install.js'));
   const download = [`on a machine with internet access: node ${install} (downloads Electron ${version})`, `behind a mirror: ELECTRON_MIRROR=<mirror URL> node ${install}`, atHand];
   if (rel === null) {
-    return { ok: false, reason: 'the electron package is installed without its binary (ELECTRON_SKIP_BINARY_DOWNLOAD was set, or the download failed)', remedy: download };
+    return { ok: false, reason: 'the electron package is installed without its binary (ELECTRON_SKIP_BINARY_DOWNLOAD was set, npm did not run its install script, or the download failed)', remedy: download };
   }
   const bin = path.join(dir, 'dist', rel);
   if (!fs.existsSync(bin)) return { ok: false, reason: `the Electron binary is missing (${bin})`, remedy: download };
