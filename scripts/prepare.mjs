@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// `prepare`: builds dist/ when npm installs this folder (`npm install` in a clone). When
+// `npx multiengine` links the folder instead (npm_command=exec), npm hides a lifecycle script's
+// output, so a 20 s build would pass for a hang: then bin/multiengine.js builds on first run
+// and says so.
+import { spawnSync } from 'node:child_process';
+
+if (process.env.npm_command === 'exec') process.exit(0);
+const npm = process.env.npm_execpath;
+const r = npm ? spawnSync(process.execPath, [npm, 'run', 'build'], { stdio: 'inherit' }) : spawnSync('npm', ['run', 'build'], { stdio: 'inherit', shell: process.platform === 'win32' });
+process.exit(r.status ?? 1);
