@@ -2,15 +2,13 @@
 import type { ClusterSnapshot } from '../preload/contract.js';
 import type { ElectronLookup } from './electronBinary.js';
 
-/** Why there is no desktop window, how to get one, and what happens instead. */
+/** Why there is no desktop window, and how to get one. */
 export function noWindowMessage(lookup: Extract<ElectronLookup, { ok: false }>): string {
-  return [
-    `No desktop window: ${lookup.reason}.`,
-    'For the desktop window:',
-    ...lookup.remedy.map((r) => `  - ${r}`),
-    'Meanwhile the app runs in web mode: open the URL below in your browser. Ctrl-C stops the cluster.',
-  ].join('\n');
+  return [`No desktop window: ${lookup.reason}.`, 'For the desktop window:', ...lookup.remedy.map((r) => `  - ${r}`)].join('\n');
 }
+
+/** Said before web mode prints its URL. */
+export const WEB_MODE_HINT = 'The app runs in web mode: open the URL below in your browser. Ctrl-C stops the cluster.';
 
 /** The last line on exit: what was stopped, and what was left running. */
 export function goodbyeMessage(snap: Pick<ClusterSnapshot, 'mode' | 'profile' | 'controllerPid'>, engines: number, what = 'the web server'): string {

@@ -29,7 +29,7 @@ test('npm start without the Electron binary explains, runs web mode, and stops e
     const lines = out.split('\n');
     assert.equal(lines[0], `No desktop window: ELECTRON_OVERRIDE_DIST_PATH is set, but there is no ${path.join(noBinary, 'electron')}.`);
     assert.equal(lines[1], 'For the desktop window:');
-    assert.match(out, /Meanwhile the app runs in web mode: open the URL below in your browser\. Ctrl-C stops the cluster\.\nmultiengine web mode: (http:\/\/127\.0\.0\.1:\d+\/\S*)/);
+    assert.match(out, /\nThe app runs in web mode: open the URL below in your browser\. Ctrl-C stops the cluster\.\nmultiengine web mode: http:\/\/127\.0\.0\.1:\d+\/\S*\n/);
     const url = /multiengine web mode: (\S+)/.exec(out)![1];
     assert.equal((await fetch(url)).status, 200, 'the app is served');
 

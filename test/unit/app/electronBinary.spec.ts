@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { findElectron, pinnedElectron } from '../../../main/electronBinary.js';
-import { goodbyeMessage, noWindowMessage } from '../../../main/startMessages.js';
+import { goodbyeMessage, noWindowMessage, WEB_MODE_HINT } from '../../../main/startMessages.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -73,13 +73,14 @@ describe('findElectron', () => {
 });
 
 describe('start messages', () => {
-  it('no window: what happened, how to get the window, and that web mode runs in the browser until Ctrl-C', () => {
+  it('no window: what happened and how to get the window; web mode: where to look and how to stop', () => {
     const r = findElectron(install(), {});
     if (r.ok) throw new Error('expected no Electron');
     const text = noWindowMessage(r);
     expect(text.split('\n')[0]).toBe(`No desktop window: ${r.reason}.`);
     for (const line of r.remedy) expect(text).toContain(`  - ${line}`);
-    expect(text).toMatch(/open the URL below in your browser\. Ctrl-C stops the cluster\.$/);
+    expect(text.split('\n')).toHaveLength(2 + r.remedy.length);
+    expect(WEB_MODE_HINT).toBe('The app runs in web mode: open the URL below in your browser. Ctrl-C stops the cluster.');
   });
 
   it('goodbye names what was stopped, and what keeps running', () => {
