@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 function collect(p, out) {
   const st = fs.statSync(p);
@@ -25,5 +26,9 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], { stdio: 'inherit' });
+// Node's usual reporter (spec on a terminal, TAP otherwise), plus one that names skipped tests.
+const reporters = flags.some((f) => f.startsWith('--test-reporter'))
+  ? []
+  : ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination=stdout', '--test-reporter', fileURLToPath(new URL('skippedReporter.mjs', import.meta.url)), '--test-reporter-destination=stdout'];
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...flags, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -10,31 +10,14 @@ import { Client } from '../client/client.js';
 import { Cluster } from '../cluster/cluster.js';
 import { connectionFilePath } from '../connection/connectionFile.js';
 import type { EngineInfo, KernelKind } from '../protocol/messages.js';
+import { parseArgs as parseControllerArgs, USAGE as CONTROLLER_USAGE } from '../controller/options.js';
 import { nodeEntry, packageRoot } from '../util/entry.js';
 import { waitForExit } from '../util/processes.js';
+import { COMMAND_USAGE, USAGE, UsageError, wantsHelp } from './usage.js';
 
-const USAGE = `usage: multiengine <command> [options]
+export { UsageError };
 
-commands:
-  start [-n N] [--engine node|python] [--profile P] [--daemon] [--restart always|never]
-                      start a controller and N engines (default: one per CPU core);
-                      runs until Ctrl-C, or returns once engines are up with --daemon;
-                      --restart always replaces engines that die (same id, new namespace)
-  stop [--profile P]  stop the cluster of a profile
-  status [--profile P]
-                      list the engines of a running cluster and its result store
-  controller [--ip IP] [--port N] [--profile P]
-                      run a controller by hand
-  engine --file <engine connection file> [--engine node|python] [--python PATH] [--reconnect-ms MS]
-                      run one engine by hand, e.g. on another host; it registers again
-                      (same id, same namespace) when the controller comes back within MS
-  console [-n N] [--engine node|python] [--profile P | --file <client.json>]
-                      an interactive prompt with the client loaded and the %px magics
-  app --web           the desktop app's UI served to a browser on 127.0.0.1
 
-common options: --dir D (instead of $MULTIENGINE_DIR or ~/.multiengine), --profile P (default: default)`;
-
-export class UsageError extends Error {}
 
 const common = {
   profile: { type: 'string', default: 'default' },
@@ -45,6 +28,11 @@ const common = {
 export async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
+    // Help first: `start --help` must start nothing.
+    if (command !== undefined && COMMAND_USAGE[command] && wantsHelp(rest)) {
+      console.log(COMMAND_USAGE[command]);
+      return 0;
+    }
     switch (command) {
       case 'start':
         return await start(rest);
@@ -53,30 +41,57 @@ export async function run(argv: string[]): Promise<number> {
       case 'status':
         return await status(rest);
       case 'controller':
-        return await passThrough(nodeEntry('core/controller/main'), rest);
+        return await controller(rest);
       case 'engine':
         return await engine(rest);
       case 'console':
         return await (await import('../console/main.js')).runConsole(rest);
       case 'app':
+        // The app parses its own options (and answers --help) in main/webMain.
         return await passThrough(nodeEntry('main/webMain'), rest);
-      case undefined:
+      case 'help':
+        if (rest.length > 1 || (rest.length === 1 && !COMMAND_USAGE[rest[0]] && !['console', 'controller', 'app'].includes(rest[0]))) {
+          throw new UsageError(`no help for ${JSON.stringify(rest.join(' '))}: not a command`);
+        }
+        return rest.length ? await run([rest[0], '--help']) : (console.log(USAGE), 0);
       case '-h':
       case '--help':
-      case 'help':
         console.log(USAGE);
-        return command === undefined ? 2 : 0;
+        return 0;
+      case undefined:
+        console.error(USAGE);
+        return 2;
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`multiengine: ${(e as Error).message}\n\n${USAGE}`);
+      const which = e instanceof UsageError ? e.command : command;
+      const usage = (which && COMMAND_USAGE[which]) ?? USAGE;
+      console.error(`multiengine${which && COMMAND_USAGE[which] ? ` ${which}` : ''}: ${(e as Error).message}\n\n${usage}`);
       return 2;
     }
     console.error(`multiengine: ${(e as Error).message}`);
     return 1;
   }
+}
+
+/** `multiengine controller`: its options are checked here, so a typo is an error rather than the controller's warning. */
+async function controller(args: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseControllerArgs>;
+  try {
+    parsed = parseControllerArgs(args);
+    if (parsed.unknown.length) throw new UsageError(`unknown option ${JSON.stringify(parsed.unknown[0])}`);
+  } catch (e) {
+    // Its options' own errors (a missing or bad value) are usage errors too.
+    console.error(`multiengine controller: ${(e as Error).message}\n\n${CONTROLLER_USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    console.log(CONTROLLER_USAGE);
+    return 0;
+  }
+  return passThrough(nodeEntry('core/controller/main'), args);
 }
 
 function kernelOf(v: string | undefined): KernelKind {
@@ -185,9 +200,9 @@ async function status(args: string[]): Promise<number> {
 async function engine(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { file: { type: 'string' }, engine: { type: 'string' }, python: { type: 'string' }, id: { type: 'string' }, 'reconnect-ms': { type: 'string' } },
+    options: { file: { type: 'string' }, engine: { type: 'string' }, python: { type: 'string' }, id: { type: 'string' }, 'reconnect-ms': { type: 'string' }, help: common.help },
   });
-  if (!values.file) throw new UsageError('engine needs --file <engine connection file>');
+  if (!values.file) throw new UsageError('engine needs --file <engine connection file>', 'engine');
   const passArgs = ['--file', values.file, ...(values.id ? ['--id', values.id] : []), ...(values['reconnect-ms'] ? ['--reconnect-ms', values['reconnect-ms']] : [])];
   if (kernelOf(values.engine) === 'python') {
     const python = values.python ?? process.env.MULTIENGINE_PYTHON ?? 'python3';

@@ -8,15 +8,14 @@
  * re-register with their ids and namespaces, clients reconnect on their own. At most
  * `maxControllerRestarts` per minute; then it gives up and says why.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import readline from 'node:readline';
 import { inspect } from 'node:util';
 import { Client } from '../client/client.js';
 import { Emitter, type Event } from '../events/emitter.js';
 import type { EngineInfo, KernelKind } from '../protocol/messages.js';
-import { nodeEntry } from '../util/entry.js';
 import { ensureGone } from '../util/processes.js';
+import { NodeSpawner, type ProcessSpawner, type SpawnedProcess } from './spawner.js';
 
 export interface ClusterOptions {
   /** Number of engines to start; defaults to the number of CPU cores. 0 starts none. */
@@ -54,6 +53,8 @@ export interface ClusterOptions {
   /** Caps of the controller's store of results whose client went away (defaults 128 MiB, 4096 results). */
   resultStoreBytes?: number;
   resultStoreEntries?: number;
+  /** How the controller process is started, the first time and on every restart (default: a NodeSpawner). */
+  spawner?: ProcessSpawner;
 }
 
 /** What happened to the Cluster's controller process. */
@@ -80,9 +81,9 @@ export class ClusterError extends Error {
   }
 }
 
-/** How the controller is run: the same command line each time it is (re)started. */
+/** How the controller is run: the same spawner and command line each time it is (re)started. */
 interface ControllerCommand {
-  command: string;
+  spawner: ProcessSpawner;
   args: string[];
   opts: ClusterOptions;
   timeoutMs: number;
@@ -107,7 +108,7 @@ export class Cluster {
   controllerRestarts = 0;
 
   private constructor(
-    private controller: ChildProcess,
+    private controller: SpawnedProcess,
     private ready: ReadyLine,
     private readonly control: Client,
     readonly profile: string,
@@ -123,8 +124,7 @@ export class Cluster {
     const n = opts.n ?? os.availableParallelism();
     if (!Number.isInteger(n) || n < 0) throw new ClusterError(`n must be a whole number of engines, got ${String(opts.n)}`);
     const profile = opts.profile ?? 'default';
-    const { command, args } = nodeEntry('core/controller/main');
-    args.push('--profile', profile);
+    const args = ['--profile', profile];
     if (opts.dir) args.push('--dir', opts.dir);
     if (opts.ip) args.push('--ip', opts.ip);
     if (opts.port !== undefined) args.push('--port', String(opts.port));
@@ -142,14 +142,9 @@ export class Cluster {
     if (!opts.detached) args.push('--exit-with-parent');
 
     const timeoutMs = opts.timeoutMs ?? 30_000;
-    const cmd: ControllerCommand = { command, args, opts, timeoutMs };
+    const cmd: ControllerCommand = { spawner: opts.spawner ?? new NodeSpawner(), args, opts, timeoutMs };
     const { child, ready } = await spawnController(cmd, args);
-    if (opts.detached) {
-      child.unref();
-      child.stdout!.destroy();
-      child.stderr!.destroy();
-      (child.stdin as NodeJS.WritableStream & { unref?: () => void }).end();
-    }
+    if (opts.detached) child.detach();
     const control = await Client.connect({ file: ready.client_file, timeoutMs });
     const cluster = new Cluster(child, ready, control, profile, cmd);
     if (n > 0) {
@@ -229,7 +224,7 @@ export class Cluster {
     this.control.close();
     await ensureGone(this.ready.pid, 5000);
     await Promise.all([...this.enginePids].map((p) => ensureGone(p, 2000)));
-    this.controller.stdin?.destroy();
+    this.controller.stdin.destroy();
   }
 
   /** Every pid the cluster started: controller first, then engines. */
@@ -246,11 +241,10 @@ export class Cluster {
   }
 
   /** Restarts the controller when `child` exits while the cluster is not being stopped. */
-  private supervise(child: ChildProcess): void {
+  private supervise(child: SpawnedProcess): void {
     if (this.cmd.opts.detached || this.cmd.opts.restartController === false) return;
-    child.once('exit', (code, signal) => {
+    child.onDidExit(({ reason: how }) => {
       if (this.stopped || child !== this.controller) return;
-      const how = signal ? `killed by signal ${signal}` : `exited with code ${code}`;
       const pid = this.ready.pid;
       if (this.cmd.opts.verbose || process.env.MULTIENGINE_DEBUG) process.stderr.write(`multiengine cluster: controller pid ${pid} ${how}\n`);
       this.emitController({ event: 'exited', pid, reason: how });
@@ -279,7 +273,7 @@ export class Cluster {
       try {
         const { child, ready } = await spawnController(this.cmd, args);
         if (this.stopped) {
-          child.kill('SIGTERM');
+          child.signal('SIGTERM');
           return;
         }
         this.controller = child;
@@ -312,45 +306,40 @@ function withPort(args: readonly string[], port: number): string[] {
 }
 
 /** Spawns a controller process and waits for its ready line. */
-async function spawnController(cmd: ControllerCommand, args: string[]): Promise<{ child: ChildProcess; ready: ReadyLine }> {
+async function spawnController(cmd: ControllerCommand, args: string[]): Promise<{ child: SpawnedProcess; ready: ReadyLine }> {
   const { opts } = cmd;
-  const child = spawn(cmd.command, args, {
-    stdio: ['pipe', 'pipe', 'pipe'],
-    // Its own process group: a terminal's Ctrl-C reaches us, and we stop the cluster in order.
-    detached: true,
-    env: process.env,
-  });
+  // Its own process group: a terminal's Ctrl-C reaches us, and we stop the cluster in order.
+  const child = cmd.spawner.start({ entry: 'core/controller/main', args, detached: true });
   const logTail: string[] = [];
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (text: string) => {
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (text: string) => {
     if (opts.verbose || process.env.MULTIENGINE_DEBUG) process.stderr.write(text);
     logTail.push(...text.split('\n').filter(Boolean));
     if (logTail.length > 40) logTail.splice(0, logTail.length - 40);
   });
-  child.stdin!.on('error', () => {});
   try {
     return { child, ready: await readReadyLine(child, cmd.timeoutMs, logTail) };
   } catch (e) {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    child.signal('SIGKILL');
     throw e;
   }
 }
 
-function readReadyLine(child: ChildProcess, timeoutMs: number, logTail: string[]): Promise<ReadyLine> {
+function readReadyLine(child: SpawnedProcess, timeoutMs: number, logTail: string[]): Promise<ReadyLine> {
   return new Promise((resolve, reject) => {
-    const rl = readline.createInterface({ input: child.stdout! });
+    const rl = readline.createInterface({ input: child.stdout });
     const fail = (why: string) => {
       clearTimeout(timer);
+      exited.dispose();
       rl.close();
       const log = logTail.length ? `\n${logTail.slice(-10).join('\n')}` : '';
       reject(new ClusterError(`controller did not start: ${why}${log}`));
     };
     const timer = setTimeout(() => fail(`no ready line within ${timeoutMs} ms`), timeoutMs);
-    child.once('exit', (code, signal) => fail(`it exited with ${signal ?? `code ${code}`}`));
-    child.once('error', (e) => fail(e.message));
+    const exited = child.onDidExit((e) => fail(e.signal ? `it exited with ${e.signal}` : e.code !== null ? `it exited with code ${e.code}` : e.reason));
     rl.once('line', (line) => {
       clearTimeout(timer);
-      child.removeAllListeners('exit');
+      exited.dispose();
       try {
         const ready = JSON.parse(line) as ReadyLine;
         if (ready.event !== 'ready') throw new Error(`unexpected first line ${line}`);

@@ -27,6 +27,7 @@ import {
   windowOpenDecision,
 } from '../security.js';
 import { parseWebArgs, pickAppArgs } from '../webMain.js';
+import { ElectronSpawner } from './spawner.js';
 
 const rendererRoot = path.join(packageRoot, 'dist', 'renderer');
 const preloadPath = path.join(packageRoot, 'dist', 'preload', 'preload.cjs');
@@ -132,18 +133,17 @@ async function start(): Promise<void> {
     console.error(`multiengine: ${(e as Error).message}`);
     args = parseWebArgs([]);
   }
+  const clusterSpawner = new ElectronSpawner({ pythonEngine: app.isPackaged ? path.join(process.resourcesPath, 'engines', 'python', 'multiengine_engine.py') : undefined });
   services = createAppServices({
     web: false,
     settingsFile: defaultSettingsFile(args.dir),
     overrides: args.overrides,
     dir: args.dir,
     heartbeatMs: args.heartbeatMs,
-    // Engines and the console run as plain node. Packaged, the Python engine is an extra
-    // resource outside app.asar (python cannot read the archive).
-    spawnEnv: {
-      ELECTRON_RUN_AS_NODE: '1',
-      ...(app.isPackaged ? { MULTIENGINE_PYTHON_ENGINE: path.join(process.resourcesPath, 'engines', 'python', 'multiengine_engine.py') } : {}),
-    },
+    // The controller and engines run as plain node. Packaged, the Python engine is an extra
+    // resource outside app.asar. (Until createAppServices takes the spawner itself, its env
+    // goes through spawnEnv, which switches controller restarts off.)
+    spawnEnv: clusterSpawner.env,
     copyText: (text) => clipboard.writeText(text),
     openExternal: async (url) => {
       if (!isSafeExternalUrl(url)) throw new Error('only http(s) links are opened');

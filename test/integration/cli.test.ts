@@ -75,3 +75,54 @@ test('bad usage names the problem', () => {
   assert.equal(u.status, 2);
   assert.match(u.stderr, /unknown command "frobnicate"/);
 });
+
+/** A fresh HOME and MULTIENGINE_DIR, so anything a command writes shows up there. */
+function privateHome(): { env: NodeJS.ProcessEnv; home: string; files(): string[] } {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-home-'));
+  const env = { HOME: home, MULTIENGINE_DIR: path.join(home, 'me'), XDG_CONFIG_HOME: path.join(home, 'config') };
+  return { env, home, files: () => fs.readdirSync(home, { recursive: true }).map(String) };
+}
+
+const COMMANDS = ['start', 'stop', 'status', 'controller', 'engine', 'console', 'app', 'help'];
+
+test('every command answers --help and -h with its usage, exits 0, and starts and writes nothing', () => {
+  const h = privateHome();
+  try {
+    for (const command of COMMANDS) {
+      for (const flag of ['--help', '-h']) {
+        const r = spawnSync(process.execPath, [bin, command, flag], { env: { ...process.env, ...h.env }, encoding: 'utf8', timeout: 20_000 });
+        assert.equal(r.status, 0, `${command} ${flag}: exit ${r.status}, stderr: ${r.stderr}`);
+        const expected = command === 'help' ? 'usage: multiengine <command>' : `usage: multiengine ${command}`;
+        assert.ok(r.stdout.startsWith(expected), `${command} ${flag} printed: ${r.stdout}${r.stderr}`);
+        assert.deepEqual(h.files(), [], `${command} ${flag} wrote files`);
+      }
+    }
+    const one = cli(['help', 'start'], h.env);
+    assert.equal(one.status, 0);
+    assert.match(one.stdout, /^usage: multiengine start .*\n[\s\S]*--daemon/);
+    // The flag after a value is still help, and nothing starts.
+    const late = cli(['start', '-n', '2', '--profile', 'p', '--help'], h.env);
+    assert.equal(late.status, 0, late.stderr);
+    assert.deepEqual(h.files(), []);
+  } finally {
+    fs.rmSync(h.home, { recursive: true, force: true });
+  }
+});
+
+test('an unknown flag is a usage error (exit 2) that names it, for every command', () => {
+  const h = privateHome();
+  try {
+    for (const command of COMMANDS.filter((c) => c !== 'help')) {
+      const r = cli([command, '--frobnicate'], h.env);
+      assert.equal(r.status, 2, `${command} --frobnicate: exit ${r.status}, stderr: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^multiengine ${command}: .*--frobnicate`), `${command}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`usage: multiengine ${command}`), `${command}: ${r.stderr}`);
+      assert.deepEqual(h.files(), [], `${command} --frobnicate wrote files`);
+    }
+    const r = cli(['help', 'frobnicate'], h.env);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /no help for "frobnicate": not a command/);
+  } finally {
+    fs.rmSync(h.home, { recursive: true, force: true });
+  }
+});
