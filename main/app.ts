@@ -7,11 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../core/util/entry.js';
+import type { ProcessSpawner } from '../core/index.js';
 import type { AppInfo, AppSettings } from '../preload/contract.js';
 import { EventHub, Router } from './ipc/router.js';
 import { ClusterService } from './services/clusterService.js';
 import { nodePtySpawner, PtyService, type PtySpawner } from './services/ptyService.js';
-import { SettingsStore } from './services/settings.js';import { languageNames } from '../core/kernels/index.js';
+import { SettingsStore } from './services/settings.js';
+import { languageNames } from '../core/kernels/index.js';
 
 
 export interface AppOptions {
@@ -25,8 +27,8 @@ export interface AppOptions {
   dir?: string;
   heartbeatMs?: number;
   deadAfterMs?: number;
-  /** See ClusterServiceOptions.spawnEnv. */
-  spawnEnv?: Record<string, string>;
+  /** Starts the controller; see ClusterConnectionOptions.spawner. */
+  clusterSpawner?: ProcessSpawner;
   copyText?: (text: string) => void | Promise<void>;
   openExternal?: (url: string) => void | Promise<void>;
   spawner?: () => Promise<PtySpawner>;
@@ -63,7 +65,7 @@ export function createAppServices(opts: AppOptions): AppServices {
   const events = new EventHub();
   const settings = new SettingsStore(opts.settingsFile);
   if (opts.overrides) settings.override(opts.overrides);
-  const cluster = new ClusterService({ events, settings, dir: opts.dir, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, spawnEnv: opts.spawnEnv, log });
+  const cluster = new ClusterService({ events, settings, dir: opts.dir, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, spawner: opts.clusterSpawner, log });
   const pty = new PtyService({ events, spawner: opts.spawner ?? nodePtySpawner, log });
   const { connection, namespace: ns } = cluster;
   connection.onDidChangeConnection((file) => void pty.connect(file));

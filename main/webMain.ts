@@ -14,7 +14,9 @@ import { packageRoot } from '../core/util/entry.js';
 import type { AppSettings } from '../preload/contract.js';
 import { createAppServices, defaultSettingsFile } from './app.js';
 import { electronEntry, findElectron } from './electronBinary.js';
-import { WebServer } from './web/webServer.js';import { engineLanguage } from '../core/kernels/index.js';
+import { WebServer } from './web/webServer.js';
+import { engineLanguage } from '../core/kernels/index.js';
+import { goodbyeMessage, noWindowMessage, WEB_MODE_HINT } from './startMessages.js';
 
 
 const USAGE = `usage: multiengine app [--web] [options]
@@ -141,7 +143,8 @@ export async function main(argv: string[]): Promise<number> {
   if (!args.web) {
     const electron = findElectron();
     if (electron.ok && fs.existsSync(electronEntry())) return runElectron(electron.path, argv);
-    console.log(`No desktop window: ${electron.ok ? 'the app is not built (npm run build)' : electron.reason}. Starting web mode instead.`);
+    console.log(electron.ok ? 'No desktop window: the app is not built (npm run build).' : noWindowMessage(electron));
+    console.log(WEB_MODE_HINT);
   }
   const root = rendererRoot();
   if (!fs.existsSync(path.join(root, 'index.html'))) {
@@ -171,8 +174,12 @@ export async function main(argv: string[]): Promise<number> {
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
+      // What was running, said after it stopped.
+      const snap = services.cluster.connection.snapshot();
+      const engines = services.cluster.table.engineRows().filter((e) => e.state !== 'dead').length;
       await server.close().catch(() => {});
       await services.dispose().catch(() => {});
+      console.log(goodbyeMessage(snap, engines));
     })();
     return stopping;
   };

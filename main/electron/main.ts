@@ -140,10 +140,9 @@ async function start(): Promise<void> {
     overrides: args.overrides,
     dir: args.dir,
     heartbeatMs: args.heartbeatMs,
-    // The controller and engines run as plain node. Packaged, the Python engine is an extra
-    // resource outside app.asar. (Until createAppServices takes the spawner itself, its env
-    // goes through spawnEnv, which switches controller restarts off.)
-    spawnEnv: clusterSpawner.env,
+    // The controller and engines run as plain node (and so do its restarts). Packaged, the
+    // Python engine is an extra resource outside app.asar.
+    clusterSpawner,
     copyText: (text) => clipboard.writeText(text),
     openExternal: async (url) => {
       if (!isSafeExternalUrl(url)) throw new Error('only http(s) links are opened');

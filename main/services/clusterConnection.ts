@@ -5,7 +5,7 @@
  * choice that worked is remembered in the settings.
  */
 import fs from 'node:fs';
-import { Client, Cluster, connectionFilePath } from '../../core/index.js';
+import { Client, Cluster, connectionFilePath, type ProcessSpawner } from '../../core/index.js';
 import { Emitter } from '../../core/events/emitter.js';
 import { describeEngineGroups, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
@@ -24,12 +24,8 @@ export interface ClusterConnectionOptions {
   dir?: string;
   heartbeatMs?: number;
   deadAfterMs?: number;
-  /**
-   * Environment the controller (and so the engines) must start with. In Electron,
-   * ELECTRON_RUN_AS_NODE=1 makes process.execPath a plain node; it is set only while the
-   * controller is spawned, never for Electron's own helper processes.
-   */
-  spawnEnv?: Record<string, string>;
+  /** Starts the controller (and its restarts); Electron passes one that runs it as plain node. Default: core's NodeSpawner. */
+  spawner?: ProcessSpawner;
   log?: (line: string) => void;
 }
 
@@ -181,18 +177,14 @@ export class ClusterConnection {
         this.rc = t.rc ?? (await this.reach(t.profile));
       } else {
         // The controller first, then the engines: their rows show up as each registers.
-        this.cluster = await this.withSpawnEnv(() =>
-          Cluster.start({
-            n: 0,
-            profile: t.profile,
-            dir: this.opts.dir,
-            heartbeatMs: this.opts.heartbeatMs,
-            deadAfterMs: this.opts.deadAfterMs,
-            // A controller respawned later would not get spawnEnv (in Electron it would start
-            // the app again instead of the controller): there, a lost controller is reported.
-            ...(this.opts.spawnEnv ? { restartController: false } : {}),
-          }),
-        );
+        this.cluster = await Cluster.start({
+          n: 0,
+          profile: t.profile,
+          dir: this.opts.dir,
+          heartbeatMs: this.opts.heartbeatMs,
+          deadAfterMs: this.opts.deadAfterMs,
+          spawner: this.opts.spawner,
+        });
         this.rc = await Client.connect({ file: this.cluster.connectionFile, subscribe: 'all' });
       }
       if (gen !== this.generation || this.disposed) return this.snapshot();
@@ -217,22 +209,6 @@ export class ClusterConnection {
       this.setSnap({ status: 'error', error: `${how}: ${(e as Error).message}` });
     }
     return this.snapshot();
-  }
-
-  /** Calls `start` (which spawns synchronously) with spawnEnv set, and restores the environment right after. */
-  private withSpawnEnv<T>(start: () => Promise<T>): Promise<T> {
-    const env = this.opts.spawnEnv;
-    if (!env) return start();
-    const saved = Object.keys(env).map((k) => [k, process.env[k]] as const);
-    Object.assign(process.env, env);
-    try {
-      return start();
-    } finally {
-      for (const [k, v] of saved) {
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-      }
-    }
   }
 
   /** Disconnects; stops the cluster when it is ours (or, with `stopAttached`, asks an attached one to shut down). */
