@@ -8,6 +8,7 @@ import builtins
 import json
 import mmap
 import sys
+from math import copysign as _copysign
 
 MAX_SAFE_INTEGER = 2 ** 53 - 1
 
@@ -213,7 +214,9 @@ class Encoder(object):
         if t is int:
             return v if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER else self._bigint(v)
         if t is float:
-            return v if v - v == 0 else _float_tag(v)
+            if v:
+                return v if v - v == 0 else _float_tag(v)
+            return v if _copysign(1.0, v) > 0 else {'$t': 'float', 'v': '-0'}  # -0.0 travels as a tag, as from node
         if t is list or t is tuple:
             return self._seq(v)
         if t is dict:
@@ -478,7 +481,7 @@ def decode_value(tree, buffers=()):
     tag = tree['$t']
     if tag == 'float':
         v = tree.get('v')
-        return float('nan') if v == 'nan' else float('inf') if v == 'inf' else float('-inf')
+        return float('nan') if v == 'nan' else float('inf') if v == 'inf' else -0.0 if v == '-0' else float('-inf')
     if tag == 'undefined':
         return None
     if tag == 'bigint':
