@@ -16,7 +16,7 @@ export class EarlyAborts {
   }
 
   add(msgId: string): void {
-    if (this.ids.has(msgId)) return;
+    this.ids.delete(msgId); // refreshed: it is the newest again
     if (this.ids.size >= MAX_EARLY_ABORTS) this.ids.delete(this.ids.values().next().value as string);
     this.ids.add(msgId);
   }

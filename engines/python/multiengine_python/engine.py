@@ -274,7 +274,7 @@ class Engine(object):
 
     def _abort_ids(self, ids):
         current = self.current
-        ids = set(x for x in ids if isinstance(x, str))
+        ids = [x for x in ids if isinstance(x, str)]
         self._answer_aborted(self.queue.abort(ids, current.msg_id if current is not None else None))
 
     def _answer_aborted(self, reqs):

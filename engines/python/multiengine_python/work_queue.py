@@ -79,17 +79,19 @@ class RequestQueue(object):
         return out
 
     def abort(self, ids, running):
-        """Removes and returns the queued requests whose msg_id is in `ids`; the other ids (but
-        `running`, the msg_id of the request that runs now) are remembered as aborted early."""
+        """Removes and returns the queued requests whose msg_id is in the list `ids`; the other ids
+        (but `running`, the msg_id of the request that runs now) are remembered as aborted early,
+        in their order (the first is forgotten first)."""
+        wanted = set(ids)
         with self.cond:
-            out = self._take(lambda req: req.msg_id in ids)
-            early = set(ids)
-            early.difference_update(req.msg_id for req in out)
-            early.discard(running)
+            out = self._take(lambda req: req.msg_id in wanted)
+            wanted.difference_update(req.msg_id for req in out)
+            wanted.discard(running)
             aborts = self.early_aborts
-            for msg_id in early:
-                aborts.pop(msg_id, None)
-                aborts[msg_id] = None
+            for msg_id in ids:
+                if msg_id in wanted:
+                    aborts.pop(msg_id, None)
+                    aborts[msg_id] = None
             while len(aborts) > MAX_EARLY_ABORTS:
                 del aborts[next(iter(aborts))]
             return out
