@@ -88,10 +88,15 @@ export class FakeController {
   private registered!: Promise<void>;
   private exited!: Promise<number | null>;
 
+  /**
+   * `command`: the argv that starts an engine of another language (it gets `--file <engine.json>`
+   * appended); by default the node or python engine of this repository, after `kind`.
+   */
   constructor(
     private readonly heartbeatMs = 100,
     readonly engineId = 0,
-    readonly kind: EngineKind = 'node',
+    readonly kind: string = 'node',
+    private readonly command?: string[],
   ) {}
 
   async listen(): Promise<void> {
@@ -137,10 +142,11 @@ export class FakeController {
    * dir); `entry` runs another main, e.g. a compiled dist/engines/node/main.js.
    */
   async startEngine(extraArgs: string[] = [], entry?: string): Promise<void> {
-    const [cmd, argv] =
-      this.kind === 'python'
-        ? [PYTHON, [PYTHON_ENGINE]]
-        : [process.execPath, entry ? [entry] : ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'engines/node/main.ts')]];
+    const [cmd, ...argv] =
+      this.command ??
+      (this.kind === 'python'
+        ? [PYTHON, PYTHON_ENGINE]
+        : [process.execPath, ...(entry ? [entry] : ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'engines/node/main.ts')])]);
     const child = spawn(cmd, [...argv, '--file', this.file, ...extraArgs], {
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -238,8 +244,8 @@ export class DirectPeer {
   }
 
   send<T extends MsgType>(type: T, content: ContentMap[T], opts: SendOptions = {}): Message<T> {
-    const metadata = type === 'engine_connect_request' ? {} : { targets: [this.engineId] };
-    const msg = createMessage(type, content, { session: this.session, metadata, ...opts });
+    const metadata = opts.metadata ?? (type === 'engine_connect_request' ? {} : { targets: [this.engineId] });
+    const msg = createMessage(type, content, { session: this.session, ...opts, metadata });
     this.conn.send(msg);
     return msg;
   }
