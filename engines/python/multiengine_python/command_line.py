@@ -4,8 +4,9 @@ import json
 import os
 import sys
 
-from .engine import Engine, Fatal
+from .engine import Engine
 from .errors import ENGINE_DIR
+from .registration import Fatal
 from .wire import log
 
 

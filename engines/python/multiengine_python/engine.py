@@ -1,22 +1,23 @@
-"""The python engine's lifecycle: registration, the heart and reader threads, interrupts, the
-request loop and the replies. Requests themselves are handled in requests.py, output is captured
-in capture.py, and the command line is command_line.py."""
+"""The python engine's lifecycle: registering (again, after losing the controller), the heart and
+reader threads, aborts and interrupts as they arrive, and the loop that runs requests one at a
+time. Its parts: registration.py, work_queue.py, requests.py (with namespace.py and errors.py),
+capture.py, replies.py (with batch.py), interrupt.py, direct.py; command_line.py starts it."""
 
 import json
 import os
-import signal
-import socket
 import sys
 import threading
 import time
 
-from .batch import Batch
 from .capture import OutStream, Output
 from .direct import ActivityReporter, DirectListener, ReplayGuard
 from .errors import ReplyError, error_content
+from .interrupt import Interrupts
+from .registration import Fatal, Refused, await_reply, positive, registration_content
+from .replies import Replies
 from .requests import Requests
 from .wire import (
-    DEFAULT_MAX_MESSAGE_BYTES, KERNEL, REGISTRATION_TIMEOUT_SECONDS, WORK_REQUESTS,
+    DEFAULT_MAX_MESSAGE_BYTES, REGISTRATION_TIMEOUT_SECONDS, WORK_REQUESTS,
     Channel, FrameError, MessageTooLarge, Signer, block_sigint, connect, iso_now, log, random_uuid,
 )
 from .work_queue import RequestQueue, Stop
@@ -25,35 +26,6 @@ from .work_queue import RequestQueue, Stop
 SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED'
 #: How long one reconnection attempt may wait for the controller's registration_reply.
 RECONNECT_REPLY_SECONDS = 5.0
-
-try:  # signal.getsignal converts the handler to an enum member, which costs more than a small request
-    from _signal import getsignal as _getsignal
-except ImportError:  # pragma: no cover
-    _getsignal = signal.getsignal
-
-
-class Fatal(Exception):
-    """The engine cannot start or go on; the message says why (printed to stderr, exit code 1)."""
-
-
-class Refused(Fatal):
-    """The controller answered the registration with an error."""
-
-
-def _positive(v):
-    """v when it is a number > 0 (not a bool), else 0."""
-    return v if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else 0
-
-
-def _fmt_bytes(n):
-    """`12.5 MiB (13107200 bytes)`, as the TypeScript client writes sizes."""
-    v, units = float(n), ('bytes', 'KiB', 'MiB', 'GiB', 'TiB')
-    u = 0
-    while v >= 1024 and u < len(units) - 1:
-        v /= 1024.0
-        u += 1
-    return '%d bytes' % n if u == 0 else '%.1f %s (%d bytes)' % (v, units[u], n)
-
 
 class Engine(object):
     def __init__(self, info, requested_id=None, reconnect_ms=None):
@@ -82,14 +54,13 @@ class Engine(object):
         self.direct = None
         self.replays = ReplayGuard()
         self.activity = ActivityReporter(lambda: self.queue.direct, self._send_activity)
-        self.batch = Batch(self._release, lambda chan: chan is self.chan)
+        self.replies = Replies(self)
         self.chan = None
         self.heart = None
         self.output = None
         self.requests = Requests()
+        self.interrupts = Interrupts(self.requests.space)
         self._stopping = False
-        self._main_ident = threading.get_ident()
-        self._controller_interrupts = 0
 
     # ---- startup
 
@@ -108,48 +79,20 @@ class Engine(object):
         try:
             if self.direct is None:
                 self.direct = self._listen(chan.sock)
-            content = {
-                'uuid': self.uuid, 'kernel': KERNEL,
-                'language_version': '%d.%d.%d' % tuple(sys.version_info[:3]),
-                'host': socket.gethostname(), 'pid': os.getpid(),
-            }
-            if resume:
-                content['requested_id'] = self.id
-                content['resume'] = True
-            elif self.requested_id is not None:
-                content['requested_id'] = self.requested_id
-            if self.supervised:
-                content['supervised'] = True
-            if sys.executable:
-                content['executable'] = sys.executable
-            if self.direct is not None:
-                content['direct'] = self.direct.address
-            chan.send('registration_request', content)
-            chan.sock.settimeout(timeout)
-            try:
-                while True:
-                    msg = chan.recv()
-                    if msg.msg_type == 'registration_reply':
-                        break
-                    log('ignoring %s before registration' % msg.msg_type)
-            except socket.timeout:
-                raise Fatal('no registration_reply from the controller within %d s' % timeout)
-            except (EOFError, OSError, FrameError) as e:
-                raise Fatal('the controller closed the connection before registering this engine (%s)' % (e or 'closed'))
-            chan.sock.settimeout(None)
-            c = msg.content
-            if c.get('status') != 'ok':
-                raise Refused('registration refused: %s' % (c.get('evalue') or c.get('ename') or c))
+            chan.send('registration_request', registration_content(
+                self.uuid, self.id if resume else self.requested_id, resume, self.supervised,
+                self.direct.address if self.direct is not None else None))
+            c = await_reply(chan, timeout)
             self.id = c['id']
             hb = c.get('heartbeat_ms')
             if isinstance(hb, (int, float)) and hb > 0:
                 self.heartbeat_ms = hb
-            self._reconnect_ms = self.reconnect_ms if self.reconnect_ms is not None else _positive(c.get('reconnect_ms'))
-            mmb = _positive(c.get('max_message_bytes'))
+            self._reconnect_ms = self.reconnect_ms if self.reconnect_ms is not None else positive(c.get('reconnect_ms'))
+            mmb = positive(c.get('max_message_bytes'))
             if mmb:
                 self.max_message_bytes = int(mmb)
                 chan.max_message_bytes = chan.reader.max_message_bytes = int(mmb)
-            self.max_output_bytes = int(_positive(c.get('max_output_bytes')))
+            self.max_output_bytes = int(positive(c.get('max_output_bytes')))
             if self.output is not None:
                 self.output.limit = self.max_output_bytes
                 self.output.max_message_bytes = self.max_message_bytes
@@ -176,9 +119,9 @@ class Engine(object):
         self.register()
         self.requests.space.install_main = True
         sys.modules['__main__'] = self.requests.space.module
-        self._install_sigint()
+        self.interrupts.install()
         real_out, real_err = sys.stdout, sys.stderr
-        self.output = Output(self._send_to, real_out, real_err, self.max_output_bytes, self.max_message_bytes)
+        self.output = Output(self.replies.send_to, real_out, real_err, self.max_output_bytes, self.max_message_bytes)
         sys.stdout = OutStream(self.output, 'stdout', real_out)
         sys.stderr = OutStream(self.output, 'stderr', real_err)
         threading.Thread(target=self.output.run, name='multiengine-output', daemon=True).start()
@@ -255,7 +198,7 @@ class Engine(object):
     def _enqueue(self, msg):
         """A work request joins the queue, unless an abort (or interrupt) named it before it came."""
         if not self.queue.put(msg):
-            self._answer_aborted([msg])
+            self.replies.answer_aborted([msg])
             return
         if msg.origin is not None and self.queue.busy:  # else it starts now, and is reported then
             self.activity.changed()
@@ -266,7 +209,7 @@ class Engine(object):
         when they come. The running request is not affected."""
         ids = msg.content.get('msg_ids')
         if ids is None:
-            self._answer_aborted(self.queue.take(lambda req: True))
+            self.replies.answer_aborted(self.queue.take(lambda req: True))
         elif isinstance(ids, list):
             self._abort_ids(ids)
         else:
@@ -275,12 +218,7 @@ class Engine(object):
     def _abort_ids(self, ids):
         current = self.current
         ids = [x for x in ids if isinstance(x, str)]
-        self._answer_aborted(self.queue.abort(ids, current.msg_id if current is not None else None))
-
-    def _answer_aborted(self, reqs):
-        now = iso_now()
-        for req in reqs:
-            self._reply(req, {'status': 'aborted'}, now, now)
+        self.replies.answer_aborted(self.queue.abort(ids, current.msg_id if current is not None else None))
 
     def direct_message(self, conn, msg):
         """A message on a direct connection (after its handshake): work requests for this engine
@@ -294,7 +232,7 @@ class Engine(object):
             self._enqueue(msg)
             return
         now = iso_now()
-        self._reply(msg, {'status': 'error', 'ename': 'ProtocolError', 'traceback': [],
+        self.replies.reply(msg, {'status': 'error', 'ename': 'ProtocolError', 'traceback': [],
                           'evalue': 'a direct connection serves engine %s only: metadata.targets must be [%s], got %s'
                                     % (self.id, self.id, json.dumps(targets))}, now, now)
 
@@ -309,7 +247,7 @@ class Engine(object):
 
     def _send_activity(self, content):
         if self.chan is not None:
-            self._send_to(None, 'engine_activity', content, b'{}', {'engine_id': self.id})
+            self.replies.send_to(None, 'engine_activity', content, b'{}', {'engine_id': self.id})
 
     def _lost(self, gen, why):
         """A connection of generation `gen` broke: register again for a while (the controller may be
@@ -365,41 +303,12 @@ class Engine(object):
         request is one of them, and the named requests still queued are dropped (answered 'aborted')."""
         ids = msg.content.get('msg_ids')
         if not isinstance(ids, list):
-            self.interrupt()
+            self.interrupts.interrupt()
             return
         current = self.current
         if current is not None and current.msg_id in ids:
-            self.interrupt()
+            self.interrupts.interrupt()
         self._abort_ids(ids)
-
-    def interrupt(self):
-        """Raise KeyboardInterrupt in the running code (SIGINT to the main thread of this process)."""
-        self._controller_interrupts += 1
-        if hasattr(signal, 'pthread_kill'):
-            signal.pthread_kill(self._main_ident, signal.SIGINT)
-        elif hasattr(os, 'kill') and hasattr(signal, 'pthread_sigmask'):  # pragma: no cover
-            os.kill(os.getpid(), signal.SIGINT)
-        else:  # pragma: no cover - Windows
-            import _thread
-            _thread.interrupt_main()
-
-    def _install_sigint(self):
-        signal.signal(signal.SIGINT, self._on_sigint)
-
-    def _on_sigint(self, signum, frame):
-        """SIGINT interrupts user code only, never the engine's own work (a frame half sent would
-        break the connection). An interrupt_request that finds no user code running is ignored;
-        a SIGINT from outside (Ctrl-C in the terminal of an engine run by hand, kill -INT) while
-        no user code runs makes the engine exit, as Ctrl-C does to any foreground program."""
-        if self._controller_interrupts > 0:
-            self._controller_interrupts -= 1
-            if self.requests.space.in_user_code:
-                raise KeyboardInterrupt
-            return
-        if self.requests.space.in_user_code:
-            raise KeyboardInterrupt
-        log('exiting: SIGINT while no user code runs')
-        os._exit(130)
 
     def stop(self, code, why):
         """Exit promptly: cleanly between requests, at once when user code is running."""
@@ -433,7 +342,7 @@ class Engine(object):
     def _exit(self, code):
         try:
             self.output.flush()
-            self.batch.flush()
+            self.replies.batch.flush()
         except Exception:
             pass
         try:
@@ -467,67 +376,11 @@ class Engine(object):
             content, buffers = error_content(e, requests.space.loop is not None), ()
         self.output.flush()
         self.output.set_parent(None, None)
-        if _getsignal(signal.SIGINT) != self._on_sigint:
-            self._install_sigint()
+        self.interrupts.reinstall()
         self.current = None
         more = bool(self.queue.items)  # requests wait: this reply goes out with theirs
         if more:
-            self.batch.open()
-        self._reply(msg, content, started, iso_now(), buffers, time.monotonic() - t0)
-        if not more or self.batch.expired():
-            self.batch.flush()
-
-    def _send_to(self, origin, msg_type, content, parent, metadata, buffers=()):
-        """Sends a request's stream or reply: on the direct connection it came on while that is
-        open, else to the controller with metadata.orphan (it keeps it in its result store)."""
-        if origin is not None:
-            chan = origin.chan
-            args = (msg_type, content, parent, metadata, buffers)
-            try:
-                if self.batch.post(chan, chan.encode(*args), args):
-                    return
-            except OSError:
-                origin.close()
-            metadata = dict(metadata, orphan=True)
-        self.batch.post(self.chan, self.chan.encode(msg_type, content, parent, metadata, buffers))
-
-    def _release(self, chan):
-        """Writes what a channel held for a batch. What a direct connection could not take goes
-        to the controller instead (as _send_to does)."""
-        unsent = chan.release()
-        if not unsent or unsent[0][1] is None:  # the main channel's own messages have no args
-            return
-        chan.close()
-        for _, (msg_type, content, parent, metadata, buffers) in unsent:
-            try:
-                self.chan.send(msg_type, content, parent, dict(metadata, orphan=True), buffers)
-            except (OSError, MessageTooLarge) as e:
-                log('cannot send %s: %s' % (msg_type, e))
-
-    def _reply(self, msg, content, started, completed, buffers=(), ran=0.0):
-        """Answers a request (that ran for `ran` seconds) where it came from."""
-        if msg.origin is not None:
-            self.activity.finished(msg.msg_id, ran)
-        self._send_reply(msg, content, started, completed, buffers)
-
-    def _send_reply(self, msg, content, started, completed, buffers):
-        meta = {'engine_id': self.id, 'started': started, 'completed': completed}
-        rtype = msg.msg_type[:-len('_request')] + '_reply'
-        send = self._send_to
-        try:
-            send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
-        except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
-            log('cannot send %s: %r' % (rtype, e))
-            send(msg.origin, rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,
-                                     'traceback': []}, msg.header_bytes, meta)
-        except MessageTooLarge as e:
-            log('cannot send %s: %s' % (rtype, e))
-            try:
-                send(msg.origin, rtype, {'status': 'error', 'ename': 'MessageTooLargeError',
-                                         'evalue': 'the reply is %s, more than the maximum message size of %s; '
-                                                   'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
-                                         'traceback': []}, msg.header_bytes, meta)
-            except OSError:
-                pass
-        except OSError as e:
-            log('cannot send %s: %s' % (rtype, e))
+            self.replies.batch.open()
+        self.replies.reply(msg, content, started, iso_now(), buffers, time.monotonic() - t0)
+        if not more or self.replies.batch.expired():
+            self.replies.batch.flush()
