@@ -449,8 +449,13 @@ export class Engine {
    * Named ones that are neither queued nor running may not have arrived yet (a direct request
    * can lose the race to its abort): they are remembered and answered 'aborted' on arrival.
    */
-  private abort(msgIds: string[] | undefined): void {
-    const ids = Array.isArray(msgIds) ? new Set(msgIds) : null;
+  private abort(msgIds: string[] | null | undefined): void {
+    const all = msgIds === undefined || msgIds === null; // absent: every queued request
+    if (!all && !Array.isArray(msgIds)) {
+      this.log('ignoring an abort_request whose msg_ids is not an array');
+      return;
+    }
+    const ids = all ? null : new Set(msgIds);
     const dropped = this.queue.remove((q) => ids === null || ids.has(q.msg.header.msg_id));
     if (ids !== null) {
       ids.delete(this.currentMsgId);
