@@ -31,6 +31,8 @@ if (extra) {
 }
 
 const fixtures = loadFixtures();
+/** What the registration_reply tells every engine: fixtures test both limits (protocol sections 3 and 7). */
+const LIMITS = { max_message_bytes: 4 * 1024 * 1024, max_output_bytes: 100_000 };
 const TIMEOUT_MS = 15_000;
 
 /** One fixture on one engine. */
@@ -92,6 +94,11 @@ class Run {
       }
       if (step.name) this.sent.set(step.name, { msg, inbox });
       if (step.expect) await this.expect(msg, inbox, step.expect);
+    } else if ('replay' in step) {
+      // The same message again, header and all, on the connection it came on: engines drop replays.
+      const sent = this.sent.get(step.replay);
+      if (!sent) throw new Error(`no request named ${step.replay} was sent`);
+      (sent.inbox === fc.main ? fc.mainConn! : this.direct!.conn).send(sent.msg);
     } else if ('await' in step) {
       const sent = this.sent.get(step.await);
       if (!sent) throw new Error(`no request named ${step.await} was sent`);
@@ -156,6 +163,7 @@ function assertMatches(expected: JsonValue, actual: unknown, lang: string, ids: 
 for (const { lang, command, skip } of LANGUAGES) {
   const start = async (): Promise<FakeController> => {
     const fc = new FakeController(100, 0, lang, command);
+    fc.limits = LIMITS;
     await fc.listen();
     await fc.startEngine();
     await fc.heart.next((m) => m.header.msg_type === 'heartbeat', TIMEOUT_MS, 'the first heartbeat'); // interrupts go there

@@ -28,6 +28,7 @@ export interface Expect {
 export type Step =
   | { send: string; name?: string; via?: 'main' | 'direct' | 'heart'; content: JsonValue; buffers?: BufferSpec[]; metadata?: JsonValue; expect?: Expect }
   | { await: string; expect: Expect }
+  | { replay: string }
   | { wait_running: string }
   | { received: string; via: 'main' | 'heart'; content: JsonValue }
   | { exit: number };

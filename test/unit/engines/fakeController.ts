@@ -114,7 +114,8 @@ export class FakeController {
           }
           (role === 'heart' ? this.heart : this.main).push(msg);
           if (msg.header.msg_type === 'registration_request') {
-            conn.send(createMessage('registration_reply', { status: 'ok', id: this.engineId, heartbeat_ms: this.heartbeatMs }, { session: this.session, parent: msg.header }));
+            const reply = { status: 'ok' as const, id: this.engineId, heartbeat_ms: this.heartbeatMs, ...this.limits };
+            conn.send(createMessage('registration_reply', reply, { session: this.session, parent: msg.header }));
             onRegistered();
           }
         },
@@ -199,6 +200,8 @@ export class FakeController {
   }
 
   private readonly directs: DirectPeer[] = [];
+  /** Limits the registration_reply tells the engine (protocol section 6); set before startEngine. */
+  limits: { max_message_bytes?: number; max_output_bytes?: number } = {};
 
   /** The reply to `req` (any message whose parent is req and whose type ends in _reply). */
   async reply(req: Message, timeoutMs = 10_000): Promise<Received> {
