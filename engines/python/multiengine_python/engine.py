@@ -27,6 +27,7 @@ SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED'
 #: How long one reconnection attempt may wait for the controller's registration_reply.
 RECONNECT_REPLY_SECONDS = 5.0
 
+
 class Engine(object):
     def __init__(self, info, requested_id=None, reconnect_ms=None):
         self.info = info
