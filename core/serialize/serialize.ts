@@ -33,7 +33,8 @@ function encodeAt(v: unknown, enc: Encoder, path: string, seen: Set<object>): Js
     case 'boolean':
       return v;
     case 'number':
-      if (Number.isFinite(v)) return v;
+      // JSON has no -0 (JSON.stringify writes 0): it travels as a tag, like NaN and the infinities.
+      if (Number.isFinite(v)) return v !== 0 || 1 / v > 0 ? v : { $t: 'float', v: '-0' };
       return { $t: 'float', v: Number.isNaN(v) ? 'nan' : v > 0 ? 'inf' : '-inf' };
     case 'undefined':
       return { $t: 'undefined' };
@@ -186,7 +187,7 @@ export function decodeValue(tree: Json, buffers: readonly Uint8Array[], opts: De
   const t = tree as Record<string, Json>;
   switch (tag) {
     case 'float':
-      return t.v === 'nan' ? NaN : t.v === 'inf' ? Infinity : -Infinity;
+      return t.v === 'nan' ? NaN : t.v === 'inf' ? Infinity : t.v === '-0' ? -0 : -Infinity;
     case 'undefined':
       return undefined;
     case 'bigint':

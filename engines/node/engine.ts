@@ -31,6 +31,7 @@ import { Connection, connectTcp } from '../../core/transport/connection.js';
 import { pollAfterReply } from '../../core/transport/spin.js';
 import { ActivityReport } from './activityReport.js';
 import { DirectServer } from './directServer.js';
+import { EarlyAborts } from './earlyAborts.js';
 import { WorkQueue, type Queued } from './workQueue.js';
 import { OutputCapture, type Chunk } from './capture.js';
 import { describeError } from './errors.js';
@@ -49,8 +50,6 @@ const SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED';
 const STREAM_PIECE_CHARS = 1024 * 1024;
 /** How long requests that finish synchronously may run one after another before the loop turns. */
 const BATCH_MS = 1;
-/** msg_ids named by interrupt_request before they started, remembered at most. */
-const MAX_CANCELLED = 1024;
 
 export interface EngineOptions {
   /** Id to ask for (`--id N`), e.g. when the controller restarts an engine. */
@@ -89,8 +88,8 @@ export class Engine {
   /** The running request, shared with the heart (interrupt_request's msg_ids; beats say what runs): [0] = msg_id length, [255] = type. */
   private readonly currentRequest = new Uint8Array(new SharedArrayBuffer(256));
   private currentMsgId = '';
-  /** msg_ids an interrupt_request named before they started: answered 'aborted' when they come. */
-  private readonly cancelled = new Set<string>();
+  /** msg_ids an abort_request or interrupt_request named before they arrived: answered 'aborted' when they come. */
+  private readonly earlyAborts = new EarlyAborts();
   private readonly supervised = process.env[SUPERVISED_ENV] === '1';
   /** Effective reconnect time (0: exit when the controller connection drops). */
   private reconnectMs = 0;
@@ -111,7 +110,8 @@ export class Engine {
       { ip, port, key, uuid: this.uuid, session: this.session, interruptState, currentRequest: this.currentRequest },
       (e) => {
         if (e.event === 'interrupt') interruptAwaited(e.epoch);
-        else if (e.event === 'cancel') this.cancel(e.msgIds);
+        // interrupt_request with msg_ids: the heart interrupted the running one if named; the rest are aborted
+        else if (e.event === 'cancel') this.abort(e.msgIds);
         else if (e.event === 'closed') this.onHeartClosed(e.reason);
         else if (e.event === 'exited') this.exit(1, `heart stopped: ${e.reason}`);
       },
@@ -329,28 +329,12 @@ export class Engine {
   }
 
   private enqueue(q: Queued): void {
-    if (this.cancelled.size > 0 && this.cancelled.delete(q.msg.header.msg_id)) {
+    if (this.earlyAborts.take(q.msg.header.msg_id)) {
       this.reply(q, { status: 'aborted' }, [], new Date().toISOString());
       return;
     }
     this.queue.push(q);
     this.schedule();
-  }
-
-  /**
-   * interrupt_request with msg_ids (relayed by the heart): the named requests still queued are
-   * dropped ('aborted'); named ones that have not arrived yet will be. The running one, when
-   * named, was interrupted by the heart.
-   */
-  private cancel(msgIds: string[]): void {
-    const ids = new Set(msgIds);
-    ids.delete(this.currentMsgId);
-    for (const q of this.queue.list()) ids.delete(q.msg.header.msg_id);
-    this.abort(msgIds.filter((id) => id !== this.currentMsgId));
-    for (const id of ids) {
-      if (this.cancelled.size >= MAX_CANCELLED) this.cancelled.clear();
-      this.cancelled.add(id);
-    }
   }
 
   /**
@@ -460,10 +444,24 @@ export class Engine {
     b[0] = msgId.length;
   }
 
-  /** Queued requests not yet started (those in `msgIds`, or all) are answered 'aborted' at once. */
-  private abort(msgIds: string[] | undefined): void {
-    const ids = Array.isArray(msgIds) ? new Set(msgIds) : null;
+  /**
+   * Queued requests not yet started (those in `msgIds`, or all) are answered 'aborted' at once.
+   * Named ones that are neither queued nor running may not have arrived yet (a direct request
+   * can lose the race to its abort): they are remembered and answered 'aborted' on arrival.
+   */
+  private abort(msgIds: string[] | null | undefined): void {
+    const all = msgIds === undefined || msgIds === null; // absent: every queued request
+    if (!all && !Array.isArray(msgIds)) {
+      this.log('ignoring an abort_request whose msg_ids is not an array');
+      return;
+    }
+    const ids = all ? null : new Set(msgIds);
     const dropped = this.queue.remove((q) => ids === null || ids.has(q.msg.header.msg_id));
+    if (ids !== null) {
+      ids.delete(this.currentMsgId);
+      for (const q of dropped) ids.delete(q.msg.header.msg_id);
+      for (const id of ids) if (typeof id === 'string') this.earlyAborts.add(id);
+    }
     if (dropped.length === 0) return;
     const now = new Date().toISOString();
     for (const q of dropped) this.reply(q, { status: 'aborted' }, [], now);

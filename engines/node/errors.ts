@@ -22,6 +22,14 @@ export class NameError extends Error {
   }
 }
 
+/** A value that arrived cannot be decoded: the same wire ename as a value that cannot be encoded. */
+export class DecodeError extends Error {
+  constructor(what: string, why: string) {
+    super(`cannot deserialize ${what}: ${why}`);
+    this.name = 'SerializationError';
+  }
+}
+
 export class UnmetDependencyError extends Error {
   constructor(message: string) {
     super(message);

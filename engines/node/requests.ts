@@ -5,6 +5,7 @@
 import { inspect } from 'node:util';
 import type { ContentMap, Json, Message, WorkRequestType } from '../../core/protocol/messages.js';
 import { decodeValue, encodeValue, type DecodeOptions, type Encoder } from '../../core/serialize/serialize.js';
+import { DecodeError } from './errors.js';
 import { isThenable } from './interrupt.js';
 import type { Namespace } from './namespace.js';
 
@@ -62,8 +63,15 @@ export class RequestHandler {
     return { makeFunction: (src, name) => this.ns.makeFunction(src, name) };
   }
 
-  private decode(tree: Json, buffers: readonly Uint8Array[]): unknown {
-    return this.ns.adoptValue(decodeValue(tree, buffers, this.decoder()));
+  /** The value of `tree`; a SerializationError naming `what` when it cannot be decoded (protocol section 8). */
+  private decode(tree: Json, buffers: readonly Uint8Array[], what: string): unknown {
+    let value: unknown;
+    try {
+      value = decodeValue(tree, buffers, this.decoder());
+    } catch (e) {
+      throw new DecodeError(what, (e as Error)?.message ?? String(e));
+    }
+    return this.ns.adoptValue(value);
   }
 
   private apply(c: ContentMap['apply_request'], buffers: readonly Uint8Array[]): ReplyBody | Promise<ReplyBody> {
@@ -76,7 +84,7 @@ export class RequestHandler {
 
   /** The call itself: synchronous unless the function returns a promise. */
   private call(c: ContentMap['apply_request'], buffers: readonly Uint8Array[]): ReplyBody | Promise<ReplyBody> {
-    const args = (c.args ?? []).map((a) => this.decode(a, buffers));
+    const args = (c.args ?? []).map((a, i) => this.decode(a, buffers, `argument ${i}`));
     const result = c.fn === '' ? null : this.ns.apply(c.fn, args);
     return isThenable(result) ? Promise.resolve(result).then(resultBody) : resultBody(result);
   }
@@ -84,7 +92,7 @@ export class RequestHandler {
   private push(c: ContentMap['push_request'], buffers: readonly Uint8Array[]): ReplyBody {
     expect(typeof c.ns === 'object' && c.ns !== null && !Array.isArray(c.ns), 'push_request.ns must be an object');
     // Decode everything first so a bad entry binds nothing.
-    const values = Object.keys(c.ns).map((name) => [name, this.decode(c.ns[name], buffers)] as const);
+    const values = Object.keys(c.ns).map((name) => [name, this.decode(c.ns[name], buffers, name)] as const);
     for (const [name, value] of values) this.ns.set(name, value);
     return ok({});
   }

@@ -8,25 +8,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { writeConnectionFile } from '../../core/connection/connectionFile.js';
-import { createMessage, newSession, type ContentMap, type Json, type Message, type MsgType } from '../../core/protocol/messages.js';
+import type { ContentMap, Json, Message, MsgType } from '../../core/protocol/messages.js';
 import { NDArray } from '../../core/serialize/ndarray.js';
 import { decodeValue, encodeValue } from '../../core/serialize/serialize.js';
-import { Signer } from '../../core/transport/codec.js';
-import { Connection } from '../../core/transport/connection.js';
 import { packageRoot } from '../../core/util/entry.js';
+import { FakeController, noPython, PYTHON } from './engines/fakeController.js';
 
-const PYTHON = process.env.MULTIENGINE_PYTHON || 'python3';
-const ENGINE = path.join(packageRoot, 'engines', 'python', 'multiengine_engine.py');
-const hasPython = spawnSync(PYTHON, ['-c', 'import sys; sys.exit(sys.version_info < (3, 8))']).status === 0;
-const hasNumpy = hasPython && spawnSync(PYTHON, ['-c', 'import numpy']).status === 0;
+const hasNumpy = !noPython && spawnSync(PYTHON, ['-c', 'import numpy']).status === 0;
 
-test('the python engine unittest suite passes', { skip: !hasPython && `no ${PYTHON} (>= 3.8) on PATH`, timeout: 300_000 }, () => {
+test('the python engine unittest suite passes', { skip: noPython, timeout: 300_000 }, () => {
   const r = spawnSync(PYTHON, ['-m', 'unittest', 'discover', '-s', path.join('test', 'conformance', 'python')], {
     cwd: packageRoot,
     encoding: 'utf8',
@@ -36,79 +28,19 @@ test('the python engine unittest suite passes', { skip: !hasPython && `no ${PYTH
   assert.match(r.stderr, /\nOK/);
 });
 
-/** A one-engine fake controller on the real TypeScript transport. */
+/** The python engine on the fake controller of the engine tests, with the TypeScript codec on this side. */
 class Harness {
-  readonly session = newSession();
-  readonly key = 'python-test-key';
-  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-pytest-'));
-  server!: net.Server;
-  proc!: ChildProcess;
-  main!: Connection;
-  heart!: Connection;
-  private inbox: Message[] = [];
-  private waiters: (() => void)[] = [];
-  stderr = '';
+  readonly fc = new FakeController(200, 0, 'python');
 
   async start(): Promise<void> {
-    const conns: Connection[] = [];
-    let gotConn: (() => void) | null = null;
-    this.server = net.createServer((s) => {
-      const c = new Connection(s, new Signer(this.key));
-      conns.push(c);
-      gotConn?.();
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    const port = (this.server.address() as net.AddressInfo).port;
-    const file = path.join(this.dir, 'engine.json');
-    writeConnectionFile(file, {
-      transport: 'tcp', ip: '127.0.0.1', port, key: this.key, signature_scheme: 'hmac-sha256',
-      controller_pid: process.pid, profile: 'test', heartbeat_ms: 1000,
-    });
-    this.proc = spawn(PYTHON, [ENGINE, '--file', file, '--id', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.proc.stdout!.on('data', (d) => (this.stderr += String(d)));
-    this.proc.stderr!.on('data', (d) => (this.stderr += String(d)));
-    const nextConn = async (): Promise<Connection> => {
-      const deadline = Date.now() + 15_000;
-      while (conns.length === 0) {
-        if (Date.now() > deadline) throw new Error(`the engine did not connect; output:\n${this.stderr}`);
-        await new Promise<void>((r) => {
-          gotConn = r;
-          setTimeout(r, 100);
-        });
-      }
-      return conns.shift()!;
-    };
-    this.main = await nextConn();
-    const registered = new Promise<Message>((resolve) => {
-      this.main.start({
-        onMessage: (m) => {
-          if (m.header.msg_type === 'registration_request') return resolve(m);
-          this.inbox.push(m);
-          for (const w of this.waiters.splice(0)) w();
-        },
-      });
-    });
-    const reg = await registered;
+    await this.fc.listen();
+    await this.fc.startEngine(['--id', '0']);
+    const reg = (await this.fc.main.next((m) => m.header.msg_type === 'registration_request')).msg;
     assert.equal((reg.content as ContentMap['registration_request']).kernel, 'python');
-    this.main.send(createMessage('registration_reply', { status: 'ok', id: 0, heartbeat_ms: 200 }, { session: this.session, parent: reg.header }));
-    this.heart = await nextConn();
-    this.heart.start({ onMessage: () => {} });
   }
 
-  async request<T extends MsgType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = []): Promise<Message> {
-    const msg = createMessage(type, content, { session: this.session, metadata: { targets: [0] }, buffers });
-    this.main.send(msg);
-    const want = type.replace(/_request$/, '_reply');
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const i = this.inbox.findIndex((m) => m.header.msg_type === want && (m.parent_header as { msg_id?: string }).msg_id === msg.header.msg_id);
-      if (i >= 0) return this.inbox.splice(i, 1)[0];
-      if (Date.now() > deadline) throw new Error(`no ${want}; engine output:\n${this.stderr}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
+  request<T extends MsgType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = []): Promise<Message> {
+    return this.fc.request(type, content, { buffers, metadata: { targets: [0] } });
   }
 
   async ok<T extends MsgType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = []): Promise<Message> {
@@ -137,27 +69,13 @@ class Harness {
   }
 
   async stop(): Promise<void> {
-    if (this.proc.exitCode === null) {
-      this.main.send(createMessage('shutdown_request', {}, { session: this.session }));
-      await new Promise<void>((r) => {
-        const t = setTimeout(() => {
-          this.proc.kill('SIGKILL');
-          r();
-        }, 3000);
-        this.proc.once('exit', () => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
-    this.main?.destroy();
-    this.heart?.destroy();
-    this.server.close();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.fc.send('shutdown_request', {});
+    await this.fc.exitCode(3000).catch(() => undefined); // close() kills it if it did not exit
+    await this.fc.close();
   }
 }
 
-describe('the python engine and the TypeScript codec', { skip: !hasPython && `no ${PYTHON} (>= 3.8) on PATH` }, () => {
+describe('the python engine and the TypeScript codec', { skip: noPython }, () => {
   const h = new Harness();
   before(async () => {
     await h.start();

@@ -13,4 +13,5 @@ from .values import (  # noqa: F401
     MAX_SAFE_INTEGER, Encoder, JSError, JSFunction, JSRegExp, NDArray, SerializationError, decode_value,
     encode_value,
 )
-from .engine import ConnectionFileError, Engine, main, parse_args, read_connection_file  # noqa: F401
+from .engine import Engine  # noqa: F401
+from .command_line import ConnectionFileError, main, parse_args, read_connection_file  # noqa: F401

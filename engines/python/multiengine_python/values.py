@@ -6,8 +6,10 @@ arrives; datetime, array and re are only looked at when user code has imported t
 
 import builtins
 import json
-import mmap
 import sys
+from math import copysign as _copysign
+
+from .arrays import LITTLE_ENDIAN, NDArray, decode_ndarray, dtype_of_array
 
 MAX_SAFE_INTEGER = 2 ** 53 - 1
 
@@ -73,104 +75,6 @@ class JSRegExp(object):
         return hash((self.source, self.flags))
 
 
-# dtype -> (array.array typecode candidates, itemsize)
-_DTYPES = {
-    'int8': ('b', 1), 'uint8': ('B', 1), 'int16': ('h', 2), 'uint16': ('H', 2),
-    'int32': ('il', 4), 'uint32': ('IL', 4), 'int64': ('ql', 8), 'uint64': ('QL', 8),
-    'float32': ('f', 4), 'float64': ('d', 8),
-}
-_NUMPY_DTYPE = {
-    'int8': 'i1', 'uint8': 'u1', 'int16': '<i2', 'uint16': '<u2', 'int32': '<i4', 'uint32': '<u4',
-    'int64': '<i8', 'uint64': '<u8', 'float32': '<f4', 'float64': '<f8',
-}
-_SIGNED_CODES = 'bhilq'
-_LITTLE = sys.byteorder == 'little'
-
-
-def _typecode(dtype):
-    import array
-    codes, size = _DTYPES[dtype]
-    for c in codes:
-        if array.array(c).itemsize != size:
-            continue
-        if dtype[0] == 'f' or (c in _SIGNED_CODES) == (dtype[0] == 'i'):
-            return c
-    raise SerializationError('this Python has no array typecode for %s' % dtype)
-
-
-def _dtype_of_array(a):
-    """The wire dtype of an array.array, or None."""
-    code = a.typecode
-    if code in 'fd':
-        return {4: 'float32', 8: 'float64'}.get(a.itemsize)
-    if code in 'bBhHiIlLqQ':
-        return ('int' if code in _SIGNED_CODES else 'uint') + str(a.itemsize * 8)
-    return None
-
-
-class NDArray(object):
-    """An n-dimensional array kept as dtype, shape and a flat array.array, used for ndarrays
-    that arrive while numpy is not importable. It travels back as the same ndarray."""
-
-    def __init__(self, dtype, shape, data):
-        self.dtype = dtype
-        self.shape = tuple(shape)
-        self.data = data
-
-    @property
-    def size(self):
-        return len(self.data)
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def tolist(self):
-        flat = self.data.tolist()
-        if not self.shape:
-            return flat[0]
-
-        def build(dim, offset):
-            n = self.shape[dim]
-            if dim == len(self.shape) - 1:
-                return flat[offset:offset + n]
-            stride = 1
-            for d in self.shape[dim + 1:]:
-                stride *= d
-            return [build(dim + 1, offset + i * stride) for i in range(n)]
-        return build(0, 0)
-
-    def __len__(self):
-        if not self.shape:
-            raise TypeError('len() of a 0-d NDArray')
-        return self.shape[0]
-
-    def __eq__(self, other):
-        return isinstance(other, NDArray) and (self.dtype, self.shape) == (other.dtype, other.shape) and self.data == other.data
-
-    __hash__ = None
-
-    def __repr__(self):
-        return 'NDArray(dtype=%r, shape=%r, %r)' % (self.dtype, self.shape, self.tolist())
-
-
-_numpy_state = [None]  # [module] once imported; False when it is not importable
-
-
-def _numpy():
-    """numpy, imported on first need; None when it is not installed."""
-    np = _numpy_state[0]
-    if np is None:
-        np = sys.modules.get('numpy')
-        if np is None:
-            try:
-                import numpy as np
-            except Exception:
-                np = False
-        _numpy_state[0] = np
-    return np or None
-
-
 def _short_repr(v, limit=80):
     try:
         r = repr(v)
@@ -213,7 +117,9 @@ class Encoder(object):
         if t is int:
             return v if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER else self._bigint(v)
         if t is float:
-            return v if v - v == 0 else _float_tag(v)
+            if v:
+                return v if v - v == 0 else _float_tag(v)
+            return v if _copysign(1.0, v) > 0 else {'$t': 'float', 'v': '-0'}  # -0.0 travels as a tag, as from node
         if t is list or t is tuple:
             return self._seq(v)
         if t is dict:
@@ -375,7 +281,7 @@ class Encoder(object):
         else:
             raise _no_mapping(a, 'a numpy array of dtype %s has no wire mapping (int8..int64, uint8..uint64, '
                                  'float32, float64 and bool do)' % a.dtype)
-        if size > 1 and a.dtype.byteorder not in ('<', '|') and not (a.dtype.byteorder == '=' and _LITTLE):
+        if size > 1 and a.dtype.byteorder not in ('<', '|') and not (a.dtype.byteorder == '=' and LITTLE_ENDIAN):
             a = a.astype(a.dtype.newbyteorder('<'))
         if not a.flags.c_contiguous:
             a = a.copy(order='C')  # (np.ascontiguousarray would turn a 0-d array into 1-d)
@@ -383,17 +289,17 @@ class Encoder(object):
         return {'$t': 'ndarray', 'dtype': name, 'shape': [int(d) for d in a.shape], 'buf': self._binary(memoryview(flat))}
 
     def _array(self, a):
-        dtype = _dtype_of_array(a)
+        dtype = dtype_of_array(a)
         if dtype is None:
             raise _no_mapping(a, "an array.array of typecode '%s' has no wire mapping" % a.typecode)
-        if not _LITTLE and a.itemsize > 1:
+        if not LITTLE_ENDIAN and a.itemsize > 1:
             a = type(a)(a.typecode, a)
             a.byteswap()
         return {'$t': 'ndarray', 'dtype': dtype, 'shape': [len(a)], 'buf': self._binary(memoryview(a).cast('B')), 'typed': True}
 
     def _ndarray_fallback(self, a):
         data = a.data
-        if not _LITTLE and data.itemsize > 1:
+        if not LITTLE_ENDIAN and data.itemsize > 1:
             data = type(data)(data.typecode, data)
             data.byteswap()
         return {'$t': 'ndarray', 'dtype': a.dtype, 'shape': list(a.shape), 'buf': self._binary(memoryview(data).cast('B'))}
@@ -478,13 +384,16 @@ def decode_value(tree, buffers=()):
     tag = tree['$t']
     if tag == 'float':
         v = tree.get('v')
-        return float('nan') if v == 'nan' else float('inf') if v == 'inf' else float('-inf')
+        return float('nan') if v == 'nan' else float('inf') if v == 'inf' else -0.0 if v == '-0' else float('-inf')
     if tag == 'undefined':
         return None
     if tag == 'bigint':
         return int(str(tree.get('v')))
     if tag == 'ndarray':
-        return _decode_ndarray(tree, buffers)
+        try:
+            return decode_ndarray(tree, _buffer_at(buffers, tree.get('buf')))
+        except ValueError as e:
+            raise SerializationError(str(e))
     if tag == 'bytes':
         return bytes(_buffer_at(buffers, tree.get('buf')))
     if tag == 'date':
@@ -514,43 +423,6 @@ def _buffer_at(buffers, index):
     if type(index) is not int or index < 0 or index >= len(buffers):
         raise SerializationError('value refers to buffer %s, message has %d' % (json.dumps(index), len(buffers)))
     return buffers[index]
-
-
-def _decode_ndarray(tree, buffers):
-    dtype = tree.get('dtype')
-    if dtype not in _DTYPES:
-        raise SerializationError('unknown dtype %s' % json.dumps(dtype))
-    data = _buffer_at(buffers, tree.get('buf'))
-    size = _DTYPES[dtype][1]
-    if len(data) % size:
-        raise SerializationError('buffer of %d bytes is not a whole number of %s elements' % (len(data), dtype))
-    count = len(data) // size
-    shape = tree.get('shape')
-    if not isinstance(shape, list):
-        shape = [count]
-    n = 1
-    for d in shape:
-        if type(d) is not int or d < 0:
-            raise SerializationError('bad ndarray shape %s' % json.dumps(shape))
-        n *= d
-    if n != count:
-        raise SerializationError('ndarray shape %s needs %d elements, data has %d' % (json.dumps(shape), n, count))
-    np = _numpy()
-    if np is not None:
-        if not isinstance(data, (bytearray, mmap.mmap)):
-            data = bytearray(data)  # writable, so the array is too
-        a = np.frombuffer(data, dtype=_NUMPY_DTYPE[dtype])
-        if not _LITTLE:
-            a = a.astype(a.dtype.newbyteorder('='))
-        return a.reshape(shape)
-    import array
-    a = array.array(_typecode(dtype))
-    a.frombytes(data)
-    if not _LITTLE and size > 1:
-        a.byteswap()
-    if tree.get('typed') is True and len(shape) == 1:
-        return a
-    return NDArray(dtype, shape, a)
 
 
 def _decode_date(v):

@@ -20,7 +20,7 @@ from fake_controller import ENGINE_DIR, HAVE_NUMPY  # noqa: E402
 
 sys.path.insert(0, ENGINE_DIR)
 import multiengine_python as me  # noqa: E402
-from multiengine_python import values as me_values  # noqa: E402
+from multiengine_python import arrays as me_arrays  # noqa: E402
 
 
 def ref_sign(key, parts):
@@ -207,6 +207,15 @@ class TestValueEncoding(unittest.TestCase):
         self.assertTrue(dec({'$t': 'float', 'v': 'nan'}) != dec({'$t': 'float', 'v': 'nan'}))
         self.assertEqual(dec({'$t': 'float', 'v': 'inf'}), float('inf'))
 
+    def test_negative_zero(self):
+        import math
+        self.assertEqual(enc(-0.0)[0], {'$t': 'float', 'v': '-0'})  # as node sends it (JSON drops the sign there)
+        self.assertIs(type(enc(0.0)[0]), float)
+        self.assertEqual(math.copysign(1.0, enc(0.0)[0]), 1.0)
+        for tree in ({'$t': 'float', 'v': '-0'}, -0.0):
+            z = dec(tree)
+            self.assertEqual((z, math.copysign(1.0, z)), (0.0, -1.0))
+
     def test_subclasses_of_plain_types(self):
         import collections
         import enum
@@ -285,8 +294,8 @@ class TestValueEncoding(unittest.TestCase):
 
     def test_arrays_without_numpy(self):
         import array
-        saved = me_values._numpy_state[0]
-        me_values._numpy_state[0] = False
+        saved = me_arrays._numpy_state[0]
+        me_arrays._numpy_state[0] = False
         try:
             a = dec({'$t': 'ndarray', 'dtype': 'uint16', 'shape': [2], 'buf': 0, 'typed': True}, [struct.pack('<2H', 1, 65535)])
             self.assertEqual(a, array.array('H', [1, 65535]))
@@ -302,7 +311,7 @@ class TestValueEncoding(unittest.TestCase):
                 self.assertEqual((a.itemsize, len(a)), (size, 3), dtype)
                 self.assertEqual(enc(a)[0]['dtype'], dtype)
         finally:
-            me_values._numpy_state[0] = saved
+            me_arrays._numpy_state[0] = saved
         with self.assertRaises(me.SerializationError):
             dec({'$t': 'ndarray', 'dtype': 'float64', 'shape': [2], 'buf': 0}, [b'1234567'])
         with self.assertRaises(me.SerializationError):
@@ -361,6 +370,39 @@ class TestConnectionFile(unittest.TestCase):
         for bad in ([], ['--id', 'x', '--file', 'f'], ['--bogus']):
             with self.assertRaises(SystemExit):
                 me.parse_args(bad)
+
+
+
+class _Req(object):
+    def __init__(self, msg_id, origin=None):
+        self.msg_id = msg_id
+        self.origin = origin
+
+
+class TestRequestQueue(unittest.TestCase):
+    """Issue 11: msg_ids aborted before their request arrived are refused by put(), once."""
+
+    def test_abort_takes_queued_and_remembers_the_rest(self):
+        from multiengine_python.work_queue import RequestQueue
+        q = RequestQueue()
+        self.assertTrue(q.put(_Req('a')))
+        self.assertTrue(q.put(_Req('b', origin='direct')))
+        taken = q.abort(['b', 'late', 'running'], 'running')
+        self.assertEqual([r.msg_id for r in taken], ['b'])
+        self.assertEqual(q.direct, 0)
+        self.assertEqual(list(q.early_aborts), ['late'])
+        self.assertFalse(q.put(_Req('late', origin='direct')))  # refused: answered 'aborted' instead
+        self.assertTrue(q.put(_Req('late')))  # only once
+        self.assertTrue(q.put(_Req('running')))
+
+    def test_bounded_oldest_first(self):
+        from multiengine_python.work_queue import MAX_EARLY_ABORTS, RequestQueue
+        q = RequestQueue()
+        ids = ['m%d' % i for i in range(MAX_EARLY_ABORTS + 1)]
+        q.abort(ids, None)
+        self.assertEqual(len(q.early_aborts), MAX_EARLY_ABORTS)
+        self.assertTrue(q.put(_Req(ids[0])))
+        self.assertFalse(q.put(_Req(ids[-1])))
 
 
 if __name__ == '__main__':

@@ -1,21 +1,35 @@
 /**
- * A minimal controller for engine tests: one TCP server with a known key, an engine
- * connection file in a temp dir, registration answered with id 0, and the engine's main
- * and heart connections exposed so a test can send requests and watch what comes back.
+ * A minimal controller for engine tests, for a node or a python engine: one TCP server with a
+ * known key, an engine connection file in a temp dir, registration answered with the engine id,
+ * and the engine's main and heart connections exposed so a test can send requests and watch
+ * what comes back; connectDirect() opens a client's direct connection to the engine (section 13).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeConnectionFile } from '../../../core/connection/connectionFile.js';
-import { createMessage, newSession, type ContentMap, type Message, type MsgType } from '../../../core/protocol/messages.js';
+import { createMessage, newSession, type ContentMap, type DirectAddress, type Message, type Metadata, type MsgType } from '../../../core/protocol/messages.js';
 import { Signer } from '../../../core/transport/codec.js';
-import { Connection } from '../../../core/transport/connection.js';
+import { Connection, connectTcp } from '../../../core/transport/connection.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const KEY = 'test-key-0123456789abcdef';
+
+export type EngineKind = 'node' | 'python';
+export const PYTHON = process.env.MULTIENGINE_PYTHON || 'python3';
+const PYTHON_ENGINE = path.join(repoRoot, 'engines', 'python', 'multiengine_engine.py');
+/** Why python engines cannot run here, or false when they can (Python >= 3.8 on PATH): a node:test `skip`. */
+export const noPython: string | false = spawnSync(PYTHON, ['-c', 'import sys; sys.exit(sys.version_info < (3, 8))']).status === 0 ? false : `no ${PYTHON} (>= 3.8) on PATH`;
+
+/** Options of a message a test sends. */
+export interface SendOptions {
+  buffers?: Uint8Array[];
+  msgId?: string;
+  metadata?: Metadata;
+}
 
 export interface Received {
   msg: Message;
@@ -74,9 +88,15 @@ export class FakeController {
   private registered!: Promise<void>;
   private exited!: Promise<number | null>;
 
+  /**
+   * `command`: the argv that starts an engine of another language (it gets `--file <engine.json>`
+   * appended); by default the node or python engine of this repository, after `kind`.
+   */
   constructor(
     private readonly heartbeatMs = 100,
-    private readonly engineId = 0,
+    readonly engineId = 0,
+    readonly kind: string = 'node',
+    private readonly command?: string[],
   ) {}
 
   async listen(): Promise<void> {
@@ -94,7 +114,8 @@ export class FakeController {
           }
           (role === 'heart' ? this.heart : this.main).push(msg);
           if (msg.header.msg_type === 'registration_request') {
-            conn.send(createMessage('registration_reply', { status: 'ok', id: this.engineId, heartbeat_ms: this.heartbeatMs }, { session: this.session, parent: msg.header }));
+            const reply = { status: 'ok' as const, id: this.engineId, heartbeat_ms: this.heartbeatMs, ...this.limits };
+            conn.send(createMessage('registration_reply', reply, { session: this.session, parent: msg.header }));
             onRegistered();
           }
         },
@@ -117,13 +138,17 @@ export class FakeController {
   }
 
   /**
-   * Starts the engine, in the temp dir, and waits for registration. By default from source
-   * under tsx (by absolute URL: a bare `tsx` would not resolve from the temp dir); `entry`
-   * runs another main, e.g. a compiled dist/engines/node/main.js.
+   * Starts the engine, in the temp dir, and waits for registration. A node engine runs by
+   * default from source under tsx (by absolute URL: a bare `tsx` would not resolve from the temp
+   * dir); `entry` runs another main, e.g. a compiled dist/engines/node/main.js.
    */
   async startEngine(extraArgs: string[] = [], entry?: string): Promise<void> {
-    const argv = entry ? [entry] : ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'engines/node/main.ts')];
-    const child = spawn(process.execPath, [...argv, '--file', this.file, ...extraArgs], {
+    const [cmd, ...argv] =
+      this.command ??
+      (this.kind === 'python'
+        ? [PYTHON, PYTHON_ENGINE]
+        : [process.execPath, ...(entry ? [entry] : ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'engines/node/main.ts')])]);
+    const child = spawn(cmd, [...argv, '--file', this.file, ...extraArgs], {
       cwd: this.dir,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -139,12 +164,44 @@ export class FakeController {
     ]);
   }
 
-  /** Sends a request on the main connection; returns its message. */
-  send<T extends MsgType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = []): Message<T> {
-    const msg = createMessage(type, content, { session: this.session, buffers });
+  /** Sends a message on the main connection; returns it. */
+  send<T extends MsgType>(type: T, content: ContentMap[T], opts: Uint8Array[] | SendOptions = {}): Message<T> {
+    const o = Array.isArray(opts) ? { buffers: opts } : opts;
+    const msg = createMessage(type, content, { session: this.session, ...o });
     this.mainConn!.send(msg);
     return msg;
   }
+
+  /** Sends a message on the heart connection (where interrupt_request goes). */
+  sendHeart<T extends MsgType>(type: T, content: ContentMap[T]): Message<T> {
+    const msg = createMessage(type, content, { session: this.session });
+    this.heartConn!.send(msg);
+    return msg;
+  }
+
+  /** The `direct` address the engine registered with. */
+  async directAddress(): Promise<DirectAddress> {
+    const reg = (await this.main.next((m) => m.header.msg_type === 'registration_request')).msg;
+    const direct = (reg.content as ContentMap['registration_request']).direct;
+    if (!direct) throw new Error(`the ${this.kind} engine registered without a direct address`);
+    return direct;
+  }
+
+  /** A client's direct connection to the engine, handshake done. */
+  async connectDirect(): Promise<DirectPeer> {
+    const { ip, port } = await this.directAddress();
+    const reg = (await this.main.next((m) => m.header.msg_type === 'registration_request')).msg;
+    const peer = new DirectPeer(new Connection(await connectTcp(ip, port), this.signer), this.session, this.engineId);
+    this.directs.push(peer);
+    const hello = peer.send('engine_connect_request', { engine_uuid: (reg.content as ContentMap['registration_request']).uuid });
+    const reply = (await peer.inbox.next((m) => isReplyTo(m, hello), 10_000, 'engine_connect_reply')).msg;
+    if ((reply.content as { status?: string }).status !== 'ok') throw new Error(`direct handshake failed: ${JSON.stringify(reply.content)}`);
+    return peer;
+  }
+
+  private readonly directs: DirectPeer[] = [];
+  /** Limits the registration_reply tells the engine (protocol section 6); set before startEngine. */
+  limits: { max_message_bytes?: number; max_output_bytes?: number } = {};
 
   /** The reply to `req` (any message whose parent is req and whose type ends in _reply). */
   async reply(req: Message, timeoutMs = 10_000): Promise<Received> {
@@ -152,12 +209,12 @@ export class FakeController {
   }
 
   /** Sends and waits for the reply. */
-  async request<T extends MsgType>(type: T, content: ContentMap[T], buffers: Uint8Array[] = []): Promise<Message> {
-    return (await this.reply(this.send(type, content, buffers))).msg;
+  async request<T extends MsgType>(type: T, content: ContentMap[T], opts: Uint8Array[] | SendOptions = {}): Promise<Message> {
+    return (await this.reply(this.send(type, content, opts))).msg;
   }
 
   streamsFor(req: Message): Received[] {
-    return this.main.messages.filter((r) => r.msg.header.msg_type === 'stream' && (r.msg.parent_header as { msg_id?: string }).msg_id === req.header.msg_id);
+    return streamsIn(this.main, req);
   }
 
   exitCode(timeoutMs = 5000): Promise<number | null> {
@@ -171,9 +228,38 @@ export class FakeController {
     }
     this.mainConn?.destroy();
     this.heartConn?.destroy();
+    for (const d of this.directs) d.conn.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A client's direct connection to an engine: requests carry `metadata.targets = [engine id]`. */
+export class DirectPeer {
+  readonly inbox = new Inbox();
+
+  constructor(
+    readonly conn: Connection,
+    private readonly session: string,
+    private readonly engineId: number,
+  ) {
+    conn.start({ onMessage: (msg) => this.inbox.push(msg) });
+  }
+
+  send<T extends MsgType>(type: T, content: ContentMap[T], opts: SendOptions = {}): Message<T> {
+    const metadata = opts.metadata ?? (type === 'engine_connect_request' ? {} : { targets: [this.engineId] });
+    const msg = createMessage(type, content, { session: this.session, ...opts, metadata });
+    this.conn.send(msg);
+    return msg;
+  }
+
+  async reply(req: Message, timeoutMs = 10_000): Promise<Received> {
+    return this.inbox.next((m) => isReplyTo(m, req), timeoutMs, `reply to ${req.header.msg_type} on the direct connection`);
+  }
+}
+
+export function streamsIn(inbox: Inbox, req: Message): Received[] {
+  return inbox.messages.filter((r) => r.msg.header.msg_type === 'stream' && (r.msg.parent_header as { msg_id?: string }).msg_id === req.header.msg_id);
 }
 
 export function isReplyTo(m: Message, req: Message): boolean {

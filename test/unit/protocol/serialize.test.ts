@@ -21,6 +21,15 @@ test('every mapped kind of value round-trips', () => {
   for (const v of values) assert.deepEqual(roundTrip(v), v, `value ${String(v)}`);
 });
 
+test('-0 survives JSON (issue 16): it travels as a tag, and 0 stays a plain number', () => {
+  assert.ok(Object.is(roundTrip(-0), -0));
+  assert.ok(Object.is(roundTrip(0), 0));
+  assert.deepEqual(encodeValue([-0, 0, -0.5], { buffers: [] }), [{ $t: 'float', v: '-0' }, 0, -0.5]);
+  assert.ok(Object.is((roundTrip({ z: [-0] }) as { z: number[] }).z[0], -0));
+  // What a Python engine sends for -0.0 without the tag (JSON `-0.0`) decodes to -0 too.
+  assert.ok(Object.is(decodeValue(JSON.parse('-0.0'), []), -0));
+});
+
 test('typed arrays travel as buffers, never as JSON numbers', () => {
   const enc = { buffers: [] as Uint8Array[] };
   const tree = encodeValue({ x: new Float64Array(1000) }, enc);

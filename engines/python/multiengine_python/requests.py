@@ -1,0 +1,124 @@
+"""Work requests -> reply content: decoding arguments, running them in the namespace and encoding
+results. A handler returns (content, buffers) or raises: ReplyError for failures the engine
+describes itself, anything else from user code (the engine turns both into an error reply)."""
+
+from .errors import ReplyError
+from .namespace import Namespace
+from .values import Encoder, SerializationError, decode_value
+
+
+def _ends_with_semicolon(code, node):
+    """True when the statement is followed by ';' (as in IPython, that hides Out[n])."""
+    end_line = getattr(node, 'end_lineno', None)
+    end_col = getattr(node, 'end_col_offset', None)
+    if end_line is None or end_col is None:  # pragma: no cover
+        return code.rstrip().endswith(';')
+    lines = code.splitlines()
+    if end_line > len(lines):
+        return False
+    rest = lines[end_line - 1].encode('utf-8')[end_col:].decode('utf-8', 'replace')
+    return rest.lstrip().startswith(';')
+
+
+class Requests(object):
+    def __init__(self):
+        self.space = Namespace()
+        #: Counts execute requests from 1 (errors included); kept across clear.
+        self.execution_count = 0
+        self.handlers = {
+            'execute_request': self.execute, 'apply_request': self.apply, 'push_request': self.push,
+            'pull_request': self.pull, 'keys_request': self.keys, 'clear_request': self.clear,
+        }
+
+    def execute(self, msg):
+        import ast
+        self.execution_count += 1
+        n = self.execution_count
+        code = msg.content.get('code', '')
+        if not isinstance(code, str):
+            raise ReplyError('TypeError', 'execute_request code must be a string')
+        space = self.space
+        filename = '<execute-%d>' % n
+        space.register_source(filename, code)
+        flags = getattr(ast, 'PyCF_ALLOW_TOP_LEVEL_AWAIT', 0) if 'await' in code or 'async' in code else 0
+        tree = ast.parse(code, filename, 'exec')
+        last = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr) and not _ends_with_semicolon(code, tree.body[-1]):
+            last = tree.body.pop()
+        body = compile(tree, filename, 'exec', flags, True)
+        expr = compile(ast.Expression(last.value), filename, 'eval', flags, True) if last is not None else None
+        value = space.user(self._execute, body, expr)
+        content = {'status': 'ok', 'execution_count': n}
+        if value is not None and not msg.content.get('silent'):
+            content['result'] = space.user(repr, value)
+        return content, ()
+
+    def _execute(self, body, expr):
+        self.space.run_code(body)
+        return self.space.run_code(expr) if expr is not None else None
+
+    def apply(self, msg):
+        c = msg.content
+        args = c.get('args', [])
+        if not isinstance(args, list):
+            raise ReplyError('TypeError', 'apply_request args must be an array')
+        try:
+            args = [decode_value(a, msg.buffers) for a in args]
+        except Exception as e:
+            raise ReplyError('SerializationError', 'cannot deserialize the arguments: %s' % e)
+        space = self.space
+        req = c.get('require') or []
+        if isinstance(req, str):
+            req = [req]
+        for name in req:
+            space.require(name)
+        src = c.get('fn', '')
+        if not isinstance(src, str):
+            raise ReplyError('TypeError', 'apply_request fn must be source text')
+        result = None
+        if src.strip():
+            result = space.user(space.call, space.compile_function(src), args)
+        enc = Encoder()
+        try:
+            tree = enc.encode(result, 'the result')
+        except SerializationError as e:
+            raise ReplyError('SerializationError', str(e))
+        return {'status': 'ok', 'result': tree}, enc.buffers
+
+    def push(self, msg):
+        ns = msg.content.get('ns')
+        if not isinstance(ns, dict):
+            raise ReplyError('TypeError', 'push_request ns must be an object')
+        values = {}
+        for name, tree in ns.items():
+            try:
+                values[name] = decode_value(tree, msg.buffers)
+            except Exception as e:
+                raise ReplyError('SerializationError', 'cannot deserialize %s: %s' % (name, e))
+        self.space.ns.update(values)  # all or nothing
+        return {'status': 'ok'}, ()
+
+    def pull(self, msg):
+        names = msg.content.get('names')
+        if isinstance(names, str):
+            names = [names]
+        if not isinstance(names, list):
+            raise ReplyError('TypeError', 'pull_request names must be an array of strings')
+        ns = self.space.ns
+        enc = Encoder()
+        values = []
+        for name in names:
+            if not isinstance(name, str) or name not in ns:
+                raise ReplyError('NameError', 'name %r is not defined' % (name,))
+            try:
+                values.append(enc.encode(ns[name], name))
+            except SerializationError as e:
+                raise ReplyError('SerializationError', str(e))
+        return {'status': 'ok', 'values': values}, enc.buffers
+
+    def keys(self, msg):
+        return {'status': 'ok', 'keys': self.space.keys()}, ()
+
+    def clear(self, msg):
+        self.space.reset()
+        return {'status': 'ok'}, ()
