@@ -16,7 +16,8 @@ import { connectControl, type ControlChannel } from './controlClient.js';
 import { installGlobals } from './evaluate.js';
 import { History, historyFile } from './history.js';
 import { colorEnabled, formatBanner, makeStyle } from './render.js';
-import { Console } from './repl.js';import { DEFAULT_LANGUAGE, isLanguageName, languageNames } from '../kernels/index.js';
+import { Console } from './repl.js';
+import { DEFAULT_LANGUAGE, isLanguageName, languageNames } from '../kernels/index.js';
 
 
 export const CONSOLE_USAGE = `usage: multiengine console [--profile P | --file <client.json>] [--dir D]
