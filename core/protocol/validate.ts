@@ -164,7 +164,8 @@ function engineActivity(c: Fields): ContentMap['engine_activity'] {
 
 function stream(c: Fields): ContentMap['stream'] {
   if (c.name !== 'stdout' && c.name !== 'stderr') throw new WireError(`name must be 'stdout' or 'stderr', got ${describe(c.name)}`);
-  return { name: c.name, text: str(c, 'text') };
+  str(c, 'text');
+  return c as ContentMap['stream'];
 }
 
 function connectRequest(c: Fields): ContentMap['connect_request'] {
@@ -206,8 +207,9 @@ function engineInfo(v: unknown, field: string): EngineInfo {
   return v as unknown as EngineInfo;
 }
 
-function engineList(c: Fields): EngineInfo[] {
-  return array(c, 'engines').map((e, i) => engineInfo(e, `engines[${i}]`));
+function engineList(c: Fields): void {
+  const list = array(c, 'engines');
+  for (let i = 0; i < list.length; i++) engineInfo(list[i], `engines[${i}]`);
 }
 
 function engineEvent(c: Fields): ContentMap['engine_event'] {
@@ -218,23 +220,32 @@ function engineEvent(c: Fields): ContentMap['engine_event'] {
   return { event, engine: engineInfo(c.engine, 'engine') };
 }
 
-/** The fields of a successful reply; failures are checked alike for every reply type. */
-type OkFields<T extends MsgType> = Omit<Extract<ContentMap[T], { status: 'ok' }>, 'status'>;
-type OkCheck<T extends MsgType> = (c: Fields) => OkFields<T>;
+/** Checks of the fields of a successful reply; failures are checked alike for every reply type. */
+type OkCheck = (c: Fields) => void;
 
-/** A reply: status, then for 'error' ename and evalue, for 'ok' the type's own fields. */
-function reply<T extends MsgType>(ok: OkCheck<T>): (c: Fields) => ContentMap[T] {
+/**
+ * The part every reply shares: status 'ok', 'aborted', or 'error' with ename and evalue
+ * strings. A relay (the controller) checks this much; the receiver checks the rest.
+ */
+export function checkReply(c: Message['content']): void {
+  const r = c as Fields;
+  const status = r.status;
+  if (status === 'error') {
+    str(r, 'ename');
+    str(r, 'evalue');
+  } else if (status !== 'ok' && status !== 'aborted') throw new WireError(`status must be 'ok', 'error' or 'aborted', got ${describe(status)}`);
+}
+
+/** A reply: the shared part, then for 'ok' the type's own fields. Returned as it came (no copy: replies are the hot path). */
+function reply<T extends MsgType>(ok: OkCheck): (c: Fields) => ContentMap[T] {
   return (c) => {
-    const status = c.status;
-    if (status === 'ok') return { status: 'ok', ...ok(c) } as unknown as ContentMap[T];
-    if (status === 'aborted') return { status: 'aborted' } as ContentMap[T];
-    if (status !== 'error') throw new WireError(`status must be 'ok', 'error' or 'aborted', got ${describe(status)}`);
-    const tb = c.traceback;
-    return { status: 'error', ename: str(c, 'ename'), evalue: str(c, 'evalue'), traceback: Array.isArray(tb) ? (tb as string[]) : [] } as ContentMap[T];
+    checkReply(c);
+    if (c.status === 'ok') ok(c);
+    return c as ContentMap[T];
   };
 }
 
-const nothing = (): Record<string, never> => ({});
+const nothing: OkCheck = () => {};
 
 /** Content checks of every message type a peer receives from the network. */
 const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
@@ -244,63 +255,70 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   engine_activity: engineActivity,
   stream,
   // controller -> engine
-  registration_reply: reply<'registration_reply'>((c) => ({
-    id: count(c, 'id'),
-    heartbeat_ms: count(c, 'heartbeat_ms'),
-    reconnect_ms: optional(c, 'reconnect_ms', count),
-    max_message_bytes: optional(c, 'max_message_bytes', count),
-    max_output_bytes: optional(c, 'max_output_bytes', count),
-  })),
+  registration_reply: reply<'registration_reply'>((c) => {
+    count(c, 'id');
+    count(c, 'heartbeat_ms');
+    for (const f of ['reconnect_ms', 'max_message_bytes', 'max_output_bytes']) optional(c, f, count);
+  }),
   shutdown_request: none,
   // work: client -> controller -> engine, and back (the values inside are the engine's to decode)
   execute_request: (c) => ({ code: str(c, 'code'), silent: c.silent === true }),
-  execute_reply: reply<'execute_reply'>((c) => ({ execution_count: count(c, 'execution_count'), result: optional(c, 'result', str) })),
+  execute_reply: reply<'execute_reply'>((c) => {
+    count(c, 'execution_count');
+    optional(c, 'result', str);
+  }),
   apply_request: (c) => ({
     fn: str(c, 'fn'),
     args: c.args === undefined ? [] : (array(c, 'args') as Json[]),
     require: c.require === undefined ? undefined : strings(c, 'require', 'module names'),
   }),
-  apply_reply: reply<'apply_reply'>((c) => ({ result: (c.result ?? null) as Json })),
+  apply_reply: reply<'apply_reply'>(nothing),
   push_request: (c) => {
     if (!isObject(c.ns)) throw new WireError(`ns must be an object of names and values, got ${describe(c.ns)}`);
     return { ns: c.ns as { [name: string]: Json } };
   },
   push_reply: reply<'push_reply'>(nothing),
   pull_request: (c) => ({ names: strings(c, 'names', 'names') }),
-  pull_reply: reply<'pull_reply'>((c) => ({ values: array(c, 'values') as Json[] })),
+  pull_reply: reply<'pull_reply'>((c) => void array(c, 'values')),
   keys_request: none,
-  keys_reply: reply<'keys_reply'>((c) => ({ keys: strings(c, 'keys', 'names') })),
+  keys_reply: reply<'keys_reply'>((c) => void strings(c, 'keys', 'names')),
   clear_request: none,
   clear_reply: reply<'clear_reply'>(nothing),
   // client <-> engine, direct
   engine_connect_request: (c) => ({ engine_uuid: str(c, 'engine_uuid') }),
-  engine_connect_reply: reply<'engine_connect_reply'>((c) => ({ id: count(c, 'id'), uuid: str(c, 'uuid') })),
+  engine_connect_reply: reply<'engine_connect_reply'>((c) => {
+    count(c, 'id');
+    str(c, 'uuid');
+  }),
   // client <-> controller
   connect_request: connectRequest,
-  connect_reply: reply<'connect_reply'>((c) => ({
-    engines: engineList(c),
-    controller_pid: count(c, 'controller_pid'),
-    heartbeat_ms: count(c, 'heartbeat_ms'),
-    max_message_bytes: optional(c, 'max_message_bytes', count),
-    reconnect_ms: optional(c, 'reconnect_ms', count),
-  })),
+  connect_reply: reply<'connect_reply'>((c) => {
+    engineList(c);
+    count(c, 'controller_pid');
+    count(c, 'heartbeat_ms');
+    optional(c, 'max_message_bytes', count);
+    optional(c, 'reconnect_ms', count);
+  }),
   engine_event: engineEvent,
   status_request: none,
-  status_reply: reply<'status_reply'>((c) => ({
-    engines: engineList(c),
-    dropped_messages: count(c, 'dropped_messages'),
-    clients: count(c, 'clients'),
-    result_store: c.result_store as OkFields<'status_reply'>['result_store'],
-    memory: c.memory as OkFields<'status_reply'>['memory'],
-  })),
+  status_reply: reply<'status_reply'>((c) => {
+    engineList(c);
+    count(c, 'dropped_messages');
+    count(c, 'clients');
+  }),
   result_request: resultRequest,
-  result_reply: reply<'result_reply'>((c) => ({ msg_id: str(c, 'msg_id'), msg_type: str(c, 'msg_type'), engine_ids: ids(c, 'engine_ids'), pending: ids(c, 'pending') })),
+  result_reply: reply<'result_reply'>((c) => {
+    str(c, 'msg_id');
+    str(c, 'msg_type');
+    ids(c, 'engine_ids');
+    ids(c, 'pending');
+  }),
   add_engines_request: addEnginesRequest,
-  add_engines_reply: reply<'add_engines_reply'>((c) => ({ ids: ids(c, 'ids') })),
+  add_engines_reply: reply<'add_engines_reply'>((c) => void ids(c, 'ids')),
   stop_engine_request: (c) => ({ id: engineId(c, 'id') }),
   stop_engine_reply: reply<'stop_engine_reply'>(nothing),
   restart_engine_request: (c) => ({ id: engineId(c, 'id') }),
-  restart_engine_reply: reply<'restart_engine_reply'>((c) => ({ id: count(c, 'id') })),
+  restart_engine_reply: reply<'restart_engine_reply'>((c) => void count(c, 'id')),
   interrupt_request: msgIds,
   interrupt_reply: reply<'interrupt_reply'>(nothing),
   abort_request: msgIds,
