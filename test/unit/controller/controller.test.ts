@@ -248,15 +248,22 @@ test('an engine that stops beating goes unresponsive, then dead; its request fai
   });
 });
 
-test('an unresponsive engine that beats again recovers', async () => {
+test('an unresponsive engine that beats again recovers; registration subscribers see both transitions', async () => {
   await withController(
     async (ctl) => {
       const e0 = await FakeEngine.start(ctl);
       const client = await fakeClient(ctl, 'all');
+      const reg = await fakeClient(ctl, 'registration', 'reg');
       e0.stopBeating();
       await client.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'unresponsive', 3000);
+      await reg.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'unresponsive', 3000);
       e0.heart!.send('heartbeat', { uuid: e0.uuid, id: e0.id });
       await client.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'idle', 3000);
+      await reg.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'idle', 3000);
+      assert.deepEqual(engineEvents(reg, 0), [
+        { event: 'state', state: 'unresponsive' },
+        { event: 'state', state: 'idle' },
+      ]);
       e0.close();
     },
     ['--dead-after-ms', '5000'],
