@@ -7,19 +7,15 @@
  * handed to the room that serves it. Each message is checked (core/protocol/validate) where
  * its room takes it.
  */
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import { connectionFilePath, readConnectionFile, writeConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
 import { newSession, type ControllerMemory, type Message } from '../protocol/messages.js';
-import { checkContent, describe } from '../protocol/validate.js';
+import { describe } from '../protocol/validate.js';
 import { Signer } from '../transport/codec.js';
 import { Connection } from '../transport/connection.js';
 import { RecyclingPartAllocator } from '../transport/frame.js';
 import { ReplayGuard } from '../transport/replayGuard.js';
 import { ClientHub } from './clientHub.js';
-import type { EngineRecord } from './engineRecord.js';
+import { chooseKey, listen, removeFiles, writeFiles } from './endpoint.js';
 import { EngineRegistry } from './engineRegistry.js';
 import { HeartMonitor } from './heartMonitor.js';
 import { IdleCollector } from './idleCollector.js';
@@ -59,8 +55,6 @@ export class Controller {
   private readonly router: WorkRouter;
   private readonly hub: ClientHub;
   private readonly replier: Replier;
-  /** Results of requests whose client went away. */
-  private readonly results: ResultStore;
 
   /** Frames dropped for a bad signature or malformed content. */
   droppedMessages = 0;
@@ -80,23 +74,12 @@ export class Controller {
   onShutdown: (() => void) | null = null;
 
   constructor(readonly opts: ControllerOptions) {
-    let key = randomBytes(32).toString('hex');
-    if (opts.reuseKey) {
-      // A restarted controller: engines and clients of the one before keep their connection files.
-      const file = connectionFilePath('client', opts.profile, opts.dir);
-      try {
-        const old = readConnectionFile(file);
-        key = old.key;
-        this.reusedPort = old.port;
-        log.info(`reusing the key${opts.port ? '' : ` and port ${old.port}`} of ${file}`);
-      } catch (e) {
-        log.warn(`--reuse-key: ${(e as Error).message}; using a new key`);
-      }
-    }
+    const { key, reusedPort } = chooseKey(opts);
     this.key = key;
+    this.reusedPort = reusedPort;
     this.signer = new Signer(key);
     const replier = (this.replier = new Replier(this.session, this.signer));
-    const results = (this.results = new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries));
+    const results = (new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries));
     const registry = (this.registry = new EngineRegistry({ publish: (event, e, from) => this.hub.publish(event, e, from) }));
     const router = (this.router = new WorkRouter({
       registry,
@@ -113,17 +96,10 @@ export class Controller {
       engineFile: () => this.engineFile,
       isShuttingDown: () => this.isShuttingDown,
       engineGone: (e, reason) => router.engineGone(e, reason),
+      running: (e, task) => router.noteRunning(e, task),
+      dropped: (why) => this.dropped(why),
     });
-    const isShuttingDown = () => this.isShuttingDown;
-    this.registration = {
-      registry,
-      supervisor: this.supervisor,
-      replier,
-      opts,
-      get isShuttingDown() {
-        return isShuttingDown();
-      },
-    };
+    this.registration = { registry, supervisor: this.supervisor, replier, opts, isShuttingDown: () => this.isShuttingDown };
     this.hub = new ClientHub({
       registry,
       router,
@@ -150,50 +126,12 @@ export class Controller {
     return this.shutdownPromise !== null;
   }
 
-  /** Engine replies/streams that matched no outstanding request. */
-  get unroutable(): number {
-    return this.router.unroutable;
-  }
-
   // ------------------------------------------------------------------ start-up
 
   async start(): Promise<ControllerStarted> {
-    const listen = (port: number) =>
-      new Promise<void>((resolve, reject) => {
-        const onError = (e: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${this.opts.ip}:${port}: ${e.code ?? e.message}`));
-        this.server.once('error', onError);
-        this.server.listen({ host: this.opts.ip, port, exclusive: true }, () => {
-          this.server.off('error', onError);
-          resolve();
-        });
-      });
-    if (!this.opts.port && this.reusedPort) {
-      try {
-        await listen(this.reusedPort);
-      } catch (e) {
-        log.warn(`${(e as Error).message}; listening on a free port instead (peers of the previous controller cannot come back)`);
-        await listen(0);
-      }
-    } else {
-      await listen(this.opts.port);
-    }
-    this.port = (this.server.address() as net.AddressInfo).port;
-    const info: ConnectionInfo = {
-      transport: 'tcp',
-      ip: connectIp(this.opts.ip),
-      port: this.port,
-      key: this.key,
-      signature_scheme: 'hmac-sha256',
-      controller_pid: process.pid,
-      profile: this.opts.profile,
-      heartbeat_ms: this.opts.heartbeatMs,
-    };
-    const clientFile = connectionFilePath('client', this.opts.profile, this.opts.dir);
-    const engineFile = connectionFilePath('engine', this.opts.profile, this.opts.dir);
-    writeConnectionFile(clientFile, info);
-    this.files.push(clientFile);
-    writeConnectionFile(engineFile, info);
-    this.files.push(engineFile);
+    this.port = await listen(this.server, this.opts, this.reusedPort);
+    const { clientFile, engineFile } = writeFiles(this.opts, this.port, this.key);
+    this.files = [clientFile, engineFile];
     this.engineFile = engineFile;
     this.monitor.start();
     log.debug(`listening on ${this.opts.ip}:${this.port}`);
@@ -276,12 +214,12 @@ export class Controller {
       if (e.heart && e.heart !== conn) e.heart.close();
       e.heart = conn;
       classified(
-        (m) => this.onHeartbeat(e, conn, m),
+        (m) => this.supervisor.onBeat(e, conn, m),
         () => {
           if (e.heart === conn) e.heart = null;
         },
       );
-      this.onHeartbeat(e, conn, msg);
+      this.supervisor.onBeat(e, conn, msg);
     } else if (type === 'connect_request') {
       const client = this.hub.open(conn);
       classified(
@@ -295,32 +233,6 @@ export class Controller {
         this.replier.error(conn, msg.header, replyTypeFor(type), 'ProtocolError', 'connect first: the first message of a client must be connect_request');
       }
       conn.close();
-    }
-  }
-
-  /** A beat: the engine is alive (and responsive again), and it names what it runs. */
-  private onHeartbeat(e: EngineRecord, conn: Connection, msg: Message): void {
-    if (msg.header.msg_type !== 'heartbeat') {
-      log.warnLimited('heart-type', `engine ${e.id}'s heart sent ${describe(msg.header.msg_type)}; ignored`);
-      return;
-    }
-    if (!e.alive) {
-      conn.close();
-      return;
-    }
-    let beat;
-    try {
-      beat = checkContent('heartbeat', msg.content);
-    } catch (err) {
-      this.dropped(`engine ${e.id}'s heart sent a malformed heartbeat: ${(err as Error).message}`);
-      return;
-    }
-    e.lastBeat = Date.now();
-    this.router.noteRunning(e, beat.running);
-    if (e.unresponsive) {
-      e.unresponsive = false;
-      log.info(`engine ${e.id} is responsive again`);
-      this.registry.refresh(e);
     }
   }
 
@@ -358,14 +270,7 @@ export class Controller {
 
   /** Deletes our connection files (only if they are still ours). */
   removeFiles(): void {
-    for (const f of this.files) {
-      try {
-        const info = JSON.parse(fs.readFileSync(f, 'utf8')) as Partial<ConnectionInfo>;
-        if (info.key === this.key) fs.unlinkSync(f);
-      } catch {
-        /* gone or not ours */
-      }
-    }
+    removeFiles(this.files, this.key);
     this.files = [];
   }
 
@@ -373,15 +278,6 @@ export class Controller {
   killLocalEnginesSync(): void {
     this.supervisor.killAllSync();
   }
-}
-
-/** The address peers should dial: a wildcard bind is advertised by a concrete address. */
-function connectIp(ip: string): string {
-  if (ip !== '0.0.0.0' && ip !== '::') return ip;
-  for (const list of Object.values(os.networkInterfaces())) {
-    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
-  }
-  return '127.0.0.1';
 }
 
 function controllerMemory(): Omit<ControllerMemory, 'idle_collections'> {

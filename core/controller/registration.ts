@@ -21,7 +21,7 @@ export interface RegistrationDeps {
   readonly supervisor: Supervisor;
   readonly replier: Replier;
   readonly opts: ControllerOptions;
-  readonly isShuttingDown: boolean;
+  isShuttingDown(): boolean;
 }
 
 /** Registers the engine behind `conn`; null (after an error reply, with the connection closed) when refused. */
@@ -32,7 +32,7 @@ export function register(d: RegistrationDeps, conn: Connection, msg: Message): E
     conn.close();
     return null;
   };
-  if (d.isShuttingDown) return refuse('the controller is shutting down');
+  if (d.isShuttingDown()) return refuse('the controller is shutting down');
   let c: ContentMap['registration_request'];
   try {
     c = checkContent('registration_request', msg.content);

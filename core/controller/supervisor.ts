@@ -4,7 +4,9 @@
  * bound), stops and reaps them, and marks engines dead when their heart goes silent, their
  * connection drops or their process exits.
  */
-import type { KernelKind } from '../protocol/messages.js';
+import type { ContentMap, KernelKind, Message } from '../protocol/messages.js';
+import { checkContent, describe } from '../protocol/validate.js';
+import type { Connection } from '../transport/connection.js';
 import type { ControllerOptions } from './options.js';
 import type { EngineRecord } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';
@@ -42,6 +44,10 @@ export interface SupervisorDeps {
   isShuttingDown(): boolean;
   /** The engine is gone: its outstanding work is to be answered (the work router). */
   engineGone(e: EngineRecord, reason: string): void;
+  /** A beat named the request the engine runs, or none (the work router keeps track). */
+  running(e: EngineRecord, task: ContentMap['heartbeat']['running']): void;
+  /** A malformed message was dropped (counted). */
+  dropped(why: string): void;
 }
 
 export interface DeathHow {
@@ -95,6 +101,32 @@ export class Supervisor {
     this.d.registry.changed(e);
     this.d.registry.died(e);
     if (!how.graceful && how.restart !== false) this.autoRestart(e, reason);
+  }
+
+  /** A message on an engine's heart: a beat says it is alive (and responsive again) and names what it runs. */
+  onBeat(e: EngineRecord, conn: Connection, msg: Message): void {
+    if (msg.header.msg_type !== 'heartbeat') {
+      log.warnLimited('heart-type', `engine ${e.id}'s heart sent ${describe(msg.header.msg_type)}; ignored`);
+      return;
+    }
+    if (!e.alive) {
+      conn.close();
+      return;
+    }
+    let beat: ContentMap['heartbeat'];
+    try {
+      beat = checkContent('heartbeat', msg.content);
+    } catch (err) {
+      this.d.dropped(`engine ${e.id}'s heart sent a malformed heartbeat: ${(err as Error).message}`);
+      return;
+    }
+    e.lastBeat = Date.now();
+    this.d.running(e, beat.running);
+    if (e.unresponsive) {
+      e.unresponsive = false;
+      log.info(`engine ${e.id} is responsive again`);
+      this.d.registry.refresh(e);
+    }
   }
 
   /** Missed heartbeats: unresponsive until the next beat. */
