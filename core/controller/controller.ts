@@ -68,7 +68,6 @@ export class Controller {
   private readonly monitor: HeartMonitor;
   private files: string[] = [];
   private engineFile = '';
-  private port = 0;
   private shutdownPromise: Promise<void> | null = null;
   /** Called once shutdown is complete (main.ts exits the process). */
   onShutdown: (() => void) | null = null;
@@ -79,7 +78,7 @@ export class Controller {
     this.reusedPort = reusedPort;
     this.signer = new Signer(key);
     const replier = (this.replier = new Replier(this.session, this.signer));
-    const results = (new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries));
+    const results = new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries);
     const registry = (this.registry = new EngineRegistry({ publish: (event, e, from) => this.hub.publish(event, e, from) }));
     const router = (this.router = new WorkRouter({
       registry,
@@ -129,13 +128,13 @@ export class Controller {
   // ------------------------------------------------------------------ start-up
 
   async start(): Promise<ControllerStarted> {
-    this.port = await listen(this.server, this.opts, this.reusedPort);
-    const { clientFile, engineFile } = writeFiles(this.opts, this.port, this.key);
+    const port = await listen(this.server, this.opts, this.reusedPort);
+    const { clientFile, engineFile } = writeFiles(this.opts, port, this.key);
     this.files = [clientFile, engineFile];
     this.engineFile = engineFile;
     this.monitor.start();
-    log.debug(`listening on ${this.opts.ip}:${this.port}`);
-    return { port: this.port, clientFile, engineFile };
+    log.debug(`listening on ${this.opts.ip}:${port}`);
+    return { port, clientFile, engineFile };
   }
 
   // ------------------------------------------------------------------ connections
