@@ -6,7 +6,7 @@
  * peers read (no walk through user values), so they are cheap enough for every message.
  * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
  */
-import type { ContentMap, CurrentTask, DirectAddress, EngineInfo, EngineState, Header, Json, KernelKind, Message, MsgType } from './messages.js';
+import { isValidHeader, type ContentMap, type CurrentTask, type DirectAddress, type EngineInfo, type EngineState, type Header, type Json, type KernelKind, type Message, type MsgType } from './messages.js';
 
 /** A message whose content or metadata is not what its type promises. */
 export class WireError extends Error {
@@ -82,10 +82,8 @@ function kernel(v: unknown, field: string, ename: WireError['ename'] = 'Protocol
 }
 
 function header(v: unknown, field: string): Header {
-  if (!isObject(v) || typeof v.msg_id !== 'string' || typeof v.msg_type !== 'string' || typeof v.session !== 'string') {
-    throw new WireError(`${field} must be a message header (msg_id, msg_type and session strings), got ${describe(v)}`);
-  }
-  return v as unknown as Header;
+  if (!isValidHeader(v)) throw new WireError(`${field} must be a message header (msg_id, msg_type and session strings), got ${describe(v)}`);
+  return v;
 }
 
 /** An engine id in a request: a whole number. */
