@@ -34,10 +34,10 @@ export interface EngineControl {
 }
 
 export interface ClientHubDeps {
-  readonly registry: EngineRegistry;
-  readonly router: WorkRouter;
+  readonly registry: Pick<EngineRegistry, 'list'>;
+  readonly router: Pick<WorkRouter, 'route' | 'interrupt' | 'abort' | 'clientGone'>;
   readonly control: EngineControl;
-  readonly results: ResultStore;
+  readonly results: Pick<ResultStore, 'get' | 'watch' | 'unwatch'>;
   readonly replier: Replier;
   readonly settings: Pick<ContentMap['connect_reply'] & { status: 'ok' }, 'heartbeat_ms' | 'max_message_bytes' | 'reconnect_ms'>;
   /** status_reply's fields beside engines and clients. */

@@ -17,8 +17,8 @@ import type { Replier } from './replies.js';
 import type { Supervisor } from './supervisor.js';
 
 export interface RegistrationDeps {
-  readonly registry: EngineRegistry;
-  readonly supervisor: Supervisor;
+  readonly registry: Pick<EngineRegistry, 'live' | 'get' | 'idFreeFor' | 'freshId' | 'remove' | 'add'>;
+  readonly supervisor: Pick<Supervisor, 'markDead' | 'launchFor' | 'launched'>;
   readonly replier: Replier;
   readonly opts: ControllerOptions;
   isShuttingDown(): boolean;
@@ -100,7 +100,7 @@ export function register(d: RegistrationDeps, conn: Connection, msg: Message): E
 }
 
 /** The live engine a heart belongs to, by the uuid of its first beat; undefined (logged) when none. */
-export function heartOwner(registry: EngineRegistry, msg: Message, peer: string): EngineRecord | undefined {
+export function heartOwner(registry: Pick<EngineRegistry, 'live'>, msg: Message, peer: string): EngineRecord | undefined {
   let uuid: string;
   try {
     uuid = checkContent('heartbeat', msg.content).uuid;

@@ -36,7 +36,7 @@ export interface PendingLaunch {
 }
 
 export interface SupervisorDeps {
-  readonly registry: EngineRegistry;
+  readonly registry: Omit<EngineRegistry, 'add' | 'live' | 'idFreeFor' | 'list'>;
   readonly replier: Replier;
   readonly opts: ControllerOptions;
   /** The engine connection file local engines are started with. */

@@ -27,8 +27,8 @@ const CLIENT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 const OUTPUT_SLACK_CHARS = 64 * 1024;
 
 export interface WorkRouterDeps {
-  readonly registry: EngineRegistry;
-  readonly results: ResultStore;
+  readonly registry: Pick<EngineRegistry, 'get' | 'values' | 'refresh'>;
+  readonly results: Pick<ResultStore, 'open' | 'add'>;
   readonly replier: Replier;
   readonly replays: ReplayGuard;
   readonly maxOutputBytes: number;
