@@ -10,30 +10,15 @@ import type { Connection } from '../transport/connection.js';
 import type { ControllerOptions } from './options.js';
 import type { EngineRecord } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';
-import { describeEnd, earlyExitMessage, engineCommand, LaunchError, LocalProcess, resolvePython, type EngineProcess, type LaunchSpec, type ProcessEnd } from './localLauncher.js';
+import { Launches, type PendingLaunch } from './launches.js';
+import { describeEnd, earlyExitMessage, engineCommand, LaunchError, resolvePython, type EngineProcess, type LaunchSpec, type LocalProcess, type ProcessEnd } from './localLauncher.js';
 import { log } from './log.js';
 import { RequestError, type Replier } from './replies.js';
 
-/** How long add_engines / restart_engine wait for local engines to register. */
-const LAUNCH_TIMEOUT_MS = 25_000;
 /** How long a stopped local engine gets to exit before SIGKILL. */
 const STOP_GRACE_MS = 2_000;
 /** A failed automatic restart is tried again after this long (still within the restart limit). */
 const RESTART_RETRY_MS = 1_000;
-
-/** A launch waiting for its engine to register. */
-export interface PendingLaunch {
-  readonly id: number;
-  readonly spec: LaunchSpec;
-  readonly restarts: number;
-  /** Set for restarts: why the engine before it went away. */
-  readonly restartReason: string | undefined;
-  proc: LocalProcess | null;
-  engine: EngineRecord | null;
-  settled: boolean;
-  resolve(id: number): void;
-  reject(e: Error): void;
-}
 
 export interface SupervisorDeps {
   readonly registry: Omit<EngineRegistry, 'add' | 'live' | 'idFreeFor' | 'list'>;
@@ -68,12 +53,13 @@ function formatMs(ms: number): string {
 }
 
 export class Supervisor {
-  private readonly launchesById = new Map<number, PendingLaunch>();
-  private readonly launchesByPid = new Map<number, PendingLaunch>();
+  private readonly launches: Launches;
   /** Per id: times of automatic restarts (restart 'always'), for the limit. */
   private readonly restartTimes = new Map<number, number[]>();
 
-  constructor(private readonly d: SupervisorDeps) {}
+  constructor(private readonly d: SupervisorDeps) {
+    this.launches = new Launches({ registry: d.registry, engineFile: d.engineFile, onEnd: (launch, proc, end) => this.onLocalEnd(launch, proc, end) });
+  }
 
   // ------------------------------------------------------------------ deaths
 
@@ -162,7 +148,7 @@ export class Supervisor {
     const { opts, registry } = this.d;
     if (opts.restart !== 'always' || !e.spec || this.d.isShuttingDown() || e.stopping) return;
     const id = e.id;
-    if (registry.get(id) !== e || this.launchesById.has(id)) return;
+    if (registry.get(id) !== e || this.launches.get(id) !== undefined) return;
     const now = Date.now();
     const times = (this.restartTimes.get(id) ?? []).filter((t) => now - t < opts.restartWindowMs);
     this.restartTimes.set(id, times);
@@ -176,8 +162,8 @@ export class Supervisor {
     e.reason = `${why}; restarting`;
     log.info(`engine ${id} died (${why}); restarting it (restart ${times.length} of at most ${opts.maxRestarts} within ${formatMs(opts.restartWindowMs)})`);
     registry.changed(e);
-    const { promise, launch } = this.launch(id, e.spec, e.restarts + 1, why);
-    this.awaitLaunches([launch], [promise]).catch((err: Error) => {
+    const { promise, launch } = this.launches.start(id, e.spec, e.restarts + 1, why);
+    this.launches.awaitAll([launch], [promise]).catch((err: Error) => {
       if (registry.get(id) !== e || e.alive || e.stopping || this.d.isShuttingDown()) return;
       e.reason = `${why}; restart failed: ${err.message}`;
       log.warn(`engine ${id}: ${e.reason}`);
@@ -190,60 +176,16 @@ export class Supervisor {
 
   /** The launch a registering engine belongs to: by its pid, else by the id we told it to take. */
   launchFor(pid: number, requested: number | undefined): PendingLaunch | undefined {
-    let launch = this.launchesByPid.get(pid);
-    if (launch && requested !== undefined && requested !== launch.id) launch = undefined;
-    if (!launch && requested !== undefined) launch = this.launchesById.get(requested);
-    return launch && !launch.settled ? launch : undefined;
+    return this.launches.forEngine(pid, requested);
   }
 
   /** The engine of `launch` registered. */
   launched(launch: PendingLaunch, e: EngineRecord): void {
     launch.engine = e;
-    this.settleLaunch(launch);
+    this.launches.settle(launch);
     launch.resolve(e.id);
     // The process may have ended between its registration being sent and read.
     if (launch.proc?.end) this.onLocalEnd(launch, launch.proc, launch.proc.end);
-  }
-
-  /** Spawns one local engine that is to take `id`; resolves with the id once it registered. */
-  private launch(id: number, spec: LaunchSpec, restarts: number, restartReason?: string): { promise: Promise<number>; launch: PendingLaunch } {
-    let resolve!: (id: number) => void;
-    let reject!: (e: Error) => void;
-    const promise = new Promise<number>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    const launch: PendingLaunch = { id, spec, restarts, restartReason, proc: null, engine: null, settled: false, resolve, reject };
-    this.d.registry.reserve(id);
-    try {
-      const cmd = engineCommand(spec, this.d.engineFile(), id);
-      launch.proc = new LocalProcess(spec, id, cmd, (proc, end) => this.onLocalEnd(launch, proc, end));
-    } catch (e) {
-      launch.settled = true;
-      this.d.registry.release(id);
-      reject(e instanceof LaunchError ? e : new LaunchError(`cannot start a ${spec.kind} engine: ${(e as Error).message}`));
-      return { promise, launch };
-    }
-    this.launchesById.set(id, launch);
-    if (launch.proc.pid) this.launchesByPid.set(launch.proc.pid, launch);
-    log.debug(`launched ${spec.kind} engine for id ${id} (pid ${launch.proc.pid})`);
-    return { promise, launch };
-  }
-
-  /** Forget a launch's bookkeeping (after registration, failure or give-up). */
-  private settleLaunch(launch: PendingLaunch): void {
-    launch.settled = true;
-    if (this.launchesById.get(launch.id) === launch) this.launchesById.delete(launch.id);
-    if (launch.proc?.pid && this.launchesByPid.get(launch.proc.pid) === launch) this.launchesByPid.delete(launch.proc.pid);
-    this.d.registry.unreserve(launch.id);
-  }
-
-  private failLaunch(launch: PendingLaunch, err: Error): void {
-    if (launch.settled) return;
-    this.settleLaunch(launch);
-    this.d.registry.release(launch.id);
-    launch.proc?.kill('SIGKILL');
-    launch.reject(err);
   }
 
   private onLocalEnd(launch: PendingLaunch, proc: LocalProcess, end: ProcessEnd): void {
@@ -255,7 +197,7 @@ export class Supervisor {
       return;
     }
     if (launch.settled) return;
-    void proc.drained.then(() => this.failLaunch(launch, new LaunchError(earlyExitMessage(proc, end))));
+    void proc.drained.then(() => this.launches.fail(launch, new LaunchError(earlyExitMessage(proc, end))));
   }
 
   /** add_engines_request: `n` new local engines; their ids ascending once all registered. */
@@ -270,42 +212,15 @@ export class Supervisor {
     const launches: PendingLaunch[] = [];
     const promises: Promise<number>[] = [];
     for (let i = 0; i < n; i++) {
-      const { promise, launch } = this.launch(this.d.registry.freshId(), spec, 0);
+      const { promise, launch } = this.launches.start(this.d.registry.freshId(), spec, 0);
       launches.push(launch);
       promises.push(promise);
     }
     try {
-      return await this.awaitLaunches(launches, promises);
+      return await this.launches.awaitAll(launches, promises);
     } catch (e) {
       const ok = launches.filter((l) => l.engine).map((l) => l.id);
       throw new RequestError('LaunchError', (e as Error).message + (ok.length ? ` (engines ${ok.join(', ')} did register and stay)` : ''));
-    }
-  }
-
-  /** All launches registered => their ids ascending; the first failure (or the deadline) => the others are killed. */
-  private async awaitLaunches(launches: PendingLaunch[], promises: Promise<number>[]): Promise<number[]> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const late = launches.filter((l) => !l.settled);
-        const tails = late.flatMap((l) => l.proc?.stderrTail().slice(-5) ?? []);
-        reject(
-          new LaunchError(
-            `engine${late.length > 1 ? 's' : ''} ${late.map((l) => l.id).join(', ')} did not register within ${LAUNCH_TIMEOUT_MS / 1000} s` +
-              (tails.length ? `; last stderr lines:\n${tails.join('\n')}` : ''),
-          ),
-        );
-      }, LAUNCH_TIMEOUT_MS);
-    });
-    try {
-      const ids = await Promise.race([Promise.all(promises), deadline]);
-      return ids.sort((a, b) => a - b);
-    } catch (e) {
-      for (const l of launches) this.failLaunch(l, e as Error);
-      throw e;
-    } finally {
-      clearTimeout(timer);
-      for (const p of promises) p.catch(() => {});
     }
   }
 
@@ -325,8 +240,8 @@ export class Supervisor {
 
   private async doStop(e: EngineRecord): Promise<void> {
     // An automatic restart on its way would bring the id back: stopping means gone.
-    const relaunch = this.launchesById.get(e.id);
-    if (relaunch && this.d.registry.get(e.id) === e) this.failLaunch(relaunch, new LaunchError(`engine ${e.id} was stopped`));
+    const relaunch = this.launches.get(e.id);
+    if (relaunch && this.d.registry.get(e.id) === e) this.launches.fail(relaunch, new LaunchError(`engine ${e.id} was stopped`));
     if (e.alive) {
       e.main.send(this.d.replier.message('shutdown_request', {}));
       this.markDead(e, 'stopped', { kill: false, graceful: true });
@@ -350,7 +265,7 @@ export class Supervisor {
     if (!e.spec) {
       throw new RequestError('ValueError', `engine ${e.id} was not started by this controller, so it cannot be restarted (restart it where it runs)`);
     }
-    if (e.stopping || this.launchesById.has(e.id)) throw new RequestError('ValueError', `engine ${e.id} is already being stopped or restarted`);
+    if (e.stopping || this.launches.get(e.id) !== undefined) throw new RequestError('ValueError', `engine ${e.id} is already being stopped or restarted`);
     const { id, spec } = e;
     const restarts = e.restarts + 1;
     this.d.registry.reserve(id); // nobody else takes the id in the gap
@@ -359,9 +274,9 @@ export class Supervisor {
     } finally {
       this.d.registry.unreserve(id);
     }
-    const { promise, launch } = this.launch(id, spec, restarts, 'restarted on request');
+    const { promise, launch } = this.launches.start(id, spec, restarts, 'restarted on request');
     try {
-      return (await this.awaitLaunches([launch], [promise]))[0];
+      return (await this.launches.awaitAll([launch], [promise]))[0];
     } catch (err) {
       throw new RequestError('LaunchError', `restarting engine ${id} failed: ${(err as Error).message}`);
     }
@@ -372,9 +287,9 @@ export class Supervisor {
   /** Every engine gets shutdown_request; local processes that do not exit within 2 s are killed. */
   async shutdownAll(): Promise<void> {
     const procs: EngineProcess[] = [];
-    for (const l of [...this.launchesById.values()]) {
+    for (const l of this.launches.all()) {
       if (l.proc) procs.push(l.proc);
-      this.failLaunch(l, new LaunchError('the controller is shutting down'));
+      this.launches.fail(l, new LaunchError('the controller is shutting down'));
     }
     const shutdown = this.d.replier.encode('shutdown_request', {});
     for (const e of this.d.registry.values()) {
@@ -389,7 +304,7 @@ export class Supervisor {
 
   /** Last resort on process exit: SIGKILL every local engine still running. Synchronous. */
   killAllSync(): void {
-    for (const l of this.launchesById.values()) l.proc?.kill('SIGKILL');
+    for (const l of this.launches.all()) l.proc?.kill('SIGKILL');
     for (const e of this.d.registry.values()) e.local?.kill('SIGKILL');
   }
 }
