@@ -1,19 +1,9 @@
 /** Per-engine and per-client bookkeeping of the controller. */
-import type { ContentMap, DirectAddress, EngineInfo, EngineState, Header, KernelKind, MsgType } from '../protocol/messages.js';
+import type { ContentMap, CurrentTask, DirectAddress, EngineInfo, EngineState, Header, KernelKind, MsgType } from '../protocol/messages.js';
 import type { Connection } from '../transport/connection.js';
+import type { ClientRecord } from './clientSession.js';
 import type { EngineProcess, LaunchSpec } from './localLauncher.js';
 import type { StoredResult } from './resultStore.js';
-
-export type Subscription = 'none' | 'registration' | 'all';
-
-export interface ClientRecord {
-  /** Controller-local number, for logs. */
-  readonly n: number;
-  readonly conn: Connection;
-  subscribe: Subscription;
-  /** Stored results this client asked for while engines still ran them (result_request). */
-  watching?: Set<StoredResult>;
-}
 
 /** A request forwarded to an engine and not answered yet. One object is shared by all targets of a request. */
 export interface Pending {
@@ -65,6 +55,10 @@ export class EngineRecord {
   readonly orphans = new Map<string, StoredResult>();
   /** directActivity.direct_running came from a heartbeat, not from a report. */
   runningFromBeat = false;
+  /** Work requests answered (replies forwarded for it), kept by the work router. */
+  tasksDone = 0;
+  /** The routed request it runs now (its oldest unanswered one), kept by the work router. */
+  current: CurrentTask | null = null;
 
   constructor(
     readonly id: number,
@@ -116,6 +110,10 @@ export class EngineRecord {
     }
     if (this.resumed !== undefined) info.resumed = this.resumed;
     if (this.reg.direct !== undefined) info.direct = { ...this.reg.direct };
+    const d = this.directActivity;
+    info.tasks_done = this.tasksDone + d.direct_done;
+    const current = this.current ?? d.direct_running;
+    info.current_task = this.alive && current ? { ...current } : null;
     return info;
   }
 }

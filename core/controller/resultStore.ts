@@ -8,7 +8,12 @@
  * A Map's insertion order is the recency order: touching an entry re-inserts it.
  */
 import type { Header, ResultStoreStatus } from '../protocol/messages.js';
-import type { ClientRecord } from './engineRecord.js';
+
+/** Who may follow an entry as it fills (a client's session): where to send, and what it follows. */
+export interface ResultWatcher {
+  readonly conn: { sendParts(parts: readonly Uint8Array[]): void };
+  watching?: Set<StoredResult>;
+}
 
 export interface StoredResult {
   readonly msgId: string;
@@ -24,7 +29,7 @@ export interface StoredResult {
   /** Dropped from the store: later messages for it are not kept. */
   evicted: boolean;
   /** Clients that asked for it while engines still ran it: they get the rest as it comes. */
-  readonly watchers: Set<ClientRecord>;
+  readonly watchers: Set<ResultWatcher>;
 }
 
 function sizeOf(parts: readonly Uint8Array[]): number {
@@ -89,14 +94,14 @@ export class ResultStore {
   }
 
   /** `client` gets the rest of the entry's messages as they come. */
-  watch(r: StoredResult, client: ClientRecord): void {
+  watch(r: StoredResult, client: ResultWatcher): void {
     if (r.pending.size === 0) return;
     r.watchers.add(client);
     (client.watching ??= new Set()).add(r);
   }
 
   /** A client went away: it watches nothing any more. */
-  unwatch(client: ClientRecord): void {
+  unwatch(client: ResultWatcher): void {
     if (!client.watching) return;
     for (const r of client.watching) r.watchers.delete(client);
     client.watching.clear();

@@ -165,7 +165,7 @@ export interface ContentMap {
   engine_connect_reply: Reply<{ id: number; uuid: string }>;
 
   // -- client <-> controller
-  /** subscribe: which engine_event pushes this client wants ('registration': registered/unregistered only). */
+  /** subscribe: which engine_event pushes this client wants ('registration': registrations, deaths, and going into or out of unresponsive). */
   connect_request: { subscribe?: 'none' | 'registration' | 'all' };
   connect_reply: Reply<{
     engines: EngineInfo[];
@@ -280,10 +280,6 @@ export function createMessage<T extends MsgType>(
     content,
     buffers: opts.buffers ?? [],
   };
-}
-
-export function isMessageOf<T extends MsgType>(msg: Message, t: T): msg is Message<T> {
-  return msg.header.msg_type === t;
 }
 
 export function errorContent(ename: string, evalue: string, traceback: string[] = []): ErrorContent {

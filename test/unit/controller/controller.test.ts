@@ -9,7 +9,7 @@ import readline from 'node:readline';
 import { createMessage, type ContentMap, type EngineInfo, type Header } from '../../../core/protocol/messages.js';
 import { encodeMessage, Signer } from '../../../core/transport/codec.js';
 import { connectTcp } from '../../../core/transport/connection.js';
-import { content, FakeEngine, fakeClient, Peer, sleep, startController, type RunningController } from './helpers.js';
+import { content, FakeEngine, fakeClient, isStateEvent, Peer, sleep, startController, status, type RunningController } from './helpers.js';
 
 type Err = { status: 'error'; ename: string; evalue: string; traceback: string[] };
 
@@ -19,11 +19,6 @@ function engineEvents(client: Peer, id: number): { event: string; state: string 
     .map((m) => content<ContentMap['engine_event']>(m))
     .filter((c) => c.engine.id === id)
     .map((c) => ({ event: c.event, state: c.engine.state }));
-}
-
-async function status(client: Peer): Promise<ContentMap['status_reply'] & { status: 'ok' }> {
-  const req = client.send('status_request', {});
-  return content(await client.replyTo(req));
 }
 
 async function withController(fn: (ctl: RunningController) => Promise<void>, extra: string[] = []): Promise<void> {
@@ -114,7 +109,7 @@ test('a multi-target request goes unchanged to each target; replies and streams 
       assert.ok(Buffer.from(got[5]).equals(Buffer.from(buf)));
     }
     // 'all' subscribers see busy then idle.
-    await client.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.id === 2 && content<ContentMap['engine_event']>(m).engine.state === 'idle');
+    await client.waitFor((m) => isStateEvent(m, 'idle', 2));
     assert.deepEqual(engineEvents(client, 2), [
       { event: 'state', state: 'busy' },
       { event: 'state', state: 'idle' },
@@ -202,11 +197,11 @@ test('an engine that stops beating goes unresponsive, then dead; its request fai
     const client = await fakeClient(ctl, 'all');
     e0.autoReply = false;
     const req = client.send('execute_request', { code: 'while(1);' }, { metadata: { targets: [0] } });
-    await client.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'busy');
+    await client.waitFor((m) => isStateEvent(m, 'busy'));
     const t0 = Date.now();
     e0.stopBeating();
     await client.waitFor(
-      (m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.id === 0 && content<ContentMap['engine_event']>(m).engine.state === 'unresponsive',
+      (m) => isStateEvent(m, 'unresponsive', 0),
       3000,
     );
     const tUnresponsive = Date.now() - t0;
@@ -248,15 +243,22 @@ test('an engine that stops beating goes unresponsive, then dead; its request fai
   });
 });
 
-test('an unresponsive engine that beats again recovers', async () => {
+test('an unresponsive engine that beats again recovers; registration subscribers see both transitions', async () => {
   await withController(
     async (ctl) => {
       const e0 = await FakeEngine.start(ctl);
       const client = await fakeClient(ctl, 'all');
+      const reg = await fakeClient(ctl, 'registration', 'reg');
       e0.stopBeating();
-      await client.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'unresponsive', 3000);
+      await client.waitFor((m) => isStateEvent(m, 'unresponsive'), 3000);
+      await reg.waitFor((m) => isStateEvent(m, 'unresponsive'), 3000);
       e0.heart!.send('heartbeat', { uuid: e0.uuid, id: e0.id });
-      await client.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'idle', 3000);
+      await client.waitFor((m) => isStateEvent(m, 'idle'), 3000);
+      await reg.waitFor((m) => isStateEvent(m, 'idle'), 3000);
+      assert.deepEqual(engineEvents(reg, 0), [
+        { event: 'state', state: 'unresponsive' },
+        { event: 'state', state: 'idle' },
+      ]);
       e0.close();
     },
     ['--dead-after-ms', '5000'],
@@ -276,8 +278,8 @@ test('an engine whose main socket closes is dead at once and its requests fail',
     const r = await client.replyTo(req, (m) => m.metadata.engine_id === 0, 1000);
     assert.ok(Date.now() - t0 < 200, 'at once');
     assert.equal(content<Err>(r).evalue, 'engine 0 is dead: main connection closed');
-    await client.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'dead');
-    const ev = client.received.find((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'dead')!;
+    await client.waitFor((m) => isStateEvent(m, 'dead'));
+    const ev = client.received.find((m) => isStateEvent(m, 'dead'))!;
     assert.equal(content<ContentMap['engine_event']>(ev).engine.reason, 'main connection closed');
     e0.close();
     e1.close();
@@ -290,7 +292,7 @@ test('requested_id takes a dead engine\'s id; a live one\'s id is not taken', as
     const e0 = await FakeEngine.start(ctl);
     const e1 = await FakeEngine.start(ctl);
     e1.close();
-    await client.waitFor((m) => m.header.msg_type === 'engine_event' && content<ContentMap['engine_event']>(m).engine.state === 'dead');
+    await client.waitFor((m) => isStateEvent(m, 'dead'));
     const again = await FakeEngine.start(ctl, { requestedId: 1 });
     assert.equal(again.id, 1);
     const st = await status(client);

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { readConnectionFile, type ConnectionInfo } from '../../../core/connection/connectionFile.js';
-import { createMessage, newSession, type ContentMap, type Header, type Message, type Metadata, type MsgType } from '../../../core/protocol/messages.js';
+import { createMessage, newSession, type ContentMap, type EngineState, type Header, type Message, type Metadata, type MsgType } from '../../../core/protocol/messages.js';
 import { Signer } from '../../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../../core/transport/connection.js';
 import { packageRoot } from '../../../core/util/entry.js';
@@ -197,6 +197,19 @@ export async function fakeClient(ctl: RunningController, subscribe: 'none' | 're
   return c;
 }
 
+/** The controller's status_reply, asked for by `client`. */
+export async function status(client: Peer): Promise<ContentMap['status_reply'] & { status: 'ok' }> {
+  const req = client.send('status_request', {});
+  return content(await client.replyTo(req));
+}
+
+/** Whether `m` is an engine_event saying an engine (engine `id`, when given) is now in `state`. */
+export function isStateEvent(m: Message, state: EngineState, id?: number): boolean {
+  if (m.header.msg_type !== 'engine_event') return false;
+  const e = content<ContentMap['engine_event']>(m).engine;
+  return e.state === state && (id === undefined || e.id === id);
+}
+
 export interface FakeEngineOptions {
   requestedId?: number;
   /** Start a heart that beats every heartbeatMs (default true). */
@@ -286,11 +299,4 @@ export async function until(check: () => boolean | Promise<boolean>, timeoutMs =
   }
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isAlive } from '../../../core/util/processes.js';

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { findExecutable, PYTHON_ENGINE_SCRIPT } from '../../../core/controller/localLauncher.js';
-import type { ContentMap, EngineInfo } from '../../../core/protocol/messages.js';
+import type { EngineInfo } from '../../../core/protocol/messages.js';
 import { packageRoot } from '../../../core/util/entry.js';
-import { content, fakeClient, isAlive, type Peer, startController, until, type RunningController } from './helpers.js';
+import { content, fakeClient, isAlive, type Peer, startController, status, until, type RunningController } from './helpers.js';
 
 type Err = { status: 'error'; ename: string; evalue: string };
 
@@ -26,9 +26,8 @@ const runtimes = [
   },
 ];
 
-async function status(client: Peer): Promise<EngineInfo[]> {
-  const req = client.send('status_request', {});
-  return content<ContentMap['status_reply'] & { status: 'ok' }>(await client.replyTo(req)).engines;
+async function engineList(client: Peer): Promise<EngineInfo[]> {
+  return (await status(client)).engines;
 }
 
 async function request<T>(client: Peer, type: 'add_engines_request' | 'stop_engine_request' | 'restart_engine_request', body: object, timeoutMs = 30_000): Promise<T> {
@@ -47,7 +46,7 @@ for (const rt of runtimes) {
         const added = await request<{ status: string; ids: number[] }>(client, 'add_engines_request', { n: 2, engine: rt.kind });
         assert.deepEqual(added, { status: 'ok', ids: [0, 1] });
         const startMs = Date.now() - t0;
-        let engines = await status(client);
+        let engines = await engineList(client);
         assert.deepEqual(
           engines.map((e) => [e.id, e.kernel, e.state]),
           [
@@ -80,7 +79,7 @@ for (const rt of runtimes) {
         // A dead local engine can be restarted: same id, fresh process, restarts + 1.
         const re = await request<{ status: string; id: number }>(client, 'restart_engine_request', { id: 1 });
         assert.deepEqual(re, { status: 'ok', id: 1 });
-        engines = await status(client);
+        engines = await engineList(client);
         const e1 = engines.find((e) => e.id === 1)!;
         assert.equal(e1.state, 'idle');
         assert.equal(e1.restarts, 1);
@@ -91,14 +90,14 @@ for (const rt of runtimes) {
         const re0 = await request<{ status: string; id: number }>(client, 'restart_engine_request', { id: 0 });
         assert.deepEqual(re0, { status: 'ok', id: 0 });
         assert.equal(isAlive(pids[0]), false, 'the old process of engine 0 is gone');
-        engines = await status(client);
+        engines = await engineList(client);
         pids.push(engines.find((e) => e.id === 0)!.pid);
 
         // stop_engine: process gone, engine unlisted.
         const stopped = await request<{ status: string }>(client, 'stop_engine_request', { id: 1 });
         assert.deepEqual(stopped, { status: 'ok' });
         assert.equal(isAlive(e1.pid), false);
-        engines = await status(client);
+        engines = await engineList(client);
         assert.deepEqual(
           engines.map((e) => e.id),
           [0],
@@ -106,7 +105,7 @@ for (const rt of runtimes) {
         // The ids are not reused by the next add.
         const more = await request<{ status: string; ids: number[] }>(client, 'add_engines_request', { n: 1, engine: rt.kind });
         assert.deepEqual(more.ids, [2]);
-        pids.push((await status(client)).find((e) => e.id === 2)!.pid);
+        pids.push((await engineList(client)).find((e) => e.id === 2)!.pid);
 
         const bye = client.send('controller_shutdown_request', {});
         await client.replyTo(bye);
@@ -132,7 +131,7 @@ describe('local python engines that fail to start', { skip: fs.existsSync(PYTHON
       assert.equal(r.status, 'error');
       assert.equal(r.ename, 'LaunchError');
       assert.match(r.evalue, /python engine \d \(pid \d+\) exited with code 3 before registering; last stderr lines:\nstarting\nImportError: no module named numpy/);
-      assert.deepEqual(await status(client), []);
+      assert.deepEqual(await engineList(client), []);
     } finally {
       await ctl.stop();
     }

@@ -1,0 +1,366 @@
+/**
+ * Routes work to engines and their answers back: a work request goes, as its raw signed
+ * parts, to each target; the engine's streams and replies go back, again raw, to the client
+ * that asked (or into the result store once it left). Per message the work is a few Map
+ * look-ups. Output is counted and truncated per request, and a client that cannot keep up
+ * pauses the engines that feed it. Interrupt and abort are forwarded here too, and the
+ * heartbeat and engine_activity bookkeeping of what an engine runs.
+ *
+ * Anything that sends work may use dispatch(): replies are matched through the engine's
+ * `outstanding` map, whoever put the request there.
+ */
+import { type ContentMap, type Header, type Message, type MsgType } from '../protocol/messages.js';
+import { checkContent, checkParent, checkReply, checkTargets, describe, engineIdOf, parentIdOf, WireError } from '../protocol/validate.js';
+import type { Connection } from '../transport/connection.js';
+import type { FrameSink } from '../transport/frame.js';
+import type { ReplayGuard } from '../transport/replayGuard.js';
+import type { ClientRecord } from './clientSession.js';
+import type { EngineRecord, Pending } from './engineRecord.js';
+import type { EngineRegistry } from './engineRegistry.js';
+import { log } from './log.js';
+import { OK, type Replier, replyTypeFor } from './replies.js';
+import type { ResultStore, StoredResult } from './resultStore.js';
+
+/** A client connection with more than this queued for writing pauses the engines that feed it (back-pressure). */
+const CLIENT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** Room over max_output_bytes for an engine's own truncation marker before the controller truncates. */
+const OUTPUT_SLACK_CHARS = 64 * 1024;
+
+export interface WorkRouterDeps {
+  readonly registry: Pick<EngineRegistry, 'get' | 'values' | 'refresh'>;
+  readonly results: Pick<ResultStore, 'open' | 'add'>;
+  readonly replier: Replier;
+  readonly replays: ReplayGuard;
+  readonly maxOutputBytes: number;
+  /** A message from an engine was dropped as malformed (counted in status_reply.dropped_messages). */
+  dropped(why: string): void;
+}
+
+export class WorkRouter {
+  /** Engine replies/streams that matched no outstanding request. */
+  unroutable = 0;
+
+  constructor(private readonly d: WorkRouterDeps) {}
+
+  // ------------------------------------------------------------------ requests in
+
+  /** A work request from a client: forwarded to each target, or answered with an error for those it cannot reach. */
+  route(client: ClientRecord, msg: Message, parts: Buffer[], replyType: MsgType): void {
+    let targets: number[];
+    try {
+      targets = checkTargets(msg.metadata);
+    } catch (e) {
+      this.d.replier.error(client.conn, msg.header, replyType, (e as WireError).ename, (e as Error).message);
+      return;
+    }
+    const msgId = msg.header.msg_id;
+    const pending: Pending = { client, header: msg.header, replyType, targets };
+    for (let i = 0; i < targets.length; i++) {
+      const id = targets[i];
+      const e = this.d.registry.get(id);
+      if (e === undefined) {
+        this.replyEngineError(pending, id, `no engine with id ${id}`);
+      } else if (!e.alive) {
+        this.replyEngineError(pending, id, `engine ${id} is dead: ${e.reason ?? 'unknown reason'}`);
+      } else if (e.outstanding.has(msgId)) {
+        this.d.replier.error(client.conn, msg.header, replyType, 'ProtocolError', `msg_id ${msgId} is already outstanding on engine ${id}`, { engine_id: id });
+      } else {
+        this.dispatch(e, msgId, parts, pending);
+      }
+    }
+  }
+
+  /** Sends a request to a live engine and expects its answers for `pending`. */
+  dispatch(e: EngineRecord, msgId: string, parts: readonly Uint8Array[], pending: Pending): void {
+    e.main.sendParts(parts);
+    e.outstanding.set(msgId, pending);
+    if (e.outstanding.size === 1) {
+      e.current = { msg_id: msgId, msg_type: pending.header.msg_type, started: new Date().toISOString() };
+      this.d.registry.refresh(e);
+    }
+  }
+
+  /** Checked targets and msg_ids of an interrupt or abort request, every target a listed engine; else an error reply. */
+  private controlTargets(client: ClientRecord, msg: Message, type: 'interrupt_request' | 'abort_request'): { targets: number[]; msgIds?: string[] } | null {
+    const replyType = replyTypeFor(type);
+    let targets: number[], msgIds: string[] | undefined;
+    try {
+      targets = checkTargets(msg.metadata);
+      msgIds = checkContent(type, msg.content).msg_ids;
+    } catch (e) {
+      this.d.replier.error(client.conn, msg.header, replyType, (e as WireError).ename, (e as Error).message);
+      return null;
+    }
+    for (const id of targets) {
+      if (this.d.registry.get(id)) continue;
+      this.d.replier.error(client.conn, msg.header, replyType, 'EngineError', `no engine with id ${id}`);
+      return null;
+    }
+    return { targets, msgIds };
+  }
+
+  /** Interrupts go by the engines' hearts (their main thread may be busy running the request). */
+  interrupt(client: ClientRecord, msg: Message): void {
+    const checked = this.controlTargets(client, msg, 'interrupt_request');
+    if (!checked) return;
+    const { targets, msgIds } = checked;
+    let parts: Uint8Array[] | null = null;
+    for (const id of targets) {
+      const e = this.d.registry.get(id)!;
+      if (!e.alive) continue;
+      if (e.heart && !e.heart.isClosed) {
+        parts ??= this.d.replier.encode('interrupt_request', msgIds ? { msg_ids: msgIds } : {}, msg.header);
+        e.heart.sendParts(parts);
+      } else if (e.local?.running && msgIds === undefined) {
+        e.local.kill('SIGINT'); // no heart yet: what the heart would have done
+      } else {
+        log.warn(`cannot interrupt engine ${id}: it has no heart connection`);
+      }
+    }
+    this.d.replier.reply(client.conn, msg.header, 'interrupt_reply', OK);
+  }
+
+  /** Aborts go to the engines as they came; each dropped request is answered by its engine. */
+  abort(client: ClientRecord, msg: Message, parts: Buffer[]): void {
+    const checked = this.controlTargets(client, msg, 'abort_request');
+    if (!checked) return;
+    for (const id of checked.targets) {
+      const e = this.d.registry.get(id)!;
+      if (e.alive) e.main.sendParts(parts);
+    }
+    this.d.replier.reply(client.conn, msg.header, 'abort_reply', OK);
+  }
+
+  // ------------------------------------------------------------------ answers back
+
+  /**
+   * Cut-through for big replies (a pull of a large array): once an engine's reply has its
+   * signature and JSON in, its buffers go on to the client as they arrive instead of being
+   * assembled here first (no copy, no 128 MiB allocation, and both hops run at once). Only for
+   * a reply the client can take now; anything else (stored results, a backed-up client, streams,
+   * requests, a malformed reply) takes the usual path. If the engine breaks off in the middle,
+   * the client's connection is closed: a frame cut short cannot be finished honestly.
+   */
+  streamReply(conn: Connection, msg: Message, head: Buffer[], rest: number[]): FrameSink | null {
+    const id = engineIdOf(msg.metadata);
+    const e = id === undefined ? undefined : this.d.registry.get(id);
+    if (e === undefined || e.main !== conn || !e.alive) return null;
+    const parentId = parentIdOf(msg);
+    const p = parentId === undefined ? undefined : e.outstanding.get(parentId);
+    if (p === undefined || p.stored !== undefined || msg.header.msg_type !== p.replyType) return null;
+    const client = p.client.conn;
+    if (client.isClosed || client.isStreaming || client.writableLength > CLIENT_HIGH_WATER_BYTES) return null;
+    try {
+      checkReply(msg.content);
+    } catch {
+      return null;
+    }
+    // Last check: from here on the message is this stream's (a replay is dropped by the usual path).
+    if (!this.d.replays.admit(msg.header.msg_id)) return null;
+    const sink = client.beginStream(head, rest, conn);
+    this.answered(e, parentId!);
+    return sink;
+  }
+
+  /** A message on an engine's main connection: its direct activity, or a stream or reply of a request. */
+  onEngineMessage(e: EngineRecord, msg: Message, parts: Buffer[]): void {
+    if (!e.alive) return;
+    const type = msg.header.msg_type;
+    if (type === 'engine_activity') {
+      this.onActivity(e, msg);
+      return;
+    }
+    const parentId = parentIdOf(msg);
+    const p = parentId === undefined ? undefined : e.outstanding.get(parentId);
+    if (p === undefined) {
+      if (parentId !== undefined && msg.metadata.orphan === true) this.storeOrphan(e, parentId, msg, parts);
+      else {
+        this.unroutable++;
+        log.warnLimited('unroutable', `engine ${e.id} sent ${describe(type)} answering no outstanding request (parent ${describe(parentId)}); dropped`);
+      }
+      return;
+    }
+    const isReply = type === p.replyType;
+    if (isReply) {
+      try {
+        checkReply(msg.content);
+      } catch (err) {
+        // The client still gets an answer, one that says what was wrong.
+        this.forward(e, p, this.d.replier.encodeError(p.replyType, p.header, 'EngineError', `engine ${e.id} sent a malformed ${type}: ${(err as Error).message}`, { engine_id: e.id }), true);
+        this.answered(e, parentId!);
+        return;
+      }
+    } else if (type === 'stream') {
+      let text: string;
+      try {
+        text = checkContent('stream', msg.content).text;
+      } catch (err) {
+        this.d.dropped(`engine ${e.id} sent a malformed stream: ${(err as Error).message}`);
+        return;
+      }
+      if (!this.countOutput(e, parentId!, p, text)) return;
+    }
+    this.forward(e, p, parts, isReply);
+    if (isReply) this.answered(e, parentId!);
+  }
+
+  /** To the client that asked, or into the result store once it left. */
+  private forward(e: EngineRecord, p: Pending, parts: readonly Uint8Array[], isReply: boolean): void {
+    if (p.stored !== undefined) {
+      this.d.results.add(p.stored, parts, e.id, isReply);
+      return;
+    }
+    const conn = p.client.conn;
+    conn.sendParts(parts);
+    if (conn.writableLength > CLIENT_HIGH_WATER_BYTES) this.throttle(e, conn);
+  }
+
+  /** The reply to `msgId` went out: count it; when it was the running request, the next queued one starts now. */
+  private answered(e: EngineRecord, msgId: string): void {
+    e.outstanding.delete(msgId);
+    e.tasksDone++;
+    if (e.current === null || e.current.msg_id === msgId) {
+      // (An aborted request answered out of order leaves the running one as it is.)
+      const next = e.outstanding.entries().next();
+      e.current = next.done ? null : { msg_id: next.value[0], msg_type: next.value[1].header.msg_type, started: new Date().toISOString() };
+    }
+    if (e.outstanding.size === 0) this.d.registry.refresh(e);
+  }
+
+  /** engine_activity: the engine's direct work (section 13) counts in its state, queue and tasks. */
+  private onActivity(e: EngineRecord, msg: Message): void {
+    let a: ContentMap['engine_activity'];
+    try {
+      a = checkContent('engine_activity', msg.content);
+    } catch (err) {
+      this.d.dropped(`engine ${e.id} sent a malformed engine_activity: ${(err as Error).message}`);
+      return;
+    }
+    e.directActivity = { direct_running: a.direct_running, direct_queued: a.direct_queued, direct_done: a.direct_done };
+    e.runningFromBeat = false;
+    if (a.orphaned) {
+      for (const h of a.orphaned) if (!e.orphans.has(h.msg_id)) e.orphans.set(h.msg_id, this.d.results.open(h.msg_id, h, e.id, [e.id]));
+    }
+    this.d.registry.refresh(e);
+  }
+
+  /**
+   * A beat names the request the engine runs: one we did not route is direct work that may block
+   * the engine's main thread (so no engine_activity came); count it as running until a report says otherwise.
+   */
+  noteRunning(e: EngineRecord, r: ContentMap['heartbeat']['running']): void {
+    const d = e.directActivity;
+    if (!r) {
+      // A beat set it, and this later beat says it is over (its report may have come first).
+      if (e.runningFromBeat) {
+        e.runningFromBeat = false;
+        e.directActivity = { ...d, direct_running: null };
+        this.d.registry.refresh(e);
+      }
+      return;
+    }
+    if (e.outstanding.has(r.msg_id) || d.direct_running?.msg_id === r.msg_id) return;
+    e.directActivity = { ...d, direct_running: { msg_id: r.msg_id, msg_type: r.msg_type, started: new Date().toISOString() } };
+    e.runningFromBeat = true;
+    this.d.registry.refresh(e);
+  }
+
+  /**
+   * A stream or reply of a direct request whose client left (metadata.orphan): kept in the result
+   * store like those of a client that left the controller, so result_request finds it.
+   */
+  private storeOrphan(e: EngineRecord, msgId: string, msg: Message, parts: Buffer[]): void {
+    let parent: Header;
+    try {
+      parent = checkParent(msg);
+    } catch (err) {
+      this.d.dropped(`engine ${e.id} sent an orphaned ${describe(msg.header.msg_type)}: ${(err as Error).message}`);
+      return;
+    }
+    const isReply = msg.header.msg_type === replyTypeFor(parent.msg_type);
+    let r = e.orphans.get(msgId);
+    if (r === undefined) e.orphans.set(msgId, (r = this.d.results.open(msgId, parent, e.id, [e.id])));
+    this.d.results.add(r, parts, e.id, isReply);
+    if (isReply) e.orphans.delete(msgId);
+  }
+
+  /**
+   * Output accounting: false when this stream is to be dropped because the request's output
+   * passed max_output_bytes (the first time, a marker saying so goes out instead).
+   */
+  private countOutput(e: EngineRecord, msgId: string, p: Pending, text: string): boolean {
+    if (e.outMsgId !== msgId) {
+      e.outMsgId = msgId;
+      e.outChars = 0;
+      e.outTruncated = false;
+    }
+    if (e.outTruncated) return false;
+    e.outChars += text.length;
+    const max = this.d.maxOutputBytes;
+    if (e.outChars <= max + OUTPUT_SLACK_CHARS) return true;
+    e.outTruncated = true;
+    log.warnLimited('truncated', `engine ${e.id}: output of request ${msgId} passed ${max} characters; the rest is dropped`);
+    const marker = { name: 'stderr' as const, text: `\n[output truncated by the controller: engine ${e.id} wrote more than ${max} characters for this request; the rest is dropped]\n` };
+    const parts = this.d.replier.encode('stream', marker, p.header, { engine_id: e.id, truncated: true });
+    if (p.stored !== undefined) this.d.results.add(p.stored, parts, e.id, false);
+    else p.client.conn.sendParts(parts);
+    return false;
+  }
+
+  /** Back-pressure: stop reading from the engine until the client's connection has drained. */
+  private throttle(e: EngineRecord, conn: Connection): void {
+    if (e.pausedFor.has(conn) || e.main.isClosed) return;
+    e.pausedFor.add(conn);
+    e.main.socket.pause();
+    const resume = () => {
+      conn.socket.off('drain', resume);
+      conn.socket.off('close', resume);
+      e.pausedFor.delete(conn);
+      if (e.pausedFor.size === 0 && !e.main.isClosed) e.main.socket.resume();
+    };
+    conn.socket.on('drain', resume);
+    conn.socket.once('close', resume);
+  }
+
+  // ------------------------------------------------------------------ engines and clients going away
+
+  /** The engine is gone: everything outstanding on it (routed or orphaned) is answered with EngineError. */
+  engineGone(e: EngineRecord, reason: string): void {
+    const evalue = `engine ${e.id} is dead: ${reason}`;
+    if (e.outstanding.size > 0) {
+      const pending = [...e.outstanding.values()];
+      e.outstanding.clear();
+      for (const p of pending) this.replyEngineError(p, e.id, evalue);
+    }
+    for (const r of e.orphans.values()) this.storeEngineError(r, replyTypeFor(r.header.msg_type), r.header, e.id, evalue);
+    e.orphans.clear();
+    e.directActivity = { direct_running: null, direct_queued: 0, direct_done: e.directActivity.direct_done };
+    e.pausedFor.clear();
+  }
+
+  /** A client left: its unanswered requests keep running, their answers go to the result store. Returns how many. */
+  clientGone(client: ClientRecord): number {
+    let kept = 0;
+    for (const e of this.d.registry.values()) {
+      if (!e.alive || e.outstanding.size === 0) continue;
+      for (const [msgId, p] of e.outstanding) {
+        if (p.client !== client) continue;
+        if (p.stored === undefined || p.stored.evicted) p.stored = this.d.results.open(msgId, p.header, e.id, p.targets);
+        else this.d.results.open(msgId, p.header, e.id, p.targets);
+        kept++;
+      }
+      e.pausedFor.delete(client.conn);
+    }
+    return kept;
+  }
+
+  private replyEngineError(p: Pending, engineId: number, evalue: string): void {
+    if (p.stored === undefined) this.d.replier.error(p.client.conn, p.header, p.replyType, 'EngineError', evalue, { engine_id: engineId });
+    else this.storeEngineError(p.stored, p.replyType, p.header, engineId, evalue);
+  }
+
+  /** The EngineError reply `engineId` will never send, made here and kept in a stored result. */
+  private storeEngineError(r: StoredResult, replyType: MsgType, parent: Header, engineId: number, evalue: string): void {
+    this.d.results.add(r, this.d.replier.encodeError(replyType, parent, 'EngineError', evalue, { engine_id: engineId }), engineId, true);
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * Checks of wire messages at the protocol boundary, done once where a peer receives them.
+ * The codec guarantees a valid header and JSON-object parent_header, metadata and content;
+ * these checks go on to the fields a receiver uses and return them typed, or throw a
+ * WireError whose message names the field in plain words. They look only at the fields
+ * peers read (no walk through user values), so they are cheap enough for every message.
+ * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
+ */
+import { isValidHeader, type ContentMap, type CurrentTask, type DirectAddress, type EngineInfo, type EngineState, type Header, type Json, type KernelKind, type Message, type MsgType } from './messages.js';
+
+/** A message whose content or metadata is not what its type promises. */
+export class WireError extends Error {
+  constructor(
+    message: string,
+    /** The ename an error reply about it carries: a malformed message, or a bad value in a well-formed one. */
+    readonly ename: 'ProtocolError' | 'ValueError' = 'ProtocolError',
+  ) {
+    super(message);
+    this.name = 'WireError';
+  }
+}
+
+/** A short rendering of a received value for error messages. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  } catch {
+    return typeof v;
+  }
+}
+
+type Fields = Record<string, unknown>;
+
+function isObject(v: unknown): v is Fields {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
+
+function str(c: Fields, field: string): string {
+  const v = c[field];
+  if (typeof v !== 'string') throw new WireError(`${field} must be a string, got ${describe(v)}`);
+  return v;
+}
+
+function count(c: Fields, field: string): number {
+  const v = c[field];
+  if (!isCount(v)) throw new WireError(`${field} must be a whole number, got ${describe(v)}`);
+  return v;
+}
+
+function optional<T>(c: Fields, field: string, check: (c: Fields, field: string) => T): T | undefined {
+  return c[field] === undefined || c[field] === null ? undefined : check(c, field);
+}
+
+function strings(c: Fields, field: string, what: string): string[] {
+  const v = c[field];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) throw new WireError(`${field} must be an array of ${what}, got ${describe(v)}`);
+  return v as string[];
+}
+
+/** An array of engine ids (whole numbers). */
+function ids(c: Fields, field: string): number[] {
+  const v = array(c, field);
+  for (let i = 0; i < v.length; i++) if (!isCount(v[i])) throw new WireError(`${field}[${i}] must be an engine id (a whole number), got ${describe(v[i])}`);
+  return v as number[];
+}
+
+function array(c: Fields, field: string): unknown[] {
+  const v = c[field];
+  if (!Array.isArray(v)) throw new WireError(`${field} must be an array, got ${describe(v)}`);
+  return v;
+}
+
+function kernel(v: unknown, field: string, ename: WireError['ename'] = 'ProtocolError'): KernelKind {
+  if (v !== 'node' && v !== 'python') throw new WireError(`${field} must be 'node' or 'python', got ${describe(v)}`, ename);
+  return v;
+}
+
+function header(v: unknown, field: string): Header {
+  if (!isValidHeader(v)) throw new WireError(`${field} must be a message header (msg_id, msg_type and session strings), got ${describe(v)}`);
+  return v;
+}
+
+/** An engine id in a request: a whole number. */
+function engineId(c: Fields, field: string): number {
+  const v = c[field];
+  if (!Number.isSafeInteger(v)) throw new WireError(`${field} must be an engine id (integer), got ${describe(v)}`, 'ValueError');
+  return v as number;
+}
+
+/** msg_ids of interrupt and abort requests: absent, or msg_id strings. */
+function msgIds(c: Fields): { msg_ids?: string[] } {
+  return c.msg_ids === undefined ? {} : { msg_ids: strings(c, 'msg_ids', 'msg_id strings') };
+}
+
+function none(): Record<string, never> {
+  return {};
+}
+
+/** registration_request.direct when it is a usable address, else undefined (the engine is reached through the controller only). */
+function directAddress(v: unknown): DirectAddress | undefined {
+  if (!isObject(v)) return undefined;
+  const { ip, port } = v;
+  if (typeof ip !== 'string' || ip.length === 0 || ip.length > 255 || !Number.isSafeInteger(port) || (port as number) < 1 || (port as number) > 65535) return undefined;
+  return { ip, port: port as number };
+}
+
+const MAX_UUID = 256;
+
+function registrationRequest(c: Fields): ContentMap['registration_request'] {
+  const uuid = c.uuid;
+  if (typeof uuid !== 'string' || uuid.length === 0 || uuid.length > MAX_UUID) throw new WireError('uuid must be a non-empty string');
+  const kind = kernel(c.kernel, 'kernel');
+  if (!Number.isSafeInteger(c.pid)) throw new WireError(`pid must be an integer, got ${describe(c.pid)}`);
+  const req = c.requested_id;
+  if (req !== undefined && req !== null && !isCount(req)) throw new WireError(`requested_id must be a whole number, got ${describe(req)}`);
+  // Descriptive fields are optional: an engine that leaves them out still registers.
+  const out: ContentMap['registration_request'] = {
+    uuid,
+    kernel: kind,
+    language_version: typeof c.language_version === 'string' ? c.language_version : '',
+    host: typeof c.host === 'string' ? c.host : '',
+    pid: c.pid as number,
+  };
+  if (isCount(req)) out.requested_id = req;
+  if (c.resume === true) out.resume = true;
+  if (c.supervised === true) out.supervised = true;
+  if (typeof c.executable === 'string' && c.executable !== '') out.executable = c.executable;
+  const direct = directAddress(c.direct);
+  if (direct) out.direct = direct;
+  return out;
+}
+
+function runningTask(v: unknown, field: string): CurrentTask | null {
+  if (v === undefined || v === null) return null;
+  if (!isObject(v) || typeof v.msg_id !== 'string') throw new WireError(`${field} must be null or a task with a msg_id string, got ${describe(v)}`);
+  return { msg_id: v.msg_id, msg_type: String(v.msg_type), started: String(v.started) };
+}
+
+function heartbeat(c: Fields): ContentMap['heartbeat'] {
+  const out: ContentMap['heartbeat'] = { uuid: str(c, 'uuid'), id: Number.isSafeInteger(c.id) ? (c.id as number) : -1 };
+  const r = c.running;
+  // A beat with no usable task names none (the engine is between requests).
+  if (isObject(r) && typeof r.msg_id === 'string') out.running = { msg_id: r.msg_id, msg_type: String(r.msg_type) };
+  return out;
+}
+
+function engineActivity(c: Fields): ContentMap['engine_activity'] {
+  const out: ContentMap['engine_activity'] = {
+    direct_running: runningTask(c.direct_running, 'direct_running'),
+    direct_queued: count(c, 'direct_queued'),
+    direct_done: count(c, 'direct_done'),
+  };
+  if (c.orphaned !== undefined) out.orphaned = array(c, 'orphaned').map((h, i) => header(h, `orphaned[${i}]`));
+  return out;
+}
+
+function stream(c: Fields): ContentMap['stream'] {
+  if (c.name !== 'stdout' && c.name !== 'stderr') throw new WireError(`name must be 'stdout' or 'stderr', got ${describe(c.name)}`);
+  str(c, 'text');
+  return c as ContentMap['stream'];
+}
+
+function connectRequest(c: Fields): ContentMap['connect_request'] {
+  const sub = c.subscribe ?? 'none';
+  if (sub !== 'none' && sub !== 'registration' && sub !== 'all') throw new WireError(`subscribe must be 'none', 'registration' or 'all', got ${describe(sub)}`, 'ValueError');
+  return { subscribe: sub };
+}
+
+function resultRequest(c: Fields): ContentMap['result_request'] {
+  const id = c.msg_id;
+  if (typeof id !== 'string' || id === '') throw new WireError(`msg_id must be a msg_id string, got ${describe(id)}`);
+  return { msg_id: id };
+}
+
+/** Engines a controller starts in one add_engines_request, at most. */
+export const MAX_ADD_ENGINES = 1024;
+
+function addEnginesRequest(c: Fields): ContentMap['add_engines_request'] {
+  const n = c.n;
+  if (!Number.isSafeInteger(n) || (n as number) < 1 || (n as number) > MAX_ADD_ENGINES) {
+    throw new WireError(`n must be a whole number from 1 to ${MAX_ADD_ENGINES}, got ${describe(n)}`, 'ValueError');
+  }
+  const out: ContentMap['add_engines_request'] = { n: n as number, engine: kernel(c.engine ?? 'node', 'engine', 'ValueError') };
+  const python = c.python;
+  if (python !== undefined && python !== null) {
+    if (typeof python !== 'string' || python === '') throw new WireError(`python must be the path or name of a python interpreter, got ${describe(python)}`, 'ValueError');
+    out.python = python;
+  }
+  return out;
+}
+
+const ENGINE_STATES: ReadonlySet<unknown> = new Set<EngineState>(['starting', 'idle', 'busy', 'unresponsive', 'dead']);
+
+function engineInfo(v: unknown, field: string): EngineInfo {
+  if (!isObject(v)) throw new WireError(`${field} must be an engine description, got ${describe(v)}`);
+  if (!isCount(v.id)) throw new WireError(`${field}.id must be a whole number, got ${describe(v.id)}`);
+  if (!ENGINE_STATES.has(v.state)) throw new WireError(`${field}.state must be an engine state, got ${describe(v.state)}`);
+  kernel(v.kernel, `${field}.kernel`);
+  return v as unknown as EngineInfo;
+}
+
+function engineList(c: Fields): void {
+  const list = array(c, 'engines');
+  for (let i = 0; i < list.length; i++) engineInfo(list[i], `engines[${i}]`);
+}
+
+function engineEvent(c: Fields): ContentMap['engine_event'] {
+  const event = c.event;
+  if (event !== 'registered' && event !== 'state' && event !== 'unregistered') {
+    throw new WireError(`event must be 'registered', 'state' or 'unregistered', got ${describe(event)}`);
+  }
+  return { event, engine: engineInfo(c.engine, 'engine') };
+}
+
+/** Checks of the fields of a successful reply; failures are checked alike for every reply type. */
+type OkCheck = (c: Fields) => void;
+
+/**
+ * The part every reply shares: status 'ok', 'aborted', or 'error' with ename and evalue
+ * strings. A relay (the controller) checks this much; the receiver checks the rest.
+ */
+export function checkReply(c: Message['content']): void {
+  const r = c as Fields;
+  const status = r.status;
+  if (status === 'error') {
+    str(r, 'ename');
+    str(r, 'evalue');
+  } else if (status !== 'ok' && status !== 'aborted') throw new WireError(`status must be 'ok', 'error' or 'aborted', got ${describe(status)}`);
+}
+
+/** A reply: the shared part, then for 'ok' the type's own fields. Returned as it came (no copy: replies are the hot path). */
+function reply<T extends MsgType>(ok: OkCheck): (c: Fields) => ContentMap[T] {
+  return (c) => {
+    checkReply(c);
+    if (c.status === 'ok') ok(c);
+    return c as ContentMap[T];
+  };
+}
+
+const nothing: OkCheck = () => {};
+
+/** Content checks of every message type a peer receives from the network. */
+const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
+  // engine -> controller
+  registration_request: registrationRequest,
+  heartbeat,
+  engine_activity: engineActivity,
+  stream,
+  // controller -> engine
+  registration_reply: reply<'registration_reply'>((c) => {
+    count(c, 'id');
+    count(c, 'heartbeat_ms');
+    for (const f of ['reconnect_ms', 'max_message_bytes', 'max_output_bytes']) optional(c, f, count);
+  }),
+  shutdown_request: none,
+  // work: client -> controller -> engine, and back (the values inside are the engine's to decode)
+  execute_request: (c) => ({ code: str(c, 'code'), silent: c.silent === true }),
+  execute_reply: reply<'execute_reply'>((c) => {
+    count(c, 'execution_count');
+    optional(c, 'result', str);
+  }),
+  apply_request: (c) => ({
+    fn: str(c, 'fn'),
+    args: c.args === undefined ? [] : (array(c, 'args') as Json[]),
+    require: c.require === undefined ? undefined : strings(c, 'require', 'module names'),
+  }),
+  apply_reply: reply<'apply_reply'>(nothing),
+  push_request: (c) => {
+    if (!isObject(c.ns)) throw new WireError(`ns must be an object of names and values, got ${describe(c.ns)}`);
+    return { ns: c.ns as { [name: string]: Json } };
+  },
+  push_reply: reply<'push_reply'>(nothing),
+  pull_request: (c) => ({ names: strings(c, 'names', 'names') }),
+  pull_reply: reply<'pull_reply'>((c) => void array(c, 'values')),
+  keys_request: none,
+  keys_reply: reply<'keys_reply'>((c) => void strings(c, 'keys', 'names')),
+  clear_request: none,
+  clear_reply: reply<'clear_reply'>(nothing),
+  // client <-> engine, direct
+  engine_connect_request: (c) => ({ engine_uuid: str(c, 'engine_uuid') }),
+  engine_connect_reply: reply<'engine_connect_reply'>((c) => {
+    count(c, 'id');
+    str(c, 'uuid');
+  }),
+  // client <-> controller
+  connect_request: connectRequest,
+  connect_reply: reply<'connect_reply'>((c) => {
+    engineList(c);
+    count(c, 'controller_pid');
+    count(c, 'heartbeat_ms');
+    optional(c, 'max_message_bytes', count);
+    optional(c, 'reconnect_ms', count);
+  }),
+  engine_event: engineEvent,
+  status_request: none,
+  status_reply: reply<'status_reply'>((c) => {
+    engineList(c);
+    count(c, 'dropped_messages');
+    count(c, 'clients');
+  }),
+  result_request: resultRequest,
+  result_reply: reply<'result_reply'>((c) => {
+    str(c, 'msg_id');
+    str(c, 'msg_type');
+    ids(c, 'engine_ids');
+    ids(c, 'pending');
+  }),
+  add_engines_request: addEnginesRequest,
+  add_engines_reply: reply<'add_engines_reply'>((c) => void ids(c, 'ids')),
+  stop_engine_request: (c) => ({ id: engineId(c, 'id') }),
+  stop_engine_reply: reply<'stop_engine_reply'>(nothing),
+  restart_engine_request: (c) => ({ id: engineId(c, 'id') }),
+  restart_engine_reply: reply<'restart_engine_reply'>((c) => void count(c, 'id')),
+  interrupt_request: msgIds,
+  interrupt_reply: reply<'interrupt_reply'>(nothing),
+  abort_request: msgIds,
+  abort_reply: reply<'abort_reply'>(nothing),
+  controller_shutdown_request: none,
+  controller_shutdown_reply: reply<'controller_shutdown_reply'>(nothing),
+};
+
+/** Is `type` a msg_type of this protocol? */
+export function isMsgType(type: string): type is MsgType {
+  return Object.prototype.hasOwnProperty.call(CONTENT, type);
+}
+
+/** The content of a message of type `type`, checked and typed; throws WireError naming the field. */
+export function checkContent<T extends MsgType>(type: T, content: unknown): ContentMap[T] {
+  if (!isObject(content)) throw new WireError(`the content of ${type} must be an object, got ${describe(content)}`);
+  return (CONTENT[type] as (c: Fields) => ContentMap[T])(content);
+}
+
+/** The message itself, typed by its msg_type once its content passed checkContent. */
+export function checkMessage<T extends MsgType>(msg: Message, type: T): Message<T> {
+  if (msg.header.msg_type !== type) throw new WireError(`expected ${type}, got ${describe(msg.header.msg_type)}`);
+  checkContent(type, msg.content);
+  return msg as Message<T>;
+}
+
+/** metadata.targets of a work, interrupt or abort request: a non-empty array of distinct engine ids. */
+export function checkTargets(metadata: Message['metadata']): number[] {
+  const t = metadata.targets as unknown;
+  if (!Array.isArray(t)) throw new WireError(`metadata.targets must be an array of engine ids (integers), got ${describe(t)}`);
+  if (t.length === 0) throw new WireError('metadata.targets is empty: name at least one engine id');
+  for (let i = 0; i < t.length; i++) {
+    const x = t[i];
+    if (!Number.isSafeInteger(x) || x < 0) throw new WireError(`metadata.targets must be an array of engine ids (integers), but element ${i} is ${describe(x)}`);
+  }
+  if (t.length > 1 && new Set(t).size !== t.length) throw new WireError(`metadata.targets names an engine more than once: ${describe(t)}`);
+  return t as number[];
+}
+
+/** The msg_id a message answers (parent_header.msg_id), or undefined when it answers none. */
+export function parentIdOf(msg: Message): string | undefined {
+  const id = (msg.parent_header as { msg_id?: unknown }).msg_id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** The parent header of a message that must answer a request; throws naming parent_header otherwise. */
+export function checkParent(msg: Message): Header {
+  return header(msg.parent_header, 'parent_header');
+}
+
+/** metadata.engine_id of a message from (or made for) an engine, or undefined. */
+export function engineIdOf(metadata: Message['metadata']): number | undefined {
+  const id = metadata.engine_id;
+  return typeof id === 'number' ? id : undefined;
+}

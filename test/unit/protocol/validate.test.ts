@@ -1,0 +1,172 @@
+/** The wire checks of core/protocol/validate.ts: typed content back, or an error naming the field. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMessage, type EngineInfo, type Message, type MsgType } from '../../../core/protocol/messages.ts';
+import { checkContent, checkMessage, checkParent, checkReply, checkTargets, engineIdOf, isMsgType, parentIdOf, WireError } from '../../../core/protocol/validate.ts';
+
+const header = { msg_id: 'm1', msg_type: 'execute_request', session: 's', date: '2026-01-01T00:00:00Z', version: 'multiengine/1' };
+const engine: EngineInfo = { id: 0, uuid: 'u', kernel: 'node', language_version: '20', host: 'h', pid: 1, state: 'idle', queue: 0, restarts: 0, registered: 'now' };
+
+/** One well-formed content of every msg_type that crosses the network. */
+const GOOD: { [K in MsgType]: unknown } = {
+  registration_request: { uuid: 'u', kernel: 'python', language_version: '3.11', host: 'h', pid: 5, requested_id: 2, resume: true, direct: { ip: '127.0.0.1', port: 9 } },
+  registration_reply: { status: 'ok', id: 0, heartbeat_ms: 100, reconnect_ms: 0 },
+  heartbeat: { uuid: 'u', id: 0, running: { msg_id: 'm', msg_type: 'execute_request' } },
+  engine_activity: { direct_running: { msg_id: 'm', msg_type: 'apply_request', started: 'now' }, direct_queued: 1, direct_done: 3, orphaned: [header] },
+  shutdown_request: {},
+  execute_request: { code: '1 + 1', silent: false },
+  execute_reply: { status: 'ok', execution_count: 1, result: '2' },
+  apply_request: { fn: 'f', args: [1, { $t: 'buf', i: 0 }], require: ['os'] },
+  apply_reply: { status: 'ok', result: { deep: [[[1]]] } },
+  push_request: { ns: { a: 1 } },
+  push_reply: { status: 'ok' },
+  pull_request: { names: ['a', 'b'] },
+  pull_reply: { status: 'ok', values: [1, null] },
+  keys_request: {},
+  keys_reply: { status: 'ok', keys: ['a'] },
+  clear_request: {},
+  clear_reply: { status: 'aborted' },
+  stream: { name: 'stdout', text: 'hi\n' },
+  engine_connect_request: { engine_uuid: 'u' },
+  engine_connect_reply: { status: 'ok', id: 0, uuid: 'u' },
+  connect_request: { subscribe: 'all' },
+  connect_reply: { status: 'ok', engines: [engine], controller_pid: 9, heartbeat_ms: 100 },
+  engine_event: { event: 'state', engine: { ...engine, state: 'unresponsive' } },
+  status_request: {},
+  status_reply: { status: 'ok', engines: [engine], dropped_messages: 0, clients: 1 },
+  result_request: { msg_id: 'm' },
+  result_reply: { status: 'ok', msg_id: 'm', msg_type: 'execute_request', engine_ids: [0, 1], pending: [1] },
+  add_engines_request: { n: 2, engine: 'python', python: 'python3' },
+  add_engines_reply: { status: 'ok', ids: [4, 5] },
+  stop_engine_request: { id: 3 },
+  stop_engine_reply: { status: 'error', ename: 'EngineError', evalue: 'no engine with id 3', traceback: [] },
+  restart_engine_request: { id: 3 },
+  restart_engine_reply: { status: 'ok', id: 3 },
+  interrupt_request: { msg_ids: ['m'] },
+  interrupt_reply: { status: 'ok' },
+  abort_request: {},
+  abort_reply: { status: 'ok' },
+  controller_shutdown_request: {},
+  controller_shutdown_reply: { status: 'ok' },
+};
+
+/** Bad content, and the words its error must contain. */
+const BAD: [MsgType, unknown, RegExp][] = [
+  ['registration_request', { kernel: 'node', pid: 1 }, /^uuid must be a non-empty string/],
+  ['registration_request', { uuid: 'u', kernel: 'ruby', pid: 1 }, /kernel must be 'node' or 'python', got "ruby"/],
+  ['registration_request', { uuid: 'u', kernel: 'node', pid: '7' }, /pid must be an integer, got "7"/],
+  ['registration_request', { uuid: 'u', kernel: 'node', pid: 1, requested_id: -2 }, /requested_id must be a whole number, got -2/],
+  ['heartbeat', { id: 0 }, /uuid must be a string, got nothing/],
+  ['engine_activity', { direct_running: null, direct_queued: -1, direct_done: 0 }, /direct_queued must be a whole number, got -1/],
+  ['engine_activity', { direct_running: 'x', direct_queued: 0, direct_done: 0 }, /direct_running must be null or a task/],
+  ['engine_activity', { direct_running: null, direct_queued: 0, direct_done: 0, orphaned: [{ msg_id: 1 }] }, /orphaned\[0\] must be a message header/],
+  ['stream', { name: 'stdlog', text: '' }, /name must be 'stdout' or 'stderr', got "stdlog"/],
+  ['stream', { name: 'stdout', text: 5 }, /text must be a string, got 5/],
+  ['execute_request', { code: 42 }, /code must be a string, got 42/],
+  ['apply_request', { fn: 'f', args: 'x' }, /args must be an array, got "x"/],
+  ['apply_request', { fn: 'f', require: [1] }, /require must be an array of module names/],
+  ['push_request', { ns: [] }, /ns must be an object of names and values/],
+  ['pull_request', { names: 'a' }, /names must be an array of names, got "a"/],
+  ['execute_reply', { status: 'ok' }, /execution_count must be a whole number, got nothing/],
+  ['execute_reply', { status: 'fine' }, /status must be 'ok', 'error' or 'aborted', got "fine"/],
+  ['apply_reply', { status: 'error', ename: 'E' }, /evalue must be a string, got nothing/],
+  ['pull_reply', { status: 'ok', values: {} }, /values must be an array/],
+  ['connect_request', { subscribe: 'some' }, /subscribe must be 'none', 'registration' or 'all', got "some"/],
+  ['connect_reply', { status: 'ok', engines: [{ ...engine, state: 'sleepy' }], controller_pid: 1, heartbeat_ms: 1 }, /engines\[0\]\.state must be an engine state, got "sleepy"/],
+  ['engine_event', { event: 'moved', engine }, /event must be 'registered', 'state' or 'unregistered'/],
+  ['engine_event', { event: 'state', engine: { ...engine, id: 'x' } }, /engine\.id must be a whole number, got "x"/],
+  ['result_request', { msg_id: '' }, /msg_id must be a msg_id string, got ""/],
+  ['result_reply', { status: 'ok', msg_id: 'm', msg_type: 't', engine_ids: [0, -1], pending: [] }, /engine_ids\[1\] must be an engine id/],
+  ['add_engines_request', { n: 0 }, /n must be a whole number from 1 to 1024, got 0/],
+  ['add_engines_request', { n: 1, engine: 'java' }, /engine must be 'node' or 'python', got "java"/],
+  ['add_engines_request', { n: 1, python: '' }, /python must be the path or name of a python interpreter/],
+  ['stop_engine_request', { id: 'x' }, /id must be an engine id \(integer\), got "x"/],
+  ['interrupt_request', { msg_ids: [1] }, /msg_ids must be an array of msg_id strings, got \[1\]/],
+  ['engine_connect_request', {}, /engine_uuid must be a string/],
+];
+
+test('every msg_type has a check, and well-formed content passes it unchanged in meaning', () => {
+  for (const [type, content] of Object.entries(GOOD) as [MsgType, unknown][]) {
+    assert.ok(isMsgType(type), type);
+    assert.doesNotThrow(() => checkContent(type, content), type);
+  }
+  // Replies come back as they came (no copy on the hot path).
+  const reply = GOOD.apply_reply;
+  assert.equal(checkContent('apply_reply', reply), reply);
+});
+
+test('bad content throws a WireError whose message names the field', () => {
+  for (const [type, content, words] of BAD) {
+    assert.throws(() => checkContent(type, content), (e: unknown) => e instanceof WireError && words.test(e.message), `${type} ${JSON.stringify(content)}`);
+  }
+  assert.throws(() => checkContent('status_request', [] as unknown), /the content of status_request must be an object/);
+});
+
+test('bad values of well-formed client requests are ValueErrors, malformed messages ProtocolErrors', () => {
+  const ename = (type: MsgType, content: unknown) => {
+    try {
+      checkContent(type, content);
+    } catch (e) {
+      return (e as WireError).ename;
+    }
+    return 'none';
+  };
+  assert.equal(ename('add_engines_request', { n: 5000 }), 'ValueError');
+  assert.equal(ename('connect_request', { subscribe: 1 }), 'ValueError');
+  assert.equal(ename('stop_engine_request', { id: 1.5 }), 'ValueError');
+  assert.equal(ename('result_request', {}), 'ProtocolError');
+  assert.equal(ename('abort_request', { msg_ids: 'm' }), 'ProtocolError');
+});
+
+test('registration_request comes back normalized: defaults for descriptive fields, an unusable direct address dropped', () => {
+  const c = checkContent('registration_request', { uuid: 'u', kernel: 'node', pid: 4, host: 7, requested_id: null, direct: { ip: '', port: 0 }, executable: '' });
+  assert.deepEqual(c, { uuid: 'u', kernel: 'node', language_version: '', host: '', pid: 4 });
+  const d = checkContent('registration_request', GOOD.registration_request);
+  assert.deepEqual(d.direct, { ip: '127.0.0.1', port: 9 });
+  assert.equal(d.requested_id, 2);
+  assert.equal(d.resume, true);
+});
+
+test('a heartbeat names a running task only when it has a msg_id', () => {
+  assert.equal(checkContent('heartbeat', { uuid: 'u', id: 0, running: { msg_type: 'x' } }).running, undefined);
+  assert.deepEqual(checkContent('heartbeat', GOOD.heartbeat).running, { msg_id: 'm', msg_type: 'execute_request' });
+});
+
+test('metadata.targets: a non-empty array of distinct engine ids', () => {
+  assert.deepEqual(checkTargets({ targets: [2, 0] }), [2, 0]);
+  const cases: [unknown, RegExp][] = [
+    [undefined, /metadata\.targets must be an array of engine ids \(integers\), got nothing/],
+    ['0', /got "0"/],
+    [[], /metadata\.targets is empty: name at least one engine id/],
+    [[0, -1], /but element 1 is -1/],
+    [[0, 1.5], /but element 1 is 1\.5/],
+    [[1, 1], /names an engine more than once: \[1,1\]/],
+  ];
+  for (const [targets, words] of cases) {
+    assert.throws(() => checkTargets({ targets } as never), (e: unknown) => e instanceof WireError && e.ename === 'ProtocolError' && words.test(e.message), JSON.stringify(targets));
+  }
+});
+
+test('replies relayed by the controller: status checked, the rest left to the receiver', () => {
+  assert.doesNotThrow(() => checkReply({ status: 'ok' } as never));
+  assert.doesNotThrow(() => checkReply({ status: 'aborted' } as never));
+  assert.throws(() => checkReply({ status: 'error', evalue: 'x' } as never), /ename must be a string, got nothing/);
+  assert.throws(() => checkReply({} as never), /status must be 'ok', 'error' or 'aborted', got nothing/);
+});
+
+test('msg_types that are not the protocol\'s are not msg_types, whatever Object.prototype has', () => {
+  for (const t of ['x', '', '__proto__', 'constructor', 'toString', 'hasOwnProperty']) assert.equal(isMsgType(t), false, t);
+});
+
+test('envelope fields: parent msg_id, parent header, engine_id, and a message of the expected type', () => {
+  const req = createMessage('execute_request', { code: '1' }, { session: 's' });
+  const rep = createMessage('execute_reply', { status: 'ok', execution_count: 1 }, { session: 's', parent: req.header, metadata: { engine_id: 3 } });
+  assert.equal(parentIdOf(rep as Message), req.header.msg_id);
+  assert.equal(parentIdOf(req as Message), undefined);
+  assert.equal(checkParent(rep as Message).msg_id, req.header.msg_id);
+  assert.throws(() => checkParent(req as Message), /parent_header must be a message header/);
+  assert.equal(engineIdOf(rep.metadata), 3);
+  assert.equal(engineIdOf({ engine_id: '3' } as never), undefined);
+  assert.equal(checkMessage(rep as Message, 'execute_reply'), rep);
+  assert.throws(() => checkMessage(req as Message, 'execute_reply'), /expected execute_reply, got "execute_request"/);
+});
