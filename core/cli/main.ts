@@ -4,15 +4,15 @@
  */
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from '../client/client.js';
 import { Cluster } from '../cluster/cluster.js';
 import { connectionFilePath } from '../connection/connectionFile.js';
 import type { EngineInfo, KernelKind } from '../protocol/messages.js';
 import { parseArgs as parseControllerArgs, USAGE as CONTROLLER_USAGE } from '../controller/options.js';
-import { nodeEntry, packageRoot } from '../util/entry.js';
+import { nodeEntry } from '../util/entry.js';
 import { waitForExit } from '../util/processes.js';
+import { DEFAULT_LANGUAGE, engineLanguage, isLanguageName, languageNames } from '../kernels/index.js';
 import { COMMAND_USAGE, USAGE, UsageError, wantsHelp } from './usage.js';
 
 export { UsageError };
@@ -95,8 +95,9 @@ async function controller(args: string[]): Promise<number> {
 }
 
 function kernelOf(v: string | undefined): KernelKind {
-  if (v === undefined || v === 'node' || v === 'python') return v ?? 'node';
-  throw new UsageError(`--engine must be node or python, got ${JSON.stringify(v)}`);
+  if (v === undefined) return DEFAULT_LANGUAGE;
+  if (isLanguageName(v)) return v;
+  throw new UsageError(`--engine must be one of ${languageNames.join(', ')}; got ${JSON.stringify(v)}`);
 }
 
 function countOf(v: string | undefined): number {
@@ -204,11 +205,8 @@ async function engine(args: string[]): Promise<number> {
   });
   if (!values.file) throw new UsageError('engine needs --file <engine connection file>', 'engine');
   const passArgs = ['--file', values.file, ...(values.id ? ['--id', values.id] : []), ...(values['reconnect-ms'] ? ['--reconnect-ms', values['reconnect-ms']] : [])];
-  if (kernelOf(values.engine) === 'python') {
-    const python = values.python ?? process.env.MULTIENGINE_PYTHON ?? 'python3';
-    return passThrough({ command: python, args: [path.join(packageRoot, 'engines/python/multiengine_engine.py')] }, passArgs);
-  }
-  return passThrough(nodeEntry('engines/node/main'), passArgs);
+  const launch = engineLanguage(kernelOf(values.engine)).local;
+  return passThrough(launch.command(launch.interpreter?.(values.python, undefined), passArgs), []);
 }
 
 /** Runs a child in the foreground with our stdio, passing signals on, and returns its exit code. */

@@ -9,7 +9,7 @@ import type { Connection } from '../transport/connection.js';
 import type { ClientRecord, Subscription } from './clientSession.js';
 import type { EngineRecord } from './engineRecord.js';
 import type { EngineEventKind, EngineRegistry } from './engineRegistry.js';
-import { LaunchError } from './localLauncher.js';
+import { LaunchError } from '../kernels/launch.js';
 import { log } from './log.js';
 import { OK, type Replier, replyTypeFor, RequestError } from './replies.js';
 import type { ResultStore } from './resultStore.js';

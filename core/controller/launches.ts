@@ -4,7 +4,8 @@
  */
 import type { EngineRecord } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';
-import { engineCommand, LaunchError, LocalProcess, type LaunchSpec, type ProcessEnd } from './localLauncher.js';
+import { LaunchError } from '../kernels/launch.js';
+import { engineCommand, LocalProcess, type LaunchSpec, type ProcessEnd } from './localLauncher.js';
 import { log } from './log.js';
 
 /** How long add_engines / restart_engine wait for local engines to register. */

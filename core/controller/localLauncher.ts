@@ -4,100 +4,25 @@
  * lines (to explain a failed start) and reports how each process ended.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
+import { engineLanguage } from '../kernels/index.js';
+import { LaunchError } from '../kernels/launch.js';
 import type { KernelKind } from '../protocol/messages.js';
-import { nodeEntry, packageRoot } from '../util/entry.js';
-
-/** A local engine could not be started; the message says why. */
-export class LaunchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'LaunchError';
-  }
-}
 
 export interface LaunchSpec {
   kind: KernelKind;
-  /** The python interpreter (python engines only), already resolved. */
-  python?: string;
+  /** The interpreter (for languages that take one, as Python), already resolved. */
+  interpreter?: string;
 }
 
-/** The interpreter for python engines: request > --python > $MULTIENGINE_PYTHON > python3. */
-export function resolvePython(requested: string | undefined, flag: string | undefined): string {
-  return requested || flag || process.env.MULTIENGINE_PYTHON || 'python3';
+/** The spec of a new engine of `kind`: its interpreter resolved from the request and the controller's flag. */
+export function launchSpec(kind: KernelKind, requested: string | undefined, flag: string | undefined): LaunchSpec {
+  const interpreter = engineLanguage(kind).local.interpreter?.(requested, flag);
+  return interpreter === undefined ? { kind } : { kind, interpreter };
 }
 
-/** Where `command` would be found (a path, or a name searched on PATH); null when it is not there. */
-export function findExecutable(command: string): string | null {
-  const exts = process.platform === 'win32' ? ['', ...(process.env.PATHEXT ?? '.EXE;.CMD;.BAT').split(';')] : [''];
-  const candidates = command.includes('/') || command.includes(path.sep)
-    ? [command]
-    : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, command));
-  for (const c of candidates) {
-    for (const ext of exts) {
-      try {
-        fs.accessSync(c + ext, fs.constants.X_OK);
-        if (fs.statSync(c + ext).isFile()) return c + ext;
-      } catch {
-        /* next */
-      }
-    }
-  }
-  return null;
-}
-
-// A packaged app sets MULTIENGINE_PYTHON_ENGINE: Python cannot read the copy inside app.asar.
-/**
- * Node engines hold large arrays (pushed, scattered, computed), so their large allocations ask
- * for transparent huge pages, as numpy does for its own arrays: glibc's malloc then advises
- * MADV_HUGEPAGE on the memory it maps. Receiving 16 MiB into fresh memory then costs 8 page
- * faults instead of 4,096 (a fault costs ~2.3 µs on the VMs this was measured on). V8 maps its
- * own heap, so an idle engine grows by ≤ 1.5 MB; a Python engine's whole heap would round up in
- * 2 MiB steps, so it advises only its large receive buffers. Linux only; an existing
- * GLIBC_TUNABLES setting of it is kept; MULTIENGINE_HUGEPAGES=0 turns it off.
- */
-export function withHugePages(env: NodeJS.ProcessEnv): void {
-  if (process.platform !== 'linux' || env.MULTIENGINE_HUGEPAGES === '0') return;
-  const tunables = env.GLIBC_TUNABLES ?? '';
-  if (/glibc\.malloc\.hugetlb=/.test(tunables)) return;
-  env.GLIBC_TUNABLES = tunables ? `${tunables}:glibc.malloc.hugetlb=1` : 'glibc.malloc.hugetlb=1';
-}
-
-export const PYTHON_ENGINE_SCRIPT = process.env.MULTIENGINE_PYTHON_ENGINE ?? path.join(packageRoot, 'engines', 'python', 'multiengine_engine.py');
-
-/**
- * Source mode runs engines with `--import tsx`, which node resolves from the current
- * directory. Engines keep the controller's cwd (user code may rely on it), so resolve the
- * loader from this package instead.
- */
-function absoluteLoader(arg: string, i: number, args: string[]): string {
-  if (arg !== 'tsx' || args[i - 1] !== '--import') return arg;
-  try {
-    return import.meta.resolve('tsx');
-  } catch {
-    return arg;
-  }
-}
-
-/** Command line of one engine; throws LaunchError when the engine's entry file is missing. */
+/** Command line of one engine, from its language's descriptor; throws LaunchError when something it needs is missing. */
 export function engineCommand(spec: LaunchSpec, engineFile: string, id: number): { command: string; args: string[] } {
-  const tail = ['--file', engineFile, '--id', String(id)];
-  if (spec.kind === 'node') {
-    const { command, args } = nodeEntry('engines/node/main');
-    const script = args[args.length - 1];
-    if (!fs.existsSync(script)) throw new LaunchError(`the node engine is not installed: no ${script}`);
-    return { command, args: [...args.map(absoluteLoader), ...tail] };
-  }
-  const python = spec.python ?? 'python3';
-  if (findExecutable(python) === null) {
-    throw new LaunchError(
-      `python interpreter ${JSON.stringify(python)} not found; ` +
-        "name one with the request's python option, the controller's --python flag or MULTIENGINE_PYTHON",
-    );
-  }
-  if (!fs.existsSync(PYTHON_ENGINE_SCRIPT)) throw new LaunchError(`the python engine is not installed: no ${PYTHON_ENGINE_SCRIPT}`);
-  return { command: python, args: [PYTHON_ENGINE_SCRIPT, ...tail] };
+  return engineLanguage(spec.kind).local.command(spec.interpreter, ['--file', engineFile, '--id', String(id)]);
 }
 
 export type ProcessEnd = { code: number | null; signal: NodeJS.Signals | null } | { error: Error };
@@ -146,9 +71,9 @@ export class LocalProcess implements EngineProcess {
   ) {
     this.label = `[engine ${id}] `;
     const { command, args } = cmd;
-    const env: NodeJS.ProcessEnv = spec.kind === 'python' ? { ...process.env, PYTHONUNBUFFERED: '1' } : { ...process.env };
-    env[SUPERVISED_ENV] = '1';
-    if (spec.kind === 'node') withHugePages(env); // the Python engine advises its large buffers itself (wire.py)
+    const launch = engineLanguage(spec.kind).local;
+    const env: NodeJS.ProcessEnv = { ...process.env, [SUPERVISED_ENV]: '1' };
+    launch.prepareEnv(env);
     let resolveEnded!: (e: ProcessEnd) => void;
     this.ended = new Promise((r) => (resolveEnded = r));
     const finish = (end: ProcessEnd) => {
@@ -165,14 +90,7 @@ export class LocalProcess implements EngineProcess {
       if (this.pid !== 0 && this.child.exitCode === null && this.child.signalCode === null && e.code !== 'ENOENT' && e.code !== 'EACCES') {
         return; // a failed kill() or similar on a live process: its exit comes later
       }
-      let why: string;
-      if (spec.kind === 'python' && (e.code === 'ENOENT' || e.code === 'EACCES')) {
-        why =
-          `python interpreter ${JSON.stringify(command)} ${e.code === 'ENOENT' ? 'not found' : 'cannot be run'} (${e.code}); ` +
-          'name one with the request\'s python option, the controller\'s --python flag or MULTIENGINE_PYTHON';
-      } else {
-        why = `cannot start ${JSON.stringify(command)}: ${e.message}`;
-      }
+      const why = e.code === 'ENOENT' || e.code === 'EACCES' ? launch.notFound(command, e.code) : `cannot start ${JSON.stringify(command)}: ${e.message}`;
       finish({ error: new LaunchError(why) });
     });
     this.child.once('exit', (code, signal) => finish({ code, signal }));

@@ -10,7 +10,7 @@ import type { Connection } from '../transport/connection.js';
 import { isAlive } from '../util/processes.js';
 import { EngineRecord } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';
-import { AdoptedProcess, resolvePython, type EngineProcess, type LaunchSpec } from './localLauncher.js';
+import { AdoptedProcess, launchSpec, type EngineProcess } from './localLauncher.js';
 import { log } from './log.js';
 import type { ControllerOptions } from './options.js';
 import type { Replier } from './replies.js';
@@ -74,8 +74,7 @@ export function register(d: RegistrationDeps, conn: Connection, msg: Message): E
   // An engine that a killed controller launched here comes back: supervise it as if we had launched it.
   let adopted: EngineProcess | null = itself?.local ?? null;
   if (!launch && !adopted && resumed && c.supervised === true && reg.host === os.hostname() && isAlive(reg.pid)) {
-    const spec: LaunchSpec = reg.kernel === 'python' ? { kind: 'python', python: c.executable ?? resolvePython(undefined, d.opts.python) } : { kind: 'node' };
-    adopted = new AdoptedProcess(spec, reg.pid, isAlive);
+    adopted = new AdoptedProcess(launchSpec(reg.kernel, c.executable, d.opts.python), reg.pid, isAlive);
   }
   const e = new EngineRecord(id, reg, conn, launch?.proc ?? adopted, launch ? launch.spec : (itself?.spec ?? adopted?.spec ?? null), restarts);
   if (launch?.restartReason !== undefined) e.lastRestart = { at: e.registered, reason: launch.restartReason };

@@ -11,7 +11,9 @@ import type { ControllerOptions } from './options.js';
 import type { EngineRecord } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';
 import { Launches, type PendingLaunch } from './launches.js';
-import { describeEnd, earlyExitMessage, engineCommand, LaunchError, resolvePython, type EngineProcess, type LaunchSpec, type LocalProcess, type ProcessEnd } from './localLauncher.js';
+import { isLanguageName, languageNames } from '../kernels/index.js';
+import { LaunchError } from '../kernels/launch.js';
+import { describeEnd, earlyExitMessage, engineCommand, launchSpec, type EngineProcess, type LocalProcess, type ProcessEnd } from './localLauncher.js';
 import { log } from './log.js';
 import { RequestError, type Replier } from './replies.js';
 
@@ -203,7 +205,9 @@ export class Supervisor {
   /** add_engines_request: `n` new local engines; their ids ascending once all registered. */
   async addEngines(n: number, kind: KernelKind, python: string | undefined): Promise<number[]> {
     if (this.d.isShuttingDown()) throw new RequestError('ControllerError', 'the controller is shutting down');
-    const spec: LaunchSpec = kind === 'python' ? { kind: 'python', python: resolvePython(python, this.d.opts.python) } : { kind: 'node' };
+    // Any language may register; the controller starts only those it has a descriptor for.
+    if (!isLanguageName(kind)) throw new RequestError('ValueError', `engine must be one of ${languageNames.join(', ')}; got ${JSON.stringify(kind)}`);
+    const spec = launchSpec(kind, python, this.d.opts.python);
     try {
       engineCommand(spec, this.d.engineFile(), 0); // fail early (no ids taken) when the engine or interpreter is missing
     } catch (e) {

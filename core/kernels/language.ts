@@ -7,6 +7,7 @@
  * prove a new engine.
  */
 import type { KernelKind } from '../protocol/messages.js';
+import type { LocalLaunch } from './launch.js';
 
 export interface EngineLanguage {
   /** The name engines register with (registration_request.kernel) and users pick (`engine: 'python'`). */
@@ -27,4 +28,7 @@ export interface EngineLanguage {
 
   /** A function of a list of names, applied on an engine, that describes each name present (the app's namespace browser). */
   readonly describeNames: string;
+
+  /** How the controller starts an engine of this language on its own machine. */
+  readonly local: LocalLaunch;
 }

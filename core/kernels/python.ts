@@ -1,5 +1,9 @@
 /** The Python engine (engines/python): standard library, numpy when present. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { packageRoot } from '../util/entry.js';
 import type { EngineLanguage } from './language.js';
+import { findExecutable, LaunchError, type LocalLaunch } from './launch.js';
 import { PYTHON_DESCRIBE } from './pythonDescribe.js';
 
 // Python engines cannot run function values: the helper is applied to the user's source.
@@ -28,6 +32,25 @@ export function pythonBlock(src: string): { src: string; name?: string; head: st
   return { src: lines.join('\n'), name: def?.[1], head: lines.slice(0, last).join('\n'), tail: lines.slice(last).join('\n') };
 }
 
+// A packaged app sets MULTIENGINE_PYTHON_ENGINE: Python cannot read the copy inside app.asar.
+export const PYTHON_ENGINE_SCRIPT = process.env.MULTIENGINE_PYTHON_ENGINE ?? path.join(packageRoot, 'engines', 'python', 'multiengine_engine.py');
+
+const HOW_TO_NAME = "name one with the request's python option, the controller's --python flag or MULTIENGINE_PYTHON";
+
+const local: LocalLaunch = {
+  // request > --python > $MULTIENGINE_PYTHON > python3
+  interpreter: (requested, flag) => requested || flag || process.env.MULTIENGINE_PYTHON || 'python3',
+  command(interpreter = 'python3', engineArgs) {
+    if (findExecutable(interpreter) === null) throw new LaunchError(`python interpreter ${JSON.stringify(interpreter)} not found; ${HOW_TO_NAME}`);
+    if (!fs.existsSync(PYTHON_ENGINE_SCRIPT)) throw new LaunchError(`the python engine is not installed: no ${PYTHON_ENGINE_SCRIPT}`);
+    return { command: interpreter, args: [PYTHON_ENGINE_SCRIPT, ...engineArgs] };
+  },
+  prepareEnv(env) {
+    env.PYTHONUNBUFFERED = '1';
+  },
+  notFound: (command, code) => `python interpreter ${JSON.stringify(command)} ${code === 'ENOENT' ? 'not found' : 'cannot be run'} (${code}); ${HOW_TO_NAME}`,
+};
+
 export const pythonLanguage: EngineLanguage = {
   name: 'python',
   mapFunction(src) {
@@ -47,4 +70,5 @@ export const pythonLanguage: EngineLanguage = {
     return `lambda *${v}: [${sets.join(', ')}] and None`;
   },
   describeNames: PYTHON_DESCRIBE,
+  local,
 };

@@ -76,8 +76,11 @@ function array(c: Fields, field: string): unknown[] {
   return v;
 }
 
+/** An engine language's name: any engine may register (the controller starts only those core/kernels describes). */
+const KERNEL_NAME = /^[A-Za-z][A-Za-z0-9_.+-]{0,31}$/;
+
 function kernel(v: unknown, field: string, ename: WireError['ename'] = 'ProtocolError'): KernelKind {
-  if (v !== 'node' && v !== 'python') throw new WireError(`${field} must be 'node' or 'python', got ${describe(v)}`, ename);
+  if (typeof v !== 'string' || !KERNEL_NAME.test(v)) throw new WireError(`${field} must name the engine's language (a letter, then up to 31 letters, digits or _.+-), got ${describe(v)}`, ename);
   return v;
 }
 

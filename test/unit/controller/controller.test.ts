@@ -433,6 +433,20 @@ test('add_engines with a python interpreter that does not exist fails naming it'
   });
 });
 
+test('an engine of any language may register; add_engines starts only the languages Multiengine describes, naming them', async () => {
+  await withController(async (ctl) => {
+    const client = await fakeClient(ctl, 'registration');
+    const julia = await FakeEngine.start(ctl, { kernel: 'julia' });
+    const st = await status(client);
+    assert.deepEqual(st.engines.map((e) => [e.id, e.kernel]), [[julia.id, 'julia']]);
+    const req = client.send('add_engines_request', { n: 1, engine: 'julia' });
+    const c = content<Err>(await client.replyTo(req));
+    assert.equal(c.ename, 'ValueError');
+    assert.equal(c.evalue, 'engine must be one of node, python; got "julia"');
+    julia.close();
+  });
+});
+
 test('controller_shutdown_request replies, shuts engines down, removes the files and exits 0', async () => {
   const ctl = await startController();
   try {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { readConnectionFile, type ConnectionInfo } from '../../../core/connection/connectionFile.js';
-import { createMessage, newSession, type ContentMap, type EngineState, type Header, type Message, type Metadata, type MsgType } from '../../../core/protocol/messages.js';
+import { createMessage, newSession, type ContentMap, type EngineState, type Header, type KernelKind, type Message, type Metadata, type MsgType } from '../../../core/protocol/messages.js';
 import { Signer } from '../../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../../core/transport/connection.js';
 import { packageRoot } from '../../../core/util/entry.js';
@@ -216,7 +216,7 @@ export interface FakeEngineOptions {
   heart?: boolean;
   /** Answer work requests automatically (default true): streams one line, then replies ok. */
   autoReply?: boolean;
-  kernel?: 'node' | 'python';
+  kernel?: KernelKind;
 }
 
 /** A fake engine: a main socket that registers and answers, plus a heart socket that beats. */

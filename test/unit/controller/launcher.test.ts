@@ -5,7 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EngineRecord } from '../../../core/controller/engineRecord.js';
 import { HeartMonitor } from '../../../core/controller/heartMonitor.js';
-import { earlyExitMessage, engineCommand, findExecutable, LaunchError, LocalProcess, resolvePython, type ProcessEnd } from '../../../core/controller/localLauncher.js';
+import { earlyExitMessage, engineCommand, launchSpec, LocalProcess, type ProcessEnd } from '../../../core/controller/localLauncher.js';
+import { findExecutable, LaunchError } from '../../../core/kernels/launch.js';
+
+const resolvePython = (requested: string | undefined, flag: string | undefined) => launchSpec('python', requested, flag).interpreter;
 import { parseArgs, UsageError } from '../../../core/controller/options.js';
 import type { Connection } from '../../../core/transport/connection.js';
 
@@ -68,7 +71,7 @@ test('findExecutable looks on PATH and at paths; a missing interpreter is a Laun
   assert.equal(findExecutable('/nonexistent/python9'), null);
   assert.equal(findExecutable('surely-not-a-command-xyz'), null);
   assert.throws(
-    () => engineCommand({ kind: 'python', python: 'surely-not-a-python-xyz' }, '/tmp/engine.json', 0),
+    () => engineCommand({ kind: 'python', interpreter: 'surely-not-a-python-xyz' }, '/tmp/engine.json', 0),
     (e: unknown) => e instanceof LaunchError && /python interpreter "surely-not-a-python-xyz" not found/.test(e.message),
   );
 });
@@ -104,7 +107,7 @@ test('kill() signals by pid and the end says which signal', async () => {
 test('an interpreter that cannot be spawned ends with a LaunchError naming it', async () => {
   let done!: (e: ProcessEnd) => void;
   const end = new Promise<ProcessEnd>((r) => (done = r));
-  const proc = new LocalProcess({ kind: 'python', python: '/nonexistent/py' }, 0, { command: '/nonexistent/py', args: [] }, (_p, e) => done(e));
+  const proc = new LocalProcess({ kind: 'python', interpreter: '/nonexistent/py' }, 0, { command: '/nonexistent/py', args: [] }, (_p, e) => done(e));
   const e = await end;
   assert.equal(proc.pid, 0);
   assert.ok('error' in e && e.error instanceof LaunchError);
@@ -152,7 +155,7 @@ test('engineCommand builds the contract command lines', () => {
   }
   const py = findExecutable('python3');
   if (py && fs.existsSync(path.join(process.cwd(), 'engines/python/multiengine_engine.py'))) {
-    const c = engineCommand({ kind: 'python', python: 'python3' }, '/f.json', 2);
+    const c = engineCommand({ kind: 'python', interpreter: 'python3' }, '/f.json', 2);
     assert.equal(c.command, 'python3');
     assert.deepEqual(c.args, [path.join(process.cwd(), 'engines/python/multiengine_engine.py'), '--file', '/f.json', '--id', '2']);
   }

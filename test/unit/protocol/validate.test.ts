@@ -53,7 +53,7 @@ const GOOD: { [K in MsgType]: unknown } = {
 /** Bad content, and the words its error must contain. */
 const BAD: [MsgType, unknown, RegExp][] = [
   ['registration_request', { kernel: 'node', pid: 1 }, /^uuid must be a non-empty string/],
-  ['registration_request', { uuid: 'u', kernel: 'ruby', pid: 1 }, /kernel must be 'node' or 'python', got "ruby"/],
+  ['registration_request', { uuid: 'u', kernel: '', pid: 1 }, /kernel must name the engine's language \(a letter, then up to 31 letters, digits or _\.\+-\), got ""/],
   ['registration_request', { uuid: 'u', kernel: 'node', pid: '7' }, /pid must be an integer, got "7"/],
   ['registration_request', { uuid: 'u', kernel: 'node', pid: 1, requested_id: -2 }, /requested_id must be a whole number, got -2/],
   ['heartbeat', { id: 0 }, /uuid must be a string, got nothing/],
@@ -78,7 +78,7 @@ const BAD: [MsgType, unknown, RegExp][] = [
   ['result_request', { msg_id: '' }, /msg_id must be a msg_id string, got ""/],
   ['result_reply', { status: 'ok', msg_id: 'm', msg_type: 't', engine_ids: [0, -1], pending: [] }, /engine_ids\[1\] must be an engine id/],
   ['add_engines_request', { n: 0 }, /n must be a whole number from 1 to 1024, got 0/],
-  ['add_engines_request', { n: 1, engine: 'java' }, /engine must be 'node' or 'python', got "java"/],
+  ['add_engines_request', { n: 1, engine: 42 }, /engine must name the engine's language .*, got 42/],
   ['add_engines_request', { n: 1, python: '' }, /python must be the path or name of a python interpreter/],
   ['stop_engine_request', { id: 'x' }, /id must be an engine id \(integer\), got "x"/],
   ['interrupt_request', { msg_ids: [1] }, /msg_ids must be an array of msg_id strings, got \[1\]/],
