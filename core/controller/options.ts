@@ -1,4 +1,4 @@
-/** Command-line flags of the controller (docs/contract-notes.md, "Processes"). */
+/** Command-line flags of the controller (docs/protocol.md section 1, "Processes"). */
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
 
 export interface ControllerOptions {

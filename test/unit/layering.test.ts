@@ -1,5 +1,5 @@
 /**
- * Keeps the layer rules of docs/layers.md honest (who may import whom), and that no source
+ * Keeps the layer rules of docs/architecture.md (section 2) honest (who may import whom), and that no source
  * files import each other in a loop. Imports are read from the source text: static imports and
  * re-exports, `import 'x'`, dynamic import() and require() with a literal specifier.
  */
