@@ -36,7 +36,7 @@ import { WorkQueue, type Queued } from './workQueue.js';
 import { OutputCapture, type Chunk } from './capture.js';
 import { describeError } from './errors.js';
 import { Heart } from './heart.js';
-import { interruptAwaited, interruptState } from './interrupt.js';
+import { beginRequest, endRequest, interruptCurrent, interruptRunning, interruptState } from './interrupt.js';
 import { Namespace } from './namespace.js';
 import { RequestHandler, type ReplyBody } from './requests.js';
 import { formatBytes } from '../../core/util/format.js';
@@ -109,9 +109,9 @@ export class Engine {
     this.heart = new Heart(
       { ip, port, key, uuid: this.uuid, session: this.session, interruptState, currentRequest: this.currentRequest },
       (e) => {
-        if (e.event === 'interrupt') interruptAwaited(e.epoch);
+        if (e.event === 'interrupt') interruptRunning(e.running);
         // interrupt_request with msg_ids: the heart interrupted the running one if named; the rest are aborted
-        else if (e.event === 'cancel') this.abort(e.msgIds);
+        else if (e.event === 'cancel') this.cancel(e.msgIds);
         else if (e.event === 'closed') this.onHeartClosed(e.reason);
         else if (e.event === 'exited') this.exit(1, `heart stopped: ${e.reason}`);
       },
@@ -385,6 +385,8 @@ export class Engine {
     const { msg } = q;
     const started = new Date().toISOString();
     this.startedAt = performance.now();
+    // Before the heart can read this msg_id, so an interrupt for it finds this request's epoch.
+    beginRequest();
     this.setCurrent(msg.header.msg_id, msg.header.msg_type);
     this.capture.setParent(msg.header);
     this.origin = q.origin;
@@ -413,6 +415,7 @@ export class Engine {
   private finishRequest(q: Queued, content: { [key: string]: Json | undefined }, buffers: Uint8Array[], started: string): void {
     // All output of a request goes out before its reply.
     this.capture.flush();
+    endRequest();
     this.setCurrent('');
     this.runningNow = null;
     if (q.origin !== null) this.directRunning = null;
@@ -442,6 +445,15 @@ export class Engine {
     b[0] = 0;
     for (let i = 0; i < msgId.length; i++) b[i + 1] = msgId.charCodeAt(i);
     b[0] = msgId.length;
+  }
+
+  /**
+   * interrupt_request with msg_ids: those queued are aborted. The heart interrupts the running
+   * one when named, but may have read the msg_id before this request set it: interrupt it here too.
+   */
+  private cancel(msgIds: string[]): void {
+    this.abort(msgIds);
+    if (this.currentMsgId !== '' && msgIds.includes(this.currentMsgId)) interruptCurrent();
   }
 
   /**
