@@ -290,6 +290,13 @@ export class Engine {
       this.abort((msg.content as ContentMap['abort_request']).msg_ids);
     } else if (type === 'shutdown_request') {
       this.exit(0);
+    } else if (type === 'interrupt_request') {
+      // It belongs on the heart, but the main connection carries it too (protocol section 7),
+      // e.g. from a controller that has no heart connection yet. Read here, no code blocks the
+      // loop: an awaited task is rejected, or the request ends at its next interruptible stage.
+      const ids = (msg.content as { msg_ids?: unknown }).msg_ids;
+      if (Array.isArray(ids)) this.cancel(ids.filter((x): x is string => typeof x === 'string'));
+      else interruptCurrent();
     } else if (isWorkRequest(type)) {
       this.enqueue({ msg, origin: null });
     } else {

@@ -78,4 +78,21 @@ describe('node engine: an interrupt at any moment of a running request', () => {
     assert.deepEqual(kept.msg.content, { status: 'ok', execution_count: (kept.msg.content as { execution_count: number }).execution_count, result: '42' });
     assert.equal(fc.engine!.exitCode, null, 'the engine is alive');
   });
+
+  it('takes an interrupt_request on the main connection too (a controller without the heart yet sends it there)', async () => {
+    const req = fc.send('execute_request', { code: SLEEP });
+    await fc.heart.next((m) => m.header.msg_type === 'heartbeat' && (m.content as ContentMap['heartbeat']).running?.msg_id === req.header.msg_id);
+    fc.send('interrupt_request', {});
+    assert.equal(((await fc.reply(req, 5000)).msg.content as { ename?: string }).ename, 'InterruptError');
+    // With msg_ids: only when they name the running request.
+    const other = fc.send('execute_request', { code: 'await new Promise((r) => setTimeout(r, 300)); "done"' });
+    await fc.heart.next((m) => m.header.msg_type === 'heartbeat' && (m.content as ContentMap['heartbeat']).running?.msg_id === other.header.msg_id);
+    fc.send('interrupt_request', { msg_ids: ['not-this-one'] });
+    assert.deepEqual(((await fc.reply(other, 5000)).msg.content as { result?: string }).result, "'done'");
+    const named = fc.send('execute_request', { code: SLEEP });
+    await fc.heart.next((m) => m.header.msg_type === 'heartbeat' && (m.content as ContentMap['heartbeat']).running?.msg_id === named.header.msg_id);
+    fc.send('interrupt_request', { msg_ids: [named.header.msg_id] });
+    assert.equal(((await fc.reply(named, 5000)).msg.content as { ename?: string }).ename, 'InterruptError');
+    assert.equal(((await fc.request('execute_request', { code: 'kept' })).content as { result?: string }).result, '41');
+  });
 });
