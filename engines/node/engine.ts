@@ -1,7 +1,8 @@
 /**
  * The engine process: registers with the controller, starts the heart, and serves work
  * requests from the main connection one at a time, in arrival order. abort_request and
- * shutdown_request act at once, even while a request runs.
+ * shutdown_request act at once, even while a request awaits; synchronous user code blocks the
+ * main thread, so they are read when it ends (only interrupts go through the heart worker).
  *
  * When the controller connection drops and the controller advised `reconnect_ms` (it may be
  * restarted), the engine registers again with the same id for that long, keeping its

@@ -65,7 +65,7 @@ describe('node engine: an interrupt at any moment of a running request', () => {
           // Far less than the 20 s sleep; a lost interrupt leaves a busy loop running forever.
           content = (await direct.reply(req, 5000)).msg.content as typeof content;
         } catch {
-          failures.push(`${r.what}, interrupted ${delay} ms after it started: no reply within 5 s`);
+          failures.push(`${r.what}, interrupted ${delay} ms after it started: no reply within 5 s (engine exit code ${fc.engine!.exitCode}, signal ${fc.engine!.signalCode})`);
           break; // the engine is stuck in that request: the next ones would only queue behind it
         }
         if (content.ename !== 'InterruptError') failures.push(`${r.what}, interrupted ${delay} ms after it started: ${JSON.stringify(content)}`);
