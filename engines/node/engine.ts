@@ -1,7 +1,8 @@
 /**
  * The engine process: registers with the controller, starts the heart, and serves work
  * requests from the main connection one at a time, in arrival order. abort_request and
- * shutdown_request act at once, even while a request runs.
+ * shutdown_request act at once, even while a request awaits; synchronous user code blocks the
+ * main thread, so they are read when it ends (only interrupts go through the heart worker).
  *
  * When the controller connection drops and the controller advised `reconnect_ms` (it may be
  * restarted), the engine registers again with the same id for that long, keeping its
@@ -36,7 +37,7 @@ import { WorkQueue, type Queued } from './workQueue.js';
 import { OutputCapture, type Chunk } from './capture.js';
 import { describeError } from './errors.js';
 import { Heart } from './heart.js';
-import { interruptAwaited, interruptState } from './interrupt.js';
+import { beginRequest, endRequest, interruptCurrent, interruptRunning, interruptState } from './interrupt.js';
 import { Namespace } from './namespace.js';
 import { RequestHandler, type ReplyBody } from './requests.js';
 import { formatBytes } from '../../core/util/format.js';
@@ -109,9 +110,9 @@ export class Engine {
     this.heart = new Heart(
       { ip, port, key, uuid: this.uuid, session: this.session, interruptState, currentRequest: this.currentRequest },
       (e) => {
-        if (e.event === 'interrupt') interruptAwaited(e.epoch);
+        if (e.event === 'interrupt') interruptRunning(e.running);
         // interrupt_request with msg_ids: the heart interrupted the running one if named; the rest are aborted
-        else if (e.event === 'cancel') this.abort(e.msgIds);
+        else if (e.event === 'cancel') this.cancel(e.msgIds);
         else if (e.event === 'closed') this.onHeartClosed(e.reason);
         else if (e.event === 'exited') this.exit(1, `heart stopped: ${e.reason}`);
       },
@@ -290,6 +291,13 @@ export class Engine {
       this.abort((msg.content as ContentMap['abort_request']).msg_ids);
     } else if (type === 'shutdown_request') {
       this.exit(0);
+    } else if (type === 'interrupt_request') {
+      // It belongs on the heart, but the main connection carries it too (protocol section 7),
+      // e.g. from a controller that has no heart connection yet. Read here, no code blocks the
+      // loop: an awaited task is rejected, or the request ends at its next interruptible stage.
+      const ids = (msg.content as { msg_ids?: unknown }).msg_ids;
+      if (Array.isArray(ids)) this.cancel(ids.filter((x): x is string => typeof x === 'string'));
+      else interruptCurrent();
     } else if (isWorkRequest(type)) {
       this.enqueue({ msg, origin: null });
     } else {
@@ -385,6 +393,8 @@ export class Engine {
     const { msg } = q;
     const started = new Date().toISOString();
     this.startedAt = performance.now();
+    // Before the heart can read this msg_id, so an interrupt for it finds this request's epoch.
+    beginRequest();
     this.setCurrent(msg.header.msg_id, msg.header.msg_type);
     this.capture.setParent(msg.header);
     this.origin = q.origin;
@@ -413,6 +423,7 @@ export class Engine {
   private finishRequest(q: Queued, content: { [key: string]: Json | undefined }, buffers: Uint8Array[], started: string): void {
     // All output of a request goes out before its reply.
     this.capture.flush();
+    endRequest();
     this.setCurrent('');
     this.runningNow = null;
     if (q.origin !== null) this.directRunning = null;
@@ -442,6 +453,15 @@ export class Engine {
     b[0] = 0;
     for (let i = 0; i < msgId.length; i++) b[i + 1] = msgId.charCodeAt(i);
     b[0] = msgId.length;
+  }
+
+  /**
+   * interrupt_request with msg_ids: those queued are aborted. The heart interrupts the running
+   * one when named, but may have read the msg_id before this request set it: interrupt it here too.
+   */
+  private cancel(msgIds: string[]): void {
+    this.abort(msgIds);
+    if (this.currentMsgId !== '' && msgIds.includes(this.currentMsgId)) interruptCurrent();
   }
 
   /**

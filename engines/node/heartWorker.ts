@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { createMessage, WORK_REQUESTS, type CurrentTask } from '../../core/protocol/messages.js';
 import { Signer } from '../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
+import { RUNNING, TAKEN } from './interruptState.js';
 
 export interface HeartConfig {
   ip: string;
@@ -15,7 +16,7 @@ export interface HeartConfig {
   key: string;
   uuid: string;
   session: string;
-  /** interrupt.ts's interruptState: [0] = the epoch of the latest awaited task. */
+  /** interrupt.ts's interruptState (layout: interruptState.ts). */
   interruptState: Int32Array;
   /** The request the main thread runs: [0] = its msg_id's length (0: none, 255: too long to hold), then its bytes; [255] = 1 + its index in WORK_REQUESTS. */
   currentRequest: Uint8Array;
@@ -33,11 +34,37 @@ export type HeartEvent =
   | { event: 'connected' }
   | { event: 'closed'; reason: string }
   | { event: 'exited'; reason: string }
-  | { event: 'interrupt'; epoch: number }
+  | { event: 'interrupt'; running: number }
   | { event: 'cancel'; msgIds: string[] };
 
 const config = workerData as HeartConfig;
 const port = parentPort!;
+/** The first wait before SIGINT is sent again, doubled each time up to the last. */
+const RESIGNAL_FIRST_MS = 10;
+const RESIGNAL_LAST_MS = 1000;
+
+/**
+ * Interrupts the request that runs. The message rejects an awaited task (the main thread's
+ * loop is free then); the signal stops synchronous code (the loop is blocked then). Message
+ * first, so it is queued before the interrupted code returns. A SIGINT that comes before vm's
+ * watchdog is armed (the request is still being prepared) is lost, so it goes again until the
+ * main thread has taken the interrupt or the request has ended.
+ */
+function interrupt(): void {
+  const running = Atomics.load(config.interruptState, RUNNING);
+  port.postMessage({ event: 'interrupt', running } satisfies HeartEvent);
+  process.kill(process.pid, 'SIGINT');
+  if (running !== 0) resignal(running, RESIGNAL_FIRST_MS);
+}
+
+function resignal(running: number, ms: number): void {
+  setTimeout(() => {
+    const s = config.interruptState;
+    if (Atomics.load(s, RUNNING) !== running || Atomics.load(s, TAKEN) === running) return;
+    process.kill(process.pid, 'SIGINT');
+    resignal(running, Math.min(2 * ms, RESIGNAL_LAST_MS));
+  }, ms);
+}
 
 /** The msg_id in config.currentRequest; undefined when it was too long to hold. */
 function currentRequest(): string | undefined {
@@ -87,11 +114,7 @@ port.on('message', (start: HeartStart) => {
             const running = currentRequest();
             if (running === '' || (running !== undefined && !msgIds.includes(running))) return; // not the one running
           }
-          // The message rejects an awaited task (the main thread's loop is free then); the
-          // signal stops synchronous code (the loop is blocked then). Message first, so it is
-          // queued before the interrupted code returns.
-          port.postMessage({ event: 'interrupt', epoch: Atomics.load(config.interruptState, 0) } satisfies HeartEvent);
-          process.kill(process.pid, 'SIGINT');
+          interrupt();
         },
         onClose() {
           clearInterval(timer);

@@ -2,8 +2,14 @@
  * Interrupting user code. The heart worker turns `interrupt_request` into two signals:
  * a SIGINT to this process, and an `interrupt` message to the main thread (see heart.ts).
  * - synchronous code runs under vm's `breakOnSigint`, whose SIGINT watchdog terminates it;
- * - an awaited task is rejected when the heart's message arrives (interruptAwaited), or,
+ * - an awaited task is rejected when the heart's message arrives (interruptRunning), or,
  *   in the fallback mode below, by a process-level SIGINT listener.
+ * An interrupt belongs to the request that runs when the heart reads it (interruptState), not
+ * to one stage of it: it can arrive while the request is prepared, during its synchronous part
+ * or just after it (the SIGINT then finds no watchdog and is lost), or during an await. So the
+ * main thread marks the request interrupted when the message comes (every later interruptible
+ * stage of it then throws at once), and the heart sends SIGINT again until the main thread has
+ * taken the interrupt or the request has ended (a SIGINT lost before a busy loop started).
  *
  * Speed: a `breakOnSigint` call normally starts and joins node's SIGINT watchdog thread
  * and swaps the process's SIGINT listeners out and back (~40 µs on a quiet machine, much
@@ -19,19 +25,35 @@
  */
 import vm from 'node:vm';
 import { InterruptError } from './errors.js';
+import { newInterruptState, RUNNING, TAKEN } from './interruptState.js';
 
+/** Shared with the heart worker: which request runs, and whose interrupt was taken. */
+export const interruptState = newInterruptState();
+
+let epoch = 0;
+/** The running request was interrupted: its interruptible stages throw InterruptError. */
+let interrupted = false;
 let rejectAwaited: ((e: Error) => void) | null = null;
-/** The epoch of the await in progress; 0 when none. */
-let awaitedEpoch = 0;
 
-/**
- * Shared with the heart worker: [0] = the epoch of the latest awaited task. The worker sends
- * back the value it read when the interrupt arrived, so a late message cannot interrupt a
- * task that started after it.
- */
-export const interruptState = new Int32Array(new SharedArrayBuffer(4));
+/** A request starts: interrupts from now on are its own. */
+export function beginRequest(): void {
+  epoch = epoch === 0x7fffffff ? 1 : epoch + 1;
+  interrupted = false;
+  Atomics.store(interruptState, RUNNING, epoch);
+}
 
-function onSigint(): void {
+/** The request ended: later interrupts find nothing to stop. */
+export function endRequest(): void {
+  Atomics.store(interruptState, RUNNING, 0);
+  interrupted = false;
+}
+
+/** Marks the running request interrupted and rejects its awaited task, if any. */
+export function interruptCurrent(): void {
+  if (Atomics.load(interruptState, RUNNING) !== 0) {
+    interrupted = true;
+    Atomics.store(interruptState, TAKEN, epoch);
+  }
   const reject = rejectAwaited;
   rejectAwaited = null;
   reject?.(new InterruptError());
@@ -54,20 +76,31 @@ function holdWatchdog(): Contextify | null {
 }
 
 let held = holdWatchdog();
-if (held === null) process.on('SIGINT', onSigint);
+if (held === null) process.on('SIGINT', interruptCurrent);
 
 /** User code added SIGINT listeners: vm would now juggle them around each call, so stop holding. */
 function checkHold(): void {
   if (held !== null && process.listenerCount('SIGINT') > 0) {
     held.stopSigintWatchdog();
     held = null;
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', interruptCurrent);
   }
 }
 
-/** The heart relayed an interrupt_request; `epoch` is interruptState[0] as the heart read it. */
-export function interruptAwaited(epoch: number): void {
-  if (awaitedEpoch !== 0 && epoch === awaitedEpoch) onSigint();
+/** The heart relayed an interrupt_request; `running` is interruptState[RUNNING] as the heart read it. */
+export function interruptRunning(running: number): void {
+  if (running !== 0 && running === Atomics.load(interruptState, RUNNING)) interruptCurrent();
+}
+
+/** The running request was interrupted before this stage: it ends here. */
+function stopIfInterrupted(): void {
+  if (interrupted) throw new InterruptError();
+}
+
+/** vm's watchdog stopped the code: the interrupt is taken. */
+function interruptedError(): InterruptError {
+  interruptCurrent();
+  return new InterruptError();
 }
 
 function isInterrupted(e: unknown): boolean {
@@ -77,10 +110,11 @@ function isInterrupted(e: unknown): boolean {
 /** Runs a compiled script in `ctx` so that SIGINT stops it with InterruptError. */
 export function runScript(script: vm.Script, ctx: vm.Context): unknown {
   checkHold();
+  stopIfInterrupted();
   try {
     return script.runInContext(ctx, { breakOnSigint: true });
   } catch (e) {
-    if (isInterrupted(e)) throw new InterruptError();
+    if (isInterrupted(e)) throw interruptedError();
     throw e;
   }
 }
@@ -92,12 +126,13 @@ const callThunk = new vm.Script('globalThis[Symbol.for("multiengine.thunk")]()',
 /** Calls `f` so that SIGINT stops its synchronous part with InterruptError. */
 export function callInterruptible<T>(f: () => T): T {
   checkHold();
+  stopIfInterrupted();
   const g = globalThis as unknown as Record<symbol, unknown>;
   g[THUNK] = f;
   try {
     return callThunk.runInThisContext({ breakOnSigint: true }) as T;
   } catch (e) {
-    if (isInterrupted(e)) throw new InterruptError();
+    if (isInterrupted(e)) throw interruptedError();
     throw e;
   } finally {
     delete g[THUNK];
@@ -106,12 +141,11 @@ export function callInterruptible<T>(f: () => T): T {
 
 /** Awaits `p`, or rejects with InterruptError when an interrupt arrives first. */
 export function awaitInterruptible<T>(p: PromiseLike<T>): Promise<T> {
+  if (interrupted) return Promise.reject(new InterruptError());
   return new Promise<T>((resolve, reject) => {
     rejectAwaited = reject;
-    const epoch = (awaitedEpoch = Atomics.add(interruptState, 0, 1) + 1);
     const done = (): void => {
       if (rejectAwaited === reject) rejectAwaited = null;
-      if (awaitedEpoch === epoch) awaitedEpoch = 0;
     };
     p.then(
       (v) => {

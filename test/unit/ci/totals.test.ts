@@ -1,6 +1,7 @@
 /**
  * .ci/totals.mjs over the output of each runner: node's test runner (run for real through
- * scripts/test.mjs, with its skipped-test reporter), Python's unittest -v (run for real), and
+ * scripts/test.mjs, with its skipped-test reporter), Python's unittest -v (run for real, through
+ * `npm run test:python`, the step of `npm test` that runs the Python engine's suite), and
  * vitest's verbose reporter (a sample of vitest 4.1.12's output, colours included).
  */
 import { test } from 'node:test';
@@ -80,12 +81,13 @@ function runNodeSample(): { log: string; file: string } {
   }
 }
 
+/** The sample run by `npm run test:python` (its `-s` names the sample's folder instead of the suite's). */
 function runPythonSample(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-totals-py-'));
   try {
     fs.writeFileSync(path.join(dir, 'test_sample.py'), PYTHON_SAMPLE);
-    const r = spawnSync(process.env.MULTIENGINE_PYTHON ?? 'python3', ['-m', 'unittest', 'discover', '-s', dir, '-v'], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 1, `the sample has one failing test:\n${r.stderr}`);
+    const r = spawnSync('npm', ['run', 'test:python', '--', '-s', dir], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, `the sample has one failing test, so the step fails:\n${r.stdout}\n${r.stderr}`);
     return r.stdout + r.stderr;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -100,6 +102,15 @@ test("node's test runner: passed, failed, and every skipped or todo test named w
     `skipped: group > inner todo (${file}) — todo: later`,
     '2 passed, 1 failed, 3 skipped',
   ]);
+});
+
+test('npm test runs the Python suite once, as its last step (the sample below shows that step failing)', () => {
+  const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const steps = scripts.test.split(' && ');
+  assert.equal(steps.filter((step) => /unittest|test:python/.test(step)).length, 1);
+  assert.equal(steps.at(-1), 'npm run test:python', 'the last step, so its exit code is the run\'s when the others pass');
+  assert.match(scripts['test:python'], / -m unittest discover -s test\/conformance\/python -v$/);
+  assert.doesNotMatch(fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8'), /-m unittest/, '.ci/run counts the suite from npm test\'s output');
 });
 
 test("Python's unittest -v: its tests are counted, and skipped ones named (a docstring too)", () => {
