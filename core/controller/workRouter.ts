@@ -99,7 +99,11 @@ export class WorkRouter {
     return { targets, msgIds };
   }
 
-  /** Interrupts go by the engines' hearts (their main thread may be busy running the request). */
+  /**
+   * Interrupts go by the engines' hearts (their main thread may be busy running the request);
+   * an engine whose heart has not connected yet (it connects after registering) gets it on its
+   * main connection, which every engine also reads (protocol section 7).
+   */
   interrupt(client: ClientRecord, msg: Message): void {
     const checked = this.controlTargets(client, msg, 'interrupt_request');
     if (!checked) return;
@@ -108,13 +112,14 @@ export class WorkRouter {
     for (const id of targets) {
       const e = this.d.registry.get(id)!;
       if (!e.alive) continue;
-      if (e.heart && !e.heart.isClosed) {
+      const via = e.heart && !e.heart.isClosed ? e.heart : !e.main.isClosed ? e.main : null;
+      if (via) {
         parts ??= this.d.replier.encode('interrupt_request', msgIds ? { msg_ids: msgIds } : {}, msg.header);
-        e.heart.sendParts(parts);
+        via.sendParts(parts);
       } else if (e.local?.running && msgIds === undefined) {
         e.local.kill('SIGINT'); // no heart yet: what the heart would have done
       } else {
-        log.warn(`cannot interrupt engine ${id}: it has no heart connection`);
+        log.warn(`cannot interrupt engine ${id}: it has no connection`);
       }
     }
     this.d.replier.reply(client.conn, msg.header, 'interrupt_reply', OK);

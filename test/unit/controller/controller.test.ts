@@ -375,6 +375,18 @@ test('interrupt goes to the heart, abort to the main connection, each answered b
   });
 });
 
+test('an engine whose heart has not connected yet gets the interrupt on its main connection', async () => {
+  await withController(async (ctl) => {
+    const e0 = await FakeEngine.start(ctl, { heart: false, autoReply: false });
+    const client = await fakeClient(ctl);
+    const intr = client.send('interrupt_request', { msg_ids: ['m7'] }, { metadata: { targets: [0] } });
+    assert.equal(content<{ status: string }>(await client.replyTo(intr)).status, 'ok');
+    const got = await e0.main.waitFor((m) => m.header.msg_type === 'interrupt_request');
+    assert.deepEqual(got.content, { msg_ids: ['m7'] });
+    e0.close();
+  });
+});
+
 test('a bad registration is refused with a reason and the connection closed', async () => {
   await withController(async (ctl) => {
     const p = await Peer.connect(ctl);
