@@ -1,6 +1,6 @@
 /** multiengine: the public API. `import { Cluster, Client } from 'multiengine'`. */
 export * from './client/index.js';
 export { Cluster, ClusterError, type ClusterOptions, type ControllerEvent } from './cluster/cluster.js';
-export { NodeSpawner, type ProcessExit, type ProcessSpawner, type ProcessSpec, type ProcessState, type SpawnedProcess } from './cluster/spawner.js';
+export { NodeSpawner, type ProcessExit, type ProcessSpawner, type ProcessSpec, type ProcessState, type SpawnedProcess } from './launch/spawner.js';
 export { connectionFilePath, readConnectionFile, type ConnectionInfo } from './connection/connectionFile.js';
 export type { EngineInfo, EngineState, KernelKind } from './protocol/messages.js';

@@ -15,7 +15,7 @@ import { Client } from '../client/client.js';
 import { Emitter, type Event } from '../events/emitter.js';
 import type { EngineInfo, KernelKind } from '../protocol/messages.js';
 import { ensureGone } from '../util/processes.js';
-import { NodeSpawner, type ProcessSpawner, type SpawnedProcess } from './spawner.js';
+import { NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 
 export interface ClusterOptions {
   /** Number of engines to start; defaults to the number of CPU cores. 0 starts none. */
@@ -224,7 +224,7 @@ export class Cluster {
     this.control.close();
     await ensureGone(this.ready.pid, 5000);
     await Promise.all([...this.enginePids].map((p) => ensureGone(p, 2000)));
-    this.controller.stdin.destroy();
+    this.controller.stdin?.destroy();
   }
 
   /** Every pid the cluster started: controller first, then engines. */

@@ -3,9 +3,9 @@
  * stdout/stderr to its own stderr with an `[engine N]` prefix, keeps the last stderr
  * lines (to explain a failed start) and reports how each process ended.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { engineLanguage } from '../kernels/index.js';
 import { LaunchError } from '../kernels/launch.js';
+import { NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 import type { KernelKind } from '../protocol/messages.js';
 
 export interface LaunchSpec {
@@ -49,9 +49,11 @@ export function describeEnd(end: ProcessEnd): string {
 
 const TAIL_LINES = 20;
 
-/** One spawned engine process (command line from engineCommand). */
+const nodeSpawner = new NodeSpawner();
+
+/** One spawned engine process (command line from engineCommand), started through the spawner seam. */
 export class LocalProcess implements EngineProcess {
-  readonly child: ChildProcess;
+  private readonly proc: SpawnedProcess;
   /** 0 when the process could not be spawned. */
   readonly pid: number;
   /** Set once the process has ended (or failed to spawn). */
@@ -68,6 +70,7 @@ export class LocalProcess implements EngineProcess {
     readonly id: number,
     cmd: { command: string; args: string[] },
     onEnd: (proc: LocalProcess, end: ProcessEnd) => void,
+    spawner: ProcessSpawner = nodeSpawner,
   ) {
     this.label = `[engine ${id}] `;
     const { command, args } = cmd;
@@ -76,24 +79,20 @@ export class LocalProcess implements EngineProcess {
     launch.prepareEnv(env);
     let resolveEnded!: (e: ProcessEnd) => void;
     this.ended = new Promise((r) => (resolveEnded = r));
-    const finish = (end: ProcessEnd) => {
-      if (this.end) return;
+    // Own process group: a Ctrl-C in the terminal reaches the controller, which shuts the
+    // engines down in order, instead of interrupting user code in every engine at once.
+    this.proc = spawner.start({ command, args, env: env as Record<string, string>, stdin: 'ignore', detached: process.platform !== 'win32' });
+    this.pid = Math.max(this.proc.pid, 0);
+    this.proc.onDidExit((exit) => {
+      const code = exit.errorCode;
+      const end: ProcessEnd =
+        code === undefined
+          ? { code: exit.code, signal: exit.signal }
+          : { error: new LaunchError(code === 'ENOENT' || code === 'EACCES' ? launch.notFound(command, code) : `cannot start ${JSON.stringify(command)}: ${exit.reason}`) };
       this.end = end;
       resolveEnded(end);
       onEnd(this, end);
-    };
-    // Own process group: a Ctrl-C in the terminal reaches the controller, which shuts the
-    // engines down in order, instead of interrupting user code in every engine at once.
-    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env, windowsHide: true, detached: process.platform !== 'win32' });
-    this.pid = this.child.pid ?? 0;
-    this.child.on('error', (e: NodeJS.ErrnoException) => {
-      if (this.pid !== 0 && this.child.exitCode === null && this.child.signalCode === null && e.code !== 'ENOENT' && e.code !== 'EACCES') {
-        return; // a failed kill() or similar on a live process: its exit comes later
-      }
-      const why = e.code === 'ENOENT' || e.code === 'EACCES' ? launch.notFound(command, e.code) : `cannot start ${JSON.stringify(command)}: ${e.message}`;
-      finish({ error: new LaunchError(why) });
     });
-    this.child.once('exit', (code, signal) => finish({ code, signal }));
 
     let open = 0;
     let resolveDrained!: () => void;
@@ -115,8 +114,8 @@ export class LocalProcess implements EngineProcess {
         if (--open === 0) resolveDrained();
       });
     };
-    pipe(this.child.stdout, false);
-    pipe(this.child.stderr, true);
+    pipe(this.proc.stdout, false);
+    pipe(this.proc.stderr, true);
     if (open === 0) resolveDrained();
     this.drained = this.ended.then(() => Promise.race([drainedPromise, new Promise<void>((r) => setTimeout(r, 200))]));
   }
@@ -130,14 +129,9 @@ export class LocalProcess implements EngineProcess {
     return [...this.tail];
   }
 
-  /** Sends `signal` by pid when the process is still running. */
+  /** Sends `signal` when the process is still running. */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (!this.running) return;
-    try {
-      process.kill(this.pid, signal);
-    } catch {
-      /* already gone */
-    }
+    if (this.running) this.proc.signal(signal);
   }
 
   private emit(lines: string[], keepTail: boolean): void {

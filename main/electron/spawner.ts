@@ -4,7 +4,7 @@
  * spawner starts (the controller, and through its environment the engines), never to
  * Electron's own helpers, and a restarted controller gets it again.
  */
-import { NodeSpawner } from '../../core/cluster/spawner.js';
+import { NodeSpawner } from '../../core/launch/spawner.js';
 
 export class ElectronSpawner extends NodeSpawner {
   /** `pythonEngine`: where the Python engine lives when packaged (python cannot read app.asar). */

@@ -1,6 +1,6 @@
 /**
- * The spawner seam: how a process of ours (the controller today; engine sets through
- * launchers later) is started, watched and stopped. `NodeSpawner` runs node entries with this
+ * The spawner seam: how a process of ours (the controller, started by Cluster; local engines,
+ * started by the controller; engine sets through launchers later) is started, watched and stopped. `NodeSpawner` runs node entries with this
  * process's node; an embedder (Electron's main process) passes its own spawner, so nothing
  * patches process.env around a spawn and a restarted process starts the same way as the first.
  */
@@ -22,6 +22,8 @@ export interface ProcessSpec {
   env?: Record<string, string>;
   /** Its own process group: a terminal's Ctrl-C reaches only us, and we stop it in order. */
   detached?: boolean;
+  /** 'ignore' gives it no input (default 'pipe'). */
+  stdin?: 'pipe' | 'ignore';
 }
 
 export interface ProcessExit {
@@ -29,6 +31,8 @@ export interface ProcessExit {
   signal: NodeJS.Signals | null;
   /** 'exited with code 1', 'killed by signal SIGKILL', or why it could not start. */
   reason: string;
+  /** The system's error code when it could not start (ENOENT: no such command; EACCES: not executable). */
+  errorCode?: string;
 }
 
 export type ProcessState = 'running' | 'exited';
@@ -39,7 +43,8 @@ export interface SpawnedProcess {
   readonly state: ProcessState;
   /** How it ended, once `state` is 'exited'. */
   readonly exit: ProcessExit | null;
-  readonly stdin: Writable;
+  /** null when started with `stdin: 'ignore'`. */
+  readonly stdin: Writable | null;
   readonly stdout: Readable;
   readonly stderr: Readable;
   readonly onDidExit: Event<ProcessExit>;
@@ -63,8 +68,9 @@ export class NodeSpawner implements ProcessSpawner {
     if ((spec.entry === undefined) === (spec.command === undefined)) throw new TypeError('a process spec needs either an entry or a command');
     const { command, args } = spec.entry !== undefined ? nodeEntry(spec.entry) : { command: spec.command!, args: [] };
     const child = spawn(command, [...args, ...spec.args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [spec.stdin ?? 'pipe', 'pipe', 'pipe'],
       detached: spec.detached ?? false,
+      windowsHide: true,
       env: { ...process.env, ...this.env, ...spec.env },
     });
     return new ChildHandle(child);
@@ -91,17 +97,17 @@ class ChildHandle implements SpawnedProcess {
       this.exited.dispose();
     };
     child.once('exit', (code, signal) => done({ code, signal, reason: describeExit(code, signal) }));
-    child.once('error', (e) => {
-      if (child.pid === undefined) done({ code: null, signal: null, reason: `could not start: ${e.message}` });
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      if (child.pid === undefined) done({ code: null, signal: null, reason: `could not start: ${e.message}`, errorCode: e.code });
     });
-    child.stdin!.on('error', () => {});
+    child.stdin?.on('error', () => {});
   }
 
   get state(): ProcessState {
     return this.exit ? 'exited' : 'running';
   }
-  get stdin(): Writable {
-    return this.child.stdin!;
+  get stdin(): Writable | null {
+    return this.child.stdin;
   }
   get stdout(): Readable {
     return this.child.stdout!;
@@ -131,6 +137,6 @@ class ChildHandle implements SpawnedProcess {
     this.child.unref();
     this.child.stdout!.destroy();
     this.child.stderr!.destroy();
-    this.child.stdin!.end();
+    this.child.stdin?.end();
   }
 }
