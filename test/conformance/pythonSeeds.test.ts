@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompositeError, EngineError, NDArray, type AsyncResult, type DirectView, type ExecuteResult } from 'multiengine';
-import { startTestCluster, type TestCluster } from '../integration/fixture.ts';
+import { startTestCluster, untilReached, type TestCluster } from '../integration/fixture.ts';
 
 describe('seed transcripts on 4 Python engines', () => {
   let tc: TestCluster;
@@ -94,7 +94,7 @@ describe('seed transcripts on 4 Python engines', () => {
   test('killing a Python engine fails its outstanding request with EngineError', async () => {
     const victim = tc.rc.engines.find((e) => e.id === 3)!;
     const ar = tc.rc.view(3).execute('import time; time.sleep(60)', { block: false }) as AsyncResult<unknown>;
-    await new Promise((r) => setTimeout(r, 200));
+    await untilReached(tc.rc, 3, ar.msgIds[0]);
     process.kill(victim.pid, 'SIGKILL');
     await assert.rejects(ar, (e: unknown) => e instanceof EngineError && e.engineId === 3);
     assert.deepEqual(await tc.rc.view([0, 1, 2]).applySync('lambda: 1'), [1, 1, 1]);

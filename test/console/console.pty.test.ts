@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { eventually } from '../harness/poll.js';
 import { ConsoleSession, KEY, tmpDir } from './pty.js';
 
 function isAlive(pid: number): boolean {
@@ -18,14 +19,6 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function until(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return check();
-}
 
 describe('multiengine console -n 2 (node engines)', { timeout: 180_000 }, () => {
   let dir: string;
@@ -41,7 +34,7 @@ describe('multiengine console -n 2 (node engines)', { timeout: 180_000 }, () => 
   after(async () => {
     await s?.kill();
     s?.dispose();
-    if (controllerPid) await until(() => !isAlive(controllerPid), 10_000);
+    if (controllerPid) await eventually(() => !isAlive(controllerPid), 10_000);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -226,7 +219,7 @@ describe('multiengine console -n 2 (node engines)', { timeout: 180_000 }, () => 
     const { exitCode } = await s.exited;
     assert.equal(exitCode, 0);
     assert.ok(controllerPid > 0);
-    assert.ok(await until(() => !isAlive(controllerPid), 15_000), `controller ${controllerPid} is still running`);
+    assert.ok(await eventually(() => !isAlive(controllerPid), 15_000), `controller ${controllerPid} is still running`);
     assert.ok(fs.existsSync(`${dir}/profile_default/console_history`));
   });
 

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { lineSplitter } from '../../core/console/control.js';
+import { sleep, until } from '../harness/poll.js';
 import { ConsoleSession, KEY, tmpDir } from './pty.js';
 
 /** The app's end of the socket, raw: what it sends is written here as the wire format says. */
@@ -50,12 +51,8 @@ class FakeApp {
   }
 }
 
-async function poll(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+function poll(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+  return until(check, timeoutMs, what);
 }
 
 /** How many rows of the screen start with `prefix` (a prompt redrawn in place is one row). */
@@ -148,7 +145,7 @@ describe('the console with the app side channel (3 node engines)', { timeout: 18
     for (let i = 0; ; i++) {
       if (/'dead'/.test(await s.run('rc.engines[1].state'))) break;
       assert.ok(i < 100, 'the controller saw engine 1 die');
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100); // between polls (each one is a round trip through the console)
     }
     const out = await s.run('%px 9');
     assert.match(out, /^\[note\] engine 1 is dead; ran on 0, 2$/m);

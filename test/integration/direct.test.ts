@@ -10,7 +10,7 @@ import { AbortError, Client, CompositeError, EngineError, TimeoutError, type Exe
 import { createMessage, newSession, type Message } from '../../core/protocol/messages.ts';
 import { Signer } from '../../core/transport/codec.ts';
 import { Connection, connectTcp } from '../../core/transport/connection.ts';
-import { eventually, sleep, startTestCluster } from './fixture.ts';
+import { engineInfo, eventually, startTestCluster, until } from './fixture.ts';
 
 /** The engines' global that the ordering test fills (functions below run there). */
 declare const seen: string[];
@@ -19,6 +19,11 @@ declare const seen: string[];
 async function linkTo(rc: Client, id: number): Promise<void> {
   await rc.view(id).execute('1', { block: true }); // code both languages run
   assert.ok(await eventually(() => rc.directEngines.includes(id), 3000), `no direct connection to engine ${id}: ${JSON.stringify(rc.directEngines)}`);
+}
+
+/** Polls until the controller reports engine `id` busy (direct work counts, by the engine's activity reports). */
+async function untilBusy(rc: Client, id: number): Promise<void> {
+  await until(async () => (await engineInfo(rc, id)).state === 'busy', 5000, `engine ${id} to be busy`);
 }
 
 test('single-engine requests reach the engine directly: they are answered while the controller is stopped', async () => {
@@ -112,7 +117,7 @@ test('an engine that dies mid-request fails its direct requests with EngineError
     await linkTo(tc.rc, 1);
     const doomed = tc.rc.view(0).execute('await new Promise((r) => setTimeout(r, 60_000))', { block: false });
     const other = tc.rc.view(1).applySync(() => new Promise((r) => setTimeout(() => r('fine'), 300)));
-    await sleep(100);
+    await untilBusy(tc.rc, 0);
     const t0 = performance.now();
     process.kill(tc.rc.engine(0)!.pid, 'SIGKILL');
     await assert.rejects(doomed, (e: unknown) => e instanceof EngineError && e.engineId === 0);
@@ -130,7 +135,7 @@ test('a client that leaves while its direct request runs: the result and its out
     await linkTo(rc, 0);
     const ar = rc.view(0).execute('await new Promise((r) => setTimeout(r, 500)); console.log("after the client left"); 6 * 7', { block: false });
     const [msgId] = ar.msgIds;
-    await sleep(100);
+    await untilBusy(tc.rc, 0);
     rc.close();
     await assert.rejects(ar, EngineError);
     // The engine tells the controller as soon as it sees the connection close; then the store holds it.

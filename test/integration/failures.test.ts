@@ -7,7 +7,7 @@ import { CompositeError, EngineError, type AsyncResult } from 'multiengine';
 import { createMessage } from '../../core/protocol/messages.ts';
 import { encodeMessage, Signer } from '../../core/transport/codec.ts';
 import { encodeFrame } from '../../core/transport/frame.ts';
-import { eventually, startTestCluster } from './fixture.ts';
+import { eventually, startTestCluster, untilReached } from './fixture.ts';
 import { isAlive } from '../../core/util/processes.ts';
 
 
@@ -17,7 +17,7 @@ test('SIGKILL of an engine fails its outstanding request with EngineError; the o
     const victim = tc.rc.engines.find((e) => e.id === 1)!;
     const running = tc.rc.view(1).execute('await new Promise((r) => setTimeout(r, 60_000))') as AsyncResult<unknown>;
     const everywhere = tc.rc.view().execute('await new Promise((r) => setTimeout(r, 300)); 1') as AsyncResult<unknown>;
-    await new Promise((r) => setTimeout(r, 100));
+    await untilReached(tc.rc, 1, running.msgIds[0]);
     process.kill(victim.pid, 'SIGKILL');
     await assert.rejects(running, (e: unknown) => e instanceof EngineError && e.engineId === 1);
     await assert.rejects(everywhere, (e: unknown) => e instanceof CompositeError && e.elist.length === 1 && e.elist[0] instanceof EngineError);

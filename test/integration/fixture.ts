@@ -1,11 +1,13 @@
 /**
  * One fixture for integration tests: a real controller and real engines in a private
- * MULTIENGINE_DIR, with fast heartbeats, torn down with checks that nothing is left.
+ * MULTIENGINE_DIR, with fast heartbeats, torn down with checks that nothing is left; and
+ * waits on what the controller's status says, for tests that must act at a known moment.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Cluster, type Client, type ClusterOptions } from 'multiengine';
+import { Cluster, type Client, type ClusterOptions, type EngineInfo } from 'multiengine';
+import { until } from '../harness/poll.ts';
 
 export interface TestCluster {
   cluster: Cluster;
@@ -30,16 +32,36 @@ export async function startTestCluster(opts: ClusterOptions = {}): Promise<TestC
   };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+export { eventually, sleep, until } from '../harness/poll.ts';
+
+/** Engine `id` as the controller's status reports it. */
+export async function engineInfo(rc: Client, id: number): Promise<EngineInfo> {
+  const e = (await rc.status()).engines.find((x) => x.id === id);
+  if (!e) throw new Error(`no engine ${id} in the controller's status`);
+  return e;
 }
 
-/** Polls `check` until it returns true or `timeoutMs` passes; returns the last answer. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return true;
-    await sleep(20);
-  }
-  return check();
+/** Polls until the controller counts more than `done` tasks answered by engine `id`. */
+export async function untilTasksDone(rc: Client, id: number, done: number): Promise<void> {
+  await until(async () => ((await engineInfo(rc, id)).tasks_done ?? 0) > done, 5000, `engine ${id} to answer more than ${done} tasks`);
+}
+
+/**
+ * Polls until the controller has request `msgId` on engine `id`: running it, or (for a request
+ * quicker than a poll) answered more than `doneBefore` tasks since.
+ */
+export async function untilReached(rc: Client, id: number, msgId: string, doneBefore = 0): Promise<void> {
+  await until(
+    async () => {
+      const e = await engineInfo(rc, id);
+      return e.current_task?.msg_id === msgId || (e.tasks_done ?? 0) > doneBefore;
+    },
+    5000,
+    `engine ${id} to get request ${msgId}`,
+  );
+}
+
+/** Polls until the controller has exactly `n` clients connected (it noticed one leave). */
+export async function untilClients(rc: Client, n: number): Promise<void> {
+  await until(async () => (await rc.status()).clients === n, 5000, `${n} client(s) connected`);
 }

@@ -1,11 +1,14 @@
 /**
  * The seeds: each section of IPython's multiengine tutorial, replayed as JavaScript
- * on a real controller with four real node engines.
+ * on a real controller with four real node engines. The scenarios that need only the protocol
+ * live in seedScenarios.ts and also run, at the end, on the client tests' scripted controller.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AsyncResult, CompositeError, RemoteError, TimeoutError, type DirectView } from 'multiengine';
+import { scriptedSession } from '../unit/client/scriptedController.ts';
 import { startTestCluster, type TestCluster } from './fixture.ts';
+import { portableSeeds, type SeedView } from './seedScenarios.ts';
 
 // Names that live in the engines' namespaces, used inside shipped functions.
 declare const a: number, b: number;
@@ -21,13 +24,13 @@ after(async () => {
   await tc?.stop();
 });
 
-describe('quick and easy parallelism', () => {
-  test('map', async () => {
-    const range32 = Array.from({ length: 32 }, (_, i) => i);
-    assert.deepEqual(tc.rc.ids, [0, 1, 2, 3]);
-    assert.deepEqual(await dview.mapSync((x: number) => x ** 10, range32), range32.map((x) => x ** 10));
-  });
+/** The portable seeds of `section`, on the real cluster, where the tutorial has them. */
+function portable(section: string): void {
+  for (const seed of portableSeeds.filter((x) => x.section === section)) test(seed.name, () => seed.run(dview as SeedView));
+}
 
+describe('quick and easy parallelism', () => {
+  portable('quick and easy parallelism');
   test('remote: each engine is its own process', async () => {
     const getpid = dview.remote({ block: true })(() => process.pid);
     const pids = (await getpid()) as number[];
@@ -88,20 +91,7 @@ describe('blocking and non-blocking execution', () => {
 });
 
 describe('the targets and block attributes', () => {
-  test('c=a+b on [0,2], c=a-b on [1,3]', async () => {
-    const v = tc.rc.view();
-    v.block = true;
-    await v.push({ a: 5, b: 10 });
-    v.targets = [0, 2];
-    await v.execute('c = a + b');
-    v.targets = [1, 3];
-    await v.execute('c = a - b');
-    v.targets = undefined;
-    assert.deepEqual(await v.pull('c'), [15, -5, 15, -5]);
-    assert.deepEqual(await v.pull('c', { targets: [1, 2] }), [-5, 15]);
-    assert.equal(await v.pull('c', { targets: 0 }), 15);
-  });
-
+  portable('the targets and block attributes');
   test('a per-call option overrides the default for that call only', async () => {
     const v = tc.rc.view([1, 3]);
     v.block = true;
@@ -115,38 +105,7 @@ describe('the targets and block attributes', () => {
 });
 
 describe('moving values: push, pull and the dictionary interface', () => {
-  test('push and pull in all forms', async () => {
-    dview.block = true;
-    await dview.push({ a: 1.03234, b: 3453 });
-    assert.deepEqual(await dview.pull('a'), [1.03234, 1.03234, 1.03234, 1.03234]);
-    assert.equal(await dview.pull('b', { targets: 0 }), 3453);
-    assert.deepEqual(await dview.pull(['a', 'b']), Array(4).fill([1.03234, 3453]));
-    assert.deepEqual(await dview.zipPull(['a', 'b']), [Array(4).fill(1.03234), Array(4).fill(3453)]);
-  });
-
-  test('functions are values: push f, run it there, pull it back callable', async () => {
-    dview.block = true;
-    await dview.push({ f: (x: number) => 2 * x ** 4 });
-    await dview.execute('y = f(4.0)');
-    assert.deepEqual(await dview.pull('y'), [512, 512, 512, 512]);
-    const fs = (await dview.pull('f')) as ((x: number) => number)[];
-    assert.equal(fs[0](2), 32);
-  });
-
-  test('apply resolves free names in the engine namespace', async () => {
-    await dview.push({ a: 5, b: 10 }, { block: true });
-    assert.deepEqual(await dview.applySync((x: number) => a + b + x, 27), [42, 42, 42, 42]);
-  });
-
-  test('the dictionary interface', async () => {
-    await dview.set('a', ['foobar']);
-    assert.deepEqual(await dview.get('a'), Array(4).fill(['foobar']));
-    await dview.update({ k1: 1, k2: 'two' });
-    const keys = (await dview.keys()) as string[][];
-    assert.equal(keys.length, 4);
-    for (const k of keys) for (const name of ['a', 'k1', 'k2']) assert.ok(k.includes(name), `${name} in ${k}`);
-  });
-
+  portable('moving values: push, pull and the dictionary interface');
   test('let and const persist and pull sees them', async () => {
     dview.block = true;
     await dview.execute('let lx = 3; const cx = lx * 2');
@@ -159,35 +118,7 @@ describe('moving values: push, pull and the dictionary interface', () => {
 });
 
 describe('scatter and gather', () => {
-  test('16 numbers in four contiguous blocks, and back', async () => {
-    dview.block = true;
-    const range16 = Array.from({ length: 16 }, (_, i) => i);
-    await dview.scatter('a', range16);
-    assert.deepEqual(await dview.get('a'), [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15]]);
-    assert.deepEqual(await dview.gather('a'), range16);
-  });
-
-  test('uneven blocks: the first engines take the extra element', async () => {
-    await dview.scatter('u', [1, 2, 3, 4, 5, 6], { block: true });
-    assert.deepEqual(await dview.pull('u', { block: true }), [[1, 2], [3, 4], [5], [6]]);
-  });
-
-  test('a typed array arrives as a typed array', async () => {
-    const x = Float64Array.from({ length: 10 }, (_, i) => i / 2);
-    await dview.scatter('tx', x, { block: true });
-    const parts = (await dview.pull('tx', { block: true })) as Float64Array[];
-    assert.ok(parts.every((p) => p instanceof Float64Array));
-    assert.deepEqual(parts.map((p) => p.length), [3, 3, 2, 2]);
-    assert.deepEqual(await dview.gather('tx', { block: true }), x);
-  });
-
-  test('parallel list comprehension through scatter, execute and gather', async () => {
-    dview.block = true;
-    const range64 = Array.from({ length: 64 }, (_, i) => i);
-    await dview.scatter('x', range64);
-    await dview.execute('y = x.map((i) => i ** 10)');
-    assert.deepEqual(await dview.gather('y'), range64.map((i) => i ** 10));
-  });
+  portable('scatter and gather');
 });
 
 describe('CompositeError', () => {
@@ -205,4 +136,9 @@ describe('CompositeError', () => {
     assert.throws(() => err.raiseException(), (e: unknown) => e instanceof RemoteError && e.ename === 'ReferenceError' && e.engineId === 0);
     assert.throws(() => err.raiseException(2), (e: unknown) => e instanceof RemoteError && e.engineId === 2);
   });
+});
+
+describe('the portable seeds on the scripted controller of the client tests', () => {
+  const s = scriptedSession(4);
+  for (const seed of portableSeeds) test(`${seed.section}: ${seed.name}`, () => seed.run(s.rc.view() as SeedView));
 });

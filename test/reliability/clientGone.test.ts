@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import type net from 'node:net';
 import path from 'node:path';
 import { ControllerError, EngineError, type AsyncResult, type ExecuteResult } from 'multiengine';
-import { eventually, sleep, startTestCluster } from './faultKit.ts';
+import { engineInfo, startTestCluster, untilClients, untilReached, untilTasksDone } from './faultKit.ts';
 
 const isMissing = (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && /not in the result store|no result/.test(e.message);
 
@@ -26,7 +26,9 @@ test('client gone: results of its unanswered requests are kept; rc.getResult ret
     gone.close();
     await assert.rejects(ex, (e: unknown) => e instanceof Error);
     await assert.rejects(ap, (e: unknown) => e instanceof EngineError && /closed/.test(e.evalue));
-    await sleep(700);
+    // Every reply has reached the controller: engine 0 answered execute and apply; 1 push, execute and pull.
+    await untilTasksDone(tc.rc, 0, 1);
+    await untilTasksDone(tc.rc, 1, 2);
 
     const r = (await tc.rc.getResult(exId)) as ExecuteResult[];
     assert.deepEqual(
@@ -57,12 +59,13 @@ test('client gone: results of its unanswered requests are kept; rc.getResult ret
 test('getResult of a request that is still running waits for it', async () => {
   const tc = await startTestCluster({ n: 1 });
   try {
+    const others = (await tc.rc.status()).clients;
     const gone = await tc.cluster.connect();
     const ar = gone.view(0).execute("await new Promise((r) => setTimeout(r, 800)); 'late'") as AsyncResult<ExecuteResult>;
     const id = ar.msgIds[0];
-    await sleep(100);
+    await untilReached(tc.rc, 0, id);
     gone.close();
-    await sleep(100);
+    await untilClients(tc.rc, others);
     const r = (await tc.rc.getResult(id)) as ExecuteResult[];
     assert.equal(r[0].result, "'late'");
   } finally {
@@ -74,14 +77,14 @@ test('the result store is bounded in entries and bytes, least recently used out 
   const tc = await startTestCluster({ n: 1, resultStoreEntries: 3, resultStoreBytes: 256 * 1024 });
   try {
     const orphan = async (fn: string): Promise<string> => {
+      const done = (await engineInfo(tc.rc, 0)).tasks_done ?? 0;
       const c = await tc.cluster.connect();
       const ar = c.view(0).apply(fn) as AsyncResult<unknown>;
       const id = ar.msgIds[0];
-      await sleep(20);
+      await untilReached(tc.rc, 0, id, done);
       c.close();
       await ar.catch(() => {});
-      await eventually(async () => (await tc.rc.status()).result_store!.entries > 0, 2000);
-      await sleep(150);
+      await untilTasksDone(tc.rc, 0, done); // its reply went into the store
       return id;
     };
     const slow = "() => new Promise((r) => setTimeout(() => r('small'), 100))";
@@ -118,7 +121,7 @@ test('a client whose connection drops gets a clear error, reconnects on its own,
   try {
     const ar = tc.rc.view([0, 1]).apply((n: number) => new Promise((r) => setTimeout(() => r(n + 1), 400)), 1) as AsyncResult<number[]>;
     const id = ar.msgIds[0];
-    await sleep(100);
+    for (const e of [0, 1]) await untilReached(tc.rc, e, id);
     // The network drops the connection under the client's feet (the controller stays up).
     (tc.rc as unknown as { link: { conn: { socket: net.Socket } } }).link.conn.socket.destroy();
     await assert.rejects(ar, (e: unknown) => e instanceof Error && /lost the connection/.test(e.message) && e.message.includes(`getResult('${id}')`));

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { ConnectionError, EngineError, RemoteError, type AsyncResult, type ConnectionState, type ControllerEvent } from 'multiengine';
-import { eventually, isAlive, signal, sleep, startTestCluster } from './faultKit.ts';
+import { engineInfo, eventually, isAlive, signal, sleep, startTestCluster, until, untilReached } from './faultKit.ts';
 
 test('controller killed (SIGKILL): restarted on the same port and key; engines come back with their ids and namespaces; clients reconnect; the request in flight fails once, clearly', async () => {
   const tc = await startTestCluster({ n: 2, restart: 'always' });
@@ -33,7 +33,8 @@ test('controller killed (SIGKILL): restarted on the same port and key; engines c
     const inFlight = tc.rc.view(0).execute('globalThis.runs = (globalThis.runs ?? 0) + 1; await new Promise((r) => setTimeout(r, 1000)); runs') as AsyncResult<unknown>;
     const busy = tc.rc.view(1).execute('await new Promise((r) => setTimeout(r, 1000))') as AsyncResult<unknown>;
     const queued = tc.rc.view(1).execute('globalThis.queuedRan = true') as AsyncResult<unknown>;
-    await sleep(200);
+    await untilReached(tc.rc, 0, inFlight.msgIds[0]);
+    await until(async () => (await engineInfo(tc.rc, 1)).queue === 2, 5000, 'engine 1 to run one request and have one queued');
     signal(oldPid, 'SIGKILL');
 
     await assert.rejects(inFlight, (e: unknown) => e instanceof EngineError && /lost the connection to the controller/.test(e.evalue) && /not sent again/.test(e.evalue));
@@ -70,7 +71,7 @@ test('controller killed (SIGKILL): restarted on the same port and key; engines c
     assert.equal(await tc.rc.view(py).pull('a', { block: true }), 'python state');
 
     // Never run twice, and the request that was only queued never ran.
-    await sleep(1200);
+    await sleep(1200); // longer than the in-flight request: a second run would have counted by now
     assert.equal(await tc.rc.view(0).pull('runs', { block: true }), 1);
     await assert.rejects(tc.rc.view(1).pull('queuedRan', { block: true }), (e: unknown) => e instanceof RemoteError && e.ename === 'NameError');
 
@@ -101,13 +102,13 @@ test('controller killed and not restarted: engines exit after the reconnect grac
     const pids = tc.rc.engines.map((e) => e.pid);
     assert.equal(pids.length, 3);
     const inFlight = tc.rc.view(py).execute('import time; time.sleep(5)') as AsyncResult<unknown>;
-    await sleep(200);
+    await untilReached(tc.rc, py, inFlight.msgIds[0]);
     const t0 = performance.now();
     signal(tc.cluster.controllerPid, 'SIGKILL');
     await assert.rejects(inFlight, (e: unknown) => e instanceof EngineError && /lost the connection/.test(e.evalue));
     assert.equal(tc.rc.connectionState, 'reconnecting');
     // They keep trying for the grace period, then give up.
-    await sleep(500);
+    await sleep(500); // within the grace period, in which no engine may exit
     assert.ok(pids.every(isAlive), 'engines wait for the controller during the grace period');
     assert.ok(await eventually(() => pids.every((p) => !isAlive(p)), 15_000), 'every engine exited');
     assert.ok(performance.now() - t0 >= 1500 - 100, 'not before the grace period');

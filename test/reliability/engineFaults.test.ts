@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Client, CompositeError, EngineError, RemoteError, type AsyncResult, type EngineChange, type EngineInfo } from 'multiengine';
-import { eventually, isAlive, signal, sleep, startTestCluster } from './faultKit.ts';
+import { eventually, isAlive, signal, sleep, startTestCluster, untilReached } from './faultKit.ts';
 
 test('engine killed (SIGKILL) mid-task: its requests fail with EngineError within 1 s; the other engines are not disturbed', async () => {
   const tc = await startTestCluster({ n: 4 });
@@ -18,7 +18,7 @@ test('engine killed (SIGKILL) mid-task: its requests fail with EngineError withi
     const running = tc.rc.view(2).execute('await new Promise((r) => setTimeout(r, 60_000))') as AsyncResult<unknown>;
     const queued = tc.rc.view(2).apply(() => 'never') as AsyncResult<unknown>;
     const others = tc.rc.view([0, 1, 3]).execute('await new Promise((r) => setTimeout(r, 800)); 7') as AsyncResult<unknown>;
-    await sleep(200);
+    await untilReached(tc.rc, 2, running.msgIds[0]);
     const t0 = performance.now();
     signal(victim.pid, 'SIGKILL');
     await assert.rejects(running, (e: unknown) => e instanceof EngineError && e.engineId === 2 && /engine 2 is dead: process killed by signal SIGKILL/.test(e.evalue));
@@ -46,7 +46,7 @@ test("restart 'always': a killed engine is replaced under the same id, with a ne
     const old = tc.rc.engine(1)!;
     assert.equal(old.restarts, 0);
     const running = tc.rc.view(1).execute('await new Promise((r) => setTimeout(r, 60_000))') as AsyncResult<unknown>;
-    await sleep(100);
+    await untilReached(tc.rc, 1, running.msgIds[0]);
     signal(old.pid, 'SIGKILL');
     await assert.rejects(running, (e: unknown) => e instanceof EngineError && /killed by signal SIGKILL/.test(e.evalue));
     assert.ok(await eventually(() => tc.rc.engine(1)?.state === 'idle' && tc.rc.engine(1)!.pid !== old.pid, 20_000), 'engine 1 is back');
@@ -86,7 +86,7 @@ test("restart 'always' is bounded: past maxRestarts within the window it gives u
     assert.ok(await eventually(() => gaveUp(tc.rc.engine(0)?.reason), 10_000), `reason: ${tc.rc.engine(0)?.reason}`);
     assert.equal(tc.rc.engine(0)!.state, 'dead');
     assert.ok(events.some((e) => e.state === 'dead' && gaveUp(e.reason)), 'an engine_event carried the reason');
-    await sleep(1500);
+    await sleep(1500); // a pause in which no restart may happen
     assert.equal((await tc.rc.status()).engines.find((e) => e.id === 0)!.state, 'dead', 'it stays dead');
     await assert.rejects(tc.rc.view(0).execute('1', { block: true }), (e: unknown) => e instanceof EngineError && /not restarted/.test(e.evalue));
     // The other engine was never touched.
@@ -173,7 +173,7 @@ test('a remote engine (started by hand) hung past the limit fails its requests w
     const id = tc.rc.ids.find((i) => tc.rc.engine(i)!.pid === child.pid)!;
     await tc.rc.view(id).push({ remote: 'state' }, { block: true });
     const running = tc.rc.view(id).execute('await new Promise((r) => setTimeout(r, 3000))') as AsyncResult<unknown>;
-    await sleep(100);
+    await untilReached(tc.rc, id, running.msgIds[0]);
     signal(child.pid!, 'SIGSTOP');
     const t0 = performance.now();
     await assert.rejects(running, (e: unknown) => e instanceof EngineError && /no heartbeat for \d+ ms/.test(e.evalue));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { MessageTooLargeError, RemoteError, TimeoutError, type AsyncResult, type ExecuteResult } from 'multiengine';
 import type { ConnectionInfo } from '../../core/connection/connectionFile.ts';
-import { eventually, RawClient, rssKB, sleep, startTestCluster } from './faultKit.ts';
+import { connectClient, eventually, rssKB, sleep, startTestCluster } from './faultKit.ts';
 
 const MiB = 1024 * 1024;
 
@@ -61,21 +61,21 @@ test('a client too slow to read: back-pressure pauses the engine, so the control
   try {
     const pid = tc.cluster.controllerPid;
     const info = JSON.parse(fs.readFileSync(tc.cluster.connectionFile, 'utf8')) as ConnectionInfo;
-    const slow = await RawClient.connect(info);
+    const slow = await connectClient(info, 'none', 'slow client');
     const total = 256; // MiB of output
-    const req = slow.send('execute_request', { code: `const s = 'z'.repeat(${MiB}); for (let i = 0; i < ${total}; i++) process.stdout.write(s); 'done'` }, { targets: [0] });
+    const req = slow.send('execute_request', { code: `const s = 'z'.repeat(${MiB}); for (let i = 0; i < ${total}; i++) process.stdout.write(s); 'done'` }, { metadata: { targets: [0] } });
     slow.conn.socket.pause(); // stops reading: the kernel buffers fill, then the controller's
     const rssBefore = rssKB(pid);
     let peak = rssBefore;
     for (let i = 0; i < 20; i++) {
-      await sleep(200);
+      await sleep(200); // samples the controller's memory over 4 s in which the client reads nothing
       peak = Math.max(peak, rssKB(pid));
     }
     assert.ok(peak - rssBefore < 128 * 1024, `controller RSS went from ${rssBefore} kB up to ${peak} kB while the client did not read`);
     // Another client is served meanwhile (the controller is not stuck).
     assert.equal((await tc.rc.status()).engines.length, 1);
     slow.conn.socket.resume();
-    const reply = await slow.next((m) => m.header.msg_type === 'execute_reply' && (m.parent_header as { msg_id?: string }).msg_id === req.header.msg_id);
+    const reply = await slow.replyTo(req, () => true, 120_000);
     assert.equal((reply.content as { result?: string }).result, "'done'");
     const got = slow.received.filter((m) => m.header.msg_type === 'stream').reduce((n, m) => n + (m.content as { text: string }).text.length, 0);
     assert.equal(got, total * MiB, 'every byte of output arrived');

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createMessage } from '../../core/protocol/messages.ts';
 import { BadMessage, decodeMessage, encodeMessage, Signer } from '../../core/transport/codec.ts';
 import { encodeFrame, FrameDecoder, FrameError } from '../../core/transport/frame.ts';
-import { startTestCluster } from '../integration/fixture.ts';
+import { engineInfo, startTestCluster, until } from '../integration/fixture.ts';
 import { badFrame, FUZZ_KINDS, rng } from './fuzzFrames.ts';
 import { rssKB } from '../../core/util/processes.ts';
 
@@ -131,6 +131,7 @@ test('a replayed request is dropped, never run twice', async () => {
     const connect = encodeFrame(encodeMessage(createMessage('connect_request', {}, { session: 'replayer' }), signer));
     const run = encodeFrame(encodeMessage(createMessage('execute_request', { code: 'globalThis.hits = (globalThis.hits ?? 0) + 1' }, { session: 'replayer', metadata: { targets: [0] } }), signer));
     const before = (await tc.rc.status()).dropped_messages;
+    const doneBefore = (await engineInfo(tc.rc, 0)).tasks_done ?? 0;
     for (let i = 0; i < 3; i++) {
       const s = net.connect(info.port, '127.0.0.1');
       await new Promise((res) => s.once('connect', res));
@@ -138,7 +139,12 @@ test('a replayed request is dropped, never run twice', async () => {
       const fresh = encodeFrame(encodeMessage(createMessage('connect_request', {}, { session: 'replayer' }), signer));
       s.write(i === 0 ? connect : fresh);
       s.write(run);
-      await new Promise((res) => setTimeout(res, 200));
+      // The controller has dealt with this connection's execute_request: run (the first), or dropped as a replay.
+      await until(
+        async () => (i === 0 ? ((await engineInfo(tc.rc, 0)).tasks_done ?? 0) > doneBefore : (await tc.rc.status()).dropped_messages - before >= i),
+        5000,
+        `replay ${i} to be handled`,
+      );
       s.destroy();
     }
     assert.equal(await tc.rc.view(0).pull('hits', { block: true }), 1);

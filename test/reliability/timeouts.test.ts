@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AbortError, CompositeError, RemoteError, TimeoutError, type AsyncResult, type ExecuteResult } from 'multiengine';
-import { sleep, startTestCluster } from './faultKit.ts';
+import { sleep, startTestCluster, untilReached } from './faultKit.ts';
 
 test('timeoutMs interrupts running code (synchronous, awaited, python) and rejects with TimeoutError; the engine stays alive with its namespace', async () => {
   const tc = await startTestCluster({ n: 2 });
@@ -53,7 +53,7 @@ test('timeoutMs on a request still queued behind another drops it: it never runs
     const second = tc.rc.view(0).execute('globalThis.secondRan = true', { timeoutMs: 300 }) as AsyncResult<ExecuteResult>;
     await assert.rejects(second, TimeoutError);
     assert.equal((await first).result, "'first done'");
-    await sleep(100);
+    await sleep(100); // a pause in which a wrongly kept second request would run
     await assert.rejects(tc.rc.view(0).pull('secondRan', { block: true }), (e: unknown) => e instanceof RemoteError && e.ename === 'NameError');
   } finally {
     await tc.stop();
@@ -67,7 +67,7 @@ test('abort() removes queued requests: they reject with AbortError; the running 
     const running = view.execute("await new Promise((r) => setTimeout(r, 500)); 'ran'") as AsyncResult<ExecuteResult[]>;
     const q1 = view.execute('globalThis.q1 = true') as AsyncResult<unknown>;
     const q2 = tc.rc.view(1).apply(() => (globalThis as Record<string, unknown>).q2 = true) as AsyncResult<unknown>;
-    await sleep(100);
+    for (const [i, e] of [0, 1].entries()) await untilReached(tc.rc, e, running.msgIds[i]); // running, not queued, when abort comes
     await view.abort();
     await assert.rejects(q1, (e: unknown) => e instanceof CompositeError && e.elist.length === 2 && e.elist.every((x) => x instanceof AbortError));
     await assert.rejects(q2, AbortError);

@@ -154,7 +154,7 @@ describe('ClusterService with a real cluster', () => {
       const seen = () => events.filter((e) => e.name === 'onNamespacesChanged').length;
       await vi.waitFor(async () => {
         const n = seen();
-        await new Promise((r) => setTimeout(r, 300));
+        await new Promise((r) => setTimeout(r, 300)); // quiet: no event during this pause
         expect(seen()).toBe(n); // quiet first
       });
       const n = seen();
@@ -165,7 +165,7 @@ describe('ClusterService with a real cluster', () => {
       // Listing the namespace (the page's answer to that event) is no reason to list it again.
       const m = seen();
       await svc.namespace.listNamespace([]);
-      await new Promise((r) => setTimeout(r, 600));
+      await new Promise((r) => setTimeout(r, 600)); // a pause in which no new event may come
       expect(seen()).toBe(m);
     } finally {
       other.close();

@@ -74,7 +74,7 @@ describe('PtyService: the %px targets through the side channel', () => {
     svc.setPxTargets([1, 2]);
     await vi.waitFor(() => expect(con.lines).toHaveLength(3));
     con.ack(con.lines[1].seq);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 50)); // a pause in which nothing may be written
     expect(fake.written).toEqual([]);
     con.ack(con.lines[2].seq);
     await vi.waitFor(() => expect(fake.written).toEqual(['%px 1\r']));

@@ -9,7 +9,7 @@ import readline from 'node:readline';
 import { createMessage, type ContentMap, type EngineInfo, type Header } from '../../../core/protocol/messages.js';
 import { encodeMessage, Signer } from '../../../core/transport/codec.js';
 import { connectTcp } from '../../../core/transport/connection.js';
-import { content, FakeEngine, fakeClient, isStateEvent, Peer, sleep, startController, status, type RunningController } from './helpers.js';
+import { content, FakeEngine, fakeClient, isStateEvent, Peer, sleep, startController, status, until, type RunningController } from './helpers.js';
 
 type Err = { status: 'error'; ename: string; evalue: string; traceback: string[] };
 
@@ -48,7 +48,7 @@ test('prints one ready line and writes both connection files with mode 0600', as
     assert.equal(a.controller_pid, ctl.ready.pid);
     assert.equal(a.heartbeat_ms, 100);
     assert.match(a.key, /^[0-9a-f]{64}$/);
-    await sleep(100);
+    await sleep(100); // a pause in which nothing more may appear on stdout
     assert.equal(ctl.stdoutLines.length, 1, 'nothing else on stdout');
   });
 });
@@ -78,7 +78,7 @@ test('engines get ids 0, 1, 2 in registration order; registration subscribers he
     // Work makes engines busy and idle; 'registration' subscribers do not hear of that churn.
     const req = watcher.send('keys_request', {}, { metadata: { targets: [0] } });
     await watcher.replyTo(req);
-    await sleep(50);
+    await sleep(50); // a pause in which no busy/idle event may arrive
     assert.deepEqual(engineEvents(watcher, 0), [{ event: 'registered', state: 'idle' }]);
     for (const e of [e0, e1, e2]) e.close();
   });
@@ -103,7 +103,7 @@ test('a multi-target request goes unchanged to each target; replies and streams 
     // Engine 1 was not a target; 0 and 2 got the exact bytes the client signed.
     assert.equal(engines[1].requests.length, 0);
     for (const id of [0, 2]) {
-      const got = engines[id].main.parts[engines[id].main.received.indexOf(engines[id].requests[0])];
+      const got = engines[id].main.messages.find((r) => r.msg === engines[id].requests[0])!.parts;
       assert.equal(got.length, sentParts.length);
       for (let i = 0; i < 5; i++) assert.ok(Buffer.from(got[i]).equals(Buffer.from(sentParts[i])), `part ${i} unchanged`);
       assert.ok(Buffer.from(got[5]).equals(Buffer.from(buf)));
@@ -167,7 +167,7 @@ test('a message with a wrong signature is dropped and counted; the controller ke
 test('a connection whose first message is bad is closed; garbage frames close the connection', async () => {
   await withController(async (ctl) => {
     const client = await fakeClient(ctl);
-    const stranger = await Peer.connect(ctl, 'stranger', 'not the key');
+    const stranger = await Peer.connect({ ...ctl.info, key: 'not the key' }, 'stranger');
     stranger.send('connect_request', {});
     await stranger.waitClosed();
     assert.equal(stranger.received.length, 0);
@@ -178,7 +178,7 @@ test('a connection whose first message is bad is closed; garbage frames close th
     await closed;
 
     // A valid but unexpected first message: an error reply, then closed.
-    const rude = await Peer.connect(ctl, 'rude');
+    const rude = await Peer.connect(ctl.info, 'rude');
     const req = rude.send('execute_request', { code: '1' }, { metadata: { targets: [0] } });
     const r = await rude.replyTo(req);
     assert.equal(content<Err>(r).ename, 'ProtocolError');
@@ -389,13 +389,13 @@ test('an engine whose heart has not connected yet gets the interrupt on its main
 
 test('a bad registration is refused with a reason and the connection closed', async () => {
   await withController(async (ctl) => {
-    const p = await Peer.connect(ctl);
+    const p = await Peer.connect(ctl.info);
     const req = p.send('registration_request', { uuid: '', kernel: 'cobol' } as unknown as ContentMap['registration_request']);
     const r = await p.replyTo(req);
     assert.equal(content<Err>(r).ename, 'RegistrationError');
     assert.match(content<Err>(r).evalue, /uuid/);
     await p.waitClosed();
-    const hb = await Peer.connect(ctl);
+    const hb = await Peer.connect(ctl.info);
     hb.send('heartbeat', { uuid: 'nobody', id: 0 });
     await hb.waitClosed();
   });
@@ -506,10 +506,11 @@ test('a client that disconnects with requests in flight does not disturb anythin
     gone.send('execute_request', { code: 'slow' }, { metadata: { targets: [0] } });
     await e0.main.waitFor((m) => m.header.msg_type === 'execute_request');
     gone.close();
-    await sleep(50);
-    e0.answer(e0.requests[0]);
     const client = await fakeClient(ctl);
-    const st = await status(client);
+    await until(async () => (await status(client)).clients === 1, 5000, 'the controller to notice the first client left');
+    e0.answer(e0.requests[0]);
+    let st = await status(client);
+    await until(async () => (st = await status(client)).engines[0].queue === 0, 5000, 'the answer to a departed client to be processed');
     assert.deepEqual(
       st.engines.map((e) => [e.id, e.state, e.queue]),
       [[0, 'idle', 0]],

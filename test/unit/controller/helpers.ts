@@ -1,6 +1,6 @@
 /**
  * Test helpers: start the real controller process and talk to it with fake engines and
- * fake clients built from the real Connection class.
+ * fake clients, both Peers (test/harness/peer.ts) over the real Connection class.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,9 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { readConnectionFile, type ConnectionInfo } from '../../../core/connection/connectionFile.js';
-import { createMessage, newSession, type ContentMap, type EngineState, type Header, type KernelKind, type Message, type Metadata, type MsgType } from '../../../core/protocol/messages.js';
-import { Signer } from '../../../core/transport/codec.js';
-import { Connection, connectTcp } from '../../../core/transport/connection.js';
+import type { ContentMap, EngineState, KernelKind, Message, MsgType } from '../../../core/protocol/messages.js';
+import { connectClient, Peer } from '../../harness/peer.js';
 import { packageRoot } from '../../../core/util/entry.js';
 
 export interface Ready {
@@ -93,108 +92,11 @@ export async function startController(extra: string[] = [], opts: { heartbeatMs?
   };
 }
 
-/** A connection that records everything it receives and lets a test wait for messages. */
-export class Peer {
-  readonly session = newSession();
-  readonly received: Message[] = [];
-  readonly parts: Buffer[][] = [];
-  private waiters: { pred: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
-  closed = false;
-  private closeWaiters: (() => void)[] = [];
-  /** Called for each message before waiters see it. */
-  onMessage: ((m: Message, parts: Buffer[]) => void) | null = null;
+export { Peer };
 
-  constructor(
-    readonly conn: Connection,
-    readonly name = 'peer',
-  ) {
-    conn.start({
-      onMessage: (m, p) => {
-        this.received.push(m);
-        this.parts.push(p);
-        this.onMessage?.(m, p);
-        const ws = this.waiters;
-        this.waiters = [];
-        for (const w of ws) {
-          if (w.pred(m)) w.resolve(m);
-          else this.waiters.push(w);
-        }
-      },
-      onClose: () => {
-        this.closed = true;
-        for (const r of this.closeWaiters) r();
-        this.closeWaiters = [];
-      },
-    });
-  }
-
-  static async connect(ctl: RunningController, name?: string, key?: string): Promise<Peer> {
-    const socket = await connectTcp(ctl.info.ip, ctl.info.port);
-    return new Peer(new Connection(socket, new Signer(key ?? ctl.info.key)), name);
-  }
-
-  send<T extends MsgType>(type: T, content: ContentMap[T], opts: { metadata?: Metadata; parent?: Header; buffers?: Uint8Array[] } = {}): Message<T> {
-    const msg = createMessage(type, content, { session: this.session, ...opts });
-    this.conn.send(msg);
-    return msg;
-  }
-
-  /** Resolves with the first message (already received or future) matching pred. */
-  waitFor(pred: (m: Message) => boolean, timeoutMs = 5000, what = 'a message'): Promise<Message> {
-    const have = this.received.find(pred);
-    if (have) return Promise.resolve(have);
-    return new Promise((resolve, reject) => {
-      const w = {
-        pred,
-        resolve: (m: Message) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((x) => x !== w);
-        reject(new Error(`${this.name}: no ${what} within ${timeoutMs} ms; got ${this.received.map((m) => m.header.msg_type).join(', ')}`));
-      }, timeoutMs);
-      this.waiters.push(w);
-    });
-  }
-
-  /** All messages answering `parent` so far. */
-  answers(parent: Message): Message[] {
-    return this.received.filter((m) => (m.parent_header as Header).msg_id === parent.header.msg_id);
-  }
-
-  replyTo(req: Message, pred: (m: Message) => boolean = () => true, timeoutMs = 5000): Promise<Message> {
-    const want = req.header.msg_type.replace(/_request$/, '_reply');
-    return this.waitFor(
-      (m) => (m.parent_header as Header).msg_id === req.header.msg_id && m.header.msg_type === want && pred(m),
-      timeoutMs,
-      `${want} to ${req.header.msg_id}`,
-    );
-  }
-
-  waitClosed(timeoutMs = 5000): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${this.name}: connection still open after ${timeoutMs} ms`)), timeoutMs);
-      this.closeWaiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  close(): void {
-    this.conn.destroy();
-  }
-}
-
-export async function fakeClient(ctl: RunningController, subscribe: 'none' | 'registration' | 'all' = 'none', name = 'client'): Promise<Peer> {
-  const c = await Peer.connect(ctl, name);
-  const req = c.send('connect_request', { subscribe });
-  const reply = await c.replyTo(req);
-  if ((reply.content as { status: string }).status !== 'ok') throw new Error(`connect failed: ${JSON.stringify(reply.content)}`);
-  return c;
+/** A client of the controller `ctl`, connect handshake done. */
+export function fakeClient(ctl: RunningController, subscribe: 'none' | 'registration' | 'all' = 'none', name = 'client'): Promise<Peer> {
+  return connectClient(ctl.info, subscribe, name);
 }
 
 /** The controller's status_reply, asked for by `client`. */
@@ -242,12 +144,12 @@ export class FakeEngine {
   }
 
   static async start(ctl: RunningController, opts: FakeEngineOptions = {}): Promise<FakeEngine> {
-    const main = await Peer.connect(ctl, 'engine');
+    const main = await Peer.connect(ctl.info, 'engine');
+    main.keepParts = true; // tests compare the bytes an engine got with what the client signed
     const e = new FakeEngine(main, opts);
     const content: ContentMap['registration_request'] = { uuid: e.uuid, kernel: opts.kernel ?? 'node', language_version: 'fake', host: os.hostname(), pid: process.pid };
     if (opts.requestedId !== undefined) content.requested_id = opts.requestedId;
-    const req = main.send('registration_request', content);
-    const reply = await main.replyTo(req);
+    const reply = await main.request('registration_request', content);
     const c = reply.content as ContentMap['registration_reply'];
     if (c.status !== 'ok') throw new Error(`registration failed: ${JSON.stringify(c)}`);
     e.id = c.id;
@@ -256,7 +158,7 @@ export class FakeEngine {
   }
 
   async startHeart(ctl: RunningController, heartbeatMs: number): Promise<void> {
-    this.heart = await Peer.connect(ctl, `heart ${this.id}`);
+    this.heart = await Peer.connect(ctl.info, `heart ${this.id}`);
     const beat = () => this.heart!.send('heartbeat', { uuid: this.uuid, id: this.id });
     beat();
     this.beatTimer = setInterval(beat, heartbeatMs);
@@ -282,21 +184,9 @@ export class FakeEngine {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
 export function content<T = Record<string, unknown>>(m: Message): T {
   return m.content as T;
 }
 
-/** Waits until `check` returns true, polling. */
-export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
+export { sleep, until } from '../../harness/poll.js';
 export { isAlive } from '../../../core/util/processes.js';

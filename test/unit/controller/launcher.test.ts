@@ -97,7 +97,7 @@ test('a local process that dies early is explained by its exit code and last std
 
 test('kill() signals by pid and the end says which signal', async () => {
   const { proc, end } = run('setInterval(() => {}, 1000)');
-  await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 50)); // a moment in which the process (which never exits by itself) stays up
   assert.equal(proc.running, true);
   proc.kill('SIGKILL');
   assert.deepEqual(await end, { code: null, signal: 'SIGKILL' });

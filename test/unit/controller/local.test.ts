@@ -31,6 +31,26 @@ async function engineList(client: Peer): Promise<EngineInfo[]> {
   return (await status(client)).engines;
 }
 
+/**
+ * The engine list once engines `ids` are all in `state`. An engine's first heartbeat can come
+ * 300-440 ms after it registers under load, longer than the 250 ms after which the controller
+ * calls it unresponsive, so a list taken right after add/restart may say so for a moment.
+ */
+async function engineListWhen(client: Peer, ids: number[], state: EngineInfo['state']): Promise<EngineInfo[]> {
+  let engines: EngineInfo[] = [];
+  await until(
+    async () => {
+      engines = await engineList(client);
+      return ids.every((id) => engines.find((e) => e.id === id)?.state === state);
+    },
+    10_000,
+    `engines ${ids.join(', ')} to be ${state}`,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last list: ${JSON.stringify(engines.map((e) => [e.id, e.state]))}`);
+  });
+  return engines;
+}
+
 async function request<T>(client: Peer, type: 'add_engines_request' | 'stop_engine_request' | 'restart_engine_request', body: object, timeoutMs = 30_000): Promise<T> {
   const req = client.send(type, body as never);
   return content<T>(await client.replyTo(req, () => true, timeoutMs));
@@ -47,7 +67,7 @@ for (const rt of runtimes) {
         const added = await request<{ status: string; ids: number[] }>(client, 'add_engines_request', { n: 2, engine: rt.kind });
         assert.deepEqual(added, { status: 'ok', ids: [0, 1] });
         const startMs = Date.now() - t0;
-        let engines = await engineList(client);
+        let engines = await engineListWhen(client, [0, 1], 'idle');
         assert.deepEqual(
           engines.map((e) => [e.id, e.kernel, e.state]),
           [
@@ -67,7 +87,7 @@ for (const rt of runtimes) {
 
         // SIGKILL with a request running: EngineError within 1 s, reason from the process exit.
         const slow = client.send('execute_request', { code: rt.sleep }, { metadata: { targets: [1] } });
-        await new Promise((r) => setTimeout(r, 200));
+        await engineListWhen(client, [1], 'busy');
         const tKill = Date.now();
         process.kill(pids[1], 'SIGKILL');
         const dead = content<Err>(await client.replyTo(slow, () => true, 3000));
@@ -80,7 +100,7 @@ for (const rt of runtimes) {
         // A dead local engine can be restarted: same id, fresh process, restarts + 1.
         const re = await request<{ status: string; id: number }>(client, 'restart_engine_request', { id: 1 });
         assert.deepEqual(re, { status: 'ok', id: 1 });
-        engines = await engineList(client);
+        engines = await engineListWhen(client, [1], 'idle');
         const e1 = engines.find((e) => e.id === 1)!;
         assert.equal(e1.state, 'idle');
         assert.equal(e1.restarts, 1);
