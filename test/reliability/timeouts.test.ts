@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AbortError, CompositeError, RemoteError, TimeoutError, type AsyncResult, type ExecuteResult } from 'multiengine';
-import { sleep, startTestCluster, untilReached } from './faultKit.ts';
+import { sleep, startTestCluster, until } from './faultKit.ts';
 
 test('timeoutMs interrupts running code (synchronous, awaited, python) and rejects with TimeoutError; the engine stays alive with its namespace', async () => {
   const tc = await startTestCluster({ n: 2 });
@@ -64,10 +64,11 @@ test('abort() removes queued requests: they reject with AbortError; the running 
   const tc = await startTestCluster({ n: 2 });
   try {
     const view = tc.rc.view([0, 1]);
-    const running = view.execute("await new Promise((r) => setTimeout(r, 500)); 'ran'") as AsyncResult<ExecuteResult[]>;
+    const running = view.execute("console.log('started'); await new Promise((r) => setTimeout(r, 500)); 'ran'") as AsyncResult<ExecuteResult[]>;
     const q1 = view.execute('globalThis.q1 = true') as AsyncResult<unknown>;
     const q2 = tc.rc.view(1).apply(() => (globalThis as Record<string, unknown>).q2 = true) as AsyncResult<unknown>;
-    for (const [i, e] of [0, 1].entries()) await untilReached(tc.rc, e, running.msgIds[i]); // running, not queued, when abort comes
+    // Running on both engines, not queued, when the abort comes: each has said so on its stdout.
+    await until(() => running.stdout.every((out) => out.includes('started')), 5000, 'both engines to start the first request');
     await view.abort();
     await assert.rejects(q1, (e: unknown) => e instanceof CompositeError && e.elist.length === 2 && e.elist.every((x) => x instanceof AbortError));
     await assert.rejects(q2, AbortError);
