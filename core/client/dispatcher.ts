@@ -6,7 +6,7 @@
  */
 import type { EngineInfo, Message, Metadata, MsgType, ContentMap } from '../protocol/messages.js';
 import { createMessage, isWorkRequest } from '../protocol/messages.js';
-import { checkContent, parentIdOf } from '../protocol/validate.js';
+import { checkContent, engineIdOf, parentIdOf } from '../protocol/validate.js';
 import type { Connection } from '../transport/connection.js';
 import { Conversation } from '../transport/spin.js';
 import { AsyncResult, ResultTracker, type ResultSpec, type StreamName } from './asyncResult.js';
@@ -291,8 +291,8 @@ export class RequestDispatcher {
   }
 
   private slotFor(w: PendingWork, msg: Message): number | undefined {
-    const engineId = msg.metadata.engine_id;
-    if (typeof engineId === 'number') return w.slotByEngine.get(engineId);
+    const engineId = engineIdOf(msg.metadata);
+    if (engineId !== undefined) return w.slotByEngine.get(engineId);
     return w.onlySlot;
   }
 
@@ -308,7 +308,7 @@ export class RequestDispatcher {
       return;
     }
     let index = this.slotFor(w, msg);
-    if (index === undefined && typeof msg.metadata.engine_id !== 'number') {
+    if (index === undefined && engineIdOf(msg.metadata) === undefined) {
       // No engine id on the stream and several targets: attribute it by the sender's session.
       const engineId = this.sessionEngine.get(msg.header.session);
       if (engineId !== undefined) index = w.slotByEngine.get(engineId);
@@ -327,7 +327,7 @@ export class RequestDispatcher {
     const index = this.slotFor(w, msg);
     if (index === undefined || w.sink.slots[index].done) return;
     const md = msg.metadata;
-    const engineId = typeof md.engine_id === 'number' ? md.engine_id : -1;
+    const engineId = engineIdOf(md) ?? -1;
     let content: ContentMap[typeof w.reply];
     try {
       content = checkWorkReply(w.reply, msg.header.msg_type, msg.content);
