@@ -106,3 +106,16 @@ describe('node engine: malformed requests', () => {
     assert.equal((ok.msg.content as { status: string }).status, 'ok');
   });
 });
+
+describe('node engine: a malformed registration_reply', () => {
+  const fc = new FakeController(100, 0);
+  after(() => fc.close());
+
+  it('is not taken: the engine says which field and exits instead of running with it', async () => {
+    await fc.listen();
+    fc.limits = { max_message_bytes: 'lots' as unknown as number };
+    await fc.startEngine();
+    assert.equal(await fc.exitCode(), 1);
+    assert.match(fc.stderr, /malformed registration_reply: max_message_bytes must be a whole number, got "lots"/);
+  });
+});
