@@ -5,8 +5,11 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { Client, ConnectionError, ControllerError, RemoteError, type ExecuteResult } from '../../../core/client/index.js';
 import { createMessage, type ContentMap, type EngineInfo, type Message } from '../../../core/protocol/messages.js';
+import { Signer } from '../../../core/transport/codec.js';
+import { Connection } from '../../../core/transport/connection.js';
 import { scriptedSession, startScriptedController } from './scriptedController.js';
 
 /** Sends `content` as an engine_event to every client, whatever it is. */
@@ -168,4 +171,51 @@ describe('a malformed connect_reply', () => {
       await fc.close();
     }
   });
+});
+
+describe('a malformed engine_connect_reply on a direct connection', () => {
+  /** Stands in for an engine's direct listener: answers the handshake with `content(uuid)`. */
+  async function directListener(key: string, content: (uuid: string) => Record<string, unknown>): Promise<{ port: number; closed(): boolean; server: net.Server }> {
+    let closed = false;
+    const server = net.createServer((socket) => {
+      const conn = new Connection(socket, new Signer(key));
+      conn.start({
+        onMessage: (m) => {
+          if (m.header.msg_type !== 'engine_connect_request') return;
+          const c = content((m.content as { engine_uuid: string }).engine_uuid) as unknown as ContentMap['engine_connect_reply'];
+          conn.send(createMessage('engine_connect_reply', c, { session: 'engine-session', parent: m.header }));
+        },
+        onClose: () => (closed = true),
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { port: (server.address() as net.AddressInfo).port, closed: () => closed, server };
+  }
+
+  for (const [what, content, ready] of [
+    ['a good one makes the link ready', (uuid: string) => ({ status: 'ok', id: 0, uuid }), true],
+    ['id: "zero" leaves the link unused; requests go through the controller', (uuid: string) => ({ status: 'ok', id: 'zero', uuid }), false],
+  ] as const) {
+    test(what, async () => {
+      const fc = await startScriptedController({ n: 1 });
+      const listener = await directListener(fc.key, content);
+      fc.engines.get(0)!.info.direct = { ip: '127.0.0.1', port: listener.port };
+      const rc = await Client.connect({ file: fc.file, direct: true });
+      try {
+        assert.equal(await rc.view(0).apply('() => 1'), 1); // through the controller; the link opens meanwhile
+        if (ready) await until(() => rc.directEngines.length === 1, 'the direct link is ready');
+        else await until(listener.closed, 'the client hung up on the malformed reply');
+        assert.deepEqual(rc.directEngines, ready ? [0] : []);
+        const before = fc.received.length;
+        if (!ready) {
+          assert.equal(await rc.view(0).apply('() => 2'), 2);
+          assert.equal(fc.received.length, before + 1, 'the request went through the controller');
+        }
+      } finally {
+        rc.close();
+        listener.server.close();
+        await fc.close();
+      }
+    });
+  }
 });
