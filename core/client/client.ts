@@ -6,14 +6,14 @@
  */
 import { inspect } from 'node:util';
 import { connectionFilePath, type ConnectionInfo } from '../connection/connectionFile.js';
-import { newSession, type ContentMap, type ControllerMemory, type EngineInfo, type KernelKind, type Message, type Metadata, type MsgType } from '../protocol/messages.js';
+import { newSession, type ContentMap, type ControllerMemory, type EngineInfo, type KernelKind, type Metadata, type MsgType } from '../protocol/messages.js';
 import type { Event } from '../events/emitter.js';
 import { AsyncResult, waitAll } from './asyncResult.js';
 import { ControllerLink, dial, type ConnectionState, type LinkSettings } from './controllerLink.js';
 import { RequestDispatcher } from './dispatcher.js';
 import { DirectView } from './directView.js';
 import { EngineList, type EngineChange } from './engineList.js';
-import { engineEventOf, type OkReply } from './replyDecoders.js';
+import type { OkReply } from './replyDecoders.js';
 import { checkTargetsShape, resolveTargets, type Targets } from './validate.js';
 import type { ViewHost } from './viewHost.js';
 
@@ -79,7 +79,8 @@ export class Client {
       session: this.session,
       port: this.link,
       engine: (id) => this.engineList.get(id),
-      onEngineEvent: (m) => this.onEngineEvent(m),
+      onEngineEvent: (ev) => this.onEngineEvent(ev),
+      onDropped: () => this.link.droppedMessages++,
       direct,
     });
     const d = this.dispatcher;
@@ -226,9 +227,7 @@ export class Client {
     return this.dispatcher.directEngines;
   }
 
-  private onEngineEvent(msg: Message): void {
-    const ev = engineEventOf(msg);
-    if (ev === undefined) return;
+  private onEngineEvent(ev: ContentMap['engine_event']): void {
     const e = ev.engine;
     this.engineList.update(ev.event, e);
     if (e.state === 'dead' || ev.event === 'unregistered') this.dispatcher.engineGone(e.id, `engine ${e.id} is dead: ${e.reason ?? 'unregistered'}`);

@@ -1,14 +1,17 @@
 /**
  * Control requests to the controller (status, abort, add engines, ...) waiting for their
- * replies: each resolves with its ok content or rejects with ControllerError.
+ * replies: each resolves with its ok content or rejects with ControllerError. A reply is
+ * checked (core/protocol/validate) here, once, as it is matched to its request: a malformed
+ * one fails that request only, with a ProtocolError naming the field.
  */
-import type { Message } from '../protocol/messages.js';
+import type { Message, MsgType } from '../protocol/messages.js';
 import { ConnectionError, ControllerError } from './errors.js';
-import { controlFailure, statusOf } from './replyDecoders.js';
+import { checkReplyTo, controlFailure, type OkReply } from './replyDecoders.js';
 
 interface PendingControl {
   msgType: string;
-  resolve(msg: Message): void;
+  /** Checks the reply and resolves or rejects; never throws. */
+  settle(msg: Message): void;
   reject(e: Error): void;
   timer: NodeJS.Timeout | undefined;
 }
@@ -17,7 +20,7 @@ export class ControlCalls {
   private readonly pending = new Map<string, PendingControl>();
 
   /** Waits for the reply to `msgId` (sent by the caller right after); `onOk` runs as the reply is read, before later messages. */
-  expect<R>(msgId: string, msgType: string, onOk: (msg: Message) => R, timeoutMs?: number): Promise<R> {
+  expect<T extends MsgType, R>(msgId: string, msgType: T, onOk: (content: OkReply<T>) => R, timeoutMs?: number): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       const timer =
         timeoutMs === undefined
@@ -26,7 +29,16 @@ export class ControlCalls {
               this.pending.delete(msgId);
               reject(new ControllerError(msgType, 'TimeoutError', `no reply within ${timeoutMs} ms`));
             }, timeoutMs);
-      this.pending.set(msgId, { msgType, resolve: (msg) => resolve(onOk(msg)), reject, timer });
+      const settle = (msg: Message): void => {
+        try {
+          const c = checkReplyTo(msgType, msg.content);
+          if (c.status === 'ok') resolve(onOk(c));
+          else reject(controlFailure(c, msgType));
+        } catch (e) {
+          reject(new ControllerError(msgType, 'ProtocolError', `malformed ${msg.header.msg_type} from the controller: ${(e as Error).message}`));
+        }
+      };
+      this.pending.set(msgId, { msgType, settle, reject, timer });
     });
   }
 
@@ -36,9 +48,7 @@ export class ControlCalls {
     if (c === undefined) return false;
     this.pending.delete(parentId);
     clearTimeout(c.timer);
-    const status = statusOf(msg);
-    if (status.status === 'ok') c.resolve(msg);
-    else c.reject(controlFailure(status, c.msgType));
+    c.settle(msg);
     return true;
   }
 

@@ -4,13 +4,13 @@
  * controller was lost, for as long as reconnectMs allows.
  */
 import { readConnectionFile, type ConnectionInfo } from '../connection/connectionFile.js';
-import { createMessage, type ContentMap, type ErrorContent, type Message } from '../protocol/messages.js';
+import { createMessage, type ContentMap, type Message } from '../protocol/messages.js';
+import { checkContent, parentIdOf } from '../protocol/validate.js';
 import { Signer } from '../transport/codec.js';
 import { Connection, connectTcp } from '../transport/connection.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
 import { Emitter, nextEvent, type Event } from '../events/emitter.js';
 import { ConnectionError } from './errors.js';
-import { connectReplyOf } from './replyDecoders.js';
 
 /** 'reconnecting' after the connection dropped; 'closed' once closed for good. */
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -57,7 +57,7 @@ export async function dial(file: string, settings: LinkSettings): Promise<{ conn
 export class ControllerLink {
   controllerPid = 0;
   heartbeatMs = 0;
-  /** Messages from the controller dropped because of a bad signature or form. */
+  /** Messages dropped because of a bad signature or form, or a malformed stream or engine_event. */
   droppedMessages = 0;
   /** The controller's maximum message size: bigger requests are refused before they are sent. */
   maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
@@ -134,7 +134,7 @@ export class ControllerLink {
           this.handshake = undefined;
           if (content.status !== 'ok') {
             conn.close();
-            reject(new ConnectionError(`connection refused: ${(content as ErrorContent).evalue ?? content.status}`));
+            reject(new ConnectionError(`connection refused: ${content.status === 'error' ? content.evalue : content.status}`));
             return;
           }
           this.controllerPid = content.controller_pid;
@@ -156,8 +156,17 @@ export class ControllerLink {
         onMessage: (m) => {
           if (conn !== this.conn) return;
           const h = this.handshake;
-          if (h !== undefined && m.header.msg_type === 'connect_reply' && (m.parent_header as { msg_id?: string }).msg_id === h.msgId) h.done(connectReplyOf(m));
-          else this.events.onMessage(m);
+          if (h !== undefined && m.header.msg_type === 'connect_reply' && parentIdOf(m) === h.msgId) {
+            let content: ContentMap['connect_reply'];
+            try {
+              content = checkContent('connect_reply', m.content);
+            } catch (e) {
+              h.fail(new ConnectionError(`malformed connect_reply from the controller: ${(e as Error).message}`));
+              conn.close();
+              return;
+            }
+            h.done(content);
+          } else this.events.onMessage(m);
         },
         onPlaceParts: (m, rest) => (conn === this.conn ? this.events.onPlaceParts(m, rest) : null),
         onBadMessage: () => {

@@ -6,6 +6,7 @@
  */
 import type { EngineInfo, Message } from '../protocol/messages.js';
 import { createMessage } from '../protocol/messages.js';
+import { checkContent, parentIdOf } from '../protocol/validate.js';
 import type { Signer } from '../transport/codec.js';
 import { Connection, connectTcp } from '../transport/connection.js';
 
@@ -89,11 +90,10 @@ export class DirectLinks {
       onMessage: (msg) => {
         if (link.ready) {
           this.opts.onMessage(msg);
-        } else if (msg.header.msg_type === 'engine_connect_reply' && (msg.parent_header as { msg_id?: string }).msg_id === hello.header.msg_id) {
+        } else if (msg.header.msg_type === 'engine_connect_reply' && parentIdOf(msg) === hello.header.msg_id) {
           clearTimeout(timer);
-          const c = msg.content as { status?: string; uuid?: string };
-          if (c.status === 'ok' && c.uuid === info.uuid) link.ready = true;
-          else conn.close();
+          if (this.confirms(msg, info.uuid)) link.ready = true;
+          else conn.close(); // this engine process is reached through the controller
         }
       },
       onPlaceParts: (msg, rest) => (link.ready ? this.opts.onPlaceParts(msg, rest) : null),
@@ -106,6 +106,16 @@ export class DirectLinks {
       },
     });
     conn.send(hello);
+  }
+
+  /** The handshake's reply says this is the engine the controller described; a malformed one does not. */
+  private confirms(msg: Message, uuid: string): boolean {
+    try {
+      const c = checkContent('engine_connect_reply', msg.content);
+      return c.status === 'ok' && c.uuid === uuid;
+    } catch {
+      return false;
+    }
   }
 
   private drop(engineId: number, link: Link): void {

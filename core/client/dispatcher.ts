@@ -4,8 +4,9 @@
  * or is held back until it may; every reply and output stream is routed to its result by
  * msg_id: one Map lookup per message, no scans. Control requests are matched here too.
  */
-import type { EngineInfo, Header, Message, Metadata, MsgType, ContentMap } from '../protocol/messages.js';
-import { createMessage } from '../protocol/messages.js';
+import type { EngineInfo, Message, Metadata, MsgType, ContentMap } from '../protocol/messages.js';
+import { createMessage, isWorkRequest } from '../protocol/messages.js';
+import { checkContent, engineIdOf, parentIdOf } from '../protocol/validate.js';
 import type { Connection } from '../transport/connection.js';
 import { Conversation } from '../transport/spin.js';
 import { AsyncResult, ResultTracker, type ResultSpec, type StreamName } from './asyncResult.js';
@@ -13,7 +14,7 @@ import { ControlCalls } from './controlCalls.js';
 import { DirectLinks } from './directLinks.js';
 import { AbortError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
 import { PathGate, type Path } from './pathGate.js';
-import { okContent, replyDecoderFor, statusOf, workFailure, type OkReply } from './replyDecoders.js';
+import { checkWorkReply, replyDecoderFor, workFailure, workReplyOf, type OkReply } from './replyDecoders.js';
 import type { WorkSubmission } from './viewHost.js';
 import { encodeWork } from './workFrame.js';
 import { pendingWork, type PendingWork } from './pendingWork.js';
@@ -32,8 +33,10 @@ export interface DispatcherOptions {
   port: ControllerPort;
   /** The live record of an engine (not a copy): for its direct address. */
   engine(id: number): EngineInfo | undefined;
-  /** engine_event pushes, which come in among the replies. */
-  onEngineEvent(msg: Message): void;
+  /** engine_event pushes, which come in among the replies (checked). */
+  onEngineEvent(ev: ContentMap['engine_event']): void;
+  /** A malformed message that answers nothing of ours (an event, a stream) was dropped. */
+  onDropped(why: string): void;
   /** Open direct connections to engines (protocol section 13). */
   direct: boolean;
 }
@@ -83,7 +86,7 @@ export class RequestDispatcher {
     const closed = this.port.openError(msgType);
     if (closed) return Promise.reject(closed);
     const msg = createMessage(msgType, content, { session: this.session, metadata });
-    const reply = this.control.expect(msg.header.msg_id, msgType, (m) => okContent<T>(m), timeoutMs);
+    const reply = this.control.expect(msg.header.msg_id, msgType, (c) => c, timeoutMs);
     this.port.conn.send(msg);
     return reply;
   }
@@ -123,7 +126,7 @@ export class RequestDispatcher {
       throw err;
     }
     for (const { s, msgId, frame } of prepared) {
-      const w = pendingWork('held', msgId, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), s.decode, frame, s.place);
+      const w = pendingWork('held', msgId, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), workReplyOf(s.msgType), s.decode, frame, s.place);
       this.work.set(msgId, w);
       this.route(w);
     }
@@ -230,30 +233,44 @@ export class RequestDispatcher {
     if (this.work.has(msgId)) return Promise.reject(new ControllerError('result_request', 'ValueError', `this client is still waiting for ${msgId}: await its AsyncResult instead`));
     const msg = createMessage('result_request', { msg_id: msgId }, { session: this.session });
     // The stored messages follow the reply at once: the result is set up as the reply is read.
-    const reply = this.control.expect(msg.header.msg_id, 'result_request', (m) => this.expectStored(msgId, okContent<'result_request'>(m)));
+    const reply = this.control.expect(msg.header.msg_id, 'result_request', (c) => this.expectStored(msgId, c));
     this.port.conn.send(msg);
     return reply.then((tracker) => tracker.promise);
   }
 
   private expectStored(msgId: string, c: OkReply<'result_request'>): ResultTracker<unknown[]> {
-    const ids = Array.isArray(c.engine_ids) ? c.engine_ids.filter((x) => typeof x === 'number') : [];
-    const method = String(c.msg_type ?? '').replace(/_request$/, '');
+    const type = c.msg_type;
+    if (!isWorkRequest(type)) throw new Error(`msg_type must be a work request type, got ${JSON.stringify(type)}`);
+    const ids = c.engine_ids;
+    const method = type.replace(/_request$/, '');
     const { tracker } = this.newResult<unknown[]>({ engineIds: ids, method, bare: false, finalize: (values) => values });
-    if (ids.length > 0) this.work.set(msgId, pendingWork('fetch', msgId, ids, ids.map((_, i) => i), tracker, method, replyDecoderFor(String(c.msg_type), tracker), null));
+    if (ids.length > 0) this.work.set(msgId, pendingWork('fetch', msgId, ids, ids.map((_, i) => i), tracker, method, workReplyOf(type), replyDecoderFor(type, tracker), null));
     return tracker;
   }
 
   // ---- incoming
 
+  /**
+   * Every message from the controller and the direct connections comes in here. Its content is
+   * checked once (core/protocol/validate) where it is routed: a stream or an event here, a reply
+   * as it is matched to its request (onWorkReply, ControlCalls). Nothing malformed throws.
+   */
   onMessage(msg: Message): void {
-    const parentId = (msg.parent_header as Partial<Header>).msg_id;
+    const parentId = parentIdOf(msg);
     const type = msg.header.msg_type;
     if (type === 'stream') {
-      if (parentId !== undefined) this.onStream(msg as Message<'stream'>, parentId);
+      if (parentId !== undefined) this.onStream(msg, parentId);
       return;
     }
     if (type === 'engine_event') {
-      this.opts.onEngineEvent(msg);
+      let ev: ContentMap['engine_event'];
+      try {
+        ev = checkContent(type, msg.content);
+      } catch (e) {
+        this.opts.onDropped(`engine_event: ${(e as Error).message}`);
+        return;
+      }
+      this.opts.onEngineEvent(ev);
       return;
     }
     if (parentId === undefined) return;
@@ -264,27 +281,34 @@ export class RequestDispatcher {
 
   /** A large reply's head is in: its buffers may go where its request wants them (gather). */
   placeParts(msg: Message, rest: number[]): (Buffer | undefined)[] | null {
-    const parentId = (msg.parent_header as Partial<Header>).msg_id;
+    const parentId = parentIdOf(msg);
     const w = parentId === undefined ? undefined : this.work.get(parentId);
-    if (w?.place === undefined || statusOf(msg).status !== 'ok') return null;
+    // Only a peek at the head: the whole reply is checked when it is routed (onWorkReply).
+    const c = msg.content;
+    if (w?.place === undefined || !('status' in c) || c.status !== 'ok') return null;
     const slot = this.slotFor(w, msg);
     return slot === undefined ? null : w.place(slot, rest);
   }
 
   private slotFor(w: PendingWork, msg: Message): number | undefined {
-    const engineId = msg.metadata.engine_id;
-    if (typeof engineId === 'number') return w.slotByEngine.get(engineId);
+    const engineId = engineIdOf(msg.metadata);
+    if (engineId !== undefined) return w.slotByEngine.get(engineId);
     return w.onlySlot;
   }
 
-  private onStream(msg: Message<'stream'>, parentId: string): void {
+  private onStream(msg: Message, parentId: string): void {
     const w = this.work.get(parentId);
     if (w === undefined) return;
-    const { name, text } = msg.content;
-    if (typeof text !== 'string') return;
-    const stream: StreamName = name === 'stderr' ? 'stderr' : 'stdout';
+    let stream: StreamName;
+    let text: string;
+    try {
+      ({ name: stream, text } = checkContent('stream', msg.content));
+    } catch (e) {
+      this.opts.onDropped(`stream: ${(e as Error).message}`);
+      return;
+    }
     let index = this.slotFor(w, msg);
-    if (index === undefined && typeof msg.metadata.engine_id !== 'number') {
+    if (index === undefined && engineIdOf(msg.metadata) === undefined) {
       // No engine id on the stream and several targets: attribute it by the sender's session.
       const engineId = this.sessionEngine.get(msg.header.session);
       if (engineId !== undefined) index = w.slotByEngine.get(engineId);
@@ -303,8 +327,16 @@ export class RequestDispatcher {
     const index = this.slotFor(w, msg);
     if (index === undefined || w.sink.slots[index].done) return;
     const md = msg.metadata;
-    const engineId = typeof md.engine_id === 'number' ? md.engine_id : -1;
-    const content = statusOf(msg);
+    const engineId = engineIdOf(md) ?? -1;
+    let content: ContentMap[typeof w.reply];
+    try {
+      content = checkWorkReply(w.reply, msg.header.msg_type, msg.content);
+    } catch (e) {
+      const who = engineId >= 0 ? `engine ${engineId}` : 'the controller';
+      w.sink.fail(index, new RemoteError(engineId, w.method, 'ProtocolError', `malformed reply from ${who}: ${(e as Error).message}`));
+      this.replied(w, msgId, engineId);
+      return;
+    }
     const fromEngine = !(content.status === 'error' && content.ename === 'EngineError');
     if (fromEngine && engineId >= 0) this.sessionEngine.set(msg.header.session, engineId);
     if (w.unattributed?.has(msg.header.session) && fromEngine) {
@@ -315,7 +347,7 @@ export class RequestDispatcher {
     if (content.status === 'ok') {
       let value: unknown;
       try {
-        value = w.decode(msg, engineId, index);
+        value = w.decode(content, msg.buffers, engineId, index);
       } catch (e) {
         w.sink.fail(index, new RemoteError(engineId, w.method, 'DecodeError', `cannot decode the reply: ${(e as Error).message}`), meta);
         this.replied(w, msgId, engineId);

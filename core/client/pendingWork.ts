@@ -2,6 +2,7 @@
  * One request this client waits on: where it went, which engines still owe a reply, and which
  * slot of its result each engine's reply and output go to.
  */
+import type { WorkReplyType } from '../protocol/messages.js';
 import type { StreamName } from './asyncResult.js';
 import type { Path } from './pathGate.js';
 import type { ReplyDecoder, ResultSink, WorkSubmission } from './viewHost.js';
@@ -17,6 +18,8 @@ export interface PendingWork {
   frame: WorkFrame | null;
   sink: ResultSink;
   method: string;
+  /** The reply type its engines answer with. */
+  readonly reply: WorkReplyType;
   slotByEngine: Map<number, number>;
   /** The slot of a single-target request (replies and streams without engine_id go there). */
   onlySlot: number | undefined;
@@ -35,6 +38,7 @@ export function pendingWork(
   slots: readonly number[],
   sink: ResultSink,
   method: string,
+  reply: WorkReplyType,
   decode: ReplyDecoder,
   frame: WorkFrame | null,
   place?: WorkSubmission['place'],
@@ -44,5 +48,5 @@ export function pendingWork(
     slotByEngine.set(targets[i], slots[i]);
     sink.assign(slots[i], msgId);
   }
-  return { path, targets: [...targets], waiting: new Set(targets), frame, sink, method, slotByEngine, onlySlot: targets.length === 1 ? slots[0] : undefined, remaining: targets.length, decode, place };
+  return { path, targets: [...targets], waiting: new Set(targets), frame, sink, method, reply, slotByEngine, onlySlot: targets.length === 1 ? slots[0] : undefined, remaining: targets.length, decode, place };
 }

@@ -1,10 +1,10 @@
 /**
  * Reading what the controller and the engines send: reply contents into values and errors.
- * This is the one module where message content is taken as its type (`as`); when
- * core/protocol/validate.ts is merged, its checks go in here (contentOf and the decoders),
- * and nothing else in the client changes.
+ * Replies are checked here, once, with core/protocol/validate as they are matched to their
+ * request (checkWorkReply, checkReplyTo); the decoders then read typed, checked content.
  */
-import type { ContentMap, EngineInfo, Json, Message, MsgType } from '../protocol/messages.js';
+import { type ContentMap, type Failure, type MsgType, type WorkReplyType, type WorkRequestType, replyTypeOf } from '../protocol/messages.js';
+import { checkContent, describe, WireError } from '../protocol/validate.js';
 import { decodeValue } from '../serialize/serialize.js';
 import { AbortError, ControllerError, EngineError, RemoteError } from './errors.js';
 import type { ReplyDecoder } from './viewHost.js';
@@ -24,49 +24,46 @@ export interface ExecuteResult {
   result?: string;
 }
 
-/** The fields every reply may carry. */
-export interface ReplyStatus {
-  status?: string;
-  ename?: string;
-  evalue?: string;
-  traceback?: unknown;
+const WORK_REPLY: { readonly [K in WorkRequestType]: WorkReplyType } = {
+  execute_request: 'execute_reply',
+  apply_request: 'apply_reply',
+  push_request: 'push_reply',
+  pull_request: 'pull_reply',
+  keys_request: 'keys_reply',
+  clear_request: 'clear_reply',
+};
+
+/** The reply type a work request is answered with. */
+export function workReplyOf(requestType: WorkRequestType): WorkReplyType {
+  return WORK_REPLY[requestType];
 }
 
-/** The status part of any reply (work or control). */
-export function statusOf(msg: Message): ReplyStatus {
-  return msg.content as ReplyStatus;
+/** A work reply, checked: of the type its request is answered with, its content as validate wants it. Throws WireError. */
+export function checkWorkReply(expected: WorkReplyType, type: string, content: unknown): ContentMap[WorkReplyType] {
+  if (type !== expected) throw new WireError(`expected ${expected}, got ${describe(type)}`);
+  return checkContent(expected, content);
 }
 
-/** A successful control reply's content, as its request type says. */
-export function okContent<T extends MsgType>(msg: Message): OkReply<T> {
-  return msg.content as OkReply<T>;
-}
-
-export function connectReplyOf(msg: Message): ContentMap['connect_reply'] {
-  return msg.content as ContentMap['connect_reply'];
-}
-
-/** The engine an engine_event is about, or undefined when it names none. */
-export function engineEventOf(msg: Message): { event: ContentMap['engine_event']['event']; engine: EngineInfo } | undefined {
-  const ev = msg.content as ContentMap['engine_event'] | undefined;
-  const e = ev?.engine;
-  return e && typeof e.id === 'number' ? { event: ev.event, engine: e } : undefined;
+/**
+ * The reply to a control request of type T, checked against its reply type; throws WireError.
+ * (The overload types the checked content by T, which TypeScript cannot follow through ContentMap.)
+ */
+export function checkReplyTo<T extends MsgType>(requestType: T, content: unknown): OkReply<T> | Failure;
+export function checkReplyTo(requestType: MsgType, content: unknown): ContentMap[MsgType] {
+  return checkContent(replyTypeOf(requestType), content);
 }
 
 /** The error of a work reply that is not ok ('error', 'aborted', or something unexpected). */
-export function workFailure(c: ReplyStatus, engineId: number, method: string): RemoteError {
-  if (c.status === 'error') {
-    const traceback = Array.isArray(c.traceback) ? c.traceback.map(String) : [];
-    const evalue = String(c.evalue ?? '');
-    return c.ename === 'EngineError' ? new EngineError(engineId, method, evalue, traceback) : new RemoteError(engineId, method, String(c.ename ?? 'Error'), evalue, traceback);
-  }
+export function workFailure(c: Failure, engineId: number, method: string): RemoteError {
   if (c.status === 'aborted') return new AbortError(engineId, method);
-  return new RemoteError(engineId, method, 'ProtocolError', `unexpected reply status ${JSON.stringify(c.status)}`);
+  // validate checked ename and evalue; traceback is informative, so a bad one is left out.
+  const traceback = Array.isArray(c.traceback) ? c.traceback.map(String) : [];
+  return c.ename === 'EngineError' ? new EngineError(engineId, method, c.evalue, traceback) : new RemoteError(engineId, method, c.ename, c.evalue, traceback);
 }
 
 /** The error of a control reply that is not ok. */
-export function controlFailure(c: ReplyStatus, msgType: string): ControllerError {
-  return new ControllerError(msgType, c.ename ?? String(c.status), c.evalue ?? '');
+export function controlFailure(c: Failure, msgType: string): ControllerError {
+  return c.status === 'error' ? new ControllerError(msgType, c.ename, c.evalue) : new ControllerError(msgType, c.status, '');
 }
 
 // ---- work reply decoders (content -> the slot's value)
@@ -74,7 +71,7 @@ export function controlFailure(c: ReplyStatus, msgType: string): ControllerError
 type OutputSlots = { readonly slots: readonly { stdout: string; stderr: string }[] };
 
 /** How to decode the replies to a request of type `msgType` (rc.getResult). */
-export function replyDecoderFor(msgType: string, tracker: OutputSlots): ReplyDecoder {
+export function replyDecoderFor(msgType: WorkRequestType, tracker: OutputSlots): ReplyDecoder {
   switch (msgType) {
     case 'execute_request':
       return executeDecoder(tracker);
@@ -91,27 +88,26 @@ export function replyDecoderFor(msgType: string, tracker: OutputSlots): ReplyDec
 
 export const nothing: ReplyDecoder = () => undefined;
 
-export const applyDecoder: ReplyDecoder = (msg) => decodeValue((msg.content as { result: Json }).result ?? null, msg.buffers);
+// Each decoder gets the checked content of its request's reply type; the `in` tests only
+// narrow the type (they hold for that reply type), with no second check.
+
+export const applyDecoder: ReplyDecoder = (c, buffers) => decodeValue('result' in c ? (c.result ?? null) : null, buffers);
 
 export function pullDecoder(single: boolean): ReplyDecoder {
-  return (msg) => {
-    const values = (msg.content as { values: Json[] }).values;
-    if (!Array.isArray(values)) throw new TypeError('pull_reply has no values');
-    return single ? decodeValue(values[0], msg.buffers) : values.map((v) => decodeValue(v, msg.buffers));
+  return (c, buffers) => {
+    if (!('values' in c)) throw new TypeError('pull_reply has no values');
+    const values = c.values;
+    return single ? decodeValue(values[0], buffers) : values.map((v) => decodeValue(v, buffers));
   };
 }
 
-export const keysDecoder: ReplyDecoder = (msg) => {
-  const keys = (msg.content as { keys: unknown }).keys;
-  return Array.isArray(keys) ? keys.map(String) : [];
-};
+export const keysDecoder: ReplyDecoder = (c) => ('keys' in c ? c.keys : []);
 
 export function executeDecoder(tracker: OutputSlots): ReplyDecoder {
-  return (msg, engineId, index) => {
-    const c = msg.content as { execution_count?: number; result?: string };
+  return (c, _buffers, engineId, index) => {
     const slot = tracker.slots[index];
-    const out: ExecuteResult = { engineId, executionCount: c.execution_count ?? 0, stdout: slot.stdout, stderr: slot.stderr };
-    if (c.result !== undefined) out.result = c.result;
+    const out: ExecuteResult = { engineId, executionCount: 'execution_count' in c ? c.execution_count : 0, stdout: slot.stdout, stderr: slot.stderr };
+    if ('result' in c && typeof c.result === 'string') out.result = c.result;
     return out;
   };
 }

@@ -3,7 +3,7 @@
  * to route replies into, and a way to send work. Client implements it; DirectView (and any later
  * view type) talks to the client only through it, so a new view never touches Client.
  */
-import type { ContentMap, KernelKind, Message, WorkRequestType } from '../protocol/messages.js';
+import type { ContentMap, KernelKind, WorkReplyType, WorkRequestType } from '../protocol/messages.js';
 import type { AsyncResult, ResultSpec, ResultTracker, StreamName } from './asyncResult.js';
 import type { RemoteError } from './errors.js';
 import type { Targets } from './validate.js';
@@ -19,8 +19,11 @@ export interface ResultSink {
   readonly slots: readonly { done: boolean }[];
 }
 
-/** Decodes the content of a successful reply into the slot's value. */
-export type ReplyDecoder = (msg: Message, engineId: number, index: number) => unknown;
+/** A successful work reply's content, checked (core/protocol/validate) against its request's reply type. */
+export type OkWorkReply = Extract<ContentMap[WorkReplyType], { status: 'ok' }>;
+
+/** Decodes the content of a successful reply (and the message's buffers) into the slot's value. */
+export type ReplyDecoder = (content: OkWorkReply, buffers: readonly Uint8Array[], engineId: number, index: number) => unknown;
 
 /** One work request on its way to one or more engines. */
 export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {

@@ -11,6 +11,7 @@
 import net from 'node:net';
 import { ReplayGuard } from '../../core/transport/replayGuard.js';
 import { createMessage, isWorkRequest, type DirectAddress, type Message } from '../../core/protocol/messages.js';
+import { checkContent } from '../../core/protocol/validate.js';
 import type { Signer } from '../../core/transport/codec.js';
 import { adoptAccepted, Connection } from '../../core/transport/connection.js';
 
@@ -98,11 +99,18 @@ export class DirectServer {
       conn.destroy();
       return false;
     }
-    const asked = (msg.content as { engine_uuid?: unknown }).engine_uuid;
+    let asked: string | Error;
+    try {
+      asked = checkContent('engine_connect_request', msg.content).engine_uuid;
+    } catch (e) {
+      asked = e as Error;
+    }
     const ok = asked === this.opts.uuid;
     const content = ok
       ? { status: 'ok' as const, id, uuid: this.opts.uuid }
-      : { status: 'error' as const, ename: 'EngineError', evalue: `this is engine ${id} (uuid ${this.opts.uuid}), not ${String(asked)}`, traceback: [] };
+      : asked instanceof Error
+        ? { status: 'error' as const, ename: 'ProtocolError', evalue: `engine_connect_request: ${asked.message}`, traceback: [] }
+        : { status: 'error' as const, ename: 'EngineError', evalue: `this is engine ${id} (uuid ${this.opts.uuid}), not ${asked}`, traceback: [] };
     conn.send(createMessage('engine_connect_reply', content, { session: this.opts.session, parent: msg.header, metadata: { engine_id: id } }));
     if (!ok) conn.close();
     return ok;

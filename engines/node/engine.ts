@@ -26,6 +26,7 @@ import {
   type Message,
   type Metadata,
 } from '../../core/protocol/messages.js';
+import { checkContent } from '../../core/protocol/validate.js';
 import { encodeMessageFrame, Signer } from '../../core/transport/codec.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../core/transport/frame.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
@@ -177,7 +178,12 @@ export class Engine {
             if (!waiting) return;
             waiting = false;
             clearTimeout(timer);
-            resolve(msg.content as ContentMap['registration_reply']);
+            try {
+              resolve(checkContent('registration_reply', msg.content));
+            } catch (e) {
+              conn.destroy();
+              reject(new Error(`malformed registration_reply: ${(e as Error).message}`));
+            }
           } else if (conn === this.conn) {
             this.onMessage(msg);
           } else if (!waiting) {
@@ -288,7 +294,14 @@ export class Engine {
   private onMessage(msg: Message): void {
     const type = msg.header.msg_type;
     if (type === 'abort_request') {
-      this.abort((msg.content as ContentMap['abort_request']).msg_ids);
+      let msgIds: string[] | undefined;
+      try {
+        msgIds = checkContent(type, msg.content).msg_ids;
+      } catch (e) {
+        this.log(`ignoring a malformed abort_request: ${(e as Error).message}`);
+        return;
+      }
+      this.abort(msgIds);
     } else if (type === 'shutdown_request') {
       this.exit(0);
     } else if (type === 'interrupt_request') {
@@ -469,18 +482,13 @@ export class Engine {
    * Named ones that are neither queued nor running may not have arrived yet (a direct request
    * can lose the race to its abort): they are remembered and answered 'aborted' on arrival.
    */
-  private abort(msgIds: string[] | null | undefined): void {
-    const all = msgIds === undefined || msgIds === null; // absent: every queued request
-    if (!all && !Array.isArray(msgIds)) {
-      this.log('ignoring an abort_request whose msg_ids is not an array');
-      return;
-    }
-    const ids = all ? null : new Set(msgIds);
+  private abort(msgIds: readonly string[] | undefined): void {
+    const ids = msgIds === undefined ? null : new Set(msgIds); // absent: every queued request
     const dropped = this.queue.remove((q) => ids === null || ids.has(q.msg.header.msg_id));
     if (ids !== null) {
       ids.delete(this.currentMsgId);
       for (const q of dropped) ids.delete(q.msg.header.msg_id);
-      for (const id of ids) if (typeof id === 'string') this.earlyAborts.add(id);
+      for (const id of ids) this.earlyAborts.add(id);
     }
     if (dropped.length === 0) return;
     const now = new Date().toISOString();

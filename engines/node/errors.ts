@@ -6,6 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inspect, types } from 'node:util';
 import { errorContent, type ErrorContent } from '../../core/protocol/messages.js';
+import { WireError } from '../../core/protocol/validate.js';
 import { SerializationError } from '../../core/serialize/serialize.js';
 
 export class InterruptError extends Error {
@@ -64,6 +65,8 @@ function safe(f: () => unknown, fallback: string): string {
 /** Error content for anything thrown; `throw 5` gives ename 'Error', evalue '5'. */
 export function describeError(e: unknown): ErrorContent {
   if (e instanceof InterruptError) return errorContent('InterruptError', 'interrupted', []);
+  // A malformed request: its message names the field, and it carries the ename the protocol gives it.
+  if (e instanceof WireError) return errorContent(e.ename, e.message, []);
   if (!isErrorLike(e)) {
     const evalue = typeof e === 'object' && e !== null ? inspect(e) : safe(() => String(e), inspect(e));
     return errorContent('Error', evalue, []);

@@ -1,9 +1,12 @@
 /**
  * Work requests -> reply content: decoding arguments, running them against the namespace
  * and encoding results. Throws for failures; the engine turns the error into an error reply.
+ * The content is checked here, once, as the request is taken by its type (core/protocol/validate):
+ * a malformed one throws WireError, which names the field and carries the ename to reply with.
  */
 import { inspect } from 'node:util';
-import type { ContentMap, Json, Message, WorkRequestType } from '../../core/protocol/messages.js';
+import type { ContentMap, Json, Message } from '../../core/protocol/messages.js';
+import { checkContent } from '../../core/protocol/validate.js';
 import { decodeValue, encodeValue, type DecodeOptions, type Encoder } from '../../core/serialize/serialize.js';
 import { DecodeError } from './errors.js';
 import { isThenable } from './interrupt.js';
@@ -14,10 +17,6 @@ export interface ReplyBody {
   buffers: Uint8Array[];
 }
 
-function expect(cond: boolean, what: string): asserts cond {
-  if (!cond) throw new TypeError(`bad request: ${what}`);
-}
-
 export class RequestHandler {
   /** Counts execute requests from 1; kept across clear. */
   executionCount = 0;
@@ -26,28 +25,27 @@ export class RequestHandler {
 
   /** The reply body; a Promise only when the request has to wait (top-level await, a promise result, imports). */
   handle(msg: Message): ReplyBody | Promise<ReplyBody> {
-    const type = msg.header.msg_type as WorkRequestType;
+    const type = msg.header.msg_type;
     switch (type) {
       case 'execute_request':
-        return this.execute(msg.content as ContentMap['execute_request']);
+        return this.execute(checkContent(type, msg.content));
       case 'apply_request':
-        return this.apply(msg.content as ContentMap['apply_request'], msg.buffers);
+        return this.apply(checkContent(type, msg.content), msg.buffers);
       case 'push_request':
-        return this.push(msg.content as ContentMap['push_request'], msg.buffers);
+        return this.push(checkContent(type, msg.content), msg.buffers);
       case 'pull_request':
-        return this.pull(msg.content as ContentMap['pull_request']);
+        return this.pull(checkContent(type, msg.content));
       case 'keys_request':
         return ok({ keys: this.ns.keys() });
       case 'clear_request':
         this.ns.clear();
         return ok({});
       default:
-        throw new TypeError(`unknown request type ${String(type)}`);
+        throw new TypeError(`unknown request type ${type}`);
     }
   }
 
   private execute(c: ContentMap['execute_request']): ReplyBody | Promise<ReplyBody> {
-    expect(typeof c.code === 'string', 'execute_request.code must be a string');
     // silent (as in Jupyter): not counted and no result shown.
     const count = c.silent === true ? this.executionCount : ++this.executionCount;
     const body = ({ value }: { value: unknown }): ReplyBody => {
@@ -75,22 +73,18 @@ export class RequestHandler {
   }
 
   private apply(c: ContentMap['apply_request'], buffers: readonly Uint8Array[]): ReplyBody | Promise<ReplyBody> {
-    expect(typeof c.fn === 'string', 'apply_request.fn must be a string');
-    expect(c.args === undefined || Array.isArray(c.args), 'apply_request.args must be an array');
-    expect(c.require === undefined || (Array.isArray(c.require) && c.require.every((r) => typeof r === 'string')), 'apply_request.require must be an array of strings');
     if (c.require?.length) return this.ns.importModules(c.require).then(() => this.call(c, buffers));
     return this.call(c, buffers);
   }
 
   /** The call itself: synchronous unless the function returns a promise. */
   private call(c: ContentMap['apply_request'], buffers: readonly Uint8Array[]): ReplyBody | Promise<ReplyBody> {
-    const args = (c.args ?? []).map((a, i) => this.decode(a, buffers, `argument ${i}`));
+    const args = c.args.map((a, i) => this.decode(a, buffers, `argument ${i}`));
     const result = c.fn === '' ? null : this.ns.apply(c.fn, args);
     return isThenable(result) ? Promise.resolve(result).then(resultBody) : resultBody(result);
   }
 
   private push(c: ContentMap['push_request'], buffers: readonly Uint8Array[]): ReplyBody {
-    expect(typeof c.ns === 'object' && c.ns !== null && !Array.isArray(c.ns), 'push_request.ns must be an object');
     // Decode everything first so a bad entry binds nothing.
     const values = Object.keys(c.ns).map((name) => [name, this.decode(c.ns[name], buffers, name)] as const);
     for (const [name, value] of values) this.ns.set(name, value);
@@ -98,7 +92,6 @@ export class RequestHandler {
   }
 
   private pull(c: ContentMap['pull_request']): ReplyBody {
-    expect(Array.isArray(c.names) && c.names.every((n) => typeof n === 'string'), 'pull_request.names must be an array of strings');
     const enc: Encoder = { buffers: [] };
     const values = c.names.map((name) => encodeValue(this.ns.get(name), enc, name));
     return { content: { status: 'ok', values }, buffers: enc.buffers };

@@ -14,7 +14,7 @@ import vm from 'node:vm';
 import { after, before } from 'node:test';
 import { Client } from '../../../core/client/index.js';
 import { writeConnectionFile } from '../../../core/connection/connectionFile.js';
-import { createMessage, errorContent, type EngineInfo, type Json, type KernelKind, type Message, type MsgType } from '../../../core/protocol/messages.js';
+import { createMessage, errorContent, isWorkRequest, type EngineInfo, type Json, type KernelKind, type Message, type MsgType } from '../../../core/protocol/messages.js';
 import { Signer } from '../../../core/transport/codec.js';
 import { Connection } from '../../../core/transport/connection.js';
 import { decodeValue, encodeValue, functionExpression } from '../../../core/serialize/serialize.js';
@@ -40,6 +40,8 @@ export interface ScriptedController {
   /** Every message the controller received from clients, in order. */
   received: Message[];
   clients: Connection[];
+  /** Answers a request the controller itself answers (connect, status, abort, ...): the reply content, or undefined for the usual one. */
+  controlHandler?: (msg: Message) => object | undefined;
   /** Publish an engine_event to every client. */
   publish(event: 'registered' | 'state' | 'unregistered', info: EngineInfo): void;
   addEngine(kernel?: KernelKind): ScriptedEngine;
@@ -120,7 +122,10 @@ export async function startScriptedController(opts: { n?: number; key?: string; 
       onMessage: (msg) => {
         received.push(msg);
         const t = msg.header.msg_type;
-        if (t === 'connect_request') {
+        const custom = t.endsWith('_request') && !isWorkRequest(t) ? fake.controlHandler?.(msg) : undefined;
+        if (custom !== undefined) {
+          send(conn, t.replace(/_request$/, '_reply') as MsgType, custom, msg);
+        } else if (t === 'connect_request') {
           send(conn, 'connect_reply', { status: 'ok', engines: [...engines.values()].map((e) => e.info), controller_pid: process.pid, heartbeat_ms: 100 }, msg);
         } else if (t === 'status_request') {
           send(conn, 'status_reply', { status: 'ok', engines: [...engines.values()].map((e) => e.info), dropped_messages: 0, clients: clients.length }, msg);
