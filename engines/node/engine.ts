@@ -116,6 +116,7 @@ export class Engine {
         else if (e.event === 'cancel') this.cancel(e.msgIds);
         else if (e.event === 'closed') this.onHeartClosed(e.reason);
         else if (e.event === 'exited') this.exit(1, `heart stopped: ${e.reason}`);
+        else if (e.event === 'ignored') this.log(`ignoring ${e.reason}`);
       },
       (e) => this.exit(1, `heart failed: ${e.message}`),
     );

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createMessage, WORK_REQUESTS, type CurrentTask } from '../../core/protocol/messages.js';
+import { checkContent } from '../../core/protocol/validate.js';
 import { Signer } from '../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
 import { RUNNING, TAKEN } from './interruptState.js';
@@ -35,7 +36,8 @@ export type HeartEvent =
   | { event: 'closed'; reason: string }
   | { event: 'exited'; reason: string }
   | { event: 'interrupt'; running: number }
-  | { event: 'cancel'; msgIds: string[] };
+  | { event: 'cancel'; msgIds: string[] }
+  | { event: 'ignored'; reason: string };
 
 const config = workerData as HeartConfig;
 const port = parentPort!;
@@ -107,9 +109,16 @@ port.on('message', (start: HeartStart) => {
       conn.start({
         onMessage(msg) {
           if (msg.header.msg_type !== 'interrupt_request') return;
-          const ids = (msg.content as { msg_ids?: unknown }).msg_ids;
-          if (Array.isArray(ids)) {
-            const msgIds = ids.filter((x): x is string => typeof x === 'string');
+          let ids: string[] | undefined;
+          try {
+            ids = checkContent('interrupt_request', msg.content).msg_ids;
+          } catch (e) {
+            // A malformed interrupt interrupts nothing (as a malformed abort aborts nothing).
+            port.postMessage({ event: 'ignored', reason: `a malformed interrupt_request: ${(e as Error).message}` } satisfies HeartEvent);
+            return;
+          }
+          if (ids !== undefined) {
+            const msgIds = ids;
             port.postMessage({ event: 'cancel', msgIds } satisfies HeartEvent);
             const running = currentRequest();
             if (running === '' || (running !== undefined && !msgIds.includes(running))) return; // not the one running

@@ -96,6 +96,19 @@ describe('node engine: malformed requests', () => {
     assert.equal(((await fc.reply(slow)).msg.content as { status: string }).status, 'ok');
   });
 
+  it('an interrupt_request on the heart with msg_ids: 5 interrupts nothing (logged); a good one still interrupts', async () => {
+    const running = fc.send('execute_request', { code: "console.log('started'); await new Promise((r) => setTimeout(r, 400)); 'finished'" });
+    await fc.main.next((m) => m.header.msg_type === 'stream' && m.parent_header.msg_id === running.header.msg_id, 10_000, 'the request to start');
+    fc.sendHeart('interrupt_request', bad<'interrupt_request'>({ msg_ids: 5 }));
+    await logged(/ignoring a malformed interrupt_request: msg_ids must be an array of msg_id strings, got 5/);
+    const done = (await fc.reply(running)).msg.content as { status: string; result?: string };
+    assert.deepEqual([done.status, done.result], ['ok', "'finished'"]);
+    const again = fc.send('execute_request', { code: "console.log('started'); await new Promise(() => {})" });
+    await fc.main.next((m) => m.header.msg_type === 'stream' && m.parent_header.msg_id === again.header.msg_id, 10_000, 'the request to start');
+    fc.sendHeart('interrupt_request', {});
+    assert.equal(((await fc.reply(again)).msg.content as { status: string }).status, 'error');
+  });
+
   it('a direct engine_connect_request with engine_uuid: 5 -> ProtocolError naming engine_uuid; direct clients still connect', async () => {
     const reply = await directHandshake({ engine_uuid: 5 });
     assertError(reply, 'ProtocolError', /engine_connect_request: engine_uuid must be a string, got 5/);
