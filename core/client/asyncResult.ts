@@ -6,7 +6,7 @@
  */
 import { AbortError, CompositeError, RemoteError, TimeoutError } from './errors.js';
 
-import type { Disposable } from '../events/emitter.js';
+import { Emitter, type Disposable } from '../events/emitter.js';
 export type { Disposable };
 
 export type StreamName = 'stdout' | 'stderr';
@@ -74,7 +74,7 @@ interface TrackerView<T> {
   readonly outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
   readonly spec: { readonly abort?: (msgIds: string[], engineIds: number[]) => Promise<void> };
   whenDone(cb: () => void): () => void;
-  onOutput(cb: (ev: OutputEvent) => void): Disposable;
+  onDidReceiveOutput(cb: (ev: OutputEvent) => void): Disposable;
 }
 
 /**
@@ -87,7 +87,8 @@ export class ResultTracker<T> implements TrackerView<T> {
   private resolvePromise!: (v: T) => void;
   private rejectPromise!: (e: unknown) => void;
   private remaining: number;
-  private listeners: ((ev: OutputEvent) => void)[] = [];
+  // Made on the first subscription: most results have no output listener, and this is per request.
+  private outputs: Emitter<OutputEvent> | undefined;
   private doneCallbacks: (() => void)[] = [];
   readonly startedAt = performance.now();
   completedAt: number | undefined;
@@ -114,15 +115,8 @@ export class ResultTracker<T> implements TrackerView<T> {
     const slot = this.slots[index];
     if (name === 'stderr') slot.stderr += text;
     else slot.stdout += text;
-    if (this.listeners.length === 0) return;
-    const ev: OutputEvent = { engineId: slot.engineId, index, name, text };
-    for (const cb of this.listeners) {
-      try {
-        cb(ev);
-      } catch {
-        /* a listener's bug must not break the routing of replies */
-      }
-    }
+    // A listener's bug must not break the routing of replies: the emitter catches it.
+    if (this.outputs?.hasListeners) this.outputs.fire({ engineId: slot.engineId, index, name, text });
   }
 
   settle(index: number, value: unknown, meta?: { started?: string; completed?: string }): void {
@@ -177,13 +171,9 @@ export class ResultTracker<T> implements TrackerView<T> {
     return this.slots.length - this.remaining;
   }
 
-  onOutput(cb: (ev: OutputEvent) => void): Disposable {
-    this.listeners = [...this.listeners, cb];
-    return {
-      dispose: () => {
-        this.listeners = this.listeners.filter((l) => l !== cb);
-      },
-    };
+  onDidReceiveOutput(cb: (ev: OutputEvent) => void): Disposable {
+    if (this.outcome) return { dispose() {} }; // done: no more output comes
+    return (this.outputs ??= new Emitter<OutputEvent>()).event(cb);
   }
 
   /** Runs `cb` once the result is settled (at once when it already is); returns a canceller. */
@@ -219,7 +209,7 @@ export class ResultTracker<T> implements TrackerView<T> {
     this.outcome = outcome;
     if (outcome.ok) this.resolvePromise(outcome.value);
     else this.rejectPromise(outcome.error);
-    this.listeners = [];
+    this.outputs?.dispose();
     const callbacks = this.doneCallbacks;
     this.doneCallbacks = [];
     for (const cb of callbacks) cb();
@@ -355,8 +345,8 @@ export class AsyncResult<T = unknown> implements Promise<T> {
   }
 
   /** Calls `cb` for each piece of output as it arrives, until the result is done or the disposable is disposed. */
-  onOutput(cb: (ev: OutputEvent) => void): Disposable {
-    return this.tracker.onOutput(cb);
+  onDidReceiveOutput(cb: (ev: OutputEvent) => void): Disposable {
+    return this.tracker.onDidReceiveOutput(cb);
   }
 
   /** Drops the requests of this result that have not started yet; they reject with AbortError. */

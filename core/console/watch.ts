@@ -41,7 +41,7 @@ export class Watch {
     private readonly opts: WatchOptions,
   ) {
     this.ended = new Promise<WatchEnd>((resolve) => (this.finish = resolve));
-    if (opts.stream) this.listener = ar.onOutput((ev) => this.onOutput(ev));
+    if (opts.stream) this.listener = ar.onDidReceiveOutput((ev) => this.onOutput(ev));
     const after = opts.progressAfterMs ?? 1000;
     if (screen.live) {
       this.progressTimer = setInterval(() => {

@@ -189,7 +189,7 @@ export class NamespaceOps {
         return;
       }
       this.tasks.track(task, i, () => r.msgIds[0]);
-      r.onOutput((ev) => task.output(i, ev.name, ev.text));
+      r.onDidReceiveOutput((ev) => task.output(i, ev.name, ev.text));
       r.then(
         (v) => task.settle(i, { executionCount: v.executionCount, result: v.result ?? null, stdout: v.stdout, stderr: v.stderr }, r.metadata[0]),
         (e: unknown) => task.fail(i, failureOf(e), r.metadata[0], e instanceof AbortError),

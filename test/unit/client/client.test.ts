@@ -349,7 +349,7 @@ describe('AsyncResult', () => {
     try {
       const ar = s.rc.view().execute('x') as AsyncResult<ExecuteResult[]>;
       const seen: string[] = [];
-      ar.onOutput((ev) => seen.push(`${ev.engineId}:${ev.name}:${ev.text}`));
+      ar.onDidReceiveOutput((ev) => seen.push(`${ev.engineId}:${ev.name}:${ev.text}`));
       const out = await ar;
       assert.deepEqual(out.map((o) => o.stdout), ['zero again', 'one']);
       assert.deepEqual(out.map((o) => o.stderr), ['warn', '']);
