@@ -2,10 +2,21 @@
 results. A handler returns (content, buffers) or raises: ReplyError for failures the engine
 describes itself, anything else from user code (the engine turns both into an error reply)."""
 
+import json
+
 from .errors import ReplyError
 from .namespace import Namespace
 from .values import Encoder, SerializationError, decode_value
 
+
+def _malformed(what, value):
+    """A request whose content the protocol does not allow: the same ename and words as every
+    engine (core/protocol/validate.ts), e.g. ProtocolError: args must be an array, got 5."""
+    try:
+        got = json.dumps(value)
+    except (TypeError, ValueError):
+        got = type(value).__name__
+    return ReplyError('ProtocolError', '%s, got %s' % (what, got))
 
 def _ends_with_semicolon(code, node):
     """True when the statement is followed by ';' (as in IPython, that hides Out[n])."""
@@ -34,9 +45,9 @@ class Requests(object):
         import ast
         self.execution_count += 1
         n = self.execution_count
-        code = msg.content.get('code', '')
+        code = msg.content.get('code')
         if not isinstance(code, str):
-            raise ReplyError('TypeError', 'execute_request code must be a string')
+            raise _malformed('code must be a string', code)
         space = self.space
         filename = '<execute-%d>' % n
         space.register_source(filename, code)
@@ -61,20 +72,20 @@ class Requests(object):
         c = msg.content
         args = c.get('args', [])
         if not isinstance(args, list):
-            raise ReplyError('TypeError', 'apply_request args must be an array')
+            raise _malformed('args must be an array', args)
         try:
             args = [decode_value(a, msg.buffers) for a in args]
         except Exception as e:
             raise ReplyError('SerializationError', 'cannot deserialize the arguments: %s' % e)
         space = self.space
-        req = c.get('require') or []
-        if isinstance(req, str):
-            req = [req]
+        req = c.get('require', [])
+        if not isinstance(req, list) or not all(isinstance(r, str) for r in req):
+            raise _malformed('require must be an array of module names', req)
         for name in req:
             space.require(name)
-        src = c.get('fn', '')
+        src = c.get('fn')
         if not isinstance(src, str):
-            raise ReplyError('TypeError', 'apply_request fn must be source text')
+            raise _malformed('fn must be a string', src)
         result = None
         if src.strip():
             result = space.user(space.call, space.compile_function(src), args)
@@ -88,7 +99,7 @@ class Requests(object):
     def push(self, msg):
         ns = msg.content.get('ns')
         if not isinstance(ns, dict):
-            raise ReplyError('TypeError', 'push_request ns must be an object')
+            raise _malformed('ns must be an object of names and values', ns)
         values = {}
         for name, tree in ns.items():
             try:
@@ -100,10 +111,8 @@ class Requests(object):
 
     def pull(self, msg):
         names = msg.content.get('names')
-        if isinstance(names, str):
-            names = [names]
-        if not isinstance(names, list):
-            raise ReplyError('TypeError', 'pull_request names must be an array of strings')
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise _malformed('names must be an array of names', names)
         ns = self.space.ns
         enc = Encoder()
         values = []
