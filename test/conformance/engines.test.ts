@@ -11,7 +11,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { isDeepStrictEqual } from 'node:util';
 import { createMessage, type Header, type Json, type Message, type MsgType } from '../../core/protocol/messages.js';
-import { FakeController, Inbox, isReplyTo, noPython, streamsIn, type DirectPeer } from '../unit/engines/fakeController.js';
+import { Inbox, isReplyTo } from '../harness/peer.js';
+import { FakeController, noPython, type DirectPeer } from '../unit/engines/fakeController.js';
 import { bufferOf, loadFixtures, mismatches, resolve, type Expect, type Fixture, type JsonValue, type Step } from './golden.js';
 
 interface Language {
@@ -83,7 +84,7 @@ class Run {
       if (step.via === 'direct') {
         this.direct ??= await fc.connectDirect();
         msg = this.direct.send(type, content, opts);
-        inbox = this.direct.inbox;
+        inbox = this.direct;
       } else if (step.via === 'heart') {
         msg = createMessage(type, content, { session: fc.session, ...opts });
         fc.heartConn!.send(msg);
@@ -134,7 +135,7 @@ class Run {
       `reply buffers: expected ${buffers.length} (${buffers.map((b) => Buffer.from(b).toString('hex')).join(', ')}), got ${reply.buffers.length}`,
     );
     const replyIndex = inbox.messages.indexOf(replyAt);
-    const streams = streamsIn(inbox, req);
+    const streams = inbox.streamsOf(req);
     for (const s of streams) {
       assert.ok(inbox.messages.indexOf(s) < replyIndex, 'all output comes before the reply');
       assertMatches({ name: '$string', text: '$string' }, s.msg.content, this.lang, this.ids, 'stream content');
@@ -148,7 +149,7 @@ class Run {
 }
 
 function streamText(inbox: Inbox, req: Message, name?: string): string {
-  return streamsIn(inbox, req)
+  return inbox.streamsOf(req)
     .map((s) => s.msg.content as { name: string; text: string })
     .filter((c) => name === undefined || c.name === name)
     .map((c) => c.text)

@@ -39,12 +39,12 @@ for (const kind of ['node', 'python'] as const) {
       const id = newId();
       await abortFirst([id]);
       const req = direct.send('execute_request', { code: SET_RAN[kind] }, { msgId: id });
-      const reply = (await direct.reply(req)).msg;
+      const reply = await direct.replyTo(req);
       assert.deepEqual(reply.content, { status: 'aborted' });
       assert.equal(reply.header.msg_type, 'execute_reply');
       await ranIsUnset();
       // The next request on that connection runs as usual.
-      const next = (await direct.reply(direct.send('execute_request', { code: SET_RAN[kind] }))).msg;
+      const next = await direct.replyTo(direct.send('execute_request', { code: SET_RAN[kind] }));
       assert.equal((next.content as { status: string }).status, 'ok');
     });
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMessage, type Message } from '../../../core/protocol/messages.js';
-import { FakeController, isReplyTo } from './fakeController.js';
+import { isReplyTo } from '../../harness/peer.js';
+import { FakeController } from './fakeController.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const isBeat = (m: Message) => m.header.msg_type === 'heartbeat';
@@ -49,7 +50,7 @@ describe('node engine process', () => {
     assert.ok(typeof md.started === 'string' && typeof md.completed === 'string' && md.started <= md.completed);
     assert.deepEqual(reply.msg.parent_header, req.header);
 
-    const streams = fc.streamsFor(req);
+    const streams = fc.main.streamsOf(req);
     const text = (name: string) => streams.filter((s) => (s.msg.content as { name: string }).name === name).map((s) => (s.msg.content as { text: string }).text).join('');
     assert.equal(text('stdout'), 'first\nsecond\n');
     assert.equal(text('stderr'), 'oops\n');

@@ -11,9 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeConnectionFile } from '../../../core/connection/connectionFile.js';
-import { createMessage, newSession, type ContentMap, type DirectAddress, type Message, type Metadata, type MsgType } from '../../../core/protocol/messages.js';
+import { createMessage, newSession, type ContentMap, type DirectAddress, type Message, type MsgType } from '../../../core/protocol/messages.js';
 import { Signer } from '../../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../../core/transport/connection.js';
+import { Inbox, isReplyTo, Peer, type Received, type SendOptions } from '../../harness/peer.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const KEY = 'test-key-0123456789abcdef';
@@ -24,60 +25,11 @@ const PYTHON_ENGINE = path.join(repoRoot, 'engines', 'python', 'multiengine_engi
 /** Why python engines cannot run here, or false when they can (Python >= 3.8 on PATH): a node:test `skip`. */
 export const noPython: string | false = spawnSync(PYTHON, ['-c', 'import sys; sys.exit(sys.version_info < (3, 8))']).status === 0 ? false : `no ${PYTHON} (>= 3.8) on PATH`;
 
-/** Options of a message a test sends. */
-export interface SendOptions {
-  buffers?: Uint8Array[];
-  msgId?: string;
-  metadata?: Metadata;
-}
-
-export interface Received {
-  msg: Message;
-  /** performance.now() when it arrived. */
-  at: number;
-}
-
-/** Messages from one peer connection, awaitable by predicate. */
-export class Inbox {
-  readonly messages: Received[] = [];
-  private waiters: Array<{ pred: (m: Message) => boolean; resolve: (m: Received) => void }> = [];
-
-  push(msg: Message): void {
-    const r = { msg, at: performance.now() };
-    this.messages.push(r);
-    this.waiters = this.waiters.filter((w) => {
-      if (!w.pred(msg)) return true;
-      w.resolve(r);
-      return false;
-    });
-  }
-
-  /** The first message (already received or future) matching `pred`. */
-  next(pred: (m: Message) => boolean, timeoutMs = 10_000, what = 'message'): Promise<Received> {
-    const found = this.messages.find((r) => pred(r.msg));
-    if (found) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
-      this.waiters.push({
-        pred,
-        resolve: (r) => {
-          clearTimeout(timer);
-          resolve(r);
-        },
-      });
-    });
-  }
-
-  count(pred: (m: Message) => boolean): number {
-    return this.messages.filter((r) => pred(r.msg)).length;
-  }
-}
-
 export class FakeController {
   readonly session = newSession();
   readonly signer = new Signer(KEY);
-  readonly main = new Inbox();
-  readonly heart = new Inbox();
+  readonly main = new Inbox('main');
+  readonly heart = new Inbox('heart');
   mainConn: Connection | null = null;
   heartConn: Connection | null = null;
   engine: ChildProcess | null = null;
@@ -194,7 +146,7 @@ export class FakeController {
     const peer = new DirectPeer(new Connection(await connectTcp(ip, port), this.signer), this.session, this.engineId);
     this.directs.push(peer);
     const hello = peer.send('engine_connect_request', { engine_uuid: (reg.content as ContentMap['registration_request']).uuid });
-    const reply = (await peer.inbox.next((m) => isReplyTo(m, hello), 10_000, 'engine_connect_reply')).msg;
+    const reply = (await peer.next((m) => isReplyTo(m, hello), 10_000, 'engine_connect_reply')).msg;
     if ((reply.content as { status?: string }).status !== 'ok') throw new Error(`direct handshake failed: ${JSON.stringify(reply.content)}`);
     return peer;
   }
@@ -211,10 +163,6 @@ export class FakeController {
   /** Sends and waits for the reply. */
   async request<T extends MsgType>(type: T, content: ContentMap[T], opts: Uint8Array[] | SendOptions = {}): Promise<Message> {
     return (await this.reply(this.send(type, content, opts))).msg;
-  }
-
-  streamsFor(req: Message): Received[] {
-    return streamsIn(this.main, req);
   }
 
   exitCode(timeoutMs = 5000): Promise<number | null> {
@@ -234,34 +182,18 @@ export class FakeController {
   }
 }
 
-/** A client's direct connection to an engine: requests carry `metadata.targets = [engine id]`. */
-export class DirectPeer {
-  readonly inbox = new Inbox();
-
+/** A client's direct connection to an engine: a Peer whose requests carry `metadata.targets = [engine id]` unless told otherwise. */
+export class DirectPeer extends Peer {
   constructor(
-    readonly conn: Connection,
-    private readonly session: string,
+    conn: Connection,
+    session: string,
     private readonly engineId: number,
   ) {
-    conn.start({ onMessage: (msg) => this.inbox.push(msg) });
+    super(conn, 'direct', session);
   }
 
-  send<T extends MsgType>(type: T, content: ContentMap[T], opts: SendOptions = {}): Message<T> {
+  override send<T extends MsgType>(type: T, content: ContentMap[T], opts: SendOptions = {}): Message<T> {
     const metadata = opts.metadata ?? (type === 'engine_connect_request' ? {} : { targets: [this.engineId] });
-    const msg = createMessage(type, content, { session: this.session, ...opts, metadata });
-    this.conn.send(msg);
-    return msg;
+    return super.send(type, content, { ...opts, metadata });
   }
-
-  async reply(req: Message, timeoutMs = 10_000): Promise<Received> {
-    return this.inbox.next((m) => isReplyTo(m, req), timeoutMs, `reply to ${req.header.msg_type} on the direct connection`);
-  }
-}
-
-export function streamsIn(inbox: Inbox, req: Message): Received[] {
-  return inbox.messages.filter((r) => r.msg.header.msg_type === 'stream' && (r.msg.parent_header as { msg_id?: string }).msg_id === req.header.msg_id);
-}
-
-export function isReplyTo(m: Message, req: Message): boolean {
-  return m.header.msg_type.endsWith('_reply') && (m.parent_header as { msg_id?: string }).msg_id === req.header.msg_id;
 }

@@ -34,8 +34,8 @@ describe('node engine: an interrupt at any moment of a running request', () => {
     await fc.startEngine();
     await fc.heart.next((m) => m.header.msg_type === 'heartbeat'); // the heart is connected
     direct = await fc.connectDirect();
-    const set = await direct.reply(direct.send('execute_request', { code: 'var kept = 41' }));
-    assert.equal((set.msg.content as { status: string }).status, 'ok');
+    const set = await direct.replyTo(direct.send('execute_request', { code: 'var kept = 41' }));
+    assert.equal((set.content as { status: string }).status, 'ok');
   });
   after(() => fc.close());
 
@@ -63,7 +63,7 @@ describe('node engine: an interrupt at any moment of a running request', () => {
         let content: { status?: string; ename?: string };
         try {
           // Far less than the 20 s sleep; a lost interrupt leaves a busy loop running forever.
-          content = (await direct.reply(req, 5000)).msg.content as typeof content;
+          content = (await direct.replyTo(req, undefined, 5000)).content as typeof content;
         } catch {
           failures.push(`${r.what}, interrupted ${delay} ms after it started: no reply within 5 s (engine exit code ${fc.engine!.exitCode}, signal ${fc.engine!.signalCode})`);
           break; // the engine is stuck in that request: the next ones would only queue behind it
@@ -74,8 +74,8 @@ describe('node engine: an interrupt at any moment of a running request', () => {
       if (failures.some((f) => f.includes('no reply'))) break;
     }
     assert.deepEqual(failures, []);
-    const kept = await direct.reply(direct.send('execute_request', { code: 'kept + 1' }));
-    assert.deepEqual(kept.msg.content, { status: 'ok', execution_count: (kept.msg.content as { execution_count: number }).execution_count, result: '42' });
+    const kept = await direct.replyTo(direct.send('execute_request', { code: 'kept + 1' }));
+    assert.deepEqual(kept.content, { status: 'ok', execution_count: (kept.content as { execution_count: number }).execution_count, result: '42' });
     assert.equal(fc.engine!.exitCode, null, 'the engine is alive');
   });
 

@@ -4,9 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createMessage, type ContentMap, type Message, type MsgType } from '../../../core/protocol/messages.js';
+import { type ContentMap, type Message, type MsgType } from '../../../core/protocol/messages.js';
 import { Connection, connectTcp } from '../../../core/transport/connection.js';
-import { FakeController, Inbox, isReplyTo } from './fakeController.js';
+import { isReplyTo, Peer } from '../../harness/peer.js';
+import { FakeController } from './fakeController.js';
 
 /** Content the protocol does not allow, sent as if it did. */
 const bad = <T extends MsgType>(content: Record<string, unknown>): ContentMap[T] => content as unknown as ContentMap[T];
@@ -41,15 +42,12 @@ describe('node engine: malformed requests', () => {
   /** A direct connection whose first message is an engine_connect_request with `content`: the engine's answer. */
   async function directHandshake(content: Record<string, unknown>): Promise<Message> {
     const { ip, port } = await fc.directAddress();
-    const conn = new Connection(await connectTcp(ip, port), fc.signer);
-    const inbox = new Inbox();
-    conn.start({ onMessage: (m) => inbox.push(m) });
+    const peer = new Peer(new Connection(await connectTcp(ip, port), fc.signer), 'direct', fc.session);
     try {
-      const hello = createMessage('engine_connect_request', bad<'engine_connect_request'>(content), { session: fc.session });
-      conn.send(hello);
-      return (await inbox.next((m) => isReplyTo(m, hello), 10_000, 'engine_connect_reply')).msg;
+      const hello = peer.send('engine_connect_request', bad<'engine_connect_request'>(content));
+      return (await peer.next((m) => isReplyTo(m, hello), 10_000, 'engine_connect_reply')).msg;
     } finally {
-      conn.destroy();
+      peer.close();
     }
   }
 
@@ -113,10 +111,10 @@ describe('node engine: malformed requests', () => {
     const reply = await directHandshake({ engine_uuid: 5 });
     assertError(reply, 'ProtocolError', /engine_connect_request: engine_uuid must be a string, got 5/);
     const peer = await fc.connectDirect();
-    const r = await peer.reply(peer.send('apply_request', bad<'apply_request'>({ fn: '() => 1', args: {} })));
-    assertError(r.msg, 'ProtocolError', /\bargs must be an array\b/);
-    const ok = await peer.reply(peer.send('apply_request', { fn: '() => 1', args: [] }));
-    assert.equal((ok.msg.content as { status: string }).status, 'ok');
+    const r = await peer.replyTo(peer.send('apply_request', bad<'apply_request'>({ fn: '() => 1', args: {} })));
+    assertError(r, 'ProtocolError', /\bargs must be an array\b/);
+    const ok = await peer.replyTo(peer.send('apply_request', { fn: '() => 1', args: [] }));
+    assert.equal((ok.content as { status: string }).status, 'ok');
   });
 });
 
