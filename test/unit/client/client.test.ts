@@ -1,6 +1,8 @@
 /**
  * The client against an in-process fake controller that speaks the real wire protocol:
- * connecting, routing replies and streams, result shapes, errors, and the view methods.
+ * connecting, routing replies and streams, result shapes, errors, and the view methods. The
+ * tutorial's value checks that need only the protocol (seedScenarios.ts) run on this scripted
+ * controller from test/integration/seeds.test.ts; here are what they do not check.
  */
 import { afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -132,20 +134,6 @@ describe('a view on four engines', () => {
     assert.equal(dview.block, true);
   });
 
-  test('targets and block instance defaults', async () => {
-    const v = s.rc.view();
-    v.block = true;
-    await v.push({ a: 5, b: 10 });
-    v.targets = [0, 2];
-    await v.execute('c = a + b');
-    v.targets = [1, 3];
-    await v.execute('c = a - b');
-    v.targets = undefined;
-    assert.deepEqual(await v.pull('c'), [15, -5, 15, -5]);
-    assert.deepEqual(await v.pull('c', { targets: [1, 2] }), [-5, 15]);
-    assert.deepEqual(v.targets, undefined);
-  });
-
   test('apply accepts a string of source, and awaits a promise result', async () => {
     assert.deepEqual(await dview.applySync('(x, y) => x * y', 6, 7), [42, 42, 42, 42]);
     assert.deepEqual(await dview.applySync(async (x: number) => x + 1, 1), [2, 2, 2, 2]);
@@ -222,31 +210,11 @@ describe('a view on four engines', () => {
     assert.deepEqual(await dview.gather('a', { targets: [2, 3] }), [8, 9, 10, 11, 12, 13, 14, 15]);
   });
 
-  test('parallel list comprehension through scatter, execute and gather', async () => {
-    dview.block = true;
-    const range64 = Array.from({ length: 64 }, (_, i) => i);
-    await dview.scatter('x', range64);
-    await dview.execute('y = x.map((i) => i ** 10)');
-    assert.deepEqual(await dview.gather('y'), range64.map((i) => i ** 10));
-  });
-
-  test('functions are values: pushed, used there, pulled back callable', async () => {
-    dview.block = true;
-    await dview.push({ f: (x: number) => 2 * x ** 4 });
-    await dview.execute('y = f(4.0)');
-    assert.deepEqual(await dview.pull('y'), [512, 512, 512, 512]);
-    const fs = (await dview.pull('f')) as ((x: number) => number)[];
-    assert.equal(fs[0](2), 32);
-  });
-
-  test('the dictionary interface always waits', async () => {
-    await dview.set('k', ['foobar']);
-    assert.deepEqual(await dview.get('k'), Array(4).fill(['foobar']));
-    await dview.update({ k1: 1, k2: 'two' });
-    const keys = (await dview.keys()) as string[][];
-    assert.equal(keys.length, 4);
-    for (const k of keys) for (const name of ['k', 'k1', 'k2']) assert.ok(k.includes(name));
-    assert.ok(((await dview.keys({ targets: 0 })) as string[]).includes('k1'));
+  test('keys with a single target gives that engine\'s names alone', async () => {
+    await dview.update({ k1: 1 });
+    const keys = (await dview.keys({ targets: 0 })) as string[];
+    assert.ok(keys.every((k) => typeof k === 'string'), `a flat list: ${JSON.stringify(keys)}`);
+    assert.ok(keys.includes('k1'));
   });
 
   test('clear empties the namespace', async () => {
