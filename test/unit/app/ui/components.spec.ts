@@ -9,7 +9,7 @@ import EngineTable from '../../../../renderer/components/EngineTable.svelte';
 import ValueTree from '../../../../renderer/components/ValueTree.svelte';
 import { setApi } from '../../../../renderer/lib/api';
 import { store } from '../../../../renderer/lib/state.svelte';
-import { engineRow, fakeApi } from './fakeApi';
+import { clusterSnapshot, engineRow, fakeApi } from './fakeApi';
 import PanelHarness from './PanelHarness.svelte';
 
 describe('EngineTable', () => {
@@ -135,15 +135,7 @@ describe('EngineTable', () => {
 });
 
 describe('ClusterBar', () => {
-  const snapshot = (status: ClusterSnapshot['status']): ClusterSnapshot => ({
-    status,
-    mode: 'local',
-    profile: 'app',
-    connectionFile: '/x/client.json',
-    controllerPid: 42,
-    error: null,
-    settings: { engineCount: 6, engineKind: 'python', attach: false, profile: 'app' },
-  });
+  const snapshot = (status: ClusterSnapshot['status']) => clusterSnapshot(status, { engineCount: 6, engineKind: 'python' });
   let api: Record<string, Mock>;
   beforeEach(() => {
     const fake = fakeApi();

@@ -1,6 +1,6 @@
 // A MultiengineApi whose every function is a vi.fn, for component tests.
 import { vi, type Mock } from 'vitest';
-import { API_KEYS, type EngineRow, type MultiengineApi } from '../../../../preload/contract';
+import { API_KEYS, type ClusterSnapshot, type EngineRow, type MultiengineApi } from '../../../../preload/contract';
 
 export interface FakeApi {
   /** The implementation to install with setApi. */
@@ -33,5 +33,18 @@ export function engineRow(id: number, patch: Partial<EngineRow> = {}): EngineRow
     rss: 50 * 1024 * 1024,
     rssHistory: [1, 2, 3],
     ...patch,
+  };
+}
+
+/** A local cluster's snapshot in `status`, with `settings` over three node engines. */
+export function clusterSnapshot(status: ClusterSnapshot['status'], settings: Partial<ClusterSnapshot['settings']> = {}): ClusterSnapshot {
+  return {
+    status,
+    mode: 'local',
+    profile: 'app',
+    connectionFile: '/x/client.json',
+    controllerPid: 42,
+    error: null,
+    settings: { engineCount: 3, engineKind: 'node', attach: false, profile: 'app', ...settings },
   };
 }

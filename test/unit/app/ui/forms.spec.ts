@@ -5,7 +5,7 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { tick } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
-import { ApiError, type ClusterSnapshot, type NamespaceListing, type PullResult } from '../../../../preload/contract';
+import { ApiError, type NamespaceListing, type PullResult } from '../../../../preload/contract';
 import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
 import NamespaceBrowser from '../../../../renderer/components/NamespaceBrowser.svelte';
 import PullInspector from '../../../../renderer/components/PullInspector.svelte';
@@ -14,17 +14,7 @@ import ScatterGather from '../../../../renderer/components/ScatterGather.svelte'
 import Toasts from '../../../../renderer/components/Toasts.svelte';
 import { setApi } from '../../../../renderer/lib/api';
 import { store, TOAST_MS } from '../../../../renderer/lib/state.svelte';
-import { engineRow, fakeApi } from './fakeApi';
-
-const snapshot = (status: ClusterSnapshot['status']): ClusterSnapshot => ({
-  status,
-  mode: 'local',
-  profile: 'app',
-  connectionFile: '/x/client.json',
-  controllerPid: 42,
-  error: null,
-  settings: { engineCount: 3, engineKind: 'node', attach: false, profile: 'app' },
-});
+import { clusterSnapshot, engineRow, fakeApi } from './fakeApi';
 
 const pulled = (name: string, text: string): PullResult => ({ name, values: [{ engineId: 0, ok: true, value: { kind: 'scalar', type: 'number', text } }] });
 
@@ -36,7 +26,7 @@ beforeEach(() => {
   store.toasts = [];
   store.setSelection([]);
   store.applyEngines({ rows: [engineRow(0), engineRow(1), engineRow(2)], removed: [], reset: true });
-  store.cluster = snapshot('running');
+  store.cluster = clusterSnapshot('running');
 });
 afterEach(() => {
   setApi(null);
