@@ -2,8 +2,8 @@
  * The test side of a signed connection: an Inbox records every message that arrives (with its
  * raw parts and arrival time) and resolves waits for the first one matching a predicate; a Peer
  * is an Inbox over a real Connection that also sends signed messages. Fake clients and fake
- * engines of the controller tests, the raw client of the fault tests, and (as they switch) the
- * engine tests' fake controller and direct peers all build on these two.
+ * engines of the controller tests, the raw client of the fault tests, and the engine tests' fake
+ * controller and direct peers all build on these two.
  */
 import { createMessage, newSession, type ContentMap, type Header, type Message, type Metadata, type MsgType } from '../../core/protocol/messages.js';
 import { Signer } from '../../core/transport/codec.js';

@@ -2,7 +2,8 @@
  * A minimal controller for engine tests, for a node or a python engine: one TCP server with a
  * known key, an engine connection file in a temp dir, registration answered with the engine id,
  * and the engine's main and heart connections exposed so a test can send requests and watch
- * what comes back; connectDirect() opens a client's direct connection to the engine (section 13).
+ * what comes back (Inboxes of test/harness/peer.ts); connectDirect() opens a client's direct
+ * connection to the engine (section 13), a Peer.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
