@@ -19,12 +19,6 @@ export function checkNameOrPath(method: string, name: unknown): string {
   throw new TypeError(`${method}: ${show(name)} is not a valid name (names are identifiers, like a, x1 or my_value, or attribute paths like a.b)`);
 }
 
-export function checkNamesOrPaths(method: string, names: unknown): string[] {
-  if (!Array.isArray(names)) throw new TypeError(`${method}: expected a name or a list of names, got ${show(names)}`);
-  if (names.length === 0) throw new TypeError(`${method}: the list of names is empty`);
-  return names.map((n) => checkNameOrPath(method, n));
-}
-
 /** A function of no arguments, in the engine's language, that gives the value of `names[0]` (`single`) or the list of their values. */
 export function readerSource(kernel: KernelKind | undefined, names: readonly string[], single: boolean): string {
   return languageOrDefault(kernel).readerSource(names, single);

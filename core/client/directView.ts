@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { inspect } from 'node:util';
 import type { Json, KernelKind, Message } from '../protocol/messages.js';
-import { checkNameOrPath, checkNamesOrPaths, isAttributePath, readerSource, writerSource } from './attributePaths.js';
+import { checkNameOrPath, isAttributePath, readerSource, writerSource } from './attributePaths.js';
 import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import type { AsyncResult, ResultTracker } from './asyncResult.js';
 import { applyDecoder, executeDecoder, keysDecoder, nothing, pullDecoder } from './replyDecoders.js';
@@ -16,7 +16,7 @@ import { GatherTarget } from './gatherTarget.js';
 import { describeFunction, functionValue } from './remoteFunction.js';
 import { languageOrDefault } from '../kernels/index.js';
 import { concatenate, flattenOnce, isSequence, partition, sequenceLength, transpose, type Sequence } from './partition.js';
-import { checkName, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
+import { checkName, checkNames, checkNamespace, checkTargetsShape, show, type Targets } from './validate.js';
 import { checkOptions, type CallOptions, type ExecuteOptions, type ExecuteResult, type Fn, type IsOne, type Mappable, type NoOptions, type ParallelFunction, type PerEngine, type RemoteFunction, type Returned, type ViewResult, type ZipShape } from './viewTypes.js';
 
 export type { CallOptions, ExecuteOptions, ExecuteResult, ParallelFunction, PerEngine, RemoteFunction, Returned, ViewResult } from './viewTypes.js';
@@ -208,7 +208,7 @@ export class DirectView<One extends boolean = boolean> {
   pull<O extends CallOptions = NoOptions>(names: readonly string[], opts?: O): ViewResult<unknown[], One, O>;
   pull<O extends CallOptions = NoOptions>(names: string | readonly string[], opts?: O): ViewResult<unknown, One, O> {
     const single = typeof names === 'string';
-    const list = single ? [checkNameOrPath('pull', names)] : checkNamesOrPaths('pull', names);
+    const list = single ? [checkNameOrPath('pull', names)] : checkNames('pull', names, checkNameOrPath);
     const r = this.resolve('pull', opts);
     if (list.some(isAttributePath)) return this.deliver(this.applyEach('pull', r, (kernel) => readerSource(kernel, list, single), [], [], applyDecoder, bareOrArray(r.bare)), r.block) as ViewResult<unknown, One, O>;
     return this.deliver(this.broadcast('pull_request', { names: list }, [], r, () => pullDecoder(single), bareOrArray(r.bare)), r.block) as ViewResult<unknown, One, O>;
@@ -216,7 +216,7 @@ export class DirectView<One extends boolean = boolean> {
 
   /** pull of several names, transposed: one array (of per-engine values) per name. */
   zipPull<O extends CallOptions = NoOptions>(names: readonly string[], opts?: O): Returned<O, ZipShape<IsOne<O, One>>> {
-    const list = checkNamesOrPaths('zipPull', names);
+    const list = checkNames('zipPull', names, checkNameOrPath);
     const r = this.resolve('zipPull', opts);
     const finalize = (values: unknown[]) => (r.bare ? values[0] : transpose(values as unknown[][], list.length));
     if (list.some(isAttributePath)) return this.deliver(this.applyEach('pull', r, (kernel) => readerSource(kernel, list, false), [], [], applyDecoder, finalize), r.block) as Returned<O, ZipShape<IsOne<O, One>>>;

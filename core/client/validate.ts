@@ -30,10 +30,11 @@ export function checkName(method: string, name: unknown): string {
   return name;
 }
 
-export function checkNames(method: string, names: unknown): string[] {
+/** A non-empty list of names, each passing `checkItem` (identifiers by default). */
+export function checkNames(method: string, names: unknown, checkItem: (method: string, name: unknown) => string = checkName): string[] {
   if (!Array.isArray(names)) throw new TypeError(`${method}: expected a name or a list of names, got ${show(names)}`);
   if (names.length === 0) throw new TypeError(`${method}: the list of names is empty`);
-  return names.map((n) => checkName(method, n));
+  return names.map((n) => checkItem(method, n));
 }
 
 /** A namespace to push: a plain object whose keys all pass `checkKey` (identifiers by default). */

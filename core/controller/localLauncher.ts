@@ -5,7 +5,7 @@
  */
 import { engineLanguage } from '../kernels/index.js';
 import { LaunchError } from '../kernels/launch.js';
-import { NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
+import { describeExit, NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 import type { KernelKind } from '../protocol/messages.js';
 
 export interface LaunchSpec {
@@ -42,9 +42,7 @@ export interface EngineProcess {
 export const SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED';
 
 export function describeEnd(end: ProcessEnd): string {
-  if ('error' in end) return end.error.message;
-  if (end.signal) return `killed by signal ${end.signal}`;
-  return `exited with code ${end.code}`;
+  return 'error' in end ? end.error.message : describeExit(end.code, end.signal);
 }
 
 const TAIL_LINES = 20;

@@ -68,17 +68,3 @@ export function nextEvent<T>(event: Event<T>, filter: (e: T) => boolean = () => 
     }
   });
 }
-
-/** Holds disposables and disposes them together. */
-export class DisposableStore implements Disposable {
-  private items: Disposable[] = [];
-  add<D extends Disposable>(d: D): D {
-    this.items.push(d);
-    return d;
-  }
-  dispose(): void {
-    const items = this.items;
-    this.items = [];
-    for (const d of items) d.dispose();
-  }
-}

@@ -27,7 +27,7 @@ const NODE_MAP = `(f, ...seqs) => {
  * 2 MiB steps, so it advises only its large receive buffers. Linux only; an existing
  * GLIBC_TUNABLES setting of it is kept; MULTIENGINE_HUGEPAGES=0 turns it off.
  */
-export function withHugePages(env: NodeJS.ProcessEnv): void {
+function withHugePages(env: NodeJS.ProcessEnv): void {
   if (process.platform !== 'linux' || env.MULTIENGINE_HUGEPAGES === '0') return;
   const tunables = env.GLIBC_TUNABLES ?? '';
   if (/glibc\.malloc\.hugetlb=/.test(tunables)) return;

@@ -77,7 +77,8 @@ export class NodeSpawner implements ProcessSpawner {
   }
 }
 
-function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
+/** How a process ended, in words: 'exited with code 1', 'killed by signal SIGKILL'. */
+export function describeExit(code: number | null, signal: NodeJS.Signals | null): string {
   return signal ? `killed by signal ${signal}` : `exited with code ${code}`;
 }
 

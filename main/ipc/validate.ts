@@ -7,6 +7,7 @@
  * unexpected reaches a service.
  */
 import type { InvokeName, InvokeTypes, KernelKind, SendName, SendTypes } from '../../preload/contract.js';
+import { isIdentifier } from '../../core/client/validate.js';
 import { isLanguageName, languageNames } from '../../core/kernels/index.js';
 
 /** Payload keys as the user knows them: [form field, how a sentence names it]. */
@@ -61,7 +62,6 @@ export const LIMITS = {
   maxAck: 100_000_000,
 } as const;
 
-const IDENTIFIER = /^[\p{ID_Start}_$][\p{ID_Continue}$\u200C\u200D]*$/u;
 const PROFILE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 function show(v: unknown): string {
@@ -102,7 +102,7 @@ function ids(v: unknown, what: string, opts: { nonEmpty?: boolean } = {}): numbe
 
 function name(v: unknown, what: string): string {
   const s = str(v, what, LIMITS.maxName);
-  if (!IDENTIFIER.test(s)) throw new PayloadError(what, `${show(s)} is not a valid name: names are identifiers, like a, x1 or my_value`);
+  if (!isIdentifier(s)) throw new PayloadError(what, `${show(s)} is not a valid name: names are identifiers, like a, x1 or my_value`);
   return s;
 }
 

@@ -17,15 +17,7 @@ import { toValueView } from './valueView.js';
 const MAX_NAMES = 2000;
 
 /** One name as a probe describes it. `json`: the value as JSON when it is small and plain, to compare across languages. */
-interface Described {
-  name: string;
-  type: string;
-  shape: number[] | null;
-  length: number | null;
-  bytes: number | null;
-  repr: string;
-  json?: string | null;
-}
+type Described = Pick<NamespaceEntry, 'name' | 'type' | 'shape' | 'length' | 'bytes' | 'repr'> & { json?: string | null };
 
 /** The value in a form both languages agree on (key order, 1 vs 1.0, True vs true), or null. */
 function canonical(d: Described): string | null {
