@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `npm start` and `npm run web`. npm start opens the desktop window when the Electron binary
-// is installed; otherwise it says why, how to get the window, and starts web mode. `--web`
-// forces web mode. In web mode it says where to look and how to stop.
+// `npm start` and `npm run web`: checks the app is built, then hands over to webMain, which opens
+// the desktop window when the Electron binary is installed, or says why not, how to get it, and
+// starts web mode (`--web` forces it).
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -10,18 +10,6 @@ if (!existsSync(dist('webMain.js'))) {
   console.error('multiengine: the app is not built: run `npm run build` first');
   process.exit(1);
 }
-let argv = process.argv.slice(2);
-if (!['-h', '--help'].some((a) => argv.includes(a))) {
-  const messages = await import(dist('startMessages.js'));
-  if (!argv.includes('--web')) {
-    const { findElectron } = await import(dist('electronBinary.js'));
-    const electron = findElectron();
-    if (!electron.ok) {
-      console.log(messages.noWindowMessage(electron));
-      argv = [...argv, '--web'];
-    }
-  }
-  if (argv.includes('--web')) console.log(messages.WEB_MODE_HINT);
-}
+// webMain decides between the window and web mode, and says which and why.
 const { main } = await import(dist('webMain.js'));
-process.exit(await main(argv));
+process.exit(await main(process.argv.slice(2)));

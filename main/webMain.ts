@@ -144,8 +144,8 @@ export async function main(argv: string[]): Promise<number> {
     const electron = findElectron();
     if (electron.ok && fs.existsSync(electronEntry())) return runElectron(electron.path, argv);
     console.log(electron.ok ? 'No desktop window: the app is not built (npm run build).' : noWindowMessage(electron));
-    console.log(WEB_MODE_HINT);
   }
+  console.log(WEB_MODE_HINT);
   const root = rendererRoot();
   if (!fs.existsSync(path.join(root, 'index.html'))) {
     console.error(`multiengine app: the app's UI is not built (${root} is missing): run npm run build`);
