@@ -54,6 +54,42 @@ export interface EngineInfo {
   current_task?: CurrentTask | null;
   /** Where the engine accepts direct connections from clients (protocol section 13). */
   direct?: DirectAddress;
+  /** The engine set it was started in (absent for an engine started by hand). */
+  engine_set?: string;
+}
+
+/** Where an engine set is in its life: submitted and waiting (pending, a batch job in its queue), all registered (running), gone (ended). */
+export type EngineSetState = 'starting' | 'pending' | 'running' | 'stopping' | 'ended';
+
+/** A group of engines started together by one launcher (status_reply.engine_sets, docs/launchers.md). */
+export interface EngineSetInfo {
+  /** 'set-1', 'set-2', ... in the order they were started. */
+  id: string;
+  /** 'local', 'mpi', 'ssh', 'slurm', 'batch', or a plugin's module path. */
+  launcher: string;
+  engine: KernelKind;
+  /** Engines asked for. */
+  n: number;
+  /** The engines that registered from this set (ids), and the hosts they run on. */
+  engines: number[];
+  hosts: string[];
+  state: EngineSetState;
+  /** Why it is pending or ended, in the launcher's words (squeue's reason, mpiexec's exit). */
+  reason?: string;
+  /** The batch system's job id (slurm, batch launchers). */
+  job_id?: string;
+  /** ISO times. */
+  started: string;
+  ended?: string;
+}
+
+/** Where the controller listens (status_reply.listen): `location` is the address written into connection files. */
+export interface ListenAddress {
+  ip: string;
+  port: number;
+  location: string;
+  /** False when the controller accepts connections from beyond this machine. */
+  loopback: boolean;
 }
 
 export interface DirectAddress {
@@ -120,6 +156,8 @@ export interface ContentMap {
     /** The interpreter running the engine (python engines: sys.executable), for restarts. */
     executable?: string;
     direct?: DirectAddress;
+    /** The engine set that started it (its --engine-set flag). */
+    engine_set?: string;
   };
   registration_reply: Reply<{
     id: number;
@@ -178,7 +216,15 @@ export interface ContentMap {
   }>;
   engine_event: { event: 'registered' | 'state' | 'unregistered'; engine: EngineInfo };
   status_request: Record<string, never>;
-  status_reply: Reply<{ engines: EngineInfo[]; dropped_messages: number; clients: number; result_store?: ResultStoreStatus; memory?: ControllerMemory }>;
+  status_reply: Reply<{
+    engines: EngineInfo[];
+    dropped_messages: number;
+    clients: number;
+    result_store?: ResultStoreStatus;
+    memory?: ControllerMemory;
+    engine_sets?: EngineSetInfo[];
+    listen?: ListenAddress;
+  }>;
   /** The result of a request whose client went away before it was answered (kept in the controller's result store). */
   result_request: { msg_id: string };
   /**
@@ -187,8 +233,28 @@ export interface ContentMap {
    * still running it, by their replies when they come). Not found / evicted: an error with ename 'KeyError'.
    */
   result_reply: Reply<{ msg_id: string; msg_type: string; engine_ids: number[]; pending: number[] }>;
-  add_engines_request: { n: number; engine?: KernelKind; python?: string };
-  add_engines_reply: Reply<{ ids: number[] }>;
+  /**
+   * Start an engine set of `n` engines through `launcher` (default 'local'; a built-in name or a
+   * plugin's module path) with its options; answered once all registered, with their ids and the set's id.
+   */
+  add_engines_request: {
+    n: number;
+    engine?: KernelKind;
+    python?: string;
+    launcher?: string;
+    launcher_options?: { [key: string]: Json };
+    /** How long to wait for all engines to register (a batch job may pend in its queue first). */
+    timeout_ms?: number;
+  };
+  add_engines_reply: Reply<{ ids: number[]; set?: string }>;
+  engine_sets_request: Record<string, never>;
+  engine_sets_reply: Reply<{ sets: EngineSetInfo[] }>;
+  /** Stops a set's engines and ends its launcher (cancels its batch job). */
+  stop_engine_set_request: { set: string };
+  stop_engine_set_reply: Reply<object>;
+  /** What the set's launcher printed (mpiexec's, srun's, ssh's own output, the batch job's output file). */
+  engine_set_output_request: { set: string };
+  engine_set_output_reply: Reply<{ output: string }>;
   stop_engine_request: { id: number };
   stop_engine_reply: Reply<object>;
   restart_engine_request: { id: number };

@@ -136,7 +136,15 @@ function registrationRequest(c: Fields): ContentMap['registration_request'] {
   if (typeof c.executable === 'string' && c.executable !== '') out.executable = c.executable;
   const direct = directAddress(c.direct);
   if (direct) out.direct = direct;
+  if (c.engine_set !== undefined && c.engine_set !== null) out.engine_set = setId(c, 'engine_set', 'ProtocolError');
   return out;
+}
+
+/** An engine set's id as a request names it ('set-3'). */
+function setId(c: Fields, field: string, ename: WireError['ename'] = 'ValueError'): string {
+  const v = c[field];
+  if (typeof v !== 'string' || !/^[\w.-]{1,64}$/.test(v)) throw new WireError(`${field} must name an engine set (as 'set-1'), got ${describe(v)}`, ename);
+  return v;
 }
 
 function runningTask(v: unknown, field: string): CurrentTask | null {
@@ -194,6 +202,18 @@ function addEnginesRequest(c: Fields): ContentMap['add_engines_request'] {
   if (python !== undefined && python !== null) {
     if (typeof python !== 'string' || python === '') throw new WireError(`python must be the path or name of a python interpreter, got ${describe(python)}`, 'ValueError');
     out.python = python;
+  }
+  if (c.launcher !== undefined && c.launcher !== null) {
+    if (typeof c.launcher !== 'string' || c.launcher === '') throw new WireError(`launcher must name a launcher (local, mpi, ssh, slurm, batch) or a module path, got ${describe(c.launcher)}`, 'ValueError');
+    out.launcher = c.launcher;
+  }
+  if (c.launcher_options !== undefined && c.launcher_options !== null) {
+    if (!isObject(c.launcher_options)) throw new WireError(`launcher_options must be an object of option names and values, got ${describe(c.launcher_options)}`, 'ValueError');
+    out.launcher_options = c.launcher_options as { [key: string]: Json };
+  }
+  if (c.timeout_ms !== undefined && c.timeout_ms !== null) {
+    if (!Number.isSafeInteger(c.timeout_ms) || (c.timeout_ms as number) < 1) throw new WireError(`timeout_ms must be a whole number of milliseconds, got ${describe(c.timeout_ms)}`, 'ValueError');
+    out.timeout_ms = c.timeout_ms as number;
   }
   return out;
 }
@@ -316,6 +336,12 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   }),
   add_engines_request: addEnginesRequest,
   add_engines_reply: reply<'add_engines_reply'>((c) => void ids(c, 'ids')),
+  engine_sets_request: none,
+  engine_sets_reply: reply<'engine_sets_reply'>((c) => void array(c, 'sets')),
+  stop_engine_set_request: (c) => ({ set: setId(c, 'set') }),
+  stop_engine_set_reply: reply<'stop_engine_set_reply'>(nothing),
+  engine_set_output_request: (c) => ({ set: setId(c, 'set') }),
+  engine_set_output_reply: reply<'engine_set_output_reply'>((c) => void str(c, 'output')),
   stop_engine_request: (c) => ({ id: engineId(c, 'id') }),
   stop_engine_reply: reply<'stop_engine_reply'>(nothing),
   restart_engine_request: (c) => ({ id: engineId(c, 'id') }),
