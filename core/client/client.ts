@@ -4,9 +4,10 @@
  * controller's events) and a RequestDispatcher (pending work, its routing, the replies), and
  * gives views the narrow ViewHost they work through.
  */
+import path from 'node:path';
 import { inspect } from 'node:util';
 import { connectionFilePath, type ConnectionInfo } from '../connection/connectionFile.js';
-import { newSession, type ContentMap, type ControllerMemory, type EngineInfo, type KernelKind, type Metadata, type MsgType } from '../protocol/messages.js';
+import { newSession, type ContentMap, type ControllerMemory, type EngineInfo, type EngineSetInfo, type Json, type KernelKind, type ListenAddress, type Metadata, type MsgType } from '../protocol/messages.js';
 import type { Event } from '../events/emitter.js';
 import { AsyncResult, waitAll } from './asyncResult.js';
 import { ControllerLink, dial, type ConnectionState, type LinkSettings } from './controllerLink.js';
@@ -56,6 +57,24 @@ export interface StatusReport {
   result_store?: { entries: number; bytes: number; max_entries: number; max_bytes: number; evicted: number };
   /** The controller process's memory in bytes. */
   memory?: ControllerMemory;
+  /** The engine sets started so far (absent from older controllers). */
+  engine_sets?: EngineSetInfo[];
+  /** Where the controller listens (absent from older controllers). */
+  listen?: ListenAddress;
+}
+
+/** How a set of engines is started (docs/launchers.md). */
+export interface EngineSetOptions {
+  /** The engines' language (default 'node'). */
+  engine?: KernelKind;
+  /** The interpreter of Python engines. */
+  python?: string;
+  /** 'local' (default), 'mpi', 'ssh', 'slurm', 'batch', or the path of a launcher module. */
+  launcher?: string;
+  /** The launcher's own options (mpi: args; ssh: hosts; slurm: partition, time, ...), as docs/launchers.md lists them. */
+  launcherOptions?: { [key: string]: Json };
+  /** How long to wait for every engine to register (default 60 s for launchers; a batch job may pend in its queue first). */
+  timeoutMs?: number;
 }
 
 export class Client {
@@ -295,18 +314,47 @@ export class Client {
     const report: StatusReport = { engines: r.engines, dropped_messages: r.dropped_messages, clients: r.clients };
     if (r.result_store) report.result_store = r.result_store;
     if (r.memory) report.memory = r.memory;
+    if (r.engine_sets) report.engine_sets = r.engine_sets;
+    if (r.listen) report.listen = r.listen;
     return report;
   }
 
   /**
-   * Asks the controller to launch `n` more engines of a language (default 'node'); resolves with
-   * their ids once they registered. `python` is the interpreter for Python engines.
+   * Asks the controller to start a set of `n` engines of a language (default 'node') through a
+   * launcher (default 'local'); resolves with their ids once all registered. `python` is the
+   * interpreter for Python engines.
    */
-  async addEngines(n: number, opts: { engine?: KernelKind; python?: string } = {}): Promise<number[]> {
+  async addEngines(n: number, opts: EngineSetOptions = {}): Promise<number[]> {
+    return (await this.addEngineSet(n, opts)).ids;
+  }
+
+  /** As addEngines, resolving with the new set's id too. */
+  async addEngineSet(n: number, opts: EngineSetOptions = {}): Promise<{ ids: number[]; set: string }> {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`the number of engines to add must be a whole number ≥ 1, got ${String(n)}`);
-    const reply = await this.request('add_engines_request', { n, engine: opts.engine ?? 'node', python: opts.python });
+    const content: ContentMap['add_engines_request'] = { n, engine: opts.engine ?? 'node' };
+    if (opts.python !== undefined) content.python = opts.python;
+    if (opts.launcher !== undefined) content.launcher = launcherName(opts.launcher);
+    if (opts.launcherOptions !== undefined) content.launcher_options = opts.launcherOptions;
+    if (opts.timeoutMs !== undefined) content.timeout_ms = opts.timeoutMs;
+    const reply = await this.request('add_engines_request', content);
     await this.refreshEngines();
-    return reply.ids;
+    return { ids: reply.ids, set: reply.set ?? '' };
+  }
+
+  /** Every engine set the controller started: launcher, job id, engines, hosts, state and why. */
+  async engineSets(): Promise<EngineSetInfo[]> {
+    return (await this.request('engine_sets_request', {})).sets;
+  }
+
+  /** Stops a set's engines and ends its launcher (a batch job is cancelled). */
+  async stopEngineSet(set: string): Promise<void> {
+    await this.request('stop_engine_set_request', { set });
+    await this.refreshEngines();
+  }
+
+  /** What a set's launcher printed (mpiexec, srun, ssh, the job's output file): to see why a start failed. */
+  async engineSetOutput(set: string): Promise<string> {
+    return (await this.request('engine_set_output_request', { set })).output;
   }
 
   /** Stops one engine (it is not restarted). */
@@ -338,4 +386,10 @@ export class Client {
   request<T extends MsgType>(msgType: T, content: ContentMap[T], timeoutMs?: number, metadata?: Metadata): Promise<OkReply<T>> {
     return this.dispatcher.request(msgType, content, timeoutMs, metadata);
   }
+}
+
+/** A launcher named by a relative module path is resolved here: the controller runs in another folder. */
+function launcherName(name: string): string {
+  if (typeof name !== 'string' || name === '') throw new TypeError(`launcher must name a launcher (local, mpi, ssh, slurm, batch) or a module path, got ${String(name)}`);
+  return (name.startsWith('./') || name.startsWith('../')) ? path.resolve(name) : name;
 }

@@ -11,9 +11,9 @@
 import os from 'node:os';
 import readline from 'node:readline';
 import { inspect } from 'node:util';
-import { Client } from '../client/client.js';
+import { Client, type EngineSetOptions } from '../client/client.js';
 import { Emitter, type Event } from '../events/emitter.js';
-import type { EngineInfo, KernelKind } from '../protocol/messages.js';
+import type { EngineInfo, EngineSetInfo, KernelKind } from '../protocol/messages.js';
 import { ensureGone } from '../util/processes.js';
 import { NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 
@@ -22,10 +22,19 @@ export interface ClusterOptions {
   n?: number;
   /** Engine runtime for the first engines. */
   engine?: KernelKind;
+  /** How the first engines are started: 'local' (default), 'mpi', 'ssh', 'slurm', 'batch' or a launcher module's path. */
+  launcher?: string;
+  /** The launcher's options (docs/launchers.md). */
+  launcherOptions?: EngineSetOptions['launcherOptions'];
+  /** How long the first engine set may take to register (a batch job may pend first). */
+  engineTimeoutMs?: number;
   profile?: string;
   /** Overrides $MULTIENGINE_DIR (default ~/.multiengine). */
   dir?: string;
+  /** The interface the controller listens on (default 127.0.0.1; engines on other hosts need one they can reach). */
   ip?: string;
+  /** The address written into connection files, when engines and clients must reach the controller by another name. */
+  location?: string;
   port?: number;
   heartbeatMs?: number;
   deadAfterMs?: number;
@@ -127,6 +136,7 @@ export class Cluster {
     const args = ['--profile', profile];
     if (opts.dir) args.push('--dir', opts.dir);
     if (opts.ip) args.push('--ip', opts.ip);
+    if (opts.location) args.push('--location', opts.location);
     if (opts.port !== undefined) args.push('--port', String(opts.port));
     if (opts.heartbeatMs) args.push('--heartbeat-ms', String(opts.heartbeatMs));
     if (opts.deadAfterMs) args.push('--dead-after-ms', String(opts.deadAfterMs));
@@ -149,7 +159,7 @@ export class Cluster {
     const cluster = new Cluster(child, ready, control, profile, cmd);
     if (n > 0) {
       try {
-        await cluster.addEngines(n, { engine: opts.engine });
+        await cluster.addEngines(n, { engine: opts.engine, launcher: opts.launcher, launcherOptions: opts.launcherOptions, timeoutMs: opts.engineTimeoutMs });
       } catch (e) {
         await cluster.stop();
         throw e;
@@ -184,11 +194,27 @@ export class Cluster {
     return Client.connect({ file: this.ready.client_file });
   }
 
-  async addEngines(n: number, opts: { engine?: KernelKind; python?: string } = {}): Promise<number[]> {
+  /** Starts a set of `n` engines (locally, or through a launcher); resolves with their ids once all registered. */
+  async addEngines(n: number, opts: EngineSetOptions = {}): Promise<number[]> {
     if (!Number.isInteger(n) || n < 1) throw new ClusterError(`addEngines needs a whole number ≥ 1, got ${String(n)}`);
     const ids = await this.control.addEngines(n, opts);
     this.trackPids(this.control.engines);
     return ids;
+  }
+
+  /** Every engine set: id, launcher, job id, engines, hosts, state and the reason it pends or ended. */
+  engineSets(): Promise<EngineSetInfo[]> {
+    return this.control.engineSets();
+  }
+
+  /** Stops a set's engines and its launcher (cancels its batch job). */
+  stopEngineSet(id: string): Promise<void> {
+    return this.control.stopEngineSet(id);
+  }
+
+  /** What a set's launcher printed (mpiexec, srun, ssh, the job's output), to see why a start failed. */
+  output(id: string): Promise<string> {
+    return this.control.engineSetOutput(id);
   }
 
   stopEngine(id: number): Promise<void> {
@@ -232,8 +258,10 @@ export class Cluster {
     return [this.ready.pid, ...this.enginePids];
   }
 
+  /** Pids of engines on this machine only: a pid of another host means nothing (or someone else) here. */
   private trackPids(engines: readonly EngineInfo[]): void {
-    for (const e of engines) if (e.pid > 0) this.enginePids.add(e.pid);
+    const here = os.hostname();
+    for (const e of engines) if (e.pid > 0 && e.host === here) this.enginePids.add(e.pid);
   }
 
   private emitController(e: ControllerEvent): void {

@@ -64,12 +64,21 @@ export function readConnectionFile(file: string, opts: { allowInsecure?: boolean
       throw new ConnectionFileError(`connection file ${file} can be read by other users (mode ${(fs.statSync(file).mode & 0o777).toString(8)}); run chmod 600 on it, or pass allowInsecure`);
     }
   }
+  return parseConnectionInfo(text, `connection file ${file}`);
+}
+
+/**
+ * Connection information from text (a file's, MULTIENGINE_CONNECTION's, or an engine's first stdin
+ * line, as launchers pass it); `source` names where it came from in errors.
+ */
+export function parseConnectionInfo(text: string, source: string): ConnectionInfo {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new ConnectionFileError(`connection file ${file} is not valid JSON: ${(e as Error).message}`);
+    throw new ConnectionFileError(`${source} is not valid JSON: ${(e as Error).message}`);
   }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConnectionFileError(`${source} is invalid: not a JSON object`);
   const r = raw as Partial<ConnectionInfo>;
   const problems: string[] = [];
   if (r.transport !== 'tcp') problems.push(`transport must be "tcp"`);
@@ -77,7 +86,7 @@ export function readConnectionFile(file: string, opts: { allowInsecure?: boolean
   if (typeof r.port !== 'number' || !Number.isInteger(r.port) || r.port <= 0 || r.port > 65535) problems.push('port must be an integer from 1 to 65535');
   if (typeof r.key !== 'string') problems.push('key must be a string');
   if (r.signature_scheme !== 'hmac-sha256') problems.push('signature_scheme must be "hmac-sha256"');
-  if (problems.length) throw new ConnectionFileError(`connection file ${file} is invalid: ${problems.join('; ')}`);
+  if (problems.length) throw new ConnectionFileError(`${source} is invalid: ${problems.join('; ')}`);
   return {
     transport: 'tcp',
     ip: r.ip!,

@@ -9,6 +9,7 @@ import type { Connection } from '../transport/connection.js';
 import type { ClientRecord, Subscription } from './clientSession.js';
 import type { EngineRecord } from './engineRecord.js';
 import type { EngineEventKind, EngineRegistry } from './engineRegistry.js';
+import type { EngineSets } from './engineSets.js';
 import { LaunchError } from '../kernels/launch.js';
 import { log } from './log.js';
 import { OK, type Replier, replyTypeFor, RequestError } from './replies.js';
@@ -25,9 +26,8 @@ const WORK_REPLY: ReadonlyMap<string, MsgType> = new Map<string, MsgType>([
   ['clear_request', 'clear_reply'],
 ]);
 
-/** Starting, stopping and restarting engines on a client's request (the supervisor). */
+/** Stopping and restarting engines on a client's request (the supervisor). */
 export interface EngineControl {
-  addEngines(n: number, kind: KernelKind, python: string | undefined): Promise<number[]>;
   engine(id: number): EngineRecord;
   stop(e: EngineRecord): Promise<void>;
   restart(e: EngineRecord): Promise<number>;
@@ -37,11 +37,13 @@ export interface ClientHubDeps {
   readonly registry: Pick<EngineRegistry, 'list'>;
   readonly router: Pick<WorkRouter, 'route' | 'interrupt' | 'abort' | 'clientGone'>;
   readonly control: EngineControl;
+  /** Engine sets: adding engines (through a launcher), listing, stopping them, their launchers' output. */
+  readonly sets: Pick<EngineSets, 'add' | 'stop' | 'output' | 'list' | 'restart'>;
   readonly results: Pick<ResultStore, 'get' | 'watch' | 'unwatch'>;
   readonly replier: Replier;
   readonly settings: Pick<ContentMap['connect_reply'] & { status: 'ok' }, 'heartbeat_ms' | 'max_message_bytes' | 'reconnect_ms'>;
   /** status_reply's fields beside engines and clients. */
-  status(): Pick<ContentMap['status_reply'] & { status: 'ok' }, 'dropped_messages' | 'result_store' | 'memory'>;
+  status(): Pick<ContentMap['status_reply'] & { status: 'ok' }, 'dropped_messages' | 'result_store' | 'memory' | 'listen'>;
   shutdown(): void;
   /** A request failed in a way no check foresaw (logged and counted). */
   failed(what: string, e: unknown): void;
@@ -77,7 +79,13 @@ export class ClientHub {
       case 'connect_request':
         return this.onConnect(client, msg);
       case 'status_request':
-        return this.d.replier.reply(client.conn, msg.header, 'status_reply', { status: 'ok', engines: this.d.registry.list(), clients: this.clients.size, ...this.d.status() });
+        return this.d.replier.reply(client.conn, msg.header, 'status_reply', {
+          status: 'ok',
+          engines: this.d.registry.list(),
+          clients: this.clients.size,
+          engine_sets: this.d.sets.list(),
+          ...this.d.status(),
+        });
       case 'result_request':
         return this.onResultRequest(client, msg);
       case 'interrupt_request':
@@ -85,14 +93,26 @@ export class ClientHub {
       case 'abort_request':
         return this.d.router.abort(client, msg, parts);
       case 'add_engines_request':
-        return this.answer(client, msg, type, 'add_engines_reply', async (c) => ({ ids: await this.d.control.addEngines(c.n, c.engine ?? 'node', c.python) }));
+        return this.answer(client, msg, type, 'add_engines_reply', (c) => this.d.sets.add({ ...c, engine: c.engine ?? 'node' }));
+      case 'engine_sets_request':
+        return this.answer(client, msg, type, 'engine_sets_reply', async () => ({ sets: this.d.sets.list() }));
+      case 'stop_engine_set_request':
+        return this.answer(client, msg, type, 'stop_engine_set_reply', async (c) => {
+          await this.d.sets.stop(c.set);
+          return {};
+        });
+      case 'engine_set_output_request':
+        return this.answer(client, msg, type, 'engine_set_output_reply', async (c) => ({ output: this.d.sets.output(c.set) }));
       case 'stop_engine_request':
         return this.answer(client, msg, type, 'stop_engine_reply', async (c) => {
           await this.d.control.stop(this.d.control.engine(c.id));
           return {};
         });
       case 'restart_engine_request':
-        return this.answer(client, msg, type, 'restart_engine_reply', async (c) => ({ id: await this.d.control.restart(this.d.control.engine(c.id)) }));
+        return this.answer(client, msg, type, 'restart_engine_reply', async (c) => {
+          const e = this.d.control.engine(c.id);
+          return { id: (await this.d.sets.restart(e)) ?? (await this.d.control.restart(e)) };
+        });
       case 'controller_shutdown_request':
         log.info(`shutdown requested by client ${client.n}`);
         this.d.replier.reply(client.conn, msg.header, 'controller_shutdown_reply', OK);

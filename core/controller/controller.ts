@@ -8,14 +8,16 @@
  * its room takes it.
  */
 import net from 'node:net';
-import { newSession, type ControllerMemory, type Message } from '../protocol/messages.js';
+import { newSession, type ControllerMemory, type ListenAddress, type Message } from '../protocol/messages.js';
 import { describe } from '../protocol/validate.js';
 import { Signer } from '../transport/codec.js';
 import { Connection } from '../transport/connection.js';
 import { RecyclingPartAllocator } from '../transport/frame.js';
 import { ReplayGuard } from '../transport/replayGuard.js';
 import { ClientHub } from './clientHub.js';
-import { chooseKey, listen, removeFiles, writeFiles } from './endpoint.js';
+import type { ConnectionInfo } from '../connection/connectionFile.js';
+import { advertisedAddress, chooseKey, isLoopback, listen, removeFiles, writeFiles } from './endpoint.js';
+import { EngineSets } from './engineSets.js';
 import { EngineRegistry } from './engineRegistry.js';
 import { HeartMonitor } from './heartMonitor.js';
 import { IdleCollector } from './idleCollector.js';
@@ -51,6 +53,8 @@ export class Controller {
 
   private readonly registry: EngineRegistry;
   private readonly supervisor: Supervisor;
+  private readonly sets: EngineSets;
+  private port = 0;
   private readonly registration: RegistrationDeps;
   private readonly router: WorkRouter;
   private readonly hub: ClientHub;
@@ -98,15 +102,28 @@ export class Controller {
       running: (e, task) => router.noteRunning(e, task),
       dropped: (why) => this.dropped(why),
     });
-    this.registration = { registry, supervisor: this.supervisor, replier, opts, isShuttingDown: () => this.isShuttingDown };
+    const sets = (this.sets = new EngineSets({
+      registry,
+      supervisor: this.supervisor,
+      opts,
+      connection: () => this.engineConnection(),
+      isShuttingDown: () => this.isShuttingDown,
+    }));
+    this.registration = { registry, supervisor: this.supervisor, sets, replier, opts, isShuttingDown: () => this.isShuttingDown };
     this.hub = new ClientHub({
       registry,
       router,
       control: this.supervisor,
+      sets,
       results,
       replier,
       settings: { heartbeat_ms: opts.heartbeatMs, max_message_bytes: opts.maxMessageBytes, reconnect_ms: opts.reconnectMs },
-      status: () => ({ dropped_messages: this.droppedMessages, result_store: results.status(), memory: { ...controllerMemory(), idle_collections: this.idle.collections } }),
+      status: () => ({
+        dropped_messages: this.droppedMessages,
+        result_store: results.status(),
+        memory: { ...controllerMemory(), idle_collections: this.idle.collections },
+        listen: this.listenAddress(),
+      }),
       shutdown: () => void this.shutdown(),
       failed: (what, e) => this.failed(what, e),
     });
@@ -128,13 +145,39 @@ export class Controller {
   // ------------------------------------------------------------------ start-up
 
   async start(): Promise<ControllerStarted> {
-    const port = await listen(this.server, this.opts, this.reusedPort);
+    const port = (this.port = await listen(this.server, this.opts, this.reusedPort));
     const { clientFile, engineFile } = writeFiles(this.opts, port, this.key);
     this.files = [clientFile, engineFile];
     this.engineFile = engineFile;
     this.monitor.start();
-    log.debug(`listening on ${this.opts.ip}:${port}`);
+    if (isLoopback(this.opts.ip)) log.debug(`listening on ${this.opts.ip}:${port}`);
+    else {
+      // Anyone who can reach this address and holds the key can run code here: say so.
+      log.info(
+        `listening on ${this.opts.ip}:${port}, beyond this machine (connection files say ${advertisedAddress(this.opts)}); ` +
+          'every message must carry the HMAC-SHA256 signature of the key in the connection files, which are readable only by you',
+      );
+    }
     return { port, clientFile, engineFile };
+  }
+
+  /** Where this controller listens and what its connection files advertise (status_reply.listen). */
+  private listenAddress(): ListenAddress {
+    return { ip: this.opts.ip, port: this.port, location: advertisedAddress(this.opts), loopback: isLoopback(this.opts.ip) };
+  }
+
+  /** What engines need to reach this controller: the engine connection file's content. */
+  private engineConnection(): ConnectionInfo {
+    return {
+      transport: 'tcp',
+      ip: advertisedAddress(this.opts),
+      port: this.port,
+      key: this.key,
+      signature_scheme: 'hmac-sha256',
+      controller_pid: process.pid,
+      profile: this.opts.profile,
+      heartbeat_ms: this.opts.heartbeatMs,
+    };
   }
 
   // ------------------------------------------------------------------ connections
@@ -262,7 +305,7 @@ export class Controller {
     this.server.close();
     this.removeFiles();
     for (const c of this.unclassified) c.destroy();
-    await this.supervisor.shutdownAll();
+    await Promise.all([this.sets.shutdownAll(), this.supervisor.shutdownAll()]);
     await this.hub.closeAll(500);
     log.info('shut down');
   }

@@ -60,7 +60,7 @@ export async function listen(server: net.Server, opts: ControllerOptions, reused
 export function writeFiles(opts: ControllerOptions, port: number, key: string): { clientFile: string; engineFile: string } {
   const info: ConnectionInfo = {
     transport: 'tcp',
-    ip: connectIp(opts.ip),
+    ip: advertisedAddress(opts),
     port,
     key,
     signature_scheme: 'hmac-sha256',
@@ -85,6 +85,16 @@ export function removeFiles(files: readonly string[], key: string): void {
       /* gone or not ours */
     }
   }
+}
+
+/** The address written into connection files: --location, else --ip (a wildcard one replaced by a concrete address). */
+export function advertisedAddress(opts: Pick<ControllerOptions, 'ip' | 'location'>): string {
+  return opts.location ?? connectIp(opts.ip);
+}
+
+/** Only this machine can connect: a loopback address (127.x, ::1, localhost). */
+export function isLoopback(ip: string): boolean {
+  return ip === 'localhost' || ip === '::1' || /^127\./.test(ip);
 }
 
 /** The address peers should dial: a wildcard bind is advertised by a concrete address. */

@@ -24,6 +24,8 @@ export interface Registration {
   pid: number;
   /** Where it accepts clients' direct connections (protocol section 13). */
   direct?: DirectAddress;
+  /** The engine set that started it. */
+  engine_set?: string;
 }
 
 export class EngineRecord {
@@ -110,6 +112,7 @@ export class EngineRecord {
     }
     if (this.resumed !== undefined) info.resumed = this.resumed;
     if (this.reg.direct !== undefined) info.direct = { ...this.reg.direct };
+    if (this.reg.engine_set !== undefined) info.engine_set = this.reg.engine_set;
     const d = this.directActivity;
     info.tasks_done = this.tasksDone + d.direct_done;
     const current = this.current ?? d.direct_running;

@@ -58,6 +58,18 @@ export class EngineRegistry {
     return this.nextId++;
   }
 
+  /** The first of `n` consecutive ids nobody has or holds (an engine set's: first id + rank). */
+  freshBlock(n: number): number {
+    let first = this.nextId;
+    for (let i = 0; i < n; i++) {
+      if (this.engines.has(first + i) || this.reserved.has(first + i)) {
+        first += i + 1;
+        i = -1;
+      }
+    }
+    return first;
+  }
+
   /** Holds `id` for a launch (or a restart) so nobody else takes it meanwhile. */
   reserve(id: number): void {
     this.reserved.add(id);

@@ -2,7 +2,10 @@
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
 
 export interface ControllerOptions {
+  /** The interface to listen on (127.0.0.1 by default; 0.0.0.0 for all). */
   ip: string;
+  /** The address written into connection files, when engines and clients must reach the controller by another name than --ip. */
+  location?: string;
   /** 0 = a free port. */
   port: number;
   profile: string;
@@ -48,7 +51,7 @@ export const DEFAULT_OPTIONS: ControllerOptions = {
   resultStoreEntries: 4096,
 };
 
-export const USAGE = `usage: multiengine controller [--ip ADDR] [--port N] [--profile P] [--dir D]
+export const USAGE = `usage: multiengine controller [--ip ADDR] [--location ADDR] [--port N] [--profile P] [--dir D]
        [--heartbeat-ms MS] [--dead-after-ms MS] [--max-message-bytes N] [--python PATH] [--exit-with-parent]
        [--restart always|never] [--max-restarts N] [--restart-window-ms MS] [--reuse-key] [--reconnect-ms MS]
        [--max-output-bytes N] [--result-store-bytes N] [--result-store-entries N]`;
@@ -62,6 +65,7 @@ export class UsageError extends Error {
 
 const VALUE_FLAGS = new Set([
   'ip',
+  'location',
   'port',
   'profile',
   'dir',
@@ -120,6 +124,10 @@ export function parseArgs(argv: readonly string[]): { options: ControllerOptions
       case 'ip':
         if (!value) throw new UsageError('--ip needs an address');
         o.ip = value;
+        break;
+      case 'location':
+        if (!value) throw new UsageError('--location needs an address or host name');
+        o.location = value;
         break;
       case 'port':
         o.port = int(name, value, 0, 65535);

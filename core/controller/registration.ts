@@ -8,7 +8,8 @@ import type { ContentMap, Message } from '../protocol/messages.js';
 import { describe, checkContent } from '../protocol/validate.js';
 import type { Connection } from '../transport/connection.js';
 import { isAlive } from '../util/processes.js';
-import { EngineRecord } from './engineRecord.js';
+import { EngineRecord, type Registration } from './engineRecord.js';
+import type { EngineSets } from './engineSets.js';
 import type { EngineRegistry } from './engineRegistry.js';
 import { AdoptedProcess, launchSpec, type EngineProcess } from './localLauncher.js';
 import { log } from './log.js';
@@ -19,6 +20,7 @@ import type { Supervisor } from './supervisor.js';
 export interface RegistrationDeps {
   readonly registry: Pick<EngineRegistry, 'live' | 'get' | 'idFreeFor' | 'freshId' | 'remove' | 'add'>;
   readonly supervisor: Pick<Supervisor, 'markDead' | 'launchFor' | 'launched'>;
+  readonly sets: Pick<EngineSets, 'claim' | 'registered'>;
   readonly replier: Replier;
   readonly opts: ControllerOptions;
   isShuttingDown(): boolean;
@@ -51,8 +53,10 @@ export function register(d: RegistrationDeps, conn: Connection, msg: Message): E
 
   const requested = c.requested_id;
   const launch = supervisor.launchFor(c.pid, requested);
+  const claimed = d.sets.claim(c.engine_set, requested);
   let id: number;
   if (launch) id = launch.id;
+  else if (claimed !== undefined) id = claimed;
   else if (requested !== undefined && registry.idFreeFor(requested)) id = requested;
   else {
     if (requested !== undefined) log.warn(`requested id ${requested} is taken; giving the engine a new id`);
@@ -70,7 +74,8 @@ export function register(d: RegistrationDeps, conn: Connection, msg: Message): E
     registry.remove(old);
   }
 
-  const reg = { uuid: c.uuid, kernel: c.kernel, language_version: c.language_version, host: c.host, pid: c.pid, direct: c.direct };
+  const reg: Registration = { uuid: c.uuid, kernel: c.kernel, language_version: c.language_version, host: c.host, pid: c.pid, direct: c.direct };
+  if (c.engine_set !== undefined) reg.engine_set = c.engine_set;
   // An engine that a killed controller launched here comes back: supervise it as if we had launched it.
   let adopted: EngineProcess | null = itself?.local ?? null;
   if (!launch && !adopted && resumed && c.supervised === true && reg.host === os.hostname() && isAlive(reg.pid)) {
@@ -95,6 +100,7 @@ export function register(d: RegistrationDeps, conn: Connection, msg: Message): E
   );
   registry.add(e);
   if (launch) supervisor.launched(launch, e);
+  d.sets.registered(e);
   return e;
 }
 

@@ -31,4 +31,10 @@ export interface EngineLanguage {
 
   /** How the controller starts an engine of this language on its own machine. */
   readonly local: LocalLaunch;
+  /**
+   * Command line of one engine on another host (launchers): `program` is the interpreter there
+   * (default 'node' or 'python3'), `root` the Multiengine package folder there (default this one's:
+   * right for hosts that share this filesystem).
+   */
+  remoteCommand(program: string | undefined, root: string | undefined, engineArgs: readonly string[]): string[];
 }

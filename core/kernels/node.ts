@@ -1,6 +1,7 @@
 /** The node engine (engines/node): JavaScript and TypeScript, the default language. */
 import fs from 'node:fs';
-import { nodeEntry } from '../util/entry.js';
+import path from 'node:path';
+import { nodeEntry, packageRoot } from '../util/entry.js';
 import type { EngineLanguage } from './language.js';
 import { LaunchError, type LocalLaunch } from './launch.js';
 import { NODE_DESCRIBE } from './nodeDescribe.js';
@@ -67,4 +68,5 @@ export const nodeLanguage: EngineLanguage = {
   writerSource: (paths, v) => `(...${v}) => { ${paths.map((p, i) => `${p} = ${v}[${i}];`).join(' ')} }`,
   describeNames: NODE_DESCRIBE,
   local,
+  remoteCommand: (program, root, engineArgs) => [program ?? 'node', path.join(root ?? packageRoot, 'dist', 'engines', 'node', 'main.js'), ...engineArgs],
 };

@@ -71,4 +71,9 @@ export const pythonLanguage: EngineLanguage = {
   },
   describeNames: PYTHON_DESCRIBE,
   local,
+  remoteCommand: (program, root, engineArgs) => [
+    program ?? 'python3',
+    root === undefined ? PYTHON_ENGINE_SCRIPT : path.join(root, 'engines', 'python', 'multiengine_engine.py'),
+    ...engineArgs,
+  ],
 };

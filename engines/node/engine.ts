@@ -58,6 +58,8 @@ export interface EngineOptions {
   requestedId?: number;
   /** `--reconnect-ms`: how long to try to register again after losing the controller; default: the controller's advice. */
   reconnectMs?: number;
+  /** `--engine-set`: the engine set that started this engine (registration_request.engine_set). */
+  engineSet?: string;
 }
 
 export class Engine {
@@ -221,6 +223,7 @@ export class Engine {
         content.requested_id = this.opts.requestedId;
       }
       if (this.supervised) content.supervised = true;
+      if (this.opts.engineSet !== undefined) content.engine_set = this.opts.engineSet;
       if (this.directAddress) content.direct = this.directAddress;
       conn.send(createMessage('registration_request', content, { session: this.session }));
     });

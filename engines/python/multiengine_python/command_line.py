@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import threading
 
 from .engine import Engine
 from .errors import ENGINE_DIR
@@ -28,12 +29,17 @@ def read_connection_file(path, allow_insecure=False):
         if mode & 0o077:
             raise ConnectionFileError('connection file %s can be read by other users (mode %o); run chmod 600 on it, '
                                       'or pass --allow-insecure' % (path, mode & 0o777))
+    return parse_connection_info(text, 'connection file %s' % path)
+
+
+def parse_connection_info(text, source):
+    """Connection information from text (a file's, MULTIENGINE_CONNECTION's, or the first stdin line)."""
     try:
         raw = json.loads(text)
     except ValueError as e:
-        raise ConnectionFileError('connection file %s is not valid JSON: %s' % (path, e))
+        raise ConnectionFileError('%s is not valid JSON: %s' % (source, e))
     if not isinstance(raw, dict):
-        raise ConnectionFileError('connection file %s is invalid: not a JSON object' % path)
+        raise ConnectionFileError('%s is invalid: not a JSON object' % source)
     problems = []
     if raw.get('transport') != 'tcp':
         problems.append('transport must be "tcp"')
@@ -47,7 +53,7 @@ def read_connection_file(path, allow_insecure=False):
     if raw.get('signature_scheme') != 'hmac-sha256':
         problems.append('signature_scheme must be "hmac-sha256"')
     if problems:
-        raise ConnectionFileError('connection file %s is invalid: %s' % (path, '; '.join(problems)))
+        raise ConnectionFileError('%s is invalid: %s' % (source, '; '.join(problems)))
     hb = raw.get('heartbeat_ms')
     return {
         'transport': 'tcp', 'ip': raw['ip'], 'port': port, 'key': raw['key'], 'signature_scheme': 'hmac-sha256',
@@ -57,14 +63,20 @@ def read_connection_file(path, allow_insecure=False):
     }
 
 
-USAGE = '''usage: multiengine_engine.py --file ENGINE_JSON [--id N] [--allow-insecure] [--reconnect-ms MS]
+USAGE = '''usage: multiengine_engine.py (--file ENGINE_JSON | --connection-stdin | with MULTIENGINE_CONNECTION set)
+                            [--id N | --id-base B] [--engine-set S] [--allow-insecure] [--reconnect-ms MS]
 
 Runs one multiengine python engine: connects to the controller named in ENGINE_JSON
 (the controller's engine connection file), registers and serves requests until the
 controller sends shutdown_request or goes away.
 
-  --file PATH        engine connection file (required)
+  --file PATH        engine connection file
+  --connection-stdin read the connection information from the first stdin line, and exit
+                     when stdin closes (the ssh launcher)
+                     (without either: from the environment variable MULTIENGINE_CONNECTION)
   --id N             ask the controller for engine id N
+  --id-base B        ask for id B + this process's MPI or SLURM rank (mpi, slurm launchers)
+  --engine-set S     the engine set that started this engine
   --allow-insecure   accept a connection file other users can read
   --reconnect-ms MS  when the controller connection drops, register again (same id,
                      same namespace) for up to MS ms before exiting; 0 exits at once
@@ -73,7 +85,7 @@ controller sends shutdown_request or goes away.
 
 
 def parse_args(argv):
-    opts = {'file': None, 'id': None, 'allow_insecure': False}
+    opts = {'file': None, 'id': None, 'id_base': None, 'engine_set': None, 'stdin': False, 'allow_insecure': False}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -81,36 +93,90 @@ def parse_args(argv):
         if a in ('-h', '--help'):
             sys.stdout.write(USAGE)
             raise SystemExit(0)
-        if name in ('--file', '-f', '--id', '--reconnect-ms'):
+        if name in ('--file', '-f', '--id', '--id-base', '--reconnect-ms', '--engine-set'):
             if not eq:
                 i += 1
                 if i >= len(argv):
                     raise SystemExit('%s needs a value\n\n%s' % (name, USAGE))
                 value = argv[i]
-            if name in ('--id', '--reconnect-ms'):
-                key = 'id' if name == '--id' else 'reconnect_ms'
+            if name in ('--id', '--id-base', '--reconnect-ms'):
+                key = name[2:].replace('-', '_')
                 try:
                     opts[key] = int(value)
                 except ValueError:
                     raise SystemExit('%s must be an integer, got %r' % (name, value))
                 if opts[key] < 0:
                     raise SystemExit('%s must not be negative' % name)
+            elif name == '--engine-set':
+                opts['engine_set'] = value
             else:
                 opts['file'] = value
+        elif a == '--connection-stdin':
+            opts['stdin'] = True
         elif a == '--allow-insecure':
             opts['allow_insecure'] = True
         else:
             raise SystemExit('unknown argument %r\n\n%s' % (a, USAGE))
         i += 1
-    if not opts['file']:
-        raise SystemExit('--file is required\n\n%s' % USAGE)
+    if opts['id'] is not None and opts['id_base'] is not None:
+        raise SystemExit('give --id or --id-base, not both\n\n%s' % USAGE)
+    if not opts['file'] and not opts['stdin'] and not os.environ.get(CONNECTION_ENV):
+        raise SystemExit('--file, --connection-stdin or %s is required\n\n%s' % (CONNECTION_ENV, USAGE))
     return opts
+
+
+#: As core/connection/engineStart.ts: the connection information's variable, and where ranks are found.
+CONNECTION_ENV = 'MULTIENGINE_CONNECTION'
+RANK_ENV = ('OMPI_COMM_WORLD_RANK', 'PMIX_RANK', 'PMI_RANK', 'SLURM_PROCID')
+
+
+def rank_from_env(env=None):
+    env = os.environ if env is None else env
+    for name in RANK_ENV:
+        v = env.get(name)
+        if v:
+            try:
+                rank = int(v)
+            except ValueError:
+                rank = -1
+            if rank < 0:
+                raise ConnectionFileError('%s must be a rank (a whole number), got %r' % (name, v))
+            return rank
+    raise ConnectionFileError('--id-base needs a rank, and none of %s is set: start the engine with mpiexec or srun, '
+                              'or give --id' % ', '.join(RANK_ENV))
+
+
+def _exit_when_stdin_closes():
+    """The launcher (ssh) holds our stdin: when it goes away, so do we."""
+    try:
+        while sys.stdin.buffer.read1(65536):
+            pass
+    except (OSError, ValueError):
+        pass
+    log('stdin closed (the launcher went away); exiting')
+    os._exit(0)
+
+
+def connection_info(opts):
+    if opts['file']:
+        return read_connection_file(opts['file'], opts['allow_insecure'])
+    if opts['stdin']:
+        line = sys.stdin.buffer.readline()
+        if not line.endswith(b'\n'):
+            raise ConnectionFileError('stdin closed before the connection information arrived')
+        info = parse_connection_info(line.decode('utf-8'), 'the connection information on stdin')
+        threading.Thread(target=_exit_when_stdin_closes, name='stdin-watch', daemon=True).start()
+        return info
+    return parse_connection_info(os.environ[CONNECTION_ENV], '$' + CONNECTION_ENV)
 
 
 def main(argv=None):
     opts = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        info = read_connection_file(opts['file'], opts['allow_insecure'])
+        info = connection_info(opts)
+        # The key stays out of the environment of user code and of anything it starts.
+        os.environ.pop(CONNECTION_ENV, None)
+        requested_id = opts['id'] if opts['id_base'] is None else opts['id_base'] + rank_from_env()
     except ConnectionFileError as e:
         log(str(e))
         return 1
@@ -118,7 +184,7 @@ def main(argv=None):
     if sys.path and sys.path[0] and os.path.abspath(sys.path[0]) == launcher_dir:
         sys.path[0] = ''  # user imports see the working directory (as in IPython), not the engine's folder
     try:
-        return Engine(info, opts['id'], opts.get('reconnect_ms')).run()
+        return Engine(info, requested_id, opts.get('reconnect_ms'), opts['engine_set']).run()
     except Fatal as e:
         log(str(e))
         return 1

@@ -29,9 +29,11 @@ RECONNECT_REPLY_SECONDS = 5.0
 
 
 class Engine(object):
-    def __init__(self, info, requested_id=None, reconnect_ms=None):
+    def __init__(self, info, requested_id=None, reconnect_ms=None, engine_set=None):
         self.info = info
         self.requested_id = requested_id
+        #: --engine-set: the engine set that started this engine (registration_request.engine_set).
+        self.engine_set = engine_set
         #: --reconnect-ms; None: what the controller advises in its registration_reply.
         self.reconnect_ms = reconnect_ms
         self._reconnect_ms = 0
@@ -82,7 +84,7 @@ class Engine(object):
                 self.direct = self._listen(chan.sock)
             chan.send('registration_request', registration_content(
                 self.uuid, self.id if resume else self.requested_id, resume, self.supervised,
-                self.direct.address if self.direct is not None else None))
+                self.direct.address if self.direct is not None else None, self.engine_set))
             c = await_reply(chan, timeout)
             self.id = c['id']
             hb = c.get('heartbeat_ms')

@@ -21,7 +21,7 @@ def positive(v):
     return v if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else 0
 
 
-def registration_content(uuid, requested_id, resume, supervised, direct):
+def registration_content(uuid, requested_id, resume, supervised, direct, engine_set=None):
     """registration_request content. `resume`: registering again after losing the controller,
     asking for the same id (`requested_id`); `direct`: the direct listener's address, or None."""
     content = {
@@ -39,6 +39,8 @@ def registration_content(uuid, requested_id, resume, supervised, direct):
         content['executable'] = sys.executable
     if direct is not None:
         content['direct'] = direct
+    if engine_set is not None:
+        content['engine_set'] = engine_set
     return content
 
 
