@@ -3,7 +3,7 @@
  * requests that are not work (connect, status, stored results, engine control, shutdown).
  * Work, interrupt and abort requests go on to the work router.
  */
-import type { ContentMap, EngineState, KernelKind, Message, MsgType } from '../protocol/messages.js';
+import type { ContentMap, EngineState, Message, MsgType } from '../protocol/messages.js';
 import { checkContent, describe, WireError } from '../protocol/validate.js';
 import type { Connection } from '../transport/connection.js';
 import type { ClientRecord, Subscription } from './clientSession.js';
