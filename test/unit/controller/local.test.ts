@@ -65,7 +65,7 @@ for (const rt of runtimes) {
         const client = await fakeClient(ctl, 'registration');
         const t0 = Date.now();
         const added = await request<{ status: string; ids: number[] }>(client, 'add_engines_request', { n: 2, engine: rt.kind });
-        assert.deepEqual(added, { status: 'ok', ids: [0, 1] });
+        assert.deepEqual(added, { status: 'ok', ids: [0, 1], set: 'set-1' });
         const startMs = Date.now() - t0;
         let engines = await engineListWhen(client, [0, 1], 'idle');
         assert.deepEqual(
