@@ -1,0 +1,136 @@
+/**
+ * The mpi launcher on a real mpiexec (OpenMPI): engine ids are the MPI ranks, Python engines use
+ * mpi4py's COMM_WORLD (the reason people start engines this way), the key is on no command line,
+ * a set whose mpiexec goes away fails its running requests with EngineError, and stop leaves nothing.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { EngineError, readConnectionFile } from 'multiengine';
+import { startTestCluster, until, type TestCluster } from '../fixture.ts';
+import { mpiEnv, mpiPython, requireMpi } from '../../harness/mpi.ts';
+
+/** Pids of live processes whose parent is `ppid`. */
+function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(name));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('mpi launcher: 4 python engines under mpiexec', () => {
+  let t: TestCluster;
+  before(async () => {
+    requireMpi();
+    Object.assign(process.env, mpiEnv());
+    t = await startTestCluster({ n: 4, engine: 'python', python: mpiPython, launcher: 'mpi', engineTimeoutMs: 60_000 });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('gives the engines ids equal to their MPI ranks, and mpi4py allreduce gives the same sum on every engine', async () => {
+    assert.deepEqual(t.rc.ids, [0, 1, 2, 3]);
+    const v = t.rc.view();
+    await v.executeSync('from mpi4py import MPI\nrank = MPI.COMM_WORLD.Get_rank()\nsize = MPI.COMM_WORLD.Get_size()\ntotal = MPI.COMM_WORLD.allreduce(rank)');
+    assert.deepEqual(await v.pullSync('rank'), [0, 1, 2, 3]);
+    assert.deepEqual(await v.pullSync('size'), [4, 4, 4, 4]);
+    assert.deepEqual(await v.pullSync('total'), [6, 6, 6, 6]);
+    const [set] = await t.cluster.engineSets();
+    assert.equal(set.launcher, 'mpi');
+    assert.equal(set.state, 'running');
+    assert.deepEqual(set.engines, [0, 1, 2, 3]);
+  });
+
+  it('puts the key on no command line (mpiexec, engines)', async () => {
+    const key = readConnectionFile(t.cluster.connectionFile).key;
+    const mpiexec = childrenOf(t.cluster.controllerPid).filter((p) => /mpiexec|mpirun|orterun/.test(cmdline(p)));
+    assert.equal(mpiexec.length, 1, 'one mpiexec under the controller');
+    assert.match(cmdline(mpiexec[0]), /-n 4 -x MULTIENGINE_CONNECTION .*--engine-set set-1 --id-base 0/);
+    const pids = [t.cluster.controllerPid, mpiexec[0], ...(await t.rc.status()).engines.map((e) => e.pid)];
+    for (const pid of pids) assert.ok(!cmdline(pid).includes(key), `the key is on the command line of ${pid}: ${cmdline(pid)}`);
+  });
+
+  it('cannot restart one rank, and says why', async () => {
+    await assert.rejects(t.cluster.restartEngine(2), /engine 2 is part of set-1, started by the mpi launcher: its engines are the ranks of one mpiexec job/);
+  });
+
+  it('shows what mpiexec printed', async () => {
+    await t.rc.view().executeSync('print("hello from rank", rank, flush=True)');
+    const out = await t.cluster.output('set-1');
+    assert.match(out, /^\$ mpiexec -n 4 -x MULTIENGINE_CONNECTION/m);
+  });
+});
+
+describe('mpi launcher: a set whose mpiexec goes away', () => {
+  let t: TestCluster;
+  before(async () => {
+    requireMpi();
+    Object.assign(process.env, mpiEnv());
+    t = await startTestCluster({ n: 1 });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('node engines take ids after the local one, by rank', async () => {
+    const ids = await t.cluster.addEngines(2, { launcher: 'mpi' });
+    assert.deepEqual(ids, [1, 2]);
+    assert.deepEqual(await t.rc.view([1, 2]).applySync(() => Number(process.env.OMPI_COMM_WORLD_RANK)), [0, 1]);
+  });
+
+  it('fails a running request with EngineError and ends the set with mpiexec\'s reason; the other engines stay', async () => {
+    const ar = t.rc.view(1).applyAsync(() => new Promise((r) => setTimeout(r, 30_000)));
+    const [mpiexec] = childrenOf(t.cluster.controllerPid).filter((p) => /mpiexec/.test(cmdline(p)));
+    assert.ok(mpiexec, 'mpiexec runs under the controller');
+    const ranks = (await t.rc.status()).engines.filter((e) => e.engine_set === 'set-2').map((e) => e.pid);
+    process.kill(mpiexec, 'SIGTERM');
+    await assert.rejects(ar.get(), (e: Error) => {
+      assert.ok(e instanceof EngineError || (e as { errors?: unknown[] }).errors?.some((x) => x instanceof EngineError), `${e.name}: ${e.message}`);
+      return true;
+    });
+    await until(async () => (await t.cluster.engineSets()).find((s) => s.id === 'set-2')?.state === 'ended', 10_000, 'set-2 to end');
+    const set = (await t.cluster.engineSets()).find((s) => s.id === 'set-2')!;
+    assert.match(set.reason ?? '', /mpiexec (exited with code|killed by signal)/);
+    for (const pid of ranks) await until(() => !alive(pid), 10_000, `rank process ${pid} to end`);
+    assert.deepEqual(await t.rc.view(0).applySync(() => 'fine'), 'fine');
+  });
+
+  it('a missing mpiexec is named', async () => {
+    await assert.rejects(t.cluster.addEngines(1, { launcher: 'mpi', launcherOptions: { mpiexec: '/nonexistent/mpiexec' } }), /"\/nonexistent\/mpiexec" was not found \(ENOENT\): install OpenMPI/);
+  });
+
+  it('stop leaves no mpiexec and no rank behind', async () => {
+    await t.cluster.addEngines(2, { launcher: 'mpi' });
+    const pids = (await t.rc.status()).engines.filter((e) => e.engine_set === 'set-4').map((e) => e.pid);
+    assert.equal(pids.length, 2);
+    const mpiexec = childrenOf(t.cluster.controllerPid).filter((p) => /mpiexec/.test(cmdline(p)));
+    await t.stop();
+    for (const pid of [...pids, ...mpiexec]) assert.equal(alive(pid), false, `process ${pid} is left`);
+    t = undefined as unknown as TestCluster;
+  });
+});
