@@ -118,7 +118,7 @@ function slurmSystem(ctx: EngineSetContext, options: Readonly<Record<string, unk
     if (line) {
       const [state, why] = line.trim().split('|');
       const reason = why && why !== 'None' ? why : undefined;
-      if (PENDING_STATES.has(state)) return { state: 'pending', reason: `${state.toLowerCase()}${reason ? `: ${reason}` : ''}` };
+      if (PENDING_STATES.has(state)) return { state: 'pending', reason: reason ? `${state.toLowerCase()}: ${reason}` : undefined };
       if (ACTIVE_STATES.has(state)) return { state: 'running', reason: state === 'RUNNING' ? undefined : state.toLowerCase() };
     }
     return { state: 'gone', reason: await endReason(jobId, run) };

@@ -104,7 +104,10 @@ describe('batch launcher (with SLURM commands)', () => {
       assert.equal((await slurm.run(['scancel', jobId])).code, 0);
       await until(async () => (await setInfo(tc, setId)).state === 'ended', 10_000, 'the set to end');
       assert.equal((await setInfo(tc, setId)).reason, `job ${jobId} is neither running nor pending (squeue -h -o %T -j ${jobId} printed nothing)`);
-      await until(async () => (await tc.rc.status()).engines.every((e) => !e.alive), 10_000, 'its engines to be dead');
+      await until(async () => (await tc.rc.status()).engines.every((e) => e.state === 'dead'), 10_000, 'its engines to be dead');
+      const engines = (await tc.rc.status()).engines;
+      assert.equal(engines.length, 2);
+      for (const e of engines) assert.match(e.reason ?? '', new RegExp(`${setId} ended: job ${jobId} is neither running nor pending|connection closed`));
     } finally {
       await tc.stop();
     }

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { EngineError, type AsyncResult, type EngineSetInfo } from 'multiengine';
+import { slurmEndReason } from '../../../core/launch/slurm.js';
 import { alive } from '../../harness/fixtureProcesses.ts';
 import { startSlurm, type SlurmCluster } from '../../harness/slurmCluster.ts';
 import { engineInfo, startTestCluster, until, type TestCluster } from '../fixture.ts';
@@ -122,6 +123,27 @@ describe('slurm launcher', () => {
     }
   });
 
+  test('a job that cannot start pends with squeue\'s reason; when the engines time out the job is cancelled', async () => {
+    const tc = await startTestCluster({ n: 0 });
+    try {
+      // 2 nodes of 4 CPUs: 9 tasks wait in the queue for good.
+      const adding = tc.cluster.addEngines(9, { launcher: 'slurm', launcherOptions: slurmOptions(), timeoutMs: 4000 });
+      adding.catch(() => {});
+      // Its reason is "submitted" until squeue first lists the job, then squeue's own.
+      await until(async () => /^pending: \w+/.test((await tc.cluster.engineSets())[0]?.reason ?? ''), 4000, 'the set to pend with squeue\'s reason');
+      const pending = (await tc.cluster.engineSets())[0];
+      assert.equal(pending.state, 'pending');
+      assert.equal((await slurm.squeue(pending.job_id))[0]?.state, 'PENDING');
+      await assert.rejects(adding, /engines 0, 1, .*, 8 of set-1 did not register within 4 s \(the slurm launcher says: pending, pending: \w+\)/);
+      // The request is answered as the set starts stopping; the cancel follows.
+      await until(async () => (await tc.cluster.engineSets())[0].state === 'ended', 10_000, 'the set to end');
+      assert.deepEqual(await slurm.squeue(pending.job_id), [], 'the pending job was cancelled');
+      assert.match(await tc.cluster.output(pending.id), new RegExp(`\\n\\$ scancel ${pending.job_id}\\n`));
+    } finally {
+      await tc.stop();
+    }
+  });
+
   test('sbatch refusing (a bad partition, a bad time) rejects addEngines quoting sbatch; bad options name themselves', async () => {
     const tc = await startTestCluster({ n: 0 });
     try {
@@ -147,4 +169,13 @@ describe('slurm launcher', () => {
       await tc.stop();
     }
   });
+});
+
+test('why a job ended, from scontrol show job (TIMEOUT is not run here: SLURM needs 60 to 90 s to enforce a 1-minute limit)', () => {
+  // scontrol's lines for a job killed by its time limit, as SLURM 22.05 printed them for `sbatch --time=0:01` on the fixture.
+  const timeout = 'JobId=7 JobName=wrap\n   JobState=TIMEOUT Reason=TimeLimit Dependency=(null)\n   Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=0:15\n   RunTime=00:01:27 TimeLimit=00:01:00 TimeMin=N/A\n';
+  assert.equal(slurmEndReason('7', timeout), 'job 7 killed by its time limit (Reason=TimeLimit, TimeLimit=00:01:00)');
+  assert.equal(slurmEndReason('8', '   JobState=FAILED Reason=NonZeroExitCode Dependency=(null)\n   ExitCode=3:0\n'), 'job 8 failed (Reason=NonZeroExitCode, ExitCode=3:0)');
+  assert.equal(slurmEndReason('9', '   JobState=SOMETHING_NEW Reason=None\n'), 'job 9 ended (SOMETHING_NEW)');
+  assert.equal(slurmEndReason('10', ''), "job 10 has left SLURM's queue");
 });
