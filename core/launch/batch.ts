@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import type { LauncherPlugin } from './launcher.js';
-import { BatchJobLauncher, commandOption, envOption, pollMsOption, renderTemplate, templateOption, templateValues, type JobState, type JobSystem, type RunJobCommand } from './batchJob.js';
+import { BatchJobLauncher, commandOption, envOption, pollMsOption, type JobState, type JobSystem, type RunJobCommand } from './batchJob.js';
+import { renderTemplate, templateOption, templateValues } from './jobTemplate.js';
 import { checkKnown, missingTool, optionalString, showCommand } from './launcherKit.js';
 
 const OPTIONS = ['template', 'submit', 'jobIdPattern', 'cancel', 'status', 'running', 'pending', 'signal', 'pollMs', 'env', 'program', 'root'] as const;

@@ -7,7 +7,8 @@
  */
 import path from 'node:path';
 import type { EngineSetContext, LauncherPlugin } from './launcher.js';
-import { BatchJobLauncher, commandOption, envOption, pollMsOption, renderTemplate, templateOption, templateValues, type JobState, type JobSystem, type RunJobCommand } from './batchJob.js';
+import { BatchJobLauncher, commandOption, envOption, pollMsOption, type JobState, type JobSystem, type RunJobCommand } from './batchJob.js';
+import { renderTemplate, templateOption, templateValues } from './jobTemplate.js';
 import { checkKnown, missingTool, optionalString, showCommand, stringList } from './launcherKit.js';
 
 const OPTIONS = ['partition', 'account', 'time', 'nodes', 'extra', 'template', 'srunArgs', 'sbatch', 'squeue', 'scancel', 'scontrol', 'pollMs', 'env', 'program', 'root'] as const;
