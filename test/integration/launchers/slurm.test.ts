@@ -33,6 +33,15 @@ function envOf(pid: number, name: string): string | undefined {
   }
 }
 
+/** A process's command line ('' once it is gone). */
+function cmdline(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** The live processes of job `jobId` on this SLURM cluster (its tasks: they carry SLURM_JOB_ID). */
 function jobPids(jobId: string): number[] {
   return slurm.pids().filter((p) => envOf(p, 'SLURM_JOB_ID') === jobId);
@@ -71,7 +80,18 @@ describe('slurm launcher', () => {
       await tc.rc.view(2).execute('require("fs").writeSync(1, "engine 2 wrote this to its stdout\\n")', { block: true });
       await until(async () => (await tc.cluster.output(set.id)).includes('engine 2 wrote this to its stdout'), 10_000, "the engine's stdout line in cluster.output()");
       const output = await tc.cluster.output(set.id);
-      assert.match(output, /^\$ sbatch --parsable \S+\/job\.sh\n/);
+      const script = /^\$ sbatch --parsable (\S+\/job\.sh)\n/.exec(output)?.[1];
+      assert.ok(script, output);
+      // The key travels in sbatch's environment: never in the job script or on a command line.
+      const key = (JSON.parse(fs.readFileSync(tc.cluster.engineConnectionFile, 'utf8')) as { key: string }).key;
+      assert.ok(key.length >= 16);
+      const text = fs.readFileSync(script, 'utf8');
+      assert.match(text, /^#!\/bin\/sh\n#SBATCH --job-name=multiengine-set-1\n#SBATCH --ntasks=4\n/);
+      assert.match(text, /\nexec srun \S+.* --engine-set set-1 --id-base 0\n$/);
+      assert.ok(!text.includes(key), 'the job script holds no key');
+      const jobProcesses = jobPids(jobId!);
+      assert.ok(jobProcesses.length >= 4, 'the job\'s tasks are found');
+      for (const pid of [...pids, ...jobProcesses]) assert.ok(!cmdline(pid).includes(key), `no key on the command line of pid ${pid}`);
       assert.ok(output.includes(`slurm-${jobId}.out ---`), output);
 
       await tc.stop();
