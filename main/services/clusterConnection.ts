@@ -129,6 +129,7 @@ export class ClusterConnection {
   /** The new-cluster form: saves it as the profile's cluster.json (checked first), then starts the cluster from it in place of what runs. */
   startNewCluster(form: ClusterForm): Promise<ClusterSnapshot> {
     return this.serial(async () => {
+      await this.refuseOthersProfile(form.profile);
       const settings = saveForm(form, this.opts.dir);
       const plan = planOf(settings, { n: form.n, kind: form.kind });
       await this.tearDown(false);
@@ -196,6 +197,16 @@ export class ClusterConnection {
   private setSnap(patch: Partial<ClusterSnapshot>): void {
     this.snap = { ...this.snap, ...patch, settings: this.opts.settings.get() };
     this.opts.events.emit('onClusterChanged', this.snapshot());
+  }
+
+  /** A cluster the app did not start runs in `profile`: starting one there would take over its connection files. */
+  private async refuseOthersProfile(profile: string): Promise<void> {
+    if (this.cluster && this.snap.profile === profile) return; // ours: it is replaced
+    const rc = await this.reach(profile).catch(() => null);
+    if (!rc) return;
+    const attached = rc.connectionFile === this.rc?.connectionFile;
+    rc.close();
+    throw new UserError(`a cluster ${attached ? 'this app is attached to' : 'started elsewhere'} runs in profile "${profile}": choose another profile (or stop that cluster first)`, 'profile');
   }
 
   /** Connects to the controller of `profile`, or says in the user's words why it cannot. */

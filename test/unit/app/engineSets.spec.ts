@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clusterSettingsPath, readClusterSettings } from '../../../core/cluster/profileSettings.js';
+import { Cluster } from '../../../core/index.js';
 import { isAlive } from '../../../core/util/processes.js';
 import type { AppSettings, ClusterForm, EngineSet, EventName, EventTypes } from '../../../preload/contract.js';
 import { ClusterService } from '../../../main/services/clusterService.js';
@@ -125,6 +126,29 @@ describe('engine sets and the new-cluster form with real clusters', () => {
       await vi.waitFor(() => expect(lastSets().map((s) => [s.launcher, s.engines])).toEqual([['mpi', [0, 1]]]), { timeout: 10_000 });
     } finally {
       await disposeAll(svc);
+    }
+  });
+
+  it("the form refuses a profile where a cluster the app did not start runs, and what runs keeps running", { timeout: 60_000 }, async () => {
+    const other = await Cluster.start({ n: 0, profile: 'taken', dir, heartbeatMs: 200 });
+    const { svc } = service(dir, { engineCount: 1, engineKind: 'node', attach: false, profile: 'mine' });
+    try {
+      expect((await svc.connection.start()).status).toBe('running');
+      const pid = svc.connection.snapshot().controllerPid;
+      await expect(svc.connection.startNewCluster(blankForm({ profile: 'taken' }))).rejects.toMatchObject({
+        field: 'profile',
+        message: 'a cluster started elsewhere runs in profile "taken": choose another profile (or stop that cluster first)',
+      });
+      expect(fs.existsSync(clusterSettingsPath('taken', dir))).toBe(false);
+      expect(svc.connection.snapshot()).toMatchObject({ status: 'running', profile: 'mine', controllerPid: pid });
+      expect(isAlive(other.controllerPid)).toBe(true);
+      // Its own profile is the app's to replace.
+      const again = await svc.connection.startNewCluster(blankForm({ profile: 'mine', n: 1 }));
+      expect(again.status, again.error ?? '').toBe('running');
+      expect(again.controllerPid).not.toBe(pid);
+    } finally {
+      await disposeAll(svc);
+      await other.stop();
     }
   });
 
