@@ -9,6 +9,7 @@ import type { LauncherPlugin } from './launcher.js';
 
 const BUILT_IN: Record<string, () => Promise<{ default: LauncherPlugin }>> = {
   mpi: () => import('./mpi.js'),
+  ssh: () => import('./ssh.js'),
 };
 
 export const LAUNCHER_NAMES = ['local', ...Object.keys(BUILT_IN)];
