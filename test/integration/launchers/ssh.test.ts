@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EngineInfo, EngineSetInfo, ExecuteResult } from 'multiengine';
+import { alive } from '../../harness/fixtureProcesses.ts';
 import { startHosts, type Hosts } from '../../harness/netHosts.ts';
 import { until } from '../../harness/poll.ts';
 import { startClusterDriver, type ClusterDriver } from './clusterDriver.ts';
-import { enginePids } from './processes.ts';
+import { childrenOf, cmdline, enginePids } from './processes.ts';
 
 let hosts: Hosts;
 let driver: ClusterDriver;
@@ -37,6 +38,14 @@ async function engines(ids: number[]): Promise<EngineInfo[]> {
     const e = all.find((x) => x.id === id);
     assert.ok(e, `engine ${id} is listed`);
     return e;
+  });
+}
+
+/** The controller's ssh processes to `host`. */
+function sshTo(host: string): number[] {
+  return childrenOf(controllerPid).filter((p) => {
+    const argv = cmdline(p) ?? [];
+    return argv.includes(hosts.sshConfig) && argv.includes(host);
   });
 }
 
@@ -93,5 +102,89 @@ describe('an ssh set of node engines on hostb and hostc', () => {
     assert.equal(info?.state, 'ended');
     const status = await driver.client<{ engines: EngineInfo[] }>('status');
     assert.ok(ids.every((id) => status.engines.find((e) => e.id === id)?.state !== 'idle'), 'the stopped engines are not idle');
+  });
+});
+
+describe('an ssh set of python engines', () => {
+  let ids: number[];
+
+  test('hosts as a string, ssh arguments as one string: socket.gethostname() gives each host', async () => {
+    ({ ids } = await driver.client<{ ids: number[] }>('addEngineSet', 2, { engine: 'python', launcher: 'ssh', launcherOptions: { hosts: 'hostb:1,hostc:1', sshArgs: `-F ${hosts.sshConfig}` } }));
+    await driver.view(ids, 'execute', 'import socket; h = socket.gethostname()');
+    assert.deepEqual(await driver.view(ids, 'pull', 'h'), ['hostb', 'hostc']);
+    const infos = await engines(ids);
+    assert.ok(hosts.pidsOn('hostb').includes(infos[0].pid) && hosts.pidsOn('hostc').includes(infos[1].pid), 'the python engines live on their hosts');
+  });
+
+  test('a host ssh cannot reach fails the add with ssh\'s own message; the other engines carry on', async () => {
+    await driver.view(ids, 'execute', 'kept = 42');
+    await assert.rejects(driver.client('addEngineSet', 1, { launcher: 'ssh', launcherOptions: sshOptions({ hostz: 1 }, { program: process.execPath }) }), (e: Error) => {
+      assert.match(e.message, /ssh to hostz for engine \d+ exited with code 255: ssh: Could not resolve hostname hostz/);
+      return true;
+    });
+    const failed = (await driver.cluster<EngineSetInfo[]>('engineSets')).at(-1)!;
+    assert.equal(failed.state, 'ended');
+    assert.match(failed.reason ?? '', /Could not resolve hostname hostz/);
+    assert.match(await driver.cluster<string>('output', failed.id), /^\[hostz\] ssh: Could not resolve hostname hostz/m);
+    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42]);
+  });
+
+  test('a remote program that is not there fails the add with what the remote shell said', async () => {
+    await assert.rejects(driver.client('addEngineSet', 2, { launcher: 'ssh', launcherOptions: sshOptions('hostb,hostc', { program: '/no/such/node' }) }), (e: Error) => {
+      assert.match(e.message, /ssh to host[bc] for engine \d+ exited with code 127: .*\/no\/such\/node: (No such file or directory|not found)/);
+      return true;
+    });
+    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42]);
+  });
+
+  test('bad hosts entries and options are named in the error', async () => {
+    const add = (n: number, options: Record<string, unknown>) => driver.client('addEngineSet', n, { launcher: 'ssh', launcherOptions: options });
+    await assert.rejects(add(1, sshOptions('hostb:x')), /hosts entry "hostb:x": the count after ':' must be a whole number/);
+    await assert.rejects(add(1, sshOptions({ hostb: 0 })), /hosts\.hostb must be a whole number of engines ≥ 1, got 0/);
+    await assert.rejects(add(2, sshOptions('hostb:1')), /hosts hostb:1 make 1 engine, but 2 were asked for/);
+    await assert.rejects(add(1, sshOptions('-oProxyCommand=touch /tmp/x:1')), /hosts: "-oProxyCommand=touch \/tmp\/x" is not a host name/);
+    await assert.rejects(add(1, sshOptions({ hostb: 1 }, { sshArgz: [] })), /unknown option sshArgz for the ssh launcher/);
+    await assert.rejects(add(1, { sshArgs: ['-F', hosts.sshConfig] }), /the ssh launcher needs the hosts option/);
+    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42]);
+  });
+
+  test('an engine whose ssh ends is lost alone: the set and its other engine carry on, and restartEngine brings it back', async () => {
+    const [, lost] = await engines(ids);
+    // The failed sets' sessions end on their own after the add was refused.
+    await until(() => sshTo('hostc').length === 1, 10_000, 'one ssh to hostc, the python engine\'s');
+    const ssh = sshTo('hostc');
+    process.kill(ssh[0], 'SIGTERM');
+    await until(async () => (await engines([lost.id]))[0].state === 'dead', 15_000, `engine ${lost.id} to be dead`);
+    await until(() => !hosts.pidsOn('hostc').includes(lost.pid), 10_000, `its process ${lost.pid} on hostc to end with its session`);
+    const info = (await driver.cluster<EngineSetInfo[]>('engineSets')).find((s) => s.engines.includes(lost.id));
+    assert.equal(info?.state, 'running');
+    assert.equal(await driver.view(ids[0], 'pull', 'kept'), 42);
+    await driver.cluster('restartEngine', lost.id);
+    const [back] = await engines([lost.id]);
+    assert.ok(hosts.pidsOn('hostc').includes(back.pid), `the restarted engine ${back.pid} lives on hostc`);
+    await driver.view(lost.id, 'execute', 'import socket; h = socket.gethostname()');
+    assert.equal(await driver.view(lost.id, 'pull', 'h'), 'hostc');
+  });
+
+  test('a restart ssh cannot make fails at once with ssh\'s message; the set and its other engine carry on', async () => {
+    const hostc = hosts.host('hostc');
+    process.kill(hostc.sshdPid, 'SIGTERM'); // the sessions it started live on; new ones are refused
+    await until(() => !alive(hostc.sshdPid), 5000, 'hostc\'s sshd to end');
+    await assert.rejects(driver.cluster('restartEngine', ids[1]), /ssh to hostc for engine \d+ exited with code 255: ssh: connect to host hostc port \d+: Connection refused/);
+    const info = (await driver.cluster<EngineSetInfo[]>('engineSets')).find((s) => s.engines.includes(ids[0]));
+    assert.equal(info?.state, 'running');
+    assert.equal(await driver.view(ids[0], 'pull', 'kept'), 42);
+  });
+});
+
+describe('cluster.stop()', () => {
+  test('leaves no controller, ssh or engine process on any host', async () => {
+    const sshPids = () => hosts.pidsOn('hosta').filter((p) => (cmdline(p) ?? []).includes(hosts.sshConfig));
+    await until(() => sshPids().length === 1, 5000, 'the python set\'s ssh to hostb in hosta');
+    await driver.stop();
+    assert.equal(alive(controllerPid), false, 'the controller is gone');
+    assert.deepEqual(sshPids(), []);
+    assert.deepEqual(enginePids(hosts.hosts.flatMap((h) => hosts.pidsOn(h))), []);
+    for (const h of hosts.hosts) assert.deepEqual(hosts.pidsOn(h), h.name === 'hostc' ? [] : [h.sshdPid], `nothing but sshd is left on ${h.name}`);
   });
 });
