@@ -29,6 +29,22 @@ async function untilOnlySshd(): Promise<void> {
   await until(() => hosts.hosts.every((h) => hosts.pidsOn(h).every((p) => p === h.sshdPid)), 15_000, 'nothing but sshd on every host');
 }
 
+/** The cluster's key, from its client connection file. */
+function keyOf(started: StartedCluster): string {
+  const { key } = JSON.parse(fs.readFileSync(started.clientFile, 'utf8')) as ConnectionInfo;
+  assert.ok(key.length >= 32, 'a real key to look for');
+  return key;
+}
+
+/** `key` is on the command line of none of `pids` (each must be there) nor of any process on the hosts. */
+function assertKeyOnNoCommandLine(key: string, pids: number[]): void {
+  for (const pid of [...pids, ...hosts.hosts.flatMap((h) => hosts.pidsOn(h))]) {
+    const argv = cmdline(pid);
+    assert.ok(argv !== null, `process ${pid} is there to look at`);
+    assert.ok(!argv.join(' ').includes(key), `the key is on the command line of ${pid}: ${argv.join(' ')}`);
+  }
+}
+
 interface SeedRun {
   hostname: string;
   netns: string;
@@ -85,18 +101,12 @@ describe('controller in hosta, ssh engines in hostb and hostc, client in hostd',
   });
 
   test('the key is on no command line: not the controller\'s, the ssh processes\', the engines\' nor any other on the hosts', async () => {
-    const { key } = JSON.parse(fs.readFileSync(started.clientFile, 'utf8')) as ConnectionInfo;
-    assert.ok(key.length >= 32, 'a real key to look for');
+    const key = keyOf(started);
     const ssh = childrenOf(started.controllerPid).filter((p) => cmdline(p)?.[0] === 'ssh');
     assert.equal(ssh.length, 4, `the controller's four ssh processes: ${ssh.map((p) => cmdline(p)?.join(' '))}`);
     const engines = await driver.cluster<EngineInfo[]>('engines');
     assert.deepEqual(enginePids(engines.map((e) => e.pid)).length, 4, 'the engines are found by their command lines');
-    const everyPid = [started.controllerPid, ...ssh, ...engines.map((e) => e.pid), ...hosts.hosts.flatMap((h) => hosts.pidsOn(h))];
-    for (const pid of everyPid) {
-      const argv = cmdline(pid);
-      assert.ok(argv !== null, `process ${pid} is there to look at`);
-      assert.ok(!argv.join(' ').includes(key), `the key is on the command line of ${pid}: ${argv.join(' ')}`);
-    }
+    assertKeyOnNoCommandLine(key, [started.controllerPid, ...ssh, ...engines.map((e) => e.pid)]);
   });
 
   test('stopping the cluster leaves nothing on any host', async () => {
@@ -137,6 +147,9 @@ describe('mpiexec across hosts through the mpi launcher, controller in hosta', (
     assert.ok(engines.slice(2).every((e) => hosts.pidsOn('hostb').includes(e.pid)), 'ranks 2 and 3 live on hostb');
     const results = await driver.view<ExecuteResult[]>(undefined, 'execute', 'print(rank)');
     assert.deepEqual(results.map((r) => r.stdout), ['0\n', '1\n', '2\n', '3\n']);
+    const orted = hosts.pidsOn('hostb').filter((p) => (cmdline(p) ?? []).some((w) => w.endsWith('orted')));
+    assert.equal(orted.length, 1, 'the OpenMPI daemon mpiexec started on hostb over ssh');
+    assertKeyOnNoCommandLine(keyOf(started), [started.controllerPid, ...orted, ...engines.map((e) => e.pid)]);
   });
 
   test('stopping the cluster ends mpiexec and its ranks on both hosts', async () => {
