@@ -188,3 +188,22 @@ describe('cluster.stop()', () => {
     for (const h of hosts.hosts) assert.deepEqual(hosts.pidsOn(h), h.name === 'hostc' ? [] : [h.sshdPid], `nothing but sshd is left on ${h.name}`);
   });
 });
+
+describe('a controller killed with SIGKILL', () => {
+  test('leaves nothing behind on the remote host: the ssh sessions see their stdin close, and so do the engines', async () => {
+    const second = startClusterDriver(hosts, 'hosta');
+    try {
+      const started = await second.start({ n: 2, launcher: 'ssh', launcherOptions: sshOptions('hostb', { program: process.execPath }), ip: hosts.host('hosta').address, restartController: false });
+      const pids = (await second.cluster<EngineInfo[]>('engines')).map((e) => e.pid);
+      assert.equal(enginePids(hosts.pidsOn('hostb')).length, 2);
+      assert.ok(pids.every((p) => hosts.pidsOn('hostb').includes(p)));
+      const ssh = childrenOf(started.controllerPid).filter((p) => cmdline(p)?.[0] === 'ssh');
+      assert.equal(ssh.length, 2);
+      process.kill(started.controllerPid, 'SIGKILL');
+      await until(() => ssh.every((p) => !alive(p)), 15_000, 'the ssh processes to end');
+      await until(() => enginePids(hosts.pidsOn('hostb')).length === 0, 15_000, 'the engines on hostb to end');
+    } finally {
+      await second.stop();
+    }
+  });
+});
