@@ -88,9 +88,10 @@ class SshLauncher implements EngineSetLauncher {
     const program = this.program ?? (ctx.engine === 'node' ? 'node' : (ctx.interpreter ?? 'python3'));
     const remote = ctx.engineCommand({ program, root: this.root, id: slot.id, connectionOnStdin: true });
     // `--` ends ssh's options: what follows the host is the command, whatever it looks like.
-    const argv = [this.ssh, ...this.sshArgs, slot.host, '--', shellQuote(remote)];
+    const command = shellQuote(remote);
+    const argv = [this.ssh, ...this.sshArgs, slot.host, '--', command];
     const prefix = `[${slot.host}] `;
-    this.out.append(`${prefix}$ ${showCommand(argv)}\n`);
+    this.out.append(`${prefix}$ ${showCommand(argv.slice(0, -1))} ${command}\n`);
     // Its own process group: a terminal's Ctrl-C to the controller does not cut the sessions; stop() ends them in order.
     const proc = ctx.spawner.start({ command: argv[0], args: argv.slice(1), detached: process.platform !== 'win32' });
     const session: Session = { slot, proc, registered: false, replaced: false };
@@ -121,12 +122,18 @@ class SshLauncher implements EngineSetLauncher {
     const why = quoted ? `${head}: ${quoted}` : head;
     if (this.stopping || session.replaced || session.registered) return;
     if (session.settle) {
-      session.settle(new LauncherError(why));
+      session.settle(new LauncherError(why + this.loopbackHint()));
       return;
     }
     // Before its engine registered (ssh could not connect or log in, or the remote command
     // failed): the set cannot start, and the add fails now with ssh's own words.
-    this.cell.set({ state: 'ended', reason: why });
+    this.cell.set({ state: 'ended', reason: why + this.loopbackHint() });
+  }
+
+  /** Engines on other hosts cannot reach a controller on loopback: say so beside the failure it causes. */
+  private loopbackHint(): string {
+    const { ip } = JSON.parse(this.ctx.connectionLine) as { ip?: string };
+    return ip !== undefined && /^(127\.|::1$|localhost$)/.test(ip) ? ` (the controller listens on ${ip}, which engines on other hosts cannot reach: start it with ip, --ip, set to an address they can)` : '';
   }
 
   engineRegistered(id: number): void {

@@ -27,7 +27,7 @@ after(async () => {
 });
 
 /** The ssh launcher's options for these hosts. */
-function sshOptions(hostsOption: unknown, more: Record<string, unknown> = {}) {
+function sshOptions(hostsOption: string | Record<string, number>, more: Record<string, string | string[]> = {}) {
   return { hosts: hostsOption, sshArgs: ['-F', hosts.sshConfig], ...more };
 }
 
@@ -204,6 +204,21 @@ describe('a controller killed with SIGKILL', () => {
       await until(() => enginePids(hosts.pidsOn('hostb')).length === 0, 15_000, 'the engines on hostb to end');
     } finally {
       await second.stop();
+    }
+  });
+});
+
+describe('a controller on loopback', () => {
+  test('an ssh set fails at once with what the engine said, and why: the controller is not reachable from other hosts', async () => {
+    const local = startClusterDriver(hosts, 'hosta');
+    try {
+      await local.start({ n: 0 });
+      await assert.rejects(
+        local.client('addEngineSet', 1, { launcher: 'ssh', launcherOptions: sshOptions('hostb', { program: process.execPath }) }),
+        /ssh to hostb for engine 0 exited with code 1: .*127\.0\.0\.1.*ECONNREFUSED.* \(the controller listens on 127\.0\.0\.1, which engines on other hosts cannot reach: start it with ip/s,
+      );
+    } finally {
+      await local.stop();
     }
   });
 });
