@@ -109,11 +109,11 @@ describe('an ssh set of python engines', () => {
   let ids: number[];
 
   test('hosts as a string, ssh arguments as one string: socket.gethostname() gives each host', async () => {
-    ({ ids } = await driver.client<{ ids: number[] }>('addEngineSet', 2, { engine: 'python', launcher: 'ssh', launcherOptions: { hosts: 'hostb:1,hostc:1', sshArgs: `-F ${hosts.sshConfig}` } }));
+    ({ ids } = await driver.client<{ ids: number[] }>('addEngineSet', 4, { engine: 'python', launcher: 'ssh', launcherOptions: { hosts: 'hostb:2,hostc:2', sshArgs: `-F ${hosts.sshConfig}` } }));
     await driver.view(ids, 'execute', 'import socket; h = socket.gethostname()');
-    assert.deepEqual(await driver.view(ids, 'pull', 'h'), ['hostb', 'hostc']);
+    assert.deepEqual(await driver.view(ids, 'pull', 'h'), ['hostb', 'hostb', 'hostc', 'hostc']);
     const infos = await engines(ids);
-    assert.ok(hosts.pidsOn('hostb').includes(infos[0].pid) && hosts.pidsOn('hostc').includes(infos[1].pid), 'the python engines live on their hosts');
+    assert.ok(infos.every((e, k) => hosts.pidsOn(k < 2 ? 'hostb' : 'hostc').includes(e.pid)), 'the python engines live on their hosts');
   });
 
   test('a host ssh cannot reach fails the add with ssh\'s own message; the other engines carry on', async () => {
@@ -126,7 +126,7 @@ describe('an ssh set of python engines', () => {
     assert.equal(failed.state, 'ended');
     assert.match(failed.reason ?? '', /Could not resolve hostname hostz/);
     assert.match(await driver.cluster<string>('output', failed.id), /^\[hostz\] ssh: Could not resolve hostname hostz/m);
-    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42]);
+    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42, 42, 42]);
   });
 
   test('a remote program that is not there fails the add with what the remote shell said', async () => {
@@ -134,7 +134,7 @@ describe('an ssh set of python engines', () => {
       assert.match(e.message, /ssh to host[bc] for engine \d+ exited with code 127: .*\/no\/such\/node: (No such file or directory|not found)/);
       return true;
     });
-    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42]);
+    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42, 42, 42]);
   });
 
   test('bad hosts entries and options are named in the error', async () => {
@@ -145,20 +145,21 @@ describe('an ssh set of python engines', () => {
     await assert.rejects(add(1, sshOptions('-oProxyCommand=touch /tmp/x:1')), /hosts: "-oProxyCommand=touch \/tmp\/x" is not a host name/);
     await assert.rejects(add(1, sshOptions({ hostb: 1 }, { sshArgz: [] })), /unknown option sshArgz for the ssh launcher/);
     await assert.rejects(add(1, { sshArgs: ['-F', hosts.sshConfig] }), /the ssh launcher needs the hosts option/);
-    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42]);
+    assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42, 42, 42]);
   });
 
   test('an engine whose ssh ends is lost alone: the set and its other engine carry on, and restartEngine brings it back', async () => {
-    const [, lost] = await engines(ids);
+    const [lost] = await engines([ids[2]]);
     // The failed sets' sessions end on their own after the add was refused.
-    await until(() => sshTo('hostc').length === 1, 10_000, 'one ssh to hostc, the python engine\'s');
-    const ssh = sshTo('hostc');
+    await until(() => sshTo('hostc').length === 2, 10_000, 'two ssh to hostc, the python engines\'');
+    const ssh = sshTo('hostc').filter((p) => cmdline(p)!.some((w) => w.includes(`'--id' '${lost.id}'`)));
+    assert.equal(ssh.length, 1, `engine ${lost.id}'s ssh`);
     process.kill(ssh[0], 'SIGTERM');
     await until(async () => (await engines([lost.id]))[0].state === 'dead', 15_000, `engine ${lost.id} to be dead`);
     await until(() => !hosts.pidsOn('hostc').includes(lost.pid), 10_000, `its process ${lost.pid} on hostc to end with its session`);
     const info = (await driver.cluster<EngineSetInfo[]>('engineSets')).find((s) => s.engines.includes(lost.id));
     assert.equal(info?.state, 'running');
-    assert.equal(await driver.view(ids[0], 'pull', 'kept'), 42);
+    assert.deepEqual(await driver.view([ids[0], ids[1], ids[3]], 'pull', 'kept'), [42, 42, 42]);
     await driver.cluster('restartEngine', lost.id);
     const [back] = await engines([lost.id]);
     assert.ok(hosts.pidsOn('hostc').includes(back.pid), `the restarted engine ${back.pid} lives on hostc`);
@@ -170,17 +171,18 @@ describe('an ssh set of python engines', () => {
     const hostc = hosts.host('hostc');
     process.kill(hostc.sshdPid, 'SIGTERM'); // the sessions it started live on; new ones are refused
     await until(() => !alive(hostc.sshdPid), 5000, 'hostc\'s sshd to end');
-    await assert.rejects(driver.cluster('restartEngine', ids[1]), /ssh to hostc for engine \d+ exited with code 255: ssh: connect to host hostc port \d+: Connection refused/);
+    await assert.rejects(driver.cluster('restartEngine', ids[2]), /ssh to hostc for engine \d+ exited with code 255: ssh: connect to host hostc port \d+: Connection refused/);
     const info = (await driver.cluster<EngineSetInfo[]>('engineSets')).find((s) => s.engines.includes(ids[0]));
     assert.equal(info?.state, 'running');
-    assert.equal(await driver.view(ids[0], 'pull', 'kept'), 42);
+    assert.deepEqual(await driver.view([ids[0], ids[1], ids[3]], 'pull', 'kept'), [42, 42, 42]);
   });
 });
 
 describe('cluster.stop()', () => {
   test('leaves no controller, ssh or engine process on any host', async () => {
     const sshPids = () => hosts.pidsOn('hosta').filter((p) => (cmdline(p) ?? []).includes(hosts.sshConfig));
-    await until(() => sshPids().length === 1, 5000, 'the python set\'s ssh to hostb in hosta');
+    // hostb's two, and hostc's whose session outlived hostc's sshd
+    await until(() => sshPids().length === 3, 5000, 'the python set\'s three ssh processes in hosta');
     await driver.stop();
     assert.equal(alive(controllerPid), false, 'the controller is gone');
     assert.deepEqual(sshPids(), []);
