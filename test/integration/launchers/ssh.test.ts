@@ -91,8 +91,8 @@ describe('an ssh set of node engines on hostb and hostc', () => {
     assert.equal(after0.host, 'hostb');
     assert.ok(hosts.pidsOn('hostb').includes(after0.pid), `the new pid ${after0.pid} lives on hostb`);
     await until(() => !hosts.pidsOn('hostb').includes(before0.pid), 10_000, `the old engine ${before0.pid} to end`);
-    const again = await driver.view<ExecuteResult[]>(1, 'execute', 'require("os").hostname()');
-    assert.equal(shown(again as unknown as ExecuteResult), 'hostb');
+    const again = await driver.view<ExecuteResult>(1, 'execute', 'require("os").hostname()');
+    assert.equal(shown(again), 'hostb');
   });
 
   test('stopping the set leaves no engine process on hostb or hostc', async () => {
