@@ -216,6 +216,7 @@ export class EngineSets {
     if (!set) return;
     if (set.waiting.delete(e.id)) this.d.registry.unreserve(e.id);
     set.engines.add(e.id);
+    set.launcher?.engineRegistered?.(e.id);
     if (e.reg.host) set.hosts.add(e.reg.host);
     if (set.state === 'ended') {
       // The set was given up on (timeout, stop) while this engine was on its way.
@@ -320,8 +321,8 @@ export class EngineSets {
     try {
       const was = set.state;
       set.state = 'starting';
-      await launcher.restartEngine(id);
-      await back;
+      // Either may fail first: the launcher (its new process ended) or the timeout.
+      await Promise.all([launcher.restartEngine(id), back]);
       if (set.state === 'starting') set.state = was;
       return id;
     } catch (err) {
