@@ -20,7 +20,7 @@ export async function engines(args: string[]): Promise<number> {
   if (actions.length) {
     const others = Object.keys(values).filter((k) => k in ENGINE_SET_FLAGS);
     if (actions.length > 1 || others.length) {
-      const extra = actions.length > 1 ? `--${actions[1]}` : `--${others[0]}`;
+      const extra = actions.length > 1 ? `--${actions[1]}` : others[0].length === 1 ? `-${others[0]}` : `--${others[0]}`;
       throw new UsageError(`--${actions[0]} takes only a set id (and --profile, --dir), not ${extra}`, 'engines');
     }
     return setAction(actions[0], values[actions[0]] as string, values);
