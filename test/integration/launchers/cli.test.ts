@@ -140,6 +140,16 @@ describe('the mpi launcher from the command line', () => {
     await ok(['stop', '--profile', 'F']);
   });
 
+  test("a launcher that refuses: start exits 1 quoting mpiexec, and leaves no controller behind", async () => {
+    const r = await cli(['start', '--daemon', '-n', '2', '--launcher', 'mpi', '--mpi-args', '--no-such-mpiexec-flag', '--profile', 'refused']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /^multiengine: .*set-1 ended before all its engines registered: mpiexec exited with code \d+/);
+    assert.match(r.stderr, /--no-such-mpiexec-flag/);
+    const status = await cli(['status', '--profile', 'refused']);
+    assert.equal(status.code, 1);
+    assert.match(status.stderr, /no connection file at .* \(is a cluster running\?/);
+  });
+
   test('a bad cluster.json is an error naming the file and the field, and nothing starts', async () => {
     const file = path.join(dir, 'profile_bad', 'cluster.json');
     fs.mkdirSync(path.dirname(file), { recursive: true });
