@@ -60,7 +60,9 @@ ${COMMON}`,
 ${COMMON}`,
   status: `usage: multiengine status [--profile P] [--dir D]
 
-  Lists the engines of a running cluster and its result store.
+  Lists the engines of a running cluster (with their host), its engine sets (launcher, state,
+  batch job, engines, hosts, and why a set pends or ended), its result store, and where the
+  controller listens (and whether other hosts can reach it).
 
 ${COMMON}`,
   engines: `usage: multiengine engines [-n N] [--launcher L] [launcher flags] [--engine node|python] [--python PATH] [--engine-timeout-ms MS]
