@@ -208,12 +208,9 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     if (!h || !hosts.includes(h)) throw new Error(`no host ${typeof ref === 'string' ? ref : ref.name} in this fixture (hosts: ${names.join(', ')})`);
     return h;
   };
-  // Entering the mount namespace resets the working directory to /: --wd keeps the one asked
-  // for (the hosts share this machine's filesystem, so the path is the same there).
-  const enter = (ref: HostRef, argv: readonly string[], cwd: string) => ['nsenter', '-t', String(host(ref).sshdPid), '-n', '-u', '-m', `--wd=${cwd}`, '--', ...argv];
   const spawnOn = (ref: HostRef, argv: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess => {
     if (stopped) throw new Error(`${FIXTURE} is stopped`);
-    const full = enter(ref, argv, path.resolve(o.cwd ?? process.cwd()));
+    const full = onHostArgv(host(ref), argv, path.resolve(o.cwd ?? process.cwd()));
     const child = spawn(full[0], full.slice(1), { env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     spawned.add(child);
     child.on('exit', () => spawned.delete(child));
@@ -242,6 +239,15 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     pidsOn: (ref) => pidsInNetns([host(ref).netns]),
     stop,
   };
+}
+
+/**
+ * argv run inside `host` (its network, hostname and mounts) in folder `cwd`. Entering the mount
+ * namespace would reset the working directory to /, hence --wd (the hosts share this machine's
+ * filesystem, so the path is the same there).
+ */
+export function onHostArgv(host: Host, argv: readonly string[], cwd = '/'): string[] {
+  return ['nsenter', '-t', String(host.sshdPid), '-n', '-u', '-m', `--wd=${cwd}`, '--', ...argv];
 }
 
 /** Synchronous on purpose: this also runs from the exit hook. */

@@ -11,7 +11,7 @@ import { requireExecutable, requireRoot } from '../harness/fixtureRequirements.t
 import { mpiEnv, mpiPython, requireMpi, sshAgentArgs } from '../harness/mpi.ts';
 import { REPO_ROOT, startHosts, type Hosts } from '../harness/netHosts.ts';
 import { until } from '../harness/poll.ts';
-import { startSlurm, type SlurmCluster } from '../harness/slurmCluster.ts';
+import { startSlurm, startSlurmOnHosts, type SlurmCluster } from '../harness/slurmCluster.ts';
 
 const ALLREDUCE = 'from mpi4py import MPI; import socket; c = MPI.COMM_WORLD; s = c.allreduce(c.Get_rank()); print(c.Get_rank(), socket.gethostname(), s, flush=True)';
 
@@ -157,6 +157,42 @@ describe('a SLURM cluster of 3 nodes', () => {
     );
     assert.ok(!fs.existsSync(slurm.dir));
     await slurm.stop(); // idempotent
+  });
+});
+
+describe('SLURM across namespace hosts', () => {
+  let hosts: Hosts;
+  let slurm: SlurmCluster;
+  before(async () => {
+    hosts = await startHosts({ names: ['hosta', 'hostb', 'hostc'] });
+    slurm = await startSlurmOnHosts(hosts, { cpusPerNode: 2 });
+  });
+  after(async () => {
+    await slurm?.stop();
+    await hosts?.stop();
+  });
+
+  test('the nodes are the hosts, and srun -N 3 runs a task on each of them', async () => {
+    assert.deepEqual(slurm.nodes, ['hosta', 'hostb', 'hostc']);
+    const r = await slurm.run(['srun', '-N', '3', '-n', '3', 'sh', '-c', 'echo $SLURMD_NODENAME $(hostname)'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['hosta hosta', 'hostb hostb', 'hostc hostc']);
+  });
+
+  test("a job's task lives on its node's host; sbatch works from another host; stop() leaves nothing", async () => {
+    const sub = await hosts.exec('hostb', ['sbatch', '--parsable', '-w', 'hostc', '-o', '/dev/null', '--wrap', 'exec sleep 300'], { env: { ...process.env, ...slurm.env } });
+    assert.equal(sub.code, 0, sub.stderr);
+    const job = sub.stdout.trim();
+    await until(async () => (await slurm.squeue(job))[0]?.state === 'RUNNING', 15_000, `job ${job} running`);
+    const onC = () => hosts.pidsOn('hostc').filter((p) => slurm.pids().includes(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\x00300'));
+    await until(() => onC().length === 1, 5000, "the job's sleep on hostc");
+    const pids = slurm.pids();
+    assert.ok(pids.length >= 6, `munged, slurmctld, 3 slurmd, the job: ${pids}`);
+    await slurm.stop();
+    assert.deepEqual(
+      pids.filter((p) => alive(p)),
+      [],
+    );
   });
 });
 
