@@ -121,7 +121,7 @@ const HOST_SCRIPT = 'set -e; hostname "$1"; mount -t tmpfs -o mode=755 tmpfs /ru
 
 /** Starts the hosts; throws (after undoing what it did) when anything is missing or fails. */
 export async function startHosts(opts: HostsOptions): Promise<Hosts> {
-  requireRoot(FIXTURE);
+  requireRoot(FIXTURE, 'it creates network namespaces, mounts and an sshd per host');
   for (const [file, pkg] of [
     ['/usr/sbin/sshd', 'openssh-server'],
     ['/usr/bin/ssh', 'openssh-client'],
@@ -143,12 +143,14 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
   const hosts: Host[] = [];
   const daemons: Daemon[] = [];
   const spawned = new Set<ChildProcess>();
+  /** The hosts' namespaces as /proc names them, known as soon as they exist (for the sweeps). */
+  const netnsIds: string[] = [];
   let nsCreated = false;
   let stopped = false;
 
-  const netnsIds = () => hosts.map((h) => h.netns);
+  const ourPids = () => [...[...spawned].flatMap((c) => (c.pid === undefined || c.exitCode !== null ? [] : [c.pid])), ...daemons.map((d) => d.pid), ...pidsInNetns(netnsIds)];
   const stopSync = () => {
-    killNow([...daemons.map((d) => d.pid), ...pidsInNetns(netnsIds())]);
+    killNow(ourPids());
     if (nsCreated) deleteNamespacesSync([switchNs, ...nsNames]);
     fs.rmSync(dir, { recursive: true, force: true });
   };
@@ -158,8 +160,7 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     if (stopped) return;
     stopped = true;
     // Everything in the hosts' namespaces: sshd, its sessions, whatever they or spawnOn started.
-    const pids = new Set([...[...spawned].flatMap((c) => (c.pid === undefined || c.exitCode !== null ? [] : [c.pid])), ...daemons.map((d) => d.pid), ...pidsInNetns(netnsIds())]);
-    const left = await stopPids([...pids]);
+    const left = await stopPids([...new Set(ourPids())]);
     if (nsCreated) await runChecked(['ip', '-b', '-'], { input: [switchNs, ...nsNames].map((n) => `netns del ${n}\n`).join('') }).catch(() => deleteNamespacesSync([switchNs, ...nsNames]));
     fs.rmSync(dir, { recursive: true, force: true });
     unregister();
@@ -176,6 +177,7 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
 
     nsCreated = true;
     await runChecked(['ip', '-b', '-'], { input: [switchNs, ...nsNames].map((n) => `netns add ${n}\n`).join('') });
+    for (const n of nsNames) netnsIds.push(`net:[${fs.statSync(`/run/netns/${n}`).ino}]`);
     await runChecked(['ip', '-n', switchNs, '-b', '-'], { input: 'link set lo up\nlink add br0 type bridge\nlink set br0 up\n' });
     await Promise.all(
       nsNames.map((ns, i) =>
@@ -194,9 +196,8 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     // nsenter, unshare and sh each exec the next, so the pid we hold becomes sshd's.
     await Promise.all(daemons.map((d) => untilDaemonReady(d, () => fs.readFileSync(d.log, 'utf8').includes('Server listening'), 'no "Server listening" in its log')));
     names.forEach((name, i) => {
-      const netns = netnsOf(daemons[i].pid);
-      if (netns === null) throw daemonError(daemons[i], 'has no readable network namespace');
-      hosts.push({ name, address: `${net}.${11 + i}`, sshdPid: daemons[i].pid, netns, netnsName: nsNames[i] });
+      if (netnsOf(daemons[i].pid) !== netnsIds[i]) throw daemonError(daemons[i], `is not in network namespace ${nsNames[i]}`);
+      hosts.push({ name, address: `${net}.${11 + i}`, sshdPid: daemons[i].pid, netns: netnsIds[i], netnsName: nsNames[i] });
     });
   } catch (err) {
     await stop().catch(() => {});

@@ -110,7 +110,7 @@ function commonConf(o: { dir: string; munge: string; partition: string; extra: r
 }
 
 function checkInstalled(): void {
-  requireRoot(FIXTURE);
+  requireRoot(FIXTURE, 'its daemons run as root, the SlurmUser of its slurm.conf');
   for (const [file, pkg] of [
     ['/usr/sbin/munged', 'munge'],
     ['/usr/sbin/slurmctld', 'slurm-wlm'],

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { alive, pidsWithEnv, runCommand } from '../harness/fixtureProcesses.ts';
-import { requireExecutable, requireRoot } from '../harness/fixtureRequirements.ts';
+import { requireExecutable } from '../harness/fixtureRequirements.ts';
 import { mpiEnv, mpiPython, requireMpi, sshAgentArgs } from '../harness/mpi.ts';
 import { REPO_ROOT, startHosts, type Hosts } from '../harness/netHosts.ts';
 import { until } from '../harness/poll.ts';
@@ -219,8 +219,15 @@ describe('a fixture that cannot start says why', () => {
     assert.throws(() => requireExecutable('/usr/sbin/no-such-daemon', 'no-such-package', 'this test'), /this test needs \/usr\/sbin\/no-such-daemon, which is missing: install it with: apt-get install -y --no-install-recommends no-such-package/);
   });
 
-  test('root is required, and we are root here', () => {
-    assert.doesNotThrow(() => requireRoot('this test'));
+  test('a fixture started by a user other than root says it needs root', async () => {
+    requireExecutable('/usr/bin/setpriv', 'util-linux', 'this test');
+    const script = "for (const [m, f] of [['netHosts', 'startHosts'], ['slurmCluster', 'startSlurm']]) { try { await (await import(`./test/harness/${m}.ts`))[f]({ names: ['hosta'] }); console.log(f, 'started'); } catch (e) { console.log(String(e)); } }";
+    const r = await runCommand(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'Error: the network-namespace hosts fixture (test/harness/netHosts.ts) needs root (it creates network namespaces, mounts and an sshd per host); run the tests as root',
+      'Error: the SLURM cluster fixture (test/harness/slurmCluster.ts) needs root (its daemons run as root, the SlurmUser of its slurm.conf); run the tests as root',
+    ]);
   });
 
   test('a slurmctld that dies quotes its log, and what had started (munged) is stopped', async () => {
