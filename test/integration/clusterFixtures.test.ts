@@ -4,16 +4,19 @@
  * the test, leaving nothing behind. Needs root and the apt packages in test/README.md.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { alive, pidsWithEnv, runCommand } from '../harness/fixtureProcesses.ts';
+import { alive, collect, pidsWithEnv, runCommand } from '../harness/fixtureProcesses.ts';
 import { requireExecutable } from '../harness/fixtureRequirements.ts';
 import { mpiEnv, mpiPython, requireMpi, sshAgentArgs } from '../harness/mpi.ts';
 import { REPO_ROOT, startHosts, type Hosts } from '../harness/netHosts.ts';
 import { until } from '../harness/poll.ts';
 import { startSlurm, startSlurmOnHosts, type SlurmCluster } from '../harness/slurmCluster.ts';
 
-const ALLREDUCE = 'from mpi4py import MPI; import socket; c = MPI.COMM_WORLD; s = c.allreduce(c.Get_rank()); print(c.Get_rank(), socket.gethostname(), s, flush=True)';
+// One write per rank: mpiexec forwards each rank's output as it comes, so a line printed in
+// pieces (print's separate writes to the ranks' pty) can interleave with another rank's.
+const ALLREDUCE = 'from mpi4py import MPI; import os, socket; c = MPI.COMM_WORLD; s = c.allreduce(c.Get_rank()); os.write(1, f"{c.Get_rank()} {socket.gethostname()} {s}\\n".encode())';
 
 async function netnsList(): Promise<string> {
   return (await runCommand(['ip', 'netns', 'list'])).stdout;
@@ -212,6 +215,31 @@ describe('OpenMPI with mpi4py', () => {
       ['6', '6', '6', '6'],
     );
   });
+});
+
+describe('a test process that ends without stop()', () => {
+  // process.exit and SIGINT take the same paths as these two (the exit event, the signal handler)
+  for (const how of ['throw', 'SIGTERM'] as const) {
+    test(`leaves nothing behind when it ends by ${how}`, async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/harness/drivers/abandonFixtures.ts', how.startsWith('SIG') ? 'wait' : how], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const done = collect(child, { timeoutMs: 60_000 });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d));
+      await until(() => out.includes('\n') || child.exitCode !== null, 30_000, 'the fixtures to start');
+      const started = JSON.parse(out.split('\n')[0]) as { pids: number[]; namespaces: string[]; dirs: string[] };
+      if (how === 'SIGTERM') child.kill(how);
+      const r = await done;
+      assert.ok(how === 'throw' ? r.code === 1 : r.signal === how, `it ended by ${how}: ${r.code ?? r.signal} ${r.stderr}`);
+      assert.ok(started.pids.length >= 8, `sshd ×2, a sleep, munged, slurmctld, slurmd, the job: ${started.pids}`);
+      assert.deepEqual(
+        started.pids.filter((p) => alive(p)),
+        [],
+      );
+      const left = await netnsList();
+      for (const n of started.namespaces) assert.ok(!left.includes(n), `namespace ${n} still listed`);
+      for (const d of started.dirs) assert.ok(!fs.existsSync(d), `${d} still exists`);
+    });
+  }
 });
 
 describe('a fixture that cannot start says why', () => {
