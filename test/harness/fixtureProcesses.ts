@@ -115,7 +115,7 @@ export function daemonError(d: Daemon, what: string, extraLog?: string): Error {
 }
 
 /** Polls `ready` while the daemon runs; throws with its log if it exits or times out first. */
-export async function untilDaemonReady(d: Daemon, ready: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000, extraLog?: string): Promise<void> {
+export async function untilDaemonReady(d: Daemon, ready: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000, extraLog?: string): Promise<void> {
   const ok = await eventually(async () => !d.running() || (await ready()), timeoutMs);
   if (!ok || !d.running()) throw daemonError(d, `did not get ready (${what})`, extraLog);
 }

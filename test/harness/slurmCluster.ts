@@ -27,7 +27,7 @@ export interface SlurmOptions {
   partition?: string;
   /** Extra slurm.conf lines, appended before the nodes (e.g. `MinJobAge=5`). */
   extraConf?: readonly string[];
-  /** How long the daemons may take to come up; default 20 s. */
+  /** How long the daemons may take to come up; default 30 s. */
   timeoutMs?: number;
 }
 
@@ -175,7 +175,7 @@ export async function startSlurmOnHosts(hosts: Hosts, opts: Omit<SlurmOptions, '
 
 async function boot(opts: SlurmOptions, layout: Layout): Promise<SlurmCluster> {
   const { partition } = checkOptions(opts);
-  const timeoutMs = opts.timeoutMs ?? 20_000;
+  const timeoutMs = opts.timeoutMs ?? 30_000;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-slurm-'));
   const conf = path.join(dir, 'slurm.conf');
   const pathVar = [...new Set([...(process.env.PATH ?? '').split(':').filter(Boolean), ...SBIN])].join(':');

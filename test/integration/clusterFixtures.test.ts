@@ -60,11 +60,11 @@ describe('network-namespace hosts', () => {
   test('pidsOn lists the processes of that host only', async () => {
     const child = hosts.spawnOn('hostb', ['sleep', '300']);
     const pid = child.pid!;
-    await until(() => hosts.pidsOn('hostb').includes(pid), 5000, `sleep ${pid} on hostb`);
+    await until(() => hosts.pidsOn('hostb').includes(pid), 15_000, `sleep ${pid} on hostb`);
     assert.ok(hosts.pidsOn('hostb').includes(hosts.host('hostb').sshdPid));
     assert.ok(!hosts.pidsOn('hosta').includes(pid));
     child.kill('SIGTERM');
-    await until(() => !hosts.pidsOn('hostb').includes(pid), 5000, `sleep ${pid} to end`);
+    await until(() => !hosts.pidsOn('hostb').includes(pid), 15_000, `sleep ${pid} to end`);
   });
 
   test('mpiexec in hosta starts ranks on hosta and hostb over ssh; the allreduce crosses hosts', async () => {
@@ -81,9 +81,9 @@ describe('network-namespace hosts', () => {
     const bg = await hosts.exec('hosta', ['ssh', '-F', hosts.sshConfig, 'hostc', 'setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!'], { timeoutMs: 30_000 });
     assert.equal(bg.code, 0, bg.stderr);
     const orphan = Number(bg.stdout.trim());
-    await until(() => hosts.pidsOn('hostc').includes(orphan), 5000, `the orphan ${orphan} on hostc`);
+    await until(() => hosts.pidsOn('hostc').includes(orphan), 15_000, `the orphan ${orphan} on hostc`);
     const child = hosts.spawnOn('hosta', ['sleep', '300']).pid!;
-    await until(() => hosts.pidsOn('hosta').includes(child), 5000, `sleep ${child} on hosta`);
+    await until(() => hosts.pidsOn('hosta').includes(child), 15_000, `sleep ${child} on hosta`);
     const pids = hosts.hosts.flatMap((h) => hosts.pidsOn(h));
     assert.ok(pids.length >= 5, `sshd ×3, two sleeps: ${pids}`);
     const names = hosts.hosts.map((h) => h.netnsName);
@@ -130,18 +130,18 @@ describe('a SLURM cluster of 3 nodes', () => {
     const sub = await slurm.run(['sbatch', '--parsable', '-o', '/dev/null', '--wrap', 'exec sleep 300']);
     assert.equal(sub.code, 0, sub.stderr);
     const job = sub.stdout.trim();
-    await until(async () => (await slurm.squeue(job))[0]?.state === 'RUNNING', 15_000, `job ${job} running`);
+    await until(async () => (await slurm.squeue(job))[0]?.state === 'RUNNING', 30_000, `job ${job} running`);
     assert.deepEqual(
       (await slurm.squeue()).map((j) => j.jobId),
       [job],
     );
     const task = () => slurm.pids().filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\x00300'));
-    await until(() => task().length === 1, 5000, "the job's sleep");
+    await until(() => task().length === 1, 15_000, "the job's sleep");
     const [sleepPid] = task();
 
     const c = await slurm.run(['scancel', job]);
     assert.equal(c.code, 0, c.stderr);
-    await until(async () => (await slurm.squeue(job)).length === 0, 15_000, `job ${job} gone from squeue`);
+    await until(async () => (await slurm.squeue(job)).length === 0, 30_000, `job ${job} gone from squeue`);
     assert.equal((await slurm.squeue(job, { all: true }))[0]?.state, 'CANCELLED');
     await until(() => !alive(sleepPid), 10_000, `the job's sleep ${sleepPid} to end`);
   });
@@ -149,7 +149,7 @@ describe('a SLURM cluster of 3 nodes', () => {
   test('stop() cancels running jobs and leaves no daemon, step or task behind', async () => {
     const sub = await slurm.run(['sbatch', '--parsable', '-N', '2', '-n', '2', '-o', '/dev/null', '--wrap', 'srun sleep 300']);
     assert.equal(sub.code, 0, sub.stderr);
-    await until(async () => (await slurm.squeue(sub.stdout.trim()))[0]?.state === 'RUNNING', 15_000, 'the job running');
+    await until(async () => (await slurm.squeue(sub.stdout.trim()))[0]?.state === 'RUNNING', 30_000, 'the job running');
     // munged, slurmctld (and its slurmscriptd), 3 slurmd, the batch step, srun, the steps and 2 sleeps
     await until(() => slurm.pids().length >= 10, 10_000, 'the job steps and tasks');
     const pids = slurm.pids();
@@ -186,9 +186,9 @@ describe('SLURM across namespace hosts', () => {
     const sub = await hosts.exec('hostb', ['sbatch', '--parsable', '-w', 'hostc', '-o', '/dev/null', '--wrap', 'exec sleep 300'], { env: { ...process.env, ...slurm.env } });
     assert.equal(sub.code, 0, sub.stderr);
     const job = sub.stdout.trim();
-    await until(async () => (await slurm.squeue(job))[0]?.state === 'RUNNING', 15_000, `job ${job} running`);
+    await until(async () => (await slurm.squeue(job))[0]?.state === 'RUNNING', 30_000, `job ${job} running`);
     const onC = () => hosts.pidsOn('hostc').filter((p) => slurm.pids().includes(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\x00300'));
-    await until(() => onC().length === 1, 5000, "the job's sleep on hostc");
+    await until(() => onC().length === 1, 15_000, "the job's sleep on hostc");
     const pids = slurm.pids();
     assert.ok(pids.length >= 6, `munged, slurmctld, 3 slurmd, the job: ${pids}`);
     await slurm.stop();
