@@ -49,7 +49,10 @@ export interface SlurmCluster {
   nodes: string[];
   /** The fixture's folder (slurm.conf, munge, state, logs); removed by stop(). */
   dir: string;
-  /** Runs a command (sbatch, srun, …) with this cluster's environment added, where slurmctld is reachable (here, or on the first host). */
+  /**
+   * Runs a command (sbatch, srun, …) with this cluster's environment added, where slurmctld is
+   * reachable (here, or on the first host), in the fixture's folder unless `cwd` says otherwise.
+   */
   run(argv: readonly string[], opts?: RunOptions): Promise<CommandResult>;
   /** The jobs squeue lists (active ones; `all` adds those ended recently), or just `jobId`. */
   squeue(jobId?: string, opts?: { all?: boolean }): Promise<SlurmJob[]>;
@@ -187,7 +190,8 @@ async function boot(opts: SlurmOptions, layout: Layout): Promise<SlurmCluster> {
   let ctld: Daemon | undefined;
   let stopped = false;
 
-  const run = (argv: readonly string[], o: RunOptions = {}) => layout.run(argv, { ...o, env: { ...fullEnv, ...o.env } });
+  // in the fixture's folder by default, where sbatch writes its slurm-<job>.out files
+  const run = (argv: readonly string[], o: RunOptions = {}) => layout.run(argv, { ...o, cwd: o.cwd ?? dir, env: { ...fullEnv, ...o.env } });
   // Daemons, slurmstepd and job tasks all carry this cluster's SLURM_CONF.
   const pids = () => [...new Set([...[munged, ...daemons].flatMap((d) => (d && alive(d.pid) ? [d.pid] : [])), ...pidsWithEnv('SLURM_CONF', conf)])];
   const stopSync = () => {

@@ -146,6 +146,15 @@ describe('a SLURM cluster of 3 nodes', () => {
     await until(() => !alive(sleepPid), 10_000, `the job's sleep ${sleepPid} to end`);
   });
 
+  test("sbatch run through the fixture writes its output file in the fixture's folder", async () => {
+    const sub = await slurm.run(['sbatch', '--parsable', '--wrap', 'echo job $SLURM_JOB_ID on $SLURMD_NODENAME']);
+    assert.equal(sub.code, 0, sub.stderr);
+    const job = sub.stdout.trim();
+    const out = `${slurm.dir}/slurm-${job}.out`;
+    await until(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('\n'), 30_000, `${out} written`);
+    assert.match(fs.readFileSync(out, 'utf8'), new RegExp(`^job ${job} on n[123]\n$`));
+  });
+
   test('stop() cancels running jobs and leaves no daemon, step or task behind', async () => {
     const sub = await slurm.run(['sbatch', '--parsable', '-N', '2', '-n', '2', '-o', '/dev/null', '--wrap', 'srun sleep 300']);
     assert.equal(sub.code, 0, sub.stderr);
