@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onExitCleanup } from './exitCleanup.ts';
 import { requireExecutable, requireRoot } from './fixtureRequirements.ts';
-import { collect, daemonError, killNow, netnsOf, pidsInNetns, runChecked, startDaemon, stopPids, untilDaemonReady, type CommandResult, type Daemon, type RunOptions } from './fixtureProcesses.ts';
+import { collect, daemonError, describeEnd, killNow, netnsOf, pidsInNetns, runChecked, startDaemon, stopPids, untilDaemonReady, type CommandResult, type Daemon, type RunOptions } from './fixtureProcesses.ts';
 
 const FIXTURE = 'the network-namespace hosts fixture (test/harness/netHosts.ts)';
 const SSH_PORT = 2222;
@@ -223,13 +223,14 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     sshConfig: path.join(dir, 'ssh_config'),
     dir,
     host,
-    exec: (ref, argv, o = {}) => collect(spawnOn(ref, argv, o), o),
+    exec: async (ref, argv, o = {}) => collect(spawnOn(ref, argv, o), o),
     spawnOn,
     async runNodeOn(ref, modulePath, args = [], o = {}) {
       const file = path.resolve(REPO_ROOT, modulePath);
-      const r = await collect(spawnOn(ref, [process.execPath, '--import', 'tsx', file, ...args], { env: o.env, cwd: o.cwd ?? REPO_ROOT }), { timeoutMs: 60_000, ...o });
+      const ro = { timeoutMs: 60_000, ...o };
+      const r = await collect(spawnOn(ref, [process.execPath, '--import', 'tsx', file, ...args], { env: o.env, cwd: o.cwd ?? REPO_ROOT }), ro);
       const where = `${path.relative(REPO_ROOT, file)} on ${host(ref).name}`;
-      if (r.code !== 0) throw new Error(`${where} failed (${r.signal ?? `exit ${r.code}`}): ${r.stderr.trim() || r.stdout.trim()}`);
+      if (r.code !== 0) throw new Error(`${where} failed (${describeEnd(r, ro)}): ${r.stderr.trim() || r.stdout.trim()}`);
       const last = r.stdout.trimEnd().split('\n').pop() ?? '';
       try {
         return JSON.parse(last) as unknown;

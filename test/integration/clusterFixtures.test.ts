@@ -57,6 +57,11 @@ describe('network-namespace hosts', () => {
     await assert.rejects(hosts.runNodeOn('hosta', 'test/harness/drivers/noSuchDriver.ts'), /noSuchDriver\.ts on hosta failed \(exit 1\).*Cannot find module/s);
   });
 
+  test('runNodeOn stops a driver that outlives its timeout, and says so', async () => {
+    await assert.rejects(hosts.runNodeOn('hosta', 'test/harness/drivers/hostInfo.ts', ['hang'], { timeoutMs: 1500 }), /hostInfo\.ts on hosta failed \(timed out after 1500 ms\)/);
+    await until(() => hosts.pidsOn('hosta').length === 1, 15_000, 'only sshd left on hosta');
+  });
+
   test('pidsOn lists the processes of that host only', async () => {
     const child = hosts.spawnOn('hostb', ['sleep', '300']);
     const pid = child.pid!;
@@ -99,6 +104,7 @@ describe('network-namespace hosts', () => {
     assert.ok(!left.includes(names[0].replace(/-hosta$/, '-sw')), 'the switch namespace is gone');
     assert.ok(!fs.existsSync(hosts.dir));
     await hosts.stop(); // idempotent
+    await assert.rejects(hosts.exec('hosta', ['true']), /is stopped/);
   });
 });
 
