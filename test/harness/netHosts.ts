@@ -9,11 +9,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onExitCleanup } from './exitCleanup.ts';
 import { requireExecutable, requireRoot } from './fixtureRequirements.ts';
+import { fixtureDir, namespacePrefix, OWNER_VAR, reapStaleFixtures } from './staleFixtures.ts';
 import { collect, daemonError, describeEnd, killNow, netnsOf, pidsInNetns, runChecked, startDaemon, stopPids, untilDaemonReady, type CommandResult, type Daemon, type RunOptions } from './fixtureProcesses.ts';
 
 const FIXTURE = 'the network-namespace hosts fixture (test/harness/netHosts.ts)';
@@ -136,8 +136,9 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
   checkNames(names);
   const net = parseSubnet(opts.subnet ?? '10.231.77.0/24');
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-hosts-'));
-  const tag = `me${process.pid}x${++instances}`;
+  reapStaleFixtures();
+  const dir = fixtureDir('hosts');
+  const tag = namespacePrefix(++instances);
   const switchNs = `${tag}-sw`;
   const nsNames = names.map((n) => `${tag}-${n}`);
   const hosts: Host[] = [];
@@ -191,7 +192,7 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     names.forEach((name, i) => {
       const log = path.join(dir, `sshd-${name}.log`);
       const argv = ['nsenter', `--net=/run/netns/${nsNames[i]}`, 'unshare', '--uts', '--mount', '--propagation', 'private', '/bin/sh', '-c', HOST_SCRIPT, 'sh', name, path.join(dir, 'hosts'), path.join(dir, 'sshd_config'), log];
-      daemons.push(startDaemon(`sshd of host ${name}`, argv, log));
+      daemons.push(startDaemon(`sshd of host ${name}`, argv, log, { env: { ...process.env, [OWNER_VAR]: String(process.pid) } }));
     });
     // nsenter, unshare and sh each exec the next, so the pid we hold becomes sshd's.
     await Promise.all(daemons.map((d) => untilDaemonReady(d, () => fs.readFileSync(d.log, 'utf8').includes('Server listening'), 'no "Server listening" in its log')));

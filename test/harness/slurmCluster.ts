@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { onExitCleanup } from './exitCleanup.ts';
 import { onHostArgv, type Hosts } from './netHosts.ts';
+import { fixtureDir, OWNER_VAR, reapStaleFixtures } from './staleFixtures.ts';
 import { requireExecutable, requireRoot } from './fixtureRequirements.ts';
 import { alive, daemonError, freePorts, killNow, pidsWithEnv, runCommand, startDaemon, stopPids, untilDaemonReady, type CommandResult, type Daemon, type RunOptions } from './fixtureProcesses.ts';
 import { eventually } from './poll.ts';
@@ -179,11 +180,13 @@ export async function startSlurmOnHosts(hosts: Hosts, opts: Omit<SlurmOptions, '
 async function boot(opts: SlurmOptions, layout: Layout): Promise<SlurmCluster> {
   const { partition } = checkOptions(opts);
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-slurm-'));
+  reapStaleFixtures();
+  const dir = fixtureDir('slurm');
   const conf = path.join(dir, 'slurm.conf');
   const pathVar = [...new Set([...(process.env.PATH ?? '').split(':').filter(Boolean), ...SBIN])].join(':');
   const env = { SLURM_CONF: conf, PATH: pathVar };
-  const fullEnv = { ...process.env, ...env };
+  // the owner mark lets a later fixture end these daemons and jobs if this process is SIGKILLed
+  const fullEnv = { ...process.env, ...env, [OWNER_VAR]: String(process.pid) };
   const { nodes } = layout;
   const daemons: Daemon[] = [];
   let munged: Daemon | undefined;

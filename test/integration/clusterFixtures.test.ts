@@ -13,6 +13,7 @@ import { mpiEnv, mpiPython, requireMpi, sshAgentArgs } from '../harness/mpi.ts';
 import { REPO_ROOT, startHosts, type Hosts } from '../harness/netHosts.ts';
 import { until } from '../harness/poll.ts';
 import { startSlurm, startSlurmOnHosts, type SlurmCluster } from '../harness/slurmCluster.ts';
+import { reapStaleFixtures } from '../harness/staleFixtures.ts';
 
 // One write per rank: mpiexec forwards each rank's output as it comes, so a line printed in
 // pieces (print's separate writes to the ranks' pty) can interleave with another rank's.
@@ -255,6 +256,31 @@ describe('a test process that ends without stop()', () => {
       for (const d of started.dirs) assert.ok(!fs.existsSync(d), `${d} still exists`);
     });
   }
+});
+
+describe('a test process killed with SIGKILL', () => {
+  test('leaves its fixtures behind, and the next fixture to start ends them (their owner is dead)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/harness/drivers/abandonFixtures.ts', 'wait'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const done = collect(child, { timeoutMs: 60_000 });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d));
+    await until(() => out.includes('\n') || child.exitCode !== null, 30_000, 'the fixtures to start');
+    const started = JSON.parse(out.split('\n')[0]) as { pids: number[]; namespaces: string[]; dirs: string[] };
+    child.kill('SIGKILL');
+    assert.equal((await done).signal, 'SIGKILL');
+    // no hook runs on SIGKILL: all of it is still there
+    assert.deepEqual(
+      started.pids.filter((p) => !alive(p)),
+      [],
+    );
+    assert.ok(started.dirs.every((d) => fs.existsSync(d)));
+
+    reapStaleFixtures();
+    await until(() => started.pids.every((p) => !alive(p)), 15_000, `the dead owner's processes ${started.pids} to end`);
+    const left = await netnsList();
+    for (const n of started.namespaces) assert.ok(!left.includes(n), `namespace ${n} still listed`);
+    for (const d of started.dirs) assert.ok(!fs.existsSync(d), `${d} still exists`);
+  });
 });
 
 describe('a fixture that cannot start says why', () => {
