@@ -1,8 +1,10 @@
 /**
  * A real SLURM cluster on this machine for the slurm launcher tests: munged with its own key and
  * socket, slurmctld on a private port, and several slurmd "nodes" on 127.0.0.1 (one
- * `slurmd -D -N nX` each, on its own port), all in a fresh temporary folder. Every daemon runs
- * in the foreground as our child, so stop() ends them by pid and nothing is re-parented.
+ * `slurmd -D -N nX` each, on its own port), all in a fresh temporary folder; or the same across
+ * namespace hosts (startSlurmOnHosts). Every daemon runs in the foreground as our child, so
+ * stop() ends it by pid; job steps (slurmstepd detaches from slurmd) and their tasks are found
+ * by this cluster's SLURM_CONF in their environment.
  *
  * Every sbatch/squeue/scancel/srun must get `env` (SLURM_CONF picks this cluster).
  */
