@@ -396,7 +396,10 @@ class TestConnectionFile(unittest.TestCase):
         self.assertEqual(me.read_connection_file(path, allow_insecure=True)['key'], 'k')
 
     def test_args(self):
-        self.assertEqual(me.parse_args(['--file', 'f', '--id', '3']), {'file': 'f', 'id': 3, 'allow_insecure': False})
+        self.assertEqual(me.parse_args(['--file', 'f', '--id', '3']),
+                         {'file': 'f', 'id': 3, 'id_base': None, 'engine_set': None, 'stdin': False, 'allow_insecure': False})
+        self.assertEqual(me.parse_args(['--connection-stdin', '--id-base', '4', '--engine-set', 'set-2']),
+                         {'file': None, 'id': None, 'id_base': 4, 'engine_set': 'set-2', 'stdin': True, 'allow_insecure': False})
         self.assertEqual(me.parse_args(['--file=f', '--allow-insecure'])['allow_insecure'], True)
         for bad in ([], ['--id', 'x', '--file', 'f'], ['--bogus']):
             with self.assertRaises(SystemExit):

@@ -97,6 +97,8 @@ describe('node engine: malformed requests', () => {
   it('an interrupt_request on the heart with msg_ids: 5 interrupts nothing (logged); a good one still interrupts', async () => {
     const running = fc.send('execute_request', { code: "console.log('started'); await new Promise((r) => setTimeout(r, 400)); 'finished'" });
     await fc.main.next((m) => m.header.msg_type === 'stream' && m.parent_header.msg_id === running.header.msg_id, 10_000, 'the request to start');
+    // The heart connects on its own after registration: on a loaded machine it may not have yet.
+    await fc.heart.next((m) => m.header.msg_type === 'heartbeat', 10_000, "the engine's heart to connect");
     fc.sendHeart('interrupt_request', bad<'interrupt_request'>({ msg_ids: 5 }));
     await logged(/ignoring a malformed interrupt_request: msg_ids must be an array of msg_id strings, got 5/);
     const done = (await fc.reply(running)).msg.content as { status: string; result?: string };
