@@ -10,7 +10,7 @@ import { isLanguageName, languageNames } from '../kernels/index.js';
 import { isLauncherPath } from '../launch/plugins.js';
 import type { Json } from '../protocol/messages.js';
 import { UsageError } from './usage.js';
-import { splitWords } from './words.js';
+import { splitWords } from '../util/words.js';
 
 type LauncherOptions = { [key: string]: Json };
 

@@ -5,6 +5,7 @@
  */
 import { clusterSettingsPath, readClusterSettings, SettingsError, writeClusterSettings, type ClusterSettings } from '../../core/cluster/profileSettings.js';
 import type { Json } from '../../core/protocol/messages.js';
+import { splitWords as shellWords } from '../../core/util/words.js';
 import { FORM_LAUNCHERS, type ClusterForm, type ClusterFormState, type FormLauncher, type KernelKind } from '../../preload/contract.js';
 import type { EngineGroup } from './engineTable.js';
 import { UserError, type UserField } from './userError.js';
@@ -26,36 +27,13 @@ type Options = { [key: string]: Json };
 /** The launcher options each form launcher fills in (the rest of a hand-written cluster.json is kept). */
 const FORM_OPTIONS: Record<FormLauncher, readonly string[]> = { local: [], mpi: ['args'], ssh: ['hosts', 'ssh', 'sshArgs'], slurm: ['partition', 'time', 'account'] };
 
-/** Words of a command line: blanks separate them, '…' and "…" quote, \ escapes (outside '…'). */
+/** Words of a command line (core/util/words.ts), with a quote left open named under the form's field. */
 export function splitWords(text: string, field: UserField, subject: string): string[] {
-  const words: string[] = [];
-  let cur = '';
-  let inWord = false;
-  let quote: '"' | "'" | null = null;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quote) {
-      if (c === quote) quote = null;
-      else if (c === '\\' && quote === '"' && i + 1 < text.length) cur += text[++i];
-      else cur += c;
-    } else if (c === "'" || c === '"') {
-      quote = c;
-      inWord = true;
-    } else if (c === '\\' && i + 1 < text.length) {
-      cur += text[++i];
-      inWord = true;
-    } else if (/\s/.test(c)) {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += c;
-      inWord = true;
-    }
+  try {
+    return shellWords(text, subject);
+  } catch (e) {
+    throw new UserError((e as Error).message, field);
   }
-  if (quote) throw new UserError(`${subject}: a ${quote} is opened and never closed`, field);
-  if (inWord) words.push(cur);
-  return words;
 }
 
 /** The inverse of splitWords, for showing a list of arguments in a text field. */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ADDRESS_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, parseHosts, resolveSettings } from '../../../core/cli/clusterFlags.ts';
 import { UsageError } from '../../../core/cli/usage.ts';
-import { splitWords } from '../../../core/cli/words.ts';
+import { splitWords } from '../../../core/util/words.ts';
 import { SettingsError, type ClusterSettings } from '../../../core/cluster/profileSettings.ts';
 import { formatEngineSets, formatListen, idRanges } from '../../../core/cli/statusReport.ts';
 
@@ -92,7 +92,7 @@ test('bad values name the flag and the value', () => {
   usageError(['--engine-timeout-ms', '1e3'], /--engine-timeout-ms must be a whole number/);
   usageError(['--launcher', ''], /--launcher needs a launcher name/);
   usageError(['--launcher', 'slurm', '--slurm-partition', ' '], /--slurm-partition needs a value/);
-  usageError(['--launcher', 'mpi', '--mpi-args', '--host "a:2'], /--mpi-args has an unclosed " quote/);
+  usageError(['--launcher', 'mpi', '--mpi-args', '--host "a:2'], /--mpi-args: a " is opened and never closed/);
   usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:2,,c:1'], /--ssh-hosts: "" is not host or host:count/);
   usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:two'], /--ssh-hosts: the count of b must be a whole number ≥ 1, got "two"/);
   usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:1,b:2'], /--ssh-hosts: b is listed twice/);
@@ -115,7 +115,7 @@ test('joinDashValues leaves everything after -- alone', () => {
 test('splitWords splits as a shell does, without expanding anything', () => {
   assert.deepEqual(splitWords(`a  'b c' "d \\"e\\" $f" g\\ h ''`, 'x'), ['a', 'b c', 'd "e" $f', 'g h', '']);
   assert.deepEqual(splitWords('  ', 'x'), []);
-  assert.throws(() => splitWords("a 'b", '--ssh-command'), /--ssh-command has an unclosed ' quote/);
+  assert.throws(() => splitWords("a 'b", '--ssh-command'), /--ssh-command: a ' is opened and never closed/);
 });
 
 test('status lines: engine sets and where the controller listens', () => {

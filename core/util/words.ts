@@ -1,5 +1,5 @@
 /**
- * Splits a flag's value into words as a POSIX shell would (quotes and backslashes, no expansion),
+ * Splits a flag's value (or a form field) into words as a POSIX shell would (quotes and backslashes, no expansion),
  * so `--mpi-args "--host 'a:2,b:2'"` and `--ssh-command "ssh -F '/my dir/cfg'"` become argument lists.
  */
 
@@ -33,7 +33,7 @@ export function splitWords(text: string, what: string): string[] {
       inWord = true;
     }
   }
-  if (quote) throw new Error(`${what} has an unclosed ${quote} quote: ${JSON.stringify(text)}`);
+  if (quote) throw new Error(`${what}: a ${quote} is opened and never closed`);
   if (inWord) words.push(word);
   return words;
 }
