@@ -14,10 +14,19 @@ import { startSlurm, type SlurmCluster } from '../../harness/slurmCluster.ts';
 import { engineInfo, startTestCluster, until, type TestCluster } from '../fixture.ts';
 
 let slurm: SlurmCluster;
+/** A 1-minute job started first and checked last: SLURM takes 60 to 90 s to enforce it, the other tests run meanwhile. */
+let timeLimited: { tc: TestCluster; set: EngineSetInfo; running: AsyncResult<unknown> } | undefined;
 before(async () => {
   slurm = await startSlurm({ nodes: 2, cpusPerNode: 4 });
+  const tc = await startTestCluster({ n: 1, launcher: 'slurm', launcherOptions: slurmOptions({ time: '1' }) });
+  const running = tc.rc.view(0).execute('await new Promise((r) => setTimeout(r, 300_000))') as AsyncResult<unknown>;
+  running.catch(() => {});
+  timeLimited = { tc, set: await slurmSet(tc), running };
 });
-after(() => slurm?.stop());
+after(async () => {
+  await timeLimited?.tc.stop();
+  await slurm?.stop();
+});
 
 function slurmOptions(more: Record<string, string> = {}) {
   return { env: slurm.env, partition: slurm.partition, ...more };
@@ -143,19 +152,6 @@ describe('slurm launcher', () => {
     }
   });
 
-  test('a job killed by its time limit fails a running request with EngineError and ends the set saying so (60 to 90 s: SLURM enforces whole minutes)', async () => {
-    const tc = await startTestCluster({ n: 1, launcher: 'slurm', launcherOptions: slurmOptions({ time: '1' }) });
-    try {
-      const set = await slurmSet(tc);
-      const running = tc.rc.view(0).execute('await new Promise((r) => setTimeout(r, 300_000))') as AsyncResult<unknown>;
-      await assert.rejects(running, (e: unknown) => e instanceof EngineError && e.engineId === 0);
-      await until(async () => (await slurmSet(tc)).state === 'ended', 30_000, 'the set to be marked ended');
-      assert.match((await slurmSet(tc)).reason ?? '', new RegExp(`^job ${set.job_id} killed by its time limit`));
-    } finally {
-      await tc.stop();
-    }
-  });
-
   test('a job that cannot start pends with squeue\'s reason; when the engines time out the job is cancelled', async () => {
     const tc = await startTestCluster({ n: 0 });
     try {
@@ -197,7 +193,7 @@ describe('slurm launcher', () => {
       await assert.rejects(tc.cluster.addEngines(1, { launcher: 'slurm', launcherOptions: { partiton: 'debug' } }), /unknown option partiton for the slurm launcher/);
       await assert.rejects(tc.cluster.addEngines(1, { launcher: 'slurm', launcherOptions: { extra: '--mem=1G' } }), /option extra must be a list of #SBATCH lines/);
       await assert.rejects(tc.cluster.addEngines(1, { launcher: 'slurm', launcherOptions: { time: '1:00\nrm -rf /' } }), /option time must be one line/);
-      assert.deepEqual(await slurm.squeue(), [], 'nothing was queued');
+      assert.deepEqual((await slurm.squeue()).filter((j) => j.jobId !== timeLimited?.set.job_id), [], 'nothing was queued (but the time-limited job)');
     } finally {
       await tc.stop();
     }
@@ -211,4 +207,11 @@ test('why a job ended, from scontrol show job', () => {
   assert.equal(slurmEndReason('8', '   JobState=FAILED Reason=NonZeroExitCode Dependency=(null)\n   ExitCode=3:0\n'), 'job 8 failed (Reason=NonZeroExitCode, ExitCode=3:0)');
   assert.equal(slurmEndReason('9', '   JobState=SOMETHING_NEW Reason=None\n'), 'job 9 ended (SOMETHING_NEW)');
   assert.equal(slurmEndReason('10', ''), "job 10 has left SLURM's queue");
+});
+
+test('a job killed by its time limit fails a running request with EngineError and ends the set saying so', async () => {
+  const { tc, set, running } = timeLimited!;
+  await assert.rejects(running, (e: unknown) => e instanceof EngineError && e.engineId === 0);
+  await until(async () => (await slurmSet(tc)).state === 'ended', 30_000, 'the set to be marked ended');
+  assert.match((await slurmSet(tc)).reason ?? '', new RegExp(`^job ${set.job_id} killed by its time limit`));
 });
