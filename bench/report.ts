@@ -85,4 +85,18 @@ export function printHostsReport(figures: readonly Figure[]): void {
   }
   console.log('');
   printTable(rows, 3);
+
+  const starts: string[][] = [['start of 16 engines', 'kind', 'unit', 'Multiengine', 'ipyparallel', 'faster by']];
+  for (const launcher of ['mpi', 'slurm']) {
+    const theirs = get(`start16_${launcher}`, 'ipyparallel');
+    for (const kind of ['node', 'python'] as const) {
+      const ours = get(`start16_${launcher}`, kind);
+      if (ours === undefined) continue;
+      starts.push([`through ${launcher}`, kind, 's', fmt(ours), fmt(theirs), theirs === undefined ? '–' : `${fmt(theirs / ours)}×`]);
+    }
+  }
+  if (starts.length > 1) {
+    console.log('');
+    printTable(starts, 3);
+  }
 }

@@ -7,8 +7,8 @@
  *
  * --hosts runs the scenarios past one machine instead (docs/benchmarks.md, "Past one machine"):
  * round trip and 128 MiB push/pull with the engine on another network-namespace host beside that
- * link's TCP limit, and the start of 16 engines through the mpi and slurm launchers (with
- * --compare ipyparallel, ipyparallel's same launchers in the same run). Needs root.
+ * link's TCP limit, and the start of 16 engines through the launchers of --launchers (default
+ * mpi,slurm; with --compare ipyparallel, ipyparallel's same launchers in the same run). Needs root.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { hostsScenarios } from './hosts.ts';
+import { BENCH_LAUNCHERS, launcherStarts, prepareLaunchers, type BenchLauncher } from './launchStart.ts';
 import { measureLoopback } from './loopback.ts';
 import { printHostsReport, printReport } from './report.ts';
 import { clusterStart, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
@@ -28,11 +29,19 @@ const { values } = parseArgs({
     kinds: { type: 'string', default: 'node,python' },
     json: { type: 'string' },
     hosts: { type: 'boolean', default: false },
+    launchers: { type: 'string', default: BENCH_LAUNCHERS.join(',') },
   },
 });
 if (values.compare !== undefined && values.compare !== 'ipyparallel') {
   console.error(`--compare takes "ipyparallel", got ${JSON.stringify(values.compare)}`);
   process.exit(2);
+}
+const launchers = values.launchers.split(',').map((l) => l.trim()) as BenchLauncher[];
+for (const l of launchers) {
+  if (!BENCH_LAUNCHERS.includes(l)) {
+    console.error(`--launchers takes ${BENCH_LAUNCHERS.join(' and/or ')}, got ${JSON.stringify(l)}`);
+    process.exit(2);
+  }
 }
 const kinds = values.kinds.split(',').map((k) => k.trim()) as BenchKind[];
 for (const k of kinds) {
@@ -63,10 +72,10 @@ function ensureIpyparallel(): void {
   }
 }
 
-async function runIpyparallel(): Promise<void> {
+async function runIpyparallel(args: string[] = []): Promise<void> {
   ensureIpyparallel();
   const driver = path.join(path.dirname(new URL(import.meta.url).pathname), 'ipp_driver.py');
-  const child = spawn(SYSTEM_PYTHON, [driver, ...(values.quick ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(SYSTEM_PYTHON, [driver, ...(values.quick ? ['--quick'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   for await (const line of readline.createInterface({ input: child.stdout })) {
     if (line.startsWith('{')) emit(JSON.parse(line) as Figure);
   }
@@ -78,6 +87,13 @@ const started = Date.now();
 for (const f of await measureLoopback((values.quick ? 16 : 128) * 2 ** 20, values.quick ? 200 : 1000, values.quick ? 2 : 5)) emit(f);
 if (values.hosts) {
   await hostsScenarios(kinds, opts);
+  const tools = await prepareLaunchers(launchers);
+  try {
+    await launcherStarts(kinds, launchers, opts, tools.slurm);
+    if (values.compare) await runIpyparallel(['--launchers', launchers.join(',')]);
+  } finally {
+    await tools.stop();
+  }
   printHostsReport(figures);
 } else {
   for (const kind of kinds) {
