@@ -5,9 +5,9 @@ with the system /usr/bin/python3) and prints one JSON line per figure:
   {"name": ..., "kind": "ipyparallel", "n": 4, "unit": ..., "min": ..., "median": ..., "max": ..., "samples": k}
 Every process it starts is stopped in a `finally`; its profile lives in a temporary directory.
 
-With `--launchers mpi,slurm` (bench/run.ts --hosts --compare ipyparallel) it measures only the
-start of 16 engines through ipyparallel's MPI and SLURM engine launchers, to the first `apply`
-answered by all 16 ("start16_<launcher>"). mpiexec's root and oversubscription variables and the
+With `--launchers local,mpi,slurm` (bench/run.ts --hosts --compare ipyparallel) it measures only
+the start of 16 engines through ipyparallel's local, MPI and SLURM engine launchers, to the first
+`apply` answered by all 16 ("start16_<launcher>"). mpiexec's root and oversubscription variables and the
 SLURM cluster's SLURM_CONF come in the environment.
 """
 import json

@@ -1,7 +1,7 @@
 /**
  * The start of 16 engines through a launcher (`npm run bench -- --hosts`): from Cluster.start to
- * the first `apply` answered by all 16, through mpiexec (OpenMPI, 16 ranks on this machine) and
- * through a real SLURM cluster (test/harness/slurmCluster.ts: sbatch, srun on its slurmd nodes),
+ * the first `apply` answered by all 16, as local processes, through mpiexec (OpenMPI, 16 ranks on
+ * this machine) and through a real SLURM cluster (test/harness/slurmCluster.ts: sbatch, srun on its slurmd nodes),
  * with Debian's python3 for Python engines, as ipyparallel's launchers get in ipp_driver.py.
  */
 import fs from 'node:fs';
@@ -13,8 +13,9 @@ import { startSlurm, type SlurmCluster } from '../test/harness/slurmCluster.ts';
 import { CODE, type BenchKind, type BenchOptions } from './scenarios.ts';
 import { figure } from './stats.ts';
 
-export type BenchLauncher = 'mpi' | 'slurm';
-export const BENCH_LAUNCHERS: readonly BenchLauncher[] = ['mpi', 'slurm'];
+/** 'local' is the baseline: what a launcher adds is its time less local's. */
+export type BenchLauncher = 'local' | 'mpi' | 'slurm';
+export const BENCH_LAUNCHERS: readonly BenchLauncher[] = ['local', 'mpi', 'slurm'];
 const N = 16;
 
 /**

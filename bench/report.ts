@@ -87,7 +87,7 @@ export function printHostsReport(figures: readonly Figure[]): void {
   printTable(rows, 3);
 
   const starts: string[][] = [['start of 16 engines', 'kind', 'unit', 'Multiengine', 'ipyparallel', 'faster by']];
-  for (const launcher of ['mpi', 'slurm']) {
+  for (const launcher of ['local', 'mpi', 'slurm']) {
     const theirs = get(`start16_${launcher}`, 'ipyparallel');
     for (const kind of ['node', 'python'] as const) {
       const ours = get(`start16_${launcher}`, kind);

@@ -8,7 +8,7 @@
  * --hosts runs the scenarios past one machine instead (docs/benchmarks.md, "Past one machine"):
  * round trip and 128 MiB push/pull with the engine on another network-namespace host beside that
  * link's TCP limit, and the start of 16 engines through the launchers of --launchers (default
- * mpi,slurm; with --compare ipyparallel, ipyparallel's same launchers in the same run). Needs root.
+ * local,mpi,slurm; with --compare ipyparallel, ipyparallel's same launchers in the same run). Needs root.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
