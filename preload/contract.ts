@@ -70,9 +70,9 @@ export interface EngineRow {
   registered: number;
   restarts: number;
   reason: string | null;
-  /** Percent of one core over the last sample; null when not sampled (remote engine). */
+  /** Percent of one core over the last sample, as the engine reports it (EngineInfo.stats) or, for a local engine that reports none, from /proc; null until known. */
   cpu: number | null;
-  /** Resident memory in bytes; null when not sampled. */
+  /** Resident memory in bytes, from the same source; null until known. */
   rss: number | null;
   /** Recent RSS samples, oldest first, for the sparkline. */
   rssHistory: number[];

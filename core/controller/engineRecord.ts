@@ -1,5 +1,5 @@
 /** Per-engine and per-client bookkeeping of the controller. */
-import type { ContentMap, CurrentTask, DirectAddress, EngineInfo, EngineState, Header, KernelKind, MsgType } from '../protocol/messages.js';
+import type { ContentMap, CurrentTask, DirectAddress, EngineInfo, EngineState, EngineStats, Header, KernelKind, MsgType } from '../protocol/messages.js';
 import type { Connection } from '../transport/connection.js';
 import type { ClientRecord } from './clientSession.js';
 import type { EngineProcess, LaunchSpec } from './localLauncher.js';
@@ -61,6 +61,9 @@ export class EngineRecord {
   tasksDone = 0;
   /** The routed request it runs now (its oldest unanswered one), kept by the work router. */
   current: CurrentTask | null = null;
+  /** Its own latest report of host, CPU and memory (from its heart), and Date.now() when it came. */
+  stats: EngineStats | undefined;
+  statsAt = 0;
 
   constructor(
     readonly id: number,
@@ -117,6 +120,7 @@ export class EngineRecord {
     info.tasks_done = this.tasksDone + d.direct_done;
     const current = this.current ?? d.direct_running;
     info.current_task = this.alive && current ? { ...current } : null;
+    if (this.stats !== undefined) info.stats = { ...this.stats, at: new Date(this.statsAt).toISOString() };
     return info;
   }
 }

@@ -5,7 +5,7 @@
  * connection drops or their process exits.
  */
 import type { ContentMap, KernelKind, Message } from '../protocol/messages.js';
-import { checkContent, describe } from '../protocol/validate.js';
+import { checkHeartbeat, describe } from '../protocol/validate.js';
 import type { Connection } from '../transport/connection.js';
 import type { ControllerOptions } from './options.js';
 import type { EngineRecord } from './engineRecord.js';
@@ -91,7 +91,11 @@ export class Supervisor {
     if (!how.graceful && how.restart !== false) this.autoRestart(e, reason);
   }
 
-  /** A message on an engine's heart: a beat says it is alive (and responsive again) and names what it runs. */
+  /**
+   * A message on an engine's heart: a beat says it is alive (and responsive again), names what
+   * it runs and, about once a second, what the engine uses (kept for status, not published:
+   * that would be an event per engine per second to every client).
+   */
   onBeat(e: EngineRecord, conn: Connection, msg: Message): void {
     if (msg.header.msg_type !== 'heartbeat') {
       log.warnLimited('heart-type', `engine ${e.id}'s heart sent ${describe(msg.header.msg_type)}; ignored`);
@@ -102,13 +106,18 @@ export class Supervisor {
       return;
     }
     let beat: ContentMap['heartbeat'];
+    let badStats: string | undefined;
     try {
-      beat = checkContent('heartbeat', msg.content);
+      ({ beat, badStats } = checkHeartbeat(msg.content));
     } catch (err) {
       this.d.dropped(`engine ${e.id}'s heart sent a malformed heartbeat: ${(err as Error).message}`);
       return;
     }
     e.lastBeat = Date.now();
+    if (beat.stats) {
+      e.stats = beat.stats;
+      e.statsAt = e.lastBeat;
+    } else if (badStats !== undefined) this.d.dropped(`engine ${e.id}'s heart sent malformed stats (the beat counts, the stats are dropped): ${badStats}`);
     this.d.running(e, beat.running);
     if (e.unresponsive) {
       e.unresponsive = false;

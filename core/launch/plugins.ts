@@ -9,6 +9,8 @@ import type { LauncherPlugin } from './launcher.js';
 
 const BUILT_IN: Record<string, () => Promise<{ default: LauncherPlugin }>> = {
   mpi: () => import('./mpi.js'),
+  slurm: () => import('./slurm.js'),
+  batch: () => import('./batch.js'),
 };
 
 export const LAUNCHER_NAMES = ['local', ...Object.keys(BUILT_IN)];

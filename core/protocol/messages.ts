@@ -56,6 +56,8 @@ export interface EngineInfo {
   direct?: DirectAddress;
   /** The engine set it was started in (absent for an engine started by hand). */
   engine_set?: string;
+  /** The engine's own latest report of its host, CPU and memory (heartbeat.stats), with the ISO time the controller got it. */
+  stats?: EngineStats & { at: string };
 }
 
 /** Where an engine set is in its life: submitted and waiting (pending, a batch job in its queue), all registered (running), gone (ended). */
@@ -91,6 +93,26 @@ export interface ListenAddress {
   /** False when the controller accepts connections from beyond this machine. */
   loopback: boolean;
 }
+
+/**
+ * What an engine process uses, as the engine itself measures it (heartbeat.stats): the app's
+ * engine table works alike for engines on this host and on others.
+ */
+export interface EngineStats {
+  /** The host the engine runs on, by its own name for it (node: os.hostname(), python: socket.gethostname()). */
+  host: string;
+  /** Percent of one core the engine process used since its previous stats (on the first: since it started); above 100 with several threads busy. */
+  cpu: number;
+  /** The engine process's resident memory, bytes. */
+  rss: number;
+  /** The host's physical memory, bytes. */
+  mem_total?: number;
+  /** The host's load average over the last minute. */
+  load?: number;
+}
+
+/** An engine's heart adds stats to its first beat and then to one beat about every this many ms (not to every beat when beats are fast). */
+export const STATS_INTERVAL_MS = 1000;
 
 export interface DirectAddress {
   ip: string;
@@ -169,9 +191,12 @@ export interface ContentMap {
     /** Output (stream text) allowed per request; past it the engine sends a truncation marker and drops the rest. */
     max_output_bytes?: number;
   }>;
-  /** Sent by an engine's heart every heartbeat_ms, on its own connection. */
-  /** `running`: the request the engine runs now, when there is one (the controller sees direct work by it). */
-  heartbeat: { uuid: string; id: number; running?: Pick<CurrentTask, 'msg_id' | 'msg_type'> };
+  /**
+   * Sent by an engine's heart every heartbeat_ms, on its own connection. `running`: the request
+   * the engine runs now, when there is one (the controller sees direct work by it). `stats`: on
+   * the first beat and then about every STATS_INTERVAL_MS.
+   */
+  heartbeat: { uuid: string; id: number; running?: Pick<CurrentTask, 'msg_id' | 'msg_type'>; stats?: EngineStats };
   /** The engine's work from direct connections, which the controller does not route (section 13). */
   engine_activity: {
     direct_running: CurrentTask | null;

@@ -6,7 +6,7 @@
  * peers read (no walk through user values), so they are cheap enough for every message.
  * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
  */
-import { isValidHeader, type ContentMap, type CurrentTask, type DirectAddress, type EngineInfo, type EngineState, type Header, type Json, type KernelKind, type Message, type MsgType } from './messages.js';
+import { isValidHeader, type ContentMap, type CurrentTask, type DirectAddress, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType } from './messages.js';
 
 /** A message whose content or metadata is not what its type promises. */
 export class WireError extends Error {
@@ -153,12 +153,45 @@ function runningTask(v: unknown, field: string): CurrentTask | null {
   return { msg_id: v.msg_id, msg_type: String(v.msg_type), started: String(v.started) };
 }
 
-function heartbeat(c: Fields): ContentMap['heartbeat'] {
-  const out: ContentMap['heartbeat'] = { uuid: str(c, 'uuid'), id: Number.isSafeInteger(c.id) ? (c.id as number) : -1 };
+/** A field of heartbeat.stats: a finite number >= 0 (`whole`: an integer, such as a count of bytes). */
+function measure(c: Fields, field: string, what: string, whole = false): number {
+  const v = c[field];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (whole && !Number.isSafeInteger(v))) throw new WireError(`stats.${field} must be ${what}, got ${describe(v)}`);
+  return v;
+}
+
+/** heartbeat.stats, checked: a new object with the known fields only; throws WireError naming the field. */
+export function checkEngineStats(v: unknown): EngineStats {
+  if (!isObject(v)) throw new WireError(`stats must be an object {host, cpu, rss, mem_total?, load?}, got ${describe(v)}`);
+  const host = v.host;
+  if (typeof host !== 'string' || host === '' || host.length > 255) throw new WireError(`stats.host must be the engine's host name (1 to 255 characters), got ${describe(host)}`);
+  const out: EngineStats = { host, cpu: measure(v, 'cpu', 'a percentage of one core (a number >= 0)'), rss: measure(v, 'rss', 'a number of bytes (a whole number >= 0)', true) };
+  if (v.mem_total !== undefined && v.mem_total !== null) out.mem_total = measure(v, 'mem_total', 'a number of bytes (a whole number >= 0)', true);
+  if (v.load !== undefined && v.load !== null) out.load = measure(v, 'load', 'a load average (a number >= 0)');
+  return out;
+}
+
+/**
+ * A heartbeat, and why its stats were left out when they were malformed: such a beat still
+ * says the engine is alive, and its receiver counts the stats as dropped.
+ */
+function heartbeatOf(c: Fields): { beat: ContentMap['heartbeat']; badStats?: string } {
+  const beat: ContentMap['heartbeat'] = { uuid: str(c, 'uuid'), id: Number.isSafeInteger(c.id) ? (c.id as number) : -1 };
   const r = c.running;
   // A beat with no usable task names none (the engine is between requests).
-  if (isObject(r) && typeof r.msg_id === 'string') out.running = { msg_id: r.msg_id, msg_type: String(r.msg_type) };
-  return out;
+  if (isObject(r) && typeof r.msg_id === 'string') beat.running = { msg_id: r.msg_id, msg_type: String(r.msg_type) };
+  if (c.stats === undefined || c.stats === null) return { beat };
+  try {
+    beat.stats = checkEngineStats(c.stats);
+    return { beat };
+  } catch (e) {
+    return { beat, badStats: (e as Error).message };
+  }
+}
+
+/** heartbeat content, checked (throws WireError as checkContent does), with the reason its stats were left out, if they were. */
+export function checkHeartbeat(content: unknown): { beat: ContentMap['heartbeat']; badStats?: string } {
+  return heartbeatOf(contentObject('heartbeat', content));
 }
 
 function engineActivity(c: Fields): ContentMap['engine_activity'] {
@@ -272,7 +305,7 @@ const nothing: OkCheck = () => {};
 const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   // engine -> controller
   registration_request: registrationRequest,
-  heartbeat,
+  heartbeat: (c) => heartbeatOf(c).beat,
   engine_activity: engineActivity,
   stream,
   // controller -> engine
@@ -361,8 +394,12 @@ export function isMsgType(type: string): type is MsgType {
 
 /** The content of a message of type `type`, checked and typed; throws WireError naming the field. */
 export function checkContent<T extends MsgType>(type: T, content: unknown): ContentMap[T] {
+  return (CONTENT[type] as (c: Fields) => ContentMap[T])(contentObject(type, content));
+}
+
+function contentObject(type: MsgType, content: unknown): Fields {
   if (!isObject(content)) throw new WireError(`the content of ${type} must be an object, got ${describe(content)}`);
-  return (CONTENT[type] as (c: Fields) => ContentMap[T])(content);
+  return content;
 }
 
 /** The message itself, typed by its msg_type once its content passed checkContent. */

@@ -2,14 +2,17 @@
  * The heart: a worker thread with its own connection to the controller, so heartbeats keep
  * going while the main thread is stuck in user code. It also receives `interrupt_request`
  * and turns it into SIGINT for this process (which stops synchronous user code through vm's
- * watchdog) plus a message to the main thread (which rejects an awaited task): interrupt.ts. Kept tiny: it only imports the transport.
+ * watchdog) plus a message to the main thread (which rejects an awaited task): interrupt.ts.
+ * About once a second a beat also carries the process's CPU and memory (processStats.ts).
+ * Kept tiny: it imports only the transport and processStats.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createMessage, WORK_REQUESTS, type CurrentTask } from '../../core/protocol/messages.js';
+import { createMessage, WORK_REQUESTS, type ContentMap, type CurrentTask } from '../../core/protocol/messages.js';
 import { checkContent } from '../../core/protocol/validate.js';
 import { Signer } from '../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
 import { RUNNING, TAKEN } from './interruptState.js';
+import { ProcessStats } from './processStats.js';
 
 export interface HeartConfig {
   ip: string;
@@ -85,6 +88,7 @@ function running(): Pick<CurrentTask, 'msg_id' | 'msg_type'> | undefined {
   return msgId && type ? { msg_id: msgId, msg_type: type } : undefined;
 }
 
+const stats = new ProcessStats();
 let generation = 0;
 let current: { conn: Connection; timer: NodeJS.Timeout } | null = null;
 
@@ -103,8 +107,12 @@ port.on('message', (start: HeartStart) => {
       }
       const conn = new Connection(socket, new Signer(config.key));
       const beat = (): void => {
+        const content: ContentMap['heartbeat'] = { uuid: config.uuid, id: start.id };
         const r = running();
-        conn.send(createMessage('heartbeat', r ? { uuid: config.uuid, id: start.id, running: r } : { uuid: config.uuid, id: start.id }, { session: config.session }));
+        if (r) content.running = r;
+        const s = stats.due(start.heartbeatMs);
+        if (s) content.stats = s;
+        conn.send(createMessage('heartbeat', content, { session: config.session }));
       };
       conn.start({
         onMessage(msg) {

@@ -1,8 +1,9 @@
 /**
  * Keeps the engine table fresh between events: polls the controller's status (often while
- * any engine is busy, for queue, tasks done and current task; rarely otherwise, as a safety
- * net) and samples CPU and memory of local engine processes. Tells its owner when the
- * controller is gone.
+ * any engine is busy, for queue, tasks done and current task; otherwise once a sample period
+ * while engines report their CPU and memory, which come with status, and rarely when none
+ * does) and shows each engine's own report. Engines that send none (older ones) are sampled
+ * from /proc when they run on this host. Tells its owner when the controller is gone.
  */
 import type { Client } from '../../core/index.js';
 import type { Disposable } from '../../core/events/emitter.js';
@@ -13,6 +14,7 @@ import type { EngineTable } from './engineTable.js';
 export const BUSY_POLL_MS = 200;
 /** ...and this often otherwise (a safety net; events carry the changes). */
 export const IDLE_POLL_MS = 2000;
+/** CPU and memory are shown this often: engines' reports (through status), or samples of those that send none. */
 export const SAMPLE_MS = 1000;
 const RSS_HISTORY = 30;
 
@@ -22,6 +24,8 @@ export class EngineMonitor {
   private sampleTimer: ReturnType<typeof setInterval> | null = null;
   private readonly sampler = new EngineSampler();
   private readonly busySub: Disposable;
+  /** Per engine id: the time (stats.at) of the report its row shows, so a report joins the memory history once. */
+  private readonly shown = new Map<number, string>();
 
   constructor(
     private readonly table: EngineTable,
@@ -34,13 +38,15 @@ export class EngineMonitor {
   start(rc: Client): void {
     this.stop();
     this.rc = rc;
-    this.schedulePoll(IDLE_POLL_MS);
+    this.showReports(rc);
+    this.schedulePoll(this.idlePollMs(rc));
     if (this.sampler.supported) this.sampleTimer = setInterval(() => void this.sample(), SAMPLE_MS);
     void this.sample();
   }
 
   stop(): void {
     this.rc = null;
+    this.shown.clear();
     if (this.pollTimer) clearTimeout(this.pollTimer);
     if (this.sampleTimer) clearInterval(this.sampleTimer);
     this.pollTimer = null;
@@ -76,11 +82,34 @@ export class EngineMonitor {
       }
     }
     if (this.rc !== rc) return;
-    this.schedulePoll(this.table.anyBusy ? BUSY_POLL_MS : IDLE_POLL_MS);
+    this.showReports(rc);
+    this.schedulePoll(this.table.anyBusy ? BUSY_POLL_MS : this.idlePollMs(rc));
   }
 
+  /** While engines report their numbers (they come with status), status is polled once a sample period. */
+  private idlePollMs(rc: Client): number {
+    return rc.engines.some((e) => e.stats !== undefined && e.state !== 'dead') ? SAMPLE_MS : IDLE_POLL_MS;
+  }
+
+  /** Each engine's latest own report of CPU and memory, on its row (a new report once into the history). */
+  private showReports(rc: Client): void {
+    const ids = new Set<number>();
+    for (const r of this.table.engineRows()) {
+      const e = rc.engine(r.id);
+      const s = e?.stats;
+      if (!s || r.state === 'dead' || e.pid !== r.pid) continue;
+      ids.add(r.id);
+      if (this.shown.get(r.id) === s.at) continue;
+      this.shown.set(r.id, s.at);
+      this.table.setRow({ ...r, cpu: Math.round(s.cpu * 10) / 10, rss: s.rss, rssHistory: [...r.rssHistory, s.rss].slice(-RSS_HISTORY) });
+    }
+    for (const id of this.shown.keys()) if (!ids.has(id)) this.shown.delete(id);
+  }
+
+  /** Samples, from /proc or ps, the engines on this host that report no numbers of their own. */
   private async sample(): Promise<void> {
-    const local = this.table.engineRows().filter((r) => r.state !== 'dead' && r.pid > 0 && r.host === this.table.hostname);
+    const rc = this.rc;
+    const local = this.table.engineRows().filter((r) => r.state !== 'dead' && r.pid > 0 && r.host === this.table.hostname && !rc?.engine(r.id)?.stats);
     if (local.length === 0) return;
     const samples = await this.sampler.sample(local.map((r) => r.pid));
     for (const r of local) {

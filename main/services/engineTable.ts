@@ -198,7 +198,8 @@ export class EngineTable {
       id: e.id,
       kernel: e.kernel,
       languageVersion: e.language_version,
-      host: e.host,
+      // The engine's own report names its host best (a launcher elsewhere may register it otherwise).
+      host: e.stats?.host ?? e.host,
       pid: e.pid,
       state: e.state,
       queue: e.queue,

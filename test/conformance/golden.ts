@@ -100,6 +100,7 @@ const NAMED: { [name: string]: (v: unknown) => boolean } = {
   $any: () => true,
   $string: (v) => typeof v === 'string',
   $int: (v) => Number.isInteger(v),
+  $number: (v) => typeof v === 'number' && Number.isFinite(v),
   $date: (v) => typeof v === 'string' && ISO_DATE.test(v),
   $strings: (v) => Array.isArray(v) && v.every((x) => typeof x === 'string'),
 };

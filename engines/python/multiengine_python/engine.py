@@ -13,6 +13,7 @@ from .capture import OutStream, Output
 from .direct import ActivityReporter, DirectListener, ReplayGuard
 from .errors import ReplyError, error_content
 from .interrupt import Interrupts
+from .process_stats import ProcessStats
 from .registration import Fatal, Refused, await_reply, positive, registration_content
 from .replies import Replies
 from .requests import Requests
@@ -63,6 +64,7 @@ class Engine(object):
         self.output = None
         self.requests = Requests()
         self.interrupts = Interrupts(self.requests.space)
+        self.stats = ProcessStats()
         self._stopping = False
 
     # ---- startup
@@ -170,11 +172,15 @@ class Engine(object):
 
     def _beat(self):
         """heartbeat content; `running` names the request being handled, so the controller sees
-        direct work whose user code keeps the main thread from reporting it."""
+        direct work whose user code keeps the main thread from reporting it; `stats` (about once a
+        second) what the process uses."""
         beat = {'uuid': self.uuid, 'id': self.id}
         current = self.current
         if current is not None:
             beat['running'] = {'msg_id': current.msg_id, 'msg_type': current.msg_type}
+        stats = self.stats.due(max(self.heartbeat_ms, 10) / 1000.0)
+        if stats is not None:
+            beat['stats'] = stats
         return beat
 
     def _read_loop(self, gen, chan):

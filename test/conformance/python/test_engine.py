@@ -79,7 +79,13 @@ class TestRegistrationAndHeart(Base):
         beat = self.fc.first_beat
         self.assertTrue(beat.signature_ok)
         self.assertEqual(beat.msg_type, 'heartbeat')
-        self.assertEqual(beat.content, {'uuid': self.fc.registration.content['uuid'], 'id': 7})
+        content = dict(beat.content)
+        stats = content.pop('stats')
+        self.assertEqual(content, {'uuid': self.fc.registration.content['uuid'], 'id': 7})
+        self.assertEqual(stats['host'], socket.gethostname())
+        self.assertIsInstance(stats['rss'], int)
+        self.assertGreater(stats['rss'], 1000000)
+        self.assertGreaterEqual(stats['cpu'], 0)
         t0 = time.monotonic()
         got = [self.fc.heart.recv(2.0) for _ in range(3)]
         self.assertTrue(all(b.msg_type == 'heartbeat' and b.signature_ok for b in got))

@@ -187,6 +187,37 @@ def dec(tree, buffers=()):
     return me.decode_value(tree, [bytearray(b) for b in buffers])
 
 
+class TestProcessStats(unittest.TestCase):
+    def test_first_report_at_once_then_none_until_a_second_passed(self):
+        from multiengine_python.process_stats import ProcessStats
+        ps = ProcessStats()
+        first = ps.due(0.1)
+        self.assertEqual(first['host'], socket.gethostname())
+        self.assertIsInstance(first['rss'], int)
+        self.assertGreater(first['rss'], 1000000)
+        self.assertGreater(first['mem_total'], first['rss'])
+        self.assertGreaterEqual(first['cpu'], 0)
+        json.dumps(first)  # it goes on the wire as is
+        self.assertIsNone(ps.due(0.1), 'no second report right after the first')
+
+    def test_cpu_counts_every_thread(self):
+        from multiengine_python.process_stats import ProcessStats
+        import time
+        ps = ProcessStats()
+        ps.due(0.1)
+
+        def spin():
+            t_end = time.monotonic() + 1.2
+            while time.monotonic() < t_end:
+                pass
+        t = threading.Thread(target=spin)
+        t.start()
+        t.join()
+        busy = ps.due(0.1)
+        self.assertIsNotNone(busy)
+        self.assertGreater(busy['cpu'], 25, 'a thread spun for the whole interval')
+
+
 class TestValueEncoding(unittest.TestCase):
     def test_plain_values(self):
         for v in (None, True, False, 0, -5, 1.5, 'ü', [], {}, [1, [2]], {'a': {'b': None}}):

@@ -119,6 +119,9 @@ export interface FakeEngineOptions {
   /** Answer work requests automatically (default true): streams one line, then replies ok. */
   autoReply?: boolean;
   kernel?: KernelKind;
+  /** What it registers as its pid and host (default: this process, this host). */
+  pid?: number;
+  host?: string;
 }
 
 /** A fake engine: a main socket that registers and answers, plus a heart socket that beats. */
@@ -147,7 +150,7 @@ export class FakeEngine {
     const main = await Peer.connect(ctl.info, 'engine');
     main.keepParts = true; // tests compare the bytes an engine got with what the client signed
     const e = new FakeEngine(main, opts);
-    const content: ContentMap['registration_request'] = { uuid: e.uuid, kernel: opts.kernel ?? 'node', language_version: 'fake', host: os.hostname(), pid: process.pid };
+    const content: ContentMap['registration_request'] = { uuid: e.uuid, kernel: opts.kernel ?? 'node', language_version: 'fake', host: opts.host ?? os.hostname(), pid: opts.pid ?? process.pid };
     if (opts.requestedId !== undefined) content.requested_id = opts.requestedId;
     const reply = await main.request('registration_request', content);
     const c = reply.content as ContentMap['registration_reply'];

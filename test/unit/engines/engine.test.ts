@@ -3,8 +3,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createMessage, type Message } from '../../../core/protocol/messages.js';
+import os from 'node:os';
+import { createMessage, type ContentMap, type Message } from '../../../core/protocol/messages.js';
 import { isReplyTo } from '../../harness/peer.js';
+import { until } from '../../harness/poll.js';
 import { FakeController } from './fakeController.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,10 +36,26 @@ describe('node engine process', () => {
     const reg = (await fc.main.next((m) => m.header.msg_type === 'registration_request')).msg;
     const first = (await fc.heart.next(isBeat)).msg;
     assert.notEqual(fc.heartConn, fc.mainConn);
-    assert.deepEqual(first.content, { uuid: (reg.content as { uuid: string }).uuid, id: 3 });
+    const { stats, ...beat } = first.content as ContentMap['heartbeat'];
+    assert.deepEqual(beat, { uuid: (reg.content as { uuid: string }).uuid, id: 3 });
+    assert.ok(stats, 'the first beat carries stats');
+    assert.equal(stats.host, os.hostname());
+    assert.ok(stats.rss > 1_000_000 && stats.cpu >= 0 && stats.mem_total === os.totalmem(), JSON.stringify(stats));
     const n = fc.heart.count(isBeat);
     await sleep(450);
     assert.ok(fc.heart.count(isBeat) - n >= 3, `expected >= 3 beats in 450 ms at 100 ms, got ${fc.heart.count(isBeat) - n}`);
+  });
+
+  it('sends stats with the first beat and then about once a second, not with every beat', async () => {
+    const beats = () => fc.heart.received.filter(isBeat);
+    await until(() => beats().length >= 25, 10_000, '25 beats');
+    const withStats = beats()
+      .slice(0, 25)
+      .flatMap((m, i) => ((m.content as ContentMap['heartbeat']).stats ? [i] : []));
+    // A second apart at 100 ms beats: about 10 beats apart (never 5 or fewer), and 25 beats hold 2 or 3.
+    assert.equal(withStats[0], 0, 'the first beat carries stats');
+    assert.ok(withStats.length >= 2 && withStats.length <= 3, `stats on beats ${withStats.join(', ')}`);
+    for (let i = 1; i < withStats.length; i++) assert.ok(withStats[i] - withStats[i - 1] > 5, `stats on beats ${withStats.join(', ')}`);
   });
 
   it('executes, streaming output while the code runs and all of it before the reply', async () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMessage, type EngineInfo, type Message, type MsgType } from '../../../core/protocol/messages.ts';
-import { checkContent, checkMessage, checkParent, checkReply, checkTargets, engineIdOf, isMsgType, parentIdOf, WireError } from '../../../core/protocol/validate.ts';
+import { checkContent, checkHeartbeat, checkMessage, checkParent, checkReply, checkTargets, engineIdOf, isMsgType, parentIdOf, WireError } from '../../../core/protocol/validate.ts';
 
 const header = { msg_id: 'm1', msg_type: 'execute_request', session: 's', date: '2026-01-01T00:00:00Z', version: 'multiengine/1' };
 const engine: EngineInfo = { id: 0, uuid: 'u', kernel: 'node', language_version: '20', host: 'h', pid: 1, state: 'idle', queue: 0, restarts: 0, registered: 'now' };
@@ -11,7 +11,7 @@ const engine: EngineInfo = { id: 0, uuid: 'u', kernel: 'node', language_version:
 const GOOD: { [K in MsgType]: unknown } = {
   registration_request: { uuid: 'u', kernel: 'python', language_version: '3.11', host: 'h', pid: 5, requested_id: 2, resume: true, direct: { ip: '127.0.0.1', port: 9 } },
   registration_reply: { status: 'ok', id: 0, heartbeat_ms: 100, reconnect_ms: 0 },
-  heartbeat: { uuid: 'u', id: 0, running: { msg_id: 'm', msg_type: 'execute_request' } },
+  heartbeat: { uuid: 'u', id: 0, running: { msg_id: 'm', msg_type: 'execute_request' }, stats: { host: 'hostb', cpu: 12.5, rss: 4096, mem_total: 8192, load: 0.5 } },
   engine_activity: { direct_running: { msg_id: 'm', msg_type: 'apply_request', started: 'now' }, direct_queued: 1, direct_done: 3, orphaned: [header] },
   shutdown_request: {},
   execute_request: { code: '1 + 1', silent: false },
@@ -139,6 +139,30 @@ test('registration_request comes back normalized: defaults for descriptive field
 test('a heartbeat names a running task only when it has a msg_id', () => {
   assert.equal(checkContent('heartbeat', { uuid: 'u', id: 0, running: { msg_type: 'x' } }).running, undefined);
   assert.deepEqual(checkContent('heartbeat', GOOD.heartbeat).running, { msg_id: 'm', msg_type: 'execute_request' });
+});
+
+test("a heartbeat's stats come back checked (known fields only); malformed ones are left out with the reason, the beat stays", () => {
+  const good = checkHeartbeat(GOOD.heartbeat);
+  assert.deepEqual(good, { beat: { uuid: 'u', id: 0, running: { msg_id: 'm', msg_type: 'execute_request' }, stats: { host: 'hostb', cpu: 12.5, rss: 4096, mem_total: 8192, load: 0.5 } } });
+  assert.deepEqual(checkHeartbeat({ uuid: 'u', id: 1, stats: { host: 'h', cpu: 0, rss: 1, extra: 'x', load: null } }).beat.stats, { host: 'h', cpu: 0, rss: 1 });
+  const bad: [unknown, RegExp][] = [
+    ['busy', /^stats must be an object \{host, cpu, rss, mem_total\?, load\?\}, got "busy"$/],
+    [{ cpu: 1, rss: 1 }, /^stats\.host must be the engine's host name \(1 to 255 characters\), got nothing$/],
+    [{ host: 'h'.repeat(256), cpu: 1, rss: 1 }, /^stats\.host must be/],
+    [{ host: 'h', cpu: 'lots', rss: 1 }, /^stats\.cpu must be a percentage of one core \(a number >= 0\), got "lots"$/],
+    [{ host: 'h', cpu: -1, rss: 1 }, /^stats\.cpu must be/],
+    [{ host: 'h', cpu: 1, rss: 1.5 }, /^stats\.rss must be a number of bytes \(a whole number >= 0\), got 1\.5$/],
+    [{ host: 'h', cpu: 1, rss: 1, mem_total: -4 }, /^stats\.mem_total must be a number of bytes/],
+    [{ host: 'h', cpu: 1, rss: 1, load: '0.5' }, /^stats\.load must be a load average \(a number >= 0\), got "0\.5"$/],
+  ];
+  for (const [stats, words] of bad) {
+    const { beat, badStats } = checkHeartbeat({ uuid: 'u', id: 2, stats });
+    assert.deepEqual(beat, { uuid: 'u', id: 2 }, JSON.stringify(stats));
+    assert.match(badStats ?? '', words, JSON.stringify(stats));
+    // checkContent gives the beat without them, too.
+    assert.deepEqual(checkContent('heartbeat', { uuid: 'u', id: 2, stats }), { uuid: 'u', id: 2 });
+  }
+  assert.throws(() => checkHeartbeat(null), /the content of heartbeat must be an object, got null/);
 });
 
 test('metadata.targets: a non-empty array of distinct engine ids', () => {
