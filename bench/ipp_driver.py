@@ -49,6 +49,9 @@ def launcher_starts(launchers):
 
     profile_dir = tempfile.mkdtemp(prefix="me-bench-ipp-")
     os.environ["IPYTHONDIR"] = profile_dir
+    # The SLURM launcher writes its job script and the job's output in the working directory.
+    cwd = os.getcwd()
+    os.chdir(profile_dir)
     try:
         for name in launchers:
             samples = []
@@ -65,6 +68,7 @@ def launcher_starts(launchers):
                     c.stop_cluster_sync()
             emit("start16_" + name, "s", samples, n=16)
     finally:
+        os.chdir(cwd)
         shutil.rmtree(profile_dir, ignore_errors=True)
 
 
