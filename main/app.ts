@@ -10,11 +10,11 @@ import { packageRoot } from '../core/util/entry.js';
 import type { ProcessSpawner } from '../core/index.js';
 import type { AppInfo, AppSettings } from '../preload/contract.js';
 import { EventHub, Router } from './ipc/router.js';
+import { readForm } from './services/clusterForm.js';
 import { ClusterService } from './services/clusterService.js';
 import { nodePtySpawner, PtyService, type PtySpawner } from './services/ptyService.js';
 import { SettingsStore } from './services/settings.js';
 import { languageNames } from '../core/kernels/index.js';
-
 
 export interface AppOptions {
   /** true in web mode. */
@@ -65,7 +65,7 @@ export function createAppServices(opts: AppOptions): AppServices {
   const events = new EventHub();
   const settings = new SettingsStore(opts.settingsFile);
   if (opts.overrides) settings.override(opts.overrides);
-  const cluster = new ClusterService({ events, settings, dir: opts.dir, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, spawner: opts.clusterSpawner, log });
+  const cluster = new ClusterService({ events, settings, dir: opts.dir, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, spawner: opts.clusterSpawner, log, flags: opts.overrides });
   const pty = new PtyService({ events, spawner: opts.spawner ?? nodePtySpawner, log });
   const { connection, namespace: ns } = cluster;
   connection.onDidChangeConnection((file) => void pty.connect(file));
@@ -100,6 +100,14 @@ export function createAppServices(opts: AppOptions): AppServices {
       ptyAttach: () => pty.attach(),
       ptyRestart: () => pty.restart(),
       setPxTargets: (p) => pty.setPxTargets(p.ids),
+      getClusterForm: (p) => {
+        const s = settings.get();
+        return readForm(p.profile, { n: s.engineCount, kind: s.engineKind }, opts.dir);
+      },
+      startNewCluster: (p) => connection.startNewCluster(p),
+      listEngineSets: () => cluster.sets.list(),
+      stopEngineSet: (p) => cluster.sets.stop(connection.client(), p.set),
+      engineSetOutput: (p) => cluster.sets.output(connection.client(), p.set),
     },
     {
       ptyWrite: (p) => pty.write(p.data),

@@ -24,7 +24,8 @@ const USAGE = `usage: multiengine app [--web] [options]
   --web               serve the app to a browser on 127.0.0.1 instead of opening a window
   -n N                start N engines (default: the remembered choice, else one per CPU core)
   --engine node|python
-  --profile P         the cluster's profile (default: app)
+  --profile P         the cluster's profile (default: app); its cluster.json, when it has one,
+                      says how the cluster starts (launcher and all; -n and --engine win)
   --attach            attach to the running cluster of --profile instead of starting one
   --dir D             instead of $MULTIENGINE_DIR or ~/.multiengine
   --port N            web mode's port (default: a free one)

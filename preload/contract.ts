@@ -93,6 +93,70 @@ export function describeEngineGroups(groups: readonly { n: number; kind: string 
   return `${parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}` : parts[0]} engine${total === 1 ? '' : 's'}`;
 }
 
+/** The launchers the new-cluster form offers (core/launch has them; a cluster.json may name others). */
+export const FORM_LAUNCHERS = ['local', 'mpi', 'ssh', 'slurm'] as const;
+export type FormLauncher = (typeof FORM_LAUNCHERS)[number];
+
+/**
+ * The new-cluster form as the user filled it: text fields as typed. Main checks them, saves
+ * them to the profile's cluster.json and starts the cluster from that file.
+ */
+export interface ClusterForm {
+  profile: string;
+  n: number;
+  kind: KernelKind;
+  launcher: FormLauncher;
+  /** mpi: more mpiexec arguments, as on a command line ("--host a,b --bind-to none"). */
+  mpiArgs: string;
+  /** ssh: "host:n,host:n". */
+  sshHosts: string;
+  /** ssh: the ssh command and its options ("ssh -F ~/.ssh/cluster_config"). */
+  sshCommand: string;
+  slurmPartition: string;
+  /** slurm: the time limit as sbatch takes it (30, 1:00:00, 1-12:00:00). */
+  slurmTime: string;
+  slurmAccount: string;
+}
+
+/** A profile's cluster.json as the form shows it. */
+export interface ClusterFormState {
+  form: ClusterForm;
+  /** The file it was read from and is saved to. */
+  file: string;
+  exists: boolean;
+  /** What the file holds that the form does not show (kept when saving), in words; null when nothing. */
+  note: string | null;
+}
+
+export type EngineSetState = 'starting' | 'pending' | 'running' | 'stopping' | 'ended';
+
+/** A group of engines started together by one launcher (the controller's engine_sets). */
+export interface EngineSet {
+  /** 'set-1', 'set-2', ... */
+  id: string;
+  launcher: string;
+  kind: KernelKind;
+  /** Engines asked for. */
+  n: number;
+  /** Ids of the engines that registered from it, and the hosts they run on. */
+  engines: number[];
+  hosts: string[];
+  state: EngineSetState;
+  /** Why it pends or ended, in the launcher's words. */
+  reason: string | null;
+  /** The batch system's job id (slurm). */
+  jobId: string | null;
+  /** Epoch ms. */
+  started: number;
+  ended: number | null;
+}
+
+export interface EngineSetOutput {
+  set: string;
+  /** What its launcher printed (mpiexec, srun, ssh). */
+  output: string;
+}
+
 export interface EnginesChange {
   /** Rows that are new or changed. */
   rows: EngineRow[];
@@ -211,6 +275,9 @@ export interface EnginesPayload {
 export interface ProfilePayload {
   profile: string;
 }
+export interface SetPayload {
+  set: string;
+}
 export interface PtyData {
   data: string;
 }
@@ -257,6 +324,11 @@ export interface InvokeTypes {
   ptyAttach: [void, PtyAttachment];
   ptyRestart: [void, void];
   setPxTargets: [IdsPayload, void];
+  getClusterForm: [ProfilePayload, ClusterFormState];
+  startNewCluster: [ClusterForm, ClusterSnapshot];
+  listEngineSets: [void, EngineSet[]];
+  stopEngineSet: [SetPayload, void];
+  engineSetOutput: [SetPayload, EngineSetOutput];
 }
 
 /** Fire-and-forget messages (terminal traffic only). */
@@ -272,6 +344,7 @@ export interface EventTypes {
   onEnginesChanged: EnginesChange;
   onTaskChanged: TaskRecord;
   onNamespacesChanged: NamespacesChange;
+  onEngineSetsChanged: EngineSet[];
   onPtyData: PtyData;
   onPtyExit: PtyExit;
 }
@@ -303,6 +376,11 @@ export const INVOKE_CHANNELS = {
   ptyAttach: 'me:pty:attach',
   ptyRestart: 'me:pty:restart',
   setPxTargets: 'me:pty:set-targets',
+  getClusterForm: 'me:cluster:form',
+  startNewCluster: 'me:cluster:start-new',
+  listEngineSets: 'me:set:list',
+  stopEngineSet: 'me:set:stop',
+  engineSetOutput: 'me:set:output',
 } as const satisfies { [K in keyof InvokeTypes]: string };
 
 export const SEND_CHANNELS = {
@@ -316,6 +394,7 @@ export const EVENT_CHANNELS = {
   onEnginesChanged: 'me:engine:changed',
   onTaskChanged: 'me:task:changed',
   onNamespacesChanged: 'me:ns:changed',
+  onEngineSetsChanged: 'me:set:changed',
   onPtyData: 'me:pty:data',
   onPtyExit: 'me:pty:exit',
 } as const satisfies { [K in keyof EventTypes]: string };

@@ -1,29 +1,24 @@
 /**
- * The `multiengine` command line: start/stop/status of a local cluster, and the
- * controller and engine processes by hand (for engines on other hosts).
+ * The `multiengine` command line: start/stop/status of a cluster (its engines started here or
+ * through a launcher), engine sets added to it, a profile's saved settings, and the controller
+ * and engine processes by hand (for engines on other hosts).
  */
 import { spawn } from 'node:child_process';
-import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { Client } from '../client/client.js';
 import { Cluster } from '../cluster/cluster.js';
-import { connectionFilePath } from '../connection/connectionFile.js';
-import type { EngineInfo, KernelKind } from '../protocol/messages.js';
+import type { KernelKind } from '../protocol/messages.js';
 import { parseArgs as parseControllerArgs, USAGE as CONTROLLER_USAGE } from '../controller/options.js';
 import { nodeEntry } from '../util/entry.js';
 import { waitForExit } from '../util/processes.js';
-import { DEFAULT_LANGUAGE, engineLanguage, isLanguageName, languageNames } from '../kernels/index.js';
+import { DEFAULT_LANGUAGE, engineLanguage } from '../kernels/index.js';
+import { ADDRESS_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, language } from './clusterFlags.js';
+import { engines } from './enginesCommand.js';
+import { profile } from './profileCommand.js';
+import { connectTo, PROFILE_FLAGS, settingsFor } from './profileOptions.js';
+import { formatEngineSets, formatEngineTable, formatListen, formatResultStore } from './statusReport.js';
 import { COMMAND_USAGE, USAGE, UsageError, wantsHelp } from './usage.js';
 
 export { UsageError };
-
-
-
-const common = {
-  profile: { type: 'string', default: 'default' },
-  dir: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
 
 export async function run(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -40,6 +35,10 @@ export async function run(argv: string[]): Promise<number> {
         return await stop(rest);
       case 'status':
         return await status(rest);
+      case 'engines':
+        return await engines(rest);
+      case 'profile':
+        return await profile(rest);
       case 'controller':
         return await controller(rest);
       case 'engine':
@@ -66,7 +65,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      const which = e instanceof UsageError ? e.command : command;
+      const which = (e instanceof UsageError ? e.command : undefined) ?? command;
       const usage = (which && COMMAND_USAGE[which]) ?? USAGE;
       console.error(`multiengine${which && COMMAND_USAGE[which] ? ` ${which}` : ''}: ${(e as Error).message}\n\n${usage}`);
       return 2;
@@ -95,49 +94,45 @@ async function controller(args: string[]): Promise<number> {
 }
 
 function kernelOf(v: string | undefined): KernelKind {
-  if (v === undefined) return DEFAULT_LANGUAGE;
-  if (isLanguageName(v)) return v;
-  throw new UsageError(`--engine must be one of ${languageNames.join(', ')}; got ${JSON.stringify(v)}`);
-}
-
-function countOf(v: string | undefined): number {
-  if (v === undefined) return os.availableParallelism();
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`-n must be a whole number, got ${JSON.stringify(v)}`);
-  return n;
+  return v === undefined ? DEFAULT_LANGUAGE : language(v, '--engine');
 }
 
 async function start(args: string[]): Promise<number> {
   const { values } = parseArgs({
-    args,
+    args: joinDashValues(args),
     options: {
-      ...common,
-      n: { type: 'string', short: 'n' },
-      engine: { type: 'string' },
-      python: { type: 'string' },
-      ip: { type: 'string' },
+      ...PROFILE_FLAGS,
+      ...ENGINE_SET_FLAGS,
+      ...ADDRESS_FLAGS,
       daemon: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       restart: { type: 'string' },
     },
   });
-  const n = countOf(values.n);
   if (values.restart !== undefined && values.restart !== 'always' && values.restart !== 'never') {
     throw new UsageError(`--restart must be always or never, got ${JSON.stringify(values.restart)}`);
   }
-  const engine = kernelOf(values.engine);
+  const { settings } = settingsFor(values);
+  const n = engineCount(settings);
+  const engine = settings.engine ?? DEFAULT_LANGUAGE;
+  const launcher = settings.launcher ?? 'local';
   const cluster = await Cluster.start({
     n,
     engine,
+    launcher: settings.launcher,
+    launcherOptions: settings.launcherOptions,
+    engineTimeoutMs: settings.engineTimeoutMs,
     profile: values.profile,
     dir: values.dir,
-    ip: values.ip,
-    python: values.python,
+    ip: settings.ip,
+    location: settings.location,
+    python: settings.python,
     detached: values.daemon,
     verbose: values.verbose,
     restart: values.restart as 'always' | 'never' | undefined,
   });
-  console.log(`cluster "${values.profile}" up: controller pid ${cluster.controllerPid}, ${n} ${engine} engine${n === 1 ? '' : 's'}`);
+  const through = launcher === 'local' ? '' : ` through the ${launcher} launcher`;
+  console.log(`cluster "${values.profile}" up: controller pid ${cluster.controllerPid}, ${n} ${engine} engine${n === 1 ? '' : 's'}${through}`);
   console.log(`client connection file: ${cluster.connectionFile}`);
   if (values.daemon) {
     console.log(`stop it with: multiengine stop --profile ${values.profile}`);
@@ -154,12 +149,8 @@ async function start(args: string[]): Promise<number> {
   return 0;
 }
 
-async function connectTo(values: { profile: string; dir?: string }): Promise<Client> {
-  return Client.connect({ file: connectionFilePath('client', values.profile, values.dir) });
-}
-
 async function stop(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: common });
+  const { values } = parseArgs({ args, options: PROFILE_FLAGS });
   const rc = await connectTo(values);
   const pid = rc.controllerPid;
   await rc.shutdownController();
@@ -172,25 +163,15 @@ async function stop(args: string[]): Promise<number> {
   return 0;
 }
 
-export function formatEngineTable(engines: readonly EngineInfo[]): string {
-  const rows = [['id', 'state', 'kernel', 'pid', 'host', 'queue'], ...engines.map((e) => [String(e.id), e.state, e.kernel, String(e.pid), e.host, String(e.queue)])];
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
-}
-
-/** `result store: 3 results, 1.2 MiB of 128.0 MiB (max 4096 results), 0 evicted`. */
-export function formatResultStore(r: { entries: number; bytes: number; max_entries: number; max_bytes: number; evicted: number }): string {
-  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
-  return `result store: ${r.entries} result${r.entries === 1 ? '' : 's'}, ${mib(r.bytes)} of ${mib(r.max_bytes)} (max ${r.max_entries} results), ${r.evicted} evicted`;
-}
-
 async function status(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: common });
+  const { values } = parseArgs({ args, options: PROFILE_FLAGS });
   const rc = await connectTo(values);
   try {
     const s = await rc.status();
-    console.log(`cluster "${values.profile}": controller pid ${rc.controllerPid}, ${s.engines.length} engine${s.engines.length === 1 ? '' : 's'}`);
+    const listen = s.listen ? `, ${formatListen(s.listen)}` : '';
+    console.log(`cluster "${values.profile}": controller pid ${rc.controllerPid}, ${s.engines.length} engine${s.engines.length === 1 ? '' : 's'}${listen}`);
     if (s.engines.length) console.log(formatEngineTable(s.engines));
+    if (s.engine_sets?.length) console.log(`\n${formatEngineSets(s.engine_sets)}`);
     if (s.result_store) console.log(formatResultStore(s.result_store));
   } finally {
     rc.close();
@@ -201,7 +182,7 @@ async function status(args: string[]): Promise<number> {
 async function engine(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { file: { type: 'string' }, engine: { type: 'string' }, python: { type: 'string' }, id: { type: 'string' }, 'reconnect-ms': { type: 'string' }, help: common.help },
+    options: { file: { type: 'string' }, engine: { type: 'string' }, python: { type: 'string' }, id: { type: 'string' }, 'reconnect-ms': { type: 'string' }, help: PROFILE_FLAGS.help },
   });
   if (!values.file) throw new UsageError('engine needs --file <engine connection file>', 'engine');
   const passArgs = ['--file', values.file, ...(values.id ? ['--id', values.id] : []), ...(values['reconnect-ms'] ? ['--reconnect-ms', values['reconnect-ms']] : [])];

@@ -5,7 +5,9 @@ export const USAGE = `usage: multiengine <command> [options]
 commands:
   start      start a controller and N engines (runs until Ctrl-C, or in the background with --daemon)
   stop       stop the cluster of a profile
-  status     list the engines of a running cluster and its result store
+  status     list the engines of a running cluster, its engine sets and its result store
+  engines    add an engine set to a running cluster (through a launcher), stop one, or show its output
+  profile    show a profile's cluster settings (cluster.json), or save flags into them
   controller run a controller by hand
   engine     run one engine by hand, e.g. on another host
   console    an interactive prompt with the client loaded and the %px magics
@@ -18,20 +20,38 @@ const COMMON = `  --profile P         the cluster's name (default: default)
   --dir D             where connection files live (default: $MULTIENGINE_DIR or ~/.multiengine)
   -h, --help          this text`;
 
+const LAUNCHER_FLAGS = `
+  --launcher L        how engines start: local (default), mpi, ssh, slurm, batch, or a launcher module's path
+  --engine-timeout-ms MS  how long the engines may take to register (a batch job may pend first)
+  --mpi-args "ARGS"   (mpi) more arguments for mpiexec, split as a shell would: "--host a:2,b:2"
+  --ssh-hosts H:N,... (ssh) the hosts and how many engines on each: hostb:2,hostc:2
+  --ssh-command "CMD" (ssh) the ssh command and its options: "ssh -F /etc/multiengine/ssh_config -p 2222"
+  --slurm-partition P (slurm) the partition
+  --slurm-time T      (slurm) the time limit, as 1:00:00
+  --slurm-account A   (slurm) the account to charge
+  --launcher-option KEY=VALUE  any launcher option (docs/launchers.md); VALUE is JSON when it parses
+                      (2, true, ["a","b"]), else a string; repeat it for more
+  A launcher's flag with another launcher is an error.
+`;
+
 /** Usage of the commands whose options this CLI parses itself (console, controller and app print their own). */
 export const COMMAND_USAGE: Readonly<Record<string, string>> = {
-  start: `usage: multiengine start [-n N] [--engine node|python] [--python PATH] [--ip IP] [--daemon] [--restart always|never] [--verbose]
+  start: `usage: multiengine start [-n N] [--launcher L] [launcher flags] [--engine node|python] [--python PATH]
+                        [--ip IP] [--location ADDR] [--engine-timeout-ms MS] [--daemon] [--restart always|never] [--verbose]
 
   Starts a controller and N engines and runs until Ctrl-C, which stops them all;
   with --daemon it returns once the engines are up (stop it with \`multiengine stop\`).
+  The profile's cluster.json (\`multiengine profile\`) gives every setting not given as a flag.
 
-  -n N                number of engines (default: one per CPU core)
+  -n N                number of engines (default: one per CPU core; with --ssh-hosts, their sum)
   --engine KIND       node (default) or python
   --python PATH       the Python for python engines (default: $MULTIENGINE_PYTHON or python3)
   --ip IP             the address the controller listens on (default: 127.0.0.1)
+  --location ADDR     the address written into connection files, when engines reach the controller by another name
   --daemon            keep the cluster running in the background
   --restart always    replace engines that die (same id, new namespace); never is the default
   --verbose           pass the controller's and engines' logs through to stderr
+${LAUNCHER_FLAGS}
 ${COMMON}`,
   stop: `usage: multiengine stop [--profile P] [--dir D]
 
@@ -40,7 +60,33 @@ ${COMMON}`,
 ${COMMON}`,
   status: `usage: multiengine status [--profile P] [--dir D]
 
-  Lists the engines of a running cluster and its result store.
+  Lists the engines of a running cluster (with their host), its engine sets (launcher, state,
+  batch job, engines, hosts, and why a set pends or ended), its result store, and where the
+  controller listens (and whether other hosts can reach it).
+
+${COMMON}`,
+  engines: `usage: multiengine engines [-n N] [--launcher L] [launcher flags] [--engine node|python] [--python PATH] [--engine-timeout-ms MS]
+       multiengine engines --stop SET
+       multiengine engines --output SET
+
+  Adds an engine set to the running cluster of a profile (like \`ipcluster engines\`), prints
+  its set id and engine ids, and returns; the controller keeps the set until it stops or the
+  set is stopped. Settings not given as flags come from the profile's cluster.json.
+
+  -n N                number of engines (default: as \`multiengine start\`)
+  --engine KIND       node (default) or python
+  --python PATH       the Python for python engines
+  --stop SET          stop the engine set SET (as set-2: \`multiengine status\` lists the sets)
+  --output SET        print what the launcher of SET printed (mpiexec's, ssh's, the job's output)
+${LAUNCHER_FLAGS}
+${COMMON}`,
+  profile: `usage: multiengine profile [--profile P] [--dir D] [-n N] [--launcher L] [launcher flags] [--engine KIND]
+                          [--python PATH] [--ip IP] [--location ADDR] [--engine-timeout-ms MS]
+
+  With no settings flags, prints the profile's cluster settings ($MULTIENGINE_DIR/profile_P/cluster.json).
+  With some, saves them into that file over what it holds (flags of another launcher than the
+  file's replace its launcher options), so \`multiengine start --profile P\` needs no flags.
+  The flags mean what they mean for \`multiengine start\`.
 
 ${COMMON}`,
   engine: `usage: multiengine engine --file <engine connection file> [--engine node|python] [--python PATH] [--id N] [--reconnect-ms MS]

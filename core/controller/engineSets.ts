@@ -64,6 +64,10 @@ interface SetRecord {
   reason?: string;
   readonly started: string;
   ended?: string;
+  /** Set once stopping began: resolves when its engines are stopped and its launcher ended. */
+  stopping?: Promise<void>;
+  /** The launcher's folder in the profile (job scripts, output), removed when the set is forgotten. */
+  workDir?: string;
   /** Settles the add_engines request once every engine registered (or the launch failed). */
   allRegistered?: () => void;
   launchFailed?: (why: string) => void;
@@ -111,6 +115,7 @@ export class EngineSets {
       throw new RequestError('ValueError', `${name} launcher: ${(e as Error).message}`);
     }
     const set = this.newRecord(id, name, req.engine, req.n, firstId, launcher);
+    set.workDir = ctx.workDir;
     for (let i = 0; i < req.n; i++) {
       set.waiting.add(firstId + i);
       this.d.registry.reserve(firstId + i);
@@ -211,6 +216,7 @@ export class EngineSets {
     if (!set) return;
     if (set.waiting.delete(e.id)) this.d.registry.unreserve(e.id);
     set.engines.add(e.id);
+    set.launcher?.engineRegistered?.(e.id);
     if (e.reg.host) set.hosts.add(e.reg.host);
     if (set.state === 'ended') {
       // The set was given up on (timeout, stop) while this engine was on its way.
@@ -263,8 +269,14 @@ export class EngineSets {
     await this.stopRecord(this.get(setId), 'stopped');
   }
 
-  private async stopRecord(set: SetRecord, reason: string): Promise<void> {
-    if (set.state === 'ended' || set.state === 'stopping') return;
+  /** Stops the set once; every caller waits for the same end (a failed add replies only after its job is cancelled). */
+  private stopRecord(set: SetRecord, reason: string): Promise<void> {
+    if (set.state === 'ended') return set.stopping ?? Promise.resolve();
+    set.stopping ??= this.doStop(set, reason);
+    return set.stopping;
+  }
+
+  private async doStop(set: SetRecord, reason: string): Promise<void> {
     set.state = 'stopping';
     const stops: Promise<void>[] = [];
     for (const id of set.engines) {
@@ -309,8 +321,8 @@ export class EngineSets {
     try {
       const was = set.state;
       set.state = 'starting';
-      await launcher.restartEngine(id);
-      await back;
+      // Either may fail first: the launcher (its new process ended) or the timeout.
+      await Promise.all([launcher.restartEngine(id), back]);
       if (set.state === 'starting') set.state = was;
       return id;
     } catch (err) {
@@ -383,7 +395,10 @@ export class EngineSets {
 
   private trim(): void {
     const ended = [...this.sets.values()].filter((s) => s.state === 'ended');
-    for (const s of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_SETS))) this.sets.delete(s.id);
+    for (const s of ended.slice(0, Math.max(0, ended.length - MAX_ENDED_SETS))) {
+      this.sets.delete(s.id);
+      if (s.workDir) fs.rmSync(s.workDir, { recursive: true, force: true });
+    }
   }
 }
 

@@ -2,7 +2,7 @@
  * The batch launcher: any batch system with submit, cancel and status commands (PBS/Torque, SGE,
  * LSF, ...). The set's engines run in one job whose script comes from a template with `{n}`,
  * `{engine_command}`, `{job_name}`, `{work_dir}`, `{output}`, `{set}` and `{first_id}`
- * placeholders; the job's state follows the status command's answer (docs/launchers-batch.md).
+ * placeholders; the job's state follows the status command's answer (docs/launchers.md, "Batch systems").
  */
 import path from 'node:path';
 import type { LauncherPlugin } from './launcher.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import type { EngineSetContext } from './launcher.js';
 import { showCommand } from './launcherKit.js';
 
-/** The values a job-script template may use, as `{name}` (docs/launchers-batch.md). */
+/** The values a job-script template may use, as `{name}` (docs/launchers.md, "Batch systems"). */
 export interface TemplateValues {
   n: number;
   /** One engine's command line, shell-quoted: run it once per rank (srun, mpiexec) or set a rank variable. */

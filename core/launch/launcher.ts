@@ -68,10 +68,16 @@ export interface EngineSetLauncher {
   output(): string;
   /**
    * Starts a new process for engine `id` of this set (its old one is gone), or is absent when the
-   * launcher cannot: `cannotRestart` then says why, in the user's words.
+   * launcher cannot: `cannotRestart` then says why, in the user's words. It may resolve only once
+   * the engine registered, and reject with the tool's words when the new process ended first.
    */
   restartEngine?(id: number): Promise<void>;
   readonly cannotRestart?: string;
+  /**
+   * The controller tells the launcher that engine `id` of its set registered: from then on the
+   * end of that engine's process is the loss of one engine, no failed start (ssh).
+   */
+  engineRegistered?(id: number): void;
 }
 
 /** A launcher plugin: the default export of a launcher module. */

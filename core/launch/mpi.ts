@@ -20,7 +20,7 @@ export type MpiFlavor = 'openmpi' | 'mpich' | 'unknown';
 
 /** Which MPI `mpiexec --version` describes. */
 export function mpiFlavor(versionText: string): MpiFlavor {
-  if (/open ?-?(mpi|rte)/i.test(versionText)) return 'openmpi';
+  if (/open ?mpi|open-?rte/i.test(versionText)) return 'openmpi'; // 4.x says "mpiexec (OpenRTE) 4.1.4"
   if (/hydra|mpich|intel\(r\) mpi/i.test(versionText)) return 'mpich';
   return 'unknown';
 }

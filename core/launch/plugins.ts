@@ -9,6 +9,7 @@ import type { LauncherPlugin } from './launcher.js';
 
 const BUILT_IN: Record<string, () => Promise<{ default: LauncherPlugin }>> = {
   mpi: () => import('./mpi.js'),
+  ssh: () => import('./ssh.js'),
   slurm: () => import('./slurm.js'),
   batch: () => import('./batch.js'),
 };

@@ -6,7 +6,7 @@
  * name of the field (pull.name) for the log. Unknown fields are rejected, so nothing
  * unexpected reaches a service.
  */
-import type { InvokeName, InvokeTypes, KernelKind, SendName, SendTypes } from '../../preload/contract.js';
+import { FORM_LAUNCHERS, type ClusterForm, type FormLauncher, type InvokeName, type InvokeTypes, type KernelKind, type SendName, type SendTypes } from '../../preload/contract.js';
 import { isIdentifier } from '../../core/client/validate.js';
 import { isLanguageName, languageNames } from '../../core/kernels/index.js';
 
@@ -24,6 +24,14 @@ const USER_WORDS: Record<string, [string | undefined, string]> = {
   id: [undefined, 'the engine id'],
   text: [undefined, 'the text'],
   url: [undefined, 'the link'],
+  launcher: ['launcher', 'the launcher'],
+  mpiArgs: ['mpiArgs', 'the mpiexec arguments'],
+  sshHosts: ['sshHosts', 'the hosts'],
+  sshCommand: ['sshCommand', 'the ssh command'],
+  slurmPartition: ['slurmPartition', 'the partition'],
+  slurmTime: ['slurmTime', 'the time limit'],
+  slurmAccount: ['slurmAccount', 'the account'],
+  set: [undefined, 'the engine set'],
 };
 
 function wordsOf(path: string): [string | undefined, string] {
@@ -60,6 +68,8 @@ export const LIMITS = {
   maxCols: 2000,
   maxRows: 1000,
   maxAck: 100_000_000,
+  maxFormText: 4096,
+  maxSetId: 128,
 } as const;
 
 const PROFILE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -111,6 +121,35 @@ function kind(v: unknown, what: string): KernelKind {
   return v;
 }
 
+function profileName(v: unknown, what: string): string {
+  const p = str(v, what, LIMITS.maxProfile, { nonEmpty: true });
+  if (!PROFILE.test(p)) throw new PayloadError(what, `${show(p)} is not a profile name: use letters, digits, _ . and -`);
+  return p;
+}
+
+function launcher(v: unknown, what: string): FormLauncher {
+  if (!(FORM_LAUNCHERS as readonly unknown[]).includes(v)) throw new PayloadError(what, `must be one of ${FORM_LAUNCHERS.join(', ')}; got ${show(v)}`);
+  return v as FormLauncher;
+}
+
+const FORM_TEXT = ['mpiArgs', 'sshHosts', 'sshCommand', 'slurmPartition', 'slurmTime', 'slurmAccount'] as const;
+
+function clusterForm(v: unknown): ClusterForm {
+  const r = record(v, 'startNewCluster', ['profile', 'n', 'kind', 'launcher', ...FORM_TEXT]);
+  const text = Object.fromEntries(FORM_TEXT.map((k) => [k, str(r[k] ?? '', `startNewCluster.${k}`, LIMITS.maxFormText)])) as Record<(typeof FORM_TEXT)[number], string>;
+  return {
+    profile: profileName(r.profile, 'startNewCluster.profile'),
+    n: int(r.n, 'startNewCluster.n', 1, LIMITS.maxAddEngines),
+    kind: kind(r.kind, 'startNewCluster.kind'),
+    launcher: launcher(r.launcher, 'startNewCluster.launcher'),
+    ...text,
+  };
+}
+
+function setId(v: unknown, what: string): { set: string } {
+  return { set: str(record(v, what, ['set']).set, `${what}.set`, LIMITS.maxSetId, { nonEmpty: true }) };
+}
+
 function none(v: unknown, what: string): void {
   if (v !== undefined && v !== null) throw new PayloadError(what, 'takes no payload');
 }
@@ -134,11 +173,7 @@ export const invokeValidators: InvokeValidators = {
   },
   stopCluster: (v) => none(v, 'stopCluster'),
   restartCluster: (v) => none(v, 'restartCluster'),
-  attachCluster: (v) => {
-    const p = str(record(v, 'attachCluster', ['profile']).profile, 'attachCluster.profile', LIMITS.maxProfile, { nonEmpty: true });
-    if (!PROFILE.test(p)) throw new PayloadError('attachCluster.profile', `${show(p)} is not a profile name: use letters, digits, _ . and -`);
-    return { profile: p };
-  },
+  attachCluster: (v) => ({ profile: profileName(record(v, 'attachCluster', ['profile']).profile, 'attachCluster.profile') }),
   addEngines: (v) => {
     const r = record(v, 'addEngines', ['n', 'kind']);
     return { n: int(r.n, 'addEngines.n', 1, LIMITS.maxAddEngines), kind: kind(r.kind, 'addEngines.kind') };
@@ -167,6 +202,11 @@ export const invokeValidators: InvokeValidators = {
   ptyAttach: (v) => none(v, 'ptyAttach'),
   ptyRestart: (v) => none(v, 'ptyRestart'),
   setPxTargets: (v) => ({ ids: ids(record(v, 'setPxTargets', ['ids']).ids, 'setPxTargets.ids') }),
+  getClusterForm: (v) => ({ profile: profileName(record(v, 'getClusterForm', ['profile']).profile, 'getClusterForm.profile') }),
+  startNewCluster: clusterForm,
+  listEngineSets: (v) => none(v, 'listEngineSets'),
+  stopEngineSet: (v) => setId(v, 'stopEngineSet'),
+  engineSetOutput: (v) => setId(v, 'engineSetOutput'),
 };
 
 function valuePayload(v: unknown, what: string): InvokeTypes['push'][0] {

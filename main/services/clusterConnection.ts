@@ -7,10 +7,12 @@
 import fs from 'node:fs';
 import { Client, Cluster, connectionFilePath, type ProcessSpawner } from '../../core/index.js';
 import { Emitter } from '../../core/events/emitter.js';
-import { describeEngineGroups, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
+import { describeEngineGroups, type AppSettings, type ClusterForm, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
+import { planOf, readProfileSettings, saveForm, type ClusterPlan } from './clusterForm.js';
 import { EngineMonitor } from './engineMonitor.js';
-import { groupsOf, type EngineGroup, type EngineTable } from './engineTable.js';
+import type { EngineSetList } from './engineSetList.js';
+import { groupsOf, type EngineTable } from './engineTable.js';
 import type { SettingsStore } from './settings.js';
 import { UserError } from './userError.js';
 
@@ -27,10 +29,17 @@ export interface ClusterConnectionOptions {
   /** Starts the controller (and its restarts); Electron passes one that runs it as plain node. Default: core's NodeSpawner. */
   spawner?: ProcessSpawner;
   log?: (line: string) => void;
+  /** Choices made on the command line for this run: they win over the profile's cluster.json. */
+  flags?: Partial<AppSettings>;
 }
 
-/** What to bring up: a local cluster with these engines, or the running cluster of a profile. */
-type Target = { attach: false; profile: string; groups: EngineGroup[] } | { attach: true; profile: string; rc?: Client };
+/** What to bring up: a cluster the app starts (its controller here, engines through the plan's launcher), or the running cluster of a profile. */
+type Target = { attach: false; profile: string; plan: ClusterPlan } | { attach: true; profile: string; rc?: Client };
+
+function describePlan(plan: ClusterPlan): string {
+  const engines = describeEngineGroups(plan.groups);
+  return plan.launcher === 'local' ? `a local cluster of ${engines}` : `a cluster of ${engines} through ${plan.launcher}`;
+}
 
 export class ClusterConnection {
   private cluster: Cluster | null = null;
@@ -39,6 +48,8 @@ export class ClusterConnection {
   private op: Promise<unknown> = Promise.resolve();
   private disposed = false;
   private generation = 0;
+  /** How the app's own cluster was last brought up (a restart brings it up the same way). */
+  private plan: ClusterPlan | null = null;
   private readonly monitor: EngineMonitor;
   private readonly connectionChanged: Emitter<string | null>;
 
@@ -48,6 +59,7 @@ export class ClusterConnection {
   constructor(
     private readonly opts: ClusterConnectionOptions,
     private readonly table: EngineTable,
+    private readonly sets: EngineSetList,
   ) {
     const s = opts.settings.get();
     this.snap = { status: 'stopped', mode: s.attach ? 'attached' : 'local', profile: s.profile, connectionFile: null, controllerPid: null, error: null, settings: s };
@@ -84,17 +96,45 @@ export class ClusterConnection {
     return rc;
   }
 
-  /** Starts (or attaches) as the settings say. */
+  /** Starts (or attaches) as the settings say; a profile with a cluster.json starts as it says, command-line flags winning. */
   start(): Promise<ClusterSnapshot> {
     const s = this.opts.settings.get();
-    return this.serial(() => this.bringUp(s.attach ? { attach: true, profile: s.profile } : { attach: false, profile: s.profile, groups: [{ n: s.engineCount, kind: s.engineKind }] }));
+    if (s.attach) return this.serial(() => this.bringUp({ attach: true, profile: s.profile }));
+    return this.serial(async () => {
+      let plan: ClusterPlan;
+      try {
+        const file = readProfileSettings(s.profile, this.opts.dir);
+        const flags = this.opts.flags ?? {};
+        plan = planOf(file, { n: flags.engineCount ?? file.n ?? s.engineCount, kind: flags.engineKind ?? file.engine ?? s.engineKind });
+      } catch (e) {
+        this.setSnap({ status: 'error', mode: 'local', profile: s.profile, error: `cannot start the cluster of profile "${s.profile}": ${(e as Error).message}` });
+        return this.snapshot();
+      }
+      return this.bringUp({ attach: false, profile: s.profile, plan });
+    });
   }
 
+  /** Starts `p`'s engines through the launcher of the profile's cluster.json (local without one). */
   startCluster(p: EnginesPayload): Promise<ClusterSnapshot> {
     return this.serial(async () => {
+      const profile = this.opts.settings.get().profile;
+      const plan = planOf(readProfileSettings(profile, this.opts.dir), p);
       await this.tearDown(false);
-      const snap = await this.bringUp({ attach: false, profile: this.opts.settings.get().profile, groups: [p] });
+      const snap = await this.bringUp({ attach: false, profile, plan });
       if (snap.status === 'running') this.opts.settings.update({ engineCount: p.n, engineKind: p.kind, attach: false });
+      return this.snapshot();
+    });
+  }
+
+  /** The new-cluster form: saves it as the profile's cluster.json (checked first), then starts the cluster from it in place of what runs. */
+  startNewCluster(form: ClusterForm): Promise<ClusterSnapshot> {
+    return this.serial(async () => {
+      await this.refuseOthersProfile(form.profile);
+      const settings = saveForm(form, this.opts.dir);
+      const plan = planOf(settings, { n: form.n, kind: form.kind });
+      await this.tearDown(false);
+      const snap = await this.bringUp({ attach: false, profile: form.profile, plan });
+      if (snap.status === 'running') this.opts.settings.update({ engineCount: form.n, engineKind: form.kind, attach: false, profile: form.profile });
       return this.snapshot();
     });
   }
@@ -130,10 +170,12 @@ export class ClusterConnection {
         return this.snapshot();
       }
       const s = this.opts.settings.get();
-      const live = this.rc ? groupsOf(this.table.list()) : [];
-      const groups = live.length > 0 ? live : [{ n: s.engineCount, kind: s.engineKind }];
+      const last = this.plan ?? { groups: [], launcher: 'local' };
+      // A launcher's cluster comes back as it was started; a local one with the engines it has now.
+      const live = last.launcher === 'local' && this.rc ? groupsOf(this.table.list()) : [];
+      const groups = live.length > 0 ? live : last.groups.length > 0 ? last.groups : [{ n: s.engineCount, kind: s.engineKind }];
       await this.tearDown(true);
-      return this.bringUp({ attach: false, profile: s.profile, groups });
+      return this.bringUp({ attach: false, profile: this.snap.profile, plan: { ...last, groups } });
     });
   }
 
@@ -157,6 +199,16 @@ export class ClusterConnection {
     this.opts.events.emit('onClusterChanged', this.snapshot());
   }
 
+  /** A cluster the app did not start runs in `profile`: starting one there would take over its connection files. */
+  private async refuseOthersProfile(profile: string): Promise<void> {
+    if (this.cluster && this.snap.profile === profile) return; // ours: it is replaced
+    const rc = await this.reach(profile).catch(() => null);
+    if (!rc) return;
+    const attached = rc.connectionFile === this.rc?.connectionFile;
+    rc.close();
+    throw new UserError(`a cluster ${attached ? 'this app is attached to' : 'started elsewhere'} runs in profile "${profile}": choose another profile (or stop that cluster first)`, 'profile');
+  }
+
   /** Connects to the controller of `profile`, or says in the user's words why it cannot. */
   private async reach(profile: string): Promise<Client> {
     const file = connectionFilePath('client', profile, this.opts.dir);
@@ -177,6 +229,7 @@ export class ClusterConnection {
         this.rc = t.rc ?? (await this.reach(t.profile));
       } else {
         // The controller first, then the engines: their rows show up as each registers.
+        this.plan = t.plan;
         this.cluster = await Cluster.start({
           n: 0,
           profile: t.profile,
@@ -184,19 +237,25 @@ export class ClusterConnection {
           heartbeatMs: this.opts.heartbeatMs,
           deadAfterMs: this.opts.deadAfterMs,
           spawner: this.opts.spawner,
+          ip: t.plan.ip,
+          location: t.plan.location,
         });
         this.rc = await Client.connect({ file: this.cluster.connectionFile, subscribe: 'all' });
       }
       if (gen !== this.generation || this.disposed) return this.snapshot();
       const rc = this.rc;
       this.table.follow(rc);
+      this.sets.follow(rc);
       this.setSnap({ controllerPid: rc.controllerPid || null });
       const cluster = this.cluster;
       if (cluster && !t.attach) {
-        const groups = t.groups.filter((g) => g.n > 0);
+        const { plan } = t;
+        const groups = plan.groups.filter((g) => g.n > 0);
+        const how = plan.launcher === 'local' ? {} : { launcher: plan.launcher, launcherOptions: plan.launcherOptions, timeoutMs: plan.engineTimeoutMs };
         await this.table.whileStarting(groups, async () => {
-          for (const g of groups) await cluster.addEngines(g.n, { engine: g.kind });
+          for (const g of groups) await cluster.addEngines(g.n, { engine: g.kind, python: plan.python, ...how });
         });
+        await this.sets.refresh();
         if (gen !== this.generation || this.disposed) return this.snapshot();
       }
       this.setSnap({ status: 'running', connectionFile: rc.connectionFile, controllerPid: rc.controllerPid || null });
@@ -204,7 +263,7 @@ export class ClusterConnection {
       this.connectionChanged.fire(rc.connectionFile);
     } catch (e) {
       this.opts.log?.(`cluster: ${(e as Error).message}`);
-      const how = t.attach ? `cannot attach to profile "${t.profile}"` : `cannot start a local cluster of ${describeEngineGroups(t.groups)}`;
+      const how = t.attach ? `cannot attach to profile "${t.profile}"` : `cannot start ${describePlan(t.plan)}`;
       await this.tearDown(false, true);
       this.setSnap({ status: 'error', error: `${how}: ${(e as Error).message}` });
     }
@@ -228,6 +287,7 @@ export class ClusterConnection {
     } finally {
       rc?.close();
       this.table.follow(null);
+      this.sets.follow(null);
       if (!quiet) this.setSnap({ status: 'stopped', connectionFile: null, controllerPid: null });
     }
   }

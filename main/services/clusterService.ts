@@ -1,12 +1,13 @@
 /**
  * The cluster side of the app, put together: the connection lifecycle (start, attach, stop,
- * restart), the engine table the renderer shows, the actions on engines, and the namespace
- * operations of the inspectors with their task history. Each part lives in its own module;
- * this one only wires them.
+ * restart, the new-cluster form), the engine table and the engine sets the renderer shows,
+ * the actions on engines, and the namespace operations of the inspectors with their task
+ * history. Each part lives in its own module; this one only wires them.
  */
 import type { EventSink } from '../ipc/router.js';
 import { ClusterConnection, type ClusterConnectionOptions } from './clusterConnection.js';
 import { EngineActions } from './engineActions.js';
+import { EngineSetList } from './engineSetList.js';
 import { EngineTable } from './engineTable.js';
 import { NamespaceOps } from './namespaceOps.js';
 import { TaskLog } from './taskLog.js';
@@ -15,6 +16,7 @@ export type ClusterServiceOptions = ClusterConnectionOptions & { events: EventSi
 
 export class ClusterService {
   readonly table: EngineTable;
+  readonly sets: EngineSetList;
   readonly connection: ClusterConnection;
   readonly engines: EngineActions;
   readonly namespace: NamespaceOps;
@@ -23,7 +25,8 @@ export class ClusterService {
   constructor(opts: ClusterServiceOptions) {
     this.tasks = new TaskLog((t) => opts.events.emit('onTaskChanged', t));
     this.table = new EngineTable(opts.events);
-    this.connection = new ClusterConnection(opts, this.table);
+    this.sets = new EngineSetList(opts.events, opts.log);
+    this.connection = new ClusterConnection(opts, this.table, this.sets);
     this.engines = new EngineActions(this.connection, this.table);
     this.namespace = new NamespaceOps(this.connection, this.table, this.tasks);
     // What the engines report reaches the task history and the renderer's namespace browser.
@@ -34,5 +37,6 @@ export class ClusterService {
   async dispose(): Promise<void> {
     await this.connection.dispose();
     this.table.dispose();
+    this.sets.dispose();
   }
 }

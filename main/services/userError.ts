@@ -7,7 +7,7 @@ import { CompositeError, RemoteError } from '../../core/index.js';
 import type { TaskFailure } from './taskLog.js';
 
 /** The fields an error can be about, as the forms label them. */
-export type UserField = 'name' | 'value' | 'profile' | 'engines' | 'code' | 'kind';
+export type UserField = 'name' | 'value' | 'profile' | 'engines' | 'code' | 'kind' | 'launcher' | 'mpiArgs' | 'sshHosts' | 'sshCommand' | 'slurmPartition' | 'slurmTime' | 'slurmAccount';
 
 export class UserError extends Error {
   constructor(

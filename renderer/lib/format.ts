@@ -47,6 +47,19 @@ export function describeTargets(ids: readonly number[]): string {
   return `engines ${shown}${ids.length > 12 ? `, … (${ids.length})` : ''}`;
 }
 
+/** Engine ids as short ranges: "0–3, 6, 8–9". */
+export function idRanges(ids: readonly number[]): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j > i ? `${sorted[i]}–${sorted[j]}` : String(sorted[i]));
+    i = j;
+  }
+  return parts.join(', ');
+}
+
 /** The live engines by language: "3 node engines", "2 node and 1 python engines". */
 export function describeKinds(rows: readonly { id: number; kernel: string; state: string }[]): string {
   const groups: { n: number; kind: string }[] = [];

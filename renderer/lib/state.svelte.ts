@@ -1,9 +1,9 @@
 /**
  * The renderer's state, as runes: the cluster, the engine rows (kept as one immutable array
  * so a change re-renders only the rows whose object changed), the selection, the task
- * history, the error messages and a counter of "the namespaces may have changed" events.
+ * history, the engine sets, the error messages and a counter of "the namespaces may have changed" events.
  */
-import { engineRowOrder, type AppInfo, type ClusterSnapshot, type EngineRow, type EnginesChange, type TaskRecord } from '../../preload/contract';
+import { engineRowOrder, type AppInfo, type ClusterSnapshot, type EngineRow, type EngineSet, type EnginesChange, type TaskRecord } from '../../preload/contract';
 import { api, onConnectionState } from './api';
 import { errorText } from './format';
 
@@ -25,6 +25,8 @@ class AppStore {
   info = $state.raw<AppInfo | null>(null);
   cluster = $state.raw<ClusterSnapshot | null>(null);
   rows = $state.raw<EngineRow[]>([]);
+  /** The engine sets of the cluster (launcher, state, job id, hosts), as main last listed them. */
+  engineSets = $state.raw<EngineSet[]>([]);
   selected = $state.raw<ReadonlySet<number>>(new Set());
   tasks = $state.raw<TaskRecord[]>([]);
   activeTask = $state<number | null>(null);
@@ -58,6 +60,9 @@ class AppStore {
       }),
       a.onEnginesChanged((c) => this.applyEngines(c)),
       a.onTaskChanged((t) => this.applyTask(t)),
+      a.onEngineSetsChanged((sets) => {
+        this.engineSets = sets ?? [];
+      }),
       a.onNamespacesChanged(() => {
         this.namespaceChanges++;
       }),
@@ -76,9 +81,10 @@ class AppStore {
   async reload(): Promise<void> {
     const a = api();
     await this.guard(async () => {
-      const [info, cluster, rows, tasks] = await Promise.all([a.getAppInfo(), a.getCluster(), a.listEngines(), a.listTasks()]);
+      const [info, cluster, rows, tasks, sets] = await Promise.all([a.getAppInfo(), a.getCluster(), a.listEngines(), a.listTasks(), a.listEngineSets()]);
       this.info = info;
       this.cluster = cluster;
+      this.engineSets = sets ?? [];
       this.applyEngines({ rows, removed: [], reset: true });
       this.taskMap = new Map(tasks.map((t) => [t.id, t]));
       this.tasks = [...this.taskMap.values()].sort((x, y) => y.id - x.id);

@@ -31,14 +31,14 @@ export interface WebMode {
   stop(): Promise<void>;
 }
 
-/** Starts `multiengine app --web` (dist build when there is one, else the source under tsx). */
-export async function startWebMode(args: string[], timeoutMs = 60_000): Promise<WebMode> {
+/** Starts `multiengine app --web` (dist build when there is one, else the source under tsx); `env` adds to its environment. */
+export async function startWebMode(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<WebMode> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-e2e-'));
   const built = path.join(ROOT, 'dist', 'main', 'webMain.js');
   const cmd = fs.existsSync(built) ? [built] : ['--import', 'tsx', path.join(ROOT, 'main', 'webMain.ts')];
   const proc = spawn(process.execPath, [...cmd, '--web', '--no-open', ...args], {
     cwd: ROOT,
-    env: { ...process.env, MULTIENGINE_DIR: dir, CI: 'true', NO_COLOR: '' },
+    env: { ...process.env, MULTIENGINE_DIR: dir, CI: 'true', NO_COLOR: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const log: string[] = [];

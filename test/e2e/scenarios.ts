@@ -212,7 +212,7 @@ export interface IssueStep {
 }
 
 /** Clicks `target` and answers the confirmation it raises; resolves with the question asked. */
-async function confirmOn(page: Page, click: () => Promise<void>, accept: boolean): Promise<string> {
+export async function confirmOn(page: Page, click: () => Promise<void>, accept: boolean): Promise<string> {
   const asked = new Promise<string>((resolve) =>
     page.once('dialog', (d) => {
       resolve(d.message());

@@ -14,6 +14,8 @@ export interface CommandResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** Whether it was killed for outliving its timeoutMs. */
+  timedOut: boolean;
 }
 
 export interface RunOptions {
@@ -35,10 +37,12 @@ export function collect(child: ChildProcess, opts: RunOptions = {}): Promise<Com
     child.stdin.on('error', () => {}); // a command that exits without reading its input
     child.stdin.end(opts.input ?? '');
   }
+  let timedOut = false;
   const timer =
     opts.timeoutMs === undefined
       ? undefined
       : setTimeout(() => {
+          timedOut = true;
           if (child.pid !== undefined) void stopPids([child.pid], 1000);
         }, opts.timeoutMs);
   return new Promise((resolve, reject) => {
@@ -48,7 +52,7 @@ export function collect(child: ChildProcess, opts: RunOptions = {}): Promise<Com
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
+      resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
 }
@@ -59,11 +63,17 @@ export function runCommand(argv: readonly string[], opts: RunOptions = {}): Prom
   return collect(child, opts);
 }
 
+/** How a command ended, for an error message: `exit 2`, `SIGSEGV`, `timed out after 500 ms`. */
+export function describeEnd(r: CommandResult, opts: RunOptions = {}): string {
+  if (r.timedOut) return `timed out after ${opts.timeoutMs} ms`;
+  return r.signal ?? `exit ${r.code}`;
+}
+
 /** Like runCommand, but a non-zero exit throws with the command and its stderr. */
 export async function runChecked(argv: readonly string[], opts: RunOptions = {}): Promise<string> {
   const r = await runCommand(argv, opts);
   if (r.code !== 0) {
-    throw new Error(`\`${argv.join(' ')}\` failed (${r.signal ?? `exit ${r.code}`}): ${(r.stderr || r.stdout).trim()}`);
+    throw new Error(`\`${argv.join(' ')}\` failed (${describeEnd(r, opts)}): ${(r.stderr || r.stdout).trim()}`);
   }
   return r.stdout;
 }
@@ -115,7 +125,7 @@ export function daemonError(d: Daemon, what: string, extraLog?: string): Error {
 }
 
 /** Polls `ready` while the daemon runs; throws with its log if it exits or times out first. */
-export async function untilDaemonReady(d: Daemon, ready: () => boolean | Promise<boolean>, what: string, timeoutMs = 15_000, extraLog?: string): Promise<void> {
+export async function untilDaemonReady(d: Daemon, ready: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000, extraLog?: string): Promise<void> {
   const ok = await eventually(async () => !d.running() || (await ready()), timeoutMs);
   if (!ok || !d.running()) throw daemonError(d, `did not get ready (${what})`, extraLog);
 }

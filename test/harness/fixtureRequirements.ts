@@ -12,11 +12,9 @@ export function aptHint(pkg: string): string {
   return `install it with: apt-get install -y --no-install-recommends ${pkg}`;
 }
 
-/** Throws unless this process runs as root (namespaces, mounts and daemons need it). */
-export function requireRoot(fixture: string): void {
-  if (process.getuid?.() !== 0) {
-    throw new Error(`${fixture} needs root (it creates network namespaces, mounts and daemons); run the tests as root`);
-  }
+/** Throws unless this process runs as root; `why` says what needs it. */
+export function requireRoot(fixture: string, why: string): void {
+  if (process.getuid?.() !== 0) throw new Error(`${fixture} needs root (${why}); run the tests as root`);
 }
 
 /** Throws unless `file` is an executable file; the message names the apt package that has it. */

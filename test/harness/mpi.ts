@@ -3,7 +3,9 @@
  * lets it run as root and oversubscribe the 2 cores, Debian's Python (which has apt's mpi4py;
  * the pyenv python3 on PATH does not), and a check that both are installed.
  *
- * Stop an mpiexec with SIGTERM and wait: SIGKILL orphans its local ranks.
+ * Stop an mpiexec with SIGTERM and wait: SIGKILL orphans its local ranks. mpiexec forwards each
+ * rank's output as it comes: a line a rank writes in pieces (Python's print on the ranks' pty)
+ * can interleave with another rank's, so have each rank write whole lines in one write.
  */
 import { runCommand } from './fixtureProcesses.ts';
 import { aptHint, requireExecutable } from './fixtureRequirements.ts';

@@ -9,12 +9,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onExitCleanup } from './exitCleanup.ts';
 import { requireExecutable, requireRoot } from './fixtureRequirements.ts';
-import { collect, daemonError, killNow, netnsOf, pidsInNetns, runChecked, startDaemon, stopPids, untilDaemonReady, type CommandResult, type Daemon, type RunOptions } from './fixtureProcesses.ts';
+import { fixtureDir, namespacePrefix, OWNER_VAR, reapStaleFixtures } from './staleFixtures.ts';
+import { collect, daemonError, describeEnd, killNow, netnsOf, pidsInNetns, runChecked, startDaemon, stopPids, untilDaemonReady, type CommandResult, type Daemon, type RunOptions } from './fixtureProcesses.ts';
 
 const FIXTURE = 'the network-namespace hosts fixture (test/harness/netHosts.ts)';
 const SSH_PORT = 2222;
@@ -121,7 +121,7 @@ const HOST_SCRIPT = 'set -e; hostname "$1"; mount -t tmpfs -o mode=755 tmpfs /ru
 
 /** Starts the hosts; throws (after undoing what it did) when anything is missing or fails. */
 export async function startHosts(opts: HostsOptions): Promise<Hosts> {
-  requireRoot(FIXTURE);
+  requireRoot(FIXTURE, 'it creates network namespaces, mounts and an sshd per host');
   for (const [file, pkg] of [
     ['/usr/sbin/sshd', 'openssh-server'],
     ['/usr/bin/ssh', 'openssh-client'],
@@ -136,19 +136,22 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
   checkNames(names);
   const net = parseSubnet(opts.subnet ?? '10.231.77.0/24');
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-hosts-'));
-  const tag = `me${process.pid}x${++instances}`;
+  reapStaleFixtures();
+  const dir = fixtureDir('hosts');
+  const tag = namespacePrefix(++instances);
   const switchNs = `${tag}-sw`;
   const nsNames = names.map((n) => `${tag}-${n}`);
   const hosts: Host[] = [];
   const daemons: Daemon[] = [];
   const spawned = new Set<ChildProcess>();
+  /** The hosts' namespaces as /proc names them, known as soon as they exist (for the sweeps). */
+  const netnsIds: string[] = [];
   let nsCreated = false;
   let stopped = false;
 
-  const netnsIds = () => hosts.map((h) => h.netns);
+  const ourPids = () => [...[...spawned].flatMap((c) => (c.pid === undefined || c.exitCode !== null ? [] : [c.pid])), ...daemons.map((d) => d.pid), ...pidsInNetns(netnsIds)];
   const stopSync = () => {
-    killNow([...daemons.map((d) => d.pid), ...pidsInNetns(netnsIds())]);
+    killNow(ourPids());
     if (nsCreated) deleteNamespacesSync([switchNs, ...nsNames]);
     fs.rmSync(dir, { recursive: true, force: true });
   };
@@ -158,8 +161,7 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     if (stopped) return;
     stopped = true;
     // Everything in the hosts' namespaces: sshd, its sessions, whatever they or spawnOn started.
-    const pids = new Set([...[...spawned].flatMap((c) => (c.pid === undefined || c.exitCode !== null ? [] : [c.pid])), ...daemons.map((d) => d.pid), ...pidsInNetns(netnsIds())]);
-    const left = await stopPids([...pids]);
+    const left = await stopPids([...new Set(ourPids())]);
     if (nsCreated) await runChecked(['ip', '-b', '-'], { input: [switchNs, ...nsNames].map((n) => `netns del ${n}\n`).join('') }).catch(() => deleteNamespacesSync([switchNs, ...nsNames]));
     fs.rmSync(dir, { recursive: true, force: true });
     unregister();
@@ -176,6 +178,7 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
 
     nsCreated = true;
     await runChecked(['ip', '-b', '-'], { input: [switchNs, ...nsNames].map((n) => `netns add ${n}\n`).join('') });
+    for (const n of nsNames) netnsIds.push(`net:[${fs.statSync(`/run/netns/${n}`).ino}]`);
     await runChecked(['ip', '-n', switchNs, '-b', '-'], { input: 'link set lo up\nlink add br0 type bridge\nlink set br0 up\n' });
     await Promise.all(
       nsNames.map((ns, i) =>
@@ -189,14 +192,13 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     names.forEach((name, i) => {
       const log = path.join(dir, `sshd-${name}.log`);
       const argv = ['nsenter', `--net=/run/netns/${nsNames[i]}`, 'unshare', '--uts', '--mount', '--propagation', 'private', '/bin/sh', '-c', HOST_SCRIPT, 'sh', name, path.join(dir, 'hosts'), path.join(dir, 'sshd_config'), log];
-      daemons.push(startDaemon(`sshd of host ${name}`, argv, log));
+      daemons.push(startDaemon(`sshd of host ${name}`, argv, log, { env: { ...process.env, [OWNER_VAR]: String(process.pid) } }));
     });
     // nsenter, unshare and sh each exec the next, so the pid we hold becomes sshd's.
     await Promise.all(daemons.map((d) => untilDaemonReady(d, () => fs.readFileSync(d.log, 'utf8').includes('Server listening'), 'no "Server listening" in its log')));
     names.forEach((name, i) => {
-      const netns = netnsOf(daemons[i].pid);
-      if (netns === null) throw daemonError(daemons[i], 'has no readable network namespace');
-      hosts.push({ name, address: `${net}.${11 + i}`, sshdPid: daemons[i].pid, netns, netnsName: nsNames[i] });
+      if (netnsOf(daemons[i].pid) !== netnsIds[i]) throw daemonError(daemons[i], `is not in network namespace ${nsNames[i]}`);
+      hosts.push({ name, address: `${net}.${11 + i}`, sshdPid: daemons[i].pid, netns: netnsIds[i], netnsName: nsNames[i] });
     });
   } catch (err) {
     await stop().catch(() => {});
@@ -208,12 +210,9 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     if (!h || !hosts.includes(h)) throw new Error(`no host ${typeof ref === 'string' ? ref : ref.name} in this fixture (hosts: ${names.join(', ')})`);
     return h;
   };
-  // Entering the mount namespace resets the working directory to /: --wd keeps the one asked
-  // for (the hosts share this machine's filesystem, so the path is the same there).
-  const enter = (ref: HostRef, argv: readonly string[], cwd: string) => ['nsenter', '-t', String(host(ref).sshdPid), '-n', '-u', '-m', `--wd=${cwd}`, '--', ...argv];
   const spawnOn = (ref: HostRef, argv: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess => {
     if (stopped) throw new Error(`${FIXTURE} is stopped`);
-    const full = enter(ref, argv, path.resolve(o.cwd ?? process.cwd()));
+    const full = onHostArgv(host(ref), argv, path.resolve(o.cwd ?? process.cwd()));
     const child = spawn(full[0], full.slice(1), { env: o.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     spawned.add(child);
     child.on('exit', () => spawned.delete(child));
@@ -225,13 +224,14 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     sshConfig: path.join(dir, 'ssh_config'),
     dir,
     host,
-    exec: (ref, argv, o = {}) => collect(spawnOn(ref, argv, o), o),
+    exec: async (ref, argv, o = {}) => collect(spawnOn(ref, argv, o), o),
     spawnOn,
     async runNodeOn(ref, modulePath, args = [], o = {}) {
       const file = path.resolve(REPO_ROOT, modulePath);
-      const r = await collect(spawnOn(ref, [process.execPath, '--import', 'tsx', file, ...args], { env: o.env, cwd: o.cwd ?? REPO_ROOT }), { timeoutMs: 60_000, ...o });
+      const ro = { timeoutMs: 60_000, ...o };
+      const r = await collect(spawnOn(ref, [process.execPath, '--import', 'tsx', file, ...args], { env: o.env, cwd: o.cwd ?? REPO_ROOT }), ro);
       const where = `${path.relative(REPO_ROOT, file)} on ${host(ref).name}`;
-      if (r.code !== 0) throw new Error(`${where} failed (${r.signal ?? `exit ${r.code}`}): ${r.stderr.trim() || r.stdout.trim()}`);
+      if (r.code !== 0) throw new Error(`${where} failed (${describeEnd(r, ro)}): ${r.stderr.trim() || r.stdout.trim()}`);
       const last = r.stdout.trimEnd().split('\n').pop() ?? '';
       try {
         return JSON.parse(last) as unknown;
@@ -242,6 +242,15 @@ export async function startHosts(opts: HostsOptions): Promise<Hosts> {
     pidsOn: (ref) => pidsInNetns([host(ref).netns]),
     stop,
   };
+}
+
+/**
+ * argv run inside `host` (its network, hostname and mounts) in folder `cwd`. Entering the mount
+ * namespace would reset the working directory to /, hence --wd (the hosts share this machine's
+ * filesystem, so the path is the same there).
+ */
+export function onHostArgv(host: Host, argv: readonly string[], cwd = '/'): string[] {
+  return ['nsenter', '-t', String(host.sshdPid), '-n', '-u', '-m', `--wd=${cwd}`, '--', ...argv];
 }
 
 /** Synchronous on purpose: this also runs from the exit hook. */

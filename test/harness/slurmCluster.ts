@@ -1,8 +1,10 @@
 /**
  * A real SLURM cluster on this machine for the slurm launcher tests: munged with its own key and
  * socket, slurmctld on a private port, and several slurmd "nodes" on 127.0.0.1 (one
- * `slurmd -D -N nX` each, on its own port), all in a fresh temporary folder. Every daemon runs
- * in the foreground as our child, so stop() ends them by pid and nothing is re-parented.
+ * `slurmd -D -N nX` each, on its own port), all in a fresh temporary folder; or the same across
+ * namespace hosts (startSlurmOnHosts). Every daemon runs in the foreground as our child, so
+ * stop() ends it by pid; job steps (slurmstepd detaches from slurmd) and their tasks are found
+ * by this cluster's SLURM_CONF in their environment.
  *
  * Every sbatch/squeue/scancel/srun must get `env` (SLURM_CONF picks this cluster).
  */
@@ -11,6 +13,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { onExitCleanup } from './exitCleanup.ts';
+import { onHostArgv, type Hosts } from './netHosts.ts';
+import { fixtureDir, OWNER_VAR, reapStaleFixtures } from './staleFixtures.ts';
 import { requireExecutable, requireRoot } from './fixtureRequirements.ts';
 import { alive, daemonError, freePorts, killNow, pidsWithEnv, runCommand, startDaemon, stopPids, untilDaemonReady, type CommandResult, type Daemon, type RunOptions } from './fixtureProcesses.ts';
 import { eventually } from './poll.ts';
@@ -26,7 +30,7 @@ export interface SlurmOptions {
   partition?: string;
   /** Extra slurm.conf lines, appended before the nodes (e.g. `MinJobAge=5`). */
   extraConf?: readonly string[];
-  /** How long the daemons may take to come up; default 20 s. */
+  /** How long the daemons may take to come up; default 30 s. */
   timeoutMs?: number;
 }
 
@@ -48,7 +52,10 @@ export interface SlurmCluster {
   nodes: string[];
   /** The fixture's folder (slurm.conf, munge, state, logs); removed by stop(). */
   dir: string;
-  /** Runs a command (sbatch, srun, …) with this cluster's environment added. */
+  /**
+   * Runs a command (sbatch, srun, …) with this cluster's environment added, where slurmctld is
+   * reachable (here, or on the first host), in the fixture's folder unless `cwd` says otherwise.
+   */
   run(argv: readonly string[], opts?: RunOptions): Promise<CommandResult>;
   /** The jobs squeue lists (active ones; `all` adds those ended recently), or just `jobId`. */
   squeue(jobId?: string, opts?: { all?: boolean }): Promise<SlurmJob[]>;
@@ -60,12 +67,23 @@ export interface SlurmCluster {
 
 const SBIN = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-function slurmConf(o: { dir: string; munge: string; ctldPort: number; nodePorts: number[]; cpus: number; partition: string; extra: readonly string[] }): string {
-  const host = os.hostname().split('.')[0];
+/** Where the daemons run and how to reach them: the one difference between the two fixtures. */
+interface Layout {
+  /** slurm.conf lines naming the controller and its ports. */
+  controllerConf: string[];
+  /** slurm.conf lines declaring the nodes (names, addresses, ports, CPUs). */
+  nodeConf: string[];
+  nodes: string[];
+  ctldArgv: string[];
+  slurmdArgv(node: string): string[];
+  /** Runs a SLURM client command where it can reach slurmctld. */
+  run(argv: readonly string[], opts: RunOptions & { env: NodeJS.ProcessEnv }): Promise<CommandResult>;
+}
+
+function commonConf(o: { dir: string; munge: string; partition: string; extra: readonly string[] }, layout: Layout): string {
   return [
     `ClusterName=me${process.pid}`,
-    `SlurmctldHost=${host}(127.0.0.1)`,
-    `SlurmctldPort=${o.ctldPort}`,
+    ...layout.controllerConf,
     'AuthType=auth/munge',
     `AuthInfo=socket=${o.munge}`,
     'CredType=cred/munge',
@@ -91,15 +109,14 @@ function slurmConf(o: { dir: string; munge: string; ctldPort: number; nodePorts:
     // a cancelled job's tasks get SIGKILL 2 s after SIGTERM (30 s by default): tests stay quick
     'KillWait=2',
     ...o.extra,
-    ...o.nodePorts.map((p, i) => `NodeName=n${i + 1} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${p} CPUs=${o.cpus} RealMemory=1000 State=UNKNOWN`),
+    ...layout.nodeConf,
     `PartitionName=${o.partition} Nodes=ALL Default=YES MaxTime=INFINITE State=UP`,
     '',
   ].join('\n');
 }
 
-/** Starts munged, slurmctld and the slurmd nodes; throws (after stopping what started) when one cannot start. */
-export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster> {
-  requireRoot(FIXTURE);
+function checkInstalled(): void {
+  requireRoot(FIXTURE, 'its daemons run as root, the SlurmUser of its slurm.conf');
   for (const [file, pkg] of [
     ['/usr/sbin/munged', 'munge'],
     ['/usr/sbin/slurmctld', 'slurm-wlm'],
@@ -109,26 +126,77 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
   ] as const) {
     requireExecutable(file, pkg, FIXTURE);
   }
-  const nodeCount = opts.nodes ?? 3;
+}
+
+function checkOptions(opts: SlurmOptions): { cpus: number; partition: string } {
   const cpus = opts.cpusPerNode ?? 4;
   const partition = opts.partition ?? 'debug';
-  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 64) throw new Error(`nodes must be an integer from 1 to 64, got ${nodeCount}`);
   if (!Number.isInteger(cpus) || cpus < 1) throw new Error(`cpusPerNode must be a positive integer, got ${cpus}`);
   if (!/^[A-Za-z][\w-]*$/.test(partition)) throw new Error(`partition name ${JSON.stringify(partition)} must be letters, digits, _ and -`);
-  const timeoutMs = opts.timeoutMs ?? 20_000;
+  return { cpus, partition };
+}
 
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'me-slurm-'));
+/**
+ * Starts munged, slurmctld and the slurmd nodes on this machine (all on 127.0.0.1, one port
+ * each); throws (after stopping what started) when one cannot start.
+ */
+export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster> {
+  checkInstalled();
+  const nodeCount = opts.nodes ?? 3;
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > 64) throw new Error(`nodes must be an integer from 1 to 64, got ${nodeCount}`);
+  const { cpus } = checkOptions(opts);
+  const host = os.hostname().split('.')[0];
+  const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  const [ctldPort, ...nodePorts] = await freePorts(1 + nodeCount);
+  return boot(opts, {
+    controllerConf: [`SlurmctldHost=${host}(127.0.0.1)`, `SlurmctldPort=${ctldPort}`],
+    nodeConf: nodes.map((n, i) => `NodeName=${n} NodeHostname=${host} NodeAddr=127.0.0.1 Port=${nodePorts[i]} CPUs=${cpus} RealMemory=1000 State=UNKNOWN`),
+    nodes,
+    ctldArgv: ['/usr/sbin/slurmctld', '-D'],
+    slurmdArgv: (n) => ['/usr/sbin/slurmd', '-D', '-N', n],
+    run: (argv, o) => runCommand(argv, o),
+  });
+}
+
+/**
+ * Starts SLURM across namespace hosts: slurmctld on the first host, one slurmd on each (node
+ * names are the host names), munged on this machine (its socket is a file every host sees).
+ * Client commands must run inside a host: `run` uses the first one.
+ */
+export async function startSlurmOnHosts(hosts: Hosts, opts: Omit<SlurmOptions, 'nodes'> = {}): Promise<SlurmCluster> {
+  checkInstalled();
+  const { cpus } = checkOptions(opts);
+  const [first] = hosts.hosts;
+  return boot(opts, {
+    // each host has its own network, so the usual ports do not clash
+    controllerConf: [`SlurmctldHost=${first.name}(${first.address})`, 'SlurmctldPort=6817', 'SlurmdPort=6818'],
+    nodeConf: hosts.hosts.map((h) => `NodeName=${h.name} NodeAddr=${h.address} CPUs=${cpus} RealMemory=1000 State=UNKNOWN`),
+    nodes: hosts.hosts.map((h) => h.name),
+    ctldArgv: onHostArgv(first, ['/usr/sbin/slurmctld', '-D']),
+    // nsenter into the host's own mounts keeps this machine's /sys, which slurmd's cgroup plugin reads
+    slurmdArgv: (n) => onHostArgv(hosts.host(n), ['/usr/sbin/slurmd', '-D', '-N', n]),
+    run: (argv, o) => hosts.exec(first, argv, o),
+  });
+}
+
+async function boot(opts: SlurmOptions, layout: Layout): Promise<SlurmCluster> {
+  const { partition } = checkOptions(opts);
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  reapStaleFixtures();
+  const dir = fixtureDir('slurm');
   const conf = path.join(dir, 'slurm.conf');
   const pathVar = [...new Set([...(process.env.PATH ?? '').split(':').filter(Boolean), ...SBIN])].join(':');
   const env = { SLURM_CONF: conf, PATH: pathVar };
-  const fullEnv = { ...process.env, ...env };
-  const nodes = Array.from({ length: nodeCount }, (_, i) => `n${i + 1}`);
+  // the owner mark lets a later fixture end these daemons and jobs if this process is SIGKILLed
+  const fullEnv = { ...process.env, ...env, [OWNER_VAR]: String(process.pid) };
+  const { nodes } = layout;
   const daemons: Daemon[] = [];
   let munged: Daemon | undefined;
   let ctld: Daemon | undefined;
   let stopped = false;
 
-  const run = (argv: readonly string[], o: RunOptions = {}) => runCommand(argv, { ...o, env: { ...fullEnv, ...o.env } });
+  // in the fixture's folder by default, where sbatch writes its slurm-<job>.out files
+  const run = (argv: readonly string[], o: RunOptions = {}) => layout.run(argv, { ...o, cwd: o.cwd ?? dir, env: { ...fullEnv, ...o.env } });
   // Daemons, slurmstepd and job tasks all carry this cluster's SLURM_CONF.
   const pids = () => [...new Set([...[munged, ...daemons].flatMap((d) => (d && alive(d.pid) ? [d.pid] : [])), ...pidsWithEnv('SLURM_CONF', conf)])];
   const stopSync = () => {
@@ -177,17 +245,16 @@ export async function startSlurm(opts: SlurmOptions = {}): Promise<SlurmCluster>
     );
     await untilDaemonReady(munged, () => fs.existsSync(socket), `no socket at ${socket}`, timeoutMs, mungeLog);
 
-    const [ctldPort, ...nodePorts] = await freePorts(1 + nodeCount);
-    fs.writeFileSync(conf, slurmConf({ dir, munge: socket, ctldPort, nodePorts, cpus, partition, extra: opts.extraConf ?? [] }));
+    fs.writeFileSync(conf, commonConf({ dir, munge: socket, partition, extra: opts.extraConf ?? [] }, layout));
 
-    ctld = startDaemon('slurmctld', ['/usr/sbin/slurmctld', '-D'], path.join(dir, 'slurmctld.out'), { env: fullEnv });
+    ctld = startDaemon('slurmctld', layout.ctldArgv, path.join(dir, 'slurmctld.out'), { env: fullEnv });
     daemons.push(ctld);
     await untilDaemonReady(ctld, async () => / is UP/.test((await run(['scontrol', 'ping'])).stdout), '`scontrol ping` never said UP', timeoutMs, path.join(dir, 'slurmctld.log'));
 
-    for (const n of nodes) daemons.push(startDaemon(`slurmd ${n}`, ['/usr/sbin/slurmd', '-D', '-N', n], path.join(dir, `slurmd-${n}.out`), { env: fullEnv }));
+    for (const n of nodes) daemons.push(startDaemon(`slurmd ${n}`, layout.slurmdArgv(n), path.join(dir, `slurmd-${n}.out`), { env: fullEnv }));
     const idle = async () => {
       const states = (await run(['sinfo', '-h', '-N', '-o', '%N %T'])).stdout.trim().split('\n');
-      return states.length === nodeCount && states.every((l) => l.endsWith(' idle'));
+      return states.length === nodes.length && states.every((l) => l.endsWith(' idle'));
     };
     const ok = await eventually(async () => daemons.some((d) => !d.running()) || (await idle()), timeoutMs);
     const dead = daemons.find((d) => !d.running());

@@ -4,16 +4,20 @@
  * the test, leaving nothing behind. Needs root and the apt packages in test/README.md.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { alive, pidsWithEnv, runCommand } from '../harness/fixtureProcesses.ts';
-import { requireExecutable, requireRoot } from '../harness/fixtureRequirements.ts';
+import { alive, collect, pidsWithEnv, runCommand } from '../harness/fixtureProcesses.ts';
+import { requireExecutable } from '../harness/fixtureRequirements.ts';
 import { mpiEnv, mpiPython, requireMpi, sshAgentArgs } from '../harness/mpi.ts';
 import { REPO_ROOT, startHosts, type Hosts } from '../harness/netHosts.ts';
 import { until } from '../harness/poll.ts';
-import { startSlurm, type SlurmCluster } from '../harness/slurmCluster.ts';
+import { startSlurm, startSlurmOnHosts, type SlurmCluster } from '../harness/slurmCluster.ts';
+import { reapStaleFixtures } from '../harness/staleFixtures.ts';
 
-const ALLREDUCE = 'from mpi4py import MPI; import socket; c = MPI.COMM_WORLD; s = c.allreduce(c.Get_rank()); print(c.Get_rank(), socket.gethostname(), s, flush=True)';
+// One write per rank: mpiexec forwards each rank's output as it comes, so a line printed in
+// pieces (print's separate writes to the ranks' pty) can interleave with another rank's.
+const ALLREDUCE = 'from mpi4py import MPI; import os, socket; c = MPI.COMM_WORLD; s = c.allreduce(c.Get_rank()); os.write(1, f"{c.Get_rank()} {socket.gethostname()} {s}\\n".encode())';
 
 async function netnsList(): Promise<string> {
   return (await runCommand(['ip', 'netns', 'list'])).stdout;
@@ -54,14 +58,19 @@ describe('network-namespace hosts', () => {
     await assert.rejects(hosts.runNodeOn('hosta', 'test/harness/drivers/noSuchDriver.ts'), /noSuchDriver\.ts on hosta failed \(exit 1\).*Cannot find module/s);
   });
 
+  test('runNodeOn stops a driver that outlives its timeout, and says so', async () => {
+    await assert.rejects(hosts.runNodeOn('hosta', 'test/harness/drivers/hostInfo.ts', ['hang'], { timeoutMs: 1500 }), /hostInfo\.ts on hosta failed \(timed out after 1500 ms\)/);
+    await until(() => hosts.pidsOn('hosta').length === 1, 15_000, 'only sshd left on hosta');
+  });
+
   test('pidsOn lists the processes of that host only', async () => {
     const child = hosts.spawnOn('hostb', ['sleep', '300']);
     const pid = child.pid!;
-    await until(() => hosts.pidsOn('hostb').includes(pid), 5000, `sleep ${pid} on hostb`);
+    await until(() => hosts.pidsOn('hostb').includes(pid), 15_000, `sleep ${pid} on hostb`);
     assert.ok(hosts.pidsOn('hostb').includes(hosts.host('hostb').sshdPid));
     assert.ok(!hosts.pidsOn('hosta').includes(pid));
     child.kill('SIGTERM');
-    await until(() => !hosts.pidsOn('hostb').includes(pid), 5000, `sleep ${pid} to end`);
+    await until(() => !hosts.pidsOn('hostb').includes(pid), 15_000, `sleep ${pid} to end`);
   });
 
   test('mpiexec in hosta starts ranks on hosta and hostb over ssh; the allreduce crosses hosts', async () => {
@@ -78,9 +87,9 @@ describe('network-namespace hosts', () => {
     const bg = await hosts.exec('hosta', ['ssh', '-F', hosts.sshConfig, 'hostc', 'setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!'], { timeoutMs: 30_000 });
     assert.equal(bg.code, 0, bg.stderr);
     const orphan = Number(bg.stdout.trim());
-    await until(() => hosts.pidsOn('hostc').includes(orphan), 5000, `the orphan ${orphan} on hostc`);
+    await until(() => hosts.pidsOn('hostc').includes(orphan), 15_000, `the orphan ${orphan} on hostc`);
     const child = hosts.spawnOn('hosta', ['sleep', '300']).pid!;
-    await until(() => hosts.pidsOn('hosta').includes(child), 5000, `sleep ${child} on hosta`);
+    await until(() => hosts.pidsOn('hosta').includes(child), 15_000, `sleep ${child} on hosta`);
     const pids = hosts.hosts.flatMap((h) => hosts.pidsOn(h));
     assert.ok(pids.length >= 5, `sshd ×3, two sleeps: ${pids}`);
     const names = hosts.hosts.map((h) => h.netnsName);
@@ -96,6 +105,7 @@ describe('network-namespace hosts', () => {
     assert.ok(!left.includes(names[0].replace(/-hosta$/, '-sw')), 'the switch namespace is gone');
     assert.ok(!fs.existsSync(hosts.dir));
     await hosts.stop(); // idempotent
+    await assert.rejects(hosts.exec('hosta', ['true']), /is stopped/);
   });
 });
 
@@ -127,26 +137,35 @@ describe('a SLURM cluster of 3 nodes', () => {
     const sub = await slurm.run(['sbatch', '--parsable', '-o', '/dev/null', '--wrap', 'exec sleep 300']);
     assert.equal(sub.code, 0, sub.stderr);
     const job = sub.stdout.trim();
-    await until(async () => (await slurm.squeue(job))[0]?.state === 'RUNNING', 15_000, `job ${job} running`);
+    await until(async () => (await slurm.squeue(job))[0]?.state === 'RUNNING', 30_000, `job ${job} running`);
     assert.deepEqual(
       (await slurm.squeue()).map((j) => j.jobId),
       [job],
     );
     const task = () => slurm.pids().filter((p) => fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\x00300'));
-    await until(() => task().length === 1, 5000, "the job's sleep");
+    await until(() => task().length === 1, 15_000, "the job's sleep");
     const [sleepPid] = task();
 
     const c = await slurm.run(['scancel', job]);
     assert.equal(c.code, 0, c.stderr);
-    await until(async () => (await slurm.squeue(job)).length === 0, 15_000, `job ${job} gone from squeue`);
+    await until(async () => (await slurm.squeue(job)).length === 0, 30_000, `job ${job} gone from squeue`);
     assert.equal((await slurm.squeue(job, { all: true }))[0]?.state, 'CANCELLED');
     await until(() => !alive(sleepPid), 10_000, `the job's sleep ${sleepPid} to end`);
+  });
+
+  test("sbatch run through the fixture writes its output file in the fixture's folder", async () => {
+    const sub = await slurm.run(['sbatch', '--parsable', '--wrap', 'echo job $SLURM_JOB_ID on $SLURMD_NODENAME']);
+    assert.equal(sub.code, 0, sub.stderr);
+    const job = sub.stdout.trim();
+    const out = `${slurm.dir}/slurm-${job}.out`;
+    await until(() => fs.existsSync(out) && fs.readFileSync(out, 'utf8').includes('\n'), 30_000, `${out} written`);
+    assert.match(fs.readFileSync(out, 'utf8'), new RegExp(`^job ${job} on n[123]\n$`));
   });
 
   test('stop() cancels running jobs and leaves no daemon, step or task behind', async () => {
     const sub = await slurm.run(['sbatch', '--parsable', '-N', '2', '-n', '2', '-o', '/dev/null', '--wrap', 'srun sleep 300']);
     assert.equal(sub.code, 0, sub.stderr);
-    await until(async () => (await slurm.squeue(sub.stdout.trim()))[0]?.state === 'RUNNING', 15_000, 'the job running');
+    await until(async () => (await slurm.squeue(sub.stdout.trim()))[0]?.state === 'RUNNING', 30_000, 'the job running');
     // munged, slurmctld (and its slurmscriptd), 3 slurmd, the batch step, srun, the steps and 2 sleeps
     await until(() => slurm.pids().length >= 10, 10_000, 'the job steps and tasks');
     const pids = slurm.pids();
@@ -157,6 +176,42 @@ describe('a SLURM cluster of 3 nodes', () => {
     );
     assert.ok(!fs.existsSync(slurm.dir));
     await slurm.stop(); // idempotent
+  });
+});
+
+describe('SLURM across namespace hosts', () => {
+  let hosts: Hosts;
+  let slurm: SlurmCluster;
+  before(async () => {
+    hosts = await startHosts({ names: ['hosta', 'hostb', 'hostc'] });
+    slurm = await startSlurmOnHosts(hosts, { cpusPerNode: 2 });
+  });
+  after(async () => {
+    await slurm?.stop();
+    await hosts?.stop();
+  });
+
+  test('the nodes are the hosts, and srun -N 3 runs a task on each of them', async () => {
+    assert.deepEqual(slurm.nodes, ['hosta', 'hostb', 'hostc']);
+    const r = await slurm.run(['srun', '-N', '3', '-n', '3', 'sh', '-c', 'echo $SLURMD_NODENAME $(hostname)'], { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n').sort(), ['hosta hosta', 'hostb hostb', 'hostc hostc']);
+  });
+
+  test("a job's task lives on its node's host; sbatch works from another host; stop() leaves nothing", async () => {
+    const sub = await hosts.exec('hostb', ['sbatch', '--parsable', '-w', 'hostc', '-o', '/dev/null', '--wrap', 'exec sleep 300'], { env: { ...process.env, ...slurm.env } });
+    assert.equal(sub.code, 0, sub.stderr);
+    const job = sub.stdout.trim();
+    await until(async () => (await slurm.squeue(job))[0]?.state === 'RUNNING', 30_000, `job ${job} running`);
+    const onC = () => hosts.pidsOn('hostc').filter((p) => slurm.pids().includes(p) && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\x00300'));
+    await until(() => onC().length === 1, 15_000, "the job's sleep on hostc");
+    const pids = slurm.pids();
+    assert.ok(pids.length >= 6, `munged, slurmctld, 3 slurmd, the job: ${pids}`);
+    await slurm.stop();
+    assert.deepEqual(
+      pids.filter((p) => alive(p)),
+      [],
+    );
   });
 });
 
@@ -178,13 +233,70 @@ describe('OpenMPI with mpi4py', () => {
   });
 });
 
+describe('a test process that ends without stop()', () => {
+  // process.exit and SIGINT take the same paths as these two (the exit event, the signal handler)
+  for (const how of ['throw', 'SIGTERM'] as const) {
+    test(`leaves nothing behind when it ends by ${how}`, async () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/harness/drivers/abandonFixtures.ts', how.startsWith('SIG') ? 'wait' : how], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const done = collect(child, { timeoutMs: 60_000 });
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => (out += d));
+      await until(() => out.includes('\n') || child.exitCode !== null, 30_000, 'the fixtures to start');
+      const started = JSON.parse(out.split('\n')[0]) as { pids: number[]; namespaces: string[]; dirs: string[] };
+      if (how === 'SIGTERM') child.kill(how);
+      const r = await done;
+      assert.ok(how === 'throw' ? r.code === 1 : r.signal === how, `it ended by ${how}: ${r.code ?? r.signal} ${r.stderr}`);
+      assert.ok(started.pids.length >= 8, `sshd ×2, a sleep, munged, slurmctld, slurmd, the job: ${started.pids}`);
+      assert.deepEqual(
+        started.pids.filter((p) => alive(p)),
+        [],
+      );
+      const left = await netnsList();
+      for (const n of started.namespaces) assert.ok(!left.includes(n), `namespace ${n} still listed`);
+      for (const d of started.dirs) assert.ok(!fs.existsSync(d), `${d} still exists`);
+    });
+  }
+});
+
+describe('a test process killed with SIGKILL', () => {
+  test('leaves its fixtures behind, and the next fixture to start ends them (their owner is dead)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/harness/drivers/abandonFixtures.ts', 'wait'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const done = collect(child, { timeoutMs: 60_000 });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d));
+    await until(() => out.includes('\n') || child.exitCode !== null, 30_000, 'the fixtures to start');
+    const started = JSON.parse(out.split('\n')[0]) as { pids: number[]; namespaces: string[]; dirs: string[] };
+    child.kill('SIGKILL');
+    assert.equal((await done).signal, 'SIGKILL');
+    // no hook runs on SIGKILL: all of it is still there
+    assert.deepEqual(
+      started.pids.filter((p) => !alive(p)),
+      [],
+    );
+    assert.ok(started.dirs.every((d) => fs.existsSync(d)));
+
+    reapStaleFixtures();
+    await until(() => started.pids.every((p) => !alive(p)), 15_000, `the dead owner's processes ${started.pids} to end`);
+    const left = await netnsList();
+    for (const n of started.namespaces) assert.ok(!left.includes(n), `namespace ${n} still listed`);
+    for (const d of started.dirs) assert.ok(!fs.existsSync(d), `${d} still exists`);
+  });
+});
+
 describe('a fixture that cannot start says why', () => {
   test('a missing tool names its apt package', () => {
     assert.throws(() => requireExecutable('/usr/sbin/no-such-daemon', 'no-such-package', 'this test'), /this test needs \/usr\/sbin\/no-such-daemon, which is missing: install it with: apt-get install -y --no-install-recommends no-such-package/);
   });
 
-  test('root is required, and we are root here', () => {
-    assert.doesNotThrow(() => requireRoot('this test'));
+  test('a fixture started by a user other than root says it needs root', async () => {
+    requireExecutable('/usr/bin/setpriv', 'util-linux', 'this test');
+    const script = "for (const [m, f] of [['netHosts', 'startHosts'], ['slurmCluster', 'startSlurm']]) { try { await (await import(`./test/harness/${m}.ts`))[f]({ names: ['hosta'] }); console.log(f, 'started'); } catch (e) { console.log(String(e)); } }";
+    const r = await runCommand(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { cwd: REPO_ROOT, timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+      'Error: the network-namespace hosts fixture (test/harness/netHosts.ts) needs root (it creates network namespaces, mounts and an sshd per host); run the tests as root',
+      'Error: the SLURM cluster fixture (test/harness/slurmCluster.ts) needs root (its daemons run as root, the SlurmUser of its slurm.conf); run the tests as root',
+    ]);
   });
 
   test('a slurmctld that dies quotes its log, and what had started (munged) is stopped', async () => {

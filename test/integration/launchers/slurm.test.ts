@@ -143,6 +143,19 @@ describe('slurm launcher', () => {
     }
   });
 
+  test('a job killed by its time limit fails a running request with EngineError and ends the set saying so (60 to 90 s: SLURM enforces whole minutes)', async () => {
+    const tc = await startTestCluster({ n: 1, launcher: 'slurm', launcherOptions: slurmOptions({ time: '1' }) });
+    try {
+      const set = await slurmSet(tc);
+      const running = tc.rc.view(0).execute('await new Promise((r) => setTimeout(r, 300_000))') as AsyncResult<unknown>;
+      await assert.rejects(running, (e: unknown) => e instanceof EngineError && e.engineId === 0);
+      await until(async () => (await slurmSet(tc)).state === 'ended', 30_000, 'the set to be marked ended');
+      assert.match((await slurmSet(tc)).reason ?? '', new RegExp(`^job ${set.job_id} killed by its time limit`));
+    } finally {
+      await tc.stop();
+    }
+  });
+
   test('a job that cannot start pends with squeue\'s reason; when the engines time out the job is cancelled', async () => {
     const tc = await startTestCluster({ n: 0 });
     try {
@@ -191,7 +204,7 @@ describe('slurm launcher', () => {
   });
 });
 
-test('why a job ended, from scontrol show job (TIMEOUT is not run here: SLURM needs 60 to 90 s to enforce a 1-minute limit)', () => {
+test('why a job ended, from scontrol show job', () => {
   // scontrol's lines for a job killed by its time limit, as SLURM 22.05 printed them for `sbatch --time=0:01` on the fixture.
   const timeout = 'JobId=7 JobName=wrap\n   JobState=TIMEOUT Reason=TimeLimit Dependency=(null)\n   Requeue=1 Restarts=0 BatchFlag=1 Reboot=0 ExitCode=0:15\n   RunTime=00:01:27 TimeLimit=00:01:00 TimeMin=N/A\n';
   assert.equal(slurmEndReason('7', timeout), 'job 7 killed by its time limit (Reason=TimeLimit, TimeLimit=00:01:00)');

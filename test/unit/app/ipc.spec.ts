@@ -25,6 +25,21 @@ describe('payload validation', () => {
     expect(invokeValidators.getCluster(null)).toBeUndefined();
     expect(sendValidators.ptyResize({ cols: 80, rows: 24 })).toEqual({ cols: 80, rows: 24 });
     expect(sendValidators.ptyWrite({ data: '%px a = 5\r' })).toEqual({ data: '%px a = 5\r' });
+    expect(invokeValidators.stopEngineSet({ set: 'set-2' })).toEqual({ set: 'set-2' });
+    expect(invokeValidators.getClusterForm({ profile: 'hpc' })).toEqual({ profile: 'hpc' });
+    // Text fields the form leaves out read as empty.
+    expect(invokeValidators.startNewCluster({ profile: 'hpc', n: 2, kind: 'node', launcher: 'mpi', mpiArgs: '--bind-to none' })).toEqual({
+      profile: 'hpc',
+      n: 2,
+      kind: 'node',
+      launcher: 'mpi',
+      mpiArgs: '--bind-to none',
+      sshHosts: '',
+      sshCommand: '',
+      slurmPartition: '',
+      slurmTime: '',
+      slurmAccount: '',
+    });
   });
 
   const bad: [keyof typeof invokeValidators, unknown, RegExp][] = [
@@ -44,6 +59,11 @@ describe('payload validation', () => {
     ['interruptEngines', { ids: [] }, /at least one engine/],
     ['getCluster', { sneaky: true }, /takes no payload/],
     ['execute', { code: 'x'.repeat(1_000_001), targets: [] }, /longer than/],
+    ['stopEngineSet', { set: '' }, /must not be empty/],
+    ['engineSetOutput', { set: 3 }, /must be text/],
+    ['startNewCluster', { profile: 'p', n: 2, kind: 'node', launcher: 'pbs' }, /one of local, mpi, ssh, slurm; got "pbs"/],
+    ['startNewCluster', { profile: 'p', n: 2, kind: 'node', launcher: 'mpi', mpiArgs: ['-x'] }, /must be text/],
+    ['startNewCluster', { profile: 'p', n: 2, kind: 'node', launcher: 'mpi', hosts: 'a' }, /unexpected field "hosts"/],
   ];
   for (const [name, payload, why] of bad) {
     it(`refuses ${name} ${JSON.stringify(payload)?.slice(0, 60)}`, () => {
@@ -59,6 +79,9 @@ describe('payload validation', () => {
       ['gather', { name: '', targets: [] }, 'name', /^The name "" is not a valid name/],
       ['push', { name: 'b', source: ' ', format: 'json', targets: [] }, 'value', /^The value must not be empty$/],
       ['attachCluster', { profile: 'a b' }, 'profile', /^The profile "a b" is not a profile name/],
+      ['startNewCluster', { profile: 'p', n: 0, kind: 'node', launcher: 'local' }, 'engines', /^The number of engines must be a whole number from 1 to 1024, got 0$/],
+      ['startNewCluster', { profile: 'p', n: 1, kind: 'node', launcher: 'lsf' }, 'launcher', /^The launcher must be one of local, mpi, ssh, slurm; got "lsf"$/],
+      ['startNewCluster', { profile: 'p', n: 1, kind: 'node', launcher: 'slurm', slurmTime: 7 }, 'slurmTime', /^The time limit must be text, got 7$/],
     ];
     for (const [name, payload, field, message] of cases) {
       let err: PayloadError | undefined;
@@ -69,7 +92,7 @@ describe('payload validation', () => {
       }
       expect(err?.field, name).toBe(field);
       expect(err?.message).toMatch(message);
-      expect(err?.message).not.toMatch(/addEngines|pull\.|gather|push\.|attachCluster|PayloadError/);
+      expect(err?.message).not.toMatch(/addEngines|pull\.|gather|push\.|attachCluster|startNewCluster|PayloadError/);
     }
   });
 

@@ -129,6 +129,18 @@ describe('NamespaceBrowser', () => {
     await vi.waitFor(() => expect(screen.getByText('a')).toBeTruthy());
   });
 
+  it('shows an empty namespace, without asking or an error, once no engine is left', async () => {
+    api.listNamespace.mockResolvedValue(listing([0, 1, 2], [0, 1, 2]));
+    render(NamespaceBrowser);
+    await vi.waitFor(() => expect(screen.getByText('a')).toBeTruthy());
+    // A set was stopped: its engines died, and main says the namespaces may have changed.
+    store.applyEngines({ rows: [0, 1, 2].map((id) => engineRow(id, { state: 'dead' })), removed: [], reset: true });
+    store.namespaceChanges++;
+    await vi.waitFor(() => expect(screen.getByText('The namespace is empty.')).toBeTruthy());
+    expect(api.listNamespace).toHaveBeenCalledTimes(1);
+    expect(store.toasts).toEqual([]);
+  });
+
   it('says "all" only when the name is on every engine alive now', async () => {
     api.listNamespace.mockResolvedValue(listing([0, 1, 2], [0, 1, 2]));
     const { container } = render(NamespaceBrowser);

@@ -1,0 +1,52 @@
+/** What `multiengine status` prints: where the controller listens, its engines, engine sets and result store. */
+import type { EngineInfo, EngineSetInfo, ListenAddress } from '../protocol/messages.js';
+
+/** Rows as columns padded to the widest cell, the first row being the header. */
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
+}
+
+export function formatEngineTable(engines: readonly EngineInfo[]): string {
+  return table([['id', 'state', 'kernel', 'pid', 'host', 'queue'], ...engines.map((e) => [String(e.id), e.state, e.kernel, String(e.pid), e.host, String(e.queue)])]);
+}
+
+/** `0-3,7`: ids in order, runs of consecutive ids as ranges. */
+export function idRanges(ids: readonly number[]): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(j === i ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
+/** One row per engine set: its launcher, state, batch job, engines (registered of asked), hosts and why it pends or ended. */
+export function formatEngineSets(sets: readonly EngineSetInfo[]): string {
+  const rows = sets.map((s) => [
+    s.id,
+    s.launcher,
+    s.state,
+    s.job_id ?? '-',
+    `${s.engines.length ? idRanges(s.engines) : 'none'} (${s.engines.length}/${s.n})`,
+    s.hosts.length ? s.hosts.join(',') : '-',
+    s.reason ?? '',
+  ]);
+  return table([['set', 'launcher', 'state', 'job', 'engines', 'hosts', 'reason'], ...rows]);
+}
+
+/** `listening on 10.0.0.1:5555 (reachable from other hosts; messages are HMAC-signed)`. */
+export function formatListen(l: ListenAddress): string {
+  const where = l.loopback ? 'this machine only' : 'reachable from other hosts; messages are HMAC-signed';
+  const named = l.location && l.location !== l.ip ? `, engines and clients reach it as ${l.location}` : '';
+  return `listening on ${l.ip}:${l.port} (${where}${named})`;
+}
+
+/** `result store: 3 results, 1.2 MiB of 128.0 MiB (max 4096 results), 0 evicted`. */
+export function formatResultStore(r: { entries: number; bytes: number; max_entries: number; max_bytes: number; evicted: number }): string {
+  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  return `result store: ${r.entries} result${r.entries === 1 ? '' : 's'}, ${mib(r.bytes)} of ${mib(r.max_bytes)} (max ${r.max_entries} results), ${r.evicted} evicted`;
+}
