@@ -2,18 +2,16 @@
  * `npm run bench -- --hosts`: the round trip and the 128 MiB push/pull with the engine on another
  * host, beside the TCP limit of the same link measured in the same run. Two hosts made of network
  * namespaces (test/harness/netHosts.ts): a LINK_PEER on host B, and bench/hostsDriver.ts inside
- * host A (controller, client, link measurement), which puts one engine on host B through mpiexec
- * over ssh. Needs root, sshd and OpenMPI (the fixtures say what is missing).
+ * host A (controller, client, link measurement), which puts one engine on host B through the ssh
+ * launcher. Needs root and sshd (the fixture says what is missing).
  */
 import readline from 'node:readline';
 import { REPO_ROOT, startHosts } from '../test/harness/netHosts.ts';
-import { mpiEnv, requireMpi } from '../test/harness/mpi.ts';
 import { LINK_PEER, peerPort } from './loopback.ts';
 import type { BenchKind, BenchOptions } from './scenarios.ts';
 import type { Figure } from './stats.ts';
 
 export async function hostsScenarios(kinds: readonly BenchKind[], o: BenchOptions): Promise<void> {
-  await requireMpi();
   const hosts = await startHosts({ names: ['hosta', 'hostb'] });
   try {
     const [a, b] = hosts.hosts;
@@ -21,8 +19,7 @@ export async function hostsScenarios(kinds: readonly BenchKind[], o: BenchOption
     peer.stderr!.pipe(process.stderr);
     const port = await peerPort(peer);
     const args = { ip: a.address, peer: { host: b.address, port }, otherHost: b.name, sshConfig: hosts.sshConfig, kinds, quick: o.quick };
-    // The controller on host A starts mpiexec: it needs OpenMPI's variables (root, no colours).
-    const driver = hosts.spawnOn(a, [process.execPath, '--import', 'tsx', 'bench/hostsDriver.ts', JSON.stringify(args)], { env: mpiEnv(), cwd: REPO_ROOT });
+    const driver = hosts.spawnOn(a, [process.execPath, '--import', 'tsx', 'bench/hostsDriver.ts', JSON.stringify(args)], { cwd: REPO_ROOT });
     const exited = new Promise<string>((r) => driver.once('exit', (code, signal) => r(signal ?? `exit ${code}`)));
     driver.stdin!.end();
     driver.stderr!.pipe(process.stderr);

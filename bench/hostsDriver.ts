@@ -2,8 +2,8 @@
  * Host A's side of `npm run bench -- --hosts`, started inside host A by bench/hosts.ts (the root
  * namespace cannot reach the hosts' addresses). Measures the TCP limit of the link to a
  * LINK_PEER on host B, then per engine kind starts a controller listening on host A's address
- * with one engine on host A (local) and one on host B (the mpi launcher: mpiexec on host A starts
- * it there through ssh), and measures the `apply` round trip and the 128 MiB push/pull on each.
+ * with one engine on host A (local) and one on host B (the ssh launcher), and measures the `apply`
+ * round trip and the 128 MiB push/pull on each.
  * Prints one JSON figure per line.
  *
  *   node --import tsx bench/hostsDriver.ts '{"ip":…,"peer":{…},"otherHost":…,"sshConfig":…,"kinds":[…],"quick":false}'
@@ -22,7 +22,7 @@ export interface HostsDriverArgs {
   ip: string;
   /** The LINK_PEER on host B. */
   peer: { host: string; port: number };
-  /** Host B's name (mpiexec --host) and the ssh_config that reaches it. */
+  /** Host B's name and the ssh_config that reaches it. */
   otherHost: string;
   sshConfig: string;
   kinds: BenchKind[];
@@ -54,13 +54,13 @@ async function measureEngine(rc: Client, kind: BenchKind, id: number, host: stri
 
 for (const kind of args.kinds) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-hosts-'));
-  // Debian's python on both hosts: what mpiexec finds on host B through ssh (no pyenv there).
+  // Debian's python on both hosts (the remote shell on host B has no pyenv on its PATH).
   const cluster = await Cluster.start({ n: 1, engine: kind, python: mpiPython, dir, profile: 'bench', ip: args.ip });
   try {
     const [remote] = await cluster.addEngines(1, {
       engine: kind,
-      launcher: 'mpi',
-      launcherOptions: { args: ['--host', `${args.otherHost}:1`, '--mca', 'plm_rsh_agent', `ssh -F ${args.sshConfig}`] },
+      launcher: 'ssh',
+      launcherOptions: { hosts: { [args.otherHost]: 1 }, sshArgs: ['-F', args.sshConfig] },
       timeoutMs: 60_000,
     });
     const rc = await cluster.connect();
