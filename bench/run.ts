@@ -29,17 +29,21 @@ const { values } = parseArgs({
     kinds: { type: 'string', default: 'node,python' },
     json: { type: 'string' },
     hosts: { type: 'boolean', default: false },
-    launchers: { type: 'string', default: BENCH_LAUNCHERS.join(',') },
+    launchers: { type: 'string' },
   },
 });
 if (values.compare !== undefined && values.compare !== 'ipyparallel') {
   console.error(`--compare takes "ipyparallel", got ${JSON.stringify(values.compare)}`);
   process.exit(2);
 }
-const launchers = values.launchers.split(',').map((l) => l.trim()) as BenchLauncher[];
+if (values.launchers !== undefined && !values.hosts) {
+  console.error('--launchers goes with --hosts (the start of 16 engines through launchers is measured there)');
+  process.exit(2);
+}
+const launchers = (values.launchers ?? BENCH_LAUNCHERS.join(',')).split(',').map((l) => l.trim()) as BenchLauncher[];
 for (const l of launchers) {
   if (!BENCH_LAUNCHERS.includes(l)) {
-    console.error(`--launchers takes ${BENCH_LAUNCHERS.join(' and/or ')}, got ${JSON.stringify(l)}`);
+    console.error(`--launchers takes ${BENCH_LAUNCHERS.join(', ')} (one or more, with commas), got ${JSON.stringify(l)}`);
     process.exit(2);
   }
 }
