@@ -1,8 +1,9 @@
 /**
  * The start of 16 engines through a launcher (`npm run bench -- --hosts`): from Cluster.start to
  * the first `apply` answered by all 16, as local processes, through mpiexec (OpenMPI, 16 ranks on
- * this machine) and through a real SLURM cluster (test/harness/slurmCluster.ts: sbatch, srun on its slurmd nodes),
- * with Debian's python3 for Python engines, as ipyparallel's launchers get in ipp_driver.py.
+ * this machine) and through a real SLURM cluster (test/harness/slurmCluster.ts: sbatch, then
+ * srun on its slurmd nodes), with Debian's python3 for Python engines, as ipyparallel's
+ * launchers get in ipp_driver.py.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -42,17 +43,20 @@ export async function launcherStarts(kinds: readonly BenchKind[], launchers: rea
       // Each sample ends at the first `apply` answered by all; the stop after it is not timed.
       const once = async (): Promise<number> => {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-'));
-        const t = process.hrtime.bigint();
-        const cluster = await Cluster.start({ n: N, engine: kind, python: mpiPython, dir, profile: 'bench', launcher, launcherOptions, engineTimeoutMs: 120_000 });
         try {
-          const rc = await cluster.connect();
-          const answers = await rc.view().applySync(CODE[kind].noop);
-          const s = Number(process.hrtime.bigint() - t) / 1e9;
-          rc.close();
-          if (answers.length !== N) throw new Error(`${N} engines through ${launcher} should answer, ${answers.length} did`);
-          return s;
+          const t = process.hrtime.bigint();
+          const cluster = await Cluster.start({ n: N, engine: kind, python: mpiPython, dir, profile: 'bench', launcher, launcherOptions, engineTimeoutMs: 120_000 });
+          try {
+            const rc = await cluster.connect();
+            const answers = await rc.view().applySync(CODE[kind].noop);
+            const s = Number(process.hrtime.bigint() - t) / 1e9;
+            rc.close();
+            if (answers.length !== N) throw new Error(`${N} engines through ${launcher} should answer, ${answers.length} did`);
+            return s;
+          } finally {
+            await cluster.stop();
+          }
         } finally {
-          await cluster.stop();
           fs.rmSync(dir, { recursive: true, force: true });
         }
       };
