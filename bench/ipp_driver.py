@@ -4,6 +4,11 @@ Runs the same scenarios as bench/run.ts against ipyparallel (Debian's python3-ip
 with the system /usr/bin/python3) and prints one JSON line per figure:
   {"name": ..., "kind": "ipyparallel", "n": 4, "unit": ..., "min": ..., "median": ..., "max": ..., "samples": k}
 Every process it starts is stopped in a `finally`; its profile lives in a temporary directory.
+
+With `--launchers local,mpi,slurm` (bench/run.ts --hosts --compare ipyparallel) it measures only
+the start of 16 engines through ipyparallel's local, MPI and SLURM engine launchers, to the first
+`apply` answered by all 16 ("start16_<launcher>"). mpiexec's root and oversubscription variables and the
+SLURM cluster's SLURM_CONF come in the environment.
 """
 import json
 import os
@@ -15,6 +20,7 @@ import time
 
 QUICK = "--quick" in sys.argv
 N = 4
+LAUNCHERS = sys.argv[sys.argv.index("--launchers") + 1].split(",") if "--launchers" in sys.argv else []
 
 
 def emit(name, unit, samples, n=N, **extra):
@@ -35,6 +41,35 @@ def timed(fn, reps, warm=0):
         fn()
         out.append(time.perf_counter() - t)
     return out
+
+
+def launcher_starts(launchers):
+    """Time from Cluster() to the first apply answered by 16 engines, for each engine launcher."""
+    import ipyparallel as ipp
+
+    profile_dir = tempfile.mkdtemp(prefix="me-bench-ipp-")
+    os.environ["IPYTHONDIR"] = profile_dir
+    # The SLURM launcher writes its job script and the job's output in the working directory.
+    cwd = os.getcwd()
+    os.chdir(profile_dir)
+    try:
+        for name in launchers:
+            samples = []
+            for _ in range(1 if QUICK else 3):
+                t = time.perf_counter()
+                c = ipp.Cluster(n=16, engine_launcher_class=name, log_level=40)
+                try:
+                    rc = c.start_and_connect_sync()
+                    rc.wait_for_engines(16, timeout=600)
+                    rc[:].apply_sync(lambda: None)
+                    samples.append(time.perf_counter() - t)
+                    rc.close()
+                finally:
+                    c.stop_cluster_sync()
+            emit("start16_" + name, "s", samples, n=16)
+    finally:
+        os.chdir(cwd)
+        shutil.rmtree(profile_dir, ignore_errors=True)
 
 
 def main():
@@ -141,4 +176,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if LAUNCHERS:
+        launcher_starts(LAUNCHERS)
+    else:
+        main()

@@ -1,7 +1,7 @@
 /**
  * The results table of a run as Markdown, for docs/benchmarks.md:
  *   node --import tsx bench/markdown.ts RESULTS.jsonl
- * (RESULTS.jsonl from `npm run bench -- --compare ipyparallel --json RESULTS.jsonl`).
+ * (RESULTS.jsonl from `npm run bench -- [--hosts] --compare ipyparallel --json RESULTS.jsonl`).
  */
 import fs from 'node:fs';
 import { higherIsBetter, readFigures, type Figure } from './stats.ts';
@@ -30,6 +30,16 @@ const WHAT: Record<string, string> = {
   map_10000: '`mapSync` of 10,000 trivial items',
   overhead_apply_rtt_1: '`apply` round trip on engine 0',
   overhead_execute_all: "`execute('a=1')` on all engines",
+  // --hosts (bench/hosts.ts, bench/launchStart.ts)
+  same_host_apply_rtt_1: "`apply` round trip, engine on the controller's host",
+  same_host_push_128MiB: "push of 128 MiB, engine on the controller's host",
+  same_host_pull_128MiB: "pull of 128 MiB, engine on the controller's host",
+  other_host_apply_rtt_1: '`apply` round trip, engine on the other host',
+  other_host_push_128MiB: 'push of 128 MiB, engine on the other host',
+  other_host_pull_128MiB: 'pull of 128 MiB, engine on the other host',
+  start16_local: 'start of 16 local engines, to all answering',
+  start16_mpi: 'start of 16 engines through mpiexec, to all answering',
+  start16_slurm: 'start of 16 engines through SLURM, to all answering',
 };
 
 function fmt(x: number | undefined, unit: string): string {
@@ -65,4 +75,7 @@ for (const k of keys) {
 const loop = figures.find((f) => f.name === 'loopback_throughput');
 const rtt = figures.find((f) => f.name === 'loopback_rtt');
 if (loop && rtt) lines.push('', `Loopback TCP in the same run: ${fmt(loop.median, 'MB/s')}, ${fmt(rtt.median, 'us')} round trip (node to node).`);
+const link = figures.find((f) => f.name === 'link_throughput');
+const linkRtt = figures.find((f) => f.name === 'link_rtt');
+if (link && linkRtt) lines.push('', `TCP between the two hosts in the same run: ${fmt(link.median, 'MB/s')}, ${fmt(linkRtt.median, 'us')} round trip (node to node).`);
 console.log(lines.join('\n'));

@@ -1,4 +1,4 @@
-/** The readable end of a bench run: one table, ratios against ipyparallel, and the loopback fractions. */
+/** The readable end of a bench run: one table, ratios against ipyparallel, and the loopback (or link) fractions. */
 import { higherIsBetter, type Figure, type Kind } from './stats.ts';
 
 function fmt(x: number | undefined): string {
@@ -40,9 +40,8 @@ export function printReport(figures: readonly Figure[], opts: { compare: boolean
     }
     rows.push(row);
   }
-  const widths = header.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   console.log('');
-  for (const r of rows) console.log(r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+  printTable(rows, 3);
 
   const loop = byKind.get('loopback');
   const tput = loop?.get('loopback_throughput@1')?.median;
@@ -57,5 +56,47 @@ export function printReport(figures: readonly Figure[], opts: { compare: boolean
       const pct = (x?: number) => (x ? `${((100 * x) / tput).toFixed(0)} %` : '–');
       console.log(`  ${kind}: push ${pct(push)}, pull ${pct(pull)} of loopback throughput; apply round trip ${apply ? (apply / rtt).toFixed(1) : '–'}× the loopback round trip`);
     }
+  }
+}
+
+/** Rows of cells, the first `left` columns left-aligned, the rest right-aligned. */
+function printTable(rows: readonly string[][], left: number): void {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  for (const r of rows) console.log(r.map((cell, c) => (c < left ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+}
+
+/** The end of `--hosts`: each figure on the same host and on the other, and as a fraction of the link's TCP limit. */
+export function printHostsReport(figures: readonly Figure[]): void {
+  const get = (name: string, kind?: Kind) => figures.find((f) => f.name === name && (kind === undefined || f.kind === kind))?.median;
+  const linkRtt = get('link_rtt');
+  const linkTput = get('link_throughput');
+  console.log(`\nTCP between the two hosts: ${fmt(linkTput)} MB/s, ${fmt(linkRtt)} µs round trip (loopback in this run: ${fmt(get('loopback_throughput'))} MB/s, ${fmt(get('loopback_rtt'))} µs)`);
+  const rows: string[][] = [['scenario', 'kind', 'unit', 'same host', 'other host', 'other host vs link']];
+  for (const kind of ['node', 'python'] as const) {
+    for (const [name, unit] of [['apply_rtt_1', 'us'], ['push_128MiB', 'MB/s'], ['pull_128MiB', 'MB/s']] as const) {
+      const same = get(`same_host_${name}`, kind);
+      const other = get(`other_host_${name}`, kind);
+      if (same === undefined && other === undefined) continue;
+      let vsLink = '–';
+      if (other !== undefined && unit === 'us' && linkRtt) vsLink = `${(other / linkRtt).toFixed(1)}× its round trip`;
+      if (other !== undefined && unit === 'MB/s' && linkTput) vsLink = `${((100 * other) / linkTput).toFixed(0)} % of its throughput`;
+      rows.push([name, kind, unit, fmt(same), fmt(other), vsLink]);
+    }
+  }
+  console.log('');
+  printTable(rows, 3);
+
+  const starts: string[][] = [['start of 16 engines', 'kind', 'unit', 'Multiengine', 'ipyparallel', 'faster by']];
+  for (const launcher of ['local', 'mpi', 'slurm']) {
+    const theirs = get(`start16_${launcher}`, 'ipyparallel');
+    for (const kind of ['node', 'python'] as const) {
+      const ours = get(`start16_${launcher}`, kind);
+      if (ours === undefined) continue;
+      starts.push([`through ${launcher}`, kind, 's', fmt(ours), fmt(theirs), theirs === undefined ? '–' : `${fmt(theirs / ours)}×`]);
+    }
+  }
+  if (starts.length > 1) {
+    console.log('');
+    printTable(starts, 3);
   }
 }

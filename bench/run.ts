@@ -1,17 +1,24 @@
 /**
- * npm run bench [-- --quick] [-- --compare ipyparallel] [-- --kinds node,python] [-- --json FILE]
+ * npm run bench [-- --quick] [-- --compare ipyparallel] [-- --kinds node,python] [-- --json FILE] [-- --hosts]
  *
  * Prints one JSON line per figure, then a readable table. With --compare ipyparallel the
  * same scenarios run on ipyparallel (Debian's python3-ipyparallel under /usr/bin/python3)
  * in the same run, and each figure is given as a ratio.
+ *
+ * --hosts runs the scenarios past one machine instead (docs/benchmarks.md, "Past one machine"):
+ * round trip and 128 MiB push/pull with the engine on another network-namespace host beside that
+ * link's TCP limit, and the start of 16 engines through the launchers of --launchers (default
+ * local,mpi,slurm; with --compare ipyparallel, ipyparallel's same launchers in the same run). Needs root.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
+import { hostsScenarios } from './hosts.ts';
+import { BENCH_LAUNCHERS, launcherStarts, prepareLaunchers, type BenchLauncher } from './launchStart.ts';
 import { measureLoopback } from './loopback.ts';
-import { printReport } from './report.ts';
+import { printHostsReport, printReport } from './report.ts';
 import { clusterStart, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
 import type { Figure } from './stats.ts';
 
@@ -21,11 +28,24 @@ const { values } = parseArgs({
     compare: { type: 'string' },
     kinds: { type: 'string', default: 'node,python' },
     json: { type: 'string' },
+    hosts: { type: 'boolean', default: false },
+    launchers: { type: 'string' },
   },
 });
 if (values.compare !== undefined && values.compare !== 'ipyparallel') {
   console.error(`--compare takes "ipyparallel", got ${JSON.stringify(values.compare)}`);
   process.exit(2);
+}
+if (values.launchers !== undefined && !values.hosts) {
+  console.error('--launchers goes with --hosts (the start of 16 engines through launchers is measured there)');
+  process.exit(2);
+}
+const launchers = (values.launchers ?? BENCH_LAUNCHERS.join(',')).split(',').map((l) => l.trim()) as BenchLauncher[];
+for (const l of launchers) {
+  if (!BENCH_LAUNCHERS.includes(l)) {
+    console.error(`--launchers takes ${BENCH_LAUNCHERS.join(', ')} (one or more, with commas), got ${JSON.stringify(l)}`);
+    process.exit(2);
+  }
 }
 const kinds = values.kinds.split(',').map((k) => k.trim()) as BenchKind[];
 for (const k of kinds) {
@@ -56,10 +76,10 @@ function ensureIpyparallel(): void {
   }
 }
 
-async function runIpyparallel(): Promise<void> {
+async function runIpyparallel(args: string[] = []): Promise<void> {
   ensureIpyparallel();
   const driver = path.join(path.dirname(new URL(import.meta.url).pathname), 'ipp_driver.py');
-  const child = spawn(SYSTEM_PYTHON, [driver, ...(values.quick ? ['--quick'] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(SYSTEM_PYTHON, [driver, ...(values.quick ? ['--quick'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   for await (const line of readline.createInterface({ input: child.stdout })) {
     if (line.startsWith('{')) emit(JSON.parse(line) as Figure);
   }
@@ -69,12 +89,24 @@ async function runIpyparallel(): Promise<void> {
 
 const started = Date.now();
 for (const f of await measureLoopback((values.quick ? 16 : 128) * 2 ** 20, values.quick ? 200 : 1000, values.quick ? 2 : 5)) emit(f);
-for (const kind of kinds) {
-  await clusterStart(kind, opts);
-  await mainScenarios(kind, opts);
-  await overhead(kind, values.quick ? [4, 16] : [4, 16, 64], opts);
+if (values.hosts) {
+  await hostsScenarios(kinds, opts);
+  const tools = await prepareLaunchers(launchers);
+  try {
+    await launcherStarts(kinds, launchers, opts, tools.slurm);
+    if (values.compare) await runIpyparallel(['--launchers', launchers.join(',')]);
+  } finally {
+    await tools.stop();
+  }
+  printHostsReport(figures);
+} else {
+  for (const kind of kinds) {
+    await clusterStart(kind, opts);
+    await mainScenarios(kind, opts);
+    await overhead(kind, values.quick ? [4, 16] : [4, 16, 64], opts);
+  }
+  if (values.compare) await runIpyparallel();
+  printReport(figures, { compare: values.compare === 'ipyparallel' });
 }
-if (values.compare) await runIpyparallel();
-printReport(figures, { compare: values.compare === 'ipyparallel' });
 console.log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 if (values.json) fs.writeFileSync(values.json, figures.map((f) => JSON.stringify(f)).join('\n') + '\n');

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CompositeError, Cluster, type AsyncResult, type Client } from 'multiengine';
+import { CompositeError, Cluster, type AsyncResult, type Client, type DirectView } from 'multiengine';
 import { rssKB, ussKB } from '../core/util/processes.ts';
 import { figure, timed, type Figure } from './stats.ts';
 
@@ -15,7 +15,7 @@ export interface BenchOptions {
 }
 
 /** Code per engine language for the few scenarios that ship code. */
-const CODE = {
+export const CODE = {
   node: { noop: '() => null', identity: '(x) => x', square: '(x) => x * x', fail: 'undefined_name_for_error' },
   python: { noop: 'lambda: None', identity: 'lambda x: x', square: 'lambda x: x*x', fail: '1/0' },
 } as const;
@@ -42,7 +42,7 @@ async function withCluster<T>(n: number, engine: BenchKind, fn: (cluster: Cluste
 
 const rssMB = (pid: number) => rssKB(pid) / 1024;
 
-const us = (xs: number[]) => xs.map((s) => s * 1e6);
+export const us = (xs: number[]) => xs.map((s) => s * 1e6);
 
 export async function clusterStart(kind: BenchKind, o: BenchOptions): Promise<void> {
   const samples: number[] = [];
@@ -60,6 +60,34 @@ export async function clusterStart(kind: BenchKind, o: BenchOptions): Promise<vo
   o.emit(figure('cluster_start', kind, 4, 's', samples));
 }
 
+/**
+ * Timed and untimed (warm-up) round trips: the figure is the steady state, since the first ~1,000
+ * calls of a new client and cluster run before V8 has optimized the hot paths (node's client and
+ * engines); ipp_driver.py warms up the same way.
+ */
+function rttCounts(o: BenchOptions): { reps: number; warm: number } {
+  return { reps: o.quick ? 200 : 1000, warm: o.quick ? 200 : 1500 };
+}
+
+/** `apply` round trips of a no-op on one engine, in µs, after the warm-up. */
+export async function applyRoundTrips(one: DirectView<true>, kind: BenchKind, o: BenchOptions): Promise<number[]> {
+  const { reps, warm } = rttCounts(o);
+  return us(await timed(() => one.applySync(CODE[kind].noop), reps, warm));
+}
+
+/** Push and pull of a 128 MiB (quick: 16 MiB) float64 array to one engine, in MB/s, after one checked round trip. */
+export async function pushPullRates(one: DirectView<true>, o: BenchOptions): Promise<{ push: number[]; pull: number[] }> {
+  const bytes = (o.quick ? 16 : 128) * 2 ** 20;
+  const arr = new Float64Array(bytes / 8).map(() => Math.random());
+  await one.push({ a: arr }, { block: true });
+  const back = (await one.pull('a', { block: true })) as Float64Array | { data: Float64Array };
+  const backData = back instanceof Float64Array ? back : back.data;
+  if (backData.length !== arr.length || backData[12345] !== arr[12345]) throw new Error('push/pull round trip changed the array');
+  const pushes = await timed(() => one.push({ a: arr }, { block: true }), o.quick ? 2 : 5);
+  const pulls = await timed(() => one.pull('a', { block: true }), o.quick ? 2 : 5);
+  return { push: pushes.map((s) => bytes / 1e6 / s), pull: pulls.map((s) => bytes / 1e6 / s) };
+}
+
 export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {
   const c = CODE[kind];
   await withCluster(4, kind, async (cluster, rc) => {
@@ -74,11 +102,8 @@ export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<v
 
     const one = rc.view(0);
     const all = rc.view();
-    const reps = o.quick ? 200 : 1000;
-    // Steady state: the first ~1,000 calls of a new client and cluster run before V8 has optimized
-    // the hot paths (node's client and engines); ipp_driver.py warms up the same way.
-    const warm = o.quick ? 200 : 1500;
-    o.emit(figure('apply_rtt_1', kind, 4, 'us', us(await timed(() => one.applySync(c.noop), reps, warm))));
+    const { reps, warm } = rttCounts(o);
+    o.emit(figure('apply_rtt_1', kind, 4, 'us', await applyRoundTrips(one, kind, o)));
     o.emit(figure('apply_rtt_all', kind, 4, 'us', us(await timed(() => all.applySync(c.noop), reps / 2, warm / 2))));
     o.emit(figure('execute_all', kind, 4, 'us', us(await timed(() => all.execute('a=1', { block: true }), reps / 2, warm / 2))));
 
@@ -91,16 +116,9 @@ export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<v
     };
     o.emit(figure('async_throughput', kind, 4, 'tasks/s', (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s)));
 
-    const bytes = (o.quick ? 16 : 128) * 2 ** 20;
-    const arr = new Float64Array(bytes / 8).map(() => Math.random());
-    await one.push({ a: arr }, { block: true });
-    const back = (await one.pull('a', { block: true })) as Float64Array | { data: Float64Array };
-    const backData = back instanceof Float64Array ? back : back.data;
-    if (backData.length !== arr.length || backData[12345] !== arr[12345]) throw new Error('push/pull round trip changed the array');
-    const pushes = await timed(() => one.push({ a: arr }, { block: true }), o.quick ? 2 : 5);
-    const pulls = await timed(() => one.pull('a', { block: true }), o.quick ? 2 : 5);
-    o.emit(figure('push_128MiB', kind, 4, 'MB/s', pushes.map((s) => bytes / 1e6 / s)));
-    o.emit(figure('pull_128MiB', kind, 4, 'MB/s', pulls.map((s) => bytes / 1e6 / s)));
+    const { push, pull } = await pushPullRates(one, o);
+    o.emit(figure('push_128MiB', kind, 4, 'MB/s', push));
+    o.emit(figure('pull_128MiB', kind, 4, 'MB/s', pull));
     await all.execute(kind === 'python' ? 'del a' : 'a = null', { block: true });
 
     const big = Float64Array.from({ length: o.quick ? 2 ** 20 : 8 * 2 ** 20 }, (_, i) => i);

@@ -1,6 +1,7 @@
 /** Figures: one JSON line each, the min/median/max of a set of samples. */
 
-export type Kind = 'node' | 'python' | 'ipyparallel' | 'loopback';
+/** 'link': the TCP limit between two hosts (bench/hosts.ts), as 'loopback' is on this machine. */
+export type Kind = 'node' | 'python' | 'ipyparallel' | 'loopback' | 'link';
 
 export interface Figure {
   name: string;
