@@ -8,6 +8,10 @@ import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { EngineError, readConnectionFile } from 'multiengine';
 import { startTestCluster, until, type TestCluster } from '../fixture.ts';
+import { requireExecutable } from '../../harness/fixtureRequirements.ts';
+
+/** MPICH's mpiexec (Debian's mpich package; installing it leaves `mpiexec` pointing at OpenMPI's). */
+const MPICH_MPIEXEC = '/usr/bin/mpiexec.mpich';
 import { MPI_ENV, mpiPython, requireMpi } from '../../harness/mpi.ts';
 
 /** Pids of live processes whose parent is `ppid`. */
@@ -91,6 +95,7 @@ describe('mpi launcher: a set whose mpiexec goes away', () => {
   let t: TestCluster;
   before(async () => {
     await requireMpi({ python: false });
+    requireExecutable(MPICH_MPIEXEC, 'mpich', 'the MPICH case of the mpi launcher test');
     Object.assign(process.env, MPI_ENV);
     t = await startTestCluster({ n: 1 });
   });
@@ -121,13 +126,24 @@ describe('mpi launcher: a set whose mpiexec goes away', () => {
     assert.deepEqual(await t.rc.view(0).applySync(() => 'fine'), 'fine');
   });
 
+  it("runs under MPICH's mpiexec too (ranks from PMI_RANK; hydra passes the environment on by itself)", async () => {
+    const ids = await t.cluster.addEngines(2, { launcher: 'mpi', launcherOptions: { mpiexec: MPICH_MPIEXEC } });
+    assert.deepEqual(await t.rc.view(ids).applySync(() => [Number(process.env.PMI_RANK), Number(process.env.PMI_SIZE)]), [
+      [0, 2],
+      [1, 2],
+    ]);
+    const set = (await t.cluster.engineSets()).at(-1)!;
+    assert.match(await t.cluster.output(set.id), /^\$ \/usr\/bin\/mpiexec\.mpich -n 2 \/\S+node /m);
+    await t.cluster.stopEngineSet(set.id);
+  });
+
   it('a missing mpiexec is named', async () => {
     await assert.rejects(t.cluster.addEngines(1, { launcher: 'mpi', launcherOptions: { mpiexec: '/nonexistent/mpiexec' } }), /"\/nonexistent\/mpiexec" was not found \(ENOENT\): install OpenMPI/);
   });
 
   it('stop leaves no mpiexec and no rank behind', async () => {
     await t.cluster.addEngines(2, { launcher: 'mpi' });
-    const pids = (await t.rc.status()).engines.filter((e) => e.engine_set === 'set-4').map((e) => e.pid);
+    const pids = (await t.rc.status()).engines.filter((e) => e.engine_set === 'set-5').map((e) => e.pid);
     assert.equal(pids.length, 2);
     const mpiexec = childrenOf(t.cluster.controllerPid).filter((p) => /mpiexec/.test(cmdline(p)));
     await t.stop();
