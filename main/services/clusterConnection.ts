@@ -5,11 +5,11 @@
  * choice that worked is remembered in the settings.
  */
 import fs from 'node:fs';
-import { Client, Cluster, connectionFilePath, type ProcessSpawner } from '../../core/index.js';
+import { Client, Cluster, connectionFilePath, type EngineSetOptions, type ProcessSpawner } from '../../core/index.js';
 import { Emitter } from '../../core/events/emitter.js';
 import { describeEngineGroups, type AppSettings, type ClusterForm, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
-import { planOf, readProfileSettings, saveForm, type ClusterPlan } from './clusterForm.js';
+import { growOptions, planOf, readProfileSettings, saveForm, type ClusterPlan } from './clusterForm.js';
 import { EngineMonitor } from './engineMonitor.js';
 import type { EngineSetList } from './engineSetList.js';
 import { groupsOf, type EngineTable } from './engineTable.js';
@@ -85,6 +85,11 @@ export class ClusterConnection {
   /** The cluster the app started, when it did (null when attached). */
   get ownCluster(): Cluster | null {
     return this.cluster;
+  }
+
+  /** How "Add engines" starts `n` more engines of the cluster the app started: through its launcher (growOptions). */
+  addOptions(n: number): EngineSetOptions {
+    return this.cluster && this.plan ? growOptions(this.plan, n) : {};
   }
 
   /** The client of the running cluster; a clear error when none runs. */

@@ -4,6 +4,7 @@
  * turned back into the form, and the start plan a cluster.json makes. Pure, except read/save.
  */
 import { clusterSettingsPath, readClusterSettings, SettingsError, writeClusterSettings, type ClusterSettings } from '../../core/cluster/profileSettings.js';
+import type { EngineSetOptions } from '../../core/client/client.js';
 import type { Json } from '../../core/protocol/messages.js';
 import { splitWords as shellWords } from '../../core/util/words.js';
 import { FORM_LAUNCHERS, type ClusterForm, type ClusterFormState, type FormLauncher, type KernelKind } from '../../preload/contract.js';
@@ -186,4 +187,23 @@ export function saveForm(form: ClusterForm, dir?: string): ClusterSettings {
     throw new UserError(`cannot save the settings of profile "${form.profile}": ${(e as Error).message}`, e instanceof SettingsError ? undefined : 'profile');
   }
   return settings;
+}
+
+/**
+ * How `n` more engines join a cluster started with `plan`: through the same launcher and options
+ * (an mpi cluster grows by another mpiexec job, a slurm one by another job). ssh hosts are named
+ * without their counts, the first `n` of them sharing the new engines.
+ */
+export function growOptions(plan: ClusterPlan, n: number): EngineSetOptions {
+  if (plan.launcher === 'local') return {};
+  const launcherOptions: Options = { ...plan.launcherOptions };
+  const hosts = launcherOptions.hosts;
+  if (plan.launcher === 'ssh' && hosts !== undefined && hosts !== null) {
+    const names = typeof hosts === 'string' ? hosts.split(',').map((h) => h.trim().split(':')[0]).filter(Boolean) : Object.keys(hosts);
+    launcherOptions.hosts = names.slice(0, Math.max(1, n)).join(',');
+  }
+  const opts: EngineSetOptions = { launcher: plan.launcher, launcherOptions };
+  if (plan.python !== undefined) opts.python = plan.python;
+  if (plan.engineTimeoutMs !== undefined) opts.timeoutMs = plan.engineTimeoutMs;
+  return opts;
 }

@@ -13,7 +13,8 @@ export class EngineActions {
   async addEngines(p: EnginesPayload): Promise<number[]> {
     const rc = this.connection.client();
     const cluster = this.connection.ownCluster;
-    const ids = await this.table.whileStarting([p], () => (cluster ? cluster.addEngines(p.n, { engine: p.kind }) : rc.addEngines(p.n, { engine: p.kind })));
+    // A cluster the app started grows through the launcher it was started with.
+    const ids = await this.table.whileStarting([p], () => (cluster ? cluster.addEngines(p.n, { ...this.connection.addOptions(p.n), engine: p.kind }) : rc.addEngines(p.n, { engine: p.kind })));
     await rc.status();
     return ids;
   }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { clusterSettingsPath, readClusterSettings } from '../../../core/cluster/profileSettings.js';
 import type { ClusterForm } from '../../../preload/contract.js';
-import { formFromSettings, joinWords, launcherOptionsOf, parseHosts, planOf, readForm, saveForm, settingsFromForm, splitWords } from '../../../main/services/clusterForm.js';
+import { formFromSettings, growOptions, joinWords, launcherOptionsOf, parseHosts, planOf, readForm, saveForm, settingsFromForm, splitWords } from '../../../main/services/clusterForm.js';
 import { UserError } from '../../../main/services/userError.js';
 
 const form = (patch: Partial<ClusterForm>): ClusterForm => ({ profile: 'p', n: 4, kind: 'node', launcher: 'local', mpiArgs: '', sshHosts: '', sshCommand: '', slurmPartition: '', slurmTime: '', slurmAccount: '', ...patch });
@@ -139,5 +139,20 @@ describe('cluster.json from the form, and back', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('adding engines to a cluster the app started', () => {
+  it('goes through the same launcher and options; ssh hosts lose their counts and the first n share the engines', () => {
+    expect(growOptions({ groups: [], launcher: 'local' }, 2)).toEqual({});
+    expect(growOptions({ groups: [], launcher: 'slurm', launcherOptions: { partition: 'debug', time: '30' }, engineTimeoutMs: 90_000 }, 4)).toEqual({
+      launcher: 'slurm',
+      launcherOptions: { partition: 'debug', time: '30' },
+      timeoutMs: 90_000,
+    });
+    const ssh = { groups: [], launcher: 'ssh', launcherOptions: { hosts: { hostb: 2, hostc: 2 }, sshArgs: ['-F', 'cfg'] } };
+    expect(growOptions(ssh, 1)).toEqual({ launcher: 'ssh', launcherOptions: { hosts: 'hostb', sshArgs: ['-F', 'cfg'] } });
+    expect(growOptions(ssh, 3).launcherOptions).toEqual({ hosts: 'hostb,hostc', sshArgs: ['-F', 'cfg'] });
+    expect(growOptions({ groups: [], launcher: 'ssh', launcherOptions: { hosts: 'hostb:2, hostc:1' } }, 2).launcherOptions).toEqual({ hosts: 'hostb,hostc' });
   });
 });

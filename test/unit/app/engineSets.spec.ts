@@ -124,6 +124,9 @@ describe('engine sets and the new-cluster form with real clusters', () => {
       const again = await svc.connection.restartCluster();
       expect(again.status, again.error ?? '').toBe('running');
       await vi.waitFor(() => expect(lastSets().map((s) => [s.launcher, s.engines])).toEqual([['mpi', [0, 1]]]), { timeout: 10_000 });
+      // "Add engines" grows it the same way: another mpiexec job.
+      expect(await svc.engines.addEngines({ n: 1, kind: 'node' })).toEqual([2]);
+      await vi.waitFor(() => expect(lastSets().map((s) => [s.launcher, s.engines])).toEqual([['mpi', [0, 1]], ['mpi', [2]]]), { timeout: 10_000 });
     } finally {
       await disposeAll(svc);
     }
