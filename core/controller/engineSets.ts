@@ -64,6 +64,8 @@ interface SetRecord {
   reason?: string;
   readonly started: string;
   ended?: string;
+  /** Listed again after a controller restart, from its engines; its launcher is not known. */
+  adopted?: boolean;
   /** Set once stopping began: resolves when its engines are stopped and its launcher ended. */
   stopping?: Promise<void>;
   /** The launcher's folder in the profile (job scripts, output), removed when the set is forgotten. */
@@ -80,6 +82,9 @@ export class EngineSets {
 
   constructor(private readonly d: EngineSetsDeps) {
     this.spawner = d.spawner ?? new NodeSpawner();
+    // A restarted controller numbers on from the sets of the one before (their folders), so a new
+    // set never takes the id that engines of an old one come back with.
+    if (d.opts.reuseKey) this.counter = highestSetNumber(path.join(profileDir(d.opts.profile, d.opts.dir), 'engine_sets'));
   }
 
   /** add_engines_request: a new set; resolves with its engines' ids (ascending) once all registered. */
@@ -181,7 +186,28 @@ export class EngineSets {
   }
 
   private nextSetId(): string {
-    return `set-${++this.counter}`;
+    let id: string;
+    do id = `set-${++this.counter}`;
+    while (this.sets.has(id));
+    return id;
+  }
+
+  /**
+   * An engine of a set this controller did not start: a controller before it did, and was
+   * restarted (its engines come back with their ids). The set is listed again so its engines can
+   * be seen and stopped together, and its id is never given to a new set; its launcher (and job)
+   * stayed with the old controller.
+   */
+  private adopt(e: EngineRecord): SetRecord {
+    const id = e.reg.engine_set!;
+    const set = this.newRecord(id, 'unknown', e.reg.kernel, 0, e.id, null);
+    set.adopted = true;
+    set.state = 'running';
+    set.reason = 'adopted: the controller that started this set was restarted, and its launcher (its job, its mpiexec) is not known here';
+    const n = /^set-(\d+)$/.exec(id);
+    if (n) this.counter = Math.max(this.counter, Number(n[1]));
+    log.info(`${id}: engine ${e.id} belongs to a set of the controller before this one; listed as adopted`);
+    return set;
   }
 
   private newRecord(id: string, launcherName: string, engine: KernelKind, n: number, firstId: number, launcher: EngineSetLauncher | null): SetRecord {
@@ -212,8 +238,8 @@ export class EngineSets {
 
   /** An engine registered; when it came from a set, the set counts it (and is complete when all came). */
   registered(e: EngineRecord): void {
-    const set = e.reg.engine_set === undefined ? undefined : this.sets.get(e.reg.engine_set);
-    if (!set) return;
+    if (e.reg.engine_set === undefined) return;
+    const set = this.sets.get(e.reg.engine_set) ?? this.adopt(e);
     if (set.waiting.delete(e.id)) this.d.registry.unreserve(e.id);
     set.engines.add(e.id);
     set.launcher?.engineRegistered?.(e.id);
@@ -339,6 +365,7 @@ export class EngineSets {
   output(setId: string): string {
     const set = this.get(setId);
     if (set.launcher) return set.launcher.output();
+    if (set.adopted) return `${set.id} was started by the controller before this one (it was restarted): what its launcher printed went with it\n`;
     return `${set.id} was started by the local launcher: its engines' output is in the controller's log, prefixed [engine N]\n`;
   }
 
@@ -349,7 +376,7 @@ export class EngineSets {
         id: set.id,
         launcher: set.launcherName,
         engine: set.engine,
-        n: set.n,
+        n: set.adopted ? set.engines.size : set.n,
         engines: [...set.engines].sort((a, b) => a - b),
         hosts: [...set.hosts].sort(),
         state: set.state,
@@ -381,7 +408,7 @@ export class EngineSets {
     const alive = [...set.engines].some((id) => this.d.registry.get(id)?.alive);
     if (!alive) {
       set.state = 'ended';
-      set.reason = 'all its engines stopped or died';
+      set.reason = set.adopted ? `${set.reason}; all its engines stopped or died` : 'all its engines stopped or died';
       set.ended = new Date().toISOString();
     }
   }
@@ -408,4 +435,18 @@ function outputTail(launcher: EngineSetLauncher | null): string {
   if (!text) return '';
   const lines = text.split('\n').slice(-12);
   return `; its output ends:\n${lines.join('\n')}`;
+}
+
+/** The highest N of the set-N folders in `dir` (0 when none). */
+function highestSetNumber(dir: string): number {
+  let highest = 0;
+  try {
+    for (const name of fs.readdirSync(dir)) {
+      const m = /^set-(\d+)$/.exec(name);
+      if (m) highest = Math.max(highest, Number(m[1]));
+    }
+  } catch {
+    /* no sets yet */
+  }
+  return highest;
 }

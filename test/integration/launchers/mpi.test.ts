@@ -151,3 +151,40 @@ describe('mpi launcher: a set whose mpiexec goes away', () => {
     t = undefined as unknown as TestCluster;
   });
 });
+
+describe('mpi launcher: the controller is killed and restarted under a running set', () => {
+  let t: TestCluster;
+  before(async () => {
+    await requireMpi({ python: false });
+    Object.assign(process.env, MPI_ENV);
+    t = await startTestCluster({ n: 2, launcher: 'mpi' });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('lists the set again from its engines, never gives its id to a new set, and can still stop it', async () => {
+    const [mpiexec] = childrenOf(t.cluster.controllerPid).filter((p) => /mpiexec/.test(cmdline(p)));
+    assert.ok(mpiexec, 'mpiexec runs under the controller');
+    const old = t.cluster.controllerPid;
+    const restarted = new Promise((r) => t.cluster.onDidChangeController((e) => e.event === 'restarted' && r(e)));
+    process.kill(old, 'SIGKILL');
+    await restarted;
+    await until(async () => (await t.rc.status().catch(() => ({ engines: [] }))).engines.filter((e) => e.state === 'idle').length === 2, 15_000, 'both ranks to register with the new controller');
+    const [adopted] = await t.cluster.engineSets();
+    assert.equal(adopted.id, 'set-1');
+    assert.equal(adopted.launcher, 'unknown');
+    assert.deepEqual(adopted.engines, [0, 1]);
+    assert.match(adopted.reason ?? '', /^adopted: the controller that started this set was restarted/);
+    assert.deepEqual(await t.rc.view([0, 1]).applySync(() => process.env.OMPI_COMM_WORLD_RANK), ['0', '1']);
+    assert.deepEqual(await t.cluster.addEngines(1, { launcher: 'mpi' }), [2]);
+    assert.deepEqual((await t.cluster.engineSets()).map((s) => [s.id, s.launcher, s.engines]), [
+      ['set-1', 'unknown', [0, 1]],
+      ['set-2', 'mpi', [2]],
+    ]);
+    await t.cluster.stopEngineSet('set-1');
+    // Its engines were the last ranks of the old mpiexec, which then ends by itself.
+    await until(() => !alive(mpiexec), 15_000, `the old mpiexec ${mpiexec} to end`);
+    assert.deepEqual(await t.rc.view(2).applySync(() => 'set-2 works'), 'set-2 works');
+  });
+});
