@@ -13,6 +13,7 @@ import { AsyncResult, waitAll } from './asyncResult.js';
 import { ControllerLink, dial, type ConnectionState, type LinkSettings } from './controllerLink.js';
 import { RequestDispatcher } from './dispatcher.js';
 import { DirectView } from './directView.js';
+import { LoadBalancedView } from './loadBalancedView.js';
 import { EngineList, type EngineChange } from './engineList.js';
 import type { OkReply } from './replyDecoders.js';
 import { checkTargetsShape, resolveTargets, type Targets } from './validate.js';
@@ -113,6 +114,7 @@ export class Client {
       kernelOf: (id) => this.engineList.get(id)?.kernel,
       newResult: (spec) => d.newResult(spec),
       submit: (list) => d.submit(list),
+      submitBalanced: (list) => d.submitBalanced(list),
       expireAfter: (tracker, method, timeoutMs) => d.expireAfter(tracker, method, timeoutMs),
       abort: (msgIds, engineIds) => d.abort(msgIds, engineIds),
       interrupt: (engineIds) => d.request('interrupt_request', {}, undefined, { targets: [...engineIds] }).then(() => undefined),
@@ -271,6 +273,14 @@ export class Client {
   view(targets?: Targets): DirectView;
   view(targets?: Targets): DirectView {
     return new DirectView(this.host, checkTargetsShape(targets));
+  }
+
+  /**
+   * A LoadBalancedView: each task goes to whichever engine of `pool` (default: every engine,
+   * those that register later too) the controller's scheduler picks.
+   */
+  loadBalancedView(pool?: readonly number[]): LoadBalancedView {
+    return new LoadBalancedView(this.host, pool);
   }
 
   /**
