@@ -58,6 +58,8 @@ type Fn = ((...args: never[]) => unknown) | string;
 const FLAG_KEYS = ['block', 'retries', 'timeoutMs', 'after', 'follow', 'successOnly', 'label'] as const;
 const MAP_KEYS = new Set<string>([...FLAG_KEYS, 'chunksize', 'ordered']);
 const IMAP_KEYS = new Set<string>([...FLAG_KEYS, 'ordered', 'maxOutstanding']);
+/** The flags of a call with its own options (their keys were checked where they came in). */
+const CALL_KEYS = new Set<string>([...MAP_KEYS, ...IMAP_KEYS]);
 
 export class LoadBalancedView {
   block = false;
@@ -236,7 +238,7 @@ export class LoadBalancedView {
 
   /** metadata.balanced for these flags, checked (errors name the flag as the user wrote it). */
   private wire(method: string, f: BalancedFlags): { [key: string]: Json } {
-    checkFlags(method, f, new Set(FLAG_KEYS));
+    checkFlags(method, f, CALL_KEYS);
     const b: { [key: string]: Json } = {};
     if (this.pool !== undefined) b.pool = [...this.pool];
     if (f.retries) b.retries = f.retries;
@@ -291,6 +293,8 @@ function checkFlags(method: string, f: object, allowed: ReadonlySet<string>): Re
   if (o.timeoutMs !== undefined && (typeof o.timeoutMs !== 'number' || !(o.timeoutMs > 0) || !Number.isFinite(o.timeoutMs))) throw bad('timeoutMs', 'a number of milliseconds > 0');
   if (o.successOnly !== undefined && typeof o.successOnly !== 'boolean') throw bad('successOnly', 'true or false');
   if (o.label !== undefined && typeof o.label !== 'string') throw bad('label', 'a string');
+  if (o.after !== undefined) msgIdsOf(`${method}: after`, o.after as Dependency);
+  if (o.follow !== undefined) msgIdsOf(`${method}: follow`, o.follow as Dependency);
   return o;
 }
 
