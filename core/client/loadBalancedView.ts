@@ -167,7 +167,7 @@ export class LoadBalancedView {
     const sizes = bounds.map(([a, b]) => b - a);
     const language = chunksize === 1 ? undefined : this.poolLanguage(method);
     const decode: ReplyDecoder = chunksize === 1 ? (c, b, e, i) => [applyDecoder(c, b, e, i)] : applyDecoder;
-    const { result, tracker } = this.host.newResult<unknown[]>({ engineIds: sizes.map(() => -1), method: 'apply', bare: false, finalize: flattenOnce });
+    const { result, tracker } = this.host.newResult<unknown[]>({ engineIds: sizes.map(() => -1), method: 'apply', bare: false, finalize: flattenOnce, abort: this.aborter });
     const order = new FinishOrder(tracker as ResultTracker<unknown>);
     const list: BalancedSubmission[] = sizes.map((_, t) => {
       const enc: Encoder = { buffers: [] };
@@ -221,8 +221,7 @@ export class LoadBalancedView {
   /** Drops tasks that have not started (those of `results`, AsyncResults or msg_ids); they reject with AbortError. */
   async abort(results: AsyncResult<unknown> | string | readonly (AsyncResult<unknown> | string)[]): Promise<void> {
     const msgIds = msgIdsOf('abort', results);
-    if (msgIds.length === 0) return;
-    await this.host.abort(msgIds, this.liveIds('abort'));
+    if (msgIds.length > 0) await this.aborter(msgIds);
   }
 
   /** Waits for results (default: every outstanding result of the client); false on timeout. */
@@ -252,10 +251,16 @@ export class LoadBalancedView {
 
   /** A result of `n` tasks (slots), their engines unknown (-1) until they answer; `make` gives their submissions. */
   private tasks<R>(method: string, n: number, finalize: (values: unknown[]) => R, make: (sink: ResultSink, tracker: ResultTracker<R>) => BalancedSubmission[]): AsyncResult<R> {
-    const { result, tracker } = this.host.newResult<R>({ engineIds: new Array<number>(n).fill(-1), method: method === 'execute' ? 'execute' : 'apply', bare: n === 1, finalize });
+    const { result, tracker } = this.host.newResult<R>({ engineIds: new Array<number>(n).fill(-1), method: method === 'execute' ? 'execute' : 'apply', bare: n === 1, finalize, abort: this.aborter });
     this.host.submitBalanced(make(tracker, tracker));
     return result;
   }
+
+  /**
+   * ar.abort() of a task: its engine is not known until it answers, so the abort names the
+   * msg_ids and goes to the pool's engines (the scheduler drops those it has not sent).
+   */
+  private readonly aborter = (msgIds: string[]): Promise<void> => this.host.abort(msgIds, this.liveIds('abort'));
 
   /** The live engines of the pool (empty when none is up: tasks wait for one). */
   private liveIds(method: string): number[] {
