@@ -62,6 +62,8 @@ export interface StatusReport {
   engine_sets?: EngineSetInfo[];
   /** Where the controller listens (absent from older controllers). */
   listen?: ListenAddress;
+  /** Load-balanced tasks the scheduler holds and has not sent to an engine (absent from older controllers). */
+  unassigned?: number;
 }
 
 /** How a set of engines is started (docs/launchers.md). */
@@ -326,6 +328,7 @@ export class Client {
     if (r.memory) report.memory = r.memory;
     if (r.engine_sets) report.engine_sets = r.engine_sets;
     if (r.listen) report.listen = r.listen;
+    if (r.unassigned !== undefined) report.unassigned = r.unassigned;
     return report;
   }
 

@@ -6,7 +6,8 @@
  * `withFlags()` overrides them for some calls; map takes its options as a last argument.
  */
 import { inspect } from 'node:util';
-import type { Json } from '../protocol/messages.js';
+import type { BalancedSpec, Json } from '../protocol/messages.js';
+import { MAX_BALANCED_RETRIES } from '../protocol/validate.js';
 import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import { languageOrDefault } from '../kernels/index.js';
 import { AsyncResult, type ResultTracker } from './asyncResult.js';
@@ -236,9 +237,9 @@ export class LoadBalancedView {
   }
 
   /** metadata.balanced for these flags, checked (errors name the flag as the user wrote it). */
-  private wire(method: string, f: BalancedFlags): { [key: string]: Json } {
+  private wire(method: string, f: BalancedFlags): BalancedSpec {
     checkFlags(method, f, CALL_KEYS);
-    const b: { [key: string]: Json } = {};
+    const b: BalancedSpec = {};
     if (this.pool !== undefined) b.pool = [...this.pool];
     if (f.retries) b.retries = f.retries;
     if (f.timeoutMs !== undefined) b.timeout_ms = Math.ceil(f.timeoutMs);
@@ -294,7 +295,7 @@ function checkFlags(method: string, f: object, allowed: ReadonlySet<string>): Re
   for (const k of Object.keys(o)) if (!allowed.has(k)) throw new TypeError(`${method}: unknown option ${k} (known: ${[...allowed].join(', ')})`);
   const bad = (name: string, want: string) => new TypeError(`${method}: ${name} must be ${want}, got ${show(o[name])}`);
   if (o.block !== undefined && typeof o.block !== 'boolean') throw bad('block', 'true or false');
-  if (o.retries !== undefined && (!Number.isInteger(o.retries) || (o.retries as number) < 0)) throw bad('retries', 'a whole number ≥ 0');
+  if (o.retries !== undefined && (!Number.isInteger(o.retries) || (o.retries as number) < 0 || (o.retries as number) > MAX_BALANCED_RETRIES)) throw bad('retries', `a whole number from 0 to ${MAX_BALANCED_RETRIES}`);
   if (o.timeoutMs !== undefined && (typeof o.timeoutMs !== 'number' || !(o.timeoutMs > 0) || !Number.isFinite(o.timeoutMs))) throw bad('timeoutMs', 'a number of milliseconds > 0');
   if (o.successOnly !== undefined && typeof o.successOnly !== 'boolean') throw bad('successOnly', 'true or false');
   if (o.label !== undefined && typeof o.label !== 'string') throw bad('label', 'a string');

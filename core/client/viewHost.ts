@@ -3,7 +3,7 @@
  * to route replies into, and a way to send work. Client implements it; DirectView (and any later
  * view type) talks to the client only through it, so a new view never touches Client.
  */
-import type { ContentMap, Json, KernelKind, WorkReplyType, WorkRequestType } from '../protocol/messages.js';
+import type { BalancedSpec, ContentMap, KernelKind, WorkReplyType, WorkRequestType } from '../protocol/messages.js';
 import type { AsyncResult, ResultSpec, ResultTracker, StreamName } from './asyncResult.js';
 import type { RemoteError } from './errors.js';
 import type { Targets } from './validate.js';
@@ -53,7 +53,7 @@ export interface BalancedSubmission {
   content: ContentMap['apply_request'] | ContentMap['execute_request'];
   buffers?: Uint8Array[];
   /** metadata.balanced as the protocol has it (pool, retries, timeout_ms, after, follow, success_only, label). */
-  balanced: { [key: string]: Json };
+  balanced: BalancedSpec;
   sink: ResultSink;
   slot: number;
   decode: ReplyDecoder;

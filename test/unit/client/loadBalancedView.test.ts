@@ -130,12 +130,12 @@ describe('flags', () => {
   test('bad flags throw naming the flag, and nothing is sent', () => {
     const lview = s.rc.loadBalancedView();
     const since = s.fc.received.length;
-    assert.throws(() => lview.withFlags({ retries: -1 }), /withFlags: retries must be a whole number ≥ 0, got -1/);
+    assert.throws(() => lview.withFlags({ retries: -1 }), /withFlags: retries must be a whole number from 0 to 1000, got -1/);
     assert.throws(() => lview.withFlags({ timeoutMs: 0 }), /timeoutMs must be a number of milliseconds > 0, got 0/);
     assert.throws(() => lview.withFlags({ after: [42 as unknown as string] }), /after: expected AsyncResults or msg_id strings, got 42/);
     assert.throws(() => lview.withFlags({ retry: 1 } as never), /unknown option retry/);
     lview.retries = 1.5;
-    assert.throws(() => lview.applyAsync(() => 1), /applyAsync: retries must be a whole number ≥ 0, got 1\.5/);
+    assert.throws(() => lview.applyAsync(() => 1), /applyAsync: retries must be a whole number from 0 to 1000, got 1\.5/);
     assert.throws(() => lview.mapAsync((x: number) => x, [1], { chunksize: 0 }), /mapAsync: chunksize must be a whole number ≥ 1, got 0/);
     assert.equal(workSent(s.fc, since).length, 0);
   });
