@@ -36,11 +36,17 @@ export class FinishOrder implements ResultSink {
   }
 
   settle(index: number, value: unknown, meta?: Meta): void {
-    this.noting(() => this.tracker.settle(index, value, meta));
+    if (this.tracker.slots[index].done) return;
+    this.tracker.settle(index, value, meta);
+    this.finished.push(index);
+    this.wake();
   }
 
   fail(index: number, error: RemoteError, meta?: Meta): void {
-    this.noting(() => this.tracker.fail(index, error, meta));
+    if (this.tracker.slots[index].done) return;
+    this.tracker.fail(index, error, meta);
+    this.finished.push(index);
+    this.wake();
   }
 
   failPending(makeError: (engineId: number) => RemoteError): void {
@@ -57,12 +63,17 @@ export class FinishOrder implements ResultSink {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
-  /** Runs `change` and records the slots it finished. */
+  /** Runs `change`, which may end many slots at once, and records the slots it finished. */
   private noting(change: () => void): void {
     const slots = this.tracker.slots;
     const before = slots.map((s) => s.done);
     change();
     for (let i = 0; i < slots.length; i++) if (!before[i] && slots[i].done) this.finished.push(i);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.waiters.length === 0) return;
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
