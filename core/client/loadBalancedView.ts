@@ -133,6 +133,16 @@ export class LoadBalancedView {
     return block ? ar.get() : ar;
   }
 
+  /** `remote(flags)(fn)`: a function that runs fn as one task (with the view's flags, and these) when called. */
+  remote(flags?: BalancedFlags): <A extends unknown[], R>(fn: ((...args: A) => R) | string) => (...args: A) => Promise<Awaited<R>> | AsyncResult<Awaited<R>> {
+    const v = flags === undefined ? this : this.withFlags(flags);
+    return <A extends unknown[], R>(fn: ((...args: A) => R) | string) => {
+      const info = describeFunction('remote', fn);
+      const call = (...args: A) => v.applyWith('remote', v.block, fn, args) as Promise<Awaited<R>> | AsyncResult<Awaited<R>>;
+      return Object.defineProperty(call, 'name', { value: info.name, configurable: true });
+    };
+  }
+
   // ---- map
 
   /**

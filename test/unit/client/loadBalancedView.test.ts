@@ -94,6 +94,18 @@ describe('apply', () => {
     assert.ok(err.engineId >= 0);
   });
 
+  test('remote(flags)(fn) runs fn as a task when called, with the flags', async () => {
+    const lview = s.rc.loadBalancedView();
+    const since = s.fc.received.length;
+    const triple = lview.remote({ block: true, label: 'triple' })(function triple(x: number) {
+      return x * 3;
+    });
+    assert.equal(triple.name, 'triple');
+    assert.equal(await triple(5), 15);
+    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { label: 'triple' });
+    assert.equal(lview.label, undefined, 'the view keeps its own flags');
+  });
+
   test('execute runs code as one task', async () => {
     const r = await s.rc.loadBalancedView().execute('6 * 7', { block: true });
     assert.equal(r.result, '42');
