@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { EngineError, RemoteError, type Client } from 'multiengine';
+import { AbortError, EngineError, RemoteError, type Client } from 'multiengine';
 import { startTestCluster, until, type TestCluster } from './fixture.ts';
 
 declare const require: (m: string) => typeof fs;
@@ -154,6 +154,42 @@ describe('a cluster of node and Python engines', () => {
     assert.deepEqual(late.engineIds, [-1]);
     g.open();
     assert.equal(await blocker, 1);
+  });
+
+  test('follow runs where its dependency ran; after with successOnly fails with ImpossibleDependency when it failed', async () => {
+    // Engines 1 and 2 were killed above: the pool is the node engines left.
+    const lview = tc.rc.loadBalancedView([0, 3]);
+    for (let i = 0; i < 4; i++) {
+      const first = lview.applyAsync(() => 'first');
+      await first;
+      const next = lview.withFlags({ follow: first }).applyAsync(() => 'next');
+      assert.equal(await next, 'next');
+      assert.deepEqual(next.engineIds, first.engineIds);
+    }
+    const failed = lview.applyAsync(() => {
+      throw new Error('no');
+    });
+    await assert.rejects(failed, /no/);
+    const dependent = lview.withFlags({ after: failed, successOnly: true }).applyAsync(() => 'never');
+    const err = await dependent.then(() => assert.fail('should reject'), (e: unknown) => e);
+    assert.ok(err instanceof RemoteError, String(err));
+    assert.equal(err.ename, 'ImpossibleDependency');
+    assert.deepEqual(dependent.engineIds, [-1]);
+  });
+
+  test('ar.abort() drops a task the scheduler has not sent; the others run', async () => {
+    const g = gate();
+    const lview = tc.rc.loadBalancedView([3]);
+    const blocker = lview.applyAsync(held, g.file, 1);
+    const waiting = lview.withFlags({ after: blocker }).applyAsync(() => 'after');
+    const dropped = lview.withFlags({ after: blocker }).applyAsync(() => 'dropped');
+    await until(async () => (await balancedCounts(tc.rc)).unassigned === 2, 5000, 'two tasks held by the scheduler');
+    await dropped.abort();
+    await assert.rejects(dropped, (e: unknown) => e instanceof AbortError);
+    assert.equal((await balancedCounts(tc.rc)).unassigned, 1);
+    g.open();
+    assert.equal(await blocker, 1);
+    assert.equal(await waiting, 'after');
   });
 });
 
