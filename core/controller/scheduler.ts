@@ -15,6 +15,7 @@ import type { EngineRecord, Pending } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';
 import type { Replier } from './replies.js';
 import type { ResultStore, StoredResult } from './resultStore.js';
+import type { AttemptOutcome } from './workRouter.js';
 import { type Candidate, chooseEngine } from './schemes.js';
 import { TaskQueue } from './taskQueue.js';
 
@@ -288,16 +289,22 @@ export class Scheduler {
    * true when it is the final outcome and goes on to the client; false when the task is sent
    * again instead. Call pump() once the router is done with the reply.
    */
-  settle(e: EngineRecord, p: Pending, status: string, ename: string | undefined): boolean {
+  settle(e: EngineRecord, p: Pending, reply: AttemptOutcome): boolean {
     const t = p as Task;
     e.balanced--;
-    if (status === 'error' && this.retry(t, e, ename === UNMET_ENAME ? 'unmet' : 'failed')) return false;
-    if (status === 'error' && ename === UNMET_ENAME && t.unmet !== null) {
+    if (reply.status !== 'error') {
+      this.finished(t, reply.status === 'ok', e.id);
+      return true;
+    }
+    const unmet = reply.ename === UNMET_ENAME;
+    if (unmet) (t.unmet ??= []).push(`engine ${e.id}: ${reply.evalue ?? ''}`);
+    if (this.retry(t, e, unmet ? 'unmet' : 'failed')) return false;
+    if (unmet) {
       // It could import nowhere: the client gets UnmetDependency, naming each engine's reason.
-      this.fail(t, 'UnmetDependency', `no engine of the pool could import what the task requires: ${t.unmet.join('; ')}`, e.id);
+      this.fail(t, 'UnmetDependency', `no engine of the pool could import what the task requires: ${t.unmet!.join('; ')}`, e.id);
       return false;
     }
-    this.finished(t, status === 'ok', e.id);
+    this.finished(t, false, e.id);
     return true;
   }
 
@@ -315,7 +322,6 @@ export class Scheduler {
   private retry(t: Task, e: EngineRecord, how: 'failed' | 'unmet'): boolean {
     if (how === 'failed' && t.retriesLeft === 0) return false;
     (t.failedOn ??= new Set()).add(e.id);
-    if (how === 'unmet') (t.unmet ??= []).push(`engine ${e.id}`);
     let somewhere = false;
     for (const other of this.d.registry.values()) {
       if (t.fits(other)) {

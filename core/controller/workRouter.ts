@@ -26,10 +26,17 @@ const CLIENT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 /** Room over max_output_bytes for an engine's own truncation marker before the controller truncates. */
 const OUTPUT_SLACK_CHARS = 64 * 1024;
 
+/** What the scheduler reads of a balanced task's reply (checked by checkReply). */
+export interface AttemptOutcome {
+  status: string;
+  ename?: string;
+  evalue?: string;
+}
+
 /** Where the replies of load-balanced tasks (Pending.balanced) go first: the scheduler. */
 export interface BalancedReplies {
   /** True when this reply is the task's final outcome and goes on to the client; false when the task is retried. */
-  settle(e: EngineRecord, p: Pending, status: string, ename: string | undefined): boolean;
+  settle(e: EngineRecord, p: Pending, reply: AttemptOutcome): boolean;
   /** Its engine died with it outstanding. */
   lost(e: EngineRecord, p: Pending, evalue: string): void;
   /** Sends waiting tasks to engines that have room. */
@@ -204,7 +211,7 @@ export class WorkRouter {
       } catch (err) {
         // The client still gets an answer, one that says what was wrong.
         const parts = this.d.replier.encodeError(p.replyType, p.header, 'EngineError', `engine ${e.id} sent a malformed ${type}: ${(err as Error).message}`, { engine_id: e.id });
-        if (p.balanced === true) this.settleBalanced(e, parentId!, p, parts, 'error', 'EngineError');
+        if (p.balanced === true) this.settleBalanced(e, parentId!, p, parts, { status: 'error', ename: 'EngineError' });
         else {
           this.forward(e, p, parts, true);
           this.answered(e, parentId!);
@@ -212,8 +219,7 @@ export class WorkRouter {
         return;
       }
       if (p.balanced === true) {
-        const c = msg.content as { status: string; ename?: string };
-        this.settleBalanced(e, parentId!, p, parts, c.status, c.ename);
+        this.settleBalanced(e, parentId!, p, parts, msg.content as AttemptOutcome);
         return;
       }
     } else if (type === 'stream') {
@@ -242,8 +248,8 @@ export class WorkRouter {
   }
 
   /** A balanced task's reply: forwarded when the scheduler says it is final; then the engine's freed room is used. */
-  private settleBalanced(e: EngineRecord, msgId: string, p: Pending, parts: readonly Uint8Array[], status: string, ename: string | undefined): void {
-    if (this.d.balanced.settle(e, p, status, ename)) this.forward(e, p, parts, true);
+  private settleBalanced(e: EngineRecord, msgId: string, p: Pending, parts: readonly Uint8Array[], reply: AttemptOutcome): void {
+    if (this.d.balanced.settle(e, p, reply)) this.forward(e, p, parts, true);
     this.answered(e, msgId);
     this.d.balanced.pump();
   }

@@ -307,3 +307,49 @@ test('--scheme and --hwm are checked', async () => {
     );
   });
 });
+
+test('an engine that cannot import what a task requires passes it on (no retry spent); when none can, UnmetDependency', async () => {
+  await withController([], async (ctl) => {
+    const client = await fakeClient(ctl);
+    const e0 = await quietEngine(ctl);
+    const e1 = await quietEngine(ctl);
+    const t = submit(client, {});
+    answerError(e0, await arrived(e0, t), 'UnmetDependencyError');
+    answerError(e1, await arrived(e1, t), 'UnmetDependencyError');
+    const r = await finalReply(client, t);
+    assert.equal(r.c.ename, 'UnmetDependency');
+    assert.match(r.c.evalue!, /no engine of the pool could import what the task requires: engine 0: it failed; engine 1: it failed/);
+    assert.equal(r.engine, 1);
+    assert.equal(repliesTo(client, t).length, 1);
+
+    const u = submit(client, {});
+    answerError(e0, await arrived(e0, u), 'UnmetDependencyError');
+    e1.answer(await arrived(e1, u));
+    assert.equal((await finalReply(client, u)).c.status, 'ok');
+  });
+});
+
+test('a task whose client left runs on; its reply is kept in the result store', async () => {
+  await withController(['--hwm', '1'], async (ctl) => {
+    const client = await fakeClient(ctl);
+    const e0 = await quietEngine(ctl);
+    const first = submit(client, { retries: 1 });
+    const second = submit(client);
+    await arrived(e0, first);
+    await until(async () => (await status(client)).unassigned === 1, 5000, 'one unassigned');
+    client.close();
+    const other = await fakeClient(ctl, 'none', 'other');
+    await until(async () => (await status(other)).clients === 1, 5000, 'the first client to be gone');
+    e0.answer(e0.requests[0]);
+    e0.answer(await arrived(e0, second));
+    for (const t of [first, second]) {
+      await until(async () => content<Reply>(await other.request('result_request', { msg_id: t.header.msg_id })).status === 'ok', 5000, `a stored result for ${t.header.msg_id}`);
+      const req = other.send('result_request', { msg_id: t.header.msg_id });
+      const head = content<{ engine_ids: number[]; pending: number[] }>(await other.replyTo(req));
+      assert.deepEqual(head.engine_ids, [0]);
+      assert.deepEqual(head.pending, []);
+      const stored = await other.waitFor((m) => m.header.msg_type === 'apply_reply' && (m.parent_header as { msg_id?: string }).msg_id === t.header.msg_id);
+      assert.equal(content<Reply>(stored).status, 'ok');
+    }
+  });
+});
