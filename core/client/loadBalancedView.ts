@@ -1,6 +1,6 @@
 /**
  * LoadBalancedView: IPython's task interface. Each task goes to the controller's scheduler
- * without targets (metadata.balanced, docs/protocol.md "Load-balanced requests"), which hands
+ * without targets (metadata.balanced, docs/protocol.md section 14), which hands
  * it to whichever engine of the pool is free; the reply names the engine that ran it. The
  * flags (retries, timeoutMs, after, follow, successOnly, label) are the view's defaults and
  * `withFlags()` overrides them for some calls; map takes its options as a last argument.

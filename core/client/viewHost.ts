@@ -45,7 +45,7 @@ export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {
 
 /**
  * One load-balanced task: sent to the controller without targets; its scheduler picks the
- * engine, and whichever engine runs it fills the one slot (docs/protocol.md, "Load-balanced requests").
+ * engine, and whichever engine runs it fills the one slot (docs/protocol.md section 14, "Load-balanced requests").
  */
 export interface BalancedSubmission {
   msgType: 'apply_request' | 'execute_request';
