@@ -227,6 +227,14 @@ export class RequestDispatcher {
   }
 
   /**
+   * abort of load-balanced tasks: named by msg_id only (no targets), the controller drops those
+   * its scheduler holds and passes the abort on to the engine of each one it sent (protocol section 14).
+   */
+  abortBalanced(msgIds: string[]): Promise<void> {
+    return this.request('abort_request', { msg_ids: msgIds }).then(() => undefined);
+  }
+
+  /**
    * A call's `timeoutMs`: when it passes before the result is done, the requests still queued
    * are dropped and the ones running are interrupted (the engines stay up), and the result
    * rejects with TimeoutError.

@@ -267,11 +267,8 @@ export class LoadBalancedView {
     return result;
   }
 
-  /**
-   * ar.abort() of a task: its engine is not known until it answers, so the abort names the
-   * msg_ids and goes to the pool's engines (the scheduler drops those it has not sent).
-   */
-  private readonly aborter = (msgIds: string[]): Promise<void> => this.host.abort(msgIds, this.liveIds('abort'));
+  /** ar.abort() of a task: its engine is not known until it answers, so the abort names only the msg_ids. */
+  private readonly aborter = (msgIds: string[]): Promise<void> => this.host.abortBalanced(msgIds);
 
   /** The live engines of the pool (empty when none is up: tasks wait for one). */
   private liveIds(method: string): number[] {

@@ -78,6 +78,8 @@ export interface ViewHost {
   expireAfter(tracker: ResultTracker<unknown>, method: string, timeoutMs: number): void;
   /** Drops the named requests (every one, without `msgIds`) that have not started on `engineIds`. */
   abort(msgIds: string[] | undefined, engineIds: readonly number[]): Promise<void>;
+  /** Drops the named load-balanced tasks that have not started, wherever the scheduler has them. */
+  abortBalanced(msgIds: string[]): Promise<void>;
   /** Stops the code running on the engines now. */
   interrupt(engineIds: readonly number[]): Promise<void>;
   /** Waits for results (default: every outstanding one); false when `timeoutMs` passes first. */
