@@ -191,6 +191,15 @@ describe('a cluster of node and Python engines', () => {
     assert.equal(await blocker, 1);
     assert.equal(await waiting, 'after');
   });
+
+  test('a task waiting for its pool runs on an engine that registers later', async () => {
+    const next = Math.max(...tc.rc.engines.map((e) => e.id)) + 1;
+    const ar = tc.rc.loadBalancedView([next]).applyAsync(() => 'on the new engine');
+    await until(async () => (await balancedCounts(tc.rc)).unassigned === 1, 5000, 'the task held for its pool');
+    assert.deepEqual(await tc.cluster.addEngines(1), [next]);
+    assert.equal(await ar, 'on the new engine');
+    assert.deepEqual(ar.engineIds, [next]);
+  });
 });
 
 /** Polls until one of `pool` has a balanced task; returns that engine. */
