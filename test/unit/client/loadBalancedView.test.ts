@@ -12,6 +12,7 @@ import type { Message } from '../../../core/protocol/messages.js';
 import { scriptedSession, startScriptedController, type ScriptedController } from './scriptedController.js';
 
 declare function sleep(ms: number): Promise<void>;
+declare function gate(): Promise<void>;
 
 function workSent(fc: ScriptedController, since = 0): Message[] {
   return fc.received.slice(since).filter((m) => /^(execute|apply)_request$/.test(m.header.msg_type));
@@ -20,6 +21,17 @@ function workSent(fc: ScriptedController, since = 0): Message[] {
 /** Gives each fake engine a `sleep` (its vm has no timers), so tasks can take time and finish out of order. */
 function giveSleep(fc: ScriptedController): void {
   for (const e of fc.engines.values()) e.context.sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** A gate the fake engines' tasks can wait on (`await gate()`) until the test opens it: an order that does not hang on timing. */
+function giveGate(fc: ScriptedController): { open(): void } {
+  const state = { open: false };
+  for (const e of fc.engines.values()) {
+    e.context.gate = async () => {
+      while (!state.open) await new Promise((r) => setTimeout(r, 2).unref());
+    };
+  }
+  return { open: () => void (state.open = true) };
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -48,9 +60,11 @@ describe('apply', () => {
   });
 
   test('tasks spread over the engines the scheduler picks, each result naming its own', async () => {
-    giveSleep(s.fc);
+    const g = giveGate(s.fc);
     const lview = s.rc.loadBalancedView();
-    const ars = [0, 1, 2].map((i) => lview.applyAsync(async (x: number) => (await sleep(30), x), i));
+    const ars = [0, 1, 2].map((i) => lview.applyAsync(async (x: number) => (await gate(), x), i));
+    await until(() => s.fc.balancedInFlight === 3, 'three tasks running');
+    g.open();
     assert.deepEqual(await Promise.all(ars), [0, 1, 2]);
     assert.deepEqual(ars.map((a) => a.engineIds[0]).sort(), [0, 1, 2]);
   });
@@ -174,25 +188,32 @@ describe('map', () => {
   });
 
   test('mapAsync: iteration in input order, or as tasks finish with ordered: false; progress counts items', async () => {
-    giveSleep(s.fc);
     const lview = s.rc.loadBalancedView();
-    const slowFirst = async (x: number) => (await sleep(x === 0 ? 150 : 5), x);
-    const ordered = lview.mapAsync(slowFirst, [0, 1, 2, 3]);
+    // Item 0 waits on the gate; the others do not.
+    const heldFirst = async (x: number) => (x === 0 ? await gate() : undefined, x);
+    const g1 = giveGate(s.fc);
+    const ordered = lview.mapAsync(heldFirst, [0, 1, 2, 3]);
     assert.ok(ordered instanceof MapResult);
     assert.equal(ordered.length, 4);
+    await until(() => ordered.progress === 3, 'items 1-3 done');
+    g1.open();
     const seen: number[] = [];
     for await (const v of ordered) seen.push(v);
     assert.deepEqual(seen, [0, 1, 2, 3]);
     assert.equal(ordered.progress, 4);
 
-    const unordered = lview.mapAsync(slowFirst, [0, 1, 2, 3], { ordered: false });
+    const g2 = giveGate(s.fc);
+    const unordered = lview.mapAsync(heldFirst, [0, 1, 2, 3], { ordered: false });
     const got: number[] = [];
     for await (const v of unordered) {
       got.push(v);
-      if (got.length === 1) assert.ok(unordered.progress >= 1 && unordered.progress < 4, `progress ${unordered.progress} while the slow task runs`);
+      if (got.length === 3) {
+        assert.equal(unordered.progress, 3);
+        g2.open();
+      }
     }
-    assert.equal(got.at(-1), 0, 'the slow first item comes last');
-    assert.deepEqual([...got].sort(), [0, 1, 2, 3]);
+    assert.deepEqual(got.slice(0, 3).sort(), [1, 2, 3]);
+    assert.equal(got[3], 0, 'the held item comes last');
     assert.deepEqual(await unordered, [0, 1, 2, 3], 'awaited, the values are in input order');
   });
 
@@ -274,10 +295,14 @@ describe('imap', () => {
         yield i;
       }
     }
+    const g = giveGate(s.fc);
     const out: number[] = [];
-    for await (const v of s.rc.loadBalancedView().imap(async (x: number) => (await sleep(x === 0 ? 120 : 10), x), items(), { ordered: false })) out.push(v);
-    assert.deepEqual([...out].sort(), [0, 1, 2, 3, 4, 5, 6, 7]);
-    assert.notEqual(out[0], 0, 'the slow first item does not hold back the others');
+    for await (const v of s.rc.loadBalancedView().imap(async (x: number) => (x === 0 ? await gate() : undefined, x), items(), { ordered: false })) {
+      out.push(v);
+      if (out.length === 7) g.open();
+    }
+    assert.deepEqual(out.slice(0, 7).sort(), [1, 2, 3, 4, 5, 6, 7]);
+    assert.equal(out[7], 0, 'the held first item does not hold back the others');
     assert.ok(s.fc.maxBalancedInFlight <= 4, `at most 4 in flight, saw ${s.fc.maxBalancedInFlight}`);
   });
 
