@@ -111,6 +111,11 @@ export class ResultTracker<T> implements TrackerView<T> {
     this.slots[index].msgId = msgId;
   }
 
+  /** A load-balanced slot learns which engine ran it (-1 until one did) from the reply. */
+  ranOn(index: number, engineId: number): void {
+    this.slots[index].engineId = engineId;
+  }
+
   output(index: number, name: StreamName, text: string): void {
     const slot = this.slots[index];
     if (name === 'stderr') slot.stderr += text;

@@ -13,6 +13,7 @@ import { AsyncResult, waitAll } from './asyncResult.js';
 import { ControllerLink, dial, type ConnectionState, type LinkSettings } from './controllerLink.js';
 import { RequestDispatcher } from './dispatcher.js';
 import { DirectView } from './directView.js';
+import { LoadBalancedView } from './loadBalancedView.js';
 import { EngineList, type EngineChange } from './engineList.js';
 import type { OkReply } from './replyDecoders.js';
 import { checkTargetsShape, resolveTargets, type Targets } from './validate.js';
@@ -61,6 +62,8 @@ export interface StatusReport {
   engine_sets?: EngineSetInfo[];
   /** Where the controller listens (absent from older controllers). */
   listen?: ListenAddress;
+  /** Load-balanced tasks the scheduler holds and has not sent to an engine (absent from older controllers). */
+  unassigned?: number;
 }
 
 /** How a set of engines is started (docs/launchers.md). */
@@ -113,8 +116,10 @@ export class Client {
       kernelOf: (id) => this.engineList.get(id)?.kernel,
       newResult: (spec) => d.newResult(spec),
       submit: (list) => d.submit(list),
+      submitBalanced: (list) => d.submitBalanced(list),
       expireAfter: (tracker, method, timeoutMs) => d.expireAfter(tracker, method, timeoutMs),
       abort: (msgIds, engineIds) => d.abort(msgIds, engineIds),
+      abortBalanced: (msgIds) => d.abortBalanced(msgIds),
       interrupt: (engineIds) => d.request('interrupt_request', {}, undefined, { targets: [...engineIds] }).then(() => undefined),
       wait: (results, timeoutMs) => this.wait(results, timeoutMs),
     };
@@ -274,6 +279,14 @@ export class Client {
   }
 
   /**
+   * A LoadBalancedView: each task goes to whichever engine of `pool` (default: every engine,
+   * those that register later too) the controller's scheduler picks.
+   */
+  loadBalancedView(pool?: readonly number[]): LoadBalancedView {
+    return new LoadBalancedView(this.host, pool);
+  }
+
+  /**
    * Waits for results (an AsyncResult, a list of them, or by default every result of this
    * client still outstanding); false when `timeoutMs` passes first. Failed results count as done.
    */
@@ -316,6 +329,7 @@ export class Client {
     if (r.memory) report.memory = r.memory;
     if (r.engine_sets) report.engine_sets = r.engine_sets;
     if (r.listen) report.listen = r.listen;
+    if (r.unassigned !== undefined) report.unassigned = r.unassigned;
     return report;
   }
 

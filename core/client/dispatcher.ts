@@ -15,9 +15,9 @@ import { DirectLinks } from './directLinks.js';
 import { AbortError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
 import { PathGate, type Path } from './pathGate.js';
 import { checkWorkReply, replyDecoderFor, workFailure, workReplyOf, type OkReply } from './replyDecoders.js';
-import type { WorkSubmission } from './viewHost.js';
-import { encodeWork } from './workFrame.js';
-import { pendingWork, type PendingWork } from './pendingWork.js';
+import type { BalancedSubmission, ResultSink, WorkSubmission } from './viewHost.js';
+import { encodeRequest, encodeWork } from './workFrame.js';
+import { balancedWork, pendingWork, type PendingWork } from './pendingWork.js';
 
 /** The dispatcher's view of the controller connection (ControllerLink). */
 export interface ControllerPort {
@@ -118,17 +118,41 @@ export class RequestDispatcher {
       const poll = s.targets.length === 1 && this.conversation.isQuick && this.links?.isReady(s.targets[0]) === true;
       return encodeWork(s, this.session, signer, poll);
     });
+    this.refuseTooLarge(prepared);
+    for (const { s, msgId, frame } of prepared) {
+      const w = pendingWork('held', msgId, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), workReplyOf(s.msgType), s.decode, frame, s.place);
+      this.work.set(msgId, w);
+      this.route(w);
+    }
+  }
+
+  /**
+   * Load-balanced tasks: to the controller's scheduler, with metadata.balanced and no targets.
+   * They are not gated (no engine is known; ordering across engines is not promised for them),
+   * and each reply, from whichever engine ran it, fills the task's one slot.
+   */
+  submitBalanced(list: readonly BalancedSubmission[]): void {
+    if (list.length === 0) return;
+    const closed = this.port.openError(list[0].msgType);
+    if (closed) throw closed;
+    const signer = this.port.conn.signer;
+    const prepared = list.map((s) => encodeRequest(s, { balanced: s.balanced }, this.session, signer));
+    this.refuseTooLarge(prepared);
+    const conn = this.port.conn;
+    for (const { s, msgId, frame } of prepared) {
+      this.work.set(msgId, balancedWork(msgId, s.slot, s.sink, s.method, workReplyOf(s.msgType), s.decode));
+      if (frame !== null) conn.sendFrame(frame);
+    }
+  }
+
+  /** When one of the messages is over the maximum size, none is sent: their results end with MessageTooLargeError, which is thrown. */
+  private refuseTooLarge(prepared: readonly { s: { msgType: string; sink: ResultSink }; size: number }[]): void {
     const max = this.port.maxMessageBytes;
     for (const p of prepared) {
       if (p.size <= max) continue;
       const err = new MessageTooLargeError(p.s.msgType.replace(/_request$/, ''), p.size, max);
       for (const q of prepared) q.s.sink.expire(err);
       throw err;
-    }
-    for (const { s, msgId, frame } of prepared) {
-      const w = pendingWork('held', msgId, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), workReplyOf(s.msgType), s.decode, frame, s.place);
-      this.work.set(msgId, w);
-      this.route(w);
     }
   }
 
@@ -200,6 +224,14 @@ export class RequestDispatcher {
       w.sink.failPending((id) => new AbortError(id, w.method));
     }
     return this.request('abort_request', msgIds === undefined ? {} : { msg_ids: msgIds }, undefined, { targets: [...engineIds] }).then(() => undefined);
+  }
+
+  /**
+   * abort of load-balanced tasks: named by msg_id only (no targets), the controller drops those
+   * its scheduler holds and passes the abort on to the engine of each one it sent (protocol section 14).
+   */
+  abortBalanced(msgIds: string[]): Promise<void> {
+    return this.request('abort_request', { msg_ids: msgIds }).then(() => undefined);
   }
 
   /**
@@ -292,8 +324,14 @@ export class RequestDispatcher {
 
   private slotFor(w: PendingWork, msg: Message): number | undefined {
     const engineId = engineIdOf(msg.metadata);
-    if (engineId !== undefined) return w.slotByEngine.get(engineId);
+    if (engineId !== undefined) return w.slotByEngine.get(engineId) ?? this.balancedSlot(w, engineId);
     return w.onlySlot;
+  }
+
+  /** A load-balanced request's slot, told which engine answers (reached only when the engine is not a target). */
+  private balancedSlot(w: PendingWork, engineId: number): number | undefined {
+    if (w.anySlot !== undefined) w.sink.ranOn(w.anySlot, engineId);
+    return w.anySlot;
   }
 
   private onStream(msg: Message, parentId: string): void {

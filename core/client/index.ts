@@ -11,6 +11,9 @@ export {
   type Returned,
   type ViewResult,
 } from './directView.js';
+export { LoadBalancedView, type BalancedFlags, type Dependency, type ImapOptions, type MapOptions } from './loadBalancedView.js';
+export { MapResult } from './mapResult.js';
+export { ImapIterator } from './imap.js';
 export { AsyncResult, type Disposable, type EngineOutcome, type OutputEvent, type SlotMetadata, type StreamName } from './asyncResult.js';
 export { AbortError, CompositeError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
 export { requireModules, type RemoteFn } from './remoteFunction.js';

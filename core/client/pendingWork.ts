@@ -9,8 +9,11 @@ import type { ReplyDecoder, ResultSink, WorkSubmission } from './viewHost.js';
 import type { WorkFrame } from './workFrame.js';
 
 export interface PendingWork {
-  /** How it went (or waits to go): gated paths are counted in the PathGate; 'fetch' is a result_request's. */
-  path: Path | 'held' | 'fetch';
+  /**
+   * How it went (or waits to go): gated paths are counted in the PathGate; 'fetch' is a
+   * result_request's; 'balanced' went to the controller's scheduler (no engine known, not gated).
+   */
+  path: Path | 'held' | 'fetch' | 'balanced';
   readonly targets: readonly number[];
   /** Engines that have not answered. */
   readonly waiting: Set<number>;
@@ -23,6 +26,8 @@ export interface PendingWork {
   slotByEngine: Map<number, number>;
   /** The slot of a single-target request (replies and streams without engine_id go there). */
   onlySlot: number | undefined;
+  /** A load-balanced request's slot: any engine's reply fills it. */
+  anySlot?: number;
   remaining: number;
   decode: ReplyDecoder;
   place?: WorkSubmission['place'];
@@ -49,4 +54,10 @@ export function pendingWork(
     sink.assign(slots[i], msgId);
   }
   return { path, targets: [...targets], waiting: new Set(targets), frame, sink, method, reply, slotByEngine, onlySlot: targets.length === 1 ? slots[0] : undefined, remaining: targets.length, decode, place };
+}
+
+/** The entry for load-balanced request `msgId`: no engine is known until one answers; its reply fills `slot`. */
+export function balancedWork(msgId: string, slot: number, sink: ResultSink, method: string, reply: WorkReplyType, decode: ReplyDecoder): PendingWork {
+  sink.assign(slot, msgId);
+  return { path: 'balanced', targets: [], waiting: new Set(), frame: null, sink, method, reply, slotByEngine: new Map(), onlySlot: slot, anySlot: slot, remaining: 1, decode };
 }

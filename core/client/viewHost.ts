@@ -3,7 +3,7 @@
  * to route replies into, and a way to send work. Client implements it; DirectView (and any later
  * view type) talks to the client only through it, so a new view never touches Client.
  */
-import type { ContentMap, KernelKind, WorkReplyType, WorkRequestType } from '../protocol/messages.js';
+import type { BalancedSpec, ContentMap, KernelKind, WorkReplyType, WorkRequestType } from '../protocol/messages.js';
 import type { AsyncResult, ResultSpec, ResultTracker, StreamName } from './asyncResult.js';
 import type { RemoteError } from './errors.js';
 import type { Targets } from './validate.js';
@@ -11,6 +11,8 @@ import type { Targets } from './validate.js';
 /** The writable side of a result, as the dispatcher routes replies into it. */
 export interface ResultSink {
   assign(index: number, msgId: string): void;
+  /** The engine that ran a load-balanced slot (known only from its reply). */
+  ranOn(index: number, engineId: number): void;
   output(index: number, name: StreamName, text: string): void;
   settle(index: number, value: unknown, meta?: { started?: string; completed?: string }): void;
   fail(index: number, error: RemoteError, meta?: { started?: string; completed?: string }): void;
@@ -41,6 +43,22 @@ export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {
   place?: (slot: number, rest: readonly number[]) => (Buffer | undefined)[] | null;
 }
 
+/**
+ * One load-balanced task: sent to the controller without targets; its scheduler picks the
+ * engine, and whichever engine runs it fills the one slot (docs/protocol.md section 14, "Load-balanced requests").
+ */
+export interface BalancedSubmission {
+  msgType: 'apply_request' | 'execute_request';
+  method: string;
+  content: ContentMap['apply_request'] | ContentMap['execute_request'];
+  buffers?: Uint8Array[];
+  /** metadata.balanced as the protocol has it (pool, retries, timeout_ms, after, follow, success_only, label). */
+  balanced: BalancedSpec;
+  sink: ResultSink;
+  slot: number;
+  decode: ReplyDecoder;
+}
+
 export interface ViewHost {
   /** The engine ids a call goes to (`bare`: a single id was named); throws naming the problem, or when nothing can be sent. */
   targetsFor(method: string, spec: Targets | undefined): { ids: number[]; bare: boolean };
@@ -54,10 +72,14 @@ export interface ViewHost {
    * MessageTooLargeError, and it is thrown.
    */
   submit(list: readonly WorkSubmission[]): void;
+  /** Sends load-balanced tasks to the controller's scheduler, checked against the maximum message size as `submit` does. */
+  submitBalanced(list: readonly BalancedSubmission[]): void;
   /** After `timeoutMs`, what is still queued is dropped, what runs is interrupted, and the result rejects with TimeoutError. */
   expireAfter(tracker: ResultTracker<unknown>, method: string, timeoutMs: number): void;
   /** Drops the named requests (every one, without `msgIds`) that have not started on `engineIds`. */
   abort(msgIds: string[] | undefined, engineIds: readonly number[]): Promise<void>;
+  /** Drops the named load-balanced tasks that have not started, wherever the scheduler has them. */
+  abortBalanced(msgIds: string[]): Promise<void>;
   /** Stops the code running on the engines now. */
   interrupt(engineIds: readonly number[]): Promise<void>;
   /** Waits for results (default: every outstanding one); false when `timeoutMs` passes first. */

@@ -11,6 +11,11 @@ export type WorkFrame = ReturnType<typeof encodeMessageFrame>;
 /** `poll`: ask the engine to poll after replying (a quick direct conversation, transport/spin). */
 export function encodeWork<S extends WorkSubmission>(s: S, session: string, signer: Signer, poll: boolean): { s: S; msgId: string; frame: WorkFrame | null; size: number } {
   const metadata: Metadata = poll ? { targets: [...s.targets], poll: true } : { targets: [...s.targets] };
+  return encodeRequest(s, metadata, session, signer);
+}
+
+/** A work request with its `metadata` (targets, or a load-balanced task's `balanced`), encoded once. */
+export function encodeRequest<S extends Pick<WorkSubmission, 'msgType' | 'content' | 'buffers'>>(s: S, metadata: Metadata, session: string, signer: Signer): { s: S; msgId: string; frame: WorkFrame | null; size: number } {
   const msg = createMessage(s.msgType, s.content, { session, metadata, buffers: s.buffers });
   // One buffer for head, signature and JSON (encodeMessageFrame); buffers by reference.
   let frame: WorkFrame | null = null;

@@ -151,8 +151,9 @@ export async function runConsole(argv: string[]): Promise<number> {
   const profile = args.profileGiven || args.n !== undefined ? args.profile : rc.connectionInfo.profile || args.profile;
   const style = makeStyle(colorEnabled(process.stdout));
   const dview = rc.view();
+  const lview = rc.loadBalancedView();
   const lib = (await import('../index.js')) as Record<string, unknown>;
-  installGlobals({ ...lib, rc, dview, ...(cluster ? { cluster } : {}) });
+  installGlobals({ ...lib, rc, dview, lview, ...(cluster ? { cluster } : {}) });
 
   let history: History | undefined;
   try {

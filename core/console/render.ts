@@ -200,7 +200,7 @@ export function formatBanner(info: { profile: string; controllerPid: number; eng
   const lines = [
     `${style.bold('Multiengine console')}: ${n} engine${n === 1 ? '' : 's'}, profile "${info.profile}", controller pid ${info.controllerPid}${info.startedCluster ? ' (started by this console, stopped on exit)' : ''}`,
     ...(n ? describeEngines(info.engines).map((l) => `  ${l}`) : ['  no engines yet: add some with multiengine start, or cluster.addEngines(n)']),
-    `Names: ${style.green('rc')} (the Client), ${style.green('dview')} (all engines; the magics run on it)${info.startedCluster ? `, ${style.green('cluster')}` : ''} and every export of multiengine.`,
+    `Names: ${style.green('rc')} (the Client), ${style.green('dview')} (all engines; the magics run on it), ${style.green('lview')} (load-balanced: each task to whichever engine is free)${info.startedCluster ? `, ${style.green('cluster')}` : ''} and every export of multiengine.`,
     `Magics: %px CODE, %%px [--targets 0,2] [--block|--noblock], %autopx, %result [N], %tb, %help. Ctrl-D exits.`,
   ];
   return lines.join('\n') + '\n';

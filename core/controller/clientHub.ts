@@ -14,6 +14,7 @@ import { LaunchError } from '../kernels/launch.js';
 import { log } from './log.js';
 import { OK, type Replier, replyTypeFor, RequestError } from './replies.js';
 import type { ResultStore } from './resultStore.js';
+import type { Scheduler } from './scheduler.js';
 import type { WorkRouter } from './workRouter.js';
 
 /** Work requests: forwarded to engines and answered once per target with `<type>_reply`. */
@@ -36,6 +37,8 @@ export interface EngineControl {
 export interface ClientHubDeps {
   readonly registry: Pick<EngineRegistry, 'list'>;
   readonly router: Pick<WorkRouter, 'route' | 'interrupt' | 'abort' | 'clientGone'>;
+  /** Load-balanced tasks (work requests with metadata.balanced). */
+  readonly scheduler: Pick<Scheduler, 'submit' | 'abort' | 'clientGone'>;
   readonly control: EngineControl;
   /** Engine sets: adding engines (through a launcher), listing, stopping them, their launchers' output. */
   readonly sets: Pick<EngineSets, 'add' | 'stop' | 'output' | 'list' | 'restart'>;
@@ -43,7 +46,7 @@ export interface ClientHubDeps {
   readonly replier: Replier;
   readonly settings: Pick<ContentMap['connect_reply'] & { status: 'ok' }, 'heartbeat_ms' | 'max_message_bytes' | 'reconnect_ms'>;
   /** status_reply's fields beside engines and clients. */
-  status(): Pick<ContentMap['status_reply'] & { status: 'ok' }, 'dropped_messages' | 'result_store' | 'memory' | 'listen'>;
+  status(): Pick<ContentMap['status_reply'] & { status: 'ok' }, 'dropped_messages' | 'result_store' | 'memory' | 'listen' | 'unassigned'>;
   shutdown(): void;
   /** A request failed in a way no check foresaw (logged and counted). */
   failed(what: string, e: unknown): void;
@@ -72,7 +75,8 @@ export class ClientHub {
     const type: string = msg.header.msg_type;
     const work = WORK_REPLY.get(type);
     if (work !== undefined) {
-      this.d.router.route(client, msg, parts, work);
+      if (msg.metadata.balanced === undefined) this.d.router.route(client, msg, parts, work);
+      else this.d.scheduler.submit(client, msg, parts, work);
       return;
     }
     switch (type) {
@@ -91,7 +95,7 @@ export class ClientHub {
       case 'interrupt_request':
         return this.d.router.interrupt(client, msg);
       case 'abort_request':
-        return this.d.router.abort(client, msg, parts);
+        return this.onAbort(client, msg, parts);
       case 'add_engines_request':
         return this.answer(client, msg, type, 'add_engines_reply', (c) => this.d.sets.add({ ...c, engine: c.engine ?? 'node' }));
       case 'engine_sets_request':
@@ -154,6 +158,27 @@ export class ClientHub {
     else if (sub === 'all') this.allSubscribers.add(client);
   }
 
+  /**
+   * abort_request: balanced tasks among its msg_ids are dropped (or, once sent, aborted on their
+   * engine) by the scheduler; with metadata.targets, the targets' queues as before.
+   */
+  private onAbort(client: ClientRecord, msg: Message, parts: Buffer[]): void {
+    if (msg.metadata.targets !== undefined) {
+      const ids = (msg.content as { msg_ids?: unknown }).msg_ids;
+      if (Array.isArray(ids) && ids.every((x) => typeof x === 'string')) this.d.scheduler.abort(ids as string[], null);
+      this.d.router.abort(client, msg, parts);
+      return;
+    }
+    const c = this.checked(client, msg, 'abort_request');
+    if (!c) return;
+    if (c.msg_ids === undefined) {
+      this.d.replier.error(client.conn, msg.header, 'abort_reply', 'ValueError', 'abort_request needs metadata.targets (engines whose queues to drop) or msg_ids (requests to drop, such as load-balanced tasks)');
+      return;
+    }
+    this.d.scheduler.abort(c.msg_ids, parts);
+    this.d.replier.reply(client.conn, msg.header, 'abort_reply', OK);
+  }
+
   /** result_reply, then the stored messages as they were; a request still running sends the rest as it comes. */
   private onResultRequest(client: ClientRecord, msg: Message): void {
     const c = this.checked(client, msg, 'result_request');
@@ -208,7 +233,7 @@ export class ClientHub {
     this.regSubscribers.delete(client);
     this.allSubscribers.delete(client);
     this.d.results.unwatch(client);
-    const kept = this.d.router.clientGone(client);
+    const kept = this.d.router.clientGone(client) + this.d.scheduler.clientGone(client);
     if (kept) log.info(`client ${client.n} disconnected with ${kept} unanswered request${kept === 1 ? '' : 's'}; their results go to the result store`);
     else log.debug(`client ${client.n} disconnected`);
   }

@@ -26,6 +26,7 @@ import type { ControllerOptions } from './options.js';
 import { heartOwner, register, type RegistrationDeps } from './registration.js';
 import { Replier, replyTypeFor } from './replies.js';
 import { ResultStore } from './resultStore.js';
+import { Scheduler } from './scheduler.js';
 import { Supervisor } from './supervisor.js';
 import { WorkRouter } from './workRouter.js';
 
@@ -57,6 +58,7 @@ export class Controller {
   private port = 0;
   private readonly registration: RegistrationDeps;
   private readonly router: WorkRouter;
+  private readonly scheduler: Scheduler;
   private readonly hub: ClientHub;
   private readonly replier: Replier;
 
@@ -83,8 +85,22 @@ export class Controller {
     this.signer = new Signer(key);
     const replier = (this.replier = new Replier(this.session, this.signer));
     const results = new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries);
-    const registry = (this.registry = new EngineRegistry({ publish: (event, e, from) => this.hub.publish(event, e, from) }));
+    const registry = (this.registry = new EngineRegistry({
+      publish: (event, e, from) => {
+        this.hub.publish(event, e, from);
+        if (event === 'registered') this.scheduler.engineJoined();
+      },
+    }));
+    const scheduler = (this.scheduler = new Scheduler({
+      registry,
+      replier,
+      results,
+      scheme: opts.scheme,
+      hwm: opts.hwm,
+      dispatch: (e, msgId, parts, pending) => this.router.dispatch(e, msgId, parts, pending),
+    }));
     const router = (this.router = new WorkRouter({
+      balanced: scheduler,
       registry,
       results,
       replier,
@@ -98,7 +114,10 @@ export class Controller {
       opts,
       engineFile: () => this.engineFile,
       isShuttingDown: () => this.isShuttingDown,
-      engineGone: (e, reason) => router.engineGone(e, reason),
+      engineGone: (e, reason) => {
+        router.engineGone(e, reason);
+        scheduler.engineGone(e, reason);
+      },
       running: (e, task) => router.noteRunning(e, task),
       dropped: (why) => this.dropped(why),
     });
@@ -113,6 +132,7 @@ export class Controller {
     this.hub = new ClientHub({
       registry,
       router,
+      scheduler,
       control: this.supervisor,
       sets,
       results,
@@ -123,6 +143,7 @@ export class Controller {
         result_store: results.status(),
         memory: { ...controllerMemory(), idle_collections: this.idle.collections },
         listen: this.listenAddress(),
+        unassigned: scheduler.unassigned,
       }),
       shutdown: () => void this.shutdown(),
       failed: (what, e) => this.failed(what, e),

@@ -14,6 +14,8 @@ export interface Pending {
   readonly targets?: readonly number[];
   /** Set once the client went away: the answers go to the controller's result store instead. */
   stored?: StoredResult;
+  /** A load-balanced task (core/controller/scheduler.ts): its reply goes to the scheduler before the client. */
+  readonly balanced?: true;
 }
 
 export interface Registration {
@@ -61,6 +63,9 @@ export class EngineRecord {
   tasksDone = 0;
   /** The routed request it runs now (its oldest unanswered one), kept by the work router. */
   current: CurrentTask | null = null;
+  /** Load-balanced tasks sent to it and not answered, and when it last got one (the scheduler's counter), kept by the scheduler. */
+  balanced = 0;
+  lastBalanced = 0;
   /** Its own latest report of host, CPU and memory (from its heart), and Date.now() when it came. */
   stats: EngineStats | undefined;
   statsAt = 0;
@@ -105,6 +110,7 @@ export class EngineRecord {
       pid: this.reg.pid,
       state: this.state,
       queue: this.queueLength,
+      balanced: this.balanced,
       restarts: this.restarts,
       registered: this.registered,
     };

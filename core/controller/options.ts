@@ -1,4 +1,5 @@
 /** Command-line flags of the controller (docs/protocol.md section 1, "Processes"). */
+import { SCHEMES, type Scheme } from '../protocol/messages.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
 
 export interface ControllerOptions {
@@ -31,7 +32,19 @@ export interface ControllerOptions {
   /** Caps of the store of results whose client went away. */
   resultStoreBytes: number;
   resultStoreEntries: number;
+  /** How the scheduler picks an engine for a load-balanced task. */
+  scheme: Scheme;
+  /** Load-balanced tasks outstanding per engine at most (0: no limit). */
+  hwm: number;
 }
+
+/**
+ * 2: one task running and the next already on the engine, so an engine never idles for a round
+ * trip between trivial tasks; yet at most one task waits behind a long one, so uneven tasks
+ * still balance (with 60 ms tasks, a queued one can finish at most ~60 ms late, where a larger
+ * hwm lets the end of a map wait behind several). ipyparallel's 1 pays that round trip per task.
+ */
+export const DEFAULT_HWM = 2;
 
 export const DEFAULT_OPTIONS: ControllerOptions = {
   ip: '127.0.0.1',
@@ -49,12 +62,15 @@ export const DEFAULT_OPTIONS: ControllerOptions = {
   maxOutputBytes: 16 * 1024 * 1024,
   resultStoreBytes: 128 * 1024 * 1024,
   resultStoreEntries: 4096,
+  scheme: 'leastload',
+  hwm: DEFAULT_HWM,
 };
 
 export const USAGE = `usage: multiengine controller [--ip ADDR] [--location ADDR] [--port N] [--profile P] [--dir D]
        [--heartbeat-ms MS] [--dead-after-ms MS] [--max-message-bytes N] [--python PATH] [--exit-with-parent]
        [--restart always|never] [--max-restarts N] [--restart-window-ms MS] [--reuse-key] [--reconnect-ms MS]
-       [--max-output-bytes N] [--result-store-bytes N] [--result-store-entries N]`;
+       [--max-output-bytes N] [--result-store-bytes N] [--result-store-entries N]
+       [--scheme leastload|lru|random|twobin|weighted] [--hwm N]`;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -80,6 +96,8 @@ const VALUE_FLAGS = new Set([
   'max-output-bytes',
   'result-store-bytes',
   'result-store-entries',
+  'scheme',
+  'hwm',
 ]);
 
 /**
@@ -174,6 +192,13 @@ export function parseArgs(argv: readonly string[]): { options: ControllerOptions
         break;
       case 'result-store-entries':
         o.resultStoreEntries = int(name, value, 0, 10_000_000);
+        break;
+      case 'scheme':
+        if (!(SCHEMES as readonly string[]).includes(value)) throw new UsageError(`--scheme must be one of ${SCHEMES.join(', ')}, got ${JSON.stringify(value)}`);
+        o.scheme = value as Scheme;
+        break;
+      case 'hwm':
+        o.hwm = int(name, value, 0, 1_000_000);
         break;
     }
   }

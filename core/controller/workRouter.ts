@@ -26,12 +26,30 @@ const CLIENT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 /** Room over max_output_bytes for an engine's own truncation marker before the controller truncates. */
 const OUTPUT_SLACK_CHARS = 64 * 1024;
 
+/** What the scheduler reads of a balanced task's reply (checked by checkReply). */
+export interface AttemptOutcome {
+  status: string;
+  ename?: string;
+  evalue?: string;
+}
+
+/** Where the replies of load-balanced tasks (Pending.balanced) go first: the scheduler. */
+export interface BalancedReplies {
+  /** True when this reply is the task's final outcome and goes on to the client; false when the task is retried. */
+  settle(e: EngineRecord, p: Pending, reply: AttemptOutcome): boolean;
+  /** Its engine died with it outstanding. */
+  lost(e: EngineRecord, p: Pending, evalue: string): void;
+  /** Sends waiting tasks to engines that have room. */
+  pump(): void;
+}
+
 export interface WorkRouterDeps {
   readonly registry: Pick<EngineRegistry, 'get' | 'values' | 'refresh'>;
   readonly results: Pick<ResultStore, 'open' | 'add'>;
   readonly replier: Replier;
   readonly replays: ReplayGuard;
   readonly maxOutputBytes: number;
+  readonly balanced: BalancedReplies;
   /** A message from an engine was dropped as malformed (counted in status_reply.dropped_messages). */
   dropped(why: string): void;
 }
@@ -152,7 +170,8 @@ export class WorkRouter {
     if (e === undefined || e.main !== conn || !e.alive) return null;
     const parentId = parentIdOf(msg);
     const p = parentId === undefined ? undefined : e.outstanding.get(parentId);
-    if (p === undefined || p.stored !== undefined || msg.header.msg_type !== p.replyType) return null;
+    // A balanced task's reply goes to the scheduler first (it may be a failed attempt to retry).
+    if (p === undefined || p.stored !== undefined || p.balanced === true || msg.header.msg_type !== p.replyType) return null;
     const client = p.client.conn;
     if (client.isClosed || client.isStreaming || client.writableLength > CLIENT_HIGH_WATER_BYTES) return null;
     try {
@@ -191,8 +210,16 @@ export class WorkRouter {
         checkReply(msg.content);
       } catch (err) {
         // The client still gets an answer, one that says what was wrong.
-        this.forward(e, p, this.d.replier.encodeError(p.replyType, p.header, 'EngineError', `engine ${e.id} sent a malformed ${type}: ${(err as Error).message}`, { engine_id: e.id }), true);
-        this.answered(e, parentId!);
+        const parts = this.d.replier.encodeError(p.replyType, p.header, 'EngineError', `engine ${e.id} sent a malformed ${type}: ${(err as Error).message}`, { engine_id: e.id });
+        if (p.balanced === true) this.settleBalanced(e, parentId!, p, parts, { status: 'error', ename: 'EngineError' });
+        else {
+          this.forward(e, p, parts, true);
+          this.answered(e, parentId!);
+        }
+        return;
+      }
+      if (p.balanced === true) {
+        this.settleBalanced(e, parentId!, p, parts, msg.content as AttemptOutcome);
         return;
       }
     } else if (type === 'stream') {
@@ -218,6 +245,13 @@ export class WorkRouter {
     const conn = p.client.conn;
     conn.sendParts(parts);
     if (conn.writableLength > CLIENT_HIGH_WATER_BYTES) this.throttle(e, conn);
+  }
+
+  /** A balanced task's reply: forwarded when the scheduler says it is final; then the engine's freed room is used. */
+  private settleBalanced(e: EngineRecord, msgId: string, p: Pending, parts: readonly Uint8Array[], reply: AttemptOutcome): void {
+    if (this.d.balanced.settle(e, p, reply)) this.forward(e, p, parts, true);
+    this.answered(e, msgId);
+    this.d.balanced.pump();
   }
 
   /** The reply to `msgId` went out: count it; when it was the running request, the next queued one starts now. */
@@ -335,7 +369,10 @@ export class WorkRouter {
     if (e.outstanding.size > 0) {
       const pending = [...e.outstanding.values()];
       e.outstanding.clear();
-      for (const p of pending) this.replyEngineError(p, e.id, evalue);
+      for (const p of pending) {
+        if (p.balanced === true) this.d.balanced.lost(e, p, evalue);
+        else this.replyEngineError(p, e.id, evalue);
+      }
     }
     for (const r of e.orphans.values()) this.storeEngineError(r, replyTypeFor(r.header.msg_type), r.header, e.id, evalue);
     e.orphans.clear();

@@ -58,6 +58,8 @@ export interface EngineInfo {
   engine_set?: string;
   /** The engine's own latest report of its host, CPU and memory (heartbeat.stats), with the ISO time the controller got it. */
   stats?: EngineStats & { at: string };
+  /** Load-balanced tasks the scheduler sent it and it has not answered yet (part of `queue`). */
+  balanced?: number;
 }
 
 /** Where an engine set is in its life: submitted and waiting (pending, a batch job in its queue), all registered (running), gone (ended). */
@@ -249,6 +251,8 @@ export interface ContentMap {
     memory?: ControllerMemory;
     engine_sets?: EngineSetInfo[];
     listen?: ListenAddress;
+    /** Load-balanced tasks the scheduler holds and has not sent to any engine yet. */
+    unassigned?: number;
   }>;
   /** The result of a request whose client went away before it was answered (kept in the controller's result store). */
   result_request: { msg_id: string };
@@ -315,9 +319,39 @@ export function isWorkRequest(t: string): t is WorkRequestType {
   return (WORK_REQUESTS as readonly string[]).includes(t);
 }
 
+/**
+ * metadata.balanced of a load-balanced work request (docs/protocol.md, "Load-balanced requests"):
+ * the controller's scheduler picks the engine. A type, not an interface, so that it is a Json value.
+ */
+export type BalancedSpec = {
+  /** Engines it may run on; absent: all. */
+  pool?: number[];
+  /** Resubmissions (to an engine that has not failed it) after an error reply or an engine death; default 0. */
+  retries?: number;
+  /** Fail with TaskTimeout when no engine started it within this many ms. */
+  timeout_ms?: number;
+  /** msg_ids of tasks that must have finished first. */
+  after?: string[];
+  /** msg_ids of tasks it must run where they ran. */
+  follow?: string[];
+  /** With after/follow: a failed dependency makes this task fail with ImpossibleDependency. */
+  success_only?: boolean;
+  label?: string;
+};
+
+/** enames of the error replies the scheduler itself makes for a load-balanced task. */
+export const SCHEDULER_ENAMES = ['TaskTimeout', 'ImpossibleDependency', 'UnmetDependency', 'EngineError'] as const;
+export type SchedulerEname = (typeof SCHEDULER_ENAMES)[number];
+
+/** How the scheduler picks among the engines that may take a task (the controller's --scheme). */
+export const SCHEMES = ['leastload', 'lru', 'random', 'twobin', 'weighted'] as const;
+export type Scheme = (typeof SCHEMES)[number];
+
 export interface Metadata {
   /** On work, interrupt and abort requests: the engine ids to run on. */
   targets?: number[];
+  /** On execute and apply requests sent without targets: a load-balanced task. */
+  balanced?: BalancedSpec;
   /** On replies from engines (or made for them by the controller). */
   engine_id?: number;
   started?: string;

@@ -47,11 +47,12 @@ test("without options it connects to the default profile's cluster; piped lines 
   const dir = tmpDir();
   const cluster = await Cluster.start({ n: 1, dir });
   try {
-    const r = consoleRun([], dir, "%px 40 + 2\ndview.pull('nothing')\n'done'\n");
+    const r = consoleRun([], dir, "%px 40 + 2\ndview.pull('nothing')\nlview.applySync((a, b) => a * b, 6, 7)\n'done'\n");
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Multiengine console: 1 engine, profile "default"/);
     assert.match(r.stdout, /^\[0\] Out\[1\]: 42$/m);
     assert.match(r.stdout, /^\[0:pull\]: NameError: name 'nothing' is not defined$/m);
+    assert.match(r.stdout, /^42$/m, 'lview runs a task');
     assert.match(r.stdout, /^'done'$/m);
     assert.doesNotMatch(r.stdout, /In \[\d+\]:/, 'no prompts when the input is not a terminal');
     assert.ok(!r.stdout.includes('\x1b['), 'no escape codes when the output is not a terminal');

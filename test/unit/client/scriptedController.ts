@@ -47,6 +47,11 @@ export interface ScriptedController {
   addEngine(kernel?: KernelKind): ScriptedEngine;
   /** Marks an engine dead: outstanding requests get EngineError replies, as the real controller does. */
   kill(id: number, reason?: string): void;
+  /** Load-balanced requests (metadata.balanced): the engine the fake's scheduler gave each, in order of arrival. */
+  balancedLog: { msgId: string; engine: number; balanced: Record<string, Json> }[];
+  /** Load-balanced requests sent to engines and not answered, now and at most so far. */
+  balancedInFlight: number;
+  maxBalancedInFlight: number;
   /** Drops every client connection. */
   dropClients(): void;
   close(): Promise<void>;
@@ -81,11 +86,38 @@ export async function startScriptedController(opts: { n?: number; key?: string; 
     conn.send(createMessage(type, content as never, { session: sessionId, parent: parent?.header, metadata, buffers }));
   };
 
+  /** msg_ids of balanced requests on an engine, and how many each engine has. */
+  const balancedOn = new Map<string, number>();
   const finish = (conn: Connection, msg: Message, id: number) => {
     const o = outstanding.get(msg.header.msg_id);
     if (!o || !o.engines.delete(id)) return false;
     if (o.engines.size === 0) outstanding.delete(msg.header.msg_id);
+    if (balancedOn.delete(msg.header.msg_id)) fake.balancedInFlight--;
     return true;
+  };
+
+  /**
+   * A minimal scheduler for client tests: the live engine of the pool with the fewest balanced
+   * requests (lowest id on ties). With no live engine in the pool, a task with timeout_ms fails
+   * with TaskTimeout (engine_id -1) after it; one without waits forever.
+   */
+  const schedule = (conn: Connection, msg: Message, balanced: Record<string, Json>) => {
+    const pool = Array.isArray(balanced.pool) ? (balanced.pool as number[]) : [...engines.keys()];
+    const live = pool.filter((id) => engines.get(id)?.info.state !== 'dead' && engines.has(id));
+    const replyType = msg.header.msg_type.replace(/_request$/, '_reply') as MsgType;
+    if (live.length === 0) {
+      if (typeof balanced.timeout_ms === 'number') {
+        setTimeout(() => send(conn, replyType, errorContent('TaskTimeout', `task not started within ${balanced.timeout_ms} ms`), msg, { engine_id: -1 }), balanced.timeout_ms).unref();
+      }
+      return;
+    }
+    const load = (id: number) => [...balancedOn.values()].filter((e) => e === id).length;
+    const id = live.reduce((best, e) => (load(e) < load(best) ? e : best));
+    fake.balancedLog.push({ msgId: msg.header.msg_id, engine: id, balanced });
+    balancedOn.set(msg.header.msg_id, id);
+    fake.maxBalancedInFlight = Math.max(fake.maxBalancedInFlight, ++fake.balancedInFlight);
+    outstanding.set(msg.header.msg_id, { conn, msg, engines: new Set([id]) });
+    void runOnEngine(conn, msg, engines.get(id)!);
   };
 
   const runOnEngine = async (conn: Connection, msg: Message, e: ScriptedEngine) => {
@@ -140,11 +172,14 @@ export async function startScriptedController(opts: { n?: number; key?: string; 
               for (const id of [...o.engines]) {
                 if (!ids.has(id)) continue;
                 o.engines.delete(id);
+                if (balancedOn.delete(mid)) fake.balancedInFlight--;
                 send(o.conn, o.msg.header.msg_type.replace(/_request$/, '_reply') as MsgType, { status: 'aborted' }, o.msg, { engine_id: id });
               }
               if (o.engines.size === 0) outstanding.delete(mid);
             }
           }
+        } else if (t.endsWith('_request') && msg.metadata.balanced !== undefined) {
+          schedule(conn, msg, msg.metadata.balanced as Record<string, Json>);
         } else if (t.endsWith('_request')) {
           const targets = msg.metadata.targets ?? [];
           outstanding.set(msg.header.msg_id, { conn, msg, engines: new Set(targets) });
@@ -178,11 +213,15 @@ export async function startScriptedController(opts: { n?: number; key?: string; 
       for (const c of clients) send(c, 'engine_event', { event, engine: info }, undefined);
     },
     addEngine,
+    balancedLog: [],
+    balancedInFlight: 0,
+    maxBalancedInFlight: 0,
     kill(id, reason = 'killed by test') {
       const e = engines.get(id)!;
       e.info = { ...e.info, state: 'dead', reason };
       for (const [mid, o] of outstanding) {
         if (!o.engines.delete(id)) continue;
+        if (balancedOn.delete(mid)) fake.balancedInFlight--;
         send(o.conn, o.msg.header.msg_type.replace(/_request$/, '_reply') as MsgType, errorContent('EngineError', `engine ${id} is dead: ${reason}`), o.msg, { engine_id: id });
         if (o.engines.size === 0) outstanding.delete(mid);
       }

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMessage, type EngineInfo, type Message, type MsgType } from '../../../core/protocol/messages.ts';
-import { checkContent, checkHeartbeat, checkMessage, checkParent, checkReply, checkTargets, engineIdOf, isMsgType, parentIdOf, WireError } from '../../../core/protocol/validate.ts';
+import { checkBalanced, checkContent, checkHeartbeat, checkMessage, checkParent, checkReply, checkTargets, engineIdOf, isMsgType, parentIdOf, WireError } from '../../../core/protocol/validate.ts';
 
 const header = { msg_id: 'm1', msg_type: 'execute_request', session: 's', date: '2026-01-01T00:00:00Z', version: 'multiengine/1' };
 const engine: EngineInfo = { id: 0, uuid: 'u', kernel: 'node', language_version: '20', host: 'h', pid: 1, state: 'idle', queue: 0, restarts: 0, registered: 'now' };
@@ -202,4 +202,29 @@ test('envelope fields: parent msg_id, parent header, engine_id, and a message of
   assert.equal(engineIdOf({ engine_id: '3' } as never), undefined);
   assert.equal(checkMessage(rep as Message, 'execute_reply'), rep);
   assert.throws(() => checkMessage(req as Message, 'execute_reply'), /expected execute_reply, got "execute_request"/);
+});
+
+test('metadata.balanced: the known fields back, a ValueError naming the field for a bad one', () => {
+  assert.deepEqual(checkBalanced('apply_request', { balanced: {} }), {});
+  assert.deepEqual(
+    checkBalanced('execute_request', { balanced: { pool: [2, 0, 2], retries: 3, timeout_ms: 50, after: ['a'], follow: ['b'], success_only: true, label: 'x', extra: 1 } as never }),
+    { pool: [2, 0], retries: 3, timeout_ms: 50, after: ['a'], follow: ['b'], success_only: true, label: 'x' },
+  );
+  const cases: [string, unknown, RegExp][] = [
+    ['push_request', {}, /push_request cannot be load-balanced: only apply_request and execute_request can/],
+    ['apply_request', 'yes', /metadata\.balanced must be an object/],
+    ['apply_request', { pool: [] }, /metadata\.balanced\.pool must be a non-empty array of engine ids, got \[\]/],
+    ['apply_request', { pool: [0, 'one'] }, /metadata\.balanced\.pool must be an array of engine ids \(whole numbers\), but element 1 is "one"/],
+    ['apply_request', { retries: -1 }, /metadata\.balanced\.retries must be a whole number from 0 to 1000, got -1/],
+    ['apply_request', { retries: 1.5 }, /retries must be a whole number/],
+    ['apply_request', { timeout_ms: 0 }, /metadata\.balanced\.timeout_ms must be a whole number of milliseconds above 0, got 0/],
+    ['apply_request', { after: 'm1' }, /metadata\.balanced\.after must be an array of at most 10000 msg_id strings, got "m1"/],
+    ['apply_request', { follow: [''] }, /metadata\.balanced\.follow must be an array/],
+    ['apply_request', { success_only: 'yes' }, /metadata\.balanced\.success_only must be true or false, got "yes"/],
+    ['apply_request', { label: 7 }, /metadata\.balanced\.label must be a string/],
+  ];
+  for (const [type, balanced, words] of cases) {
+    assert.throws(() => checkBalanced(type, { balanced } as never), (e: unknown) => e instanceof WireError && e.ename === 'ValueError' && words.test(e.message), JSON.stringify(balanced));
+  }
+  assert.throws(() => checkBalanced('apply_request', { balanced: {}, targets: [0] }), /must not name metadata\.targets: use metadata\.balanced\.pool/);
 });
