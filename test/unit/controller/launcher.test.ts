@@ -40,8 +40,14 @@ test('flags: defaults, both spellings, validation, unknown flags reported', () =
     maxOutputBytes: 16 * 1024 * 1024,
     resultStoreBytes: 128 * 1024 * 1024,
     resultStoreEntries: 4096,
+    scheme: 'leastload',
+    hwm: 2,
   });
   assert.deepEqual(o.unknown, ['--future-flag']);
+  const lb = parseArgs(['--scheme', 'twobin', '--hwm=0']).options;
+  assert.equal(lb.scheme, 'twobin');
+  assert.equal(lb.hwm, 0);
+  assert.throws(() => parseArgs(['--hwm', '-1']), /--hwm must be a whole number from 0 to 1000000, got "-1"/);
   const r = parseArgs(['--restart', 'always', '--max-restarts=2', '--restart-window-ms', '5000', '--reuse-key', '--reconnect-ms', '0', '--max-output-bytes', '4096']).options;
   assert.deepEqual([r.restart, r.maxRestarts, r.restartWindowMs, r.reuseKey, r.reconnectMs, r.maxOutputBytes], ['always', 2, 5000, true, 0, 4096]);
   assert.throws(() => parseArgs(['--restart', 'sometimes']), /--restart must be always or never/);
