@@ -165,6 +165,8 @@ export class FakeEngine {
     const beat = () => this.heart!.send('heartbeat', { uuid: this.uuid, id: this.id });
     beat();
     this.beatTimer = setInterval(beat, heartbeatMs);
+    // A fake engine a test did not close must not keep the test process alive after its controller is gone.
+    this.beatTimer.unref();
   }
 
   stopBeating(): void {
