@@ -16,7 +16,7 @@ import { RecyclingPartAllocator } from '../transport/frame.js';
 import { ReplayGuard } from '../transport/replayGuard.js';
 import { ClientHub } from './clientHub.js';
 import type { ConnectionInfo } from '../connection/connectionFile.js';
-import { advertisedAddress, chooseKey, isLoopback, listen, removeFiles, writeFiles } from './endpoint.js';
+import { advertisedAddress, chooseKey, connectionInfo, isLoopback, listen, removeFiles, writeFiles } from './endpoint.js';
 import { EngineSets } from './engineSets.js';
 import { EngineRegistry } from './engineRegistry.js';
 import { HeartMonitor } from './heartMonitor.js';
@@ -189,16 +189,7 @@ export class Controller {
 
   /** What engines need to reach this controller: the engine connection file's content. */
   private engineConnection(): ConnectionInfo {
-    return {
-      transport: 'tcp',
-      ip: advertisedAddress(this.opts),
-      port: this.port,
-      key: this.key,
-      signature_scheme: 'hmac-sha256',
-      controller_pid: process.pid,
-      profile: this.opts.profile,
-      heartbeat_ms: this.opts.heartbeatMs,
-    };
+    return connectionInfo(this.opts, this.port, this.key);
   }
 
   // ------------------------------------------------------------------ connections

@@ -56,9 +56,9 @@ export async function listen(server: net.Server, opts: ControllerOptions, reused
   return (server.address() as net.AddressInfo).port;
 }
 
-/** Writes the client and engine connection files (0600). */
-export function writeFiles(opts: ControllerOptions, port: number, key: string): { clientFile: string; engineFile: string } {
-  const info: ConnectionInfo = {
+/** What peers need to reach this controller: the connection files' content (launchers pass it to engines too). */
+export function connectionInfo(opts: ControllerOptions, port: number, key: string): ConnectionInfo {
+  return {
     transport: 'tcp',
     ip: advertisedAddress(opts),
     port,
@@ -68,6 +68,11 @@ export function writeFiles(opts: ControllerOptions, port: number, key: string): 
     profile: opts.profile,
     heartbeat_ms: opts.heartbeatMs,
   };
+}
+
+/** Writes the client and engine connection files (0600). */
+export function writeFiles(opts: ControllerOptions, port: number, key: string): { clientFile: string; engineFile: string } {
+  const info = connectionInfo(opts, port, key);
   const clientFile = connectionFilePath('client', opts.profile, opts.dir);
   const engineFile = connectionFilePath('engine', opts.profile, opts.dir);
   writeConnectionFile(clientFile, info);
