@@ -8,6 +8,7 @@ import path from 'node:path';
 import { SettingsError, type ClusterSettings } from '../cluster/profileSettings.js';
 import { isLanguageName, languageNames } from '../kernels/index.js';
 import { isLauncherPath } from '../launch/plugins.js';
+import { hostCounts } from '../launch/sshHosts.js';
 import type { Json } from '../protocol/messages.js';
 import { UsageError } from './usage.js';
 import { splitWords } from '../util/words.js';
@@ -167,18 +168,11 @@ export function language(v: string, flag: string): string {
 
 /** `--ssh-hosts hostb:2,hostc:2` (a host without a count runs one engine) → { hostb: 2, hostc: 2 }. */
 export function parseHosts(v: string, flag = '--ssh-hosts'): { [host: string]: number } {
-  const hosts: { [host: string]: number } = {};
-  const entries = v.split(',').map((e) => e.trim());
-  for (const entry of entries) {
-    const m = /^([^\s:,]+)(?::([^:]*))?$/.exec(entry);
-    if (!m) throw new UsageError(`${flag}: ${JSON.stringify(entry)} is not host or host:count (as hostb:2,hostc:2)`);
-    const [, host, n] = m;
-    const engines = n === undefined ? 1 : Number(n);
-    if (n !== undefined && (!/^\d+$/.test(n) || engines < 1)) throw new UsageError(`${flag}: the count of ${host} must be a whole number ≥ 1, got ${JSON.stringify(n)}`);
-    if (Object.prototype.hasOwnProperty.call(hosts, host)) throw new UsageError(`${flag}: ${host} is listed twice; give it once with its count`);
-    hosts[host] = engines;
+  try {
+    return hostCounts(v);
+  } catch (e) {
+    throw new UsageError(`${flag}: ${(e as Error).message}`);
   }
-  return hosts;
 }
 
 /** `--launcher-option key=value`: the value as JSON when it parses (2, true, ["a"]), else as a string. */

@@ -5,6 +5,7 @@
  */
 import { clusterSettingsPath, readClusterSettings, SettingsError, writeClusterSettings, type ClusterSettings } from '../../core/cluster/profileSettings.js';
 import type { EngineSetOptions } from '../../core/client/client.js';
+import { hostCounts, hostEntries } from '../../core/launch/sshHosts.js';
 import type { Json } from '../../core/protocol/messages.js';
 import { splitWords as shellWords } from '../../core/util/words.js';
 import { FORM_LAUNCHERS, type ClusterForm, type ClusterFormState, type FormLauncher, type KernelKind } from '../../preload/contract.js';
@@ -25,6 +26,9 @@ export interface ClusterPlan {
 
 type Options = { [key: string]: Json };
 
+/** The form's bound on one host's engines (a typo such as hostb:200000 is caught here, not by ssh). */
+const MAX_ENGINES_PER_HOST = 1024;
+
 /** The launcher options each form launcher fills in (the rest of a hand-written cluster.json is kept). */
 const FORM_OPTIONS: Record<FormLauncher, readonly string[]> = { local: [], mpi: ['args'], ssh: ['hosts', 'ssh', 'sshArgs'], slurm: ['partition', 'time', 'account'] };
 
@@ -42,21 +46,16 @@ export function joinWords(words: readonly string[]): string {
   return words.map((w) => (w !== '' && /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
-const HOST = /^[A-Za-z0-9_][A-Za-z0-9_.@-]*$/;
-
-/** "hostb:2, hostc:2" (a host alone means one engine) → { hostb: 2, hostc: 2 }. */
+/** "hostb:2, hostc:2" (a host alone means one engine) → { hostb: 2, hostc: 2 }: the launcher's own reading (core/launch/sshHosts.ts). */
 export function parseHosts(text: string): Record<string, number> {
-  const entries = text.split(',').map((e) => e.trim()).filter((e) => e !== '');
-  if (entries.length === 0) throw new UserError('Give the hosts to start engines on, as hostb:2,hostc:2', 'sshHosts');
-  const hosts: Record<string, number> = {};
-  for (const e of entries) {
-    const m = /^([^:\s]+)(?::(\d+))?$/.exec(e);
-    if (!m || !HOST.test(m[1])) throw new UserError(`"${e}" is not a host and its number of engines: write host:n, as hostb:2`, 'sshHosts');
-    const n = m[2] === undefined ? 1 : Number(m[2]);
-    if (!(n >= 1 && n <= 1024)) throw new UserError(`"${e}": a host needs from 1 to 1024 engines`, 'sshHosts');
-    if (Object.prototype.hasOwnProperty.call(hosts, m[1])) throw new UserError(`The hosts name ${m[1]} twice`, 'sshHosts');
-    hosts[m[1]] = n;
+  if (text.trim() === '') throw new UserError('Give the hosts to start engines on, as hostb:2,hostc:2', 'sshHosts');
+  let hosts: Record<string, number>;
+  try {
+    hosts = hostCounts(text);
+  } catch (e) {
+    throw new UserError(`Hosts: ${(e as Error).message}`, 'sshHosts');
   }
+  for (const [host, n] of Object.entries(hosts)) if (n > MAX_ENGINES_PER_HOST) throw new UserError(`${host}:${n}: a host takes at most ${MAX_ENGINES_PER_HOST} engines here`, 'sshHosts');
   return hosts;
 }
 
@@ -199,7 +198,7 @@ export function growOptions(plan: ClusterPlan, n: number): EngineSetOptions {
   const launcherOptions: Options = { ...plan.launcherOptions };
   const hosts = launcherOptions.hosts;
   if (plan.launcher === 'ssh' && hosts !== undefined && hosts !== null) {
-    const names = typeof hosts === 'string' ? hosts.split(',').map((h) => h.trim().split(':')[0]).filter(Boolean) : Object.keys(hosts);
+    const names = hostEntries(hosts).map(([host]) => host);
     launcherOptions.hosts = names.slice(0, Math.max(1, n)).join(',');
   }
   const opts: EngineSetOptions = { launcher: plan.launcher, launcherOptions };

@@ -43,10 +43,11 @@ describe('ssh hosts', () => {
 
   it.each([
     ['', /Give the hosts/],
-    ['hostb:two', /"hostb:two" is not a host and its number of engines: write host:n, as hostb:2/],
-    ['hostb:0', /"hostb:0": a host needs from 1 to 1024 engines/],
-    ['hostb:1,hostb:2', /The hosts name hostb twice/],
-    ['host b:1', /"host b:1" is not a host/],
+    ['hostb:two', /Hosts: "hostb:two": the count after ':' must be a whole number ≥ 1/],
+    ['hostb:0', /"hostb:0": the count after ':' must be a whole number ≥ 1/],
+    ['hostb:2000', /hostb:2000: a host takes at most 1024 engines here/],
+    ['hostb:1,hostb:2', /Hosts: hostb is given twice/],
+    ['host b:1', /"host b" is not a host name/],
   ])('refuses %j', (text, why) => {
     const e = errorOf(() => parseHosts(text));
     expect(e.field).toBe('sshHosts');

@@ -93,9 +93,9 @@ test('bad values name the flag and the value', () => {
   usageError(['--launcher', ''], /--launcher needs a launcher name/);
   usageError(['--launcher', 'slurm', '--slurm-partition', ' '], /--slurm-partition needs a value/);
   usageError(['--launcher', 'mpi', '--mpi-args', '--host "a:2'], /--mpi-args: a " is opened and never closed/);
-  usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:2,,c:1'], /--ssh-hosts: "" is not host or host:count/);
-  usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:two'], /--ssh-hosts: the count of b must be a whole number ≥ 1, got "two"/);
-  usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:1,b:2'], /--ssh-hosts: b is listed twice/);
+  usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:2,-oProxyCommand=x'], /--ssh-hosts: "-oProxyCommand=x" is not a host name/);
+  usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:two'], /--ssh-hosts: "b:two": the count after ':' must be a whole number ≥ 1/);
+  usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:1,b:2'], /--ssh-hosts: b is given twice/);
   assert.throws(() => settings([], { engine: 'rust' }), (e: Error) => e instanceof SettingsError && e.message === `${FILE}: engine must be one of node, python, got "rust"`);
 });
 

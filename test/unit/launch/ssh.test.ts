@@ -20,11 +20,11 @@ describe('the hosts option', () => {
 
   test('bad entries are named', () => {
     assert.throws(() => parseHosts(undefined, 1, 0), /the ssh launcher needs the hosts option: give hosts as/);
-    assert.throws(() => parseHosts(['hostb'], 1, 0), /needs the hosts option.*got \["hostb"\]/);
-    assert.throws(() => parseHosts(' , ', 1, 0), /the hosts option names no host/);
-    assert.throws(() => parseHosts('hostb:0', 1, 0), /hosts entry "hostb:0": the count after ':' must be a whole number ≥ 1/);
-    assert.throws(() => parseHosts({ hostb: 1.5 }, 1, 0), /hosts\.hostb must be a whole number of engines ≥ 1, got 1\.5/);
-    assert.throws(() => parseHosts({ 'host b': 1 }, 1, 0), /hosts: "host b" is not a host name/);
+    assert.throws(() => parseHosts(['hostb'], 1, 0), /the ssh launcher's hosts option: give hosts as .*; got \["hostb"\]/);
+    assert.throws(() => parseHosts(' , ', 1, 0), /the ssh launcher's hosts option: no host is named/);
+    assert.throws(() => parseHosts('hostb:0', 1, 0), /hosts option: "hostb:0": the count after ':' must be a whole number ≥ 1/);
+    assert.throws(() => parseHosts({ hostb: 1.5 }, 1, 0), /hosts option: hostb must be a whole number of engines ≥ 1, got 1\.5/);
+    assert.throws(() => parseHosts({ 'host b': 1 }, 1, 0), /hosts option: "host b" is not a host name/);
     assert.throws(() => parseHosts('-oProxyCommand=x', 1, 0), /"-oProxyCommand=x" is not a host name/);
     assert.throws(() => parseHosts('hostb:1,hostb:1', 2, 0), /hostb is given twice/);
     assert.throws(() => parseHosts({ hostb: 2, hostc: 2 }, 3, 0), /hosts hostb:2,hostc:2 make 4 engines, but 3 were asked for/);
