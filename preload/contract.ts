@@ -47,6 +47,18 @@ export interface ClusterSnapshot {
   /** Why the last start or attach failed, when it did. */
   error: string | null;
   settings: AppSettings;
+  /** The controller's load balancing as its status last said; null with no cluster, or from a controller that reports none. */
+  balancing: LoadBalancing | null;
+}
+
+/** The controller's scheduler of load-balanced tasks (LoadBalancedView): its settings and the tasks it holds. */
+export interface LoadBalancing {
+  /** How it picks an engine for a task ('leastload', 'lru', ...); null when the controller does not say. */
+  scheme: string | null;
+  /** Tasks it puts on one engine at most (0: no limit); null when the controller does not say. */
+  hwm: number | null;
+  /** Tasks it holds and has not sent to any engine yet (waiting for room or for a dependency). */
+  unassigned: number;
 }
 
 export interface CurrentTaskView {
@@ -64,6 +76,8 @@ export interface EngineRow {
   pid: number;
   state: EngineState;
   queue: number;
+  /** Load-balanced tasks the controller's scheduler sent it and it has not answered (part of `queue`). */
+  balanced: number;
   tasksDone: number;
   currentTask: CurrentTaskView | null;
   /** Epoch ms of registration (uptime is measured from it). */

@@ -15,7 +15,7 @@ import { ADDRESS_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, language 
 import { engines } from './enginesCommand.js';
 import { profile } from './profileCommand.js';
 import { connectTo, PROFILE_FLAGS, settingsFor } from './profileOptions.js';
-import { formatEngineSets, formatEngineTable, formatListen, formatResultStore } from './statusReport.js';
+import { formatBalancing, formatEngineSets, formatEngineTable, formatListen, formatResultStore } from './statusReport.js';
 import { COMMAND_USAGE, USAGE, UsageError, wantsHelp } from './usage.js';
 
 export { UsageError };
@@ -164,12 +164,19 @@ async function stop(args: string[]): Promise<number> {
 }
 
 async function status(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: PROFILE_FLAGS });
+  const { values } = parseArgs({ args, options: { ...PROFILE_FLAGS, json: { type: 'boolean', default: false } } });
   const rc = await connectTo(values);
   try {
     const s = await rc.status();
+    if (values.json) {
+      // For scripts: the controller's status as the client reads it, with the profile and controller pid.
+      console.log(JSON.stringify({ profile: values.profile, controller_pid: rc.controllerPid, ...s }, null, 2));
+      return 0;
+    }
     const listen = s.listen ? `, ${formatListen(s.listen)}` : '';
     console.log(`cluster "${values.profile}": controller pid ${rc.controllerPid}, ${s.engines.length} engine${s.engines.length === 1 ? '' : 's'}${listen}`);
+    const balancing = formatBalancing(s);
+    if (balancing) console.log(balancing);
     if (s.engines.length) console.log(formatEngineTable(s.engines));
     if (s.engine_sets?.length) console.log(`\n${formatEngineSets(s.engine_sets)}`);
     if (s.result_store) console.log(formatResultStore(s.result_store));

@@ -1,4 +1,5 @@
-/** What `multiengine status` prints: where the controller listens, its engines, engine sets and result store. */
+/** What `multiengine status` prints: where the controller listens, its load balancing, engines, engine sets and result store. */
+import type { StatusReport } from '../client/client.js';
 import type { EngineInfo, EngineSetInfo, ListenAddress } from '../protocol/messages.js';
 
 /** Rows as columns padded to the widest cell, the first row being the header. */
@@ -7,8 +8,23 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }
 
+/** One row per engine; `balanced` is the part of its queue the scheduler sent ('-' from a controller without one). */
 export function formatEngineTable(engines: readonly EngineInfo[]): string {
-  return table([['id', 'state', 'kernel', 'pid', 'host', 'queue'], ...engines.map((e) => [String(e.id), e.state, e.kernel, String(e.pid), e.host, String(e.queue)])]);
+  const rows = engines.map((e) => [String(e.id), e.state, e.kernel, String(e.pid), e.host, String(e.queue), e.balanced === undefined ? '-' : String(e.balanced)]);
+  return table([['id', 'state', 'kernel', 'pid', 'host', 'queue', 'balanced'], ...rows]);
+}
+
+/**
+ * `load balancing: 12 tasks unassigned, scheme leastload, at most 2 tasks per engine`;
+ * null for a controller that reports no scheduler (an older one).
+ */
+export function formatBalancing(s: Pick<StatusReport, 'unassigned' | 'scheme' | 'hwm'>): string | null {
+  if (s.unassigned === undefined && s.scheme === undefined && s.hwm === undefined) return null;
+  const parts: string[] = [];
+  if (s.unassigned !== undefined) parts.push(`${s.unassigned} task${s.unassigned === 1 ? '' : 's'} unassigned`);
+  if (s.scheme !== undefined) parts.push(`scheme ${s.scheme}`);
+  if (s.hwm !== undefined) parts.push(s.hwm === 0 ? 'no limit of tasks per engine' : `at most ${s.hwm} task${s.hwm === 1 ? '' : 's'} per engine`);
+  return `load balancing: ${parts.join(', ')}`;
 }
 
 /** `0-3,7`: ids in order, runs of consecutive ids as ranges. */

@@ -5,7 +5,7 @@ export const USAGE = `usage: multiengine <command> [options]
 commands:
   start      start a controller and N engines (runs until Ctrl-C, or in the background with --daemon)
   stop       stop the cluster of a profile
-  status     list the engines of a running cluster, its engine sets and its result store
+  status     list the engines of a running cluster, its load balancing, engine sets and result store
   engines    add an engine set to a running cluster (through a launcher), stop one, or show its output
   profile    show a profile's cluster settings (cluster.json), or save flags into them
   controller run a controller by hand
@@ -58,11 +58,15 @@ ${COMMON}`,
   Stops the controller and every engine of a running cluster.
 
 ${COMMON}`,
-  status: `usage: multiengine status [--profile P] [--dir D]
+  status: `usage: multiengine status [--profile P] [--dir D] [--json]
 
-  Lists the engines of a running cluster (with their host), its engine sets (launcher, state,
-  batch job, engines, hosts, and why a set pends or ended), its result store, and where the
-  controller listens (and whether other hosts can reach it).
+  Lists the engines of a running cluster (with their host, requests queued, and how many of
+  those are load-balanced tasks), its engine sets (launcher, state, batch job, engines, hosts,
+  and why a set pends or ended), its result store, where the controller listens (and whether
+  other hosts can reach it), and its load balancing: tasks not yet sent to any engine
+  (unassigned), the scheme and the most tasks it puts on one engine (hwm).
+
+  --json              print the controller's status as JSON instead (for scripts)
 
 ${COMMON}`,
   engines: `usage: multiengine engines [-n N] [--launcher L] [launcher flags] [--engine node|python] [--python PATH] [--engine-timeout-ms MS]

@@ -64,6 +64,10 @@ export interface StatusReport {
   listen?: ListenAddress;
   /** Load-balanced tasks the scheduler holds and has not sent to an engine (absent from older controllers). */
   unassigned?: number;
+  /** How the controller's scheduler picks an engine for a load-balanced task ('leastload', 'lru', ...; absent from older controllers). */
+  scheme?: string;
+  /** Load-balanced tasks the scheduler puts on one engine at most (0: no limit; absent from older controllers). */
+  hwm?: number;
 }
 
 /** How a set of engines is started (docs/launchers.md). */
@@ -330,6 +334,8 @@ export class Client {
     if (r.engine_sets) report.engine_sets = r.engine_sets;
     if (r.listen) report.listen = r.listen;
     if (r.unassigned !== undefined) report.unassigned = r.unassigned;
+    if (r.scheme !== undefined) report.scheme = r.scheme;
+    if (r.hwm !== undefined) report.hwm = r.hwm;
     return report;
   }
 

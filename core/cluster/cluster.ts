@@ -11,9 +11,9 @@
 import os from 'node:os';
 import readline from 'node:readline';
 import { inspect } from 'node:util';
-import { Client, type EngineSetOptions } from '../client/client.js';
+import { Client, type EngineSetOptions, type StatusReport } from '../client/client.js';
 import { Emitter, type Event } from '../events/emitter.js';
-import type { EngineInfo, EngineSetInfo, KernelKind } from '../protocol/messages.js';
+import type { EngineInfo, EngineSetInfo, KernelKind, Scheme } from '../protocol/messages.js';
 import { ensureGone } from '../util/processes.js';
 import { NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 
@@ -62,6 +62,10 @@ export interface ClusterOptions {
   /** Caps of the controller's store of results whose client went away (defaults 128 MiB, 4096 results). */
   resultStoreBytes?: number;
   resultStoreEntries?: number;
+  /** How the controller's scheduler picks an engine for a load-balanced task (default 'leastload'). */
+  scheme?: Scheme;
+  /** Load-balanced tasks the scheduler puts on one engine at most (0: no limit; default: the controller's). */
+  hwm?: number;
   /** How the controller process is started, the first time and on every restart (default: a NodeSpawner). */
   spawner?: ProcessSpawner;
 }
@@ -149,6 +153,8 @@ export class Cluster {
     if (opts.maxOutputBytes !== undefined) args.push('--max-output-bytes', String(opts.maxOutputBytes));
     if (opts.resultStoreBytes !== undefined) args.push('--result-store-bytes', String(opts.resultStoreBytes));
     if (opts.resultStoreEntries !== undefined) args.push('--result-store-entries', String(opts.resultStoreEntries));
+    if (opts.scheme !== undefined) args.push('--scheme', opts.scheme);
+    if (opts.hwm !== undefined) args.push('--hwm', String(opts.hwm));
     if (!opts.detached) args.push('--exit-with-parent');
 
     const timeoutMs = opts.timeoutMs ?? 30_000;
@@ -227,7 +233,12 @@ export class Cluster {
   }
 
   async engines(): Promise<EngineInfo[]> {
-    return (await this.control.status()).engines;
+    return (await this.status()).engines;
+  }
+
+  /** The controller's status: engines, engine sets, result store, and the scheduler's scheme, hwm and unassigned tasks. */
+  status(): Promise<StatusReport> {
+    return this.control.status();
   }
 
   /** Stops the controller and every engine, and waits until none of their processes is left. */

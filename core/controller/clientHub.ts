@@ -46,7 +46,7 @@ export interface ClientHubDeps {
   readonly replier: Replier;
   readonly settings: Pick<ContentMap['connect_reply'] & { status: 'ok' }, 'heartbeat_ms' | 'max_message_bytes' | 'reconnect_ms'>;
   /** status_reply's fields beside engines and clients. */
-  status(): Pick<ContentMap['status_reply'] & { status: 'ok' }, 'dropped_messages' | 'result_store' | 'memory' | 'listen' | 'unassigned'>;
+  status(): Pick<ContentMap['status_reply'] & { status: 'ok' }, 'dropped_messages' | 'result_store' | 'memory' | 'listen' | 'unassigned' | 'scheme' | 'hwm'>;
   shutdown(): void;
   /** A request failed in a way no check foresaw (logged and counted). */
   failed(what: string, e: unknown): void;

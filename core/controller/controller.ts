@@ -144,6 +144,8 @@ export class Controller {
         memory: { ...controllerMemory(), idle_collections: this.idle.collections },
         listen: this.listenAddress(),
         unassigned: scheduler.unassigned,
+        scheme: opts.scheme,
+        hwm: opts.hwm,
       }),
       shutdown: () => void this.shutdown(),
       failed: (what, e) => this.failed(what, e),

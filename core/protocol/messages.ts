@@ -253,6 +253,10 @@ export interface ContentMap {
     listen?: ListenAddress;
     /** Load-balanced tasks the scheduler holds and has not sent to any engine yet. */
     unassigned?: number;
+    /** How the scheduler picks an engine for a load-balanced task (the controller's --scheme: one of SCHEMES from ours; a string, so a newer controller's scheme still reads). */
+    scheme?: string;
+    /** Load-balanced tasks outstanding per engine at most (the controller's --hwm; 0: no limit). */
+    hwm?: number;
   }>;
   /** The result of a request whose client went away before it was answered (kept in the controller's result store). */
   result_request: { msg_id: string };

@@ -360,6 +360,8 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
     count(c, 'dropped_messages');
     count(c, 'clients');
     optional(c, 'unassigned', count);
+    optional(c, 'scheme', str);
+    optional(c, 'hwm', count);
   }),
   result_request: resultRequest,
   result_reply: reply<'result_reply'>((c) => {

@@ -5,12 +5,13 @@
  * choice that worked is remembered in the settings.
  */
 import fs from 'node:fs';
-import { Client, Cluster, connectionFilePath, type EngineSetOptions, type ProcessSpawner } from '../../core/index.js';
+import { Client, Cluster, connectionFilePath, type EngineSetOptions, type ProcessSpawner, type StatusReport } from '../../core/index.js';
 import { Emitter } from '../../core/events/emitter.js';
 import { describeEngineGroups, type AppSettings, type ClusterForm, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
 import { growOptions, planOf, readProfileSettings, saveForm, type ClusterPlan } from './clusterForm.js';
 import { EngineMonitor } from './engineMonitor.js';
+import { balancingOf, sameBalancing } from './loadBalancing.js';
 import type { EngineSetList } from './engineSetList.js';
 import { groupsOf, type EngineTable } from './engineTable.js';
 import type { SettingsStore } from './settings.js';
@@ -62,10 +63,14 @@ export class ClusterConnection {
     private readonly sets: EngineSetList,
   ) {
     const s = opts.settings.get();
-    this.snap = { status: 'stopped', mode: s.attach ? 'attached' : 'local', profile: s.profile, connectionFile: null, controllerPid: null, error: null, settings: s };
+    this.snap = { status: 'stopped', mode: s.attach ? 'attached' : 'local', profile: s.profile, connectionFile: null, controllerPid: null, error: null, settings: s, balancing: null };
     this.connectionChanged = new Emitter((e) => opts.log?.(`connection listener failed: ${(e as Error).message}`));
     this.onDidChangeConnection = this.connectionChanged.event;
-    this.monitor = new EngineMonitor(table, (rc, e) => this.lost(rc, e));
+    this.monitor = new EngineMonitor(
+      table,
+      (rc, e) => this.lost(rc, e),
+      (rc, status) => this.showBalancing(rc, status),
+    );
   }
 
   snapshot(): ClusterSnapshot {
@@ -228,7 +233,7 @@ export class ClusterConnection {
   private async bringUp(t: Target): Promise<ClusterSnapshot> {
     if (this.disposed) return this.snapshot();
     const gen = ++this.generation;
-    this.setSnap({ status: 'starting', mode: t.attach ? 'attached' : 'local', profile: t.profile, error: null, connectionFile: null, controllerPid: null });
+    this.setSnap({ status: 'starting', mode: t.attach ? 'attached' : 'local', profile: t.profile, error: null, connectionFile: null, controllerPid: null, balancing: null });
     try {
       if (t.attach) {
         this.rc = t.rc ?? (await this.reach(t.profile));
@@ -293,14 +298,20 @@ export class ClusterConnection {
       rc?.close();
       this.table.follow(null);
       this.sets.follow(null);
-      if (!quiet) this.setSnap({ status: 'stopped', connectionFile: null, controllerPid: null });
+      if (!quiet) this.setSnap({ status: 'stopped', connectionFile: null, controllerPid: null, balancing: null });
     }
+  }
+
+  /** The scheduler's numbers from a status of the current controller, pushed only when they changed. */
+  private showBalancing(rc: Client, status: StatusReport): void {
+    const balancing = balancingOf(status);
+    if (this.rc === rc && !sameBalancing(balancing, this.snap.balancing)) this.setSnap({ balancing });
   }
 
   private lost(rc: Client, e: Error): void {
     if (this.rc !== rc) return;
     this.opts.log?.(`lost the controller: ${e.message}`);
-    this.setSnap({ status: 'error', error: `lost the connection to the controller: ${e.message}` });
+    this.setSnap({ status: 'error', error: `lost the connection to the controller: ${e.message}`, balancing: null });
     this.table.markAllDead('the controller is gone');
   }
 }

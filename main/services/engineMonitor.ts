@@ -1,16 +1,17 @@
 /**
- * Keeps the engine table fresh between events: polls the controller's status (often while
- * any engine is busy, for queue, tasks done and current task; otherwise once a sample period
- * while engines report their CPU and memory, which come with status, and rarely when none
- * does) and shows each engine's own report. Engines that send none (older ones) are sampled
- * from /proc when they run on this host. Tells its owner when the controller is gone.
+ * Keeps the engine table fresh between events: polls the controller's status (at once, then
+ * often while any engine is busy or load-balanced tasks wait unassigned, for queue, tasks done
+ * and current task; otherwise once a sample period while engines report their CPU and memory,
+ * which come with status, and rarely when none does) and shows each engine's own report.
+ * Engines that send none (older ones) are sampled from /proc when they run on this host.
+ * Hands each status to its owner (the cluster-wide numbers), and tells it when the controller is gone.
  */
-import type { Client } from '../../core/index.js';
+import type { Client, StatusReport } from '../../core/index.js';
 import type { Disposable } from '../../core/events/emitter.js';
 import { EngineSampler } from './engineSampler.js';
 import type { EngineTable } from './engineTable.js';
 
-/** Status is polled this often while any engine is busy (queue, tasks done, current task). */
+/** Status is polled this often while any engine is busy or tasks wait unassigned (queue, tasks done, current task). */
 export const BUSY_POLL_MS = 200;
 /** ...and this often otherwise (a safety net; events carry the changes). */
 export const IDLE_POLL_MS = 2000;
@@ -31,6 +32,8 @@ export class EngineMonitor {
     private readonly table: EngineTable,
     /** Called once when the controller cannot be reached any more. */
     private readonly onLost: (rc: Client, e: Error) => void,
+    /** Called with every status the controller answers. */
+    private readonly onStatus: (rc: Client, s: StatusReport) => void = () => {},
   ) {
     this.busySub = table.onDidSeeBusyEngine(() => this.schedulePoll(BUSY_POLL_MS));
   }
@@ -39,7 +42,8 @@ export class EngineMonitor {
     this.stop();
     this.rc = rc;
     this.showReports(rc);
-    this.schedulePoll(this.idlePollMs(rc));
+    // At once: the cluster-wide numbers (load balancing) come with status only.
+    this.schedulePoll(0);
     if (this.sampler.supported) this.sampleTimer = setInterval(() => void this.sample(), SAMPLE_MS);
     void this.sample();
   }
@@ -71,8 +75,11 @@ export class EngineMonitor {
     this.pollTimer = null;
     const rc = this.rc;
     if (!rc) return;
+    let unassigned = 0;
     try {
-      await rc.status();
+      const s = await rc.status();
+      unassigned = s.unassigned ?? 0;
+      if (this.rc === rc) this.onStatus(rc, s);
     } catch (e) {
       if (this.rc !== rc) return;
       if (rc.isClosed) {
@@ -83,7 +90,7 @@ export class EngineMonitor {
     }
     if (this.rc !== rc) return;
     this.showReports(rc);
-    this.schedulePoll(this.table.anyBusy ? BUSY_POLL_MS : this.idlePollMs(rc));
+    this.schedulePoll(this.table.anyBusy || unassigned > 0 ? BUSY_POLL_MS : this.idlePollMs(rc));
   }
 
   /** While engines report their numbers (they come with status), status is polled once a sample period. */

@@ -34,6 +34,7 @@ function sameRow(a: EngineRow, b: EngineRow): boolean {
   return (
     a.state === b.state &&
     a.queue === b.queue &&
+    a.balanced === b.balanced &&
     a.tasksDone === b.tasksDone &&
     a.pid === b.pid &&
     a.restarts === b.restarts &&
@@ -176,7 +177,7 @@ export class EngineTable {
   }
 
   private blankRow(id: number, kind: KernelKind): EngineRow {
-    return { id, kernel: kind, languageVersion: '', host: this.hostname, pid: 0, state: 'starting', queue: 0, tasksDone: 0, currentTask: null, registered: Date.now(), restarts: 0, reason: null, cpu: null, rss: null, rssHistory: [] };
+    return { id, kernel: kind, languageVersion: '', host: this.hostname, pid: 0, state: 'starting', queue: 0, balanced: 0, tasksDone: 0, currentTask: null, registered: Date.now(), restarts: 0, reason: null, cpu: null, rss: null, rssHistory: [] };
   }
 
   private toRow(e: EngineInfo, prev: EngineRow | undefined): EngineRow {
@@ -203,6 +204,7 @@ export class EngineTable {
       pid: e.pid,
       state: e.state,
       queue: e.queue,
+      balanced: e.balanced ?? 0,
       tasksDone: Math.max(0, samePid && !fresh ? Math.max(prev.tasksDone, done) : done),
       currentTask: ct ? { msgType: ct.msg_type.replace(/_request$/, ''), started: epoch(ct.started) } : null,
       registered: epoch(e.registered),

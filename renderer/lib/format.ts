@@ -1,5 +1,5 @@
 /** Display helpers (pure). */
-import { describeEngineGroups } from '../../preload/contract';
+import { describeEngineGroups, type LoadBalancing } from '../../preload/contract';
 
 export function formatBytes(n: number | null | undefined): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '–';
@@ -70,6 +70,19 @@ export function describeKinds(rows: readonly { id: number; kernel: string; state
     else groups.push({ n: 1, kind: r.kernel });
   }
   return describeEngineGroups(groups);
+}
+
+/** The cluster bar's note on load-balanced tasks: "3 unassigned · leastload". */
+export function formatBalancing(b: LoadBalancing): string {
+  return `${b.unassigned} unassigned${b.scheme ? ` · ${b.scheme}` : ''}`;
+}
+
+/** ...and its tooltip, in words. */
+export function describeBalancing(b: LoadBalancing): string {
+  const held = `${b.unassigned} load-balanced task${b.unassigned === 1 ? '' : 's'} waiting in the controller, not yet sent to any engine`;
+  const scheme = b.scheme ? `; engines picked by ${b.scheme}` : '';
+  const hwm = b.hwm === null ? '' : b.hwm === 0 ? ', no limit per engine' : `, at most ${b.hwm} per engine`;
+  return `${held}${scheme}${hwm}`;
 }
 
 /** The task name as the history lists it: first line of the code, shortened. */

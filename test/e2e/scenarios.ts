@@ -341,7 +341,7 @@ export const ISSUE_STEPS: IssueStep[] = [
   {
     name: "the task detail follows the engine: running while its row says busy; done counts the user's work only",
     async run({ page, prefix }) {
-      const done = async () => Number((await row(page, 1).locator('[role=gridcell]').nth(8).innerText()).trim());
+      const done = async () => Number((await row(page, 1).locator('[data-col=done]').innerText()).trim());
       await setSelection(page, [1]);
       const before = await done();
       // Three namespace listings (the app's own probes) do not count.

@@ -27,8 +27,9 @@ test('start --daemon, status, stop', async () => {
     const status = cli(['status', '--profile', 'cli'], env);
     assert.equal(status.status, 0, status.stderr);
     const rows = status.stdout.trim().split('\n').slice(1);
-    assert.match(rows[0], /^id\s+state\s+kernel\s+pid\s+host\s+queue$/);
-    assert.match(rows[1], /^0\s+idle\s+node\s+\d+\s+\S+\s+0$/);
+    assert.match(rows.shift()!, /^load balancing: 0 tasks unassigned, scheme leastload, (at most \d+ tasks? |no limit of tasks )per engine$/);
+    assert.match(rows[0], /^id\s+state\s+kernel\s+pid\s+host\s+queue\s+balanced$/);
+    assert.match(rows[1], /^0\s+idle\s+node\s+\d+\s+\S+\s+0\s+0$/);
     assert.match(rows[2], /^1\s+idle\s+node\s+\d+/);
 
     const rc = await Client.connect({ file: connectionFilePath('client', 'cli', dir) });

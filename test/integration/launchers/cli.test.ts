@@ -74,7 +74,7 @@ describe('the mpi launcher from the command line', () => {
       assert.match(status, /^cluster "T": controller pid \d+, 2 engines, listening on 127\.0\.0\.1:\d+ \(this machine only\)$/m);
       assert.match(status, /^set\s+launcher\s+state\s+job\s+engines\s+hosts\s+reason$/m);
       assert.match(status, new RegExp(`^set-1\\s+mpi\\s+running\\s+-\\s+0-1 \\(2/2\\)\\s+${os.hostname()}$`, 'm'));
-      assert.match(status, new RegExp(`^1\\s+idle\\s+python\\s+\\d+\\s+${os.hostname()}\\s+0$`, 'm'));
+      assert.match(status, new RegExp(`^1\\s+idle\\s+python\\s+\\d+\\s+${os.hostname()}\\s+0\\s+0$`, 'm'));
 
       const added = await ok(['engines', '-n', '2', '--launcher', 'mpi', '--engine', 'python', '--python', mpiPython, '--profile', 'T']);
       assert.match(added, /^set-2: 2 python engines through the mpi launcher, ids 2-3 on \S+$/m);

@@ -34,15 +34,17 @@ describe('EngineTable', () => {
     expect(spacer.style.height).toBe(`${256 * 28}px`);
   });
 
-  it('shows each engine: id, kernel, host, pid, state, queue, task, done, CPU, memory, uptime', async () => {
+  it('shows each engine: id, kernel, host, pid, state, queue, balanced, task, done, CPU, memory, uptime', async () => {
     const now = Date.now();
     store.now = now;
-    store.applyEngines({ rows: [engineRow(0, { state: 'busy', queue: 2, tasksDone: 7, registered: now - 5000, currentTask: { msgType: 'execute', started: now - 1500 } })], removed: [], reset: false });
+    store.applyEngines({ rows: [engineRow(0, { state: 'busy', queue: 2, balanced: 1, tasksDone: 7, registered: now - 5000, currentTask: { msgType: 'apply', started: now - 1500 } })], removed: [], reset: false });
     const { container } = render(EngineTable);
     const row = container.querySelector('.row[data-engine-id="0"]') as HTMLElement;
     expect(row.dataset.state).toBe('busy');
     const cells = [...row.querySelectorAll('[role=gridcell]')].map((c) => c.textContent?.trim());
-    expect(cells.slice(1, 12)).toEqual(['0', 'node', 'host-a', '1000', 'busy', '2', 'execute 1.5 s', '7', '1.5%', '50 MiB', '5s']);
+    expect(cells.slice(1, 13)).toEqual(['0', 'node', 'host-a', '1000', 'busy', '2', '1', 'apply 1.5 s', '7', '1.5%', '50 MiB', '5s']);
+    const heads = [...container.querySelectorAll('[role=columnheader]')].map((c) => c.textContent?.trim());
+    expect(heads.slice(6, 8)).toEqual(['queue', 'balanced']);
     expect(row.querySelector('svg.spark polyline')).not.toBeNull();
   });
 
@@ -161,9 +163,34 @@ describe('ClusterBar', () => {
     render(ClusterBar);
     await tick();
     expect(screen.getByTestId('cluster-status').textContent).toMatch(/local cluster\s*app.*controller pid 42/);
+    expect(screen.getByTestId('load-balancing').textContent).toBe('· load-balanced: 0 unassigned · leastload');
     await fireEvent.input(screen.getByLabelText('Number of engines'), { target: { value: '3' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Add engines' }));
     expect(api.addEngines).toHaveBeenCalledWith({ n: 3, kind: 'python' });
+  });
+});
+
+describe('ClusterBar, load balancing', () => {
+  beforeEach(() => setApi(fakeApi().api));
+  afterEach(() => {
+    setApi(null);
+    store.cluster = null;
+  });
+
+  it('shows the unassigned tasks and the scheme, with the hwm in its tooltip, as the snapshot changes; nothing when the controller reports none', async () => {
+    store.cluster = { ...clusterSnapshot('running'), balancing: { scheme: 'twobin', hwm: 0, unassigned: 1 } };
+    render(ClusterBar);
+    await tick();
+    const note = screen.getByTestId('load-balancing');
+    expect(note.textContent).toBe('· load-balanced: 1 unassigned · twobin');
+    expect(note.getAttribute('title')).toBe('1 load-balanced task waiting in the controller, not yet sent to any engine; engines picked by twobin, no limit per engine');
+    store.cluster = { ...clusterSnapshot('running'), balancing: { scheme: 'leastload', hwm: 2, unassigned: 12 } };
+    await tick();
+    expect(screen.getByTestId('load-balancing').textContent).toBe('· load-balanced: 12 unassigned · leastload');
+    expect(screen.getByTestId('load-balancing').getAttribute('title')).toBe('12 load-balanced tasks waiting in the controller, not yet sent to any engine; engines picked by leastload, at most 2 per engine');
+    store.cluster = { ...clusterSnapshot('running'), balancing: null };
+    await tick();
+    expect(screen.queryByTestId('load-balancing')).toBeNull();
   });
 });
 

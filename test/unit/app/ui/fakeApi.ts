@@ -24,6 +24,7 @@ export function engineRow(id: number, patch: Partial<EngineRow> = {}): EngineRow
     pid: 1000 + id,
     state: 'idle',
     queue: 0,
+    balanced: 0,
     tasksDone: 0,
     currentTask: null,
     registered: Date.now() - 5000,
@@ -46,5 +47,6 @@ export function clusterSnapshot(status: ClusterSnapshot['status'], settings: Par
     controllerPid: 42,
     error: null,
     settings: { engineCount: 3, engineKind: 'node', attach: false, profile: 'app', ...settings },
+    balancing: status === 'running' ? { scheme: 'leastload', hwm: 2, unassigned: 0 } : null,
   };
 }
