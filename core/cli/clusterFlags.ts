@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SettingsError, type ClusterSettings } from '../cluster/profileSettings.js';
 import { isLanguageName, languageNames } from '../kernels/index.js';
+import { parseHwm, parseScheme } from '../controller/options.js';
 import { isLauncherPath } from '../launch/plugins.js';
 import { hostCounts } from '../launch/sshHosts.js';
 import type { Json } from '../protocol/messages.js';
@@ -31,10 +32,12 @@ export const ENGINE_SET_FLAGS = {
   'launcher-option': { type: 'string', multiple: true },
 } as const;
 
-/** Where the controller listens: for start and profile only (a running controller keeps its address). */
-export const ADDRESS_FLAGS = {
+/** Where the controller listens and how it balances tasks: for start and profile only (a running controller keeps them). */
+export const CONTROLLER_FLAGS = {
   ip: { type: 'string' },
   location: { type: 'string' },
+  scheme: { type: 'string' },
+  hwm: { type: 'string' },
 } as const;
 
 /** Flags whose values often start with a dash (mpiexec's and ssh's own options). */
@@ -138,6 +141,10 @@ export function resolveSettings(file: ClusterSettings, fileName: string, values:
     const v = str(values, flag);
     if (v !== undefined) out[key] = nonEmpty(v, `--${flag}`);
   }
+  const scheme = str(values, 'scheme');
+  if (scheme !== undefined) out.scheme = asUsage(() => parseScheme(scheme));
+  const hwm = str(values, 'hwm');
+  if (hwm !== undefined) out.hwm = asUsage(() => parseHwm(hwm));
   const timeout = str(values, 'engine-timeout-ms');
   if (timeout !== undefined) out.engineTimeoutMs = milliseconds(timeout, '--engine-timeout-ms');
   return out;
@@ -188,6 +195,15 @@ export function launcherOption(pair: string): LauncherOptions {
     value = text;
   }
   return { [key]: value };
+}
+
+/** The controller's own check of its flag, its error reported as this command's. */
+function asUsage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function str(values: FlagValues, name: string): string | undefined {

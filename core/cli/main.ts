@@ -11,7 +11,7 @@ import { parseArgs as parseControllerArgs, USAGE as CONTROLLER_USAGE } from '../
 import { nodeEntry } from '../util/entry.js';
 import { waitForExit } from '../util/processes.js';
 import { DEFAULT_LANGUAGE, engineLanguage } from '../kernels/index.js';
-import { ADDRESS_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, language } from './clusterFlags.js';
+import { CONTROLLER_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, language } from './clusterFlags.js';
 import { engines } from './enginesCommand.js';
 import { profile } from './profileCommand.js';
 import { connectTo, PROFILE_FLAGS, settingsFor } from './profileOptions.js';
@@ -103,7 +103,7 @@ async function start(args: string[]): Promise<number> {
     options: {
       ...PROFILE_FLAGS,
       ...ENGINE_SET_FLAGS,
-      ...ADDRESS_FLAGS,
+      ...CONTROLLER_FLAGS,
       daemon: { type: 'boolean', default: false },
       verbose: { type: 'boolean', default: false },
       restart: { type: 'string' },
@@ -126,6 +126,8 @@ async function start(args: string[]): Promise<number> {
     dir: values.dir,
     ip: settings.ip,
     location: settings.location,
+    scheme: settings.scheme,
+    hwm: settings.hwm,
     python: settings.python,
     detached: values.daemon,
     verbose: values.verbose,

@@ -5,12 +5,12 @@
  */
 import { parseArgs } from 'node:util';
 import { writeClusterSettings } from '../cluster/profileSettings.js';
-import { ADDRESS_FLAGS, ENGINE_SET_FLAGS, joinDashValues } from './clusterFlags.js';
+import { CONTROLLER_FLAGS, ENGINE_SET_FLAGS, joinDashValues } from './clusterFlags.js';
 import { PROFILE_FLAGS, settingsFor } from './profileOptions.js';
 
 export async function profile(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args: joinDashValues(args), options: { ...PROFILE_FLAGS, ...ENGINE_SET_FLAGS, ...ADDRESS_FLAGS } });
-  const saving = Object.keys(values).some((k) => k in ENGINE_SET_FLAGS || k in ADDRESS_FLAGS);
+  const { values } = parseArgs({ args: joinDashValues(args), options: { ...PROFILE_FLAGS, ...ENGINE_SET_FLAGS, ...CONTROLLER_FLAGS } });
+  const saving = Object.keys(values).some((k) => k in ENGINE_SET_FLAGS || k in CONTROLLER_FLAGS);
   const { settings, file } = settingsFor(values);
   if (saving) {
     writeClusterSettings(settings, values.profile, values.dir);

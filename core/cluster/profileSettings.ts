@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { profileDir } from '../connection/connectionFile.js';
-import type { Json } from '../protocol/messages.js';
+import { SCHEMES, type Json, type Scheme } from '../protocol/messages.js';
 
 export interface ClusterSettings {
   /** Engines to start. */
@@ -25,6 +25,10 @@ export interface ClusterSettings {
   location?: string;
   /** How long the engines may take to register. */
   engineTimeoutMs?: number;
+  /** How the controller's scheduler picks an engine for a load-balanced task. */
+  scheme?: Scheme;
+  /** Load-balanced tasks outstanding per engine at most (0: no limit). */
+  hwm?: number;
 }
 
 const FIELDS: Record<keyof ClusterSettings, (v: unknown) => string | null> = {
@@ -36,6 +40,8 @@ const FIELDS: Record<keyof ClusterSettings, (v: unknown) => string | null> = {
   ip: (v) => (typeof v === 'string' && v !== '' ? null : 'an address'),
   location: (v) => (typeof v === 'string' && v !== '' ? null : 'an address or host name'),
   engineTimeoutMs: (v) => (Number.isSafeInteger(v) && (v as number) > 0 ? null : 'a whole number of milliseconds'),
+  scheme: (v) => ((SCHEMES as readonly unknown[]).includes(v) ? null : `one of ${SCHEMES.join(', ')}`),
+  hwm: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'a whole number of tasks per engine (0: no limit)'),
 };
 
 export class SettingsError extends Error {

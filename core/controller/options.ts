@@ -194,11 +194,10 @@ export function parseArgs(argv: readonly string[]): { options: ControllerOptions
         o.resultStoreEntries = int(name, value, 0, 10_000_000);
         break;
       case 'scheme':
-        if (!(SCHEMES as readonly string[]).includes(value)) throw new UsageError(`--scheme must be one of ${SCHEMES.join(', ')}, got ${JSON.stringify(value)}`);
-        o.scheme = value as Scheme;
+        o.scheme = parseScheme(value);
         break;
       case 'hwm':
-        o.hwm = int(name, value, 0, 1_000_000);
+        o.hwm = parseHwm(value);
         break;
     }
   }
@@ -206,6 +205,17 @@ export function parseArgs(argv: readonly string[]): { options: ControllerOptions
     throw new UsageError(`--dead-after-ms (${o.deadAfterMs}) must be larger than --heartbeat-ms (${o.heartbeatMs})`);
   }
   return { options: o, unknown, help };
+}
+
+/** --scheme's value (also checked by `multiengine start` before it starts a controller). */
+export function parseScheme(value: string): Scheme {
+  if (!(SCHEMES as readonly string[]).includes(value)) throw new UsageError(`--scheme must be one of ${SCHEMES.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as Scheme;
+}
+
+/** --hwm's value: load-balanced tasks outstanding per engine at most, 0 for no limit. */
+export function parseHwm(value: string): number {
+  return int('hwm', value, 0, 1_000_000);
 }
 
 function int(name: string, value: string, min: number, max: number): number {

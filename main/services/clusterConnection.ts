@@ -249,6 +249,8 @@ export class ClusterConnection {
           spawner: this.opts.spawner,
           ip: t.plan.ip,
           location: t.plan.location,
+          scheme: t.plan.scheme,
+          hwm: t.plan.hwm,
         });
         this.rc = await Client.connect({ file: this.cluster.connectionFile, subscribe: 'all' });
       }

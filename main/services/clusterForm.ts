@@ -6,7 +6,7 @@
 import { clusterSettingsPath, readClusterSettings, SettingsError, writeClusterSettings, type ClusterSettings } from '../../core/cluster/profileSettings.js';
 import type { EngineSetOptions } from '../../core/client/client.js';
 import { hostCounts, hostEntries } from '../../core/launch/sshHosts.js';
-import type { Json } from '../../core/protocol/messages.js';
+import type { Json, Scheme } from '../../core/protocol/messages.js';
 import { splitWords as shellWords } from '../../core/util/words.js';
 import { FORM_LAUNCHERS, type ClusterForm, type ClusterFormState, type FormLauncher, type KernelKind } from '../../preload/contract.js';
 import type { EngineGroup } from './engineTable.js';
@@ -22,6 +22,8 @@ export interface ClusterPlan {
   engineTimeoutMs?: number;
   ip?: string;
   location?: string;
+  scheme?: Scheme;
+  hwm?: number;
 }
 
 type Options = { [key: string]: Json };
@@ -150,6 +152,8 @@ export function planOf(s: ClusterSettings, base: EngineGroup): ClusterPlan {
   if (s.engineTimeoutMs !== undefined) plan.engineTimeoutMs = s.engineTimeoutMs;
   if (s.ip !== undefined) plan.ip = s.ip;
   if (s.location !== undefined) plan.location = s.location;
+  if (s.scheme !== undefined) plan.scheme = s.scheme;
+  if (s.hwm !== undefined) plan.hwm = s.hwm;
   return plan;
 }
 

@@ -48,6 +48,29 @@ test('start --daemon, status, stop', async () => {
   }
 });
 
+test('--scheme and --hwm saved in the profile reach the controller that start starts; a bad one is refused before anything starts', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));
+  const env = { MULTIENGINE_DIR: dir };
+  try {
+    const bad = cli(['start', '-n', '1', '--profile', 'lb', '--daemon', '--scheme', 'fastest'], env);
+    assert.equal(bad.status, 2, bad.stderr);
+    assert.match(bad.stderr, /--scheme must be one of leastload, lru, random, twobin, weighted, got "fastest"/);
+    assert.equal(fs.existsSync(connectionFilePath('client', 'lb', dir)), false, 'no controller was started');
+
+    const saved = cli(['profile', '--profile', 'lb', '-n', '1', '--scheme', 'lru', '--hwm', '3'], env);
+    assert.equal(saved.status, 0, saved.stderr);
+    assert.match(saved.stdout, /"scheme": "lru",\s+"hwm": 3/);
+    const started = cli(['start', '--profile', 'lb', '--daemon'], env);
+    assert.equal(started.status, 0, started.stderr);
+    const status = cli(['status', '--profile', 'lb'], env);
+    assert.match(status.stdout, /^load balancing: 0 tasks unassigned, scheme lru, at most 3 tasks per engine$/m);
+    const stopped = cli(['stop', '--profile', 'lb'], env);
+    assert.equal(stopped.status, 0, stopped.stderr);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('start in the foreground stops every process it started on Ctrl-C (SIGINT)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));
   try {

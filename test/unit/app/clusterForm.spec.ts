@@ -115,13 +115,15 @@ describe('cluster.json from the form, and back', () => {
   });
 
   it('plans the start as the file says', () => {
-    expect(planOf({ launcher: 'slurm', launcherOptions: { partition: 'debug' }, engineTimeoutMs: 120000, ip: '0.0.0.0', location: 'head' }, { n: 4, kind: 'node' })).toEqual({
+    expect(planOf({ launcher: 'slurm', launcherOptions: { partition: 'debug' }, engineTimeoutMs: 120000, ip: '0.0.0.0', location: 'head', scheme: 'lru', hwm: 1 }, { n: 4, kind: 'node' })).toEqual({
       groups: [{ n: 4, kind: 'node' }],
       launcher: 'slurm',
       launcherOptions: { partition: 'debug' },
       engineTimeoutMs: 120000,
       ip: '0.0.0.0',
       location: 'head',
+      scheme: 'lru',
+      hwm: 1,
     });
     expect(planOf({}, { n: 2, kind: 'python' })).toEqual({ groups: [{ n: 2, kind: 'python' }], launcher: 'local' });
   });

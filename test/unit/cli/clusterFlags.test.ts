@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ADDRESS_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, parseHosts, resolveSettings } from '../../../core/cli/clusterFlags.ts';
+import { CONTROLLER_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, parseHosts, resolveSettings } from '../../../core/cli/clusterFlags.ts';
 import { UsageError } from '../../../core/cli/usage.ts';
 import { splitWords } from '../../../core/util/words.ts';
 import { SettingsError, type ClusterSettings } from '../../../core/cluster/profileSettings.ts';
@@ -14,7 +14,7 @@ const FILE = '/profiles/profile_hpc/cluster.json';
 
 /** What `multiengine start <args>` would start, over `file` (the profile's cluster.json). */
 function settings(args: string[], file: ClusterSettings = {}): ClusterSettings {
-  const { values } = parseArgs({ args: joinDashValues(args), options: { ...ENGINE_SET_FLAGS, ...ADDRESS_FLAGS } });
+  const { values } = parseArgs({ args: joinDashValues(args), options: { ...ENGINE_SET_FLAGS, ...CONTROLLER_FLAGS } });
   return resolveSettings(file, FILE, values);
 }
 
@@ -97,6 +97,12 @@ test('bad values name the flag and the value', () => {
   usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:two'], /--ssh-hosts: "b:two": the count after ':' must be a whole number ≥ 1/);
   usageError(['--launcher', 'ssh', '--ssh-hosts', 'b:1,b:2'], /--ssh-hosts: b is given twice/);
   assert.throws(() => settings([], { engine: 'rust' }), (e: Error) => e instanceof SettingsError && e.message === `${FILE}: engine must be one of node, python, got "rust"`);
+});
+
+test('--scheme and --hwm are checked as the controller checks them and saved as settings', () => {
+  assert.deepEqual(settings(['--scheme', 'twobin', '--hwm', '0']), { scheme: 'twobin', hwm: 0 });
+  usageError(['--scheme', 'fastest'], /--scheme must be one of leastload, lru, random, twobin, weighted, got "fastest"/);
+  usageError(['--hwm', '1.5'], /--hwm must be a whole number from 0 to 1000000, got "1.5"/);
 });
 
 test('parseHosts keeps user@host and the order given', () => {
