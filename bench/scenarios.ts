@@ -88,6 +88,27 @@ export async function pushPullRates(one: DirectView<true>, o: BenchOptions): Pro
   return { push: pushes.map((s) => bytes / 1e6 / s), pull: pulls.map((s) => bytes / 1e6 / s) };
 }
 
+/** 2,000 `applyAsync` of the identity on one engine, then wait for all (checked): tasks/s. */
+async function asyncThroughput(rc: Client, one: DirectView<true>, kind: BenchKind, o: BenchOptions): Promise<Figure> {
+  const count = 2000;
+  const burst = async () => {
+    const ars: AsyncResult<unknown>[] = [];
+    for (let i = 0; i < count; i++) ars.push(one.applyAsync(CODE[kind].identity, i) as AsyncResult<unknown>);
+    await rc.wait(ars);
+    if ((await ars[1999]) !== 1999) throw new Error('async results out of order');
+  };
+  return figure('async_throughput', kind, 4, 'tasks/s', (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s));
+}
+
+/** Only the direct path's 1-engine round trip and async throughput, as mainScenarios measures them (A/B runs). */
+export async function directScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {
+  await withCluster(4, kind, async (_cluster, rc) => {
+    const one = rc.view(0);
+    o.emit(figure('apply_rtt_1', kind, 4, 'us', await applyRoundTrips(one, kind, o)));
+    o.emit(await asyncThroughput(rc, one, kind, o));
+  });
+}
+
 export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {
   const c = CODE[kind];
   await withCluster(4, kind, async (cluster, rc) => {
@@ -107,14 +128,7 @@ export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<v
     o.emit(figure('apply_rtt_all', kind, 4, 'us', us(await timed(() => all.applySync(c.noop), reps / 2, warm / 2))));
     o.emit(figure('execute_all', kind, 4, 'us', us(await timed(() => all.execute('a=1', { block: true }), reps / 2, warm / 2))));
 
-    const count = 2000;
-    const burst = async () => {
-      const ars: AsyncResult<unknown>[] = [];
-      for (let i = 0; i < count; i++) ars.push(one.applyAsync(c.identity, i) as AsyncResult<unknown>);
-      await rc.wait(ars);
-      if ((await ars[1999]) !== 1999) throw new Error('async results out of order');
-    };
-    o.emit(figure('async_throughput', kind, 4, 'tasks/s', (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s)));
+    o.emit(await asyncThroughput(rc, one, kind, o));
 
     const { push, pull } = await pushPullRates(one, o);
     o.emit(figure('push_128MiB', kind, 4, 'MB/s', push));
