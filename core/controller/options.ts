@@ -39,12 +39,15 @@ export interface ControllerOptions {
 }
 
 /**
- * 2: one task running and the next already on the engine, so an engine never idles for a round
- * trip between trivial tasks; yet at most one task waits behind a long one, so uneven tasks
- * still balance (with 60 ms tasks, a queued one can finish at most ~60 ms late, where a larger
- * hwm lets the end of a map wait behind several). ipyparallel's 1 pays that round trip per task.
+ * 4, from `npm run bench -- --lb-hwm 1,2,4,8,0` (docs/benchmarks.md, "Load-balanced view"): with
+ * 4 engines, 10,000 trivial tasks ran at 9,300–10,200/s with 4 against 5,500–6,900/s with 2 and
+ * 3,200–4,200/s with 1 (each task's round trip through the controller is hidden behind the
+ * engine's queue), and the skewed map (1–60 ms tasks) finished no later than with 1 or 2: up to
+ * 3 tasks wait behind a long one, but leastload sends each task to the shortest queue. 0 (no
+ * limit) hands a map's tasks out at once, so they no longer balance. The cost: a direct request
+ * to an engine may wait behind up to 4 balanced tasks. ipyparallel's default is 1.
  */
-export const DEFAULT_HWM = 2;
+export const DEFAULT_HWM = 4;
 
 export const DEFAULT_OPTIONS: ControllerOptions = {
   ip: '127.0.0.1',
