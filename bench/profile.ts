@@ -1,6 +1,7 @@
 /**
  * A single scenario on a small local cluster, for profiling (not part of `npm run bench`):
- *   node --import tsx bench/profile.ts rtt|async|push|pull|execute [--kind node|python] [--n 1] [--reps N]
+ *   node --import tsx bench/profile.ts rtt|async|lb|push|pull|execute [--kind node|python] [--n 1] [--reps N]
+ * (lb: load-balanced applyAsync bursts of 2,000, as lb_async_throughput; use --n 4)
  * Start it with NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR' to profile the client, controller
  * and node engines at once (the cluster inherits the environment), or attach perf/strace by pid
  * (they are printed first).
@@ -50,6 +51,14 @@ if (scenario === 'rtt') {
   for (let r = 0; r < reps / 2000; r++) {
     const ars: AsyncResult<unknown>[] = [];
     for (let i = 0; i < 2000; i++) ars.push(one.applyAsync(ident, i) as AsyncResult<unknown>);
+    await rc.wait(ars);
+  }
+  units = reps;
+} else if (scenario === 'lb') {
+  const lview = rc.loadBalancedView();
+  for (let r = 0; r < reps / 2000; r++) {
+    const ars: AsyncResult<unknown>[] = [];
+    for (let i = 0; i < 2000; i++) ars.push(lview.applyAsync(ident, i) as AsyncResult<unknown>);
     await rc.wait(ars);
   }
   units = reps;

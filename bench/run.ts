@@ -103,10 +103,13 @@ function ensurePython(modules: string, packages: string[]): void {
 async function runDriver(file: string, args: string[]): Promise<void> {
   const driver = path.join(path.dirname(new URL(import.meta.url).pathname), file);
   const child = spawn(SYSTEM_PYTHON, [driver, ...(values.quick ? ['--quick'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Listened for from the start: a driver may exit before its last line is read, and a missed
+  // 'exit' would leave nothing pending, so node would end the run here without its report.
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
   for await (const line of readline.createInterface({ input: child.stdout })) {
     if (line.startsWith('{')) emit(JSON.parse(line) as Figure);
   }
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const code = await exited;
   if (code !== 0) throw new Error(`${file} exited with ${code}`);
 }
 
