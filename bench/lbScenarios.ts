@@ -3,11 +3,8 @@
  * "Load-balanced tasks"), run on a local cluster of 4 engines whose controller has a given
  * --hwm. ipp_driver.py and dask_driver.py run the same ones with the same task durations.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Cluster, NodeSpawner, type AsyncResult, type Client, type ProcessSpawner } from 'multiengine';
-import { type BenchKind, type BenchOptions } from './scenarios.ts';
+import { NodeSpawner, type AsyncResult, type ProcessSpawner } from 'multiengine';
+import { withCluster, type BenchKind, type BenchOptions } from './scenarios.ts';
 import { figure, timed } from './stats.ts';
 
 /** Tasks of lb_async_throughput (the anchors' count; quick runs fewer). */
@@ -50,19 +47,6 @@ function hwmSpawner(hwm: number | undefined): ProcessSpawner | undefined {
   return { start: (spec) => inner.start(spec.entry === 'core/controller/main' ? { ...spec, args: [...spec.args, '--hwm', String(hwm)] } : spec) };
 }
 
-async function withLbCluster<T>(kind: BenchKind, hwm: number | undefined, fn: (rc: Client) => Promise<T>): Promise<T> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-'));
-  const cluster = await Cluster.start({ n: 4, engine: kind, dir, profile: 'bench', spawner: hwmSpawner(hwm) });
-  const rc = await cluster.connect();
-  try {
-    return await fn(rc);
-  } finally {
-    rc.close();
-    await cluster.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
 /**
  * lb_async_throughput and lb_map_skewed (lview.mapSync, chunksize 1) on 4 engines with the
  * controller's --hwm (undefined: its default); `suffix` tells the figures of an hwm sweep apart.
@@ -72,7 +56,7 @@ export async function lbScenarios(kind: BenchKind, o: BenchOptions, opts: { hwm?
   const sfx = opts.suffix ?? '';
   const durations = skewedDurations();
   const bound = lowerBound(durations);
-  await withLbCluster(kind, opts.hwm, async (rc) => {
+  await withCluster(4, kind, async (_cluster, rc) => {
     const lview = rc.loadBalancedView();
     const count = o.quick ? 2000 : ASYNC_TASKS;
     const identity = kind === 'python' ? 'lambda x: x' : '(x) => x';
@@ -94,7 +78,7 @@ export async function lbScenarios(kind: BenchKind, o: BenchOptions, opts: { hwm?
       const direct = async () => check(await all.mapSync(SPIN[kind], durations));
       emitMakespan(o, `direct_map_skewed${sfx}`, kind, await timed(direct, o.quick ? 1 : 3, 1), bound);
     }
-  });
+  }, hwmSpawner(opts.hwm));
 }
 
 /** A makespan figure with its lower bound and the median's ratio to it (the drivers add the same fields). */

@@ -6,22 +6,16 @@
  *   node --import tsx bench/lbTimeline.ts [--maps 3]
  * The controller runs with its default --hwm.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { Cluster } from 'multiengine';
 import { lowerBound, skewedDurations } from './lbScenarios.ts';
+import { withCluster } from './scenarios.ts';
 import { median } from './stats.ts';
 
 const { values } = parseArgs({ options: { maps: { type: 'string', default: '3' } } });
 const d = skewedDurations();
 const fn = '(ms) => { const t0 = performance.timeOrigin + performance.now(); const end = performance.now() + ms; while (performance.now() < end); return [process.pid, t0, performance.timeOrigin + performance.now()]; }';
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-'));
-const cluster = await Cluster.start({ n: 4, engine: 'node', dir, profile: 'bench' });
-const rc = await cluster.connect();
-try {
+await withCluster(4, 'node', async (_cluster, rc) => {
   const lview = rc.loadBalancedView();
   for (let rep = 0; rep < Number(values.maps); rep++) {
     const t = performance.timeOrigin + performance.now();
@@ -45,8 +39,4 @@ try {
         `gaps ${engines.map((e) => ms(e.gaps)).join(', ')} ms (median ${engines.map((e) => e.medianGap.toFixed(2)).join(', ')} ms)`,
     );
   }
-} finally {
-  rc.close();
-  await cluster.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-}
+});

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CompositeError, Cluster, type AsyncResult, type Client, type DirectView } from 'multiengine';
+import { CompositeError, Cluster, type AsyncResult, type Client, type DirectView, type ProcessSpawner } from 'multiengine';
 import { rssKB, ussKB } from '../core/util/processes.ts';
 import { figure, timed, type Figure } from './stats.ts';
 
@@ -27,9 +27,10 @@ function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-'));
 }
 
-async function withCluster<T>(n: number, engine: BenchKind, fn: (cluster: Cluster, rc: Client) => Promise<T>): Promise<T> {
+/** A fresh local cluster of `n` engines (its controller started by `spawner`, when given) for `fn`; stopped after. */
+export async function withCluster<T>(n: number, engine: BenchKind, fn: (cluster: Cluster, rc: Client) => Promise<T>, spawner?: ProcessSpawner): Promise<T> {
   const dir = tmpDir();
-  const cluster = await Cluster.start({ n, engine, dir, profile: 'bench' });
+  const cluster = await Cluster.start({ n, engine, dir, profile: 'bench', spawner });
   const rc = await cluster.connect();
   try {
     return await fn(cluster, rc);
