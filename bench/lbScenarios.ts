@@ -41,7 +41,7 @@ export const SPIN = {
 } as const;
 
 /** Starts the controller with `--hwm` (the Cluster has no option for it; the spawner adds the flag). */
-function hwmSpawner(hwm: number | undefined): ProcessSpawner | undefined {
+export function hwmSpawner(hwm: number | undefined): ProcessSpawner | undefined {
   if (hwm === undefined) return undefined;
   const inner = new NodeSpawner();
   return { start: (spec) => inner.start(spec.entry === 'core/controller/main' ? { ...spec, args: [...spec.args, '--hwm', String(hwm)] } : spec) };

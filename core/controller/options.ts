@@ -39,13 +39,14 @@ export interface ControllerOptions {
 }
 
 /**
- * 4, from `npm run bench -- --lb-hwm 1,2,4,8,0` (docs/benchmarks.md, "Load-balanced view"): with
- * 4 engines, 10,000 trivial tasks ran at 9,300–10,200/s with 4 against 5,500–6,900/s with 2 and
- * 3,200–4,200/s with 1 (each task's round trip through the controller is hidden behind the
- * engine's queue), and the skewed map (1–60 ms tasks) finished no later than with 1 or 2: up to
- * 3 tasks wait behind a long one, but leastload sends each task to the shortest queue. 0 (no
- * limit) hands a map's tasks out at once, so they no longer balance. The cost: a direct request
- * to an engine may wait behind up to 4 balanced tasks. ipyparallel's default is 1.
+ * 4, from `npm run bench -- --scenarios lb --lb-hwm …` (docs/benchmarks.md, "Load-balanced view"):
+ * with 4 engines, trivial tasks ran 1.5–1.7× faster than with 2 and 2.2–3.1× faster than with 1
+ * (an engine's next tasks are already queued, and it gets them several per read), and a map of
+ * uneven 1–60 ms tasks finished no later. 8 costs less CPU per task still, but a task queued on an
+ * engine stays there, so at the end of a map of long, uneven tasks up to hwm − 1 tasks may wait
+ * behind the longest while other engines idle, and a direct request waits behind up to hwm
+ * balanced tasks. 0 (no limit) hands a map's tasks out at once: they no longer balance.
+ * ipyparallel's default is 1.
  */
 export const DEFAULT_HWM = 4;
 
