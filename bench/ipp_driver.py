@@ -5,6 +5,9 @@ with the system /usr/bin/python3) and prints one JSON line per figure:
   {"name": ..., "kind": "ipyparallel", "n": 4, "unit": ..., "min": ..., "median": ..., "max": ..., "samples": k}
 Every process it starts is stopped in a `finally`; its profile lives in a temporary directory.
 
+With `--durations FILE` (a JSON list of ms, bench/lbScenarios.ts's skewed durations) it also runs the
+load-balanced scenarios (lb_async_throughput, lb_map_skewed, direct_map_skewed); with `--only-lb`, only those.
+
 With `--launchers local,mpi,slurm` (bench/run.ts --hosts --compare ipyparallel) it measures only
 the start of 16 engines through ipyparallel's local, MPI and SLURM engine launchers, to the first
 `apply` answered by all 16 ("start16_<launcher>"). mpiexec's root and oversubscription variables and the
@@ -21,6 +24,22 @@ import time
 QUICK = "--quick" in sys.argv
 N = 4
 LAUNCHERS = sys.argv[sys.argv.index("--launchers") + 1].split(",") if "--launchers" in sys.argv else []
+DURATIONS = sys.argv[sys.argv.index("--durations") + 1] if "--durations" in sys.argv else None
+ONLY_LB = "--only-lb" in sys.argv
+LB_TASKS = 2000 if QUICK else 10000
+
+
+def spin(ms):
+    """Busy work for ms of wall time (on the clock, as bench/lbScenarios.ts's SPIN); returns ms."""
+    import time
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
+    return ms
+
+
+def lower_bound(durations, engines=N):
+    return max(sum(durations) / engines, max(durations)) / 1000
 
 
 def emit(name, unit, samples, n=N, **extra):
@@ -41,6 +60,28 @@ def timed(fn, reps, warm=0):
         fn()
         out.append(time.perf_counter() - t)
     return out
+
+
+def lb_scenarios(rc, durations):
+    """lb_async_throughput (LoadBalancedView.apply_async, then wait) and the skewed maps, load-balanced and static."""
+    lview = rc.load_balanced_view()
+    dv = rc[:]
+
+    def burst():
+        ars = [lview.apply_async(lambda x: x, i) for i in range(LB_TASKS)]
+        rc.wait(ars)
+        for i in (0, LB_TASKS // 2, LB_TASKS - 1):
+            assert ars[i].get() == i, f"lb_async_throughput: task {i} answered {ars[i].get()}"
+    emit("lb_async_throughput", "tasks/s", [LB_TASKS / s for s in timed(burst, 1 if QUICK else 3)])
+
+    bound = lower_bound(durations)
+
+    def check(got):
+        assert list(got) == durations, "skewed map: the results are not the durations in input order"
+    for name, run in (("lb_map_skewed", lambda: check(lview.map_sync(spin, durations, chunksize=1))),
+                      ("direct_map_skewed", lambda: check(dv.map_sync(spin, durations)))):
+        samples = timed(run, 1 if QUICK else 3)
+        emit(name, "s", samples, lower_bound=bound, ratio_to_bound=statistics.median(samples) / bound)
 
 
 def launcher_starts(launchers):
@@ -76,6 +117,7 @@ def main():
     import ipyparallel as ipp
     import numpy as np
 
+    durations = json.load(open(DURATIONS)) if DURATIONS else None
     profile_dir = tempfile.mkdtemp(prefix="me-bench-ipp-")
     os.environ["IPYTHONDIR"] = profile_dir
     clusters = []
@@ -94,6 +136,11 @@ def main():
         clusters.remove(c)
 
     try:
+        if ONLY_LB:
+            c, rc = start(N)
+            lb_scenarios(rc, durations)
+            stop(c, rc)
+            return
         starts = []
         for _ in range(1 if QUICK else 3):
             t = time.perf_counter()
@@ -157,6 +204,8 @@ def main():
 
         items = list(range(10000))
         emit("map_10000", "s", timed(lambda: dv.map_sync(lambda x: x * x, items), 2 if QUICK else 5, 3))
+        if durations:
+            lb_scenarios(rc, durations)
 
         stop(c, rc)
 

@@ -30,6 +30,10 @@ const WHAT: Record<string, string> = {
   map_10000: '`mapSync` of 10,000 trivial items',
   overhead_apply_rtt_1: '`apply` round trip on engine 0',
   overhead_execute_all: "`execute('a=1')` on all engines",
+  // load-balanced (bench/lbScenarios.ts)
+  lb_async_throughput: '10,000 load-balanced `applyAsync`, then wait for all',
+  lb_map_skewed: 'load-balanced map of 400 skewed tasks (makespan)',
+  direct_map_skewed: 'static map of the same 400 skewed tasks (makespan)',
   // --hosts (bench/hosts.ts, bench/launchStart.ts)
   same_host_apply_rtt_1: "`apply` round trip, engine on the controller's host",
   same_host_push_128MiB: "push of 128 MiB, engine on the controller's host",

@@ -1,6 +1,7 @@
 /**
  * A single scenario on a small local cluster, for profiling (not part of `npm run bench`):
- *   node --import tsx bench/profile.ts rtt|async|push|pull|execute [--kind node|python] [--n 1] [--reps N]
+ *   node --import tsx bench/profile.ts rtt|async|lb|push|pull|execute [--kind node|python] [--n 1] [--reps N]
+ * (lb: load-balanced applyAsync bursts of 2,000, as lb_async_throughput; use --n 4, and --hwm N for the controller's)
  * Start it with NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR' to profile the client, controller
  * and node engines at once (the cluster inherits the environment), or attach perf/strace by pid
  * (they are printed first).
@@ -11,16 +12,17 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Cluster, type AsyncResult, type KernelKind } from 'multiengine';
 import { cpuSeconds } from '../core/util/processes.ts';
+import { hwmSpawner } from './lbScenarios.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { kind: { type: 'string', default: 'node' }, n: { type: 'string', default: '1' }, reps: { type: 'string', default: '2000' }, mb: { type: 'string', default: '128' } },
+  options: { kind: { type: 'string', default: 'node' }, n: { type: 'string', default: '1' }, reps: { type: 'string', default: '2000' }, mb: { type: 'string', default: '128' }, hwm: { type: 'string' } },
 });
 const kind = values.kind as KernelKind;
 const scenario = positionals[0] ?? 'rtt';
 const reps = Number(values.reps);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-prof-'));
-const cluster = await Cluster.start({ n: Number(values.n), engine: kind, dir, profile: 'prof' });
+const cluster = await Cluster.start({ n: Number(values.n), engine: kind, dir, profile: 'prof', spawner: hwmSpawner(values.hwm === undefined ? undefined : Number(values.hwm)) });
 const rc = await cluster.connect();
 console.error(JSON.stringify({ client: process.pid, controller: cluster.controllerPid, engines: rc.engines.map((e) => e.pid) }));
 const noop = kind === 'node' ? '() => null' : 'lambda: None';
@@ -50,6 +52,14 @@ if (scenario === 'rtt') {
   for (let r = 0; r < reps / 2000; r++) {
     const ars: AsyncResult<unknown>[] = [];
     for (let i = 0; i < 2000; i++) ars.push(one.applyAsync(ident, i) as AsyncResult<unknown>);
+    await rc.wait(ars);
+  }
+  units = reps;
+} else if (scenario === 'lb') {
+  const lview = rc.loadBalancedView();
+  for (let r = 0; r < reps / 2000; r++) {
+    const ars: AsyncResult<unknown>[] = [];
+    for (let i = 0; i < 2000; i++) ars.push(lview.applyAsync(ident, i) as AsyncResult<unknown>);
     await rc.wait(ars);
   }
   units = reps;

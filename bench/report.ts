@@ -100,3 +100,24 @@ export function printHostsReport(figures: readonly Figure[]): void {
     printTable(starts, 3);
   }
 }
+
+/**
+ * The load-balanced scenarios side by side: each contender's figure, a makespan's ratio to its
+ * lower bound, and throughput as a multiple of ipyparallel's and Dask's in the same run.
+ */
+export function printLbReport(figures: readonly Figure[]): void {
+  const lb = figures.filter((f) => f.name.startsWith('lb_') || f.name.startsWith('direct_map_skewed'));
+  if (lb.length === 0) return;
+  const median = (name: string, kind: Kind) => lb.find((f) => f.name === name && f.kind === kind)?.median;
+  const rows: string[][] = [['load-balanced', 'kind', 'unit', 'median', 'vs bound', 'vs ipyparallel', 'vs dask']];
+  for (const f of lb) {
+    const vs = (kind: Kind) => {
+      const theirs = median(f.name, kind);
+      if (theirs === undefined || f.kind === kind) return '–';
+      return `${fmt(higherIsBetter(f.unit) ? f.median / theirs : theirs / f.median)}×`;
+    };
+    rows.push([f.name, f.kind, f.unit, fmt(f.median), f.ratio_to_bound === undefined ? '–' : `${f.ratio_to_bound.toFixed(2)}×`, vs('ipyparallel'), vs('dask')]);
+  }
+  console.log('');
+  printTable(rows, 3);
+}

@@ -1,9 +1,16 @@
 /**
- * npm run bench [-- --quick] [-- --compare ipyparallel] [-- --kinds node,python] [-- --json FILE] [-- --hosts]
+ * npm run bench [-- --quick] [-- --compare ipyparallel,dask] [-- --kinds node,python] [-- --json FILE] [-- --hosts]
+ *                [-- --scenarios all|lb|direct] [-- --lb-hwm 1,2,4,0]
  *
  * Prints one JSON line per figure, then a readable table. With --compare ipyparallel the
  * same scenarios run on ipyparallel (Debian's python3-ipyparallel under /usr/bin/python3)
- * in the same run, and each figure is given as a ratio.
+ * in the same run, and each figure is given as a ratio; with --compare dask the load-balanced
+ * scenarios also run on dask.distributed (bench/dask_driver.py).
+ *
+ * --scenarios lb runs only the load-balanced scenarios (bench/lbScenarios.ts); --scenarios direct
+ * only the 1-engine round trip and the direct async throughput (for A/B runs against older
+ * commits). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
+ * (figures lb_*_hwm<N>), for choosing its default.
  *
  * --hosts runs the scenarios past one machine instead (docs/benchmarks.md, "Past one machine"):
  * round trip and 128 MiB push/pull with the engine on another network-namespace host beside that
@@ -12,28 +19,45 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { parseArgs } from 'node:util';
 import { hostsScenarios } from './hosts.ts';
 import { BENCH_LAUNCHERS, launcherStarts, prepareLaunchers, type BenchLauncher } from './launchStart.ts';
 import { measureLoopback } from './loopback.ts';
-import { printHostsReport, printReport } from './report.ts';
-import { clusterStart, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
+import { printHostsReport, printLbReport, printReport } from './report.ts';
+import { lbScenarios, skewedDurations } from './lbScenarios.ts';
+import { clusterStart, directScenarios, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
 import type { Figure } from './stats.ts';
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     compare: { type: 'string' },
+    scenarios: { type: 'string', default: 'all' },
+    'lb-hwm': { type: 'string' },
     kinds: { type: 'string', default: 'node,python' },
     json: { type: 'string' },
     hosts: { type: 'boolean', default: false },
     launchers: { type: 'string' },
   },
 });
-if (values.compare !== undefined && values.compare !== 'ipyparallel') {
-  console.error(`--compare takes "ipyparallel", got ${JSON.stringify(values.compare)}`);
+const compare = new Set((values.compare ?? '').split(',').map((c) => c.trim()).filter(Boolean));
+for (const c of compare) {
+  if (c !== 'ipyparallel' && c !== 'dask') {
+    console.error(`--compare takes ipyparallel and/or dask (with a comma), got ${JSON.stringify(c)}`);
+    process.exit(2);
+  }
+}
+const scenarios = values.scenarios;
+if (scenarios !== 'all' && scenarios !== 'lb' && scenarios !== 'direct') {
+  console.error(`--scenarios takes all, lb or direct, got ${JSON.stringify(scenarios)}`);
+  process.exit(2);
+}
+const lbHwms = values['lb-hwm'] === undefined ? [] : values['lb-hwm'].split(',').map((h) => Number(h.trim()));
+if (lbHwms.some((h) => !Number.isInteger(h) || h < 0)) {
+  console.error(`--lb-hwm takes whole numbers ≥ 0 (0: no limit), with commas, got ${JSON.stringify(values['lb-hwm'])}`);
   process.exit(2);
 }
 if (values.launchers !== undefined && !values.hosts) {
@@ -63,28 +87,42 @@ const emit = (f: Figure) => {
 const opts = { quick: values.quick, emit };
 const SYSTEM_PYTHON = '/usr/bin/python3';
 
-function ensureIpyparallel(): void {
-  const probe = spawnSync(SYSTEM_PYTHON, ['-c', 'import ipyparallel, numpy, psutil'], { encoding: 'utf8' });
+/** Installs Debian's packages for a driver when `modules` are not importable by the system Python (as root). */
+function ensurePython(modules: string, packages: string[]): void {
+  const probe = spawnSync(SYSTEM_PYTHON, ['-c', `import ${modules}`], { encoding: 'utf8' });
   if (probe.status === 0) return;
-  if (process.getuid?.() !== 0) {
-    throw new Error(`ipyparallel is not importable by ${SYSTEM_PYTHON}; install Debian's python3-ipyparallel python3-numpy python3-psutil`);
-  }
-  console.error('installing python3-ipyparallel with apt…');
-  for (const args of [['update'], ['install', '-y', 'python3-ipyparallel', 'python3-numpy', 'python3-psutil']]) {
+  if (process.getuid?.() !== 0) throw new Error(`${modules} is not importable by ${SYSTEM_PYTHON}; install Debian's ${packages.join(' ')}`);
+  console.error(`installing ${packages.join(' ')} with apt…`);
+  for (const args of [['update'], ['install', '-y', ...packages]]) {
     const r = spawnSync('apt-get', args, { stdio: ['ignore', 'ignore', 'inherit'] });
     if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed`);
   }
 }
 
-async function runIpyparallel(args: string[] = []): Promise<void> {
-  ensureIpyparallel();
-  const driver = path.join(path.dirname(new URL(import.meta.url).pathname), 'ipp_driver.py');
+/** Runs a Python driver of this folder and emits the figures it prints. */
+async function runDriver(file: string, args: string[]): Promise<void> {
+  const driver = path.join(path.dirname(new URL(import.meta.url).pathname), file);
   const child = spawn(SYSTEM_PYTHON, [driver, ...(values.quick ? ['--quick'] : []), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Listened for from the start: a driver may exit before its last line is read, and a missed
+  // 'exit' would leave nothing pending, so node would end the run here without its report.
+  const exited = new Promise<number | null>((r) => child.once('exit', r));
   for await (const line of readline.createInterface({ input: child.stdout })) {
     if (line.startsWith('{')) emit(JSON.parse(line) as Figure);
   }
-  const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) throw new Error(`ipyparallel driver exited with ${code}`);
+  const code = await exited;
+  if (code !== 0) throw new Error(`${file} exited with ${code}`);
+}
+
+async function runIpyparallel(args: string[] = []): Promise<void> {
+  ensurePython('ipyparallel, numpy, psutil', ['python3-ipyparallel', 'python3-numpy', 'python3-psutil']);
+  await runDriver('ipp_driver.py', args);
+}
+
+/** The skewed durations for the drivers, in a temporary file (the same list bench/lbScenarios.ts maps). */
+function durationsFile(): string {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-')), 'durations.json');
+  fs.writeFileSync(file, JSON.stringify(skewedDurations()));
+  return file;
 }
 
 const started = Date.now();
@@ -94,19 +132,35 @@ if (values.hosts) {
   const tools = await prepareLaunchers(launchers);
   try {
     await launcherStarts(kinds, launchers, opts, tools.slurm);
-    if (values.compare) await runIpyparallel(['--launchers', launchers.join(',')]);
+    if (compare.has('ipyparallel')) await runIpyparallel(['--launchers', launchers.join(',')]);
   } finally {
     await tools.stop();
   }
   printHostsReport(figures);
 } else {
   for (const kind of kinds) {
-    await clusterStart(kind, opts);
-    await mainScenarios(kind, opts);
-    await overhead(kind, values.quick ? [4, 16] : [4, 16, 64], opts);
+    if (scenarios === 'direct') await directScenarios(kind, opts);
+    if (scenarios === 'all') {
+      await clusterStart(kind, opts);
+      await mainScenarios(kind, opts);
+      await overhead(kind, values.quick ? [4, 16] : [4, 16, 64], opts);
+    }
+    if (scenarios !== 'direct') await lbScenarios(kind, opts, { direct: true });
+    for (const hwm of lbHwms) await lbScenarios(kind, opts, { hwm, suffix: `_hwm${hwm}` });
   }
-  if (values.compare) await runIpyparallel();
-  printReport(figures, { compare: values.compare === 'ipyparallel' });
+  const lb = scenarios !== 'direct';
+  const durations = lb ? durationsFile() : '';
+  try {
+    if (compare.has('ipyparallel') && scenarios !== 'direct') await runIpyparallel([...(lb ? ['--durations', durations] : []), ...(scenarios === 'lb' ? ['--only-lb'] : [])]);
+    if (compare.has('dask') && lb) {
+      ensurePython('distributed', ['python3-distributed']);
+      await runDriver('dask_driver.py', ['--durations', durations]);
+    }
+  } finally {
+    if (lb) fs.rmSync(path.dirname(durations), { recursive: true, force: true });
+  }
+  printReport(figures, { compare: compare.has('ipyparallel') });
+  if (lb) printLbReport(figures);
 }
 console.log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 if (values.json) fs.writeFileSync(values.json, figures.map((f) => JSON.stringify(f)).join('\n') + '\n');

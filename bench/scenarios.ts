@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CompositeError, Cluster, type AsyncResult, type Client, type DirectView } from 'multiengine';
+import { CompositeError, Cluster, type AsyncResult, type Client, type DirectView, type ProcessSpawner } from 'multiengine';
 import { rssKB, ussKB } from '../core/util/processes.ts';
 import { figure, timed, type Figure } from './stats.ts';
 
@@ -27,9 +27,10 @@ function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-bench-'));
 }
 
-async function withCluster<T>(n: number, engine: BenchKind, fn: (cluster: Cluster, rc: Client) => Promise<T>): Promise<T> {
+/** A fresh local cluster of `n` engines (its controller started by `spawner`, when given) for `fn`; stopped after. */
+export async function withCluster<T>(n: number, engine: BenchKind, fn: (cluster: Cluster, rc: Client) => Promise<T>, spawner?: ProcessSpawner): Promise<T> {
   const dir = tmpDir();
-  const cluster = await Cluster.start({ n, engine, dir, profile: 'bench' });
+  const cluster = await Cluster.start({ n, engine, dir, profile: 'bench', spawner });
   const rc = await cluster.connect();
   try {
     return await fn(cluster, rc);
@@ -88,6 +89,27 @@ export async function pushPullRates(one: DirectView<true>, o: BenchOptions): Pro
   return { push: pushes.map((s) => bytes / 1e6 / s), pull: pulls.map((s) => bytes / 1e6 / s) };
 }
 
+/** 2,000 `applyAsync` of the identity on one engine, then wait for all (checked): tasks/s. */
+async function asyncThroughput(rc: Client, one: DirectView<true>, kind: BenchKind, o: BenchOptions): Promise<Figure> {
+  const count = 2000;
+  const burst = async () => {
+    const ars: AsyncResult<unknown>[] = [];
+    for (let i = 0; i < count; i++) ars.push(one.applyAsync(CODE[kind].identity, i) as AsyncResult<unknown>);
+    await rc.wait(ars);
+    if ((await ars[1999]) !== 1999) throw new Error('async results out of order');
+  };
+  return figure('async_throughput', kind, 4, 'tasks/s', (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s));
+}
+
+/** Only the direct path's 1-engine round trip and async throughput, as mainScenarios measures them (A/B runs). */
+export async function directScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {
+  await withCluster(4, kind, async (_cluster, rc) => {
+    const one = rc.view(0);
+    o.emit(figure('apply_rtt_1', kind, 4, 'us', await applyRoundTrips(one, kind, o)));
+    o.emit(await asyncThroughput(rc, one, kind, o));
+  });
+}
+
 export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {
   const c = CODE[kind];
   await withCluster(4, kind, async (cluster, rc) => {
@@ -107,14 +129,7 @@ export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<v
     o.emit(figure('apply_rtt_all', kind, 4, 'us', us(await timed(() => all.applySync(c.noop), reps / 2, warm / 2))));
     o.emit(figure('execute_all', kind, 4, 'us', us(await timed(() => all.execute('a=1', { block: true }), reps / 2, warm / 2))));
 
-    const count = 2000;
-    const burst = async () => {
-      const ars: AsyncResult<unknown>[] = [];
-      for (let i = 0; i < count; i++) ars.push(one.applyAsync(c.identity, i) as AsyncResult<unknown>);
-      await rc.wait(ars);
-      if ((await ars[1999]) !== 1999) throw new Error('async results out of order');
-    };
-    o.emit(figure('async_throughput', kind, 4, 'tasks/s', (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s)));
+    o.emit(await asyncThroughput(rc, one, kind, o));
 
     const { push, pull } = await pushPullRates(one, o);
     o.emit(figure('push_128MiB', kind, 4, 'MB/s', push));

@@ -1,7 +1,7 @@
 /** Figures: one JSON line each, the min/median/max of a set of samples. */
 
 /** 'link': the TCP limit between two hosts (bench/hosts.ts), as 'loopback' is on this machine. */
-export type Kind = 'node' | 'python' | 'ipyparallel' | 'loopback' | 'link';
+export type Kind = 'node' | 'python' | 'ipyparallel' | 'dask' | 'loopback' | 'link';
 
 export interface Figure {
   name: string;
@@ -12,6 +12,9 @@ export interface Figure {
   median: number;
   max: number;
   samples: number;
+  /** Makespan figures (lb_map_skewed, direct_map_skewed): the best makespan possible, and median / it. */
+  lower_bound?: number;
+  ratio_to_bound?: number;
 }
 
 export function median(xs: readonly number[]): number {

@@ -39,12 +39,16 @@ export interface ControllerOptions {
 }
 
 /**
- * 2: one task running and the next already on the engine, so an engine never idles for a round
- * trip between trivial tasks; yet at most one task waits behind a long one, so uneven tasks
- * still balance (with 60 ms tasks, a queued one can finish at most ~60 ms late, where a larger
- * hwm lets the end of a map wait behind several). ipyparallel's 1 pays that round trip per task.
+ * 4, from `npm run bench -- --scenarios lb --lb-hwm …` (docs/benchmarks.md, "Load-balanced view"):
+ * with 4 engines, trivial tasks ran 1.5–1.7× faster than with 2 and 2.2–3.1× faster than with 1
+ * (an engine's next tasks are already queued, and it gets them several per read), and a map of
+ * uneven 1–60 ms tasks finished no later. 8 costs less CPU per task still, but a task queued on an
+ * engine stays there, so at the end of a map of long, uneven tasks up to hwm − 1 tasks may wait
+ * behind the longest while other engines idle, and a direct request waits behind up to hwm
+ * balanced tasks. 0 (no limit) hands a map's tasks out at once: they no longer balance.
+ * ipyparallel's default is 1.
  */
-export const DEFAULT_HWM = 2;
+export const DEFAULT_HWM = 4;
 
 export const DEFAULT_OPTIONS: ControllerOptions = {
   ip: '127.0.0.1',

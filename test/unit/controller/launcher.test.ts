@@ -41,7 +41,7 @@ test('flags: defaults, both spellings, validation, unknown flags reported', () =
     resultStoreBytes: 128 * 1024 * 1024,
     resultStoreEntries: 4096,
     scheme: 'leastload',
-    hwm: 2,
+    hwm: 4,
   });
   assert.deepEqual(o.unknown, ['--future-flag']);
   const lb = parseArgs(['--scheme', 'twobin', '--hwm=0']).options;
