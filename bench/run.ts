@@ -27,7 +27,7 @@ import { hostsScenarios } from './hosts.ts';
 import { BENCH_LAUNCHERS, launcherStarts, prepareLaunchers, type BenchLauncher } from './launchStart.ts';
 import { measureLoopback } from './loopback.ts';
 import { printHostsReport, printLbReport, printReport } from './report.ts';
-import { lbScenarios, skewedDurations } from './lbScenarios.ts';
+import { lbScenarios, skewedDurations, skewedPerCore } from './lbScenarios.ts';
 import { clusterStart, directScenarios, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
 import type { Figure } from './stats.ts';
 
@@ -145,7 +145,10 @@ if (values.hosts) {
       await mainScenarios(kind, opts);
       await overhead(kind, values.quick ? [4, 16] : [4, 16, 64], opts);
     }
-    if (scenarios !== 'direct') await lbScenarios(kind, opts, { direct: true });
+    if (scenarios !== 'direct') {
+      await lbScenarios(kind, opts, { direct: true });
+      await skewedPerCore(kind, opts);
+    }
     for (const hwm of lbHwms) await lbScenarios(kind, opts, { hwm, suffix: `_hwm${hwm}` });
   }
   const lb = scenarios !== 'direct';
