@@ -337,6 +337,8 @@ export type BalancedSpec = {
   /** With after/follow: a failed dependency makes this task fail with ImpossibleDependency. */
   success_only?: boolean;
   label?: string;
+  /** Only engines of this kernel (EngineInfo.kernel) may run it: the language its function is written in. */
+  kernel?: KernelKind;
 };
 
 /** enames of the error replies the scheduler itself makes for a load-balanced task. */

@@ -450,7 +450,7 @@ export function checkBalanced(msgType: string, metadata: Message['metadata']): B
   const b = metadata.balanced as unknown;
   if (!BALANCEABLE.has(msgType)) throw new WireError(`${msgType} cannot be load-balanced: only apply_request and execute_request can (send it with metadata.targets)`, 'ValueError');
   if (metadata.targets !== undefined) throw new WireError('a load-balanced request (metadata.balanced) must not name metadata.targets: use metadata.balanced.pool to restrict its engines', 'ValueError');
-  if (!isObject(b)) throw new WireError(`metadata.balanced must be an object {pool?, retries?, timeout_ms?, after?, follow?, success_only?, label?}, got ${describe(b)}`, 'ValueError');
+  if (!isObject(b)) throw new WireError(`metadata.balanced must be an object {pool?, retries?, timeout_ms?, after?, follow?, success_only?, label?, kernel?}, got ${describe(b)}`, 'ValueError');
   const out: BalancedSpec = {};
   if (b.pool !== undefined && b.pool !== null) {
     const pool = b.pool;
@@ -472,6 +472,7 @@ export function checkBalanced(msgType: string, metadata: Message['metadata']): B
     if (typeof b.label !== 'string' || b.label.length > MAX_LABEL) throw new WireError(`metadata.balanced.label must be a string of at most ${MAX_LABEL} characters, got ${describe(b.label)}`, 'ValueError');
     out.label = b.label;
   }
+  if (b.kernel !== undefined && b.kernel !== null) out.kernel = kernel(b.kernel, 'metadata.balanced.kernel', 'ValueError');
   return out;
 }
 

@@ -52,7 +52,7 @@ describe('apply', () => {
     assert.equal(await ar, 42);
     const [sent] = workSent(s.fc, since);
     assert.equal(sent.metadata.targets, undefined);
-    assert.deepEqual(sent.metadata.balanced, {});
+    assert.deepEqual(sent.metadata.balanced, { kernel: 'node' }, 'a function object is node code');
     const ran = s.fc.balancedLog.find((l) => l.msgId === sent.header.msg_id)!;
     assert.deepEqual(ar.engineIds, [ran.engine]);
     assert.deepEqual(ar.msgIds, [sent.header.msg_id]);
@@ -89,7 +89,7 @@ describe('apply', () => {
     const ar = lview.applyAsync(() => 'x');
     await ar;
     assert.deepEqual(ar.engineIds, [2]);
-    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { pool: [2] });
+    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { pool: [2], kernel: 'node' });
     assert.throws(() => s.rc.loadBalancedView([]), /pool must be a non-empty array of engine ids/);
     assert.throws(() => s.rc.loadBalancedView([1.5]), /pool must be a non-empty array of engine ids .*1\.5/);
   });
@@ -116,7 +116,7 @@ describe('apply', () => {
     });
     assert.equal(triple.name, 'triple');
     assert.equal(await triple(5), 15);
-    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { label: 'triple' });
+    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { label: 'triple', kernel: 'node' });
     assert.equal(lview.label, undefined, 'the view keeps its own flags');
   });
 
@@ -147,6 +147,7 @@ describe('flags', () => {
       follow: [...first.msgIds, 'other-id'],
       success_only: true,
       label: 'stage-1',
+      kernel: 'node',
     });
     // withFlags made a copy: the view's own flags are as they were.
     assert.equal(lview.timeoutMs, undefined);
@@ -253,11 +254,11 @@ describe('map', () => {
 });
 
 describe('map over a pool of two languages', () => {
-  test('chunksize > 1 needs one language, and says so', async () => {
+  test('chunksize > 1 needs one language when the source does not tell, and says so', async () => {
     const fc = await startScriptedController({ n: 2, kernels: ['node', 'python'] });
     const rc = await Client.connect(fc.file);
     try {
-      assert.throws(() => rc.loadBalancedView().mapAsync('def f(x): return x', [1, 2, 3], { chunksize: 2 }), /needs engines of one language, and this pool has node and python engines/);
+      assert.throws(() => rc.loadBalancedView().mapAsync('abs', [1, 2, 3], { chunksize: 2 }), /needs engines of one language, and this pool has node and python engines/);
       assert.deepEqual(await rc.loadBalancedView([0]).mapSync((x: number) => -x, [1, 2, 3], { chunksize: 2 }), [-1, -2, -3]);
     } finally {
       rc.close();
