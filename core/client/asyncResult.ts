@@ -63,6 +63,8 @@ export interface ResultSpec<T> {
   abort?: (msgIds: string[], engineIds: number[]) => Promise<void>;
   /** Interrupts the running requests behind this result (wired by the client). */
   interrupt?: (msgIds: string[], engineIds: number[]) => Promise<void>;
+  /** Load-balanced tasks (the controller's scheduler picks their engines). */
+  balanced?: boolean;
 }
 
 /** What an AsyncResult reads of its tracker (T only in output positions, so AsyncResult is covariant). */
@@ -74,7 +76,7 @@ interface TrackerView<T> {
   readonly startedAt: number;
   readonly completedAt: number | undefined;
   readonly outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
-  readonly spec: Pick<ResultSpec<unknown>, 'abort' | 'interrupt'>;
+  readonly spec: Pick<ResultSpec<unknown>, 'abort' | 'interrupt' | 'balanced'>;
   whenDone(cb: () => void): () => void;
   onDidReceiveOutput(cb: (ev: OutputEvent) => void): Disposable;
 }
@@ -300,6 +302,11 @@ export class AsyncResult<T = unknown> implements Promise<T> {
   get error(): unknown {
     const o = this.tracker.outcome;
     return o && !o.ok ? o.error : undefined;
+  }
+
+  /** True for a LoadBalancedView's results (tasks), false for requests sent to named engines. */
+  get loadBalanced(): boolean {
+    return this.tracker.spec.balanced === true;
   }
 
   /** The engines this result waits on, in target order (one per slot). */

@@ -11,17 +11,18 @@ import { MAX_BALANCED_RETRIES } from '../protocol/validate.js';
 import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import { languageOrDefault } from '../kernels/index.js';
 import { AsyncResult, type ResultTracker } from './asyncResult.js';
+import { AbortError } from './errors.js';
 import { ImapIterator } from './imap.js';
 import { FinishOrder, MapResult } from './mapResult.js';
 import { flattenOnce, isSequence, sequenceLength, sliceSequence, type Sequence } from './partition.js';
 import { applyDecoder, type ExecuteResult, executeDecoder } from './replyDecoders.js';
 import { describeFunction, functionValue } from './remoteFunction.js';
+import { holdUntil, isHeld, msgIdsOf, taskDependencies, type Dependency, type TaskDependencies } from './taskDependencies.js';
 import { show } from './validate.js';
 import type { BalancedSubmission, ReplyDecoder, ResultSink, ViewHost } from './viewHost.js';
 import type { Mappable, ParallelFunction } from './viewTypes.js';
 
-/** What a task may depend on: results (every task of them) or msg_ids. */
-export type Dependency = AsyncResult<unknown> | string | readonly (AsyncResult<unknown> | string)[];
+export type { Dependency } from './taskDependencies.js';
 
 export interface BalancedFlags {
   /** true: calls return a Promise of the values; false: an AsyncResult. */
@@ -127,21 +128,21 @@ export class LoadBalancedView {
   /** Runs code as one task on whichever engine the scheduler picks. */
   execute(code: string, opts?: { block?: boolean; silent?: boolean }): Promise<ExecuteResult> | AsyncResult<ExecuteResult> {
     if (typeof code !== 'string') throw new TypeError(`execute: code must be a string, got ${show(code)}`);
-    const balanced = this.wire('execute', this.flags());
+    const [balanced, deps] = this.wire('execute', this.flags());
     const content = opts?.silent ? { code, silent: true } : { code };
     const ar = this.tasks<ExecuteResult>('execute', 1, (v) => v[0] as ExecuteResult, (sink, tracker) => [
       { msgType: 'execute_request', method: 'execute', content, balanced, sink, slot: 0, decode: executeDecoder(tracker) },
-    ]);
+    ], deps);
     return (opts?.block ?? this.block) ? ar.get() : ar;
   }
 
   private applyWith(method: string, block: boolean, fn: unknown, args: readonly unknown[]): Promise<unknown> | AsyncResult<unknown> {
     const info = describeFunction(method, fn);
-    const balanced = this.wire(method, this.flags(), info.kernel);
+    const [balanced, deps] = this.wire(method, this.flags(), info.kernel);
     const enc: Encoder = { buffers: [] };
     const encoded = args.map((a, i) => encodeValue(a, enc, `${method}.args[${i}]`));
     const content = info.require.length ? { fn: info.src, args: encoded, require: info.require } : { fn: info.src, args: encoded };
-    const ar = this.tasks(method, 1, (v) => v[0], (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }]);
+    const ar = this.tasks(method, 1, (v) => v[0], (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }], deps);
     return block ? ar.get() : ar;
   }
 
@@ -199,14 +200,14 @@ export class LoadBalancedView {
     if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`${method}: chunksize must be a whole number ≥ 1, got ${show(chunksize)}`);
     if (o.ordered !== undefined && typeof o.ordered !== 'boolean') throw new TypeError(`${method}: ordered must be true or false, got ${show(o.ordered)}`);
     const flags = { ...this.flags(), ...opts };
-    const balanced = this.wire(method, flags, info.kernel);
+    const [balanced, deps] = this.wire(method, flags, info.kernel);
     const n = sequenceLength(seqs[0]);
     const bounds = Array.from({ length: Math.ceil(n / chunksize) }, (_, t) => [t * chunksize, Math.min(n, (t + 1) * chunksize)] as const);
     const chunks = seqs.map((s) => bounds.map(([a, b]) => sliceSequence(s, a, b)));
     const sizes = bounds.map(([a, b]) => b - a);
     const language = chunksize === 1 || how === 'blocks' ? undefined : info.kernel !== undefined ? languageOrDefault(info.kernel) : this.poolLanguage(method);
     const decode: ReplyDecoder = chunksize === 1 && how === 'items' ? (c, b, e, i) => [applyDecoder(c, b, e, i)] : applyDecoder;
-    const { result, tracker } = this.host.newResult<unknown[]>({ engineIds: sizes.map(() => -1), method: 'apply', bare: false, finalize: flattenOnce, abort: this.aborter, interrupt: this.interrupter });
+    const { result, tracker } = this.newResult<unknown[]>(sizes.length, 'apply', false, flattenOnce, deps);
     const order = new FinishOrder(tracker as ResultTracker<unknown>);
     const list: BalancedSubmission[] = sizes.map((_, t) => {
       const enc: Encoder = { buffers: [] };
@@ -228,10 +229,9 @@ export class LoadBalancedView {
       }
       return { msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink: order, slot: t, decode };
     });
-    this.host.submitBalanced(list);
     void result; // the client tracks it as outstanding; the MapResult reads the same tracker
     const mr = new MapResult<unknown>(tracker as ResultTracker<unknown[]>, order, sizes, o.ordered ?? true);
-    this.track(mr, tracker as ResultTracker<unknown>);
+    this.send(list, deps, mr, tracker as ResultTracker<unknown>);
     return (block ?? flags.block ?? this.block) ? mr.get() : mr;
   }
 
@@ -248,14 +248,14 @@ export class LoadBalancedView {
     const max = o.maxOutstanding ?? Math.max(1, this.liveIds('imap').length);
     if (!Number.isInteger(max) || max < 1) throw new TypeError(`imap: maxOutstanding must be a whole number ≥ 1, got ${show(o.maxOutstanding)}`);
     if (o.ordered !== undefined && typeof o.ordered !== 'boolean') throw new TypeError(`imap: ordered must be true or false, got ${show(o.ordered)}`);
-    const balanced = this.wire('imap', { ...this.flags(), ...o }, info.kernel);
+    const [balanced, deps] = this.wire('imap', { ...this.flags(), ...o }, info.kernel);
     let k = 0;
     return new ImapIterator<Awaited<R>>(iterable, o.ordered ?? true, max, {
       submit: (item) => {
         const enc: Encoder = { buffers: [] };
         const args = [encodeValue(item, enc, `imap.item[${k++}]`)];
         const content = info.require.length ? { fn: info.src, args, require: info.require } : { fn: info.src, args };
-        return this.tasks('imap', 1, (v) => v[0] as Awaited<R>, (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }]);
+        return this.tasks('imap', 1, (v) => v[0] as Awaited<R>, (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }], deps);
       },
       abort: (results) => this.abort(results),
     });
@@ -268,6 +268,10 @@ export class LoadBalancedView {
    * every unfinished task of this view); they reject with AbortError.
    */
   async abort(results?: AsyncResult<unknown> | string | readonly (AsyncResult<unknown> | string)[]): Promise<void> {
+    if (results === undefined) {
+      // Tasks held in this client (for direct dependencies) have no msg_ids yet: each result drops its own.
+      await Promise.all([...this.outstanding].filter(isHeld).map((ar) => ar.abort()));
+    }
     const msgIds = results === undefined ? this.unfinishedIds() : msgIdsOf('abort', results);
     if (msgIds.length > 0) await this.aborter(msgIds);
   }
@@ -302,26 +306,49 @@ export class LoadBalancedView {
    * metadata.balanced for these flags, checked (errors name the flag as the user wrote it).
    * `kernel`: the language of the task's function, so a mixed pool sends it only to engines of that language.
    */
-  private wire(method: string, f: BalancedFlags, kernel?: string): BalancedSpec {
+  private wire(method: string, f: BalancedFlags, kernel?: string): [BalancedSpec, TaskDependencies | null] {
     checkFlags(method, f, CALL_KEYS);
     const b: BalancedSpec = {};
     if (this.pool !== undefined) b.pool = [...this.pool];
     if (f.retries) b.retries = f.retries;
     if (f.timeoutMs !== undefined) b.timeout_ms = Math.ceil(f.timeoutMs);
-    if (f.after !== undefined) b.after = msgIdsOf(`${method}: after`, f.after);
-    if (f.follow !== undefined) b.follow = msgIdsOf(`${method}: follow`, f.follow);
+    const deps = f.after === undefined && f.follow === undefined ? null : taskDependencies(method, f.after, f.follow, (id) => this.host.unfinishedResult(id));
+    if (deps?.after) b.after = deps.after;
+    if (deps?.follow) b.follow = deps.follow;
     if (f.successOnly) b.success_only = true;
     if (f.label !== undefined) b.label = f.label;
     if (kernel !== undefined) b.kernel = kernel;
-    return b;
+    return [b, deps];
   }
 
   /** A result of `n` tasks (slots), their engines unknown (-1) until they answer; `make` gives their submissions. */
-  private tasks<R>(method: string, n: number, finalize: (values: unknown[]) => R, make: (sink: ResultSink, tracker: ResultTracker<R>) => BalancedSubmission[]): AsyncResult<R> {
-    const { result, tracker } = this.host.newResult<R>({ engineIds: new Array<number>(n).fill(-1), method: method === 'execute' ? 'execute' : 'apply', bare: n === 1, finalize, abort: this.aborter, interrupt: this.interrupter });
-    this.host.submitBalanced(make(tracker, tracker));
-    this.track(result as AsyncResult<unknown>, tracker as ResultTracker<unknown>);
+  private tasks<R>(method: string, n: number, finalize: (values: unknown[]) => R, make: (sink: ResultSink, tracker: ResultTracker<R>) => BalancedSubmission[], deps: TaskDependencies | null): AsyncResult<R> {
+    const { result, tracker } = this.newResult<R>(n, method === 'execute' ? 'execute' : 'apply', n === 1, finalize, deps);
+    this.send(make(tracker, tracker), deps, result as AsyncResult<unknown>, tracker as ResultTracker<unknown>);
     return result;
+  }
+
+  /** A result of `n` tasks; while held for dependencies (deps.hold) its abort drops them here. */
+  private newResult<R>(n: number, method: string, bare: boolean, finalize: (values: unknown[]) => R, deps: TaskDependencies | null): { result: AsyncResult<R>; tracker: ResultTracker<R> } {
+    const made: { result: AsyncResult<R>; tracker: ResultTracker<R> } = this.host.newResult<R>({
+      engineIds: new Array<number>(n).fill(-1),
+      method,
+      bare,
+      finalize,
+      balanced: true,
+      abort: deps?.hold ? (ids: string[]): Promise<void> => (isHeld(made.result as AsyncResult<unknown>) ? Promise.resolve(made.tracker.failPending((id: number) => new AbortError(id, method))) : this.aborter(ids)) : this.aborter,
+      interrupt: this.interrupter,
+    });
+    return made;
+  }
+
+  /** Sends the tasks now, or once the direct requests they depend on have finished (their outcomes go along). */
+  private send(list: BalancedSubmission[], deps: TaskDependencies | null, result: AsyncResult<unknown>, tracker: ResultTracker<unknown>): void {
+    this.track(result, tracker);
+    if (deps === null || list.length === 0) return this.host.submitBalanced(list);
+    holdUntil(result, deps, list[0].balanced, () => {
+      if (!tracker.done) this.host.submitBalanced(list);
+    }).catch((e: unknown) => tracker.expire(e instanceof Error ? e : new Error(String(e))));
   }
 
   /** ar.abort() of a task: its engine is not known until it answers, so the abort names only the msg_ids. */
@@ -379,18 +406,6 @@ function checkFlags(method: string, f: object, allowed: ReadonlySet<string>): Re
   if (o.after !== undefined) msgIdsOf(`${method}: after`, o.after as Dependency);
   if (o.follow !== undefined) msgIdsOf(`${method}: follow`, o.follow as Dependency);
   return o;
-}
-
-/** The msg_ids of dependencies: AsyncResults (every task of them) or msg_id strings. */
-function msgIdsOf(what: string, dep: Dependency): string[] {
-  const list = (Array.isArray(dep) ? dep : [dep]) as (AsyncResult<unknown> | string)[];
-  const out: string[] = [];
-  for (const d of list) {
-    if (typeof d === 'string' && d !== '') out.push(d);
-    else if (d instanceof AsyncResult) out.push(...d.msgIds.filter((m) => m !== ''));
-    else throw new TypeError(`${what}: expected AsyncResults or msg_id strings, got ${show(d)}`);
-  }
-  return [...new Set(out)];
 }
 
 /** Where a sequence argument of parallel stands among the ones passed whole. */

@@ -157,9 +157,18 @@ export class Scheduler {
     return others.length === 0 ? null : `the task is ${want} code and no engine of its pool runs ${want}: engines ${others.join(', ')}`;
   }
 
-  /** Counts t's unfinished dependencies; a reason it can never run, or null. */
+  /**
+   * Counts t's unfinished dependencies; a reason it can never run, or null. Direct requests it
+   * names come with their outcomes (spec.direct, from the client that saw them end): they are
+   * remembered here, so the direct path itself keeps no record.
+   */
   private linkDependencies(t: Task): string | null {
-    const { after, follow } = t.spec;
+    const { after, follow, direct } = t.spec;
+    if (direct) {
+      for (const d of direct) {
+        if (!this.tasks.has(d.msg_id) && !this.outcomes.has(d.msg_id)) this.remember(d.msg_id, { ok: d.ok, engine: d.engines.length === 1 ? d.engines[0] : -1 });
+      }
+    }
     if (after) {
       for (const id of after) {
         const why = this.linkOne(t, id, false);
@@ -191,7 +200,7 @@ export class Scheduler {
   private metBy(t: Task, id: string, o: Outcome, follow: boolean): string | null {
     if (!o.ok && t.spec.success_only) return `${follow ? 'follow' : 'after'} dependency ${id} failed (success_only)`;
     if (!follow) return null;
-    if (o.engine < 0) return `follow dependency ${id} never ran on an engine`;
+    if (o.engine < 0) return `follow dependency ${id} did not run on exactly one engine`;
     if (t.followEngine >= 0 && t.followEngine !== o.engine) return `follow dependencies ran on different engines (${t.followEngine} and ${o.engine})`;
     t.followEngine = o.engine;
     const e = this.d.registry.get(o.engine);
