@@ -66,9 +66,9 @@ export function taskDependencies(method: string, after: Dependency | undefined, 
     }
     return msgIdsOf(`${method}: ${what}`, list);
   };
-  const out: TaskDependencies = { given: { after, follow }, direct: [...direct], hold: null };
   const a = ids('after', after);
   const f = ids('follow', follow);
+  const out: TaskDependencies = { given: { after, follow }, direct: [...direct], hold: null };
   if (a) out.after = a;
   if (f) out.follow = f;
   if (waits.length > 0) out.hold = Promise.all(waits);

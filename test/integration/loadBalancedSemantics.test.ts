@@ -14,13 +14,13 @@ import { startTestCluster, until, type TestCluster } from './fixture.ts';
 type Kind = 'node' | 'python';
 
 /** The same tasks in each engine language. */
-const SRC: Record<Kind, { double: string; boom: string; held: string; pid: string; okHere: string; chunkDouble: string; spin: string }> = {
+const SRC: Record<Kind, { double: string; boom: string; held: string; pid: string; failFirst: string; chunkDouble: string; spin: string }> = {
   node: {
     double: '(x) => x * 2',
     boom: '() => { throw new Error("boom"); }',
     held: 'async (file, x) => { const fs = require("node:fs"); while (!fs.existsSync(file)) await new Promise((r) => setTimeout(r, 5)); return x; }',
     pid: '() => process.pid',
-    okHere: '() => { if (typeof lbOk === "undefined") throw new Error("not here"); return "here"; }',
+    failFirst: '(file) => { const fs = require("node:fs"); if (!fs.existsSync(file)) { fs.writeFileSync(file, String(process.pid)); throw new Error("first attempt"); } return [Number(fs.readFileSync(file, "utf8")), process.pid]; }',
     chunkDouble: '(xs) => xs.map((x) => x * 2)',
     spin: 'async () => { await new Promise((r) => setTimeout(r, 60_000)); return "never"; }',
   },
@@ -29,7 +29,7 @@ const SRC: Record<Kind, { double: string; boom: string; held: string; pid: strin
     boom: 'def boom():\n    raise ValueError("boom")',
     held: 'def held(file, x):\n    import os, time\n    while not os.path.exists(file):\n        time.sleep(0.005)\n    return x',
     pid: 'def pid():\n    import os\n    return os.getpid()',
-    okHere: 'def ok_here():\n    if "lb_ok" not in globals():\n        raise ValueError("not here")\n    return "here"',
+    failFirst: 'def fail_first(file):\n    import os\n    if not os.path.exists(file):\n        with open(file, "w") as f:\n            f.write(str(os.getpid()))\n        raise ValueError("first attempt")\n    with open(file) as f:\n        return [int(f.read()), os.getpid()]',
     chunkDouble: 'def chunk_double(xs):\n    return [x * 2 for x in xs]',
     spin: 'def spin():\n    import time\n    time.sleep(60)\n    return "never"',
   },
@@ -121,16 +121,15 @@ describe('load-balanced tasks on node and Python engines', () => {
       });
 
       test('retries: a task failing on one engine is sent to another; without retries the error comes back', async () => {
-        const [a, b] = pool();
-        // Only engine b has the name the task needs; leastload offers it to a first (lowest id of equals).
-        await tc.rc.view(b).push(kind === 'node' ? { lbOk: true } : { lb_ok: true }, { block: true });
+        // The task fails where it first runs (leaving that engine's pid in a file) and succeeds after.
         const lview = view();
-        const once = await rejection(lview.applyAsync(src.okHere));
-        assert.ok(once instanceof RemoteError && /not here/.test(once.evalue), String(once));
-        assert.deepEqual((once as RemoteError).engineId, a);
-        const retried = lview.withFlags({ retries: 1 }).applyAsync(src.okHere);
-        assert.equal(await retried, 'here');
-        assert.deepEqual(retried.engineIds, [b]);
+        const once = await rejection(lview.applyAsync(src.failFirst, gate().file));
+        assert.ok(once instanceof RemoteError && /first attempt/.test(once.evalue), String(once));
+        const retried = lview.withFlags({ retries: 1 }).applyAsync(src.failFirst, gate().file);
+        const [firstPid, pid] = (await retried) as [number, number];
+        const pids = pool().map((id) => tc.rc.engine(id)!.pid);
+        assert.ok(pids.includes(firstPid) && pids.includes(pid) && firstPid !== pid, `first on ${firstPid}, then on ${pid}`);
+        assert.equal(tc.rc.engine(retried.engineIds[0])!.pid, pid);
       });
 
       test('follow runs where its dependency ran; after waits for it; successOnly and follow failures are ImpossibleDependency', async () => {
@@ -197,10 +196,11 @@ describe('load-balanced tasks on node and Python engines', () => {
         const unordered = lview.mapAsync(src.held, files, [0, 1, 2, 3], { ordered: false });
         const seen: number[] = [];
         for await (const v of unordered) {
-          seen.push(v as number);
-          if (seen.length === 3) g.open();
+          // (With hwm 2 on two engines, a quick item may queue behind the held one: open at the first.)
+          if (seen.push(v as number) === 1) g.open();
         }
-        assert.equal(seen[3], 0, `the held item comes last: ${seen}`);
+        assert.notEqual(seen[0], 0, 'the held item does not come first');
+        assert.deepEqual([...seen].sort(), [0, 1, 2, 3]);
         const pf = lview.parallel({ chunksize: 2 })(src.chunkDouble);
         assert.deepEqual(await pf([1, 2, 3, 4, 5]), [2, 4, 6, 8, 10]);
         assert.deepEqual(await lview.parallel()(src.double).map([1, 2, 3]), [2, 4, 6], 'map: element-wise');
@@ -224,8 +224,7 @@ describe('load-balanced tasks on node and Python engines', () => {
         const running = pool().map(() => lview.applyAsync(src.spin));
         const queued = tc.rc.loadBalancedView(pool()).applyAsync(src.double, 9);
         const g = gate();
-        const held = lview.withFlags({ after: queued }).applyAsync(src.held, g.file, 1);
-        void held;
+        const held = tc.rc.loadBalancedView(pool()).withFlags({ after: queued }).applyAsync(src.held, g.file, 1);
         await until(
           async () => {
             const c = await counts(tc.rc);
