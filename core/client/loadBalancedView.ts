@@ -336,7 +336,8 @@ export class LoadBalancedView {
       bare,
       finalize,
       balanced: true,
-      abort: deps?.hold ? (ids: string[]): Promise<void> => (isHeld(made.result as AsyncResult<unknown>) ? Promise.resolve(made.tracker.failPending((id: number) => new AbortError(id, method))) : this.aborter(ids)) : this.aborter,
+      // Tasks held in this client have no msg_ids yet: aborting them is dropping them here.
+      abort: deps?.hold ? (ids: string[]): Promise<void> => (ids.every((id) => id === '') ? Promise.resolve(made.tracker.failPending((id: number) => new AbortError(id, method))) : this.aborter(ids)) : this.aborter,
       interrupt: this.interrupter,
     });
     return made;
