@@ -281,6 +281,9 @@ describe('load-balanced tasks on node and Python engines', () => {
         const err = await rejection(once);
         assert.ok(err instanceof EngineError && err.engineId === other, String(err));
         g2.open();
+        // `retried` ran on the engine now dead: a task that must follow it can never run.
+        const orphan = await rejection(tc.rc.loadBalancedView().withFlags({ follow: retried }).applyAsync(src.double, 1));
+        assert.ok(orphan instanceof ImpossibleDependency && new RegExp(`ran on engine ${other}, which died`).test(orphan.evalue), String(orphan));
       });
     });
   }
