@@ -297,6 +297,14 @@ describe('load-balanced tasks on node and Python engines', () => {
     const ar = lview.applyAsync(requireModules('lb_only_here')('def value():\n    return lb_only_here.VALUE'));
     assert.equal(await ar, 42);
     assert.deepEqual(ar.engineIds, [b], `engine ${a} could not import it`);
+    // The same on node engines: only engine n1's resolver knows the module (leastload offers the task to n0 first).
+    const jsMod = path.join(modDir, 'lb_only_here.js');
+    fs.writeFileSync(jsMod, 'module.exports = { VALUE: 43 };\n');
+    const [n0, n1] = ids.node;
+    await tc.rc.view(n1).execute(`const M = require('node:module'); const orig = M._resolveFilename; M._resolveFilename = function (req, ...rest) { return req === 'lb-only-here' ? ${JSON.stringify(jsMod)} : orig.call(this, req, ...rest); };`, { block: true });
+    const js = tc.rc.loadBalancedView(ids.node).applyAsync(requireModules('lb-only-here')('() => lb_only_here.VALUE'));
+    assert.equal(await js, 43);
+    assert.deepEqual(js.engineIds, [n1], `engine ${n0} could not import it`);
     for (const [pool, fn] of [
       [ids.python, requireModules('lb_nowhere_module')('def f():\n    return 1')],
       [ids.node, requireModules('lb-nowhere-module')(() => 1)],
