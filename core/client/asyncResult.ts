@@ -61,6 +61,10 @@ export interface ResultSpec<T> {
   finalize(values: unknown[]): T;
   /** Aborts the queued requests behind this result (wired by the client). */
   abort?: (msgIds: string[], engineIds: number[]) => Promise<void>;
+  /** Interrupts the running requests behind this result (wired by the client). */
+  interrupt?: (msgIds: string[], engineIds: number[]) => Promise<void>;
+  /** Load-balanced tasks (the controller's scheduler picks their engines). */
+  balanced?: boolean;
 }
 
 /** What an AsyncResult reads of its tracker (T only in output positions, so AsyncResult is covariant). */
@@ -72,7 +76,7 @@ interface TrackerView<T> {
   readonly startedAt: number;
   readonly completedAt: number | undefined;
   readonly outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
-  readonly spec: { readonly abort?: (msgIds: string[], engineIds: number[]) => Promise<void> };
+  readonly spec: Pick<ResultSpec<unknown>, 'abort' | 'interrupt' | 'balanced'>;
   whenDone(cb: () => void): () => void;
   onDidReceiveOutput(cb: (ev: OutputEvent) => void): Disposable;
 }
@@ -300,6 +304,11 @@ export class AsyncResult<T = unknown> implements Promise<T> {
     return o && !o.ok ? o.error : undefined;
   }
 
+  /** True for a LoadBalancedView's results (tasks), false for requests sent to named engines. */
+  get loadBalanced(): boolean {
+    return this.tracker.spec.balanced === true;
+  }
+
   /** The engines this result waits on, in target order (one per slot). */
   get engineIds(): number[] {
     return this.tracker.slots.map((s) => s.engineId);
@@ -359,6 +368,17 @@ export class AsyncResult<T = unknown> implements Promise<T> {
     if (this.tracker.done || !this.tracker.spec.abort) return;
     const pending = this.tracker.slots.filter((s) => !s.done);
     await this.tracker.spec.abort([...new Set(pending.map((s) => s.msgId))], [...new Set(pending.map((s) => s.engineId))]);
+  }
+
+  /**
+   * Stops the requests of this result that are running (KeyboardInterrupt / an interrupted
+   * task on their engines, which stay up) and drops the ones queued there; they reject.
+   */
+  async interrupt(): Promise<void> {
+    if (this.tracker.done || !this.tracker.spec.interrupt) return;
+    const pending = this.tracker.slots.filter((s) => !s.done && s.msgId !== '');
+    if (pending.length === 0) return;
+    await this.tracker.spec.interrupt([...new Set(pending.map((s) => s.msgId))], [...new Set(pending.map((s) => s.engineId))]);
   }
 }
 

@@ -124,6 +124,8 @@ export class Client {
       expireAfter: (tracker, method, timeoutMs) => d.expireAfter(tracker, method, timeoutMs),
       abort: (msgIds, engineIds) => d.abort(msgIds, engineIds),
       abortBalanced: (msgIds) => d.abortBalanced(msgIds),
+      interruptBalanced: (msgIds) => d.interruptBalanced(msgIds),
+      unfinishedResult: (msgId) => d.outstandingResults.find((r) => r.msgIds.includes(msgId)),
       interrupt: (engineIds) => d.request('interrupt_request', {}, undefined, { targets: [...engineIds] }).then(() => undefined),
       wait: (results, timeoutMs) => this.wait(results, timeoutMs),
     };

@@ -97,6 +97,7 @@ export class RequestDispatcher {
     const tracker = new ResultTracker<T>({
       ...spec,
       abort: spec.abort ?? ((msgIds, engineIds) => this.abort(msgIds, engineIds)),
+      interrupt: spec.interrupt ?? ((msgIds, engineIds) => this.request('interrupt_request', { msg_ids: msgIds }, undefined, { targets: engineIds }).then(() => undefined)),
     });
     const result = new AsyncResult<T>(tracker);
     if (!tracker.done) {
@@ -232,6 +233,11 @@ export class RequestDispatcher {
    */
   abortBalanced(msgIds: string[]): Promise<void> {
     return this.request('abort_request', { msg_ids: msgIds }).then(() => undefined);
+  }
+
+  /** interrupt of load-balanced tasks: by msg_id only; the controller sends it to the engines that run them. */
+  interruptBalanced(msgIds: string[]): Promise<void> {
+    return this.request('interrupt_request', { msg_ids: msgIds }).then(() => undefined);
   }
 
   /**

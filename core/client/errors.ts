@@ -44,6 +44,43 @@ export class AbortError extends RemoteError {
   }
 }
 
+/**
+ * Load-balanced tasks the controller's scheduler failed itself (docs/protocol.md section 14).
+ * They are RemoteErrors, so `instanceof RemoteError` and `.ename` work as for any other failure;
+ * engineId is where the task last ran, or -1 when it never ran.
+ */
+/** No engine started the task within its timeoutMs. */
+export class TaskTimeout extends RemoteError {
+  constructor(engineId: number, method: string, evalue: string, traceback: string[] = []) {
+    super(engineId, method, 'TaskTimeout', evalue, traceback);
+    this.name = 'TaskTimeout';
+  }
+}
+
+/** The task can never run: an after/follow dependency failed (successOnly), its follow engine died, ... (evalue says which). */
+export class ImpossibleDependency extends RemoteError {
+  constructor(engineId: number, method: string, evalue: string, traceback: string[] = []) {
+    super(engineId, method, 'ImpossibleDependency', evalue, traceback);
+    this.name = 'ImpossibleDependency';
+  }
+}
+
+/** No engine of the pool could import what the task requires (requireModules); evalue names each engine's reason. */
+export class UnmetDependency extends RemoteError {
+  constructor(engineId: number, method: string, evalue: string, traceback: string[] = []) {
+    super(engineId, method, 'UnmetDependency', evalue, traceback);
+    this.name = 'UnmetDependency';
+  }
+}
+
+/** The error classes of enames the controller makes itself, by ename (replyDecoders.workFailure builds them). */
+export const CONTROLLER_ERRORS: Readonly<Record<string, new (engineId: number, method: string, evalue: string, traceback?: string[]) => RemoteError>> = {
+  EngineError,
+  TaskTimeout,
+  ImpossibleDependency,
+  UnmetDependency,
+};
+
 /** One or more engines raised. `elist` holds each engine's RemoteError, in target order. */
 export class CompositeError extends Error {
   readonly elist: RemoteError[];

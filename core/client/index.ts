@@ -15,7 +15,7 @@ export { LoadBalancedView, type BalancedFlags, type Dependency, type ImapOptions
 export { MapResult } from './mapResult.js';
 export { ImapIterator } from './imap.js';
 export { AsyncResult, type Disposable, type EngineOutcome, type OutputEvent, type SlotMetadata, type StreamName } from './asyncResult.js';
-export { AbortError, CompositeError, ConnectionError, ControllerError, EngineError, MessageTooLargeError, RemoteError, TimeoutError } from './errors.js';
+export { AbortError, CompositeError, ConnectionError, ControllerError, EngineError, ImpossibleDependency, MessageTooLargeError, RemoteError, TaskTimeout, TimeoutError, UnmetDependency } from './errors.js';
 export { requireModules, type RemoteFn } from './remoteFunction.js';
 export { blockSizes, concatenate, partition, type Sequence } from './partition.js';
 export type { Targets } from './validate.js';

@@ -11,17 +11,18 @@ import { MAX_BALANCED_RETRIES } from '../protocol/validate.js';
 import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import { languageOrDefault } from '../kernels/index.js';
 import { AsyncResult, type ResultTracker } from './asyncResult.js';
+import { AbortError } from './errors.js';
 import { ImapIterator } from './imap.js';
 import { FinishOrder, MapResult } from './mapResult.js';
 import { flattenOnce, isSequence, sequenceLength, sliceSequence, type Sequence } from './partition.js';
 import { applyDecoder, type ExecuteResult, executeDecoder } from './replyDecoders.js';
 import { describeFunction, functionValue } from './remoteFunction.js';
+import { holdUntil, isHeld, msgIdsOf, taskDependencies, type Dependency, type TaskDependencies } from './taskDependencies.js';
 import { show } from './validate.js';
 import type { BalancedSubmission, ReplyDecoder, ResultSink, ViewHost } from './viewHost.js';
-import type { Mappable } from './viewTypes.js';
+import type { Mappable, ParallelFunction } from './viewTypes.js';
 
-/** What a task may depend on: results (every task of them) or msg_ids. */
-export type Dependency = AsyncResult<unknown> | string | readonly (AsyncResult<unknown> | string)[];
+export type { Dependency } from './taskDependencies.js';
 
 export interface BalancedFlags {
   /** true: calls return a Promise of the values; false: an AsyncResult. */
@@ -42,6 +43,14 @@ export interface BalancedFlags {
 
 export interface MapOptions extends BalancedFlags {
   /** Items per task (default 1). */
+  chunksize?: number;
+  /** Iterate results in input order (default) or as tasks finish. */
+  ordered?: boolean;
+}
+
+/** lview.parallel's options: a call maps fn over chunks of its sequence arguments. */
+export interface ParallelOptions extends BalancedFlags {
+  /** Items per task: fn gets a block of this many (default 1) and returns a list of results for it. */
   chunksize?: number;
   /** Iterate results in input order (default) or as tasks finish. */
   ordered?: boolean;
@@ -72,10 +81,14 @@ export class LoadBalancedView {
   label: string | undefined = undefined;
   private readonly pool: number[] | undefined;
 
-  /** Made by client.loadBalancedView(). `pool`: the engines tasks may run on (default: all). */
+  /**
+   * Made by client.loadBalancedView(). `pool`: the engines tasks may run on (default: all).
+   * `outstanding`: this view's unfinished results, shared with its withFlags() copies (for abort() and interrupt()).
+   */
   constructor(
     private readonly host: ViewHost,
     pool?: readonly number[],
+    private readonly outstanding = new Set<AsyncResult<unknown>>(),
   ) {
     this.pool = checkPool(pool);
   }
@@ -92,7 +105,7 @@ export class LoadBalancedView {
   /** A copy of this view with some flags changed: `lview.withFlags({ retries: 2 }).applyAsync(f)`. */
   withFlags(flags: BalancedFlags): LoadBalancedView {
     const f = checkFlags('withFlags', flags, new Set(FLAG_KEYS));
-    const v = new LoadBalancedView(this.host, this.pool);
+    const v = new LoadBalancedView(this.host, this.pool, this.outstanding);
     Object.assign(v, this.flags(), f);
     return v;
   }
@@ -115,21 +128,21 @@ export class LoadBalancedView {
   /** Runs code as one task on whichever engine the scheduler picks. */
   execute(code: string, opts?: { block?: boolean; silent?: boolean }): Promise<ExecuteResult> | AsyncResult<ExecuteResult> {
     if (typeof code !== 'string') throw new TypeError(`execute: code must be a string, got ${show(code)}`);
-    const balanced = this.wire('execute', this.flags());
+    const [balanced, deps] = this.wire('execute', this.flags());
     const content = opts?.silent ? { code, silent: true } : { code };
     const ar = this.tasks<ExecuteResult>('execute', 1, (v) => v[0] as ExecuteResult, (sink, tracker) => [
       { msgType: 'execute_request', method: 'execute', content, balanced, sink, slot: 0, decode: executeDecoder(tracker) },
-    ]);
+    ], deps);
     return (opts?.block ?? this.block) ? ar.get() : ar;
   }
 
   private applyWith(method: string, block: boolean, fn: unknown, args: readonly unknown[]): Promise<unknown> | AsyncResult<unknown> {
     const info = describeFunction(method, fn);
-    const balanced = this.wire(method, this.flags());
+    const [balanced, deps] = this.wire(method, this.flags(), info.kernel);
     const enc: Encoder = { buffers: [] };
     const encoded = args.map((a, i) => encodeValue(a, enc, `${method}.args[${i}]`));
     const content = info.require.length ? { fn: info.src, args: encoded, require: info.require } : { fn: info.src, args: encoded };
-    const ar = this.tasks(method, 1, (v) => v[0], (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }]);
+    const ar = this.tasks(method, 1, (v) => v[0], (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }], deps);
     return block ? ar.get() : ar;
   }
 
@@ -140,6 +153,21 @@ export class LoadBalancedView {
       const info = describeFunction('remote', fn);
       const call = (...args: A) => v.applyWith('remote', v.block, fn, args) as Promise<Awaited<R>> | AsyncResult<Awaited<R>>;
       return Object.defineProperty(call, 'name', { value: info.name, configurable: true });
+    };
+  }
+
+  /**
+   * `parallel(opts)(fn)`: a function that, called with sequences (other arguments go whole to
+   * every task), runs fn on blocks of `chunksize` items, each block one load-balanced task, and
+   * concatenates the lists fn returns in input order. `.map(...seqs)` is element-wise, as map.
+   */
+  parallel(opts?: ParallelOptions): <A extends unknown[], R>(fn: ((...args: A) => R) | string) => ParallelFunction<A, Promise<unknown[]> | MapResult<unknown>, Promise<unknown[]> | MapResult<unknown>> {
+    const o = checkFlags('parallel', opts ?? {}, MAP_KEYS) as ParallelOptions;
+    return <A extends unknown[], R>(fn: ((...args: A) => R) | string) => {
+      const info = describeFunction('parallel', fn);
+      const pf = ((...args: A) => this.mapWith('parallel', undefined, fn, [...args, o], 'blocks')) as ParallelFunction<A, Promise<unknown[]> | MapResult<unknown>, Promise<unknown[]> | MapResult<unknown>>;
+      pf.map = (...seqs: Mappable[]) => this.mapWith('parallel.map', undefined, fn, [...seqs, o], 'items');
+      return Object.defineProperty(pf, 'name', { value: info.name, configurable: true });
     };
   }
 
@@ -163,27 +191,33 @@ export class LoadBalancedView {
     return this.mapWith('mapAsync', false, fn, seqs) as MapResult<Awaited<R>>;
   }
 
-  private mapWith(method: string, block: boolean | undefined, fn: unknown, args: readonly unknown[]): Promise<unknown[]> | MapResult<unknown> {
+  /** `how`: 'items' applies fn to each item (map); 'blocks' to each chunk, other arguments whole (parallel). */
+  private mapWith(method: string, block: boolean | undefined, fn: unknown, args: readonly unknown[], how: 'items' | 'blocks' = 'items'): Promise<unknown[]> | MapResult<unknown> {
     const info = describeFunction(method, fn);
-    const { seqs, opts } = splitOptions(method, args, MAP_KEYS);
+    const { seqs, opts, whole } = splitOptions(method, args, MAP_KEYS, how === 'blocks');
     const o = opts as MapOptions;
     const chunksize = o.chunksize ?? 1;
     if (!Number.isInteger(chunksize) || chunksize < 1) throw new TypeError(`${method}: chunksize must be a whole number ≥ 1, got ${show(chunksize)}`);
     if (o.ordered !== undefined && typeof o.ordered !== 'boolean') throw new TypeError(`${method}: ordered must be true or false, got ${show(o.ordered)}`);
     const flags = { ...this.flags(), ...opts };
-    const balanced = this.wire(method, flags);
+    const [balanced, deps] = this.wire(method, flags, info.kernel);
     const n = sequenceLength(seqs[0]);
     const bounds = Array.from({ length: Math.ceil(n / chunksize) }, (_, t) => [t * chunksize, Math.min(n, (t + 1) * chunksize)] as const);
     const chunks = seqs.map((s) => bounds.map(([a, b]) => sliceSequence(s, a, b)));
     const sizes = bounds.map(([a, b]) => b - a);
-    const language = chunksize === 1 ? undefined : this.poolLanguage(method);
-    const decode: ReplyDecoder = chunksize === 1 ? (c, b, e, i) => [applyDecoder(c, b, e, i)] : applyDecoder;
-    const { result, tracker } = this.host.newResult<unknown[]>({ engineIds: sizes.map(() => -1), method: 'apply', bare: false, finalize: flattenOnce, abort: this.aborter });
+    const language = chunksize === 1 || how === 'blocks' ? undefined : info.kernel !== undefined ? languageOrDefault(info.kernel) : this.poolLanguage(method);
+    const decode: ReplyDecoder = chunksize === 1 && how === 'items' ? (c, b, e, i) => [applyDecoder(c, b, e, i)] : applyDecoder;
+    const { result, tracker } = this.newResult<unknown[]>(sizes.length, 'apply', false, flattenOnce, deps);
     const order = new FinishOrder(tracker as ResultTracker<unknown>);
     const list: BalancedSubmission[] = sizes.map((_, t) => {
       const enc: Encoder = { buffers: [] };
       let content: BalancedSubmission['content'];
-      if (language === undefined) {
+      if (how === 'blocks') {
+        // fn applied to this block of each sequence, and to the other arguments whole.
+        let j = 0;
+        const a: Json[] = whole.map((w, i) => (w === SEQUENCE ? encodeValue(chunks[j++][t], enc, `${method}.args[${i}]`) : encodeValue(w, enc, `${method}.args[${i}]`)));
+        content = info.require.length ? { fn: info.src, args: a, require: info.require } : { fn: info.src, args: a };
+      } else if (language === undefined) {
         // One item: fn applied to it, as apply would.
         const a: Json[] = chunks.map((c, j) => encodeValue(sequenceItem(c[t]), enc, `${method}.seqs[${j}][${t}]`));
         content = info.require.length ? { fn: info.src, args: a, require: info.require } : { fn: info.src, args: a };
@@ -195,9 +229,9 @@ export class LoadBalancedView {
       }
       return { msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink: order, slot: t, decode };
     });
-    this.host.submitBalanced(list);
     void result; // the client tracks it as outstanding; the MapResult reads the same tracker
     const mr = new MapResult<unknown>(tracker as ResultTracker<unknown[]>, order, sizes, o.ordered ?? true);
+    this.send(list, deps, mr, tracker as ResultTracker<unknown>);
     return (block ?? flags.block ?? this.block) ? mr.get() : mr;
   }
 
@@ -214,14 +248,14 @@ export class LoadBalancedView {
     const max = o.maxOutstanding ?? Math.max(1, this.liveIds('imap').length);
     if (!Number.isInteger(max) || max < 1) throw new TypeError(`imap: maxOutstanding must be a whole number ≥ 1, got ${show(o.maxOutstanding)}`);
     if (o.ordered !== undefined && typeof o.ordered !== 'boolean') throw new TypeError(`imap: ordered must be true or false, got ${show(o.ordered)}`);
-    const balanced = this.wire('imap', { ...this.flags(), ...o });
+    const [balanced, deps] = this.wire('imap', { ...this.flags(), ...o }, info.kernel);
     let k = 0;
     return new ImapIterator<Awaited<R>>(iterable, o.ordered ?? true, max, {
       submit: (item) => {
         const enc: Encoder = { buffers: [] };
         const args = [encodeValue(item, enc, `imap.item[${k++}]`)];
         const content = info.require.length ? { fn: info.src, args, require: info.require } : { fn: info.src, args };
-        return this.tasks('imap', 1, (v) => v[0] as Awaited<R>, (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }]);
+        return this.tasks('imap', 1, (v) => v[0] as Awaited<R>, (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }], deps);
       },
       abort: (results) => this.abort(results),
     });
@@ -229,10 +263,32 @@ export class LoadBalancedView {
 
   // ---- control
 
-  /** Drops tasks that have not started (those of `results`, AsyncResults or msg_ids); they reject with AbortError. */
-  async abort(results: AsyncResult<unknown> | string | readonly (AsyncResult<unknown> | string)[]): Promise<void> {
-    const msgIds = msgIdsOf('abort', results);
+  /**
+   * Drops tasks that have not started (those of `results`, AsyncResults or msg_ids; default:
+   * every unfinished task of this view); they reject with AbortError.
+   */
+  async abort(results?: AsyncResult<unknown> | string | readonly (AsyncResult<unknown> | string)[]): Promise<void> {
+    if (results === undefined) {
+      // Tasks held in this client (for direct dependencies) have no msg_ids yet: each result drops its own.
+      await Promise.all([...this.outstanding].filter(isHeld).map((ar) => ar.abort()));
+    }
+    const msgIds = results === undefined ? this.unfinishedIds() : msgIdsOf('abort', results);
     if (msgIds.length > 0) await this.aborter(msgIds);
+  }
+
+  /**
+   * Stops the running tasks (of `results`; default: every unfinished task of this view): their
+   * engines are interrupted, and stay up with their namespaces. Tasks on an engine but not yet
+   * started there are dropped; those the scheduler still holds are not touched (abort() drops them).
+   */
+  async interrupt(results?: AsyncResult<unknown> | string | readonly (AsyncResult<unknown> | string)[]): Promise<void> {
+    const msgIds = results === undefined ? this.unfinishedIds() : msgIdsOf('interrupt', results);
+    if (msgIds.length > 0) await this.interrupter(msgIds);
+  }
+
+  /** This view's unfinished results. */
+  get outstandingResults(): AsyncResult<unknown>[] {
+    return [...this.outstanding];
   }
 
   /** Waits for results (default: every outstanding result of the client); false on timeout. */
@@ -246,29 +302,71 @@ export class LoadBalancedView {
     return { block: this.block, retries: this.retries, timeoutMs: this.timeoutMs, after: this.after, follow: this.follow, successOnly: this.successOnly, label: this.label };
   }
 
-  /** metadata.balanced for these flags, checked (errors name the flag as the user wrote it). */
-  private wire(method: string, f: BalancedFlags): BalancedSpec {
+  /**
+   * metadata.balanced for these flags, checked (errors name the flag as the user wrote it).
+   * `kernel`: the language of the task's function, so a mixed pool sends it only to engines of that language.
+   */
+  private wire(method: string, f: BalancedFlags, kernel?: string): [BalancedSpec, TaskDependencies | null] {
     checkFlags(method, f, CALL_KEYS);
     const b: BalancedSpec = {};
     if (this.pool !== undefined) b.pool = [...this.pool];
     if (f.retries) b.retries = f.retries;
     if (f.timeoutMs !== undefined) b.timeout_ms = Math.ceil(f.timeoutMs);
-    if (f.after !== undefined) b.after = msgIdsOf(`${method}: after`, f.after);
-    if (f.follow !== undefined) b.follow = msgIdsOf(`${method}: follow`, f.follow);
+    const deps = f.after === undefined && f.follow === undefined ? null : taskDependencies(method, f.after, f.follow, (id) => this.host.unfinishedResult(id));
+    if (deps?.after) b.after = deps.after;
+    if (deps?.follow) b.follow = deps.follow;
     if (f.successOnly) b.success_only = true;
     if (f.label !== undefined) b.label = f.label;
-    return b;
+    if (kernel !== undefined) b.kernel = kernel;
+    return [b, deps];
   }
 
   /** A result of `n` tasks (slots), their engines unknown (-1) until they answer; `make` gives their submissions. */
-  private tasks<R>(method: string, n: number, finalize: (values: unknown[]) => R, make: (sink: ResultSink, tracker: ResultTracker<R>) => BalancedSubmission[]): AsyncResult<R> {
-    const { result, tracker } = this.host.newResult<R>({ engineIds: new Array<number>(n).fill(-1), method: method === 'execute' ? 'execute' : 'apply', bare: n === 1, finalize, abort: this.aborter });
-    this.host.submitBalanced(make(tracker, tracker));
+  private tasks<R>(method: string, n: number, finalize: (values: unknown[]) => R, make: (sink: ResultSink, tracker: ResultTracker<R>) => BalancedSubmission[], deps: TaskDependencies | null): AsyncResult<R> {
+    const { result, tracker } = this.newResult<R>(n, method === 'execute' ? 'execute' : 'apply', n === 1, finalize, deps);
+    this.send(make(tracker, tracker), deps, result as AsyncResult<unknown>, tracker as ResultTracker<unknown>);
     return result;
+  }
+
+  /** A result of `n` tasks; while held for dependencies (deps.hold) its abort drops them here. */
+  private newResult<R>(n: number, method: string, bare: boolean, finalize: (values: unknown[]) => R, deps: TaskDependencies | null): { result: AsyncResult<R>; tracker: ResultTracker<R> } {
+    const made: { result: AsyncResult<R>; tracker: ResultTracker<R> } = this.host.newResult<R>({
+      engineIds: new Array<number>(n).fill(-1),
+      method,
+      bare,
+      finalize,
+      balanced: true,
+      // Tasks held in this client have no msg_ids yet: aborting them is dropping them here.
+      abort: deps?.hold ? (ids: string[]): Promise<void> => (ids.every((id) => id === '') ? Promise.resolve(made.tracker.failPending((id: number) => new AbortError(id, method))) : this.aborter(ids)) : this.aborter,
+      interrupt: this.interrupter,
+    });
+    return made;
+  }
+
+  /** Sends the tasks now, or once the direct requests they depend on have finished (their outcomes go along). */
+  private send(list: BalancedSubmission[], deps: TaskDependencies | null, result: AsyncResult<unknown>, tracker: ResultTracker<unknown>): void {
+    this.track(result, tracker);
+    if (deps === null || list.length === 0) return this.host.submitBalanced(list);
+    holdUntil(result, deps, list[0].balanced, () => {
+      if (!tracker.done) this.host.submitBalanced(list);
+    }).catch((e: unknown) => tracker.expire(e instanceof Error ? e : new Error(String(e))));
   }
 
   /** ar.abort() of a task: its engine is not known until it answers, so the abort names only the msg_ids. */
   private readonly aborter = (msgIds: string[]): Promise<void> => this.host.abortBalanced(msgIds);
+  /** ar.interrupt(): the controller knows where the named tasks run. */
+  private readonly interrupter = (msgIds: string[]): Promise<void> => this.host.interruptBalanced(msgIds);
+
+  /** Kept among this view's unfinished results until it is done. */
+  private track(ar: AsyncResult<unknown>, tracker: ResultTracker<unknown>): void {
+    if (tracker.done) return;
+    this.outstanding.add(ar);
+    tracker.whenDone(() => this.outstanding.delete(ar));
+  }
+
+  private unfinishedIds(): string[] {
+    return msgIdsOf('view', [...this.outstanding].filter((ar) => !ar.ready()));
+  }
 
   /** The live engines of the pool (empty when none is up: tasks wait for one). */
   private liveIds(method: string): number[] {
@@ -311,26 +409,27 @@ function checkFlags(method: string, f: object, allowed: ReadonlySet<string>): Re
   return o;
 }
 
-/** The msg_ids of dependencies: AsyncResults (every task of them) or msg_id strings. */
-function msgIdsOf(what: string, dep: Dependency): string[] {
-  const list = (Array.isArray(dep) ? dep : [dep]) as (AsyncResult<unknown> | string)[];
-  const out: string[] = [];
-  for (const d of list) {
-    if (typeof d === 'string' && d !== '') out.push(d);
-    else if (d instanceof AsyncResult) out.push(...d.msgIds.filter((m) => m !== ''));
-    else throw new TypeError(`${what}: expected AsyncResults or msg_id strings, got ${show(d)}`);
-  }
-  return [...new Set(out)];
-}
+/** Where a sequence argument of parallel stands among the ones passed whole. */
+const SEQUENCE = Symbol('sequence');
 
-/** map's arguments: the sequences, and the options when the last one is a plain object (not iterable). */
-function splitOptions(method: string, args: readonly unknown[], allowed: ReadonlySet<string>): { seqs: Sequence[]; opts: Record<string, unknown> } {
+/**
+ * map's arguments: the sequences, and the options when the last one is a plain object (not
+ * iterable). With `others` (parallel), arguments that are not sequences are allowed: `whole`
+ * lists every argument, with SEQUENCE where a sequence was.
+ */
+function splitOptions(method: string, args: readonly unknown[], allowed: ReadonlySet<string>, others = false): { seqs: Sequence[]; opts: Record<string, unknown>; whole: unknown[] } {
   let opts: Record<string, unknown> = {};
   let list = args;
   const last = args[args.length - 1];
   if (args.length > 0 && isPlainObject(last)) {
     opts = checkFlags(method, last, allowed);
     list = args.slice(0, -1);
+  }
+  if (others) {
+    const whole = list.map((a) => (isSequence(a) ? SEQUENCE : a));
+    const seqs = list.filter(isSequence);
+    if (seqs.length === 0) throw new TypeError(`${method}: give at least one sequence (an array, typed array or NDArray) to split into tasks`);
+    return { seqs: checkLengths(method, seqs), opts, whole };
   }
   if (list.length === 0) throw new TypeError(`${method}: give at least one sequence to map over`);
   const seqs = list.map((s, i) => {
@@ -339,9 +438,13 @@ function splitOptions(method: string, args: readonly unknown[], allowed: Readonl
     if (s !== null && typeof s === 'object' && typeof (s as Iterable<unknown>)[Symbol.iterator] === 'function') return Array.from(s as Iterable<unknown>);
     throw new TypeError(`${method}: argument ${i + 1} is not iterable (an array, typed array, NDArray, Set, generator or other iterable), got ${show(s)}`);
   });
+  return { seqs: checkLengths(method, seqs), opts, whole: [] };
+}
+
+function checkLengths(method: string, seqs: Sequence[]): Sequence[] {
   const lengths = seqs.map(sequenceLength);
   if (lengths.some((n) => n !== lengths[0])) throw new RangeError(`${method}: the sequences have different lengths (${lengths.join(', ')})`);
-  return { seqs, opts };
+  return seqs;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

@@ -17,6 +17,8 @@ interface RemoteInfo {
   src: string;
   name: string;
   require: string[];
+  /** The engine kernel its source is written for, when that can be told (a function object: node). */
+  kernel?: string;
 }
 
 /**
@@ -28,7 +30,7 @@ export function requireModules(...modules: string[]) {
   const mods = checkModules('requireModules', modules);
   return <F extends (...args: never[]) => unknown>(fn: F | string): F => {
     const inner = describeFunction('requireModules', fn);
-    const info: RemoteInfo = { src: inner.src, name: inner.name, require: [...new Set([...inner.require, ...mods])] };
+    const info: RemoteInfo = { src: inner.src, name: inner.name, require: [...new Set([...inner.require, ...mods])], kernel: inner.kernel };
     const wrapped = function (this: unknown, ...args: unknown[]) {
       if (typeof fn !== 'function') throw new TypeError('this function is source text for the engines; it cannot run locally');
       return (fn as unknown as (...a: unknown[]) => unknown).apply(this, args);
@@ -43,14 +45,23 @@ export function requireModules(...modules: string[]) {
 export function describeFunction(method: string, fn: unknown): RemoteInfo {
   if (typeof fn === 'string') {
     if (fn.trim() === '') throw new TypeError(`${method}: the function source is an empty string`);
-    return { src: fn, name: sourceName(fn), require: [] };
+    return { src: fn, name: sourceName(fn), require: [], kernel: sourceKernel(fn) };
   }
   if (typeof fn !== 'function') throw new TypeError(`${method}: expected a function or a string of function source, got ${show(fn)}`);
   const info = (fn as unknown as { [REMOTE]?: RemoteInfo })[REMOTE];
   if (info) return info;
   const src = functionSource(fn as (...a: unknown[]) => unknown);
   if (src === null) throw new SerializationError(`${method}.fn`, `function ${fn.name || '(anonymous)'} is native or bound and has no source to ship`);
-  return { src, name: fn.name, require: [] };
+  return { src, name: fn.name, require: [], kernel: 'node' };
+}
+
+/** A JavaScript function expression: `function`, `async`, an arrow's parameters. */
+const JS_SOURCE = /^\s*(?:async\b|function\b|\([^)]*\)\s*=>|[\p{ID_Start}_$][\p{ID_Continue}$]*\s*=>)/u;
+
+/** The kernel function source is written for: python (a def, a block, a lambda), node (a function expression), or undefined. */
+export function sourceKernel(src: string): string | undefined {
+  if (JS_SOURCE.test(src)) return 'node';
+  return /^\s*lambda\b/.test(src) || pythonBlock(src) !== null ? 'python' : undefined;
 }
 
 /** The wire form of a function passed as an argument (what encodeValue makes of a function). */

@@ -6,7 +6,7 @@
 import { type ContentMap, type Failure, type MsgType, type WorkReplyType, type WorkRequestType, replyTypeOf } from '../protocol/messages.js';
 import { checkContent, describe, WireError } from '../protocol/validate.js';
 import { decodeValue } from '../serialize/serialize.js';
-import { AbortError, ControllerError, EngineError, RemoteError } from './errors.js';
+import { AbortError, CONTROLLER_ERRORS, ControllerError, RemoteError } from './errors.js';
 import type { ReplyDecoder } from './viewHost.js';
 
 /** The reply type of a request type: 'status_request' -> 'status_reply'. */
@@ -58,7 +58,8 @@ export function workFailure(c: Failure, engineId: number, method: string): Remot
   if (c.status === 'aborted') return new AbortError(engineId, method);
   // validate checked ename and evalue; traceback is informative, so a bad one is left out.
   const traceback = Array.isArray(c.traceback) ? c.traceback.map(String) : [];
-  return c.ename === 'EngineError' ? new EngineError(engineId, method, c.evalue, traceback) : new RemoteError(engineId, method, c.ename, c.evalue, traceback);
+  const Cls = Object.hasOwn(CONTROLLER_ERRORS, c.ename) ? CONTROLLER_ERRORS[c.ename] : undefined;
+  return Cls !== undefined ? new Cls(engineId, method, c.evalue, traceback) : new RemoteError(engineId, method, c.ename, c.evalue, traceback);
 }
 
 /** The error of a control reply that is not ok. */

@@ -80,6 +80,10 @@ export interface ViewHost {
   abort(msgIds: string[] | undefined, engineIds: readonly number[]): Promise<void>;
   /** Drops the named load-balanced tasks that have not started, wherever the scheduler has them. */
   abortBalanced(msgIds: string[]): Promise<void>;
+  /** This client's unfinished result that sent `msgId`, if any. */
+  unfinishedResult(msgId: string): AsyncResult<unknown> | undefined;
+  /** Interrupts the named load-balanced tasks where they run (and drops them where they are queued on an engine). */
+  interruptBalanced(msgIds: string[]): Promise<void>;
   /** Stops the code running on the engines now. */
   interrupt(engineIds: readonly number[]): Promise<void>;
   /** Waits for results (default: every outstanding one); false when `timeoutMs` passes first. */

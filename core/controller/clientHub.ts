@@ -36,9 +36,9 @@ export interface EngineControl {
 
 export interface ClientHubDeps {
   readonly registry: Pick<EngineRegistry, 'list'>;
-  readonly router: Pick<WorkRouter, 'route' | 'interrupt' | 'abort' | 'clientGone'>;
+  readonly router: Pick<WorkRouter, 'route' | 'interrupt' | 'interruptEngines' | 'abort' | 'clientGone'>;
   /** Load-balanced tasks (work requests with metadata.balanced). */
-  readonly scheduler: Pick<Scheduler, 'submit' | 'abort' | 'clientGone'>;
+  readonly scheduler: Pick<Scheduler, 'submit' | 'abort' | 'runningOn' | 'clientGone'>;
   readonly control: EngineControl;
   /** Engine sets: adding engines (through a launcher), listing, stopping them, their launchers' output. */
   readonly sets: Pick<EngineSets, 'add' | 'stop' | 'output' | 'list' | 'restart'>;
@@ -93,7 +93,7 @@ export class ClientHub {
       case 'result_request':
         return this.onResultRequest(client, msg);
       case 'interrupt_request':
-        return this.d.router.interrupt(client, msg);
+        return this.onInterrupt(client, msg);
       case 'abort_request':
         return this.onAbort(client, msg, parts);
       case 'add_engines_request':
@@ -156,6 +156,23 @@ export class ClientHub {
     this.allSubscribers.delete(client);
     if (sub === 'registration') this.regSubscribers.add(client);
     else if (sub === 'all') this.allSubscribers.add(client);
+  }
+
+  /**
+   * interrupt_request: with metadata.targets, to those engines; without, its msg_ids name
+   * load-balanced tasks, and it goes to the engines that run them (each interrupts the named
+   * request if it runs it, and drops the named ones it holds).
+   */
+  private onInterrupt(client: ClientRecord, msg: Message): void {
+    if (msg.metadata.targets !== undefined) return this.d.router.interrupt(client, msg);
+    const c = this.checked(client, msg, 'interrupt_request');
+    if (!c) return;
+    if (c.msg_ids === undefined) {
+      this.d.replier.error(client.conn, msg.header, 'interrupt_reply', 'ValueError', 'interrupt_request needs metadata.targets (engines to interrupt) or msg_ids (load-balanced tasks to interrupt)');
+      return;
+    }
+    this.d.router.interruptEngines(this.d.scheduler.runningOn(c.msg_ids), c.msg_ids, msg.header);
+    this.d.replier.reply(client.conn, msg.header, 'interrupt_reply', OK);
   }
 
   /**

@@ -87,6 +87,7 @@ export class Task implements Pending {
   fits(e: EngineRecord): boolean {
     if (!e.alive) return false;
     if (this.pool !== null && !this.pool.has(e.id)) return false;
+    if (this.spec.kernel !== undefined && e.reg.kernel !== this.spec.kernel) return false;
     if (this.followEngine >= 0 && e.id !== this.followEngine) return false;
     return this.failedOn === null || !this.failedOn.has(e.id);
   }
@@ -134,15 +135,40 @@ export class Scheduler {
     const t = new Task(client, msg.header, replyType, parts, spec);
     this.tasks.set(msgId, t);
     if (spec.timeout_ms !== undefined) t.timer = setTimeout(() => this.timedOut(t), spec.timeout_ms);
-    const why = this.linkDependencies(t);
+    const why = this.noEngineOfKernel(t) ?? this.linkDependencies(t);
     if (why !== null) this.fail(t, 'ImpossibleDependency', why);
     else if (t.deps === 0) this.ready(t);
     this.pump();
   }
 
-  /** Counts t's unfinished dependencies; a reason it can never run, or null. */
+  /**
+   * The task names its kernel (the language of its function) and the pool has live engines, none
+   * of that kernel: why it cannot run there. (A pool with no live engine waits for one.)
+   */
+  private noEngineOfKernel(t: Task): string | null {
+    const want = t.spec.kernel;
+    if (want === undefined) return null;
+    const others: string[] = [];
+    for (const e of this.d.registry.values()) {
+      if (!e.alive || (t.pool !== null && !t.pool.has(e.id))) continue;
+      if (e.reg.kernel === want) return null;
+      others.push(`${e.id} (${e.reg.kernel})`);
+    }
+    return others.length === 0 ? null : `the task is ${want} code and no engine of its pool runs ${want}: engines ${others.join(', ')}`;
+  }
+
+  /**
+   * Counts t's unfinished dependencies; a reason it can never run, or null. Direct requests it
+   * names come with their outcomes (spec.direct, from the client that saw them end): they are
+   * remembered here, so the direct path itself keeps no record.
+   */
   private linkDependencies(t: Task): string | null {
-    const { after, follow } = t.spec;
+    const { after, follow, direct } = t.spec;
+    if (direct) {
+      for (const d of direct) {
+        if (!this.tasks.has(d.msg_id) && !this.outcomes.has(d.msg_id)) this.remember(d.msg_id, { ok: d.ok, engine: d.engines.length === 1 ? d.engines[0] : -1 });
+      }
+    }
     if (after) {
       for (const id of after) {
         const why = this.linkOne(t, id, false);
@@ -174,7 +200,7 @@ export class Scheduler {
   private metBy(t: Task, id: string, o: Outcome, follow: boolean): string | null {
     if (!o.ok && t.spec.success_only) return `${follow ? 'follow' : 'after'} dependency ${id} failed (success_only)`;
     if (!follow) return null;
-    if (o.engine < 0) return `follow dependency ${id} never ran on an engine`;
+    if (o.engine < 0) return `follow dependency ${id} did not run on exactly one engine`;
     if (t.followEngine >= 0 && t.followEngine !== o.engine) return `follow dependencies ran on different engines (${t.followEngine} and ${o.engine})`;
     t.followEngine = o.engine;
     const e = this.d.registry.get(o.engine);
@@ -195,10 +221,17 @@ export class Scheduler {
     if (this.queue.size === 0) return;
     const open: EngineRecord[] = [];
     const hwm = this.d.hwm;
-    for (const e of this.d.registry.values()) if (e.alive && (hwm === 0 || e.balanced < hwm)) open.push(e);
+    // The kernel every open engine runs (null when they differ): a task of that kernel may go to any.
+    let kernel: string | null | undefined;
+    for (const e of this.d.registry.values()) {
+      if (!e.alive || (hwm !== 0 && e.balanced >= hwm)) continue;
+      open.push(e);
+      kernel = kernel === undefined || kernel === e.reg.kernel ? e.reg.kernel : null;
+    }
     if (open.length === 0) return;
     this.queue.scan((t) => {
-      const cands = t.pool === null && t.followEngine < 0 && t.failedOn === null ? open : open.filter((e) => t.fits(e));
+      const anyOpen = t.pool === null && t.followEngine < 0 && t.failedOn === null && (t.spec.kernel === undefined || t.spec.kernel === kernel);
+      const cands = anyOpen ? open : open.filter((e) => t.fits(e));
       if (cands.length === 0) return 'keep';
       const e = cands.length === 1 ? cands[0] : cands[chooseEngine(this.d.scheme, cands.map(candidate), this.rand)];
       this.send(t, e);
@@ -278,6 +311,16 @@ export class Scheduler {
       this.deliver(t, this.d.replier.encode(t.replyType, { status: 'aborted' } as ContentMap[MsgType], t.header, { engine_id: -1 }), -1);
       if (t.state === 'queued') this.queue.remove(t);
       this.finished(t, false, -1);
+    }
+    return engines;
+  }
+
+  /** The engines running (or holding) the named tasks that were sent, for interrupt_request by msg_id. */
+  runningOn(msgIds: readonly string[]): Set<number> {
+    const engines = new Set<number>();
+    for (const id of msgIds) {
+      const t = this.tasks.get(id);
+      if (t?.state === 'running') engines.add(t.engine);
     }
     return engines;
   }

@@ -125,14 +125,19 @@ export class WorkRouter {
   interrupt(client: ClientRecord, msg: Message): void {
     const checked = this.controlTargets(client, msg, 'interrupt_request');
     if (!checked) return;
-    const { targets, msgIds } = checked;
+    this.interruptEngines(checked.targets, checked.msgIds, msg.header);
+    this.d.replier.reply(client.conn, msg.header, 'interrupt_reply', OK);
+  }
+
+  /** Sends interrupt_request (naming `msgIds`, when given) to each live engine of `targets`, known ids. */
+  interruptEngines(targets: Iterable<number>, msgIds: string[] | undefined, header: Header): void {
     let parts: Uint8Array[] | null = null;
     for (const id of targets) {
-      const e = this.d.registry.get(id)!;
-      if (!e.alive) continue;
+      const e = this.d.registry.get(id);
+      if (e === undefined || !e.alive) continue;
       const via = e.heart && !e.heart.isClosed ? e.heart : !e.main.isClosed ? e.main : null;
       if (via) {
-        parts ??= this.d.replier.encode('interrupt_request', msgIds ? { msg_ids: msgIds } : {}, msg.header);
+        parts ??= this.d.replier.encode('interrupt_request', msgIds ? { msg_ids: msgIds } : {}, header);
         via.sendParts(parts);
       } else if (e.local?.running && msgIds === undefined) {
         e.local.kill('SIGINT'); // no heart yet: what the heart would have done
@@ -140,7 +145,6 @@ export class WorkRouter {
         log.warn(`cannot interrupt engine ${id}: it has no connection`);
       }
     }
-    this.d.replier.reply(client.conn, msg.header, 'interrupt_reply', OK);
   }
 
   /** Aborts go to the engines as they came; each dropped request is answered by its engine. */

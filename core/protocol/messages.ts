@@ -341,6 +341,17 @@ export type BalancedSpec = {
   /** With after/follow: a failed dependency makes this task fail with ImpossibleDependency. */
   success_only?: boolean;
   label?: string;
+  /** Only engines of this kernel (EngineInfo.kernel) may run it: the language its function is written in. */
+  kernel?: KernelKind;
+  /** How direct requests named in after/follow ended, as the client that sent them saw them (the controller does not track direct requests). */
+  direct?: DirectOutcome[];
+};
+
+/** A finished direct request: whether every engine answered ok, and which engines ran it. */
+export type DirectOutcome = {
+  msg_id: string;
+  ok: boolean;
+  engines: number[];
 };
 
 /** enames of the error replies the scheduler itself makes for a load-balanced task. */

@@ -6,7 +6,7 @@
  * peers read (no walk through user values), so they are cheap enough for every message.
  * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
  */
-import { isValidHeader, type BalancedSpec, type ContentMap, type CurrentTask, type DirectAddress, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType } from './messages.js';
+import { isValidHeader, type BalancedSpec, type ContentMap, type CurrentTask, type DirectAddress, type DirectOutcome, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType } from './messages.js';
 
 /** A message whose content or metadata is not what its type promises. */
 export class WireError extends Error {
@@ -444,6 +444,15 @@ function balancedIds(v: unknown, field: string): string[] {
   return v as string[];
 }
 
+function directOutcomes(v: unknown): DirectOutcome[] {
+  const ok = (d: unknown): d is DirectOutcome =>
+    isObject(d) && typeof d.msg_id === 'string' && d.msg_id !== '' && typeof d.ok === 'boolean' && Array.isArray(d.engines) && d.engines.length <= 100_000 && d.engines.every(isCount);
+  if (!Array.isArray(v) || v.length > MAX_BALANCED_DEPENDENCIES || !v.every(ok)) {
+    throw new WireError(`metadata.balanced.direct must be an array of at most ${MAX_BALANCED_DEPENDENCIES} {msg_id, ok, engines} objects, got ${describe(v)}`, 'ValueError');
+  }
+  return v.map((d) => ({ msg_id: d.msg_id, ok: d.ok, engines: [...d.engines] }));
+}
+
 /**
  * metadata.balanced of a load-balanced request, checked once where the controller takes it:
  * a new object with the known fields (ValueError naming the field for a bad value).
@@ -452,7 +461,7 @@ export function checkBalanced(msgType: string, metadata: Message['metadata']): B
   const b = metadata.balanced as unknown;
   if (!BALANCEABLE.has(msgType)) throw new WireError(`${msgType} cannot be load-balanced: only apply_request and execute_request can (send it with metadata.targets)`, 'ValueError');
   if (metadata.targets !== undefined) throw new WireError('a load-balanced request (metadata.balanced) must not name metadata.targets: use metadata.balanced.pool to restrict its engines', 'ValueError');
-  if (!isObject(b)) throw new WireError(`metadata.balanced must be an object {pool?, retries?, timeout_ms?, after?, follow?, success_only?, label?}, got ${describe(b)}`, 'ValueError');
+  if (!isObject(b)) throw new WireError(`metadata.balanced must be an object {pool?, retries?, timeout_ms?, after?, follow?, success_only?, label?, kernel?}, got ${describe(b)}`, 'ValueError');
   const out: BalancedSpec = {};
   if (b.pool !== undefined && b.pool !== null) {
     const pool = b.pool;
@@ -474,6 +483,8 @@ export function checkBalanced(msgType: string, metadata: Message['metadata']): B
     if (typeof b.label !== 'string' || b.label.length > MAX_LABEL) throw new WireError(`metadata.balanced.label must be a string of at most ${MAX_LABEL} characters, got ${describe(b.label)}`, 'ValueError');
     out.label = b.label;
   }
+  if (b.kernel !== undefined && b.kernel !== null) out.kernel = kernel(b.kernel, 'metadata.balanced.kernel', 'ValueError');
+  if (b.direct !== undefined && b.direct !== null) out.direct = directOutcomes(b.direct);
   return out;
 }
 

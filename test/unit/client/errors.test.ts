@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AbortError, CompositeError, EngineError, RemoteError, TimeoutError } from '../../../core/client/errors.js';
+import { AbortError, CompositeError, EngineError, ImpossibleDependency, RemoteError, TaskTimeout, TimeoutError, UnmetDependency } from '../../../core/client/errors.js';
+import { workFailure } from '../../../core/client/replyDecoders.js';
+import { sourceKernel } from '../../../core/client/remoteFunction.js';
 
 const refErr = (id: number) => new RemoteError(id, 'execute', 'ReferenceError', 'x is not defined', ['ReferenceError: x is not defined', `    at engine ${id}`]);
 
@@ -62,4 +64,35 @@ test('TimeoutError says the result is not ready', () => {
   assert.equal(t.message, 'Result not ready.');
   assert.equal(t.name, 'TimeoutError');
   assert.ok(t instanceof Error);
+});
+
+test('the scheduler\'s enames become their own RemoteError subclasses (where replies are decoded); others stay RemoteError', () => {
+  for (const [ename, Cls] of [
+    ['TaskTimeout', TaskTimeout],
+    ['ImpossibleDependency', ImpossibleDependency],
+    ['UnmetDependency', UnmetDependency],
+    ['EngineError', EngineError],
+  ] as const) {
+    const e = workFailure({ status: 'error', ename, evalue: 'why', traceback: ['tb'] }, -1, 'apply');
+    assert.ok(e instanceof Cls && e instanceof RemoteError, ename);
+    assert.equal(e.name, ename);
+    assert.equal(e.ename, ename);
+    assert.equal(e.evalue, 'why');
+    assert.equal(e.engineId, -1);
+    assert.deepEqual(e.traceback, ['tb']);
+  }
+  const plain = workFailure({ status: 'error', ename: 'toString', evalue: 'x', traceback: [] }, 2, 'apply');
+  assert.equal(plain.constructor, RemoteError, 'an ename that is an Object.prototype key is not a class lookup');
+  assert.ok(workFailure({ status: 'aborted' }, 0, 'apply') instanceof AbortError);
+});
+
+test('sourceKernel tells a function source\'s language (or does not guess)', () => {
+  assert.equal(sourceKernel('(x) => x * 2'), 'node');
+  assert.equal(sourceKernel('x => x'), 'node');
+  assert.equal(sourceKernel('async function f() {}'), 'node');
+  assert.equal(sourceKernel('function (a, b) {\n  return a + b;\n}'), 'node');
+  assert.equal(sourceKernel('lambda x: x * 2'), 'python');
+  assert.equal(sourceKernel('def f(x):\n    return x'), 'python');
+  assert.equal(sourceKernel('import math\nmath.sqrt'), 'python');
+  assert.equal(sourceKernel('abs'), undefined);
 });

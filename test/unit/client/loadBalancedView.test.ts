@@ -7,7 +7,7 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AsyncResult, Client, CompositeError, EngineError, LoadBalancedView, MapResult, RemoteError } from '../../../core/client/index.js';
+import { AsyncResult, Client, CompositeError, EngineError, LoadBalancedView, MapResult, RemoteError, TaskTimeout } from '../../../core/client/index.js';
 import type { Message } from '../../../core/protocol/messages.js';
 import { scriptedSession, startScriptedController, type ScriptedController } from './scriptedController.js';
 
@@ -52,7 +52,7 @@ describe('apply', () => {
     assert.equal(await ar, 42);
     const [sent] = workSent(s.fc, since);
     assert.equal(sent.metadata.targets, undefined);
-    assert.deepEqual(sent.metadata.balanced, {});
+    assert.deepEqual(sent.metadata.balanced, { kernel: 'node' }, 'a function object is node code');
     const ran = s.fc.balancedLog.find((l) => l.msgId === sent.header.msg_id)!;
     assert.deepEqual(ar.engineIds, [ran.engine]);
     assert.deepEqual(ar.msgIds, [sent.header.msg_id]);
@@ -89,7 +89,7 @@ describe('apply', () => {
     const ar = lview.applyAsync(() => 'x');
     await ar;
     assert.deepEqual(ar.engineIds, [2]);
-    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { pool: [2] });
+    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { pool: [2], kernel: 'node' });
     assert.throws(() => s.rc.loadBalancedView([]), /pool must be a non-empty array of engine ids/);
     assert.throws(() => s.rc.loadBalancedView([1.5]), /pool must be a non-empty array of engine ids .*1\.5/);
   });
@@ -116,7 +116,7 @@ describe('apply', () => {
     });
     assert.equal(triple.name, 'triple');
     assert.equal(await triple(5), 15);
-    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { label: 'triple' });
+    assert.deepEqual(workSent(s.fc, since)[0].metadata.balanced, { label: 'triple', kernel: 'node' });
     assert.equal(lview.label, undefined, 'the view keeps its own flags');
   });
 
@@ -147,6 +147,7 @@ describe('flags', () => {
       follow: [...first.msgIds, 'other-id'],
       success_only: true,
       label: 'stage-1',
+      kernel: 'node',
     });
     // withFlags made a copy: the view's own flags are as they were.
     assert.equal(lview.timeoutMs, undefined);
@@ -253,11 +254,11 @@ describe('map', () => {
 });
 
 describe('map over a pool of two languages', () => {
-  test('chunksize > 1 needs one language, and says so', async () => {
+  test('chunksize > 1 needs one language when the source does not tell, and says so', async () => {
     const fc = await startScriptedController({ n: 2, kernels: ['node', 'python'] });
     const rc = await Client.connect(fc.file);
     try {
-      assert.throws(() => rc.loadBalancedView().mapAsync('def f(x): return x', [1, 2, 3], { chunksize: 2 }), /needs engines of one language, and this pool has node and python engines/);
+      assert.throws(() => rc.loadBalancedView().mapAsync('abs', [1, 2, 3], { chunksize: 2 }), /needs engines of one language, and this pool has node and python engines/);
       assert.deepEqual(await rc.loadBalancedView([0]).mapSync((x: number) => -x, [1, 2, 3], { chunksize: 2 }), [-1, -2, -3]);
     } finally {
       rc.close();
@@ -373,7 +374,7 @@ describe('what the scheduler answers', () => {
       await until(() => !rc.ids.includes(1), 'engine 1 seen dead');
       const timedOut = rc.loadBalancedView([1]).withFlags({ timeoutMs: 30 }).applyAsync(() => 1);
       const err = await timedOut.then(() => assert.fail('should reject'), (e: unknown) => e);
-      assert.ok(err instanceof RemoteError);
+      assert.ok(err instanceof TaskTimeout && err instanceof RemoteError, String(err));
       assert.equal(err.ename, 'TaskTimeout');
       assert.deepEqual(timedOut.engineIds, [-1]);
 
@@ -389,5 +390,83 @@ describe('what the scheduler answers', () => {
       rc.close();
       await fc.close();
     }
+  });
+});
+
+describe('parallel, interrupt, abort and direct dependencies', () => {
+  const s = scriptedSession(2);
+
+  test('parallel(opts)(fn) sends fn one block of chunksize items per task (other arguments whole) and concatenates; .map is element-wise', async () => {
+    const lview = s.rc.loadBalancedView();
+    const since = s.fc.received.length;
+    const pf = lview.parallel({ chunksize: 2, label: 'blocks' })((xs: number[], k: number) => xs.map((x) => x * k));
+    assert.equal(pf.name, '');
+    const out = pf([1, 2, 3, 4, 5], 10);
+    assert.ok(out instanceof MapResult);
+    assert.deepEqual(await out, [10, 20, 30, 40, 50]);
+    const sent = workSent(s.fc, since);
+    assert.equal(sent.length, 3);
+    assert.deepEqual(
+      sent.map((m) => (m.content as { args: unknown[] }).args),
+      [
+        [[1, 2], 10],
+        [[3, 4], 10],
+        [[5], 10],
+      ],
+    );
+    assert.ok(sent.every((m) => (m.metadata.balanced as { label?: string }).label === 'blocks'));
+    assert.deepEqual(await lview.parallel()((x: number) => x + 1).map([1, 2, 3]), [2, 3, 4]);
+    assert.throws(() => lview.parallel({ chunksize: 0 })((xs: number[]) => xs)([1]), /chunksize must be a whole number ≥ 1, got 0/);
+    assert.throws(() => lview.parallel()((x: number) => x)(1), /give at least one sequence/);
+  });
+
+  test('ar.interrupt() and lview.interrupt() name the unfinished tasks of the view by msg_id, without targets', async () => {
+    const g = giveGate(s.fc);
+    const lview = s.rc.loadBalancedView();
+    const a = lview.applyAsync(async () => (await gate(), 1));
+    const m = lview.mapAsync(async (x: number) => (await gate(), x), [1, 2]);
+    const other = s.rc.loadBalancedView().applyAsync(async () => (await gate(), 3));
+    const since = s.fc.received.length;
+    await a.interrupt();
+    await lview.interrupt();
+    const sent = s.fc.received.slice(since).filter((x) => x.header.msg_type === 'interrupt_request');
+    assert.equal(sent.length, 2);
+    assert.ok(sent.every((x) => x.metadata.targets === undefined));
+    assert.deepEqual((sent[0].content as { msg_ids: string[] }).msg_ids, a.msgIds);
+    assert.deepEqual(new Set((sent[1].content as { msg_ids: string[] }).msg_ids), new Set([...a.msgIds, ...m.msgIds]), 'every unfinished task of the view, not the other view’s');
+    assert.equal(lview.outstandingResults.length, 2);
+    g.open();
+    await Promise.all([a, m, other]);
+    assert.equal(lview.outstandingResults.length, 0, 'finished results leave the view');
+  });
+
+  test('after/follow of a direct result: the task waits in the client, then goes with its outcome', async () => {
+    const g = giveGate(s.fc);
+    const direct = s.rc.view(1).applyAsync(async () => (await gate(), 'direct'));
+    const lview = s.rc.loadBalancedView();
+    const since = s.fc.received.length;
+    const task = lview.withFlags({ follow: direct, after: [direct.msgIds[0]] }).applyAsync(() => 'task');
+    const dependent = lview.withFlags({ after: task }).applyAsync(() => 'after the task');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(workSent(s.fc, since).filter((m) => m.metadata.balanced !== undefined).length, 0, 'held in the client while the direct request runs');
+    g.open();
+    assert.equal(await direct, 'direct');
+    assert.equal(await task, 'task');
+    assert.equal(await dependent, 'after the task');
+    const [sentTask, sentDependent] = workSent(s.fc, since).filter((m) => m.metadata.balanced !== undefined);
+    assert.deepEqual(sentTask.metadata.balanced, { follow: direct.msgIds, after: direct.msgIds, kernel: 'node', direct: [{ msg_id: direct.msgIds[0], ok: true, engines: [1] }] });
+    assert.deepEqual((sentDependent.metadata.balanced as { after: string[] }).after, task.msgIds, 'a task waiting on a held one gets its msg_id once it is sent');
+
+    const g2 = giveGate(s.fc);
+    const slow = s.rc.view(0).applyAsync(async () => (await gate(), 1));
+    const dropped = lview.withFlags({ after: slow }).mapAsync((x: number) => x, [1, 2]);
+    const since2 = s.fc.received.length;
+    await lview.abort();
+    const err = await dropped.then(() => assert.fail('should reject'), (e: unknown) => e);
+    assert.ok(err instanceof CompositeError && err.elist.every((e) => e.ename === 'AbortError'), String(err));
+    g2.open();
+    assert.equal(await slow, 1);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(workSent(s.fc, since2).filter((m) => m.metadata.balanced !== undefined).length, 0, 'an aborted held task is never sent');
   });
 });

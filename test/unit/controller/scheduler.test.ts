@@ -353,3 +353,70 @@ test('a task whose client left runs on; its reply is kept in the result store', 
     }
   });
 });
+
+test('kernel: a task goes only to engines of its kernel; a pool with none of it fails with ImpossibleDependency naming why', async () => {
+  await withController([], async (ctl) => {
+    const client = await fakeClient(ctl);
+    const node = await quietEngine(ctl);
+    const py = await FakeEngine.start(ctl, { autoReply: false, kernel: 'python' });
+    // The python engine is the busier one: leastload alone would pick the node engine.
+    const busy = client.send('apply_request', { fn: 'g', args: [] }, { metadata: { targets: [py.id] } });
+    await until(() => py.requests.length === 1, 5000, 'the python engine busy');
+    const t = submit(client, { kernel: 'python' });
+    await arrived(py, t);
+    assert.equal(has(node, t), false);
+    const j = submit(client, { kernel: 'node' });
+    await arrived(node, j);
+    for (const r of [...py.requests]) py.answer(r);
+    node.answer(node.requests[0]);
+    assert.equal((await finalReply(client, t)).engine, py.id);
+    assert.equal((await finalReply(client, busy)).c.status, 'ok');
+    const none = await finalReply(client, submit(client, { kernel: 'python', pool: [node.id] }));
+    assert.equal(none.c.ename, 'ImpossibleDependency');
+    assert.equal(none.c.evalue, `the task is python code and no engine of its pool runs python: engines ${node.id} (node)`);
+    const bad = await client.request('apply_request', { fn: 'f', args: [] }, { metadata: { balanced: { kernel: 'no spaces' } } });
+    assert.match(content<Reply>(bad).evalue!, /metadata\.balanced\.kernel must name the engine's language/);
+  });
+});
+
+test('direct outcomes: after/follow of a direct request the client saw end (metadata.balanced.direct)', async () => {
+  await withController([], async (ctl) => {
+    const client = await fakeClient(ctl);
+    const e0 = await FakeEngine.start(ctl);
+    const e1 = await FakeEngine.start(ctl);
+    const followed = submit(client, { follow: ['direct-1'], direct: [{ msg_id: 'direct-1', ok: true, engines: [e1.id] }] });
+    assert.equal((await finalReply(client, followed)).engine, e1.id);
+    assert.equal(has(e0, followed), false);
+    // Remembered: a later task may name it without the outcome.
+    assert.equal((await finalReply(client, submit(client, { follow: ['direct-1'] }))).engine, e1.id);
+    const failed = await finalReply(client, submit(client, { after: ['direct-2'], success_only: true, direct: [{ msg_id: 'direct-2', ok: false, engines: [e0.id] }] }));
+    assert.equal(failed.c.ename, 'ImpossibleDependency');
+    assert.match(failed.c.evalue!, /after dependency direct-2 failed \(success_only\)/);
+    const several = await finalReply(client, submit(client, { follow: ['direct-3'], direct: [{ msg_id: 'direct-3', ok: true, engines: [e0.id, e1.id] }] }));
+    assert.match(several.c.evalue!, /follow dependency direct-3 did not run on exactly one engine/);
+    const unknown = await finalReply(client, submit(client, { after: ['direct-4'] }));
+    assert.match(unknown.c.evalue!, /after names direct-4, which is not a load-balanced task this controller knows/);
+    const bad = await client.request('apply_request', { fn: 'f', args: [] }, { metadata: { balanced: { direct: [{ msg_id: 'x', ok: 'yes' as never, engines: [] }] } } });
+    assert.match(content<Reply>(bad).evalue!, /metadata\.balanced\.direct must be an array of at most \d+ \{msg_id, ok, engines\} objects/);
+  });
+});
+
+test('interrupt_request by msg_id without targets goes to the engine running the task', async () => {
+  await withController([], async (ctl) => {
+    const client = await fakeClient(ctl);
+    const e0 = await quietEngine(ctl);
+    const e1 = await quietEngine(ctl);
+    const t = submit(client, { pool: [e1.id] });
+    await arrived(e1, t);
+    const ok = await client.request('interrupt_request', { msg_ids: [t.header.msg_id, 'not-a-task'] });
+    assert.equal(content<Reply>(ok).status, 'ok');
+    await until(() => e1.heart!.received.some((m) => m.header.msg_type === 'interrupt_request'), 5000, 'engine 1 interrupted');
+    const sent = e1.heart!.received.find((m) => m.header.msg_type === 'interrupt_request')!;
+    assert.deepEqual((sent.content as { msg_ids?: string[] }).msg_ids, [t.header.msg_id, 'not-a-task']);
+    assert.equal(e0.heart!.count((m) => m.header.msg_type === 'interrupt_request'), 0, 'engine 0 runs none of them');
+    const bare = await client.request('interrupt_request', {});
+    assert.match(content<Reply>(bare).evalue!, /interrupt_request needs metadata\.targets \(engines to interrupt\) or msg_ids/);
+    e1.answer(e1.requests[0]);
+    assert.equal((await finalReply(client, t)).c.status, 'ok');
+  });
+});
