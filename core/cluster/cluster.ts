@@ -62,6 +62,10 @@ export interface ClusterOptions {
   /** Caps of the controller's store of results whose client went away (defaults 128 MiB, 4096 results). */
   resultStoreBytes?: number;
   resultStoreEntries?: number;
+  /** Where the controller keeps task records: 'sqlite' (default, <profile>/tasks.db), 'memory' or 'none'; and its caps. */
+  db?: 'sqlite' | 'memory' | 'none';
+  dbMaxRows?: number;
+  dbMaxBytes?: number;
   /** How the controller process is started, the first time and on every restart (default: a NodeSpawner). */
   spawner?: ProcessSpawner;
 }
@@ -149,6 +153,9 @@ export class Cluster {
     if (opts.maxOutputBytes !== undefined) args.push('--max-output-bytes', String(opts.maxOutputBytes));
     if (opts.resultStoreBytes !== undefined) args.push('--result-store-bytes', String(opts.resultStoreBytes));
     if (opts.resultStoreEntries !== undefined) args.push('--result-store-entries', String(opts.resultStoreEntries));
+    if (opts.db !== undefined) args.push('--db', opts.db);
+    if (opts.dbMaxRows !== undefined) args.push('--db-max-rows', String(opts.dbMaxRows));
+    if (opts.dbMaxBytes !== undefined) args.push('--db-max-bytes', String(opts.dbMaxBytes));
     if (!opts.detached) args.push('--exit-with-parent');
 
     const timeoutMs = opts.timeoutMs ?? 30_000;

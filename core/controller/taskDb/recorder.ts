@@ -180,7 +180,8 @@ export class Recorder {
   private finish(done: TaskRecord[], engineId: number, msgId: string, outcome: Partial<TaskRecord>): void {
     const f = this.inFlight.get(msgId);
     if (f === undefined) return;
-    const r = f.engines.get(engineId) ?? { ...f.base, engine_id: engineId };
+    const r = f.engines.get(engineId);
+    if (r === undefined) return;
     f.engines.delete(engineId);
     done.push(Object.assign(r, outcome));
     if (++f.replies >= f.expected && f.engines.size === 0) this.inFlight.delete(msgId);

@@ -4,6 +4,8 @@
  * store in this process; `none` keeps nothing. When the SQLite file cannot be opened or written
  * (not a database, a full disk), one log line says so and records go on in memory.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TaskDbStatus, TaskFilter, TaskRecord } from '../../protocol/messages.js';
 import { log } from '../log.js';
@@ -57,6 +59,14 @@ export class TaskDb {
   }
 
   private openWorker(): void {
+    try {
+      // The records hold code and output: the file is the user's alone, like the connection files.
+      fs.mkdirSync(path.dirname(this.opts.file), { recursive: true, mode: 0o700 });
+      fs.closeSync(fs.openSync(this.opts.file, 'a', 0o600));
+    } catch (e) {
+      this.fallBack((e as Error).message);
+      return;
+    }
     const w = (this.worker = startWorker({ file: this.opts.file, caps: this.opts.caps }));
     w.unref();
     w.on('message', (m: WorkerReply) => {
@@ -74,11 +84,11 @@ export class TaskDb {
 
   /** The database cannot be used: say so once, and keep records in memory from now on. */
   private fallBack(why: string): void {
-    if (this.worker === null) return;
+    if (this.fallback !== undefined) return;
     log.error(`task database ${this.opts.file} cannot be used (${why}); task records are kept in memory from now on, as with --db memory`);
     const w = this.worker;
     this.worker = null;
-    void w.terminate();
+    void w?.terminate();
     this.fallback = why;
     this.memory = new MemoryStore(this.opts.caps);
     for (const c of this.calls.values()) c.reject(new Error(`the task database failed: ${why}`));
