@@ -346,6 +346,7 @@ export class Client {
    * to the records of those engines. Requests still running are not touched. Resolves to the records removed.
    */
   async purgeResults(msgIds: readonly string[] | 'all', opts: { targets?: readonly number[] } = {}): Promise<number> {
+    if (msgIds !== 'all' && !Array.isArray(msgIds)) throw new TypeError(`purgeResults: msgIds must be an array of msg_ids or 'all', got ${JSON.stringify(msgIds)}`);
     const content: ContentMap['purge_request'] = { msg_ids: msgIds === 'all' ? 'all' : [...msgIds] };
     if (opts.targets !== undefined) content.targets = [...opts.targets];
     return (await this.request('purge_request', content)).purged;

@@ -141,7 +141,7 @@ export class Recorder {
       engine_id: null,
       client,
       msg_type: h.msg_type,
-      label: typeof md.label === 'string' ? md.label : null,
+      label: labelOf(md),
       code: codeOf(msg),
       balanced,
       status: 'pending',
@@ -201,6 +201,13 @@ export class Recorder {
   pendingIds(): string[] {
     return [...this.inFlight.keys()];
   }
+}
+
+/** A load-balanced task's label (metadata.balanced.label), or a direct request's metadata.label. */
+function labelOf(md: { label?: unknown; balanced?: unknown }): string | null {
+  const b = md.balanced as { label?: unknown } | undefined;
+  const label = typeof b === 'object' && b !== null ? b.label : md.label;
+  return typeof label === 'string' ? label : null;
 }
 
 function codeOf(msg: Message): string | null {
