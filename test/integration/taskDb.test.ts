@@ -210,3 +210,24 @@ test('task database: a corrupt file gives a clear reason in status and records g
     await tc.stop();
   }
 });
+
+test('task database (none): nothing is recorded; results of clients that went away are still kept in memory', async () => {
+  const tc = await startTestCluster({ n: 1, db: 'none' });
+  const rc = await viaController(tc);
+  try {
+    const gone = await tc.cluster.connect();
+    const ex = gone.view([0]).execute("await new Promise((r) => setTimeout(r, 200)); 'late'") as AsyncResult<ExecuteResult[]>;
+    gone.close();
+    await assert.rejects(ex);
+    await (rc.view(0).execute('1') as AsyncResult<unknown>);
+    await untilTasksDone(rc, 0, 1);
+    assert.deepEqual(await rc.dbQuery(), []);
+    assert.deepEqual(await rc.hubHistory(), []);
+    const s = (await rc.status()).task_db!;
+    assert.deepEqual([s.backend, s.rows], ['none', 0]);
+    assert.deepEqual(((await rc.getResult(ex.msgIds[0])) as ExecuteResult[]).map((x) => x.result), ["'late'"]);
+  } finally {
+    rc.close();
+    await tc.stop();
+  }
+});
