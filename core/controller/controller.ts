@@ -107,6 +107,7 @@ export class Controller {
       results,
       scheme: opts.scheme,
       hwm: opts.hwm,
+      recorder,
       dispatch: (e, msgId, parts, pending) => this.router.dispatch(e, msgId, parts, pending),
     }));
     const router = (this.router = new WorkRouter({

@@ -44,7 +44,7 @@ test('task records: every request kind, one record per engine, times in order; d
     await assert.rejects(bad);
     const lb = rc.loadBalancedView();
     lb.label = 'doubling';
-    const ap = lb.apply((x: number) => x * 2, 21);
+    const ap = lb.apply((x: number) => x * 2, 21) as AsyncResult<number>;
     assert.equal(await ap.get(), 42);
     const ids = [ex.msgIds[0], push.msgIds[0], pull.msgIds[0], bad.msgIds[0], ap.msgIds[0]];
 
@@ -117,6 +117,35 @@ test('task records: every request kind, one record per engine, times in order; d
     assert.equal((await rc.status()).task_db!.rows, 0);
   } finally {
     rc.close();
+    await tc.stop();
+  }
+});
+
+test('task records of load-balanced tasks: each attempt of a retried task, and a task the scheduler failed before sending it; none left pending', async () => {
+  const tc = await startTestCluster({ n: 2 });
+  try {
+    const { rc } = tc;
+    const lb = rc.loadBalancedView();
+    const retried = lb.withFlags({ retries: 1, label: 'flaky' }).applyAsync(() => {
+      throw new Error('always fails');
+    });
+    await assert.rejects(retried);
+    const never = lb.withFlags({ after: [retried.msgIds[0]], successOnly: true }).applyAsync(() => 1);
+    await assert.rejects(never);
+    const attempts = await rc.dbQuery({ msg_id: retried.msgIds[0] });
+    assert.deepEqual(attempts.map((r) => [r.status, r.ename, r.label]), [
+      ['error', 'Error', 'flaky'],
+      ['error', 'Error', 'flaky'],
+    ]);
+    assert.deepEqual(new Set(attempts.map((r) => r.engine_id)), new Set([0, 1]), 'the retry ran on the other engine');
+    for (const r of attempts) assertTimesInOrder(r);
+    assert.deepEqual(
+      (await rc.dbQuery({ msg_id: never.msgIds[0] })).map((r) => [r.engine_id, r.status, r.ename, r.started]),
+      [[null, 'error', 'ImpossibleDependency', null]],
+    );
+    assert.deepEqual(await rc.dbQuery({ status: 'pending' }), []);
+    assert.deepEqual(await rc.hubHistory(), [retried.msgIds[0], never.msgIds[0]]);
+  } finally {
     await tc.stop();
   }
 });

@@ -25,6 +25,7 @@ const enum Ev {
   Output,
   Replied,
   Failed,
+  Closed,
   Value,
 }
 
@@ -33,6 +34,10 @@ interface InFlight {
   /** Replies expected (a direct request's targets; 1 for a balanced task). */
   expected: number;
   replies: number;
+  /** A balanced task's retries not used yet: a failed attempt with some left may be followed by another. */
+  retriesLeft: number;
+  /** Times it was sent to an engine. */
+  attempts: number;
   /** Per engine, records waiting for their engine's reply. */
   engines: Map<number, TaskRecord>;
 }
@@ -76,6 +81,11 @@ export class Recorder {
   /** The controller answered for an engine that will not (dead, missing). */
   failed(engineId: number, msgId: string, evalue: string): void {
     if (this.enabled) this.push(Ev.Failed, engineId, msgId, evalue);
+  }
+
+  /** The scheduler answered a balanced task itself (`parts`: its signed reply): the task is over. */
+  closed(msgId: string, parts: readonly Uint8Array[]): void {
+    if (this.enabled) this.push(Ev.Closed, msgId, parts, 0);
   }
 
   /** A stored result (its client went away) is complete: kept in the database too, when it keeps values. */
@@ -122,6 +132,9 @@ export class Recorder {
         case Ev.Failed:
           this.finish(done, a as number, b as string, { status: 'error', ename: 'EngineError', evalue: c as string });
           break;
+        case Ev.Closed:
+          this.close(done, a as string, b as readonly Uint8Array[]);
+          break;
         case Ev.Value: {
           const r = a as StoredResult;
           if (!r.evicted) values.push({ msg_id: r.msgId, msg_type: r.header.msg_type, engine_ids: [...r.engineIds], messages: r.messages.map((m) => [...m]) });
@@ -156,7 +169,8 @@ export class Recorder {
       stdout: '',
       stderr: '',
     };
-    const f: InFlight = { base, expected: 1, replies: 0, engines: new Map() };
+    const retries = balanced ? (md.balanced as { retries?: unknown }).retries : 0;
+    const f: InFlight = { base, expected: 1, replies: 0, retriesLeft: typeof retries === 'number' ? retries : 0, attempts: 0, engines: new Map() };
     if (!balanced && Array.isArray(md.targets)) {
       f.expected = md.targets.length;
       for (const id of md.targets) if (typeof id === 'number') f.engines.set(id, { ...base, engine_id: id });
@@ -167,7 +181,9 @@ export class Recorder {
 
   private onSent(engineId: number, msgId: string): void {
     const f = this.inFlight.get(msgId);
-    if (f !== undefined && !f.engines.has(engineId)) f.engines.set(engineId, { ...f.base, engine_id: engineId });
+    if (f === undefined) return;
+    f.attempts++;
+    if (!f.engines.has(engineId)) f.engines.set(engineId, { ...f.base, engine_id: engineId });
   }
 
   private onOutput(engineId: number, msg: Message): void {
@@ -184,7 +200,25 @@ export class Recorder {
     if (r === undefined) return;
     f.engines.delete(engineId);
     done.push(Object.assign(r, outcome));
+    // A failed attempt of a balanced task with retries left: another attempt (or the scheduler's verdict) may follow.
+    if (f.base.balanced && outcome.status === 'error' && f.retriesLeft-- > 0) return;
     if (++f.replies >= f.expected && f.engines.size === 0) this.inFlight.delete(msgId);
+  }
+
+  /** The scheduler's own outcome: attempts still open take it, or (never sent) the task's one record does. */
+  private close(done: TaskRecord[], msgId: string, parts: readonly Uint8Array[]): void {
+    const f = this.inFlight.get(msgId);
+    if (f === undefined) return;
+    this.inFlight.delete(msgId);
+    let c: { status?: string; ename?: string; evalue?: string };
+    try {
+      c = JSON.parse(Buffer.from(parts[4].buffer, parts[4].byteOffset, parts[4].byteLength).toString('utf8')) as typeof c;
+    } catch {
+      c = {};
+    }
+    const outcome: Partial<TaskRecord> = { status: c.status === 'aborted' ? 'aborted' : 'error', ename: c.ename ?? null, evalue: c.evalue ?? null };
+    if (f.attempts === 0) done.push({ ...f.base, ...outcome });
+    for (const r of f.engines.values()) done.push(Object.assign(r, outcome));
   }
 
   /** Records of requests still running that match the filter (dbQuery adds them to the database's). */
