@@ -205,3 +205,25 @@ test('TaskDb: sqlite through its worker thread; a corrupt file falls back to mem
     t.done();
   }
 });
+
+test('TaskDb: a write that fails mid-run (the file overwritten underneath; /dev/full) falls back to memory once, and recording goes on', async () => {
+  const t = tmpFile();
+  try {
+    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    db.write([record(1)], []);
+    await until(() => db.status().rows === 1, 5000, 'the first write');
+    fs.writeFileSync(t.file, 'overwritten '.repeat(1000));
+    db.write([record(2)], []);
+    await until(() => db.status().backend === 'memory', 5000, 'the fallback after a failed write');
+    assert.match(db.status().fallback!, /not a database|malformed|I\/O/);
+    db.write([record(3)], []);
+    assert.deepEqual(await db.history(), ['m3']);
+    await db.close();
+  } finally {
+    t.done();
+  }
+  const full = new TaskDb({ backend: 'sqlite', file: '/dev/full', caps: { maxRows: 100, maxBytes: 1 << 20 } });
+  await until(() => full.status().backend === 'memory', 5000, 'the fallback on /dev/full');
+  assert.match(full.status().fallback!, /I\/O|full/);
+  await full.close();
+});
