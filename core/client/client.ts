@@ -352,6 +352,17 @@ export class Client {
     return (await this.request('purge_request', content)).purged;
   }
 
+  /**
+   * Runs recorded execute and apply requests again (same code or function and arguments, same
+   * targets, or load-balanced again); resolves to their new msg_ids, in order. Their results are
+   * kept by the controller: fetch them with getResult(newMsgIds).
+   */
+  async resubmit(msgIds: string | readonly string[]): Promise<string[]> {
+    const ids = typeof msgIds === 'string' ? [msgIds] : msgIds;
+    if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => typeof x === 'string' && x !== '')) throw new TypeError(`resubmit: msgIds must be a msg_id or a non-empty array of them, got ${JSON.stringify(msgIds)}`);
+    return (await this.request('resubmit_request', { msg_ids: [...ids] })).msg_ids;
+  }
+
   /** Per engine: requests queued, running and completed; and load-balanced tasks not assigned to an engine yet. */
   async queueStatus(): Promise<{ engines: QueueCounts[]; unassigned: number }> {
     const r = await this.request('queue_request', {});

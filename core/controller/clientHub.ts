@@ -104,6 +104,8 @@ export class ClientHub {
         return this.answer(client, msg, type, 'history_reply', () => this.d.tasks.history());
       case 'purge_request':
         return this.answer(client, msg, type, 'purge_reply', (c) => this.d.tasks.purge(c));
+      case 'resubmit_request':
+        return this.answer(client, msg, type, 'resubmit_reply', (c) => this.d.tasks.resubmit(client, c));
       case 'queue_request':
         return this.answer(client, msg, type, 'queue_reply', () => this.d.tasks.queue());
       case 'interrupt_request':

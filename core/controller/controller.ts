@@ -149,7 +149,7 @@ export class Controller {
       sets,
       results,
       recorder,
-      tasks: new TaskRequests({ db: taskDb, recorder, results, replier, engines: () => registry.list(), unassigned: () => scheduler.unassigned }),
+      tasks: new TaskRequests({ db: taskDb, recorder, results, replier, router, scheduler, engines: () => registry.list(), unassigned: () => scheduler.unassigned }),
       replier,
       settings: { heartbeat_ms: opts.heartbeatMs, max_message_bytes: opts.maxMessageBytes, reconnect_ms: opts.reconnectMs },
       status: () => ({

@@ -29,6 +29,11 @@ export class Replier {
     return this.encode(type, errorContent(ename, evalue) as ContentMap[MsgType], parent, metadata);
   }
 
+  /** A whole message (with buffers) signed, as parts. */
+  signed(msg: Message): Uint8Array[] {
+    return encodeMessage(msg, this.signer);
+  }
+
   /** Stored signed parts signed again with this controller's key (a stored value may predate a key change). */
   resign(parts: readonly Uint8Array[]): Uint8Array[] {
     const json = parts.slice(1, 1 + JSON_PARTS);

@@ -66,7 +66,7 @@ export class WorkRouter {
   // ------------------------------------------------------------------ requests in
 
   /** A work request from a client: forwarded to each target, or answered with an error for those it cannot reach. */
-  route(client: ClientRecord, msg: Message, parts: Buffer[], replyType: MsgType): void {
+  route(client: ClientRecord, msg: Message, parts: readonly Uint8Array[], replyType: MsgType): void {
     let targets: number[];
     try {
       targets = checkTargets(msg.metadata);
@@ -394,6 +394,13 @@ export class WorkRouter {
 
   /** A client left: its unanswered requests keep running, their answers go to the result store. Returns how many. */
   clientGone(client: ClientRecord): number {
+    const kept = this.keepAnswers(client);
+    for (const e of this.d.registry.values()) e.pausedFor.delete(client.conn);
+    return kept;
+  }
+
+  /** The answers of `client`'s unanswered requests go to the result store from now on. Returns how many. */
+  keepAnswers(client: ClientRecord): number {
     let kept = 0;
     for (const e of this.d.registry.values()) {
       if (!e.alive || e.outstanding.size === 0) continue;
@@ -403,7 +410,6 @@ export class WorkRouter {
         else this.d.results.open(msgId, p.header, e.id, p.targets);
         kept++;
       }
-      e.pausedFor.delete(client.conn);
     }
     return kept;
   }

@@ -372,6 +372,12 @@ export interface ContentMap {
   /** Forget finished task records and stored results: these msg_ids or 'all', limited to the targets' records when given. */
   purge_request: { msg_ids: string[] | 'all'; targets?: number[] };
   purge_reply: Reply<{ purged: number }>;
+  /**
+   * Runs recorded execute and apply requests again, with new msg_ids (in order), as requests of no
+   * session: their answers go to the result store, fetched with result_request (rc.getResult).
+   */
+  resubmit_request: { msg_ids: string[] };
+  resubmit_reply: Reply<{ msg_ids: string[] }>;
   /** Per engine queued, running and completed counts, and load-balanced tasks not yet assigned (rc.queueStatus). */
   queue_request: Record<string, never>;
   queue_reply: Reply<{ engines: QueueCounts[]; unassigned: number }>;

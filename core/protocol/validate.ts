@@ -437,6 +437,12 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   history_reply: reply<'history_reply'>((c) => void strings(c, 'msg_ids', 'msg_ids')),
   purge_request: purgeRequest,
   purge_reply: reply<'purge_reply'>((c) => void count(c, 'purged')),
+  resubmit_request: (c) => {
+    const ids = strings(c, 'msg_ids', 'msg_id strings');
+    if (ids.length === 0) throw new WireError('msg_ids is empty: name at least one request to run again', 'ValueError');
+    return { msg_ids: ids };
+  },
+  resubmit_reply: reply<'resubmit_reply'>((c) => void strings(c, 'msg_ids', 'msg_ids')),
   queue_request: none,
   queue_reply: reply<'queue_reply'>((c) => {
     array(c, 'engines');

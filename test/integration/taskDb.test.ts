@@ -150,6 +150,47 @@ test('task records of load-balanced tasks: each attempt of a retried task, and a
   }
 });
 
+test('resubmit: recorded execute and apply requests run again with new msg_ids (same targets, or load-balanced); their results come by getResult; other kinds and unknown ids are refused by name', async () => {
+  const tc = await startTestCluster({ n: 2 });
+  const rc = await viaController(tc);
+  try {
+    const ex = rc.view([0, 1]).execute('globalThis.runs = (globalThis.runs ?? 0) + 1; console.log("run", runs); runs') as AsyncResult<ExecuteResult[]>;
+    await ex;
+    const big = new Float64Array([1.5, 2.5, 3.5]);
+    const ap = rc.loadBalancedView().applyAsync((a: Float64Array, k: number) => a.reduce((x, y) => x + y, 0) * k, big, 2) as AsyncResult<number>;
+    assert.equal(await ap, 15);
+    const push = rc.view(0).push({ z: 1 }) as AsyncResult<unknown>;
+    await push;
+
+    const fresh = await rc.resubmit([ex.msgIds[0], ap.msgIds[0]]);
+    assert.equal(fresh.length, 2);
+    assert.ok(!fresh.includes(ex.msgIds[0]) && !fresh.includes(ap.msgIds[0]), 'new msg_ids');
+    const again = (await rc.getResult(fresh[0])) as ExecuteResult[];
+    assert.deepEqual(
+      again.map((r) => [r.engineId, r.result, r.stdout]),
+      [
+        [0, '2', 'run 2\n'],
+        [1, '2', 'run 2\n'],
+      ],
+      'it ran again on both engines (their namespaces count the second run)',
+    );
+    assert.deepEqual(await rc.getResult(fresh[1]), [15]);
+    const records = await rc.dbQuery({ msg_id: { $in: fresh } }, ['status', 'balanced', 'code']);
+    assert.deepEqual(records.map((r) => [r.msg_id, r.status, r.balanced]).sort(), [
+      [fresh[0], 'ok', false],
+      [fresh[0], 'ok', false],
+      [fresh[1], 'ok', true],
+    ].sort());
+
+    await assert.rejects(rc.resubmit([push.msgIds[0]]), (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message.includes(push.msgIds[0]) && /only those two kinds are kept/.test(e.message));
+    await assert.rejects(rc.resubmit(['no-such-id']), (e: unknown) => e instanceof ControllerError && /no recorded execute or apply request with msg_id no-such-id/.test(e.message));
+    await assert.rejects(rc.resubmit([]), TypeError);
+  } finally {
+    rc.close();
+    await tc.stop();
+  }
+});
+
 test('task database (sqlite): after the controller is SIGKILLed and restarted, its records are there and a new client fetches a finished result by msg_id', async () => {
   const tc = await startTestCluster({ n: 2, restart: 'always' });
   try {

@@ -8,7 +8,7 @@ import type { Message, TaskFilter, TaskRecord } from '../../protocol/messages.js
 import type { StoredResult } from '../resultStore.js';
 import { matches, project } from './query.js';
 import type { TaskDb } from './taskDb.js';
-import type { StoredValue } from './taskStore.js';
+import type { StoredRequest, StoredValue } from './taskStore.js';
 
 /** How often the queue is written out. */
 const FLUSH_MS = 20;
@@ -18,6 +18,8 @@ const CODE_CHARS = 4096;
 const OUTPUT_CHARS = 64 * 1024;
 /** Requests still running that are remembered at most (a task the scheduler failed before sending it leaves an entry). */
 const MAX_IN_FLIGHT = 200_000;
+/** Requests kept as they came, so resubmit can run them again. */
+const RESUBMITTABLE: ReadonlySet<string> = new Set(['execute_request', 'apply_request']);
 
 const enum Ev {
   Received,
@@ -102,11 +104,12 @@ export class Recorder {
     this.queue = [];
     const done: TaskRecord[] = [];
     const values: StoredValue[] = [];
+    const requests: StoredRequest[] = [];
     for (let i = 0; i < q.length; i += 4) {
       const a = q[i + 1], b = q[i + 2], c = q[i + 3];
       switch (q[i] as Ev) {
         case Ev.Received:
-          this.onReceived(a as number, b as Message, c as number);
+          this.onReceived(a as number, b as Message, c as number, requests);
           break;
         case Ev.Sent:
           this.onSent(a as number, b as string);
@@ -142,11 +145,12 @@ export class Recorder {
         }
       }
     }
-    this.db.write(done, values);
+    this.db.write(done, values, requests);
   }
 
-  private onReceived(client: number, msg: Message, at: number): void {
+  private onReceived(client: number, msg: Message, at: number, requests: StoredRequest[]): void {
     const h = msg.header;
+    if (RESUBMITTABLE.has(h.msg_type)) requests.push({ msg_id: h.msg_id, msg_type: h.msg_type, metadata: JSON.stringify(msg.metadata), content: JSON.stringify(msg.content), buffers: msg.buffers });
     const md = msg.metadata as { targets?: unknown; balanced?: unknown; label?: unknown };
     const balanced = md.balanced !== undefined;
     const base: TaskRecord = {

@@ -5,15 +5,16 @@
  * worker thread (sqliteWorker.ts) so a batch never blocks the controller's loop.
  *
  * One row per request and engine in `tasks`; the answers of requests whose client went away in
- * `values_` (raw signed messages, one blob). Caps: rows of `tasks`, and bytes of both tables
- * (stored values go first, then the oldest records).
+ * `values_` (raw signed messages, one blob); execute and apply requests as they came in `requests_`
+ * (for resubmit). Caps: rows of `tasks` (and of `requests_`), and bytes of all three (stored
+ * values go first, then kept requests, then the oldest records).
  */
 import sqlite from 'node-sqlite3-wasm';
 import type { TaskFilter, TaskRecord } from '../../protocol/messages.js';
 import { TASK_FIELDS } from '../../protocol/messages.js';
 import { recordBytes, whereClause } from './query.js';
-import type { Caps, StoreCounts, StoredValue, TaskStore } from './taskStore.js';
-import { valueBytes } from './taskStore.js';
+import type { Caps, StoreCounts, StoredRequest, StoredValue, TaskStore } from './taskStore.js';
+import { requestBytes, valueBytes } from './taskStore.js';
 import { packMessages, unpackMessages } from './valueBlob.js';
 
 type Database = InstanceType<typeof sqlite.Database>;
@@ -27,7 +28,10 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_msg_id ON tasks (msg_id);
 CREATE TABLE IF NOT EXISTS values_ (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE, msg_type TEXT NOT NULL, engine_ids TEXT NOT NULL,
-  messages BLOB NOT NULL, bytes INTEGER NOT NULL);`;
+  messages BLOB NOT NULL, bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS requests_ (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE, msg_type TEXT NOT NULL, metadata TEXT NOT NULL,
+  content TEXT NOT NULL, buffers BLOB NOT NULL, bytes INTEGER NOT NULL);`;
 
 const INSERT = `INSERT INTO tasks (${TASK_FIELDS.map((f) => `"${f}"`).join(', ')}, bytes) VALUES (${TASK_FIELDS.map(() => '?').join(', ')}, ?)`;
 
@@ -37,6 +41,7 @@ const TRIM_CHUNK = 256;
 export class SqliteStore implements TaskStore {
   private readonly db: Database;
   private rows = 0;
+  private requests = 0;
   private bytes = 0;
   private evicted = 0;
 
@@ -48,18 +53,15 @@ export class SqliteStore implements TaskStore {
     this.db = new sqlite.Database(file);
     try {
       this.db.exec(SCHEMA);
-      const t = this.db.get('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM tasks') as Row;
-      const v = this.db.get('SELECT coalesce(sum(bytes), 0) AS b FROM values_') as Row;
-      this.rows = Number(t.n);
-      this.bytes = Number(t.b) + Number(v.b);
+      this.recount();
     } catch (e) {
       this.db.close();
       throw e;
     }
   }
 
-  write(records: readonly TaskRecord[], values: readonly StoredValue[]): void {
-    if (records.length === 0 && values.length === 0) return;
+  write(records: readonly TaskRecord[], values: readonly StoredValue[], requests: readonly StoredRequest[] = []): void {
+    if (records.length === 0 && values.length === 0 && requests.length === 0) return;
     this.db.exec('BEGIN');
     try {
       if (records.length > 0) {
@@ -82,6 +84,20 @@ export class SqliteStore implements TaskStore {
         this.db.run('INSERT OR REPLACE INTO values_ (msg_id, msg_type, engine_ids, messages, bytes) VALUES (?, ?, ?, ?, ?)', [v.msg_id, v.msg_type, JSON.stringify(v.engine_ids), packMessages(v.messages), bytes]);
         this.bytes += bytes;
       }
+      if (requests.length > 0) {
+        const insert = this.db.prepare('INSERT OR IGNORE INTO requests_ (msg_id, msg_type, metadata, content, buffers, bytes) VALUES (?, ?, ?, ?, ?, ?)');
+        try {
+          for (const r of requests) {
+            const bytes = requestBytes(r);
+            if (insert.run([r.msg_id, r.msg_type, r.metadata, r.content, packMessages([r.buffers]), bytes]).changes > 0) {
+              this.bytes += bytes;
+              this.requests++;
+            }
+          }
+        } finally {
+          insert.finalize();
+        }
+      }
       this.trim();
       this.db.exec('COMMIT');
     } catch (e) {
@@ -91,17 +107,26 @@ export class SqliteStore implements TaskStore {
     }
   }
 
-  /** The oldest rows go until both caps hold: stored values first (the bulk of the bytes), then records. */
+  /** The oldest rows go until both caps hold: stored values first (the bulk of the bytes), then kept requests, then records. */
   private trim(): void {
     if (this.rows > this.caps.maxRows) this.dropOldestTasks(this.rows - this.caps.maxRows);
+    if (this.requests > this.caps.maxRows) this.dropOldest('requests_', this.requests - this.caps.maxRows);
     while (this.bytes > this.caps.maxBytes) {
-      const v = this.db.get('SELECT seq, bytes FROM values_ ORDER BY seq LIMIT 1') as Row | null;
-      if (v) {
-        this.db.run('DELETE FROM values_ WHERE seq = ?', [v.seq as number]);
-        this.bytes -= Number(v.bytes);
-      } else if (this.rows > 0) this.dropOldestTasks(Math.min(this.rows, TRIM_CHUNK));
+      if (this.dropOldest('values_', 1) > 0) continue;
+      if (this.requests > 0) this.dropOldest('requests_', Math.min(this.requests, TRIM_CHUNK));
+      else if (this.rows > 0) this.dropOldestTasks(Math.min(this.rows, TRIM_CHUNK));
       else break;
     }
+  }
+
+  /** Deletes the `n` oldest rows of a side table (values_, requests_); returns how many went. */
+  private dropOldest(table: 'values_' | 'requests_', n: number): number {
+    const last = this.db.get(`SELECT max(seq) AS s, coalesce(sum(bytes), 0) AS b, count(*) AS n FROM (SELECT seq, bytes FROM ${table} ORDER BY seq LIMIT ?)`, [n]) as Row;
+    if (last.s === null) return 0;
+    this.db.run(`DELETE FROM ${table} WHERE seq <= ?`, [last.s as number]);
+    this.bytes -= Number(last.b);
+    if (table === 'requests_') this.requests -= Number(last.n);
+    return Number(last.n);
   }
 
   private dropOldestTasks(n: number): void {
@@ -113,11 +138,14 @@ export class SqliteStore implements TaskStore {
     this.evicted += Number(last.n);
   }
 
+  /** Counts from the tables themselves (at open, and after a rolled-back or purging transaction). */
   private recount(): void {
     const t = this.db.get('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM tasks') as Row;
     const v = this.db.get('SELECT coalesce(sum(bytes), 0) AS b FROM values_') as Row;
+    const r = this.db.get('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM requests_') as Row;
     this.rows = Number(t.n);
-    this.bytes = Number(t.b) + Number(v.b);
+    this.requests = Number(r.n);
+    this.bytes = Number(t.b) + Number(v.b) + Number(r.b);
   }
 
   query(filter: TaskFilter, keys?: readonly string[]): Partial<TaskRecord>[] {
@@ -129,6 +157,12 @@ export class SqliteStore implements TaskStore {
 
   history(): string[] {
     return (this.db.all('SELECT msg_id FROM tasks GROUP BY msg_id ORDER BY min(seq)') as Row[]).map((r) => r.msg_id as string);
+  }
+
+  request(msgId: string): StoredRequest | undefined {
+    const r = this.db.get('SELECT msg_type, metadata, content, buffers FROM requests_ WHERE msg_id = ?', [msgId]) as Row | null;
+    if (!r) return undefined;
+    return { msg_id: msgId, msg_type: r.msg_type as string, metadata: r.metadata as string, content: r.content as string, buffers: unpackMessages(r.buffers as Uint8Array)[0] ?? [] };
   }
 
   value(msgId: string): StoredValue | undefined {
@@ -156,7 +190,10 @@ export class SqliteStore implements TaskStore {
     try {
       const n = this.db.run(`DELETE FROM tasks ${clause(tasksWhere)}`, tasksValues).changes;
       // A stored value holds every engine's answer: it goes only when no target limits the purge.
-      if (targets === undefined) this.db.run(`DELETE FROM values_ ${clause(where)}`, values);
+      if (targets === undefined) {
+        this.db.run(`DELETE FROM values_ ${clause(where)}`, values);
+        this.db.run(`DELETE FROM requests_ ${clause(where)}`, values);
+      }
       this.db.exec('COMMIT');
       return n;
     } catch (e) {

@@ -27,7 +27,7 @@ port.on('message', (m: WorkerRequest) => {
   try {
     switch (m.op) {
       case 'write':
-        store.write(m.records, m.values);
+        store.write(m.records, m.values, m.requests);
         post({ counts: store.counts() });
         return;
       case 'query':
@@ -36,6 +36,8 @@ port.on('message', (m: WorkerRequest) => {
         return post({ id: m.id, value: store.history() });
       case 'value':
         return post({ id: m.id, value: store.value(m.msgId) });
+      case 'request':
+        return post({ id: m.id, value: store.request(m.msgId) });
       case 'purge':
         post({ id: m.id, value: store.purge(m.msgIds, m.targets) });
         post({ counts: store.counts() });

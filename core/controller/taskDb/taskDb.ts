@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import type { TaskDbStatus, TaskFilter, TaskRecord } from '../../protocol/messages.js';
 import { log } from '../log.js';
 import { MemoryStore } from './memoryStore.js';
-import type { Caps, StoreCounts, StoredValue, TaskStore } from './taskStore.js';
+import type { Caps, StoreCounts, StoredRequest, StoredValue, TaskStore } from './taskStore.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './workerMessages.js';
 
 export type TaskDbBackend = 'sqlite' | 'memory' | 'none';
@@ -106,9 +106,9 @@ export class TaskDb {
     });
   }
 
-  write(records: TaskRecord[], values: StoredValue[]): void {
-    if (this.memory !== null) this.memory.write(records, values);
-    else if (this.worker !== null) this.worker.postMessage({ op: 'write', records, values } satisfies WorkerRequest);
+  write(records: TaskRecord[], values: StoredValue[], requests: StoredRequest[] = []): void {
+    if (this.memory !== null) this.memory.write(records, values, requests);
+    else if (this.worker !== null) this.worker.postMessage({ op: 'write', records, values, requests } satisfies WorkerRequest);
   }
 
   query(filter: TaskFilter, keys?: string[]): Promise<Partial<TaskRecord>[]> {
@@ -121,6 +121,11 @@ export class TaskDb {
 
   value(msgId: string): Promise<StoredValue | undefined> {
     return this.call({ op: 'value', msgId }, (s) => s.value(msgId), undefined);
+  }
+
+  /** An execute or apply request as it came (for resubmit). */
+  request(msgId: string): Promise<StoredRequest | undefined> {
+    return this.call({ op: 'request', msgId }, (s) => s.request(msgId), undefined);
   }
 
   purge(msgIds: string[] | 'all', targets?: number[]): Promise<number> {

@@ -4,9 +4,12 @@
  * database's part of result_request (a stored value the in-memory ResultStore no longer holds,
  * such as one kept before a controller restart).
  */
-import type { ContentMap, EngineInfo, Header, QueueCounts, TaskRecord } from '../../protocol/messages.js';
+import { createMessage, type ContentMap, type EngineInfo, type Header, type Json, type Message, type MsgType, type QueueCounts, type TaskRecord } from '../../protocol/messages.js';
+import type { ClientRecord } from '../clientSession.js';
+import type { Scheduler } from '../scheduler.js';
+import type { WorkRouter } from '../workRouter.js';
 import type { Connection } from '../../transport/connection.js';
-import type { Replier } from '../replies.js';
+import { replyTypeFor, RequestError, type Replier } from '../replies.js';
 import type { ResultStore } from '../resultStore.js';
 import type { Recorder } from './recorder.js';
 import type { TaskDb } from './taskDb.js';
@@ -14,6 +17,9 @@ import type { TaskDb } from './taskDb.js';
 export interface TaskRequestsDeps {
   readonly db: TaskDb;
   readonly recorder: Recorder;
+  /** Where resubmitted requests go, as work from the client does. */
+  readonly router: Pick<WorkRouter, 'route' | 'keepAnswers'>;
+  readonly scheduler: Pick<Scheduler, 'submit' | 'clientGone'>;
   readonly results: Pick<ResultStore, 'purge'>;
   readonly replier: Replier;
   engines(): EngineInfo[];
@@ -43,6 +49,33 @@ export class TaskRequests {
     const purged = await this.d.db.purge(c.msg_ids, c.targets);
     if (c.targets === undefined) this.d.results.purge(c.msg_ids);
     return { purged };
+  }
+
+  /**
+   * Runs recorded execute/apply requests again with new msg_ids, to the same targets (or load-balanced
+   * again). They belong to no session: as for a client that went away, their answers go to the
+   * result store, where result_request (rc.getResult) finds them, running or done.
+   */
+  async resubmit(client: ClientRecord, c: ContentMap['resubmit_request']): Promise<{ msg_ids: string[] }> {
+    this.d.recorder.flush();
+    const requests = await Promise.all(c.msg_ids.map((id) => this.d.db.request(id)));
+    const missing = c.msg_ids.filter((_, i) => requests[i] === undefined);
+    if (missing.length > 0) throw new RequestError('KeyError', `no recorded execute or apply request with msg_id ${missing.join(', ')}: only those two kinds are kept, within the task database's caps (and none with --db none)`);
+    // A session of its own (same connection, for errors at routing), gone at once: answers are kept.
+    const owner: ClientRecord = { n: client.n, conn: client.conn, subscribe: 'none' };
+    const ids: string[] = [];
+    for (const r of requests) {
+      const msg = createMessage(r!.msg_type as MsgType, JSON.parse(r!.content) as ContentMap['apply_request'], { session: this.d.replier.session, metadata: JSON.parse(r!.metadata) as { [k: string]: Json }, buffers: r!.buffers }) as Message;
+      const parts = this.d.replier.signed(msg);
+      this.d.recorder.received(client.n, msg);
+      const replyType = replyTypeFor(msg.header.msg_type);
+      if (msg.metadata.balanced === undefined) this.d.router.route(owner, msg, parts, replyType);
+      else this.d.scheduler.submit(owner, msg, parts, replyType);
+      ids.push(msg.header.msg_id);
+    }
+    this.d.router.keepAnswers(owner);
+    this.d.scheduler.clientGone(owner);
+    return { msg_ids: ids };
   }
 
   queue(): Promise<{ engines: QueueCounts[]; unassigned: number }> {

@@ -12,6 +12,15 @@ export interface StoredValue {
   messages: Uint8Array[][];
 }
 
+/** An execute or apply request as it came, kept so it can be run again (resubmit). JSON parts as text. */
+export interface StoredRequest {
+  msg_id: string;
+  msg_type: string;
+  metadata: string;
+  content: string;
+  buffers: Uint8Array[];
+}
+
 export interface StoreCounts {
   rows: number;
   bytes: number;
@@ -25,16 +34,23 @@ export interface Caps {
 }
 
 export interface TaskStore {
-  /** Adds finished records and stored values in one go; then the oldest go until both caps hold. */
-  write(records: readonly TaskRecord[], values: readonly StoredValue[]): void;
+  /** Adds finished records, stored values and requests in one go; then the oldest go until both caps hold. */
+  write(records: readonly TaskRecord[], values: readonly StoredValue[], requests?: readonly StoredRequest[]): void;
   query(filter: TaskFilter, keys?: readonly string[]): Partial<TaskRecord>[];
   /** msg_ids oldest first, each once. */
   history(): string[];
   value(msgId: string): StoredValue | undefined;
+  request(msgId: string): StoredRequest | undefined;
   /** Removes records (and values) of these msg_ids, or all; with targets, only records of those engines. Returns records removed. */
   purge(msgIds: readonly string[] | 'all', targets?: readonly number[]): number;
   counts(): StoreCounts;
   close(): void;
+}
+
+export function requestBytes(r: StoredRequest): number {
+  let n = 64 + r.metadata.length + r.content.length;
+  for (const b of r.buffers) n += b.byteLength;
+  return n;
 }
 
 export function valueBytes(v: StoredValue): number {

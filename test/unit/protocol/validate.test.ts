@@ -60,6 +60,8 @@ const GOOD: { [K in MsgType]: unknown } = {
   history_reply: { status: 'ok', msg_ids: ['m'] },
   purge_request: { msg_ids: 'all', targets: [0] },
   purge_reply: { status: 'ok', purged: 3 },
+  resubmit_request: { msg_ids: ['m1', 'm2'] },
+  resubmit_reply: { status: 'ok', msg_ids: ['n1', 'n2'] },
   queue_request: {},
   queue_reply: { status: 'ok', engines: [{ id: 0, queued: 1, running: 1, completed: 5 }], unassigned: 0 },
 };
@@ -106,6 +108,8 @@ const BAD: [MsgType, unknown, RegExp][] = [
   ['db_request', { filter: { engine_id: { $in: 3 } } }, /filter\.engine_id\.\$in must be an array of values, got 3/],
   ['db_request', { filter: { completed: { $gt: [1] } } }, /filter\.completed\.\$gt must be a number or a string/],
   ['db_request', { filter: {}, keys: ['msg_id', 'size'] }, /key "size" is not a task record field/],
+  ['resubmit_request', { msg_ids: [] }, /msg_ids is empty: name at least one request to run again/],
+  ['resubmit_request', { msg_ids: [3] }, /msg_ids must be an array of msg_id strings, got \[3\]/],
   ['purge_request', { msg_ids: 'some' }, /msg_ids must be an array of msg_id strings or 'all', got "some"/],
   ['purge_request', { msg_ids: [], targets: [-1] }, /targets\[0\] must be an engine id/],
 ];
