@@ -136,6 +136,29 @@ for (const [name, open] of stores) {
   });
 }
 
+for (const [name, open] of stores) {
+  test(`${name} store: kept requests (for resubmit) come back as written, go with a purge, and count in the caps`, () => {
+    const req = (i: number) => ({ msg_id: `m${i}`, msg_type: 'apply_request', metadata: '{"targets":[0]}', content: `{"fn":"(x) => x","args":[${i}]}`, buffers: [new Uint8Array([i, 1, 2])] });
+    const { store, done } = open({ maxRows: 3, maxBytes: 1 << 20 });
+    try {
+      store.write([record(1)], [], [req(1), req(2)]);
+      const r = store.request('m2')!;
+      assert.deepEqual({ ...r, buffers: r.buffers.map((b) => [...b]) }, { ...req(2), buffers: [[2, 1, 2]] });
+      assert.equal(store.request('m9'), undefined);
+      store.write([], [], [req(3), req(4)]);
+      assert.equal(store.request('m1'), undefined, 'the oldest request went: 3 at most');
+      assert.ok(store.request('m4'));
+      assert.equal(store.purge(['m4']), 0, 'no record of m4, yet its request goes');
+      assert.equal(store.request('m4'), undefined);
+      store.purge('all');
+      assert.equal(store.request('m3'), undefined);
+      assert.equal(store.counts().bytes, 0);
+    } finally {
+      done();
+    }
+  });
+}
+
 test('sqlite store: stored values round-trip; records and values are still there when the file is opened again; the byte cap drops values first', () => {
   const t = tmpFile();
   try {
