@@ -225,7 +225,7 @@ export class WorkRouter {
         }
         return;
       }
-      this.d.recorder.replied(e.id, msg, sizeOf(parts));
+      this.d.recorder.replied(e.id, msg, parts);
       if (p.balanced === true) {
         this.settleBalanced(e, parentId!, p, parts, msg.content as AttemptOutcome);
         return;

@@ -5,7 +5,7 @@
  * database in one batch, and those still running stay here (dbQuery shows them as 'pending').
  */
 import type { Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
-import type { StoredResult } from '../resultStore.js';
+import { sizeOf, type StoredResult } from '../resultStore.js';
 import { matches, project } from './query.js';
 import type { TaskDb } from './taskDb.js';
 import type { StoredRequest, StoredValue } from './taskStore.js';
@@ -75,9 +75,9 @@ export class Recorder {
     if (this.enabled) this.push(Ev.Output, engineId, msg, 0);
   }
 
-  /** An engine's reply, `bytes` long. */
-  replied(engineId: number, msg: Message, bytes: number): void {
-    if (this.enabled) this.push(Ev.Replied, engineId, msg, bytes);
+  /** An engine's reply: its parts, or (a reply streamed through) its length in bytes. */
+  replied(engineId: number, msg: Message, size: readonly Uint8Array[] | number): void {
+    if (this.enabled) this.push(Ev.Replied, engineId, msg, size);
   }
 
   /** The controller answered for an engine that will not (dead, missing). */
@@ -128,7 +128,7 @@ export class Recorder {
             traceback: Array.isArray(c0.traceback) ? c0.traceback.map(String) : null,
             started: typeof meta.started === 'string' ? meta.started : null,
             completed: typeof meta.completed === 'string' ? meta.completed : null,
-            result_bytes: c as number,
+            result_bytes: typeof c === 'number' ? c : sizeOf(c as readonly Uint8Array[]),
           });
           break;
         }
