@@ -81,7 +81,8 @@ export const USAGE = `usage: multiengine controller [--ip ADDR] [--location ADDR
        [--scheme leastload|lru|random|twobin|weighted] [--hwm N]
        [--db sqlite|memory|none] [--db-max-rows N] [--db-max-bytes N]
   --db: where task records go (rc.dbQuery, rc.getResult after a restart): sqlite (default; <profile>/tasks.db),
-        memory (bounded, gone when the controller stops) or none; the caps drop the oldest records first`;
+        memory (bounded, gone when the controller stops) or none; the caps (--db-max-rows, default 1000000;
+        --db-max-bytes, default 1 GiB, records and kept results) drop the oldest first`;
 
 export class UsageError extends Error {
   constructor(message: string) {
