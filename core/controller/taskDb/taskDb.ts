@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { TaskDbStatus, TaskFilter, TaskRecord } from '../../protocol/messages.js';
+import { isAlive } from '../../util/processes.js';
 import { log } from '../log.js';
 import { MemoryStore } from './memoryStore.js';
 import type { Caps, StoreCounts, StoredRequest, StoredValue, TaskStore } from './taskStore.js';
@@ -33,6 +34,29 @@ function startWorker(setup: WorkerSetup): Worker {
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then((api) => api.tsImport(${JSON.stringify(url.href)}, ${JSON.stringify(import.meta.url)}))`;
   return new Worker(boot, { eval: true, workerData: setup, execArgv: [] });
+}
+
+/**
+ * node-sqlite3-wasm locks a database by making `<file>.lock` (a directory) for each transaction:
+ * a controller killed in the middle of one leaves it behind, and every later access would be
+ * SQLITE_BUSY. `<file>.pid` names the controller that uses the file; when that process is gone,
+ * its lock is stale and goes (SQLite then rolls the cut transaction back from its journal). A
+ * live owner (a second controller on the same profile) keeps it: this one falls back to memory.
+ */
+function claimFile(file: string): void {
+  const lock = `${file}.lock`;
+  const owner = `${file}.pid`;
+  if (fs.existsSync(lock)) {
+    let pid = 0;
+    try {
+      pid = Number(fs.readFileSync(owner, 'utf8'));
+    } catch {
+      /* no owner recorded: nobody to wait for */
+    }
+    if (pid !== process.pid && isAlive(pid)) return;
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+  fs.writeFileSync(owner, String(process.pid), { mode: 0o600 });
 }
 
 export class TaskDb {
@@ -63,6 +87,7 @@ export class TaskDb {
       // The records hold code and output: the file is the user's alone, like the connection files.
       fs.mkdirSync(path.dirname(this.opts.file), { recursive: true, mode: 0o700 });
       fs.closeSync(fs.openSync(this.opts.file, 'a', 0o600));
+      claimFile(this.opts.file);
     } catch (e) {
       this.fallBack((e as Error).message);
       return;

@@ -5,6 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -249,4 +250,37 @@ test('TaskDb: a write that fails mid-run (the file overwritten underneath; /dev/
   await until(() => full.status().backend === 'memory', 5000, 'the fallback on /dev/full');
   assert.match(full.status().fallback!, /I\/O|full/);
   await full.close();
+});
+
+test('TaskDb: a lock left by a controller killed mid-write is cleared when its process is gone; a live owner keeps it (this one falls back to memory)', async () => {
+  const t = tmpFile();
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    const first = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    first.write([record(1)], []);
+    await until(() => first.status().rows === 1, 5000, 'the first write');
+    await first.close();
+    // As a SIGKILL mid-transaction leaves it: the lock, and the pid of a process that is gone.
+    const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    fs.mkdirSync(`${t.file}.lock`);
+    fs.writeFileSync(`${t.file}.pid`, gone.stdout.trim());
+    const second = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    second.write([record(2)], []);
+    assert.deepEqual(await second.history(), ['m1', 'm2']);
+    assert.equal(second.status().backend, 'sqlite');
+    await second.close();
+
+    fs.mkdirSync(`${t.file}.lock`);
+    fs.writeFileSync(`${t.file}.pid`, String(child.pid));
+    const third = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    third.write([record(3)], []);
+    await until(() => third.status().backend === 'memory', 5000, 'the fallback while another controller holds the file');
+    assert.match(third.status().fallback!, /locked/);
+    assert.ok(fs.existsSync(`${t.file}.lock`), "a live owner's lock is left alone");
+    assert.equal(fs.readFileSync(`${t.file}.pid`, 'utf8'), String(child.pid), 'and so is its claim');
+    await third.close();
+  } finally {
+    child.kill('SIGKILL');
+    t.done();
+  }
 });
