@@ -258,6 +258,37 @@ for (const db of ['sqlite', 'memory'] as const) {
   });
 }
 
+test('task database (sqlite): 100,000 requests through the controller; the row cap holds and the newest are kept', { timeout: 300_000 }, async () => {
+  const tc = await startTestCluster({ n: 4, dbMaxRows: 10_000 });
+  const rc = await viaController(tc);
+  try {
+    const TOTAL = 100_000;
+    const BATCH = 5_000;
+    const views = [0, 1, 2, 3].map((id) => rc.view(id));
+    let first = '';
+    let last = '';
+    for (let sent = 0; sent < TOTAL; sent += BATCH) {
+      const batch = Array.from({ length: BATCH }, (_, i) => views[i % 4].applyAsync((x: number) => x, sent + i) as AsyncResult<number>);
+      await rc.wait(batch);
+      assert.equal(await batch[BATCH - 1], sent + BATCH - 1);
+      first ||= batch[0].msgIds[0];
+      last = batch[BATCH - 1].msgIds[0];
+    }
+    await until(async () => (await rc.status()).task_db!.evicted === TOTAL - 10_000, 60_000, 'every record written, the oldest 90,000 dropped');
+    const s = (await rc.status()).task_db!;
+    assert.deepEqual([s.backend, s.rows, s.max_rows], ['sqlite', 10_000, 10_000]);
+    const history = await rc.hubHistory();
+    assert.equal(history.length, 10_000);
+    // In the order they finished: the last one sent is among the newest, the first long gone.
+    assert.ok(history.slice(-8).includes(last), 'the last request sent is kept');
+    assert.ok(!history.includes(first), 'the first request sent was dropped');
+    assert.deepEqual(await rc.dbQuery({ status: { $ne: 'ok' } }), []);
+  } finally {
+    rc.close();
+    await tc.stop();
+  }
+});
+
 test('task database: a corrupt file gives a clear reason in status and records go on in memory; the controller keeps serving', async () => {
   const dir = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'multiengine-corrupt-'));
   const file = path.join(profileDir('test', dir), 'tasks.db');
