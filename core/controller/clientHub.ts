@@ -208,7 +208,7 @@ export class ClientHub {
           msg.header,
           'result_reply',
           'KeyError',
-          `no result for msg_id ${id} in the result store: it was answered to its client, or evicted (the store keeps the latest results of clients that went away)`,
+          `no result for msg_id ${id} in the result store: it was answered to its client, or evicted (the store keeps the latest results of clients that went away; with --db sqlite the task database keeps them too, within its caps)`,
         );
       this.d.tasks.sendValue(client.conn, msg.header, id).then(
         (sent) => sent || notFound(),
