@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { connectionFilePath, type ConnectionInfo } from '../connection/connectionFile.js';
-import { newSession, type ContentMap, type ControllerMemory, type EngineInfo, type EngineSetInfo, type Json, type KernelKind, type ListenAddress, type Metadata, type MsgType } from '../protocol/messages.js';
+import { newSession, type ContentMap, type ControllerMemory, type EngineInfo, type EngineSetInfo, type Json, type KernelKind, type ListenAddress, type Metadata, type MsgType, type QueueCounts, type TaskDbStatus, type TaskField, type TaskFilter, type TaskRecord } from '../protocol/messages.js';
 import type { Event } from '../events/emitter.js';
 import { AsyncResult, waitAll } from './asyncResult.js';
 import { ControllerLink, dial, type ConnectionState, type LinkSettings } from './controllerLink.js';
@@ -68,6 +68,8 @@ export interface StatusReport {
   scheme?: string;
   /** Load-balanced tasks the scheduler puts on one engine at most (0: no limit; absent from older controllers). */
   hwm?: number;
+  /** The controller's task database: backend, rows and bytes against its caps (absent from older controllers). */
+  task_db?: TaskDbStatus;
 }
 
 /** How a set of engines is started (docs/launchers.md). */
@@ -319,9 +321,58 @@ export class Client {
    * a request still running is waited for. Rejects with ControllerError (ename 'KeyError')
    * when the store does not hold it, and like a view call (CompositeError) when engines failed.
    */
-  getResult(msgId: string): Promise<unknown[]> {
+  getResult(msgId: string): Promise<unknown[]>;
+  getResult(msgIds: readonly string[]): Promise<unknown[][]>;
+  getResult(msgId: string | readonly string[]): Promise<unknown[] | unknown[][]> {
+    if (Array.isArray(msgId)) return Promise.all(msgId.map((id: string) => this.getResult(id)));
     if (typeof msgId !== 'string' || msgId === '') throw new TypeError(`getResult: msgId must be a msg_id string (e.g. from asyncResult.msgIds), got ${String(msgId)}`);
     return this.dispatcher.fetchResult(msgId);
+  }
+
+  // ---- task records (the controller's task database: docs/reliability.md, "Task database")
+
+  /**
+   * Task records matching `filter` (one per request and engine), oldest first, those still running
+   * last with status 'pending'. A field equals a value, or is compared: `{ engine_id: { $in: [0, 1] },
+   * completed: { $gt: isoTime } }` ($lt, $lte, $gt, $gte, $ne, $in, $nin). `keys` limits the fields returned.
+   */
+  async dbQuery(filter: TaskFilter = {}, keys?: readonly TaskField[]): Promise<Partial<TaskRecord>[]> {
+    const content: ContentMap['db_request'] = { filter };
+    if (keys !== undefined) content.keys = [...keys];
+    return (await this.request('db_request', content)).records;
+  }
+
+  /** Every recorded msg_id, oldest first. */
+  async hubHistory(): Promise<string[]> {
+    return (await this.request('history_request', {})).msg_ids;
+  }
+
+  /**
+   * Forgets finished task records and stored results: of these msg_ids, or 'all'; `targets` limits it
+   * to the records of those engines. Requests still running are not touched. Resolves to the records removed.
+   */
+  async purgeResults(msgIds: readonly string[] | 'all', opts: { targets?: readonly number[] } = {}): Promise<number> {
+    if (msgIds !== 'all' && !Array.isArray(msgIds)) throw new TypeError(`purgeResults: msgIds must be an array of msg_ids or 'all', got ${JSON.stringify(msgIds)}`);
+    const content: ContentMap['purge_request'] = { msg_ids: msgIds === 'all' ? 'all' : [...msgIds] };
+    if (opts.targets !== undefined) content.targets = [...opts.targets];
+    return (await this.request('purge_request', content)).purged;
+  }
+
+  /**
+   * Runs recorded execute and apply requests again (same code or function and arguments, same
+   * targets, or load-balanced again); resolves to their new msg_ids, in order. Their results are
+   * kept by the controller: fetch them with getResult(newMsgIds).
+   */
+  async resubmit(msgIds: string | readonly string[]): Promise<string[]> {
+    const ids = typeof msgIds === 'string' ? [msgIds] : msgIds;
+    if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => typeof x === 'string' && x !== '')) throw new TypeError(`resubmit: msgIds must be a msg_id or a non-empty array of them, got ${JSON.stringify(msgIds)}`);
+    return (await this.request('resubmit_request', { msg_ids: [...ids] })).msg_ids;
+  }
+
+  /** Per engine: requests queued, running and completed; and load-balanced tasks not assigned to an engine yet. */
+  async queueStatus(): Promise<{ engines: QueueCounts[]; unassigned: number }> {
+    const r = await this.request('queue_request', {});
+    return { engines: r.engines, unassigned: r.unassigned };
   }
 
   // ---- the controller
@@ -338,6 +389,7 @@ export class Client {
     if (r.unassigned !== undefined) report.unassigned = r.unassigned;
     if (r.scheme !== undefined) report.scheme = r.scheme;
     if (r.hwm !== undefined) report.hwm = r.hwm;
+    if (r.task_db) report.task_db = r.task_db;
     return report;
   }
 

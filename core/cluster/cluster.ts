@@ -66,6 +66,10 @@ export interface ClusterOptions {
   scheme?: Scheme;
   /** Load-balanced tasks the scheduler puts on one engine at most (0: no limit; default: the controller's). */
   hwm?: number;
+  /** Where the controller keeps task records: 'sqlite' (default, <profile>/tasks.db), 'memory' or 'none'; and its caps. */
+  db?: 'sqlite' | 'memory' | 'none';
+  dbMaxRows?: number;
+  dbMaxBytes?: number;
   /** How the controller process is started, the first time and on every restart (default: a NodeSpawner). */
   spawner?: ProcessSpawner;
 }
@@ -155,6 +159,9 @@ export class Cluster {
     if (opts.resultStoreEntries !== undefined) args.push('--result-store-entries', String(opts.resultStoreEntries));
     if (opts.scheme !== undefined) args.push('--scheme', opts.scheme);
     if (opts.hwm !== undefined) args.push('--hwm', String(opts.hwm));
+    if (opts.db !== undefined) args.push('--db', opts.db);
+    if (opts.dbMaxRows !== undefined) args.push('--db-max-rows', String(opts.dbMaxRows));
+    if (opts.dbMaxBytes !== undefined) args.push('--db-max-bytes', String(opts.dbMaxBytes));
     if (!opts.detached) args.push('--exit-with-parent');
 
     const timeoutMs = opts.timeoutMs ?? 30_000;

@@ -15,6 +15,8 @@ import { log } from './log.js';
 import { OK, type Replier, replyTypeFor, RequestError } from './replies.js';
 import type { ResultStore } from './resultStore.js';
 import type { Scheduler } from './scheduler.js';
+import type { Recorder } from './taskDb/recorder.js';
+import type { TaskRequests } from './taskDb/taskRequests.js';
 import type { WorkRouter } from './workRouter.js';
 
 /** Work requests: forwarded to engines and answered once per target with `<type>_reply`. */
@@ -43,10 +45,13 @@ export interface ClientHubDeps {
   /** Engine sets: adding engines (through a launcher), listing, stopping them, their launchers' output. */
   readonly sets: Pick<EngineSets, 'add' | 'stop' | 'output' | 'list' | 'restart'>;
   readonly results: Pick<ResultStore, 'get' | 'watch' | 'unwatch'>;
+  /** Task records: every work request is noted as it arrives; the requests on records are answered there. */
+  readonly recorder: Pick<Recorder, 'received'>;
+  readonly tasks: TaskRequests;
   readonly replier: Replier;
   readonly settings: Pick<ContentMap['connect_reply'] & { status: 'ok' }, 'heartbeat_ms' | 'max_message_bytes' | 'reconnect_ms'>;
   /** status_reply's fields beside engines and clients. */
-  status(): Pick<ContentMap['status_reply'] & { status: 'ok' }, 'dropped_messages' | 'result_store' | 'memory' | 'listen' | 'unassigned' | 'scheme' | 'hwm'>;
+  status(): Pick<ContentMap['status_reply'] & { status: 'ok' }, 'dropped_messages' | 'result_store' | 'memory' | 'listen' | 'unassigned' | 'scheme' | 'hwm' | 'task_db'>;
   shutdown(): void;
   /** A request failed in a way no check foresaw (logged and counted). */
   failed(what: string, e: unknown): void;
@@ -75,6 +80,7 @@ export class ClientHub {
     const type: string = msg.header.msg_type;
     const work = WORK_REPLY.get(type);
     if (work !== undefined) {
+      this.d.recorder.received(client.n, msg);
       if (msg.metadata.balanced === undefined) this.d.router.route(client, msg, parts, work);
       else this.d.scheduler.submit(client, msg, parts, work);
       return;
@@ -92,6 +98,16 @@ export class ClientHub {
         });
       case 'result_request':
         return this.onResultRequest(client, msg);
+      case 'db_request':
+        return this.answer(client, msg, type, 'db_reply', (c) => this.d.tasks.query(c));
+      case 'history_request':
+        return this.answer(client, msg, type, 'history_reply', () => this.d.tasks.history());
+      case 'purge_request':
+        return this.answer(client, msg, type, 'purge_reply', (c) => this.d.tasks.purge(c));
+      case 'resubmit_request':
+        return this.answer(client, msg, type, 'resubmit_reply', (c) => this.d.tasks.resubmit(client, c));
+      case 'queue_request':
+        return this.answer(client, msg, type, 'queue_reply', () => this.d.tasks.queue());
       case 'interrupt_request':
         return this.onInterrupt(client, msg);
       case 'abort_request':
@@ -203,12 +219,20 @@ export class ClientHub {
     const id = c.msg_id;
     const r = this.d.results.get(id);
     if (r === undefined) {
-      this.d.replier.error(
-        client.conn,
-        msg.header,
-        'result_reply',
-        'KeyError',
-        `no result for msg_id ${id} in the result store: it was answered to its client, or evicted (the store keeps the latest results of clients that went away)`,
+      const notFound = () =>
+        this.d.replier.error(
+          client.conn,
+          msg.header,
+          'result_reply',
+          'KeyError',
+          `no result for msg_id ${id} in the result store: it was answered to its client, or evicted (the store keeps the latest results of clients that went away; with --db sqlite the task database keeps them too, within its caps)`,
+        );
+      this.d.tasks.sendValue(client.conn, msg.header, id).then(
+        (sent) => sent || notFound(),
+        (e: unknown) => {
+          this.d.failed('result_request', e);
+          notFound();
+        },
       );
       return;
     }

@@ -28,6 +28,11 @@ import { Replier, replyTypeFor } from './replies.js';
 import { ResultStore } from './resultStore.js';
 import { Scheduler } from './scheduler.js';
 import { Supervisor } from './supervisor.js';
+import { Recorder } from './taskDb/recorder.js';
+import { TaskDb } from './taskDb/taskDb.js';
+import { TaskRequests } from './taskDb/taskRequests.js';
+import { profileDir } from '../connection/connectionFile.js';
+import path from 'node:path';
 import { WorkRouter } from './workRouter.js';
 
 /** A connection must say who it is within this time. */
@@ -61,6 +66,9 @@ export class Controller {
   private readonly scheduler: Scheduler;
   private readonly hub: ClientHub;
   private readonly replier: Replier;
+  /** Task records: noted on the request path, written in batches to the task database. */
+  private readonly taskDb: TaskDb;
+  private readonly recorder: Recorder;
 
   /** Frames dropped for a bad signature or malformed content. */
   droppedMessages = 0;
@@ -84,7 +92,9 @@ export class Controller {
     this.reusedPort = reusedPort;
     this.signer = new Signer(key);
     const replier = (this.replier = new Replier(this.session, this.signer));
-    const results = new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries);
+    const taskDb = (this.taskDb = new TaskDb({ backend: opts.db, file: path.join(profileDir(opts.profile, opts.dir), 'tasks.db'), caps: { maxRows: opts.dbMaxRows, maxBytes: opts.dbMaxBytes } }));
+    const recorder = (this.recorder = new Recorder(taskDb));
+    const results = new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries, (r) => recorder.completed(r));
     const registry = (this.registry = new EngineRegistry({
       publish: (event, e, from) => {
         this.hub.publish(event, e, from);
@@ -97,6 +107,7 @@ export class Controller {
       results,
       scheme: opts.scheme,
       hwm: opts.hwm,
+      recorder,
       dispatch: (e, msgId, parts, pending) => this.router.dispatch(e, msgId, parts, pending),
     }));
     const router = (this.router = new WorkRouter({
@@ -105,6 +116,7 @@ export class Controller {
       results,
       replier,
       replays: this.replays,
+      recorder,
       maxOutputBytes: opts.maxOutputBytes,
       dropped: (why) => this.dropped(why),
     }));
@@ -136,6 +148,8 @@ export class Controller {
       control: this.supervisor,
       sets,
       results,
+      recorder,
+      tasks: new TaskRequests({ db: taskDb, recorder, results, replier, router, scheduler, engines: () => registry.list(), unassigned: () => scheduler.unassigned }),
       replier,
       settings: { heartbeat_ms: opts.heartbeatMs, max_message_bytes: opts.maxMessageBytes, reconnect_ms: opts.reconnectMs },
       status: () => ({
@@ -146,6 +160,7 @@ export class Controller {
         unassigned: scheduler.unassigned,
         scheme: opts.scheme,
         hwm: opts.hwm,
+        task_db: taskDb.status(),
       }),
       shutdown: () => void this.shutdown(),
       failed: (what, e) => this.failed(what, e),
@@ -321,6 +336,8 @@ export class Controller {
     for (const c of this.unclassified) c.destroy();
     await Promise.all([this.sets.shutdownAll(), this.supervisor.shutdownAll()]);
     await this.hub.closeAll(500);
+    this.recorder.flush();
+    await this.taskDb.close();
     log.info('shut down');
   }
 

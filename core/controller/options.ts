@@ -36,6 +36,11 @@ export interface ControllerOptions {
   scheme: Scheme;
   /** Load-balanced tasks outstanding per engine at most (0: no limit). */
   hwm: number;
+  /** Where task records go: an SQLite file in the profile folder (default), a bounded store in memory, or nowhere. */
+  db: 'sqlite' | 'memory' | 'none';
+  /** The task database's caps: records, and bytes of records and stored values; the oldest go first. */
+  dbMaxRows: number;
+  dbMaxBytes: number;
 }
 
 /**
@@ -68,13 +73,20 @@ export const DEFAULT_OPTIONS: ControllerOptions = {
   resultStoreEntries: 4096,
   scheme: 'leastload',
   hwm: DEFAULT_HWM,
+  db: 'sqlite',
+  dbMaxRows: 1_000_000,
+  dbMaxBytes: 1024 * 1024 * 1024,
 };
 
 export const USAGE = `usage: multiengine controller [--ip ADDR] [--location ADDR] [--port N] [--profile P] [--dir D]
        [--heartbeat-ms MS] [--dead-after-ms MS] [--max-message-bytes N] [--python PATH] [--exit-with-parent]
        [--restart always|never] [--max-restarts N] [--restart-window-ms MS] [--reuse-key] [--reconnect-ms MS]
        [--max-output-bytes N] [--result-store-bytes N] [--result-store-entries N]
-       [--scheme leastload|lru|random|twobin|weighted] [--hwm N]`;
+       [--scheme leastload|lru|random|twobin|weighted] [--hwm N]
+       [--db sqlite|memory|none] [--db-max-rows N] [--db-max-bytes N]
+  --db: where task records go (rc.dbQuery, rc.getResult after a restart): sqlite (default; <profile>/tasks.db),
+        memory (bounded, gone when the controller stops) or none; the caps (--db-max-rows, default 1000000;
+        --db-max-bytes, default 1 GiB, records and kept results) drop the oldest first`;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -102,6 +114,9 @@ const VALUE_FLAGS = new Set([
   'result-store-entries',
   'scheme',
   'hwm',
+  'db',
+  'db-max-rows',
+  'db-max-bytes',
 ]);
 
 /**
@@ -202,6 +217,16 @@ export function parseArgs(argv: readonly string[]): { options: ControllerOptions
         break;
       case 'hwm':
         o.hwm = parseHwm(value);
+        break;
+      case 'db':
+        if (value !== 'sqlite' && value !== 'memory' && value !== 'none') throw new UsageError(`--db must be sqlite, memory or none, got ${JSON.stringify(value)}`);
+        o.db = value;
+        break;
+      case 'db-max-rows':
+        o.dbMaxRows = int(name, value, 1, 1_000_000_000);
+        break;
+      case 'db-max-bytes':
+        o.dbMaxBytes = int(name, value, 1024, 2 ** 42);
         break;
     }
   }

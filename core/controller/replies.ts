@@ -1,6 +1,6 @@
 /** How the controller's rooms answer: messages signed with the controller's session and key. */
 import { createMessage, errorContent, type ContentMap, type Header, type Message, type Metadata, type MsgType } from '../protocol/messages.js';
-import { encodeMessage, type Signer } from '../transport/codec.js';
+import { encodeMessage, JSON_PARTS, type Signer } from '../transport/codec.js';
 import type { Connection } from '../transport/connection.js';
 
 /**
@@ -27,6 +27,17 @@ export class Replier {
   /** Parts of an error reply of `type` answering `parent`. */
   encodeError(type: MsgType, parent: Header, ename: string, evalue: string, metadata: Metadata = {}): Uint8Array[] {
     return this.encode(type, errorContent(ename, evalue) as ContentMap[MsgType], parent, metadata);
+  }
+
+  /** A whole message (with buffers) signed, as parts. */
+  signed(msg: Message): Uint8Array[] {
+    return encodeMessage(msg, this.signer);
+  }
+
+  /** Stored signed parts signed again with this controller's key (a stored value may predate a key change). */
+  resign(parts: readonly Uint8Array[]): Uint8Array[] {
+    const json = parts.slice(1, 1 + JSON_PARTS);
+    return [this.signer.sign(json), ...parts.slice(1)];
   }
 
   reply<T extends MsgType>(conn: Connection, parent: Header, type: T, content: ContentMap[T], metadata: Metadata = {}): void {

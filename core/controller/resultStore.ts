@@ -32,7 +32,8 @@ export interface StoredResult {
   readonly watchers: Set<ResultWatcher>;
 }
 
-function sizeOf(parts: readonly Uint8Array[]): number {
+/** Bytes of a message's parts. */
+export function sizeOf(parts: readonly Uint8Array[]): number {
   let n = 0;
   for (const p of parts) n += p.byteLength;
   return n;
@@ -46,6 +47,8 @@ export class ResultStore {
   constructor(
     private readonly maxBytes: number,
     private readonly maxEntries: number,
+    /** Every engine has answered: the entry is whole (the task database may keep it beyond this store). */
+    private readonly onComplete?: (r: StoredResult) => void,
   ) {}
 
   /** The entry for a request whose client went away (made when missing), now expecting `engineId`'s answer. */
@@ -83,7 +86,24 @@ export class ResultStore {
     r.bytes += n;
     this.totalBytes += n;
     this.touch(r);
+    if (isReply && r.pending.size === 0) this.onComplete?.(r);
     this.trim();
+  }
+
+  /** Forgets finished entries: these msg_ids, or all. Entries engines still fill stay. Returns how many went. */
+  purge(msgIds: readonly string[] | 'all'): number {
+    let n = 0;
+    for (const id of msgIds === 'all' ? [...this.entries.keys()] : msgIds) {
+      const r = this.entries.get(id);
+      if (r === undefined || r.pending.size > 0) continue;
+      this.entries.delete(id);
+      this.totalBytes -= r.bytes;
+      r.evicted = true;
+      r.messages.length = 0;
+      r.bytes = 0;
+      n++;
+    }
+    return n;
   }
 
   /** The entry for msgId, marked as just used; undefined when the store does not hold it. */

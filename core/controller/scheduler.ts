@@ -36,6 +36,8 @@ export interface SchedulerDeps {
   dispatch(e: EngineRecord, msgId: string, parts: readonly Uint8Array[], pending: Pending): void;
   /** For the random schemes (tests pass their own). */
   readonly rand?: () => number;
+  /** The task database hears of outcomes the scheduler gives itself (failures, aborts). */
+  readonly recorder?: { closed(msgId: string, parts: readonly Uint8Array[]): void };
 }
 
 /** How a finished task ended, for the tasks that name it in after/follow. */
@@ -423,6 +425,7 @@ export class Scheduler {
 
   /** The scheduler's own final reply for t: to its client, or to the result store once the client left. */
   private deliver(t: Task, parts: readonly Uint8Array[], engineId: number): void {
+    this.d.recorder?.closed(t.msgId, parts);
     if (t.orphaned || t.stored !== undefined) {
       if (t.stored === undefined || t.stored.evicted) t.stored = this.d.results.open(t.msgId, t.header, engineId);
       this.d.results.add(t.stored, parts, engineId, true);

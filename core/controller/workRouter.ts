@@ -19,7 +19,8 @@ import type { EngineRecord, Pending } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';
 import { log } from './log.js';
 import { OK, type Replier, replyTypeFor } from './replies.js';
-import type { ResultStore, StoredResult } from './resultStore.js';
+import { sizeOf, type ResultStore, type StoredResult } from './resultStore.js';
+import type { Recorder } from './taskDb/recorder.js';
 
 /** A client connection with more than this queued for writing pauses the engines that feed it (back-pressure). */
 const CLIENT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
@@ -50,6 +51,8 @@ export interface WorkRouterDeps {
   readonly replays: ReplayGuard;
   readonly maxOutputBytes: number;
   readonly balanced: BalancedReplies;
+  /** Task records: what went to which engine and what came back (a push per message). */
+  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed'>;
   /** A message from an engine was dropped as malformed (counted in status_reply.dropped_messages). */
   dropped(why: string): void;
 }
@@ -63,7 +66,7 @@ export class WorkRouter {
   // ------------------------------------------------------------------ requests in
 
   /** A work request from a client: forwarded to each target, or answered with an error for those it cannot reach. */
-  route(client: ClientRecord, msg: Message, parts: Buffer[], replyType: MsgType): void {
+  route(client: ClientRecord, msg: Message, parts: readonly Uint8Array[], replyType: MsgType): void {
     let targets: number[];
     try {
       targets = checkTargets(msg.metadata);
@@ -92,6 +95,7 @@ export class WorkRouter {
   dispatch(e: EngineRecord, msgId: string, parts: readonly Uint8Array[], pending: Pending): void {
     e.main.sendParts(parts);
     e.outstanding.set(msgId, pending);
+    this.d.recorder.sent(e.id, msgId);
     if (e.outstanding.size === 1) {
       e.current = { msg_id: msgId, msg_type: pending.header.msg_type, started: new Date().toISOString() };
       this.d.registry.refresh(e);
@@ -186,6 +190,7 @@ export class WorkRouter {
     // Last check: from here on the message is this stream's (a replay is dropped by the usual path).
     if (!this.d.replays.admit(msg.header.msg_id)) return null;
     const sink = client.beginStream(head, rest, conn);
+    this.d.recorder.replied(e.id, msg, sizeOf(head) + rest.reduce((a, b) => a + b, 0));
     this.answered(e, parentId!);
     return sink;
   }
@@ -214,7 +219,9 @@ export class WorkRouter {
         checkReply(msg.content);
       } catch (err) {
         // The client still gets an answer, one that says what was wrong.
-        const parts = this.d.replier.encodeError(p.replyType, p.header, 'EngineError', `engine ${e.id} sent a malformed ${type}: ${(err as Error).message}`, { engine_id: e.id });
+        const evalue = `engine ${e.id} sent a malformed ${type}: ${(err as Error).message}`;
+        this.d.recorder.failed(e.id, parentId!, evalue);
+        const parts = this.d.replier.encodeError(p.replyType, p.header, 'EngineError', evalue, { engine_id: e.id });
         if (p.balanced === true) this.settleBalanced(e, parentId!, p, parts, { status: 'error', ename: 'EngineError' });
         else {
           this.forward(e, p, parts, true);
@@ -222,6 +229,7 @@ export class WorkRouter {
         }
         return;
       }
+      this.d.recorder.replied(e.id, msg, parts);
       if (p.balanced === true) {
         this.settleBalanced(e, parentId!, p, parts, msg.content as AttemptOutcome);
         return;
@@ -235,6 +243,7 @@ export class WorkRouter {
         return;
       }
       if (!this.countOutput(e, parentId!, p, text)) return;
+      this.d.recorder.output(e.id, msg);
     }
     this.forward(e, p, parts, isReply);
     if (isReply) this.answered(e, parentId!);
@@ -374,7 +383,10 @@ export class WorkRouter {
       const pending = [...e.outstanding.values()];
       e.outstanding.clear();
       for (const p of pending) {
-        if (p.balanced === true) this.d.balanced.lost(e, p, evalue);
+        if (p.balanced === true) {
+          this.d.recorder.failed(e.id, p.header.msg_id, evalue);
+          this.d.balanced.lost(e, p, evalue);
+        }
         else this.replyEngineError(p, e.id, evalue);
       }
     }
@@ -386,6 +398,13 @@ export class WorkRouter {
 
   /** A client left: its unanswered requests keep running, their answers go to the result store. Returns how many. */
   clientGone(client: ClientRecord): number {
+    const kept = this.keepAnswers(client);
+    for (const e of this.d.registry.values()) e.pausedFor.delete(client.conn);
+    return kept;
+  }
+
+  /** The answers of `client`'s unanswered requests go to the result store from now on. Returns how many. */
+  keepAnswers(client: ClientRecord): number {
     let kept = 0;
     for (const e of this.d.registry.values()) {
       if (!e.alive || e.outstanding.size === 0) continue;
@@ -395,12 +414,12 @@ export class WorkRouter {
         else this.d.results.open(msgId, p.header, e.id, p.targets);
         kept++;
       }
-      e.pausedFor.delete(client.conn);
     }
     return kept;
   }
 
   private replyEngineError(p: Pending, engineId: number, evalue: string): void {
+    this.d.recorder.failed(engineId, p.header.msg_id, evalue);
     if (p.stored === undefined) this.d.replier.error(p.client.conn, p.header, p.replyType, 'EngineError', evalue, { engine_id: engineId });
     else this.storeEngineError(p.stored, p.replyType, p.header, engineId, evalue);
   }

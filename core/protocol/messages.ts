@@ -87,6 +87,74 @@ export interface EngineSetInfo {
   ended?: string;
 }
 
+/** The statuses of a task record: finished ones (ok, error, aborted), and 'pending' while engines still run it. */
+export const TASK_STATUSES = ['ok', 'error', 'aborted', 'pending'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/**
+ * One request on one engine, as the controller's task database keeps it (docs/protocol.md
+ * section 15). Times are ISO 8601; `engine_id` is null for a load-balanced task not yet assigned.
+ */
+export interface TaskRecord {
+  msg_id: string;
+  engine_id: number | null;
+  /** The controller's number for the client that sent it (1, 2, ... since the controller started). */
+  client: number;
+  msg_type: string;
+  label: string | null;
+  /** The code (execute), the function's source (apply) or the names (push, pull), truncated. */
+  code: string | null;
+  balanced: boolean;
+  status: TaskStatus;
+  /** The client's header date. */
+  submitted: string | null;
+  /** When the controller received it. */
+  received: string;
+  /** The engine's reply metadata. */
+  started: string | null;
+  completed: string | null;
+  ename: string | null;
+  evalue: string | null;
+  traceback: string[] | null;
+  /** Bytes of the reply (its JSON parts and buffers). */
+  result_bytes: number | null;
+  /** The request's output, capped. */
+  stdout: string;
+  stderr: string;
+}
+
+/** The fields of a task record, in the order a full record lists them. */
+export const TASK_FIELDS = ['msg_id', 'engine_id', 'client', 'msg_type', 'label', 'code', 'balanced', 'status', 'submitted', 'received', 'started', 'completed', 'ename', 'evalue', 'traceback', 'result_bytes', 'stdout', 'stderr'] as const satisfies readonly (keyof TaskRecord)[];
+export type TaskField = (typeof TASK_FIELDS)[number];
+/** Comparisons a db_request filter may use on a field. */
+export const TASK_OPERATORS = ['$lt', '$lte', '$gt', '$gte', '$ne', '$in', '$nin'] as const;
+
+/** A field's condition in a db_request filter: a value (equality) or comparisons. */
+export type TaskCondition = string | number | boolean | null | { $lt?: string | number; $lte?: string | number; $gt?: string | number; $gte?: string | number; $ne?: string | number | boolean | null; $in?: (string | number | null)[]; $nin?: (string | number | null)[] };
+export type TaskFilter = { [field: string]: TaskCondition };
+
+/** queue_reply: one engine's counts. */
+export interface QueueCounts {
+  id: number;
+  queued: number;
+  running: number;
+  completed: number;
+}
+
+/** The task database's state (status_reply.task_db). */
+export interface TaskDbStatus {
+  /** 'sqlite', 'memory' or 'none'; 'memory' after a fallback says why in `fallback`. */
+  backend: 'sqlite' | 'memory' | 'none';
+  file?: string;
+  fallback?: string;
+  rows: number;
+  bytes: number;
+  max_rows: number;
+  max_bytes: number;
+  /** Rows purged to keep the caps. */
+  evicted: number;
+}
+
 /** Where the controller listens (status_reply.listen): `location` is the address written into connection files. */
 export interface ListenAddress {
   ip: string;
@@ -257,6 +325,7 @@ export interface ContentMap {
     scheme?: string;
     /** Load-balanced tasks outstanding per engine at most (the controller's --hwm; 0: no limit). */
     hwm?: number;
+    task_db?: TaskDbStatus;
   }>;
   /** The result of a request whose client went away before it was answered (kept in the controller's result store). */
   result_request: { msg_id: string };
@@ -298,6 +367,24 @@ export interface ContentMap {
   /** Drop queued requests on the targets; msg_ids limits it to those. Each dropped request is answered with status 'aborted'. */
   abort_request: { msg_ids?: string[] };
   abort_reply: Reply<object>;
+  /** Task records matching a filter (rc.dbQuery); keys limits the fields returned (msg_id and engine_id always come). */
+  db_request: { filter: TaskFilter; keys?: string[] };
+  db_reply: Reply<{ records: Partial<TaskRecord>[] }>;
+  /** Every recorded msg_id, oldest first (rc.hubHistory). */
+  history_request: Record<string, never>;
+  history_reply: Reply<{ msg_ids: string[] }>;
+  /** Forget finished task records and stored results: these msg_ids or 'all', limited to the targets' records when given. */
+  purge_request: { msg_ids: string[] | 'all'; targets?: number[] };
+  purge_reply: Reply<{ purged: number }>;
+  /**
+   * Runs recorded execute and apply requests again, with new msg_ids (in order), as requests of no
+   * session: their answers go to the result store, fetched with result_request (rc.getResult).
+   */
+  resubmit_request: { msg_ids: string[] };
+  resubmit_reply: Reply<{ msg_ids: string[] }>;
+  /** Per engine queued, running and completed counts, and load-balanced tasks not yet assigned (rc.queueStatus). */
+  queue_request: Record<string, never>;
+  queue_reply: Reply<{ engines: QueueCounts[]; unassigned: number }>;
   controller_shutdown_request: Record<string, never>;
   controller_shutdown_reply: Reply<object>;
 }

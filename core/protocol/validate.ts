@@ -6,7 +6,7 @@
  * peers read (no walk through user values), so they are cheap enough for every message.
  * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
  */
-import { isValidHeader, type BalancedSpec, type ContentMap, type CurrentTask, type DirectAddress, type DirectOutcome, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType } from './messages.js';
+import { isValidHeader, TASK_FIELDS, TASK_OPERATORS, type BalancedSpec, type ContentMap, type CurrentTask, type DirectAddress, type DirectOutcome, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType, type TaskCondition, type TaskFilter } from './messages.js';
 
 /** A message whose content or metadata is not what its type promises. */
 export class WireError extends Error {
@@ -222,6 +222,53 @@ function resultRequest(c: Fields): ContentMap['result_request'] {
   return { msg_id: id };
 }
 
+const TASK_FIELD_SET: ReadonlySet<string> = new Set(TASK_FIELDS);
+const TASK_OPERATOR_SET: ReadonlySet<string> = new Set(TASK_OPERATORS);
+
+function taskField(name: string, where: string): void {
+  if (!TASK_FIELD_SET.has(name)) throw new WireError(`${where} ${describe(name)} is not a task record field (fields: ${TASK_FIELDS.join(', ')})`, 'ValueError');
+}
+
+function isScalar(v: unknown): v is string | number | boolean | null {
+  return v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+}
+
+/** A db_request filter: known fields, each equal to a value or compared with $lt/$gt/$in/...; named in the user's terms when wrong. */
+function taskFilter(v: unknown): TaskFilter {
+  if (!isObject(v)) throw new WireError(`filter must be an object of field conditions such as {status: 'error'} or {completed: {$gt: '2026-01-01'}}, got ${describe(v)}`, 'ValueError');
+  for (const [field, cond] of Object.entries(v)) {
+    taskField(field, 'filter field');
+    if (isScalar(cond)) continue;
+    if (!isObject(cond) || Object.keys(cond).length === 0) throw new WireError(`filter.${field} must be a value or an object of comparisons (${TASK_OPERATORS.join(', ')}), got ${describe(cond)}`, 'ValueError');
+    for (const [op, x] of Object.entries(cond)) {
+      if (!TASK_OPERATOR_SET.has(op)) throw new WireError(`filter.${field} has an unknown comparison ${describe(op)} (use ${TASK_OPERATORS.join(', ')})`, 'ValueError');
+      const ok = op === '$in' || op === '$nin' ? Array.isArray(x) && x.every((y) => isScalar(y) && typeof y !== 'boolean') : op === '$ne' ? isScalar(x) : typeof x === 'string' || (typeof x === 'number' && Number.isFinite(x));
+      if (!ok) throw new WireError(`filter.${field}.${op} must be ${op === '$in' || op === '$nin' ? 'an array of values' : op === '$ne' ? 'a value' : 'a number or a string (times are ISO 8601 strings)'}, got ${describe(x)}`, 'ValueError');
+    }
+  }
+  return v as { [field: string]: TaskCondition };
+}
+
+function dbRequest(c: Fields): ContentMap['db_request'] {
+  const out: ContentMap['db_request'] = { filter: taskFilter(c.filter) };
+  if (c.keys !== undefined && c.keys !== null) {
+    out.keys = strings(c, 'keys', 'task record field names');
+    for (const k of out.keys) taskField(k, 'key');
+  }
+  return out;
+}
+
+function purgeRequest(c: Fields): ContentMap['purge_request'] {
+  const m = c.msg_ids;
+  const out: ContentMap['purge_request'] = { msg_ids: m === 'all' ? 'all' : [] };
+  if (m !== 'all') {
+    if (!Array.isArray(m) || !m.every((x) => typeof x === 'string')) throw new WireError(`msg_ids must be an array of msg_id strings or 'all', got ${describe(m)}`, 'ValueError');
+    out.msg_ids = m as string[];
+  }
+  if (c.targets !== undefined && c.targets !== null) out.targets = ids(c, 'targets');
+  return out;
+}
+
 /** Engines a controller starts in one add_engines_request, at most. */
 export const MAX_ADD_ENGINES = 1024;
 
@@ -386,6 +433,23 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   interrupt_reply: reply<'interrupt_reply'>(nothing),
   abort_request: msgIds,
   abort_reply: reply<'abort_reply'>(nothing),
+  db_request: dbRequest,
+  db_reply: reply<'db_reply'>((c) => void array(c, 'records')),
+  history_request: none,
+  history_reply: reply<'history_reply'>((c) => void strings(c, 'msg_ids', 'msg_ids')),
+  purge_request: purgeRequest,
+  purge_reply: reply<'purge_reply'>((c) => void count(c, 'purged')),
+  resubmit_request: (c) => {
+    const ids = strings(c, 'msg_ids', 'msg_id strings');
+    if (ids.length === 0) throw new WireError('msg_ids is empty: name at least one request to run again', 'ValueError');
+    return { msg_ids: ids };
+  },
+  resubmit_reply: reply<'resubmit_reply'>((c) => void strings(c, 'msg_ids', 'msg_ids')),
+  queue_request: none,
+  queue_reply: reply<'queue_reply'>((c) => {
+    array(c, 'engines');
+    count(c, 'unassigned');
+  }),
   controller_shutdown_request: none,
   controller_shutdown_reply: reply<'controller_shutdown_reply'>(nothing),
 };

@@ -42,12 +42,19 @@ test('flags: defaults, both spellings, validation, unknown flags reported', () =
     resultStoreEntries: 4096,
     scheme: 'leastload',
     hwm: 4,
+    db: 'sqlite',
+    dbMaxRows: 1_000_000,
+    dbMaxBytes: 1024 ** 3,
   });
   assert.deepEqual(o.unknown, ['--future-flag']);
   const lb = parseArgs(['--scheme', 'twobin', '--hwm=0']).options;
   assert.equal(lb.scheme, 'twobin');
   assert.equal(lb.hwm, 0);
   assert.throws(() => parseArgs(['--hwm', '-1']), /--hwm must be a whole number from 0 to 1000000, got "-1"/);
+  const db = parseArgs(['--db', 'memory', '--db-max-rows=500', '--db-max-bytes', '65536']).options;
+  assert.deepEqual([db.db, db.dbMaxRows, db.dbMaxBytes], ['memory', 500, 65536]);
+  assert.throws(() => parseArgs(['--db', 'mongodb']), /--db must be sqlite, memory or none, got "mongodb"/);
+  assert.throws(() => parseArgs(['--db-max-rows', '0']), /--db-max-rows must be a whole number from 1 to/);
   const r = parseArgs(['--restart', 'always', '--max-restarts=2', '--restart-window-ms', '5000', '--reuse-key', '--reconnect-ms', '0', '--max-output-bytes', '4096']).options;
   assert.deepEqual([r.restart, r.maxRestarts, r.restartWindowMs, r.reuseKey, r.reconnectMs, r.maxOutputBytes], ['always', 2, 5000, true, 0, 4096]);
   assert.throws(() => parseArgs(['--restart', 'sometimes']), /--restart must be always or never/);

@@ -54,6 +54,16 @@ const GOOD: { [K in MsgType]: unknown } = {
   abort_reply: { status: 'ok' },
   controller_shutdown_request: {},
   controller_shutdown_reply: { status: 'ok' },
+  db_request: { filter: { status: 'error', engine_id: { $in: [0, 1] }, completed: { $gt: '2026-01-01T00:00:00Z' } }, keys: ['msg_id', 'status'] },
+  db_reply: { status: 'ok', records: [{ msg_id: 'm', engine_id: 0 }] },
+  history_request: {},
+  history_reply: { status: 'ok', msg_ids: ['m'] },
+  purge_request: { msg_ids: 'all', targets: [0] },
+  purge_reply: { status: 'ok', purged: 3 },
+  resubmit_request: { msg_ids: ['m1', 'm2'] },
+  resubmit_reply: { status: 'ok', msg_ids: ['n1', 'n2'] },
+  queue_request: {},
+  queue_reply: { status: 'ok', engines: [{ id: 0, queued: 1, running: 1, completed: 5 }], unassigned: 0 },
 };
 
 /** Bad content, and the words its error must contain. */
@@ -94,6 +104,16 @@ const BAD: [MsgType, unknown, RegExp][] = [
   ['stop_engine_request', { id: 'x' }, /id must be an engine id \(integer\), got "x"/],
   ['interrupt_request', { msg_ids: [1] }, /msg_ids must be an array of msg_id strings, got \[1\]/],
   ['engine_connect_request', {}, /engine_uuid must be a string/],
+  ['db_request', { filter: 'all' }, /filter must be an object of field conditions/],
+  ['db_request', { filter: { colour: 'red' } }, /filter field "colour" is not a task record field/],
+  ['db_request', { filter: { completed: { $after: 'x' } } }, /filter\.completed has an unknown comparison "\$after"/],
+  ['db_request', { filter: { engine_id: { $in: 3 } } }, /filter\.engine_id\.\$in must be an array of values, got 3/],
+  ['db_request', { filter: { completed: { $gt: [1] } } }, /filter\.completed\.\$gt must be a number or a string/],
+  ['db_request', { filter: {}, keys: ['msg_id', 'size'] }, /key "size" is not a task record field/],
+  ['resubmit_request', { msg_ids: [] }, /msg_ids is empty: name at least one request to run again/],
+  ['resubmit_request', { msg_ids: [3] }, /msg_ids must be an array of msg_id strings, got \[3\]/],
+  ['purge_request', { msg_ids: 'some' }, /msg_ids must be an array of msg_id strings or 'all', got "some"/],
+  ['purge_request', { msg_ids: [], targets: [-1] }, /targets\[0\] must be an engine id/],
 ];
 
 test('every msg_type has a check, and well-formed content passes it unchanged in meaning', () => {

@@ -1,0 +1,259 @@
+/**
+ * Records every request the controller routes, without work on the request path: each hook is
+ * a few pushes onto one flat array. Every FLUSH_MS the queue is read in order, records are
+ * built (the request's fields, its engines' outputs and replies), finished ones go to the task
+ * database in one batch, and those still running stay here (dbQuery shows them as 'pending').
+ */
+import type { Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
+import { sizeOf, type StoredResult } from '../resultStore.js';
+import { matches, project } from './query.js';
+import type { TaskDb } from './taskDb.js';
+import type { StoredRequest, StoredValue } from './taskStore.js';
+
+/** How often the queue is written out. */
+const FLUSH_MS = 20;
+/** Kept of a request's code (or function source, or names). */
+const CODE_CHARS = 4096;
+/** Kept of each of a request's stdout and stderr, per engine. */
+const OUTPUT_CHARS = 64 * 1024;
+/** Requests still running that are remembered at most (a task the scheduler failed before sending it leaves an entry). */
+const MAX_IN_FLIGHT = 200_000;
+/** Requests kept as they came, so resubmit can run them again. */
+const RESUBMITTABLE: ReadonlySet<string> = new Set(['execute_request', 'apply_request']);
+
+const enum Ev {
+  Received,
+  Sent,
+  Output,
+  Replied,
+  Failed,
+  Closed,
+  Value,
+}
+
+interface InFlight {
+  base: TaskRecord;
+  /** Replies expected (a direct request's targets; 1 for a balanced task). */
+  expected: number;
+  replies: number;
+  /** A balanced task's retries not used yet: a failed attempt with some left may be followed by another. */
+  retriesLeft: number;
+  /** Times it was sent to an engine. */
+  attempts: number;
+  /** Per engine, records waiting for their engine's reply. */
+  engines: Map<number, TaskRecord>;
+}
+
+export class Recorder {
+  /** Events as [kind, a, b, c] runs: no object per event. */
+  private queue: unknown[] = [];
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly inFlight = new Map<string, InFlight>();
+  readonly enabled: boolean;
+
+  constructor(private readonly db: TaskDb) {
+    this.enabled = db.enabled;
+  }
+
+  private push(kind: Ev, a: unknown, b: unknown, c: unknown): void {
+    if (this.queue.length === 0) this.timer = setTimeout(() => this.flush(), FLUSH_MS);
+    this.queue.push(kind, a, b, c);
+  }
+
+  /** A work request from client number `client`, as it arrived. */
+  received(client: number, msg: Message): void {
+    if (this.enabled) this.push(Ev.Received, client, msg, Date.now());
+  }
+
+  /** Sent to an engine (a balanced task gets its engine here). */
+  sent(engineId: number, msgId: string): void {
+    if (this.enabled) this.push(Ev.Sent, engineId, msgId, 0);
+  }
+
+  /** A stream message of a request. */
+  output(engineId: number, msg: Message): void {
+    if (this.enabled) this.push(Ev.Output, engineId, msg, 0);
+  }
+
+  /** An engine's reply: its parts, or (a reply streamed through) its length in bytes. */
+  replied(engineId: number, msg: Message, size: readonly Uint8Array[] | number): void {
+    if (this.enabled) this.push(Ev.Replied, engineId, msg, size);
+  }
+
+  /** The controller answered for an engine that will not (dead, missing). */
+  failed(engineId: number, msgId: string, evalue: string): void {
+    if (this.enabled) this.push(Ev.Failed, engineId, msgId, evalue);
+  }
+
+  /** The scheduler answered a balanced task itself (`parts`: its signed reply): the task is over. */
+  closed(msgId: string, parts: readonly Uint8Array[]): void {
+    if (this.enabled) this.push(Ev.Closed, msgId, parts, 0);
+  }
+
+  /** A stored result (its client went away) is complete: kept in the database too, when it keeps values. */
+  completed(r: StoredResult): void {
+    if (this.db.keepsValues) this.push(Ev.Value, r, 0, 0);
+  }
+
+  /** Writes out what is queued now (also called at shutdown). */
+  flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const q = this.queue;
+    if (q.length === 0) return;
+    this.queue = [];
+    const done: TaskRecord[] = [];
+    const values: StoredValue[] = [];
+    const requests: StoredRequest[] = [];
+    for (let i = 0; i < q.length; i += 4) {
+      const a = q[i + 1], b = q[i + 2], c = q[i + 3];
+      switch (q[i] as Ev) {
+        case Ev.Received:
+          this.onReceived(a as number, b as Message, c as number, requests);
+          break;
+        case Ev.Sent:
+          this.onSent(a as number, b as string);
+          break;
+        case Ev.Output:
+          this.onOutput(a as number, b as Message);
+          break;
+        case Ev.Replied: {
+          const m = b as Message;
+          const c0 = m.content as { status?: string; ename?: string; evalue?: string; traceback?: unknown };
+          const meta = m.metadata as { started?: unknown; completed?: unknown };
+          this.finish(done, a as number, m.parent_header.msg_id as string, {
+            status: c0.status === 'ok' || c0.status === 'aborted' ? c0.status : 'error',
+            ename: typeof c0.ename === 'string' ? c0.ename : null,
+            evalue: typeof c0.evalue === 'string' ? c0.evalue : null,
+            traceback: Array.isArray(c0.traceback) ? c0.traceback.map(String) : null,
+            started: typeof meta.started === 'string' ? meta.started : null,
+            completed: typeof meta.completed === 'string' ? meta.completed : null,
+            result_bytes: typeof c === 'number' ? c : sizeOf(c as readonly Uint8Array[]),
+          });
+          break;
+        }
+        case Ev.Failed:
+          this.finish(done, a as number, b as string, { status: 'error', ename: 'EngineError', evalue: c as string });
+          break;
+        case Ev.Closed:
+          this.close(done, a as string, b as readonly Uint8Array[]);
+          break;
+        case Ev.Value: {
+          const r = a as StoredResult;
+          if (!r.evicted) values.push({ msg_id: r.msgId, msg_type: r.header.msg_type, engine_ids: [...r.engineIds], messages: r.messages.map((m) => [...m]) });
+          break;
+        }
+      }
+    }
+    this.db.write(done, values, requests);
+  }
+
+  private onReceived(client: number, msg: Message, at: number, requests: StoredRequest[]): void {
+    const h = msg.header;
+    if (RESUBMITTABLE.has(h.msg_type)) requests.push({ msg_id: h.msg_id, msg_type: h.msg_type, metadata: JSON.stringify(msg.metadata), content: JSON.stringify(msg.content), buffers: msg.buffers });
+    const md = msg.metadata as { targets?: unknown; balanced?: unknown; label?: unknown };
+    const balanced = md.balanced !== undefined;
+    const base: TaskRecord = {
+      msg_id: h.msg_id,
+      engine_id: null,
+      client,
+      msg_type: h.msg_type,
+      label: labelOf(md),
+      code: codeOf(msg),
+      balanced,
+      status: 'pending',
+      submitted: h.date,
+      received: new Date(at).toISOString(),
+      started: null,
+      completed: null,
+      ename: null,
+      evalue: null,
+      traceback: null,
+      result_bytes: null,
+      stdout: '',
+      stderr: '',
+    };
+    const retries = balanced ? (md.balanced as { retries?: unknown }).retries : 0;
+    const f: InFlight = { base, expected: 1, replies: 0, retriesLeft: typeof retries === 'number' ? retries : 0, attempts: 0, engines: new Map() };
+    if (!balanced && Array.isArray(md.targets)) {
+      f.expected = md.targets.length;
+      for (const id of md.targets) if (typeof id === 'number') f.engines.set(id, { ...base, engine_id: id });
+    }
+    if (this.inFlight.size >= MAX_IN_FLIGHT) this.inFlight.delete(this.inFlight.keys().next().value as string);
+    this.inFlight.set(h.msg_id, f);
+  }
+
+  private onSent(engineId: number, msgId: string): void {
+    const f = this.inFlight.get(msgId);
+    if (f === undefined) return;
+    f.attempts++;
+    if (!f.engines.has(engineId)) f.engines.set(engineId, { ...f.base, engine_id: engineId });
+  }
+
+  private onOutput(engineId: number, msg: Message): void {
+    const r = this.inFlight.get(msg.parent_header.msg_id as string)?.engines.get(engineId);
+    if (r === undefined) return;
+    const { name, text } = msg.content as { name: 'stdout' | 'stderr'; text: string };
+    if (r[name].length < OUTPUT_CHARS) r[name] += text.length > OUTPUT_CHARS - r[name].length ? text.slice(0, OUTPUT_CHARS - r[name].length) : text;
+  }
+
+  private finish(done: TaskRecord[], engineId: number, msgId: string, outcome: Partial<TaskRecord>): void {
+    const f = this.inFlight.get(msgId);
+    if (f === undefined) return;
+    const r = f.engines.get(engineId);
+    if (r === undefined) return;
+    f.engines.delete(engineId);
+    done.push(Object.assign(r, outcome));
+    // A failed attempt of a balanced task with retries left: another attempt (or the scheduler's verdict) may follow.
+    if (f.base.balanced && outcome.status === 'error' && f.retriesLeft-- > 0) return;
+    if (++f.replies >= f.expected && f.engines.size === 0) this.inFlight.delete(msgId);
+  }
+
+  /** The scheduler's own outcome: attempts still open take it, or (never sent) the task's one record does. */
+  private close(done: TaskRecord[], msgId: string, parts: readonly Uint8Array[]): void {
+    const f = this.inFlight.get(msgId);
+    if (f === undefined) return;
+    this.inFlight.delete(msgId);
+    let c: { status?: string; ename?: string; evalue?: string };
+    try {
+      c = JSON.parse(Buffer.from(parts[4].buffer, parts[4].byteOffset, parts[4].byteLength).toString('utf8')) as typeof c;
+    } catch {
+      c = {};
+    }
+    const outcome: Partial<TaskRecord> = { status: c.status === 'aborted' ? 'aborted' : 'error', ename: c.ename ?? null, evalue: c.evalue ?? null };
+    if (f.attempts === 0) done.push({ ...f.base, ...outcome });
+    for (const r of f.engines.values()) done.push(Object.assign(r, outcome));
+  }
+
+  /** Records of requests still running that match the filter (dbQuery adds them to the database's). */
+  pending(filter: TaskFilter, keys?: readonly string[]): Partial<TaskRecord>[] {
+    const out: Partial<TaskRecord>[] = [];
+    for (const f of this.inFlight.values()) {
+      const rs = f.engines.size > 0 ? f.engines.values() : [f.base];
+      for (const r of rs) if (matches(r, filter)) out.push(project(r, keys));
+    }
+    return out;
+  }
+
+  /** msg_ids of requests still running, oldest first. */
+  pendingIds(): string[] {
+    return [...this.inFlight.keys()];
+  }
+}
+
+/** A load-balanced task's label (metadata.balanced.label), or a direct request's metadata.label. */
+function labelOf(md: { label?: unknown; balanced?: unknown }): string | null {
+  const b = md.balanced as { label?: unknown } | undefined;
+  const label = typeof b === 'object' && b !== null ? b.label : md.label;
+  return typeof label === 'string' ? label : null;
+}
+
+function codeOf(msg: Message): string | null {
+  const c = msg.content as { code?: unknown; fn?: unknown; ns?: unknown; names?: unknown };
+  let s: string | null = null;
+  if (typeof c.code === 'string') s = c.code;
+  else if (typeof c.fn === 'string') s = c.fn;
+  else if (Array.isArray(c.names)) s = c.names.join(', ');
+  else if (c.ns !== null && typeof c.ns === 'object') s = Object.keys(c.ns).join(', ');
+  return s !== null && s.length > CODE_CHARS ? s.slice(0, CODE_CHARS) : s;
+}

@@ -1,0 +1,57 @@
+/**
+ * The worker thread that owns the SQLite store, so a batch's transaction never runs on the
+ * controller's loop. Requests come as {op, id}; answers go back as {id, value} or {id, error}.
+ * A store that cannot open, or a write that fails (a full disk, a file gone bad), is reported
+ * once as {fatal} and the controller falls back to memory (taskDb.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SqliteStore } from './sqliteStore.js';
+import type { WorkerReply, WorkerRequest, WorkerSetup } from './workerMessages.js';
+
+const port = parentPort!;
+const setup = workerData as WorkerSetup;
+const post = (m: WorkerReply) => port.postMessage(m);
+let store: SqliteStore | null = null;
+try {
+  store = new SqliteStore(setup.file, setup.caps);
+  post({ counts: store.counts() });
+} catch (e) {
+  post({ fatal: (e as Error).message });
+}
+
+port.on('message', (m: WorkerRequest) => {
+  if (store === null) {
+    if (m.op !== 'write') post({ id: m.id, error: 'the task database is closed' });
+    return;
+  }
+  try {
+    switch (m.op) {
+      case 'write':
+        store.write(m.records, m.values, m.requests);
+        post({ counts: store.counts() });
+        return;
+      case 'query':
+        return post({ id: m.id, value: store.query(m.filter, m.keys) });
+      case 'history':
+        return post({ id: m.id, value: store.history() });
+      case 'value':
+        return post({ id: m.id, value: store.value(m.msgId) });
+      case 'request':
+        return post({ id: m.id, value: store.request(m.msgId) });
+      case 'purge':
+        post({ id: m.id, value: store.purge(m.msgIds, m.targets) });
+        post({ counts: store.counts() });
+        return;
+      case 'close':
+        store.close();
+        store = null;
+        return post({ id: m.id, value: null });
+    }
+  } catch (e) {
+    if (m.op === 'write') {
+      store?.close();
+      store = null;
+      post({ fatal: (e as Error).message });
+    } else post({ id: m.id, error: (e as Error).message });
+  }
+});

@@ -1,0 +1,102 @@
+/**
+ * The clients' requests on task records: db_request (rc.dbQuery), history_request
+ * (rc.hubHistory), purge_request (rc.purgeResults), queue_request (rc.queueStatus), and the
+ * database's part of result_request (a stored value the in-memory ResultStore no longer holds,
+ * such as one kept before a controller restart).
+ */
+import { createMessage, type ContentMap, type EngineInfo, type Header, type Json, type Message, type MsgType, type QueueCounts, type TaskRecord } from '../../protocol/messages.js';
+import type { ClientRecord } from '../clientSession.js';
+import type { Scheduler } from '../scheduler.js';
+import type { WorkRouter } from '../workRouter.js';
+import type { Connection } from '../../transport/connection.js';
+import { replyTypeFor, RequestError, type Replier } from '../replies.js';
+import type { ResultStore } from '../resultStore.js';
+import type { Recorder } from './recorder.js';
+import type { TaskDb } from './taskDb.js';
+
+export interface TaskRequestsDeps {
+  readonly db: TaskDb;
+  readonly recorder: Recorder;
+  /** Where resubmitted requests go, as work from the client does. */
+  readonly router: Pick<WorkRouter, 'route' | 'keepAnswers'>;
+  readonly scheduler: Pick<Scheduler, 'submit' | 'clientGone'>;
+  readonly results: Pick<ResultStore, 'purge'>;
+  readonly replier: Replier;
+  engines(): EngineInfo[];
+  unassigned(): number;
+}
+
+export class TaskRequests {
+  constructor(private readonly d: TaskRequestsDeps) {}
+
+  /** Finished records from the database, then those still running (status 'pending'). */
+  async query(c: ContentMap['db_request']): Promise<{ records: Partial<TaskRecord>[] }> {
+    this.d.recorder.flush();
+    const done = await this.d.db.query(c.filter, c.keys);
+    return { records: [...done, ...this.d.recorder.pending(c.filter, c.keys)] };
+  }
+
+  async history(): Promise<{ msg_ids: string[] }> {
+    this.d.recorder.flush();
+    const ids = new Set(await this.d.db.history());
+    for (const id of this.d.recorder.pendingIds()) ids.add(id);
+    return { msg_ids: [...ids] };
+  }
+
+  /** Finished records go (and, unless targets limit it, their stored values); running requests are not touched. */
+  async purge(c: ContentMap['purge_request']): Promise<{ purged: number }> {
+    this.d.recorder.flush();
+    const purged = await this.d.db.purge(c.msg_ids, c.targets);
+    if (c.targets === undefined) this.d.results.purge(c.msg_ids);
+    return { purged };
+  }
+
+  /**
+   * Runs recorded execute/apply requests again with new msg_ids, to the same targets (or load-balanced
+   * again). They belong to no session: as for a client that went away, their answers go to the
+   * result store, where result_request (rc.getResult) finds them, running or done.
+   */
+  async resubmit(client: ClientRecord, c: ContentMap['resubmit_request']): Promise<{ msg_ids: string[] }> {
+    this.d.recorder.flush();
+    const requests = await Promise.all(c.msg_ids.map((id) => this.d.db.request(id)));
+    const missing = c.msg_ids.filter((_, i) => requests[i] === undefined);
+    if (missing.length > 0) throw new RequestError('KeyError', `no recorded execute or apply request with msg_id ${missing.join(', ')}: only those two kinds are kept, within the task database's caps (and none with --db none)`);
+    // A session of its own (same connection, for errors at routing), gone at once: answers are kept.
+    const owner: ClientRecord = { n: client.n, conn: client.conn, subscribe: 'none' };
+    const ids: string[] = [];
+    for (const r of requests) {
+      const msg = createMessage(r!.msg_type as MsgType, JSON.parse(r!.content) as ContentMap['apply_request'], { session: this.d.replier.session, metadata: JSON.parse(r!.metadata) as { [k: string]: Json }, buffers: r!.buffers }) as Message;
+      const parts = this.d.replier.signed(msg);
+      this.d.recorder.received(client.n, msg);
+      const replyType = replyTypeFor(msg.header.msg_type);
+      if (msg.metadata.balanced === undefined) this.d.router.route(owner, msg, parts, replyType);
+      else this.d.scheduler.submit(owner, msg, parts, replyType);
+      ids.push(msg.header.msg_id);
+    }
+    this.d.router.keepAnswers(owner);
+    this.d.scheduler.clientGone(owner);
+    return { msg_ids: ids };
+  }
+
+  queue(): Promise<{ engines: QueueCounts[]; unassigned: number }> {
+    const engines = this.d.engines().map((e) => {
+      const running = e.current_task ? 1 : 0;
+      return { id: e.id, queued: Math.max(0, e.queue - running), running, completed: e.tasks_done ?? 0 };
+    });
+    return Promise.resolve({ engines, unassigned: this.d.unassigned() });
+  }
+
+  /**
+   * A result the database keeps: result_reply, then its messages (signed again: the key may have
+   * changed since). False when it keeps none.
+   */
+  async sendValue(conn: Connection, request: Header, msgId: string): Promise<boolean> {
+    if (!this.d.db.keepsValues) return false;
+    this.d.recorder.flush();
+    const v = await this.d.db.value(msgId);
+    if (v === undefined) return false;
+    this.d.replier.reply(conn, request, 'result_reply', { status: 'ok', msg_id: v.msg_id, msg_type: v.msg_type, engine_ids: v.engine_ids, pending: [] });
+    for (const parts of v.messages) conn.sendParts(this.d.replier.resign(parts));
+    return true;
+  }
+}

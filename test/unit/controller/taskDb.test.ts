@@ -1,0 +1,286 @@
+/**
+ * The task stores (core/controller/taskDb): memory and SQLite behave the same on records,
+ * filters, history, purges and caps (oldest first); SQLite keeps stored values and reopens with
+ * its records; a file that is not a database is refused at open, and TaskDb falls back to memory.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { TaskFilter, TaskRecord } from '../../../core/protocol/messages.ts';
+import { MemoryStore } from '../../../core/controller/taskDb/memoryStore.ts';
+import { matches } from '../../../core/controller/taskDb/query.ts';
+import { SqliteStore } from '../../../core/controller/taskDb/sqliteStore.ts';
+import { TaskDb } from '../../../core/controller/taskDb/taskDb.ts';
+import type { Caps, TaskStore } from '../../../core/controller/taskDb/taskStore.ts';
+import { packMessages, unpackMessages } from '../../../core/controller/taskDb/valueBlob.ts';
+import { until } from '../../harness/poll.ts';
+
+function tmpFile(): { file: string; done(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-taskdb-'));
+  return { file: path.join(dir, 'tasks.db'), done: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+function record(i: number, over: Partial<TaskRecord> = {}): TaskRecord {
+  const t = (ms: number) => new Date(Date.UTC(2026, 0, 1) + i * 1000 + ms).toISOString();
+  return {
+    msg_id: `m${i}`,
+    engine_id: i % 3,
+    client: 1,
+    msg_type: i % 2 ? 'apply_request' : 'execute_request',
+    label: null,
+    code: `${i} + 1`,
+    balanced: i % 2 === 1,
+    status: i % 5 === 0 ? 'error' : 'ok',
+    submitted: t(0),
+    received: t(1),
+    started: t(2),
+    completed: t(3),
+    ename: i % 5 === 0 ? 'TypeError' : null,
+    evalue: i % 5 === 0 ? 'bad' : null,
+    traceback: i % 5 === 0 ? ['at line 1', 'at line 2'] : null,
+    result_bytes: 100 + i,
+    stdout: `out ${i}\n`,
+    stderr: '',
+    ...over,
+  };
+}
+
+const FILTERS: TaskFilter[] = [
+  {},
+  { status: 'error' },
+  { engine_id: { $in: [0, 2] }, balanced: false },
+  { completed: { $gt: record(4).completed!, $lte: record(12).completed! } },
+  { msg_type: { $ne: 'apply_request' }, result_bytes: { $gte: 110 } },
+  { ename: null },
+  { ename: { $ne: null } },
+  { msg_id: { $nin: ['m1', 'm2'] }, engine_id: { $lt: 1 } },
+  { engine_id: { $in: [] } },
+];
+
+const stores: [string, (caps: Caps) => { store: TaskStore; done(): void }][] = [
+  ['memory', (caps) => ({ store: new MemoryStore(caps), done: () => undefined })],
+  [
+    'sqlite',
+    (caps) => {
+      const t = tmpFile();
+      const store = new SqliteStore(t.file, caps);
+      return { store, done: () => (store.close(), t.done()) };
+    },
+  ],
+];
+
+for (const [name, open] of stores) {
+  test(`${name} store: records come back as written; filters select what matches() selects; keys limit the fields`, () => {
+    const { store, done } = open({ maxRows: 1000, maxBytes: 1 << 30 });
+    try {
+      const rs = Array.from({ length: 20 }, (_, i) => record(i));
+      store.write(rs.slice(0, 10), []);
+      store.write(rs.slice(10), []);
+      assert.deepEqual(store.query({}), rs);
+      for (const f of FILTERS) assert.deepEqual(store.query(f), rs.filter((r) => matches(r, f)), JSON.stringify(f));
+      assert.ok(store.query({ status: 'error' }).length === 4);
+      assert.deepEqual(store.query({ msg_id: 'm5' }, ['status', 'traceback']), [{ msg_id: 'm5', engine_id: 2, status: 'error', traceback: ['at line 1', 'at line 2'] }]);
+      assert.deepEqual(store.history(), rs.map((r) => r.msg_id));
+      assert.equal(store.counts().rows, 20);
+    } finally {
+      done();
+    }
+  });
+
+  test(`${name} store: purge by msg_id, by target, all`, () => {
+    const { store, done } = open({ maxRows: 1000, maxBytes: 1 << 30 });
+    try {
+      store.write([record(1), record(2), record(1, { engine_id: 2 }), record(3)], []);
+      assert.equal(store.purge(['m1'], [2]), 1);
+      assert.deepEqual(store.query({}).map((r) => [r.msg_id, r.engine_id]), [
+        ['m1', 1],
+        ['m2', 2],
+        ['m3', 0],
+      ]);
+      assert.equal(store.purge(['m2', 'nothing']), 1);
+      assert.equal(store.purge([]), 0);
+      assert.equal(store.purge('all'), 2);
+      assert.deepEqual(store.history(), []);
+      assert.deepEqual(store.counts().rows, 0);
+    } finally {
+      done();
+    }
+  });
+
+  test(`${name} store: caps on rows and bytes hold, the oldest records go first (100,000 records)`, () => {
+    const { store, done } = open({ maxRows: 5000, maxBytes: 1 << 30 });
+    try {
+      for (let b = 0; b < 100; b++) store.write(Array.from({ length: 1000 }, (_, i) => record(b * 1000 + i)), []);
+      const c = store.counts();
+      assert.equal(c.rows, 5000);
+      assert.equal(c.evicted, 95_000);
+      const h = store.history();
+      assert.equal(h[0], 'm95000');
+      assert.equal(h.at(-1), 'm99999');
+    } finally {
+      done();
+    }
+    const small = open({ maxRows: 1_000_000, maxBytes: 20_000 });
+    try {
+      for (let i = 0; i < 500; i++) small.store.write([record(i, { stdout: 'x'.repeat(500) })], []);
+      const c = small.store.counts();
+      assert.ok(c.bytes <= 20_000, `bytes ${c.bytes} within the cap`);
+      assert.ok(c.rows > 0 && c.rows < 500);
+      assert.equal(small.store.history().at(-1), 'm499');
+      assert.equal(c.rows + c.evicted, 500);
+    } finally {
+      small.done();
+    }
+  });
+}
+
+for (const [name, open] of stores) {
+  test(`${name} store: kept requests (for resubmit) come back as written, go with a purge, and count in the caps`, () => {
+    const req = (i: number) => ({ msg_id: `m${i}`, msg_type: 'apply_request', metadata: '{"targets":[0]}', content: `{"fn":"(x) => x","args":[${i}]}`, buffers: [new Uint8Array([i, 1, 2])] });
+    const { store, done } = open({ maxRows: 3, maxBytes: 1 << 20 });
+    try {
+      store.write([record(1)], [], [req(1), req(2)]);
+      const r = store.request('m2')!;
+      assert.deepEqual({ ...r, buffers: r.buffers.map((b) => [...b]) }, { ...req(2), buffers: [[2, 1, 2]] });
+      assert.equal(store.request('m9'), undefined);
+      store.write([], [], [req(3), req(4)]);
+      assert.equal(store.request('m1'), undefined, 'the oldest request went: 3 at most');
+      assert.ok(store.request('m4'));
+      assert.equal(store.purge(['m4']), 0, 'no record of m4, yet its request goes');
+      assert.equal(store.request('m4'), undefined);
+      store.purge('all');
+      assert.equal(store.request('m3'), undefined);
+      assert.equal(store.counts().bytes, 0);
+    } finally {
+      done();
+    }
+  });
+}
+
+test('sqlite store: stored values round-trip; records and values are still there when the file is opened again; the byte cap drops values first', () => {
+  const t = tmpFile();
+  try {
+    const messages = [
+      [Buffer.from('sig'), Buffer.from('{"h":1}'), Buffer.from('{}'), Buffer.from('{}'), Buffer.from('{"text":"hi"}')],
+      [Buffer.from('sig2'), Buffer.from('{"h":2}'), Buffer.from('{}'), Buffer.from('{}'), Buffer.from('{}'), new Uint8Array([0, 1, 2, 255])],
+    ];
+    let s = new SqliteStore(t.file, { maxRows: 100, maxBytes: 1 << 20 });
+    s.write([record(1)], [{ msg_id: 'm1', msg_type: 'execute_request', engine_ids: [0, 1], messages }]);
+    s.close();
+    s = new SqliteStore(t.file, { maxRows: 100, maxBytes: 1 << 20 });
+    assert.deepEqual(s.query({}), [record(1)]);
+    const v = s.value('m1')!;
+    assert.deepEqual([v.msg_id, v.msg_type, v.engine_ids], ['m1', 'execute_request', [0, 1]]);
+    assert.deepEqual(v.messages.map((m) => m.map((p) => [...p])), messages.map((m) => m.map((p) => [...p])));
+    assert.equal(s.value('m2'), undefined);
+    assert.ok(s.counts().bytes > 0);
+    s.close();
+    // A cap too small for the value: the value goes, the record stays.
+    s = new SqliteStore(t.file, { maxRows: 100, maxBytes: 300 });
+    s.write([record(2)], []);
+    assert.equal(s.value('m1'), undefined);
+    assert.deepEqual(s.history(), ['m1', 'm2']);
+    s.close();
+  } finally {
+    t.done();
+  }
+});
+
+test('value blobs: packed and unpacked unchanged; a cut blob is refused', () => {
+  const m = [[new Uint8Array([1, 2]), new Uint8Array([])], [], [new Uint8Array(300).fill(7)]];
+  const blob = packMessages(m);
+  assert.deepEqual(unpackMessages(blob).map((x) => x.map((p) => [...p])), m.map((x) => x.map((p) => [...p])));
+  assert.throws(() => unpackMessages(blob.subarray(0, blob.byteLength - 1)), /cut short/);
+});
+
+test('sqlite store: a file that is not a database is refused at open', () => {
+  const t = tmpFile();
+  try {
+    fs.writeFileSync(t.file, 'not a database '.repeat(100));
+    assert.throws(() => new SqliteStore(t.file, { maxRows: 10, maxBytes: 1 << 20 }), /file is not a database/);
+  } finally {
+    t.done();
+  }
+});
+
+test('TaskDb: sqlite through its worker thread; a corrupt file falls back to memory with the reason in its status', async () => {
+  const t = tmpFile();
+  try {
+    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    db.write([record(1), record(2)], []);
+    assert.deepEqual((await db.query({ msg_id: 'm2' }, ['status'])).map((r) => r.status), ['ok']);
+    assert.deepEqual(await db.history(), ['m1', 'm2']);
+    assert.equal(await db.purge(['m1']), 1);
+    await until(() => db.status().rows === 1, 5000, 'the worker to report 1 row');
+    assert.equal(db.status().backend, 'sqlite');
+    await db.close();
+
+    fs.writeFileSync(t.file, 'not a database '.repeat(100));
+    const bad = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    await until(() => bad.status().backend === 'memory', 5000, 'the fallback to memory');
+    assert.match(bad.status().fallback!, /file is not a database/);
+    bad.write([record(3)], []);
+    assert.deepEqual(await bad.history(), ['m3']);
+    await bad.close();
+  } finally {
+    t.done();
+  }
+});
+
+test('TaskDb: a write that fails mid-run (the file overwritten underneath; /dev/full) falls back to memory once, and recording goes on', async () => {
+  const t = tmpFile();
+  try {
+    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    db.write([record(1)], []);
+    await until(() => db.status().rows === 1, 5000, 'the first write');
+    fs.writeFileSync(t.file, 'overwritten '.repeat(1000));
+    db.write([record(2)], []);
+    await until(() => db.status().backend === 'memory', 5000, 'the fallback after a failed write');
+    assert.match(db.status().fallback!, /not a database|malformed|I\/O/);
+    db.write([record(3)], []);
+    assert.deepEqual(await db.history(), ['m3']);
+    await db.close();
+  } finally {
+    t.done();
+  }
+  const full = new TaskDb({ backend: 'sqlite', file: '/dev/full', caps: { maxRows: 100, maxBytes: 1 << 20 } });
+  await until(() => full.status().backend === 'memory', 5000, 'the fallback on /dev/full');
+  assert.match(full.status().fallback!, /I\/O|full/);
+  await full.close();
+});
+
+test('TaskDb: a lock left by a controller killed mid-write is cleared when its process is gone; a live owner keeps it (this one falls back to memory)', async () => {
+  const t = tmpFile();
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    const first = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    first.write([record(1)], []);
+    await until(() => first.status().rows === 1, 5000, 'the first write');
+    await first.close();
+    // As a SIGKILL mid-transaction leaves it: the lock, and the pid of a process that is gone.
+    const gone = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
+    fs.mkdirSync(`${t.file}.lock`);
+    fs.writeFileSync(`${t.file}.pid`, gone.stdout.trim());
+    const second = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    second.write([record(2)], []);
+    assert.deepEqual(await second.history(), ['m1', 'm2']);
+    assert.equal(second.status().backend, 'sqlite');
+    await second.close();
+
+    fs.mkdirSync(`${t.file}.lock`);
+    fs.writeFileSync(`${t.file}.pid`, String(child.pid));
+    const third = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+    third.write([record(3)], []);
+    await until(() => third.status().backend === 'memory', 5000, 'the fallback while another controller holds the file');
+    assert.match(third.status().fallback!, /locked/);
+    assert.ok(fs.existsSync(`${t.file}.lock`), "a live owner's lock is left alone");
+    assert.equal(fs.readFileSync(`${t.file}.pid`, 'utf8'), String(child.pid), 'and so is its claim');
+    await third.close();
+  } finally {
+    child.kill('SIGKILL');
+    t.done();
+  }
+});
