@@ -201,7 +201,7 @@ describe('a controller on a network address', () => {
     const status = await run(['status']);
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(`^cluster "net": controller pid \\d+, 1 engine, listening on ${address.replaceAll('.', '\\.')}:\\d+ \\(reachable from other hosts; messages are HMAC-signed\\)$`, 'm'));
-    assert.match(status.stdout, /^0\s+idle\s+node\s+\d+\s+hosta\s+0$/m);
+    assert.match(status.stdout, /^0\s+idle\s+node\s+\d+\s+hosta\s+0\s+0$/m);
     const stopped = await run(['stop']);
     assert.equal(stopped.code, 0, stopped.stderr);
   });
