@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SettingsError, type ClusterSettings } from '../cluster/profileSettings.js';
 import { isLanguageName, languageNames } from '../kernels/index.js';
-import { parseHwm, parseScheme } from '../controller/options.js';
+import { parseDb, parseHwm, parseScheme } from '../controller/options.js';
 import { isLauncherPath } from '../launch/plugins.js';
 import { hostCounts } from '../launch/sshHosts.js';
 import type { Json } from '../protocol/messages.js';
@@ -38,6 +38,7 @@ export const CONTROLLER_FLAGS = {
   location: { type: 'string' },
   scheme: { type: 'string' },
   hwm: { type: 'string' },
+  db: { type: 'string' },
 } as const;
 
 /** Flags whose values often start with a dash (mpiexec's and ssh's own options). */
@@ -145,6 +146,8 @@ export function resolveSettings(file: ClusterSettings, fileName: string, values:
   if (scheme !== undefined) out.scheme = asUsage(() => parseScheme(scheme));
   const hwm = str(values, 'hwm');
   if (hwm !== undefined) out.hwm = asUsage(() => parseHwm(hwm));
+  const db = str(values, 'db');
+  if (db !== undefined) out.db = asUsage(() => parseDb(db));
   const timeout = str(values, 'engine-timeout-ms');
   if (timeout !== undefined) out.engineTimeoutMs = milliseconds(timeout, '--engine-timeout-ms');
   return out;

@@ -15,7 +15,7 @@ import { CONTROLLER_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, langua
 import { engines } from './enginesCommand.js';
 import { profile } from './profileCommand.js';
 import { connectTo, PROFILE_FLAGS, settingsFor } from './profileOptions.js';
-import { formatBalancing, formatEngineSets, formatEngineTable, formatListen, formatResultStore } from './statusReport.js';
+import { formatBalancing, formatEngineSets, formatEngineTable, formatListen, formatResultStore, formatTaskDb } from './statusReport.js';
 import { COMMAND_USAGE, USAGE, UsageError, wantsHelp } from './usage.js';
 
 export { UsageError };
@@ -128,6 +128,7 @@ async function start(args: string[]): Promise<number> {
     location: settings.location,
     scheme: settings.scheme,
     hwm: settings.hwm,
+    db: settings.db,
     python: settings.python,
     detached: values.daemon,
     verbose: values.verbose,
@@ -182,6 +183,7 @@ async function status(args: string[]): Promise<number> {
     if (s.engines.length) console.log(formatEngineTable(s.engines));
     if (s.engine_sets?.length) console.log(`\n${formatEngineSets(s.engine_sets)}`);
     if (s.result_store) console.log(formatResultStore(s.result_store));
+    if (s.task_db) console.log(formatTaskDb(s.task_db));
   } finally {
     rc.close();
   }

@@ -1,6 +1,6 @@
 /** What `multiengine status` prints: where the controller listens, its load balancing, engines, engine sets and result store. */
 import type { StatusReport } from '../client/client.js';
-import type { EngineInfo, EngineSetInfo, ListenAddress } from '../protocol/messages.js';
+import type { EngineInfo, EngineSetInfo, ListenAddress, TaskDbStatus } from '../protocol/messages.js';
 
 /** Rows as columns padded to the widest cell, the first row being the header. */
 function table(rows: string[][]): string {
@@ -61,8 +61,16 @@ export function formatListen(l: ListenAddress): string {
   return `listening on ${l.ip}:${l.port} (${where}${named})`;
 }
 
+const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+
 /** `result store: 3 results, 1.2 MiB of 128.0 MiB (max 4096 results), 0 evicted`. */
 export function formatResultStore(r: { entries: number; bytes: number; max_entries: number; max_bytes: number; evicted: number }): string {
-  const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
   return `result store: ${r.entries} result${r.entries === 1 ? '' : 's'}, ${mib(r.bytes)} of ${mib(r.max_bytes)} (max ${r.max_entries} results), ${r.evicted} evicted`;
+}
+
+/** `task database: sqlite (/p/tasks.db), 12 records, 0.1 MiB of 1024.0 MiB (max 1000000 records), 0 evicted`; a fallback says why. */
+export function formatTaskDb(t: TaskDbStatus): string {
+  if (t.backend === 'none') return 'task database: none (--db none: no task records are kept)';
+  const where = t.backend === 'sqlite' ? `sqlite (${t.file ?? 'file'})` : t.fallback ? `memory, fallen back from sqlite: ${t.fallback}` : 'memory';
+  return `task database: ${where}, ${t.rows} record${t.rows === 1 ? '' : 's'}, ${mib(t.bytes)} of ${mib(t.max_bytes)} (max ${t.max_rows} records), ${t.evicted} evicted`;
 }

@@ -37,7 +37,7 @@ const LAUNCHER_FLAGS = `
 /** Usage of the commands whose options this CLI parses itself (console, controller and app print their own). */
 export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   start: `usage: multiengine start [-n N] [--launcher L] [launcher flags] [--engine node|python] [--python PATH]
-                        [--ip IP] [--location ADDR] [--scheme S] [--hwm N] [--engine-timeout-ms MS]
+                        [--ip IP] [--location ADDR] [--scheme S] [--hwm N] [--db D] [--engine-timeout-ms MS]
                         [--daemon] [--restart always|never] [--verbose]
 
   Starts a controller and N engines and runs until Ctrl-C, which stops them all;
@@ -51,6 +51,7 @@ export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   --location ADDR     the address written into connection files, when engines reach the controller by another name
   --scheme S          how load-balanced tasks pick an engine: leastload (default), lru, random, twobin, weighted
   --hwm N             load-balanced tasks outstanding per engine at most (0: no limit; default: the controller's)
+  --db D              where task records go: sqlite (default, the profile's tasks.db), memory or none
   --daemon            keep the cluster running in the background
   --restart always    replace engines that die (same id, new namespace); never is the default
   --verbose           pass the controller's and engines' logs through to stderr
@@ -88,7 +89,7 @@ ${COMMON}`,
 ${LAUNCHER_FLAGS}
 ${COMMON}`,
   profile: `usage: multiengine profile [--profile P] [--dir D] [-n N] [--launcher L] [launcher flags] [--engine KIND]
-                          [--python PATH] [--ip IP] [--location ADDR] [--scheme S] [--hwm N] [--engine-timeout-ms MS]
+                          [--python PATH] [--ip IP] [--location ADDR] [--scheme S] [--hwm N] [--db D] [--engine-timeout-ms MS]
 
   With no settings flags, prints the profile's cluster settings ($MULTIENGINE_DIR/profile_P/cluster.json).
   With some, saves them into that file over what it holds (flags of another launcher than the

@@ -29,6 +29,8 @@ export interface ClusterSettings {
   scheme?: Scheme;
   /** Load-balanced tasks outstanding per engine at most (0: no limit). */
   hwm?: number;
+  /** Where the controller keeps task records: 'sqlite' (the profile's tasks.db), 'memory' or 'none'. */
+  db?: 'sqlite' | 'memory' | 'none';
 }
 
 const FIELDS: Record<keyof ClusterSettings, (v: unknown) => string | null> = {
@@ -41,6 +43,7 @@ const FIELDS: Record<keyof ClusterSettings, (v: unknown) => string | null> = {
   location: (v) => (typeof v === 'string' && v !== '' ? null : 'an address or host name'),
   engineTimeoutMs: (v) => (Number.isSafeInteger(v) && (v as number) > 0 ? null : 'a whole number of milliseconds'),
   scheme: (v) => ((SCHEMES as readonly unknown[]).includes(v) ? null : `one of ${SCHEMES.join(', ')}`),
+  db: (v) => (v === 'sqlite' || v === 'memory' || v === 'none' ? null : "'sqlite', 'memory' or 'none'"),
   hwm: (v) => (Number.isSafeInteger(v) && (v as number) >= 0 ? null : 'a whole number of tasks per engine (0: no limit)'),
 };
 

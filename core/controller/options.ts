@@ -2,6 +2,10 @@
 import { SCHEMES, type Scheme } from '../protocol/messages.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../transport/frame.js';
 
+/** Where the controller keeps task records (--db). */
+export const DB_BACKENDS = ['sqlite', 'memory', 'none'] as const;
+export type DbBackend = (typeof DB_BACKENDS)[number];
+
 export interface ControllerOptions {
   /** The interface to listen on (127.0.0.1 by default; 0.0.0.0 for all). */
   ip: string;
@@ -37,7 +41,7 @@ export interface ControllerOptions {
   /** Load-balanced tasks outstanding per engine at most (0: no limit). */
   hwm: number;
   /** Where task records go: an SQLite file in the profile folder (default), a bounded store in memory, or nowhere. */
-  db: 'sqlite' | 'memory' | 'none';
+  db: DbBackend;
   /** The task database's caps: records, and bytes of records and stored values; the oldest go first. */
   dbMaxRows: number;
   dbMaxBytes: number;
@@ -219,8 +223,7 @@ export function parseArgs(argv: readonly string[]): { options: ControllerOptions
         o.hwm = parseHwm(value);
         break;
       case 'db':
-        if (value !== 'sqlite' && value !== 'memory' && value !== 'none') throw new UsageError(`--db must be sqlite, memory or none, got ${JSON.stringify(value)}`);
-        o.db = value;
+        o.db = parseDb(value);
         break;
       case 'db-max-rows':
         o.dbMaxRows = int(name, value, 1, 1_000_000_000);
@@ -245,6 +248,12 @@ export function parseScheme(value: string): Scheme {
 /** --hwm's value: load-balanced tasks outstanding per engine at most, 0 for no limit. */
 export function parseHwm(value: string): number {
   return int('hwm', value, 0, 1_000_000);
+}
+
+/** --db's value: where task records are kept. */
+export function parseDb(value: string): DbBackend {
+  if (!(DB_BACKENDS as readonly string[]).includes(value)) throw new UsageError(`--db must be sqlite, memory or none, got ${JSON.stringify(value)}`);
+  return value as DbBackend;
 }
 
 function int(name: string, value: string, min: number, max: number): number {

@@ -251,6 +251,7 @@ export class ClusterConnection {
           location: t.plan.location,
           scheme: t.plan.scheme,
           hwm: t.plan.hwm,
+          db: t.plan.db,
         });
         this.rc = await Client.connect({ file: this.cluster.connectionFile, subscribe: 'all' });
       }

@@ -24,6 +24,7 @@ export interface ClusterPlan {
   location?: string;
   scheme?: Scheme;
   hwm?: number;
+  db?: ClusterSettings['db'];
 }
 
 type Options = { [key: string]: Json };
@@ -154,6 +155,7 @@ export function planOf(s: ClusterSettings, base: EngineGroup): ClusterPlan {
   if (s.location !== undefined) plan.location = s.location;
   if (s.scheme !== undefined) plan.scheme = s.scheme;
   if (s.hwm !== undefined) plan.hwm = s.hwm;
+  if (s.db !== undefined) plan.db = s.db;
   return plan;
 }
 

@@ -48,7 +48,7 @@ test('start --daemon, status, stop', async () => {
   }
 });
 
-test('--scheme and --hwm saved in the profile reach the controller that start starts; a bad one is refused before anything starts', async () => {
+test('--scheme, --hwm and --db saved in the profile reach the controller that start starts; a bad one is refused before anything starts', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));
   const env = { MULTIENGINE_DIR: dir };
   try {
@@ -57,13 +57,15 @@ test('--scheme and --hwm saved in the profile reach the controller that start st
     assert.match(bad.stderr, /--scheme must be one of leastload, lru, random, twobin, weighted, got "fastest"/);
     assert.equal(fs.existsSync(connectionFilePath('client', 'lb', dir)), false, 'no controller was started');
 
-    const saved = cli(['profile', '--profile', 'lb', '-n', '1', '--scheme', 'lru', '--hwm', '3'], env);
+    const saved = cli(['profile', '--profile', 'lb', '-n', '1', '--scheme', 'lru', '--hwm', '3', '--db', 'memory'], env);
     assert.equal(saved.status, 0, saved.stderr);
     assert.match(saved.stdout, /"scheme": "lru",\s+"hwm": 3/);
     const started = cli(['start', '--profile', 'lb', '--daemon'], env);
     assert.equal(started.status, 0, started.stderr);
     const status = cli(['status', '--profile', 'lb'], env);
     assert.match(status.stdout, /^load balancing: 0 tasks unassigned, scheme lru, at most 3 tasks per engine$/m);
+    assert.match(status.stdout, /^task database: memory, \d+ records?, [\d.]+ MiB of [\d.]+ MiB \(max \d+ records\), 0 evicted$/m);
+    assert.equal(fs.existsSync(path.join(dir, 'profile_lb', 'tasks.db')), false, '--db memory writes no file');
     const stopped = cli(['stop', '--profile', 'lb'], env);
     assert.equal(stopped.status, 0, stopped.stderr);
   } finally {

@@ -100,7 +100,8 @@ test('bad values name the flag and the value', () => {
 });
 
 test('--scheme and --hwm are checked as the controller checks them and saved as settings', () => {
-  assert.deepEqual(settings(['--scheme', 'twobin', '--hwm', '0']), { scheme: 'twobin', hwm: 0 });
+  assert.deepEqual(settings(['--scheme', 'twobin', '--hwm', '0', '--db', 'memory']), { scheme: 'twobin', hwm: 0, db: 'memory' });
+  usageError(['--db', 'mongo'], /--db must be sqlite, memory or none, got "mongo"/);
   usageError(['--scheme', 'fastest'], /--scheme must be one of leastload, lru, random, twobin, weighted, got "fastest"/);
   usageError(['--hwm', '1.5'], /--hwm must be a whole number from 0 to 1000000, got "1.5"/);
 });

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { EngineInfo } from '../../../core/protocol/messages.ts';
-import { formatBalancing, formatEngineTable } from '../../../core/cli/statusReport.ts';
+import { formatBalancing, formatEngineTable, formatTaskDb } from '../../../core/cli/statusReport.ts';
 
 const engine: EngineInfo = { id: 0, uuid: 'u', kernel: 'node', language_version: '22', host: 'hosta', pid: 41, state: 'busy', queue: 3, restarts: 0, registered: 'now' };
 
@@ -22,4 +22,11 @@ test('the engine table has a balanced column: the part of the queue the schedule
     '0   busy   node    41   hosta  3      2',
     '1   idle   node    42   hosta  0      -',
   ]);
+});
+
+test('the task database line names its backend, a fallback and why, or that nothing is kept', () => {
+  const caps = { rows: 12, bytes: 1048576, max_rows: 1000, max_bytes: 10485760, evicted: 3 };
+  assert.equal(formatTaskDb({ backend: 'sqlite', file: '/p/tasks.db', ...caps }), 'task database: sqlite (/p/tasks.db), 12 records, 1.0 MiB of 10.0 MiB (max 1000 records), 3 evicted');
+  assert.equal(formatTaskDb({ backend: 'memory', fallback: 'file is not a database', ...caps, rows: 1 }), 'task database: memory, fallen back from sqlite: file is not a database, 1 record, 1.0 MiB of 10.0 MiB (max 1000 records), 3 evicted');
+  assert.equal(formatTaskDb({ backend: 'none', ...caps }), 'task database: none (--db none: no task records are kept)');
 });
