@@ -68,7 +68,7 @@ export function parseHosts(value: unknown, n: number, firstId: number): EngineSl
   try {
     list = hostEntries(value);
   } catch (e) {
-    throw new Error(`the ssh launcher's hosts option: ${(e as Error).message}`);
+    throw new Error(`hosts option: ${(e as Error).message}`);
   }
   const counted = list.reduce((sum, [, c]) => sum + (c ?? 0), 0);
   const shares = list.filter(([, c]) => c === undefined).length;

@@ -140,9 +140,9 @@ describe('an ssh set of python engines', () => {
   test('bad hosts entries and options are named in the error', async () => {
     const add = (n: number, options: Record<string, unknown>) => driver.client('addEngineSet', n, { launcher: 'ssh', launcherOptions: options });
     await assert.rejects(add(1, sshOptions('hostb:x')), /hosts option: "hostb:x": the count after ':' must be a whole number/);
-    await assert.rejects(add(1, sshOptions({ hostb: 0 })), /hosts\.hostb must be a whole number of engines ≥ 1, got 0/);
+    await assert.rejects(add(1, sshOptions({ hostb: 0 })), /hosts option: hostb must be a whole number of engines ≥ 1, got 0/);
     await assert.rejects(add(2, sshOptions('hostb:1')), /hosts hostb:1 make 1 engine, but 2 were asked for/);
-    await assert.rejects(add(1, sshOptions('-oProxyCommand=touch /tmp/x:1')), /hosts: "-oProxyCommand=touch \/tmp\/x" is not a host name/);
+    await assert.rejects(add(1, sshOptions('-oProxyCommand=touch /tmp/x:1')), /hosts option: "-oProxyCommand=touch \/tmp\/x" is not a host name/);
     await assert.rejects(add(1, sshOptions({ hostb: 1 }, { sshArgz: [] })), /unknown option sshArgz for the ssh launcher/);
     await assert.rejects(add(1, { sshArgs: ['-F', hosts.sshConfig] }), /the ssh launcher needs the hosts option/);
     assert.deepEqual(await driver.view(ids, 'pull', 'kept'), [42, 42, 42, 42]);

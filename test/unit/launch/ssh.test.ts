@@ -20,8 +20,8 @@ describe('the hosts option', () => {
 
   test('bad entries are named', () => {
     assert.throws(() => parseHosts(undefined, 1, 0), /the ssh launcher needs the hosts option: give hosts as/);
-    assert.throws(() => parseHosts(['hostb'], 1, 0), /the ssh launcher's hosts option: give hosts as .*; got \["hostb"\]/);
-    assert.throws(() => parseHosts(' , ', 1, 0), /the ssh launcher's hosts option: no host is named/);
+    assert.throws(() => parseHosts(['hostb'], 1, 0), /hosts option: give hosts as .*; got \["hostb"\]/);
+    assert.throws(() => parseHosts(' , ', 1, 0), /hosts option: no host is named/);
     assert.throws(() => parseHosts('hostb:0', 1, 0), /hosts option: "hostb:0": the count after ':' must be a whole number ≥ 1/);
     assert.throws(() => parseHosts({ hostb: 1.5 }, 1, 0), /hosts option: hostb must be a whole number of engines ≥ 1, got 1\.5/);
     assert.throws(() => parseHosts({ 'host b': 1 }, 1, 0), /hosts option: "host b" is not a host name/);
