@@ -13,27 +13,14 @@ import statistics
 import sys
 import time
 
+from driver_common import emitter, lower_bound, timed
+
 QUICK = "--quick" in sys.argv
 N = 4
 TASKS = 2000 if QUICK else 10000
 
 
-def emit(name, unit, samples, **extra):
-    samples = list(samples)
-    line = {"name": name, "kind": "dask", "n": N, "unit": unit,
-            "min": min(samples), "median": statistics.median(samples), "max": max(samples),
-            "samples": len(samples)}
-    line.update(extra)
-    print(json.dumps(line), flush=True)
-
-
-def timed(fn, reps):
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+emit = emitter("dask", N)
 
 
 def identity(x):
@@ -52,7 +39,7 @@ def main():
     from distributed import Client, LocalCluster
 
     durations = json.load(open(sys.argv[sys.argv.index("--durations") + 1]))
-    bound = max(sum(durations) / N, max(durations)) / 1000
+    bound = lower_bound(durations, N)
     cluster = LocalCluster(n_workers=N, threads_per_worker=1, processes=True, dashboard_address=None)
     client = Client(cluster)
     try:

@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 
+from driver_common import emitter, lower_bound, timed
+
 QUICK = "--quick" in sys.argv
 N = 4
 LAUNCHERS = sys.argv[sys.argv.index("--launchers") + 1].split(",") if "--launchers" in sys.argv else []
@@ -38,28 +40,7 @@ def spin(ms):
     return ms
 
 
-def lower_bound(durations, engines=N):
-    return max(sum(durations) / engines, max(durations)) / 1000
-
-
-def emit(name, unit, samples, n=N, **extra):
-    samples = list(samples)
-    line = {"name": name, "kind": "ipyparallel", "n": n, "unit": unit,
-            "min": min(samples), "median": statistics.median(samples), "max": max(samples),
-            "samples": len(samples)}
-    line.update(extra)
-    print(json.dumps(line), flush=True)
-
-
-def timed(fn, reps, warm=0):
-    for _ in range(warm):
-        fn()
-    out = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+emit = emitter("ipyparallel", N)
 
 
 def lb_scenarios(rc, durations):
@@ -74,7 +55,7 @@ def lb_scenarios(rc, durations):
             assert ars[i].get() == i, f"lb_async_throughput: task {i} answered {ars[i].get()}"
     emit("lb_async_throughput", "tasks/s", [LB_TASKS / s for s in timed(burst, 1 if QUICK else 3)])
 
-    bound = lower_bound(durations)
+    bound = lower_bound(durations, N)
 
     def check(got):
         assert list(got) == durations, "skewed map: the results are not the durations in input order"
