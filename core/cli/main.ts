@@ -1,6 +1,6 @@
 /**
  * The `multiengine` command line: start/stop/status of a cluster (its engines started here or
- * through a launcher), engine sets added to it, a profile's saved settings, and the controller
+ * through a launcher), engine sets added to it, its task records, a profile's saved settings, and the controller
  * and engine processes by hand (for engines on other hosts).
  */
 import { spawn } from 'node:child_process';
@@ -15,6 +15,7 @@ import { CONTROLLER_FLAGS, engineCount, ENGINE_SET_FLAGS, joinDashValues, langua
 import { engines } from './enginesCommand.js';
 import { profile } from './profileCommand.js';
 import { connectTo, PROFILE_FLAGS, settingsFor } from './profileOptions.js';
+import { tasks } from './tasksCommand.js';
 import { formatBalancing, formatEngineSets, formatEngineTable, formatListen, formatResultStore, formatTaskDb } from './statusReport.js';
 import { COMMAND_USAGE, USAGE, UsageError, wantsHelp } from './usage.js';
 
@@ -37,6 +38,8 @@ export async function run(argv: string[]): Promise<number> {
         return await status(rest);
       case 'engines':
         return await engines(rest);
+      case 'tasks':
+        return await tasks(rest);
       case 'profile':
         return await profile(rest);
       case 'controller':

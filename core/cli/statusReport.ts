@@ -1,12 +1,8 @@
 /** What `multiengine status` prints: where the controller listens, its load balancing, engines, engine sets and result store. */
 import type { StatusReport } from '../client/client.js';
 import type { EngineInfo, EngineSetInfo, ListenAddress, TaskDbStatus } from '../protocol/messages.js';
+import { table } from './textTable.js';
 
-/** Rows as columns padded to the widest cell, the first row being the header. */
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
-}
 
 /** One row per engine; `balanced` is the part of its queue the scheduler sent ('-' from a controller without one). */
 export function formatEngineTable(engines: readonly EngineInfo[]): string {

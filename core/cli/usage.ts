@@ -7,6 +7,7 @@ commands:
   stop       stop the cluster of a profile
   status     list the engines of a running cluster, its load balancing, engine sets and result store
   engines    add an engine set to a running cluster (through a launcher), stop one, or show its output
+  tasks      the task records of a running cluster (every request: engine, status, times, errors)
   profile    show a profile's cluster settings (cluster.json), or save flags into them
   controller run a controller by hand
   engine     run one engine by hand, e.g. on another host
@@ -87,6 +88,23 @@ ${COMMON}`,
   --stop SET          stop the engine set SET (as set-2: \`multiengine status\` lists the sets)
   --output SET        print what the launcher of SET printed (mpiexec's, ssh's, the job's output)
 ${LAUNCHER_FLAGS}
+${COMMON}`,
+  tasks: `usage: multiengine tasks [--profile P] [--dir D] [--engine N] [--status ok|error|aborted|pending]
+                        [--method M] [--label L] [--last N] [--json]
+
+  Prints the task records of a running cluster (its controller's task database: one record per
+  request and engine), oldest first by the time they were sent: msg_id (its head and tail),
+  engine, method, label, status, when it was submitted (UTC), how long the engine took, the
+  code or function (truncated) and the error (ename: evalue, truncated). Requests a client
+  sends straight to an engine (its direct connection) are not recorded yet.
+
+  --engine N          only the records of engine N
+  --status S          only those with status ok, error, aborted or pending (still running)
+  --method M          only those of one method: execute, apply, push, pull, keys or clear
+  --label L           only requests with this label (a view's label)
+  --last N            only the newest N records
+  --json              print the full records (output and traceback too), one JSON object per line
+
 ${COMMON}`,
   profile: `usage: multiengine profile [--profile P] [--dir D] [-n N] [--launcher L] [launcher flags] [--engine KIND]
                           [--python PATH] [--ip IP] [--location ADDR] [--scheme S] [--hwm N] [--db D] [--engine-timeout-ms MS]
