@@ -109,7 +109,7 @@ function privateHome(): { env: NodeJS.ProcessEnv; home: string; files(): string[
   return { env, home, files: () => fs.readdirSync(home, { recursive: true }).map(String) };
 }
 
-const COMMANDS = ['start', 'stop', 'status', 'engines', 'profile', 'controller', 'engine', 'console', 'app', 'help'];
+const COMMANDS = ['start', 'stop', 'status', 'engines', 'tasks', 'profile', 'controller', 'engine', 'console', 'app', 'help'];
 
 test('every command answers --help and -h with its usage, exits 0, and starts and writes nothing', () => {
   const h = privateHome();
