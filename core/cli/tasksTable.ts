@@ -15,11 +15,12 @@ function sentAt(r: Pick<TaskRecord, 'submitted' | 'received'>): string {
 }
 
 /**
- * Records oldest first by submission (ties: received, then engine), and only the newest `last` of
- * them when given. The controller answers in the order requests finished, which is not the order they were sent.
+ * Records oldest first by submission, and only the newest `last` of them when given. The controller
+ * answers in the order requests finished, which is not the order they were sent. Ties (times are
+ * to the millisecond) go by received, then msg_id (one client's end in a counter), then engine.
  */
-export function inSubmissionOrder<R extends Pick<TaskRecord, 'submitted' | 'received' | 'engine_id'>>(records: readonly R[], last?: number): R[] {
-  const sorted = [...records].sort((a, b) => cmp(sentAt(a), sentAt(b)) || cmp(a.received, b.received) || (a.engine_id ?? -1) - (b.engine_id ?? -1));
+export function inSubmissionOrder<R extends Pick<TaskRecord, 'msg_id' | 'submitted' | 'received' | 'engine_id'>>(records: readonly R[], last?: number): R[] {
+  const sorted = [...records].sort((a, b) => cmp(sentAt(a), sentAt(b)) || cmp(a.received, b.received) || cmp(a.msg_id, b.msg_id) || (a.engine_id ?? -1) - (b.engine_id ?? -1));
   return last === undefined ? sorted : sorted.slice(Math.max(0, sorted.length - last));
 }
 

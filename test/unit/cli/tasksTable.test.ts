@@ -76,6 +76,10 @@ test('records go oldest first by submission (the controller answers in finishing
   assert.deepEqual(inSubmissionOrder(finished, 2).map((r) => r.msg_id), ['m3-0', 'm4-1']);
   assert.deepEqual(inSubmissionOrder(finished, 99).length, 5);
   assert.deepEqual(finished.map((r) => r.msg_id)[0], 'm3-0', 'the input is not reordered in place');
+  // Sent in the same millisecond (a map's tasks): by msg_id, whose counter gives one client's order, then engine.
+  const t = '2026-12-03T16:40:01.000Z';
+  const same = ['c-00000006', 'c-00000005', 'c-00000004'].map((msg_id, i) => ({ msg_id, engine_id: i % 2, submitted: t, received: t }));
+  assert.deepEqual(inSubmissionOrder([...same, { ...same[2], engine_id: 1 }]).map((r) => `${r.msg_id}@${r.engine_id}`), ['c-00000004@0', 'c-00000004@1', 'c-00000005@1', 'c-00000006@0']);
 });
 
 test('flags become a dbQuery filter: engine id, status, method by its name (or msg_type), label; --last a count', () => {
