@@ -5,6 +5,7 @@
  * one message per engine); the client routes each reply to its slot.
  */
 import { AbortError, CompositeError, RemoteError, TimeoutError } from './errors.js';
+import { engineDict, isoTime, serialTimeMs, wallTimeMs, type TimedSlot } from './resultTimes.js';
 
 import { Emitter, type Disposable } from '../events/emitter.js';
 export type { Disposable };
@@ -33,12 +34,22 @@ export interface SlotMetadata {
   engineId: number;
   msgId: string;
   status: 'pending' | 'ok' | 'error' | 'aborted';
-  /** ISO times the engine reported, when it did. */
+  /** ISO times, each when known: see AsyncResult.submitted and the getters after it. */
+  submitted?: string;
+  received?: string;
   started?: string;
   completed?: string;
+  resultReceived?: string;
 }
 
-interface Slot {
+/** The times a reply's metadata carries (ISO strings, as the engine or controller wrote them). */
+export interface ReplyTimes {
+  started?: string;
+  completed?: string;
+  received?: string;
+}
+
+interface Slot extends TimedSlot {
   engineId: number;
   msgId: string;
   done: boolean;
@@ -46,8 +57,6 @@ interface Slot {
   error: RemoteError | undefined;
   stdout: string;
   stderr: string;
-  started?: string;
-  completed?: string;
 }
 
 export interface ResultSpec<T> {
@@ -65,6 +74,8 @@ export interface ResultSpec<T> {
   interrupt?: (msgIds: string[], engineIds: number[]) => Promise<void>;
   /** Load-balanced tasks (the controller's scheduler picks their engines). */
   balanced?: boolean;
+  /** A load-balanced call's `label` flag. */
+  label?: string;
 }
 
 /** What an AsyncResult reads of its tracker (T only in output positions, so AsyncResult is covariant). */
@@ -76,7 +87,7 @@ interface TrackerView<T> {
   readonly startedAt: number;
   readonly completedAt: number | undefined;
   readonly outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
-  readonly spec: Pick<ResultSpec<unknown>, 'abort' | 'interrupt' | 'balanced'>;
+  readonly spec: Pick<ResultSpec<unknown>, 'abort' | 'interrupt' | 'balanced' | 'label' | 'bare'>;
   whenDone(cb: () => void): () => void;
   onDidReceiveOutput(cb: (ev: OutputEvent) => void): Disposable;
 }
@@ -100,7 +111,21 @@ export class ResultTracker<T> implements TrackerView<T> {
 
   constructor(readonly spec: ResultSpec<T>) {
     if (spec.bare && spec.engineIds.length !== 1) throw new Error('a bare result has exactly one engine');
-    this.slots = spec.engineIds.map((engineId) => ({ engineId, msgId: '', done: false, value: undefined, error: undefined, stdout: '', stderr: '' }));
+    // Every field is set here, times too, so that all slots keep one shape.
+    this.slots = spec.engineIds.map((engineId) => ({
+      engineId,
+      msgId: '',
+      done: false,
+      value: undefined,
+      error: undefined,
+      stdout: '',
+      stderr: '',
+      submitted: undefined,
+      received: undefined,
+      started: undefined,
+      completed: undefined,
+      resultReceivedAt: 0,
+    }));
     this.remaining = this.slots.length;
     this.promise = new Promise<T>((res, rej) => {
       this.resolvePromise = res;
@@ -111,8 +136,11 @@ export class ResultTracker<T> implements TrackerView<T> {
     if (this.remaining === 0) this.finish();
   }
 
-  assign(index: number, msgId: string): void {
-    this.slots[index].msgId = msgId;
+  /** `submitted`: the request header's date (the string the message already has). */
+  assign(index: number, msgId: string, submitted?: string): void {
+    const slot = this.slots[index];
+    slot.msgId = msgId;
+    slot.submitted = submitted;
   }
 
   /** A load-balanced slot learns which engine ran it (-1 until one did) from the reply. */
@@ -128,27 +156,22 @@ export class ResultTracker<T> implements TrackerView<T> {
     if (this.outputs?.hasListeners) this.outputs.fire({ engineId: slot.engineId, index, name, text });
   }
 
-  settle(index: number, value: unknown, meta?: { started?: string; completed?: string }): void {
+  /** `meta`: the times of the reply that settles the slot (absent when no reply came). */
+  settle(index: number, value: unknown, meta?: ReplyTimes): void {
     const slot = this.slots[index];
     if (slot.done) return;
     slot.done = true;
     slot.value = value;
-    if (meta) {
-      slot.started = meta.started;
-      slot.completed = meta.completed;
-    }
+    if (meta) noteReply(slot, meta);
     if (--this.remaining === 0) this.finish();
   }
 
-  fail(index: number, error: RemoteError, meta?: { started?: string; completed?: string }): void {
+  fail(index: number, error: RemoteError, meta?: ReplyTimes): void {
     const slot = this.slots[index];
     if (slot.done) return;
     slot.done = true;
     slot.error = error;
-    if (meta) {
-      slot.started = meta.started;
-      slot.completed = meta.completed;
-    }
+    if (meta) noteReply(slot, meta);
     if (--this.remaining === 0) this.finish();
   }
 
@@ -223,6 +246,14 @@ export class ResultTracker<T> implements TrackerView<T> {
     this.doneCallbacks = [];
     for (const cb of callbacks) cb();
   }
+}
+
+/** Keeps a reply's time strings as they are (parsed only when asked) and when it came: one number. */
+function noteReply(slot: Slot, meta: ReplyTimes): void {
+  slot.started = meta.started;
+  slot.completed = meta.completed;
+  slot.received = meta.received;
+  slot.resultReceivedAt = Date.now();
 }
 
 /**
@@ -338,15 +369,74 @@ export class AsyncResult<T = unknown> implements Promise<T> {
     return this.tracker.progress;
   }
 
-  /** Per-engine status and the times the engines reported. */
+  /** Per-engine status and times (those known). */
   get metadata(): SlotMetadata[] {
-    return this.tracker.slots.map((s) => ({
-      engineId: s.engineId,
-      msgId: s.msgId,
-      status: !s.done ? 'pending' : s.error instanceof AbortError ? 'aborted' : s.error ? 'error' : 'ok',
-      ...(s.started ? { started: s.started } : {}),
-      ...(s.completed ? { completed: s.completed } : {}),
-    }));
+    return this.tracker.slots.map((s) => {
+      const resultReceived = isoTime(s.resultReceivedAt);
+      return {
+        engineId: s.engineId,
+        msgId: s.msgId,
+        status: !s.done ? 'pending' : s.error instanceof AbortError ? 'aborted' : s.error ? 'error' : 'ok',
+        ...(s.submitted ? { submitted: s.submitted } : {}),
+        ...(s.received ? { received: s.received } : {}),
+        ...(s.started ? { started: s.started } : {}),
+        ...(s.completed ? { completed: s.completed } : {}),
+        ...(resultReceived ? { resultReceived } : {}),
+      };
+    });
+  }
+
+  // ---- times, per engine in target order (like engineIds), as ISO strings; undefined where not known (yet)
+
+  /** When this client sent each request (its header's date). */
+  get submitted(): (string | undefined)[] {
+    return this.tracker.slots.map((s) => s.submitted);
+  }
+
+  /** When the engine or controller received each request, where the reply says so (metadata.received). */
+  get received(): (string | undefined)[] {
+    return this.tracker.slots.map((s) => s.received);
+  }
+
+  /** When each engine began the request (its reply's metadata.started). */
+  get started(): (string | undefined)[] {
+    return this.tracker.slots.map((s) => s.started);
+  }
+
+  /** When each engine finished the request (its reply's metadata.completed). */
+  get completed(): (string | undefined)[] {
+    return this.tracker.slots.map((s) => s.completed);
+  }
+
+  /** When this client got each reply. */
+  get resultReceived(): (string | undefined)[] {
+    return this.tracker.slots.map((s) => isoTime(s.resultReceivedAt));
+  }
+
+  /** Milliseconds from the first request sent to the last engine's completion; undefined until ready. */
+  get wallTimeMs(): number | undefined {
+    return this.tracker.done ? wallTimeMs(this.tracker.slots) : undefined;
+  }
+
+  /** The engines' own times (completed - started) added up; undefined until ready. */
+  get serialTimeMs(): number | undefined {
+    return this.tracker.done ? serialTimeMs(this.tracker.slots) : undefined;
+  }
+
+  /** A load-balanced call's `label` flag; undefined for other results. */
+  get label(): string | undefined {
+    return this.tracker.spec.label;
+  }
+
+  /**
+   * Waits for the result (as get(timeoutMs) does, rejecting as it would) and gives each engine's
+   * value by engine id: { 0: v0, 1: v1 }. As ipyparallel's get_dict, it rejects with a ValueError
+   * naming the engine when one engine ran several of the result's requests (a load-balanced map
+   * of more tasks than engines, or the same engine named twice).
+   */
+  async getDict(timeoutMs?: number): Promise<Record<number, unknown>> {
+    await this.get(timeoutMs);
+    return engineDict(this.tracker.slots);
   }
 
   /** Each engine's outcome in target order: its value or its error, or pending while it runs. */

@@ -120,8 +120,8 @@ export class RequestDispatcher {
       return encodeWork(s, this.session, signer, poll);
     });
     this.refuseTooLarge(prepared);
-    for (const { s, msgId, frame } of prepared) {
-      const w = pendingWork('held', msgId, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), workReplyOf(s.msgType), s.decode, frame, s.place);
+    for (const { s, msgId, date, frame } of prepared) {
+      const w = pendingWork('held', msgId, date, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), workReplyOf(s.msgType), s.decode, frame, s.place);
       this.work.set(msgId, w);
       this.route(w);
     }
@@ -140,8 +140,8 @@ export class RequestDispatcher {
     const prepared = list.map((s) => encodeRequest(s, { balanced: s.balanced }, this.session, signer));
     this.refuseTooLarge(prepared);
     const conn = this.port.conn;
-    for (const { s, msgId, frame } of prepared) {
-      this.work.set(msgId, balancedWork(msgId, s.slot, s.sink, s.method, workReplyOf(s.msgType), s.decode));
+    for (const { s, msgId, date, frame } of prepared) {
+      this.work.set(msgId, balancedWork(msgId, date, s.slot, s.sink, s.method, workReplyOf(s.msgType), s.decode));
       if (frame !== null) conn.sendFrame(frame);
     }
   }
@@ -282,7 +282,7 @@ export class RequestDispatcher {
     const ids = c.engine_ids;
     const method = type.replace(/_request$/, '');
     const { tracker } = this.newResult<unknown[]>({ engineIds: ids, method, bare: false, finalize: (values) => values });
-    if (ids.length > 0) this.work.set(msgId, pendingWork('fetch', msgId, ids, ids.map((_, i) => i), tracker, method, workReplyOf(type), replyDecoderFor(type, tracker), null));
+    if (ids.length > 0) this.work.set(msgId, pendingWork('fetch', msgId, undefined, ids, ids.map((_, i) => i), tracker, method, workReplyOf(type), replyDecoderFor(type, tracker), null));
     return tracker;
   }
 
@@ -387,7 +387,11 @@ export class RequestDispatcher {
       for (const o of w.unattributed.get(msg.header.session)!) w.sink.output(index, o.name, o.text);
       w.unattributed.delete(msg.header.session);
     }
-    const meta = { started: typeof md.started === 'string' ? md.started : undefined, completed: typeof md.completed === 'string' ? md.completed : undefined };
+    const meta = {
+      started: typeof md.started === 'string' ? md.started : undefined,
+      completed: typeof md.completed === 'string' ? md.completed : undefined,
+      received: typeof md.received === 'string' ? md.received : undefined,
+    };
     if (content.status === 'ok') {
       let value: unknown;
       try {

@@ -132,7 +132,7 @@ export class LoadBalancedView {
     const content = opts?.silent ? { code, silent: true } : { code };
     const ar = this.tasks<ExecuteResult>('execute', 1, (v) => v[0] as ExecuteResult, (sink, tracker) => [
       { msgType: 'execute_request', method: 'execute', content, balanced, sink, slot: 0, decode: executeDecoder(tracker) },
-    ], deps);
+    ], deps, balanced.label);
     return (opts?.block ?? this.block) ? ar.get() : ar;
   }
 
@@ -142,7 +142,7 @@ export class LoadBalancedView {
     const enc: Encoder = { buffers: [] };
     const encoded = args.map((a, i) => encodeValue(a, enc, `${method}.args[${i}]`));
     const content = info.require.length ? { fn: info.src, args: encoded, require: info.require } : { fn: info.src, args: encoded };
-    const ar = this.tasks(method, 1, (v) => v[0], (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }], deps);
+    const ar = this.tasks(method, 1, (v) => v[0], (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }], deps, balanced.label);
     return block ? ar.get() : ar;
   }
 
@@ -207,7 +207,7 @@ export class LoadBalancedView {
     const sizes = bounds.map(([a, b]) => b - a);
     const language = chunksize === 1 || how === 'blocks' ? undefined : info.kernel !== undefined ? languageOrDefault(info.kernel) : this.poolLanguage(method);
     const decode: ReplyDecoder = chunksize === 1 && how === 'items' ? (c, b, e, i) => [applyDecoder(c, b, e, i)] : applyDecoder;
-    const { result, tracker } = this.newResult<unknown[]>(sizes.length, 'apply', false, flattenOnce, deps);
+    const { result, tracker } = this.newResult<unknown[]>(sizes.length, 'apply', false, flattenOnce, deps, balanced.label);
     const order = new FinishOrder(tracker as ResultTracker<unknown>);
     const list: BalancedSubmission[] = sizes.map((_, t) => {
       const enc: Encoder = { buffers: [] };
@@ -255,7 +255,7 @@ export class LoadBalancedView {
         const enc: Encoder = { buffers: [] };
         const args = [encodeValue(item, enc, `imap.item[${k++}]`)];
         const content = info.require.length ? { fn: info.src, args, require: info.require } : { fn: info.src, args };
-        return this.tasks('imap', 1, (v) => v[0] as Awaited<R>, (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }], deps);
+        return this.tasks('imap', 1, (v) => v[0] as Awaited<R>, (sink) => [{ msgType: 'apply_request', method: 'apply', content, buffers: enc.buffers, balanced, sink, slot: 0, decode: applyDecoder }], deps, balanced.label);
       },
       abort: (results) => this.abort(results),
     });
@@ -322,20 +322,21 @@ export class LoadBalancedView {
   }
 
   /** A result of `n` tasks (slots), their engines unknown (-1) until they answer; `make` gives their submissions. */
-  private tasks<R>(method: string, n: number, finalize: (values: unknown[]) => R, make: (sink: ResultSink, tracker: ResultTracker<R>) => BalancedSubmission[], deps: TaskDependencies | null): AsyncResult<R> {
-    const { result, tracker } = this.newResult<R>(n, method === 'execute' ? 'execute' : 'apply', n === 1, finalize, deps);
+  private tasks<R>(method: string, n: number, finalize: (values: unknown[]) => R, make: (sink: ResultSink, tracker: ResultTracker<R>) => BalancedSubmission[], deps: TaskDependencies | null, label: string | undefined): AsyncResult<R> {
+    const { result, tracker } = this.newResult<R>(n, method === 'execute' ? 'execute' : 'apply', n === 1, finalize, deps, label);
     this.send(make(tracker, tracker), deps, result as AsyncResult<unknown>, tracker as ResultTracker<unknown>);
     return result;
   }
 
-  /** A result of `n` tasks; while held for dependencies (deps.hold) its abort drops them here. */
-  private newResult<R>(n: number, method: string, bare: boolean, finalize: (values: unknown[]) => R, deps: TaskDependencies | null): { result: AsyncResult<R>; tracker: ResultTracker<R> } {
+  /** A result of `n` tasks, with the call's `label`; while held for dependencies (deps.hold) its abort drops them here. */
+  private newResult<R>(n: number, method: string, bare: boolean, finalize: (values: unknown[]) => R, deps: TaskDependencies | null, label: string | undefined): { result: AsyncResult<R>; tracker: ResultTracker<R> } {
     const made: { result: AsyncResult<R>; tracker: ResultTracker<R> } = this.host.newResult<R>({
       engineIds: new Array<number>(n).fill(-1),
       method,
       bare,
       finalize,
       balanced: true,
+      label,
       // Tasks held in this client have no msg_ids yet: aborting them is dropping them here.
       abort: deps?.hold ? (ids: string[]): Promise<void> => (ids.every((id) => id === '') ? Promise.resolve(made.tracker.failPending((id: number) => new AbortError(id, method))) : this.aborter(ids)) : this.aborter,
       interrupt: this.interrupter,

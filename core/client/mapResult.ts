@@ -4,12 +4,10 @@
  * whose `progress` counts finished items rather than tasks. A ResultSink wrapper notes the
  * order in which slots finish; the dispatcher fills it like any result.
  */
-import { AsyncResult, type ResultTracker, type StreamName } from './asyncResult.js';
+import { AsyncResult, type ReplyTimes, type ResultTracker, type StreamName } from './asyncResult.js';
 import type { RemoteError } from './errors.js';
 import { flattenOnce } from './partition.js';
 import type { ResultSink } from './viewHost.js';
-
-type Meta = { started?: string; completed?: string };
 
 /** Forwards to the tracker and records which slots finished, in the order they did. */
 export class FinishOrder implements ResultSink {
@@ -23,8 +21,8 @@ export class FinishOrder implements ResultSink {
     return this.tracker.slots;
   }
 
-  assign(index: number, msgId: string): void {
-    this.tracker.assign(index, msgId);
+  assign(index: number, msgId: string, submitted?: string): void {
+    this.tracker.assign(index, msgId, submitted);
   }
 
   ranOn(index: number, engineId: number): void {
@@ -35,14 +33,14 @@ export class FinishOrder implements ResultSink {
     this.tracker.output(index, name, text);
   }
 
-  settle(index: number, value: unknown, meta?: Meta): void {
+  settle(index: number, value: unknown, meta?: ReplyTimes): void {
     if (this.tracker.slots[index].done) return;
     this.tracker.settle(index, value, meta);
     this.finished.push(index);
     this.wake();
   }
 
-  fail(index: number, error: RemoteError, meta?: Meta): void {
+  fail(index: number, error: RemoteError, meta?: ReplyTimes): void {
     if (this.tracker.slots[index].done) return;
     this.tracker.fail(index, error, meta);
     this.finished.push(index);

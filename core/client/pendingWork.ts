@@ -35,10 +35,11 @@ export interface PendingWork {
   unattributed?: Map<string, { name: StreamName; text: string }[]>;
 }
 
-/** The entry for request `msgId` to `targets`, whose replies go to `slots` of `sink` (each slot is told its msg_id). */
+/** The entry for request `msgId` (sent at `date`) to `targets`, whose replies go to `slots` of `sink` (each slot is told its msg_id and date). */
 export function pendingWork(
   path: PendingWork['path'],
   msgId: string,
+  date: string | undefined,
   targets: readonly number[],
   slots: readonly number[],
   sink: ResultSink,
@@ -51,13 +52,13 @@ export function pendingWork(
   const slotByEngine = new Map<number, number>();
   for (let i = 0; i < targets.length; i++) {
     slotByEngine.set(targets[i], slots[i]);
-    sink.assign(slots[i], msgId);
+    sink.assign(slots[i], msgId, date);
   }
   return { path, targets: [...targets], waiting: new Set(targets), frame, sink, method, reply, slotByEngine, onlySlot: targets.length === 1 ? slots[0] : undefined, remaining: targets.length, decode, place };
 }
 
-/** The entry for load-balanced request `msgId`: no engine is known until one answers; its reply fills `slot`. */
-export function balancedWork(msgId: string, slot: number, sink: ResultSink, method: string, reply: WorkReplyType, decode: ReplyDecoder): PendingWork {
-  sink.assign(slot, msgId);
+/** The entry for load-balanced request `msgId` (sent at `date`): no engine is known until one answers; its reply fills `slot`. */
+export function balancedWork(msgId: string, date: string, slot: number, sink: ResultSink, method: string, reply: WorkReplyType, decode: ReplyDecoder): PendingWork {
+  sink.assign(slot, msgId, date);
   return { path: 'balanced', targets: [], waiting: new Set(), frame: null, sink, method, reply, slotByEngine: new Map(), onlySlot: slot, anySlot: slot, remaining: 1, decode };
 }

@@ -4,18 +4,20 @@
  * view type) talks to the client only through it, so a new view never touches Client.
  */
 import type { BalancedSpec, ContentMap, KernelKind, WorkReplyType, WorkRequestType } from '../protocol/messages.js';
-import type { AsyncResult, ResultSpec, ResultTracker, StreamName } from './asyncResult.js';
+import type { AsyncResult, ReplyTimes, ResultSpec, ResultTracker, StreamName } from './asyncResult.js';
 import type { RemoteError } from './errors.js';
 import type { Targets } from './validate.js';
 
 /** The writable side of a result, as the dispatcher routes replies into it. */
 export interface ResultSink {
-  assign(index: number, msgId: string): void;
+  /** The slot's request and its header's date (`submitted`). */
+  assign(index: number, msgId: string, submitted?: string): void;
   /** The engine that ran a load-balanced slot (known only from its reply). */
   ranOn(index: number, engineId: number): void;
   output(index: number, name: StreamName, text: string): void;
-  settle(index: number, value: unknown, meta?: { started?: string; completed?: string }): void;
-  fail(index: number, error: RemoteError, meta?: { started?: string; completed?: string }): void;
+  /** `meta`: the times of the reply that ends the slot; absent when no reply came. */
+  settle(index: number, value: unknown, meta?: ReplyTimes): void;
+  fail(index: number, error: RemoteError, meta?: ReplyTimes): void;
   failPending(makeError: (engineId: number) => RemoteError): void;
   expire(error: Error): void;
   readonly slots: readonly { done: boolean }[];

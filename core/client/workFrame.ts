@@ -8,14 +8,23 @@ import type { WorkSubmission } from './viewHost.js';
 
 export type WorkFrame = ReturnType<typeof encodeMessageFrame>;
 
+/** A request encoded: its msg_id and header date (the AsyncResult's `submitted`), its frame and size. */
+export interface EncodedWork<S> {
+  s: S;
+  msgId: string;
+  date: string;
+  frame: WorkFrame | null;
+  size: number;
+}
+
 /** `poll`: ask the engine to poll after replying (a quick direct conversation, transport/spin). */
-export function encodeWork<S extends WorkSubmission>(s: S, session: string, signer: Signer, poll: boolean): { s: S; msgId: string; frame: WorkFrame | null; size: number } {
+export function encodeWork<S extends WorkSubmission>(s: S, session: string, signer: Signer, poll: boolean): EncodedWork<S> {
   const metadata: Metadata = poll ? { targets: [...s.targets], poll: true } : { targets: [...s.targets] };
   return encodeRequest(s, metadata, session, signer);
 }
 
 /** A work request with its `metadata` (targets, or a load-balanced task's `balanced`), encoded once. */
-export function encodeRequest<S extends Pick<WorkSubmission, 'msgType' | 'content' | 'buffers'>>(s: S, metadata: Metadata, session: string, signer: Signer): { s: S; msgId: string; frame: WorkFrame | null; size: number } {
+export function encodeRequest<S extends Pick<WorkSubmission, 'msgType' | 'content' | 'buffers'>>(s: S, metadata: Metadata, session: string, signer: Signer): EncodedWork<S> {
   const msg = createMessage(s.msgType, s.content, { session, metadata, buffers: s.buffers });
   // One buffer for head, signature and JSON (encodeMessageFrame); buffers by reference.
   let frame: WorkFrame | null = null;
@@ -28,5 +37,5 @@ export function encodeRequest<S extends Pick<WorkSubmission, 'msgType' | 'conten
     size = 4; // more than a frame can say (4 GiB): count it exactly
     for (const p of encodeMessage(msg, signer)) size += 4 + p.byteLength;
   }
-  return { s, msgId: msg.header.msg_id, frame, size };
+  return { s, msgId: msg.header.msg_id, date: msg.header.date, frame, size };
 }

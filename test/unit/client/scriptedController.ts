@@ -29,7 +29,8 @@ export interface ScriptedEngine {
   /** Stream messages carry metadata.engine_id (the contract's recommendation); false tests the fallback. */
   streamEngineId: boolean;
   /** A custom handler replacing the vm for this engine: return the reply content (and buffers). */
-  handler?: (msg: Message) => { content: Reply; buffers?: Uint8Array[]; delayMs?: number; streams?: { name: 'stdout' | 'stderr'; text: string }[] };
+  /** `metadata`: fields put in the reply's metadata over the usual ones (engine_id, started, completed). */
+  handler?: (msg: Message) => { content: Reply; buffers?: Uint8Array[]; delayMs?: number; streams?: { name: 'stdout' | 'stderr'; text: string }[]; metadata?: Record<string, Json> };
 }
 
 export interface ScriptedController {
@@ -128,12 +129,14 @@ export async function startScriptedController(opts: { n?: number; key?: string; 
       send(conn, 'stream', { name, text }, msg, e.streamEngineId ? { engine_id: id } : {}, [], engineSession);
     let content: Reply;
     let buffers: Uint8Array[] = [];
+    let metadata: Record<string, Json> = {};
     if (e.handler) {
       const r = e.handler(msg);
       if (r.delayMs) await new Promise((res) => setTimeout(res, r.delayMs).unref());
       for (const s of r.streams ?? []) stream(s.name, s.text);
       content = r.content;
       buffers = r.buffers ?? [];
+      metadata = r.metadata ?? {};
     } else {
       try {
         ({ content, buffers } = await serve(e, msg, stream));
@@ -144,7 +147,7 @@ export async function startScriptedController(opts: { n?: number; key?: string; 
     }
     if (!finish(conn, msg, id)) return; // answered already (killed)
     const now = new Date().toISOString();
-    send(conn, replyType, content, msg, { engine_id: id, started: now, completed: now }, buffers, engineSession);
+    send(conn, replyType, content, msg, { engine_id: id, started: now, completed: now, ...metadata }, buffers, engineSession);
   };
 
   const server = net.createServer((socket) => {
