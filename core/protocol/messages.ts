@@ -456,6 +456,8 @@ export interface Metadata {
   balanced?: BalancedSpec;
   /** On replies from engines (or made for them by the controller). */
   engine_id?: number;
+  /** When the request reached the engine, before it waited in its queue. */
+  received?: string;
   started?: string;
   completed?: string;
   [key: string]: Json | undefined;

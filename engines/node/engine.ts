@@ -316,7 +316,7 @@ export class Engine {
       if (Array.isArray(ids)) this.cancel(ids.filter((x): x is string => typeof x === 'string'));
       else interruptCurrent();
     } else if (isWorkRequest(type)) {
-      this.enqueue({ msg, origin: null });
+      this.enqueue({ msg, origin: null, received: Date.now() });
     } else {
       this.log(`ignoring ${type}`);
     }
@@ -327,10 +327,10 @@ export class Engine {
     const targets = msg.metadata.targets;
     if (!Array.isArray(targets) || targets.length !== 1 || targets[0] !== this.id) {
       const error = { status: 'error', ename: 'ProtocolError', evalue: `a direct connection serves engine ${this.id} only: metadata.targets must be [${this.id}], got ${JSON.stringify(targets)}`, traceback: [] };
-      this.reply({ msg, origin }, error, [], new Date().toISOString());
+      this.reply({ msg, origin, received: Date.now() }, error, [], new Date().toISOString());
       return;
     }
-    this.enqueue({ msg, origin });
+    this.enqueue({ msg, origin, received: Date.now() });
     // Reported when it starts; only a request that really waits changes the queue.
     if (this.running) this.activity.changed();
   }
@@ -503,7 +503,7 @@ export class Engine {
     const req = q.msg;
     const type = replyTypeOf(req.header.msg_type) as 'execute_reply';
     const { conn, orphan } = this.destination(q.origin);
-    const metadata: Metadata = { engine_id: this.id, started, completed: new Date().toISOString() };
+    const metadata: Metadata = { engine_id: this.id, received: new Date(q.received).toISOString(), started, completed: new Date().toISOString() };
     if (orphan) metadata.orphan = true;
     if (q.origin !== null) {
       this.directDone++;

@@ -11,6 +11,8 @@ import type { Connection } from '../../core/transport/connection.js';
 export interface Queued {
   msg: Message;
   origin: Connection | null;
+  /** Date.now() when it reached the engine (reply metadata.received). */
+  received: number;
 }
 
 export class WorkQueue {

@@ -1,6 +1,6 @@
 /**
  * An AsyncResult's times, getDict and label with real node and Python engines: per engine,
- * submitted <= started <= completed <= resultReceived (to the millisecond the ISO strings keep),
+ * submitted <= received <= started <= completed <= resultReceived (to the millisecond the ISO strings keep),
  * wallTimeMs against serialTimeMs, a failed request's times, and the times matching what the
  * controller's task database recorded for the same request.
  */
@@ -9,13 +9,13 @@ import assert from 'node:assert/strict';
 import { RemoteError, type AsyncResult, type ExecuteResult, type TaskRecord } from 'multiengine';
 import { startTestCluster, type TestCluster } from './fixture.ts';
 
-/** Per engine of `ar`: its four times, all there and in order (1 ms of slack for two processes' clocks rounding apart). */
+/** Per engine of `ar`: its five times, all there and in order (1 ms of slack for two processes' clocks rounding apart). */
 function assertTimesInOrder(ar: AsyncResult<unknown>): void {
-  const rows = ar.engineIds.map((id, i) => ({ id, t: [ar.submitted[i], ar.started[i], ar.completed[i], ar.resultReceived[i]] }));
+  const rows = ar.engineIds.map((id, i) => ({ id, t: [ar.submitted[i], ar.received[i], ar.started[i], ar.completed[i], ar.resultReceived[i]] }));
   for (const { id, t } of rows) {
-    for (const x of t) assert.match(String(x), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `engine ${id}: all four times, as ISO strings: ${JSON.stringify(t)}`);
+    for (const x of t) assert.match(String(x), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, `engine ${id}: all five times, as ISO strings: ${JSON.stringify(t)}`);
     const ms = t.map((x) => Date.parse(x!));
-    for (let k = 1; k < ms.length; k++) assert.ok(ms[k - 1] <= ms[k] + 1, `engine ${id}: submitted <= started <= completed <= resultReceived: ${JSON.stringify(t)}`);
+    for (let k = 1; k < ms.length; k++) assert.ok(ms[k - 1] <= ms[k] + 1, `engine ${id}: submitted <= received <= started <= completed <= resultReceived: ${JSON.stringify(t)}`);
   }
 }
 

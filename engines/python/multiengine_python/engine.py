@@ -206,6 +206,7 @@ class Engine(object):
 
     def _enqueue(self, msg):
         """A work request joins the queue, unless an abort (or interrupt) named it before it came."""
+        msg.received = iso_now()
         if not self.queue.put(msg):
             self.replies.answer_aborted([msg])
             return

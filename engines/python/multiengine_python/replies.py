@@ -62,7 +62,7 @@ class Replies(object):
         self._send(msg, content, started, completed, buffers)
 
     def _send(self, msg, content, started, completed, buffers):
-        meta = {'engine_id': self.engine.id, 'started': started, 'completed': completed}
+        meta = {'engine_id': self.engine.id, 'received': msg.received or started, 'started': started, 'completed': completed}
         rtype = msg.msg_type[:-len('_request')] + '_reply'
         send = self.send_to
         try:

@@ -351,7 +351,7 @@ def random_uuid():
 
 
 class Message(object):
-    __slots__ = ('header', 'parent_header', 'metadata', 'content', 'buffers', 'header_bytes', 'origin')
+    __slots__ = ('header', 'parent_header', 'metadata', 'content', 'buffers', 'header_bytes', 'origin', 'received')
 
     def __init__(self, header, parent_header, metadata, content, buffers, header_bytes=None):
         self.header = header
@@ -362,6 +362,8 @@ class Message(object):
         self.header_bytes = header_bytes
         #: The direct connection a work request came on; None: the main connection.
         self.origin = None
+        #: When a work request reached the engine (reply metadata.received); None until queued.
+        self.received = None
 
     @property
     def msg_type(self):
