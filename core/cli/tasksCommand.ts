@@ -82,7 +82,7 @@ export async function tasks(args: string[]): Promise<number> {
     }
     // The table leaves out output and tracebacks: they can be large, and --json has them.
     const keys = values.json ? undefined : TABLE_FIELDS;
-    const records = inSubmissionOrder((await rc.dbQuery(filter, keys)) as TaskRecord[], last);
+    const records = inSubmissionOrder((await rc.dbQuery(filter, keys, { last })) as TaskRecord[], last);
     if (records.length === 0) {
       const flags = filterFlags(values);
       const none = flags ? `no task records match ${flags}` : `no task records yet: the task database of cluster "${values.profile}" is empty`;

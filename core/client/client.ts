@@ -334,11 +334,13 @@ export class Client {
   /**
    * Task records matching `filter` (one per request and engine), oldest first, those still running
    * last with status 'pending'. A field equals a value, or is compared: `{ engine_id: { $in: [0, 1] },
-   * completed: { $gt: isoTime } }` ($lt, $lte, $gt, $gte, $ne, $in, $nin). `keys` limits the fields returned.
+   * completed: { $gt: isoTime } }` ($lt, $lte, $gt, $gte, $ne, $in, $nin). `keys` limits the fields returned;
+   * `last` keeps only the newest that many (still oldest first), chosen by the controller.
    */
-  async dbQuery(filter: TaskFilter = {}, keys?: readonly TaskField[]): Promise<Partial<TaskRecord>[]> {
+  async dbQuery(filter: TaskFilter = {}, keys?: readonly TaskField[], opts: { last?: number } = {}): Promise<Partial<TaskRecord>[]> {
     const content: ContentMap['db_request'] = { filter };
     if (keys !== undefined) content.keys = [...keys];
+    if (opts.last !== undefined) content.last = opts.last;
     return (await this.request('db_request', content)).records;
   }
 

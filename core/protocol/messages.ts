@@ -368,7 +368,8 @@ export interface ContentMap {
   abort_request: { msg_ids?: string[] };
   abort_reply: Reply<object>;
   /** Task records matching a filter (rc.dbQuery); keys limits the fields returned (msg_id and engine_id always come). */
-  db_request: { filter: TaskFilter; keys?: string[] };
+  /** last: only the newest N matching records (in the order they were recorded, running ones last). */
+  db_request: { filter: TaskFilter; keys?: string[]; last?: number };
   db_reply: Reply<{ records: Partial<TaskRecord>[] }>;
   /** Every recorded msg_id, oldest first (rc.hubHistory). */
   history_request: Record<string, never>;

@@ -255,6 +255,10 @@ function dbRequest(c: Fields): ContentMap['db_request'] {
     out.keys = strings(c, 'keys', 'task record field names');
     for (const k of out.keys) taskField(k, 'key');
   }
+  if (c.last !== undefined && c.last !== null) {
+    if (!Number.isSafeInteger(c.last) || (c.last as number) < 1) throw new WireError(`last must be a whole number of records ≥ 1, got ${describe(c.last)}`, 'ValueError');
+    out.last = c.last as number;
+  }
   return out;
 }
 

@@ -58,10 +58,10 @@ export class MemoryStore implements TaskStore {
     }
   }
 
-  query(filter: TaskFilter, keys?: readonly string[]): Partial<TaskRecord>[] {
+  query(filter: TaskFilter, keys?: readonly string[], last?: number): Partial<TaskRecord>[] {
     const out: Partial<TaskRecord>[] = [];
     for (const { record } of this.rows.values()) if (matches(record, filter)) out.push(project(record, keys));
-    return out;
+    return last === undefined ? out : out.slice(-last);
   }
 
   history(): string[] {

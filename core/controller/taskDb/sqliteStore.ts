@@ -148,10 +148,12 @@ export class SqliteStore implements TaskStore {
     this.bytes = Number(t.b) + Number(v.b) + Number(r.b);
   }
 
-  query(filter: TaskFilter, keys?: readonly string[]): Partial<TaskRecord>[] {
+  query(filter: TaskFilter, keys?: readonly string[], last?: number): Partial<TaskRecord>[] {
     const { sql, values } = whereClause(filter);
     const cols = keys === undefined ? TASK_FIELDS : ['msg_id', 'engine_id', ...keys.filter((k) => k !== 'msg_id' && k !== 'engine_id')];
-    const rows = this.db.all(`SELECT ${cols.map((c) => `"${c}"`).join(', ')} FROM tasks ${sql} ORDER BY seq`, values) as Row[];
+    const select = `SELECT seq, ${cols.map((c) => `"${c}"`).join(', ')} FROM tasks ${sql}`;
+    // The newest `last` by the index on seq, not the whole table sorted in JavaScript.
+    const rows = (last === undefined ? this.db.all(`${select} ORDER BY seq`, values) : this.db.all(`SELECT * FROM (${select} ORDER BY seq DESC LIMIT ?) ORDER BY seq`, [...values, last])) as Row[];
     return rows.map(fromRow);
   }
 
@@ -222,6 +224,7 @@ function sqlCell(v: TaskRecord[keyof TaskRecord]): string | number | null {
 function fromRow(row: Row): Partial<TaskRecord> {
   const out: Record<string, unknown> = {};
   for (const k in row) {
+    if (k === 'seq') continue; // selected for ordering only
     const v = row[k];
     out[k] = k === 'balanced' ? v === 1 : k === 'traceback' ? (v === null ? null : (JSON.parse(v as string) as string[])) : typeof v === 'bigint' ? Number(v) : v;
   }

@@ -31,7 +31,7 @@ port.on('message', (m: WorkerRequest) => {
         post({ counts: store.counts() });
         return;
       case 'query':
-        return post({ id: m.id, value: store.query(m.filter, m.keys) });
+        return post({ id: m.id, value: store.query(m.filter, m.keys, m.last) });
       case 'history':
         return post({ id: m.id, value: store.history() });
       case 'value':

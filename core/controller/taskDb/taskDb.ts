@@ -136,8 +136,8 @@ export class TaskDb {
     else if (this.worker !== null) this.worker.postMessage({ op: 'write', records, values, requests } satisfies WorkerRequest);
   }
 
-  query(filter: TaskFilter, keys?: string[]): Promise<Partial<TaskRecord>[]> {
-    return this.call({ op: 'query', filter, keys }, (s) => s.query(filter, keys), []);
+  query(filter: TaskFilter, keys?: string[], last?: number): Promise<Partial<TaskRecord>[]> {
+    return this.call({ op: 'query', filter, keys, last }, (s) => s.query(filter, keys, last), []);
   }
 
   history(): Promise<string[]> {

@@ -29,11 +29,13 @@ export interface TaskRequestsDeps {
 export class TaskRequests {
   constructor(private readonly d: TaskRequestsDeps) {}
 
-  /** Finished records from the database, then those still running (status 'pending'). */
+  /** Finished records from the database, then those still running (status 'pending'); with `last`, the newest of these. */
   async query(c: ContentMap['db_request']): Promise<{ records: Partial<TaskRecord>[] }> {
     this.d.recorder.flush();
-    const done = await this.d.db.query(c.filter, c.keys);
-    return { records: [...done, ...this.d.recorder.pending(c.filter, c.keys)] };
+    const running = this.d.recorder.pending(c.filter, c.keys);
+    if (c.last !== undefined && running.length >= c.last) return { records: running.slice(-c.last) };
+    const done = await this.d.db.query(c.filter, c.keys, c.last === undefined ? undefined : c.last - running.length);
+    return { records: [...done, ...running] };
   }
 
   async history(): Promise<{ msg_ids: string[] }> {

@@ -36,7 +36,8 @@ export interface Caps {
 export interface TaskStore {
   /** Adds finished records, stored values and requests in one go; then the oldest go until both caps hold. */
   write(records: readonly TaskRecord[], values: readonly StoredValue[], requests?: readonly StoredRequest[]): void;
-  query(filter: TaskFilter, keys?: readonly string[]): Partial<TaskRecord>[];
+  /** Matching records oldest first; `last`: only the newest that many. */
+  query(filter: TaskFilter, keys?: readonly string[], last?: number): Partial<TaskRecord>[];
   /** msg_ids oldest first, each once. */
   history(): string[];
   value(msgId: string): StoredValue | undefined;

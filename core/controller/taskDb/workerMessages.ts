@@ -9,7 +9,7 @@ export interface WorkerSetup {
 
 export type WorkerRequest =
   | { op: 'write'; id?: undefined; records: TaskRecord[]; values: StoredValue[]; requests: StoredRequest[] }
-  | { op: 'query'; id: number; filter: TaskFilter; keys?: string[] }
+  | { op: 'query'; id: number; filter: TaskFilter; keys?: string[]; last?: number }
   | { op: 'history'; id: number }
   | { op: 'value'; id: number; msgId: string }
   | { op: 'request'; id: number; msgId: string }

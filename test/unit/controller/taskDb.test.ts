@@ -83,6 +83,10 @@ for (const [name, open] of stores) {
       for (const f of FILTERS) assert.deepEqual(store.query(f), rs.filter((r) => matches(r, f)), JSON.stringify(f));
       assert.ok(store.query({ status: 'error' }).length === 4);
       assert.deepEqual(store.query({ msg_id: 'm5' }, ['status', 'traceback']), [{ msg_id: 'm5', engine_id: 2, status: 'error', traceback: ['at line 1', 'at line 2'] }]);
+      // last: the newest matching records, still oldest first; more than there are is all of them.
+      assert.deepEqual(store.query({}, undefined, 3), rs.slice(-3));
+      assert.deepEqual(store.query({ status: 'error' }, ['status'], 2), rs.filter((r) => r.status === 'error').slice(-2).map((r) => ({ msg_id: r.msg_id, engine_id: r.engine_id, status: r.status })));
+      assert.deepEqual(store.query({}, undefined, rs.length + 5), rs);
       assert.deepEqual(store.history(), rs.map((r) => r.msg_id));
       assert.equal(store.counts().rows, 20);
     } finally {
