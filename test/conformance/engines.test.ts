@@ -127,7 +127,7 @@ class Run {
     this.checked.push({ msg: req, inbox });
     assert.equal(reply.header.msg_type, req.header.msg_type.replace(/_request$/, '_reply'));
     assert.deepEqual(reply.parent_header as Header, req.header, 'parent_header is the request header');
-    assertMatches({ engine_id: fc.engineId, started: '$date', completed: '$date', $more: true }, reply.metadata, this.lang, this.ids, 'reply metadata');
+    assertMatches({ engine_id: fc.engineId, received: '$date', started: '$date', completed: '$date', $more: true }, reply.metadata, this.lang, this.ids, 'reply metadata');
     assertMatches(expect.reply, reply.content, this.lang, this.ids, `${reply.header.msg_type} content`);
     const buffers = (expect.buffers ?? []).map(bufferOf);
     assert.ok(

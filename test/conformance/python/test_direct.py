@@ -147,7 +147,8 @@ class TestDirectRequests(DirectBase):
             self.assertTrue(m.signature_ok)
             self.assertNotIn('orphan', m.metadata)
         self.assertEqual(streams[0].metadata, {'engine_id': ENGINE_ID})
-        self.assertEqual(set(reply.metadata), {'engine_id', 'started', 'completed'})
+        self.assertEqual(set(reply.metadata), {'engine_id', 'received', 'started', 'completed'})
+        self.assertLessEqual(reply.metadata['received'], reply.metadata['started'])  # ISO strings compare as times
         self.fc.main.expect_nothing(0.1)
 
     def test_apply_with_buffers(self):

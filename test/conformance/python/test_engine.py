@@ -102,8 +102,9 @@ class TestRegistrationAndHeart(Base):
         reply = self.fc.ok('keys_request', {})
         md = reply.metadata
         self.assertEqual(md['engine_id'], 7)
-        for k in ('started', 'completed'):
+        for k in ('received', 'started', 'completed'):
             self.assertRegex(md[k], r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$')
+        self.assertLessEqual(md['received'], md['started'])
         self.assertLessEqual(md['started'], md['completed'])
 
     @unittest.skipUnless(sys.platform.startswith('linux'), '/proc is Linux only')
