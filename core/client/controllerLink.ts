@@ -17,6 +17,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'clo
 
 export interface LinkSettings {
   subscribe: 'none' | 'registration' | 'all';
+  /** Ask for task_events pushes (protocol section 15). */
+  taskEvents: boolean;
   timeoutMs: number;
   allowInsecure: boolean;
   /** The user's reconnectMs; undefined: what the controller advises. */
@@ -120,7 +122,7 @@ export class ControllerLink {
   private open(conn: Connection, timeoutMs: number): Promise<void> {
     this.conn = conn;
     return new Promise<void>((resolve, reject) => {
-      const msg = createMessage('connect_request', { subscribe: this.settings.subscribe }, { session: this.session });
+      const msg = createMessage('connect_request', { subscribe: this.settings.subscribe, task_events: this.settings.taskEvents }, { session: this.session });
       const timer = setTimeout(() => {
         this.handshake = undefined;
         conn.destroy();
