@@ -195,6 +195,11 @@ export class Client {
     return this.link.file;
   }
 
+  /** The controller's number for this client, as task records and events name it (0: not told); a reconnection gets a new one. */
+  get clientNumber(): number {
+    return this.link.clientNumber;
+  }
+
   get controllerPid(): number {
     return this.link.controllerPid;
   }

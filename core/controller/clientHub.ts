@@ -167,7 +167,7 @@ export class ClientHub {
     this.subscribe(client, sub);
     if (c.task_events === true) this.d.taskEvents.subscribe(client);
     else this.d.taskEvents.unsubscribe(client);
-    this.d.replier.reply(client.conn, msg.header, 'connect_reply', { status: 'ok', engines: this.d.registry.list(), controller_pid: process.pid, ...this.d.settings });
+    this.d.replier.reply(client.conn, msg.header, 'connect_reply', { status: 'ok', engines: this.d.registry.list(), controller_pid: process.pid, client: client.n, ...this.d.settings });
     log.debug(`client ${client.n} connected (subscribe ${sub}${c.task_events === true ? ', task events' : ''})`);
   }
 

@@ -15,6 +15,8 @@ import type { Replier } from './replies.js';
 const INTERVAL_MS = 50;
 /** Events listed per interval; past it they are counted. */
 export const TASK_EVENTS_CAP = 2000;
+/** Of a request's code, in its submitted event (the task database keeps more). */
+const CODE_CHARS = 200;
 /** A subscriber with more than this unsent gets counts instead of events. */
 const BACKLOG_BYTES = 4 * 1024 * 1024;
 
@@ -66,8 +68,13 @@ export class TaskEventFeed implements TaskWatcher {
   }
 
   submitted(r: TaskRecord): void {
-    if (this.room()) this.events.push(event('submitted', r, null, r.received));
-    else this.overflow.submitted++;
+    if (!this.room()) {
+      this.overflow.submitted++;
+      return;
+    }
+    const e = event('submitted', r, null, r.received);
+    e.code = r.code !== null && r.code.length > CODE_CHARS ? r.code.slice(0, CODE_CHARS) : r.code;
+    this.events.push(e);
   }
 
   started(engineId: number, r: TaskRecord): void {

@@ -108,6 +108,8 @@ export interface TaskEvent {
   engine_id: number | null;
   balanced: boolean;
   label: string | null;
+  /** submitted: the request's code (or function source, or names), first 200 characters. */
+  code?: string | null;
   /** ISO time: when the controller received it (submitted), noted it sent (started), or the engine completed it (finished). */
   time: string;
   /** finished: 'ok', 'error' or 'aborted'. */
@@ -339,6 +341,8 @@ export interface ContentMap {
   connect_reply: Reply<{
     engines: EngineInfo[];
     controller_pid: number;
+    /** The controller's number for this client (`client` in task records and events); a reconnection gets a new one. */
+    client?: number;
     heartbeat_ms: number;
     /** Messages bigger than this are refused: clients check before sending. */
     max_message_bytes?: number;

@@ -421,6 +421,7 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   connect_reply: reply<'connect_reply'>((c) => {
     engineList(c);
     count(c, 'controller_pid');
+    optional(c, 'client', count);
     count(c, 'heartbeat_ms');
     optional(c, 'max_message_bytes', count);
     optional(c, 'reconnect_ms', count);

@@ -38,7 +38,8 @@ test('task events: submitted, started and finished in order for routed requests,
     const events = (): TaskEvent[] => batches.flatMap((b) => b.events).filter((e) => ids.includes(e.msg_id));
     await until(() => events().filter((e) => e.event === 'finished').length === 4, 10_000, 'four finished events');
     const seen = events();
-    const senderNo = seen[0].client;
+    const senderNo = sender.clientNumber;
+    assert.ok(senderNo > 0 && senderNo !== watcher.clientNumber, `the controller numbers its clients: ${senderNo}, ${watcher.clientNumber}`);
     for (const e of seen) assert.equal(e.client, senderNo, `every event names the sender's client: ${JSON.stringify(e)}`);
     const steps = (id: string) => seen.filter((e) => e.msg_id === id).map((e) => [e.event, e.engine_id, e.status ?? null]);
 
@@ -69,6 +70,8 @@ test('task events: submitted, started and finished in order for routed requests,
     assert.equal(finished.find((e) => e.msg_id === ids[1])?.ename, 'RangeError');
     const lbEvents = seen.filter((e) => e.msg_id === ids[2]);
     for (const e of lbEvents) assert.deepEqual([e.balanced, e.label, e.msg_type], [true, 'tripling', 'apply_request']);
+    assert.deepEqual(seen.filter((e) => e.event === 'submitted').map((e) => e.code?.replace(/\s+/g, '')), ['6*7', 'thrownewRangeError("toofar")', lbEvents[0].code?.replace(/\s+/g, '')]);
+    assert.match(lbEvents[0].code ?? '', /x \* 3|x\*3/);
     assert.deepEqual(
       seen.filter((e) => e.msg_id === ids[0]).map((e) => [e.balanced, e.msg_type]),
       Array(5).fill([false, 'execute_request']),

@@ -67,10 +67,13 @@ test('task events: an interval lists its first events in order and counts those 
   // The next interval starts afresh: listed again, no overflow.
   feed.submitted(record('d'));
   feed.send();
-  assert.deepEqual(s.got[1], { events: [{ event: 'submitted', msg_id: 'd', client: 3, msg_type: 'apply_request', engine_id: null, balanced: true, label: null, time: '2026-01-01T00:00:00.001Z' }] });
+  assert.deepEqual(s.got[1], { events: [{ event: 'submitted', msg_id: 'd', client: 3, msg_type: 'apply_request', engine_id: null, balanced: true, label: null, time: '2026-01-01T00:00:00.001Z', code: 'f' }] });
+  feed.submitted(record('e', { code: 'x'.repeat(500) }));
+  feed.send();
+  assert.equal(s.got[2].events[0].code, 'x'.repeat(200), 'a submitted event carries the start of the code');
   // Nothing happened: nothing sent.
   feed.send();
-  assert.equal(s.got.length, 2);
+  assert.equal(s.got.length, 3);
 });
 
 test('task events: a subscriber backed up gets the interval as counts; a closed or departed one gets nothing', () => {
