@@ -124,7 +124,7 @@ export class ControllerLink {
   private open(conn: Connection, timeoutMs: number): Promise<void> {
     this.conn = conn;
     return new Promise<void>((resolve, reject) => {
-      const msg = createMessage('connect_request', { subscribe: this.settings.subscribe, task_events: this.settings.taskEvents }, { session: this.session });
+      const msg = createMessage('connect_request', this.settings.taskEvents ? { subscribe: this.settings.subscribe, task_events: true } : { subscribe: this.settings.subscribe }, { session: this.session });
       const timer = setTimeout(() => {
         this.handshake = undefined;
         conn.destroy();
