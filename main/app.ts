@@ -96,7 +96,7 @@ export function createAppServices(opts: AppOptions): AppServices {
       gather: (p) => ns.gather(p.name, p.targets),
       execute: (p) => ns.execute(p.code, p.targets),
       listTasks: () => cluster.tasks.list(),
-      getTask: (p) => cluster.tasks.get(p.id),
+      getTask: (p) => cluster.clusterTasks.detail(p.id),
       ptyAttach: () => pty.attach(),
       ptyRestart: () => pty.restart(),
       setPxTargets: (p) => pty.setPxTargets(p.ids),

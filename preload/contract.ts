@@ -225,7 +225,7 @@ export interface GatherResult {
   value: ValueView;
 }
 
-export type TaskKind = 'execute' | 'push' | 'pull' | 'scatter' | 'gather';
+export type TaskKind = 'execute' | 'push' | 'pull' | 'scatter' | 'gather' | 'apply' | 'keys' | 'clear';
 
 export interface TaskEngine {
   engineId: number;
@@ -250,6 +250,10 @@ export interface TaskRecord {
   started: number;
   durationMs: number | null;
   engines: TaskEngine[];
+  /** A request of another client (a console, a script), from the controller's task events: its msg_id and the controller's number for its client. */
+  msgId?: string;
+  client?: number;
+  label?: string | null;
 }
 
 export type ValueFormat = 'json' | 'expr';

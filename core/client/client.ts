@@ -7,8 +7,8 @@
 import path from 'node:path';
 import { inspect } from 'node:util';
 import { connectionFilePath, type ConnectionInfo } from '../connection/connectionFile.js';
-import { newSession, type ContentMap, type ControllerMemory, type EngineInfo, type EngineSetInfo, type Json, type KernelKind, type ListenAddress, type Metadata, type MsgType, type QueueCounts, type TaskDbStatus, type TaskField, type TaskFilter, type TaskRecord } from '../protocol/messages.js';
-import type { Event } from '../events/emitter.js';
+import { newSession, type ContentMap, type ControllerMemory, type EngineInfo, type EngineSetInfo, type Json, type KernelKind, type ListenAddress, type Metadata, type MsgType, type QueueCounts, type TaskDbStatus, type TaskEvent, type TaskEventOverflow, type TaskField, type TaskFilter, type TaskRecord } from '../protocol/messages.js';
+import { Emitter, type Disposable, type Event } from '../events/emitter.js';
 import { AsyncResult, waitAll } from './asyncResult.js';
 import { ControllerLink, dial, type ConnectionState, type LinkSettings } from './controllerLink.js';
 import { RequestDispatcher } from './dispatcher.js';
@@ -37,6 +37,11 @@ export interface ConnectOptions {
   /** Which engine events to receive: 'registration' (default) or 'all' (every state change, e.g. busy/idle). */
   subscribe?: 'none' | 'registration' | 'all';
   /**
+   * Receive the controller's task events (every client's requests it routes: submitted,
+   * started, finished), for rc.onTaskEvents. Default false.
+   */
+  taskEvents?: boolean;
+  /**
    * After losing the connection (the controller was killed and is being restarted), try to
    * reconnect for this long, in ms; 0 never. Default: what the controller advises in its
    * connect_reply (10 s for ours), else 0.
@@ -48,6 +53,15 @@ export interface ConnectOptions {
    * false when MULTIENGINE_DIRECT=0 is in the environment.
    */
   direct?: boolean;
+}
+
+/**
+ * One task_events message: the events of one interval in order (per request: submitted, then
+ * started and finished per engine), and past the controller's cap per interval, counts instead.
+ */
+export interface TaskEventBatch {
+  events: TaskEvent[];
+  overflow?: TaskEventOverflow;
 }
 
 export interface StatusReport {
@@ -97,17 +111,22 @@ export class Client {
 
   private readonly link: ControllerLink;
   private readonly engineList = new EngineList();
+  private readonly wantsTaskEvents: boolean;
+  private readonly taskEvents = new Emitter<TaskEventBatch>((e) => console.error('a task events listener failed:', e));
   private readonly dispatcher: RequestDispatcher;
   /** What views see of this client. */
   private readonly host: ViewHost;
 
   private constructor(conn: ControllerLink['conn'], info: ConnectionInfo, file: string, settings: LinkSettings, direct: boolean) {
     this.link = new ControllerLink(conn, info, file, this.session, settings);
+    this.wantsTaskEvents = settings.taskEvents;
     this.dispatcher = new RequestDispatcher({
       session: this.session,
       port: this.link,
       engine: (id) => this.engineList.get(id),
       onEngineEvent: (ev) => this.onEngineEvent(ev),
+      // Task events this client did not ask for are a controller's mistake: counted, like a malformed push.
+      onTaskEvents: (batch) => (this.wantsTaskEvents ? this.taskEvents.fire(batch) : this.link.droppedMessages++),
       onDropped: () => this.link.droppedMessages++,
       direct,
     });
@@ -146,7 +165,7 @@ export class Client {
       throw new TypeError(`reconnectMs must be a number of milliseconds ≥ 0, got ${String(opts.reconnectMs)}`);
     }
     const file = opts.file ?? connectionFilePath('client', opts.profile ?? 'default', opts.dir);
-    const settings: LinkSettings = { subscribe: opts.subscribe ?? 'registration', timeoutMs: opts.timeoutMs ?? 10_000, allowInsecure: opts.allowInsecure === true, reconnectMs: opts.reconnectMs };
+    const settings: LinkSettings = { subscribe: opts.subscribe ?? 'registration', taskEvents: opts.taskEvents === true, timeoutMs: opts.timeoutMs ?? 10_000, allowInsecure: opts.allowInsecure === true, reconnectMs: opts.reconnectMs };
     const { conn, info } = await dial(file, settings);
     // Direct requests learn that their engine died from engine events, so a client that takes none sends everything through the controller.
     const direct = (opts.direct ?? process.env.MULTIENGINE_DIRECT !== '0') && settings.subscribe !== 'none';
@@ -174,6 +193,11 @@ export class Client {
   /** Path of the connection file this client read. */
   get connectionFile(): string {
     return this.link.file;
+  }
+
+  /** The controller's number for this client, as task records and events name it (0: not told); a reconnection gets a new one. */
+  get clientNumber(): number {
+    return this.link.clientNumber;
   }
 
   get controllerPid(): number {
@@ -249,6 +273,15 @@ export class Client {
   /** Called whenever an engine registers, changes state, dies or goes away. */
   get onDidChangeEngines(): Event<EngineChange> {
     return this.engineList.onDidChange;
+  }
+
+  /**
+   * Calls `listener` with each batch of the controller's task events (every client's requests
+   * that go through the controller; see TaskEventBatch). Needs Client.connect({ taskEvents: true }).
+   */
+  onTaskEvents(listener: (batch: TaskEventBatch) => void): Disposable {
+    if (!this.wantsTaskEvents) throw new Error('onTaskEvents: this client did not ask for task events; connect with Client.connect({ taskEvents: true })');
+    return this.taskEvents.event(listener);
   }
 
   /**

@@ -17,6 +17,8 @@ export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'clo
 
 export interface LinkSettings {
   subscribe: 'none' | 'registration' | 'all';
+  /** Ask for task_events pushes (protocol section 15). */
+  taskEvents: boolean;
   timeoutMs: number;
   allowInsecure: boolean;
   /** The user's reconnectMs; undefined: what the controller advises. */
@@ -56,6 +58,8 @@ export async function dial(file: string, settings: LinkSettings): Promise<{ conn
 
 export class ControllerLink {
   controllerPid = 0;
+  /** The controller's number for this client (0: an older controller that does not say). */
+  clientNumber = 0;
   heartbeatMs = 0;
   /** Messages dropped because of a bad signature or form, or a malformed stream or engine_event. */
   droppedMessages = 0;
@@ -120,7 +124,7 @@ export class ControllerLink {
   private open(conn: Connection, timeoutMs: number): Promise<void> {
     this.conn = conn;
     return new Promise<void>((resolve, reject) => {
-      const msg = createMessage('connect_request', { subscribe: this.settings.subscribe }, { session: this.session });
+      const msg = createMessage('connect_request', this.settings.taskEvents ? { subscribe: this.settings.subscribe, task_events: true } : { subscribe: this.settings.subscribe }, { session: this.session });
       const timer = setTimeout(() => {
         this.handshake = undefined;
         conn.destroy();
@@ -138,6 +142,7 @@ export class ControllerLink {
             return;
           }
           this.controllerPid = content.controller_pid;
+          this.clientNumber = content.client ?? 0;
           this.heartbeatMs = content.heartbeat_ms;
           this.maxMessageBytes = typeof content.max_message_bytes === 'number' && content.max_message_bytes > 0 ? content.max_message_bytes : DEFAULT_MAX_MESSAGE_BYTES;
           this.reconnectMs = this.settings.reconnectMs ?? (typeof content.reconnect_ms === 'number' && content.reconnect_ms > 0 ? content.reconnect_ms : 0);

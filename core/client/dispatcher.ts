@@ -35,6 +35,8 @@ export interface DispatcherOptions {
   engine(id: number): EngineInfo | undefined;
   /** engine_event pushes, which come in among the replies (checked). */
   onEngineEvent(ev: ContentMap['engine_event']): void;
+  /** task_events pushes (checked), for a client that asked for them. */
+  onTaskEvents(batch: ContentMap['task_events']): void;
   /** A malformed message that answers nothing of ours (an event, a stream) was dropped. */
   onDropped(why: string): void;
   /** Open direct connections to engines (protocol section 13). */
@@ -309,6 +311,17 @@ export class RequestDispatcher {
         return;
       }
       this.opts.onEngineEvent(ev);
+      return;
+    }
+    if (type === 'task_events') {
+      let batch: ContentMap['task_events'];
+      try {
+        batch = checkContent(type, msg.content);
+      } catch (e) {
+        this.opts.onDropped(`task_events: ${(e as Error).message}`);
+        return;
+      }
+      this.opts.onTaskEvents(batch);
       return;
     }
     if (parentId === undefined) return;

@@ -1,5 +1,5 @@
 /** The client library: connect to a controller and drive its engines through views. */
-export { Client, type ConnectOptions, type ConnectionState, type EngineChange, type EngineSetOptions, type OkReply, type ReplyOf, type StatusReport } from './client.js';
+export { Client, type ConnectOptions, type ConnectionState, type EngineChange, type EngineSetOptions, type OkReply, type ReplyOf, type StatusReport, type TaskEventBatch } from './client.js';
 export {
   DirectView,
   type CallOptions,

@@ -17,6 +17,7 @@ import type { ResultStore } from './resultStore.js';
 import type { Scheduler } from './scheduler.js';
 import type { Recorder } from './taskDb/recorder.js';
 import type { TaskRequests } from './taskDb/taskRequests.js';
+import type { TaskEventFeed } from './taskEvents.js';
 import type { WorkRouter } from './workRouter.js';
 
 /** Work requests: forwarded to engines and answered once per target with `<type>_reply`. */
@@ -48,6 +49,8 @@ export interface ClientHubDeps {
   /** Task records: every work request is noted as it arrives; the requests on records are answered there. */
   readonly recorder: Pick<Recorder, 'received'>;
   readonly tasks: TaskRequests;
+  /** task_events subscribers (connect_request task_events: true). */
+  readonly taskEvents: Pick<TaskEventFeed, 'subscribe' | 'unsubscribe'>;
   readonly replier: Replier;
   readonly settings: Pick<ContentMap['connect_reply'] & { status: 'ok' }, 'heartbeat_ms' | 'max_message_bytes' | 'reconnect_ms'>;
   /** status_reply's fields beside engines and clients. */
@@ -162,8 +165,10 @@ export class ClientHub {
     if (!c) return;
     const sub = c.subscribe ?? 'none';
     this.subscribe(client, sub);
-    this.d.replier.reply(client.conn, msg.header, 'connect_reply', { status: 'ok', engines: this.d.registry.list(), controller_pid: process.pid, ...this.d.settings });
-    log.debug(`client ${client.n} connected (subscribe ${sub})`);
+    if (c.task_events === true) this.d.taskEvents.subscribe(client);
+    else this.d.taskEvents.unsubscribe(client);
+    this.d.replier.reply(client.conn, msg.header, 'connect_reply', { status: 'ok', engines: this.d.registry.list(), controller_pid: process.pid, client: client.n, ...this.d.settings });
+    log.debug(`client ${client.n} connected (subscribe ${sub}${c.task_events === true ? ', task events' : ''})`);
   }
 
   private subscribe(client: ClientRecord, sub: Subscription): void {
@@ -273,6 +278,7 @@ export class ClientHub {
     this.clients.delete(client);
     this.regSubscribers.delete(client);
     this.allSubscribers.delete(client);
+    this.d.taskEvents.unsubscribe(client);
     this.d.results.unwatch(client);
     const kept = this.d.router.clientGone(client) + this.d.scheduler.clientGone(client);
     if (kept) log.info(`client ${client.n} disconnected with ${kept} unanswered request${kept === 1 ? '' : 's'}; their results go to the result store`);

@@ -29,6 +29,7 @@ import { ResultStore } from './resultStore.js';
 import { Scheduler } from './scheduler.js';
 import { Supervisor } from './supervisor.js';
 import { Recorder } from './taskDb/recorder.js';
+import { TaskEventFeed } from './taskEvents.js';
 import { TaskDb } from './taskDb/taskDb.js';
 import { TaskRequests } from './taskDb/taskRequests.js';
 import { profileDir } from '../connection/connectionFile.js';
@@ -69,6 +70,7 @@ export class Controller {
   /** Task records: noted on the request path, written in batches to the task database. */
   private readonly taskDb: TaskDb;
   private readonly recorder: Recorder;
+  private readonly taskEvents: TaskEventFeed;
 
   /** Frames dropped for a bad signature or malformed content. */
   droppedMessages = 0;
@@ -93,7 +95,8 @@ export class Controller {
     this.signer = new Signer(key);
     const replier = (this.replier = new Replier(this.session, this.signer));
     const taskDb = (this.taskDb = new TaskDb({ backend: opts.db, file: path.join(profileDir(opts.profile, opts.dir), 'tasks.db'), caps: { maxRows: opts.dbMaxRows, maxBytes: opts.dbMaxBytes } }));
-    const recorder = (this.recorder = new Recorder(taskDb));
+    const taskEvents = (this.taskEvents = new TaskEventFeed(replier));
+    const recorder = (this.recorder = new Recorder(taskDb, taskEvents));
     const results = new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries, (r) => recorder.completed(r));
     const registry = (this.registry = new EngineRegistry({
       publish: (event, e, from) => {
@@ -149,6 +152,7 @@ export class Controller {
       sets,
       results,
       recorder,
+      taskEvents,
       tasks: new TaskRequests({ db: taskDb, recorder, results, replier, router, scheduler, engines: () => registry.list(), unassigned: () => scheduler.unassigned }),
       replier,
       settings: { heartbeat_ms: opts.heartbeatMs, max_message_bytes: opts.maxMessageBytes, reconnect_ms: opts.reconnectMs },
@@ -337,6 +341,7 @@ export class Controller {
     await Promise.all([this.sets.shutdownAll(), this.supervisor.shutdownAll()]);
     await this.hub.closeAll(500);
     this.recorder.flush();
+    this.taskEvents.send();
     await this.taskDb.close();
     log.info('shut down');
   }

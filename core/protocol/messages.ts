@@ -91,6 +91,43 @@ export interface EngineSetInfo {
 export const TASK_STATUSES = ['ok', 'error', 'aborted', 'pending'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
+/** A task event's kind: a request reached the controller, was sent to an engine, or an engine's part of it finished. */
+export const TASK_EVENT_KINDS = ['submitted', 'started', 'finished'] as const;
+export type TaskEventKind = (typeof TASK_EVENT_KINDS)[number];
+
+/**
+ * One step of a request the controller routes (docs/protocol.md section 15, task events).
+ * 'submitted' is per request (engine_id: null); 'started' and 'finished' per engine.
+ */
+export interface TaskEvent {
+  event: TaskEventKind;
+  msg_id: string;
+  /** The controller's number for the client that sent it. */
+  client: number;
+  msg_type: string;
+  engine_id: number | null;
+  balanced: boolean;
+  label: string | null;
+  /** submitted: the request's code (or function source, or names), first 200 characters. */
+  code?: string | null;
+  /** ISO time: when the controller received it (submitted), noted it sent (started), or the engine completed it (finished). */
+  time: string;
+  /** finished: 'ok', 'error' or 'aborted'. */
+  status?: TaskStatus;
+  /** finished: the engine's completed minus started, in ms (null when the engine gave no times). */
+  duration_ms?: number | null;
+  /** finished with an error: its name. */
+  ename?: string | null;
+}
+
+/** Events of one interval past the cap, counted instead of listed. */
+export interface TaskEventOverflow {
+  submitted: number;
+  started: number;
+  /** finished, by status. */
+  finished: { ok: number; error: number; aborted: number };
+}
+
 /**
  * One request on one engine, as the controller's task database keeps it (docs/protocol.md
  * section 15). Times are ISO 8601; `engine_id` is null for a load-balanced task not yet assigned.
@@ -299,10 +336,13 @@ export interface ContentMap {
 
   // -- client <-> controller
   /** subscribe: which engine_event pushes this client wants ('registration': registrations, deaths, and going into or out of unresponsive). */
-  connect_request: { subscribe?: 'none' | 'registration' | 'all' };
+  /** task_events: push task_events messages (section 15) to this client. */
+  connect_request: { subscribe?: 'none' | 'registration' | 'all'; task_events?: boolean };
   connect_reply: Reply<{
     engines: EngineInfo[];
     controller_pid: number;
+    /** The controller's number for this client (`client` in task records and events); a reconnection gets a new one. */
+    client?: number;
     heartbeat_ms: number;
     /** Messages bigger than this are refused: clients check before sending. */
     max_message_bytes?: number;
@@ -310,6 +350,8 @@ export interface ContentMap {
     reconnect_ms?: number;
   }>;
   engine_event: { event: 'registered' | 'state' | 'unregistered'; engine: EngineInfo };
+  /** The task events of one interval: listed up to the cap, counted in `overflow` past it (section 15). */
+  task_events: { events: TaskEvent[]; overflow?: TaskEventOverflow };
   status_request: Record<string, never>;
   status_reply: Reply<{
     engines: EngineInfo[];

@@ -6,7 +6,7 @@
  * peers read (no walk through user values), so they are cheap enough for every message.
  * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
  */
-import { isValidHeader, TASK_FIELDS, TASK_OPERATORS, type BalancedSpec, type ContentMap, type CurrentTask, type DirectAddress, type DirectOutcome, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType, type TaskCondition, type TaskFilter } from './messages.js';
+import { isValidHeader, TASK_FIELDS, TASK_OPERATORS, type BalancedSpec, type ContentMap, type CurrentTask, type DirectAddress, type DirectOutcome, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType, TASK_EVENT_KINDS, type TaskCondition, type TaskFilter } from './messages.js';
 
 /** A message whose content or metadata is not what its type promises. */
 export class WireError extends Error {
@@ -213,7 +213,32 @@ function stream(c: Fields): ContentMap['stream'] {
 function connectRequest(c: Fields): ContentMap['connect_request'] {
   const sub = c.subscribe ?? 'none';
   if (sub !== 'none' && sub !== 'registration' && sub !== 'all') throw new WireError(`subscribe must be 'none', 'registration' or 'all', got ${describe(sub)}`, 'ValueError');
-  return { subscribe: sub };
+  const te = c.task_events ?? false;
+  if (typeof te !== 'boolean') throw new WireError(`task_events must be true or false, got ${describe(te)}`, 'ValueError');
+  return { subscribe: sub, task_events: te };
+}
+
+const EVENT_KINDS: ReadonlySet<unknown> = new Set(TASK_EVENT_KINDS);
+
+/** task_events: each event's kind, ids and engine (what a listener keys on); the overflow's counts. */
+function taskEvents(c: Fields): ContentMap['task_events'] {
+  const events = array(c, 'events');
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    if (!isObject(e) || !EVENT_KINDS.has(e.event)) throw new WireError(`events[${i}].event must be one of ${TASK_EVENT_KINDS.join(', ')}, got ${describe(isObject(e) ? e.event : e)}`);
+    str(e, 'msg_id');
+    count(e, 'client');
+    if (e.engine_id !== null) count(e, 'engine_id');
+  }
+  const o = c.overflow;
+  if (o !== undefined) {
+    const f = isObject(o) ? o.finished : undefined;
+    if (!isObject(o) || !isObject(f)) throw new WireError(`overflow must be counts of submitted, started and finished events, got ${describe(o)}`);
+    count(o, 'submitted');
+    count(o, 'started');
+    for (const k of ['ok', 'error', 'aborted']) count(f, k);
+  }
+  return c as unknown as ContentMap['task_events'];
 }
 
 function resultRequest(c: Fields): ContentMap['result_request'] {
@@ -400,11 +425,13 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   connect_reply: reply<'connect_reply'>((c) => {
     engineList(c);
     count(c, 'controller_pid');
+    optional(c, 'client', count);
     count(c, 'heartbeat_ms');
     optional(c, 'max_message_bytes', count);
     optional(c, 'reconnect_ms', count);
   }),
   engine_event: engineEvent,
+  task_events: taskEvents,
   status_request: none,
   status_reply: reply<'status_reply'>((c) => {
     engineList(c);

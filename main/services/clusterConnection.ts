@@ -224,7 +224,7 @@ export class ClusterConnection {
     const file = connectionFilePath('client', profile, this.opts.dir);
     if (!fs.existsSync(file)) throw new UserError(`no cluster is running with profile "${profile}" (it has no connection file)`, 'profile');
     try {
-      return await Client.connect({ file, subscribe: 'all', timeoutMs: ATTACH_TIMEOUT_MS });
+      return await Client.connect({ file, subscribe: 'all', taskEvents: true, timeoutMs: ATTACH_TIMEOUT_MS });
     } catch (e) {
       throw new UserError(`the controller of profile "${profile}" does not answer: ${(e as Error).message}`, 'profile');
     }
@@ -253,7 +253,7 @@ export class ClusterConnection {
           hwm: t.plan.hwm,
           db: t.plan.db,
         });
-        this.rc = await Client.connect({ file: this.cluster.connectionFile, subscribe: 'all' });
+        this.rc = await Client.connect({ file: this.cluster.connectionFile, subscribe: 'all', taskEvents: true });
       }
       if (gen !== this.generation || this.disposed) return this.snapshot();
       const rc = this.rc;

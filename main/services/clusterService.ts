@@ -10,6 +10,7 @@ import { EngineActions } from './engineActions.js';
 import { EngineSetList } from './engineSetList.js';
 import { EngineTable } from './engineTable.js';
 import { NamespaceOps } from './namespaceOps.js';
+import { ClusterTasks } from './clusterTasks.js';
 import { TaskLog } from './taskLog.js';
 
 export type ClusterServiceOptions = ClusterConnectionOptions & { events: EventSink };
@@ -21,6 +22,8 @@ export class ClusterService {
   readonly engines: EngineActions;
   readonly namespace: NamespaceOps;
   readonly tasks: TaskLog;
+  /** Other clients' requests in the task history. */
+  readonly clusterTasks: ClusterTasks;
 
   constructor(opts: ClusterServiceOptions) {
     this.tasks = new TaskLog((t) => opts.events.emit('onTaskChanged', t));
@@ -32,6 +35,8 @@ export class ClusterService {
     // What the engines report reaches the task history and the renderer's namespace browser.
     this.table.onDidStartRequest((msgId) => this.tasks.started(msgId));
     this.table.onDidChangeNamespaces((ids) => opts.events.emit('onNamespacesChanged', { engines: ids }));
+    this.clusterTasks = new ClusterTasks(this.tasks, opts.log);
+    this.connection.onDidChangeConnection((file) => this.clusterTasks.follow(file === null ? null : this.connection.client()));
   }
 
   async dispose(): Promise<void> {

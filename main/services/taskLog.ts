@@ -1,7 +1,8 @@
 /**
  * The task history: every request the app sends on the user's behalf (execute, push, pull,
- * scatter, gather), with its targets, state, per-engine duration and output. Changes are
- * pushed to the renderer, at most every `throttleMs` per task while output streams in.
+ * scatter, gather), with its targets, state, per-engine duration and output, and (through
+ * clusterTasks.ts) other clients' requests the controller reports. Changes are pushed to the
+ * renderer, at most every `throttleMs` per task while output streams in.
  */
 import type { TaskEngine, TaskKind, TaskRecord } from '../../preload/contract.js';
 
@@ -11,6 +12,16 @@ export const TASK_LIMITS = {
   /** Output kept per engine and stream (the tail). */
   outputChars: 100_000,
 };
+
+/** Times of an engine's run: its own started/completed, or a duration already worked out. */
+export interface RunTimes {
+  started?: string | null;
+  completed?: string | null;
+  ms?: number | null;
+}
+
+/** Another client's request: where a task of the history came from. */
+export type TaskOrigin = Required<Pick<TaskRecord, 'msgId' | 'client' | 'label'>>;
 
 export interface TaskFailure {
   ename: string;
@@ -34,8 +45,10 @@ export class Task {
     targets: number[],
     private readonly changed: (t: TaskRecord) => void,
     private readonly throttleMs: number,
+    origin?: TaskOrigin,
   ) {
     this.record = {
+      ...origin,
       id,
       kind,
       code,
@@ -45,6 +58,14 @@ export class Task {
       durationMs: null,
       engines: targets.map((engineId) => ({ engineId, state: 'pending', durationMs: null, stdout: '', stderr: '', executionCount: null, result: null, error: null })),
     };
+  }
+
+  /** The index of engine `engineId` in this task, added (pending) when the controller first names it. */
+  engineIndex(engineId: number): number {
+    const i = this.record.engines.findIndex((e) => e.engineId === engineId);
+    if (i >= 0) return i;
+    this.record.targets.push(engineId);
+    return this.record.engines.push({ engineId, state: 'pending', durationMs: null, stdout: '', stderr: '', executionCount: null, result: null, error: null }) - 1;
   }
 
   /** The engine got to this task's request: it runs now (it was queued until then). */
@@ -62,7 +83,7 @@ export class Task {
     this.schedule();
   }
 
-  settle(index: number, fields: Partial<Pick<TaskEngine, 'executionCount' | 'result' | 'stdout' | 'stderr'>>, times?: { started?: string; completed?: string }): void {
+  settle(index: number, fields: Partial<Pick<TaskEngine, 'executionCount' | 'result' | 'stdout' | 'stderr'>>, times?: RunTimes): void {
     const e = this.record.engines[index];
     if (!e || !unsettled(e)) return;
     Object.assign(e, fields);
@@ -71,7 +92,7 @@ export class Task {
     this.checkDone();
   }
 
-  fail(index: number, error: TaskFailure, times?: { started?: string; completed?: string }, aborted = false): void {
+  fail(index: number, error: TaskFailure, times?: RunTimes, aborted = false): void {
     const e = this.record.engines[index];
     if (!e || !unsettled(e)) return;
     e.state = aborted ? 'aborted' : 'error';
@@ -84,6 +105,14 @@ export class Task {
   failAll(error: TaskFailure): void {
     for (let i = 0; i < this.record.engines.length; i++) this.fail(i, error);
     this.checkDone();
+  }
+
+  /** Details of an engine's part learned later (another client's task: its record in the controller's database). */
+  amend(index: number, fields: Partial<Pick<TaskEngine, 'stdout' | 'stderr' | 'error'>>): void {
+    const e = this.record.engines[index];
+    if (!e) return;
+    Object.assign(e, fields);
+    this.schedule();
   }
 
   get done(): boolean {
@@ -122,7 +151,8 @@ function unsettled(e: TaskEngine): boolean {
   return e.state === 'pending' || e.state === 'running';
 }
 
-function duration(times?: { started?: string; completed?: string }): number | null {
+function duration(times?: RunTimes): number | null {
+  if (typeof times?.ms === 'number') return times.ms;
   if (!times?.started || !times.completed) return null;
   const d = Date.parse(times.completed) - Date.parse(times.started);
   return Number.isFinite(d) && d >= 0 ? d : null;
@@ -147,9 +177,9 @@ export class TaskLog {
     private readonly throttleMs = 100,
   ) {}
 
-  begin(kind: TaskKind, code: string, targets: number[]): Task {
+  begin(kind: TaskKind, code: string, targets: number[], origin?: TaskOrigin): Task {
     if (this.byMsgId.size > 4 * TASK_LIMITS.history) this.prune();
-    const t = new Task(this.nextId++, kind, code, targets, this.changed, this.throttleMs);
+    const t = new Task(this.nextId++, kind, code, targets, this.changed, this.throttleMs, origin);
     this.tasks.set(t.record.id, t);
     while (this.tasks.size > TASK_LIMITS.history) this.tasks.delete(this.tasks.keys().next().value as number);
     this.changed(t.snapshot());
@@ -192,8 +222,12 @@ export class TaskLog {
   }
 
   get(id: number): TaskRecord {
+    return this.task(id).snapshot();
+  }
+
+  task(id: number): Task {
     const t = this.tasks.get(id);
     if (!t) throw new Error(`no task ${id} in the history (it keeps the last ${TASK_LIMITS.history})`);
-    return t.snapshot();
+    return t;
   }
 }

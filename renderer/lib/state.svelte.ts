@@ -115,7 +115,8 @@ class AppStore {
     this.taskMap.set(t.id, t);
     if (this.taskMap.size > 200) this.taskMap.delete(Math.min(...this.taskMap.keys()));
     this.tasks = [...this.taskMap.values()].sort((x, y) => y.id - x.id);
-    if (isNew && t.kind === 'execute') this.activeTask = t.id;
+    // The app's own runs take the detail view; other clients' requests (t.client) only join the list.
+    if (isNew && t.kind === 'execute' && t.client === undefined) this.activeTask = t.id;
   }
 
   setSelection(ids: Iterable<number>): void {

@@ -7,6 +7,7 @@
 import type { Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
 import { sizeOf, type StoredResult } from '../resultStore.js';
 import { matches, project } from './query.js';
+import type { TaskWatcher } from '../taskEvents.js';
 import type { TaskDb } from './taskDb.js';
 import type { StoredRequest, StoredValue } from './taskStore.js';
 
@@ -51,7 +52,11 @@ export class Recorder {
   private readonly inFlight = new Map<string, InFlight>();
   readonly enabled: boolean;
 
-  constructor(private readonly db: TaskDb) {
+  constructor(
+    private readonly db: TaskDb,
+    /** Task events for subscribed clients: told what each tick saw, in order per request. */
+    private readonly watcher: TaskWatcher | null = null,
+  ) {
     this.enabled = db.enabled;
   }
 
@@ -145,6 +150,7 @@ export class Recorder {
         }
       }
     }
+    if (done.length > 0 && this.watcher?.active) this.watcher.finished(done);
     this.db.write(done, values, requests);
   }
 
@@ -181,12 +187,14 @@ export class Recorder {
     }
     if (this.inFlight.size >= MAX_IN_FLIGHT) this.inFlight.delete(this.inFlight.keys().next().value as string);
     this.inFlight.set(h.msg_id, f);
+    if (this.watcher?.active) this.watcher.submitted(base);
   }
 
   private onSent(engineId: number, msgId: string): void {
     const f = this.inFlight.get(msgId);
     if (f === undefined) return;
     f.attempts++;
+    if (this.watcher?.active) this.watcher.started(engineId, f.base);
     if (!f.engines.has(engineId)) f.engines.set(engineId, { ...f.base, engine_id: engineId });
   }
 
