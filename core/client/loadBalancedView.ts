@@ -7,7 +7,7 @@
  */
 import { inspect } from 'node:util';
 import type { BalancedSpec, Json } from '../protocol/messages.js';
-import { MAX_BALANCED_RETRIES } from '../protocol/validate.js';
+import { MAX_BALANCED_RETRIES } from '../protocol/balancedSpec.js';
 import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import { languageOrDefault } from '../kernels/index.js';
 import { AsyncResult, type ResultTracker } from './asyncResult.js';

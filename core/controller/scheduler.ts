@@ -9,7 +9,8 @@
  * Direct requests never pass through here.
  */
 import { type BalancedSpec, type ContentMap, type Header, type Message, type MsgType, type Scheme, type SchedulerEname } from '../protocol/messages.js';
-import { checkBalanced, type WireError } from '../protocol/validate.js';
+import { checkBalanced } from '../protocol/balancedSpec.js';
+import type { WireError } from '../protocol/validate.js';
 import type { ClientRecord } from './clientSession.js';
 import type { EngineRecord, Pending } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';

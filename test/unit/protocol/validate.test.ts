@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createMessage, type EngineInfo, type Message, type MsgType } from '../../../core/protocol/messages.ts';
-import { checkBalanced, checkContent, checkHeartbeat, checkMessage, checkParent, checkReply, checkTargets, engineIdOf, isMsgType, parentIdOf, WireError } from '../../../core/protocol/validate.ts';
+import { checkBalanced } from '../../../core/protocol/balancedSpec.ts';
+import { checkContent, checkHeartbeat, checkMessage, checkParent, checkReply, checkTargets, engineIdOf, isMsgType, parentIdOf, WireError } from '../../../core/protocol/validate.ts';
 
 const header = { msg_id: 'm1', msg_type: 'execute_request', session: 's', date: '2026-01-01T00:00:00Z', version: 'multiengine/1' };
 const engine: EngineInfo = { id: 0, uuid: 'u', kernel: 'node', language_version: '20', host: 'h', pid: 1, state: 'idle', queue: 0, restarts: 0, registered: 'now' };
