@@ -46,7 +46,7 @@ export interface ClientHubDeps {
   readonly sets: Pick<EngineSets, 'add' | 'stop' | 'output' | 'list' | 'restart'>;
   readonly results: Pick<ResultStore, 'get' | 'watch' | 'unwatch'>;
   /** Task records: every work request is noted as it arrives; the requests on records are answered there. */
-  readonly recorder: Pick<Recorder, 'received'>;
+  readonly recorder: Pick<Recorder, 'received' | 'connected'>;
   readonly tasks: TaskRequests;
   readonly replier: Replier;
   readonly settings: Pick<ContentMap['connect_reply'] & { status: 'ok' }, 'heartbeat_ms' | 'max_message_bytes' | 'reconnect_ms'>;
@@ -162,6 +162,7 @@ export class ClientHub {
     if (!c) return;
     const sub = c.subscribe ?? 'none';
     this.subscribe(client, sub);
+    this.d.recorder.connected(client.n, msg.header.session);
     this.d.replier.reply(client.conn, msg.header, 'connect_reply', { status: 'ok', engines: this.d.registry.list(), controller_pid: process.pid, ...this.d.settings });
     log.debug(`client ${client.n} connected (subscribe ${sub})`);
   }
