@@ -136,3 +136,34 @@ test('--db none: engines are told not to report direct requests, and none are re
     await tc.stop();
   }
 });
+
+test('a direct reply over the maximum message size is recorded as the MessageTooLargeError the client got, on each kind', async () => {
+  const MiB = 1024 * 1024;
+  const tc = await startTestCluster({ n: 1, db: 'memory', maxMessageBytes: 4 * MiB });
+  try {
+    const [py] = await tc.cluster.addEngines(1, { engine: 'python' });
+    const setups: [number, string][] = [
+      [0, 'globalThis.big = new Float64Array(1024 * 1024)'],
+      [py, 'big = bytes(8 * 1024 * 1024)'],
+    ];
+    const ids: string[] = [];
+    for (const [id, code] of setups) {
+      await linkTo(tc, id);
+      await tc.rc.view(id).execute(code, { block: true });
+      const pull = tc.rc.view(id).pull('big') as AsyncResult<unknown>;
+      await assert.rejects(pull, /MessageTooLargeError|maximum message size/);
+      ids.push(pull.msgIds[0]);
+    }
+    const recs = await recordsOf(tc, ids);
+    assert.deepEqual(
+      recs.map((r) => [r.engine_id, r.msg_type, r.status, r.ename, r.code]),
+      [
+        [0, 'pull_request', 'error', 'MessageTooLargeError', 'big'],
+        [py, 'pull_request', 'error', 'MessageTooLargeError', 'big'],
+      ],
+    );
+    for (const r of recs) assert.match(r.evalue!, /more than the maximum message size of 4\.0 MiB/);
+  } finally {
+    await tc.stop();
+  }
+});

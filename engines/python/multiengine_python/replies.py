@@ -78,11 +78,14 @@ class Replies(object):
                                      'traceback': []}, msg.header_bytes, meta)
         except MessageTooLarge as e:
             log('cannot send %s: %s' % (rtype, e))
+            error = {'status': 'error', 'ename': 'MessageTooLargeError',
+                     'evalue': 'the reply is %s, more than the maximum message size of %s; '
+                               'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
+                     'traceback': []}
             try:
-                send(msg.origin, rtype, {'status': 'error', 'ename': 'MessageTooLargeError',
-                                         'evalue': 'the reply is %s, more than the maximum message size of %s; '
-                                                   'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
-                                         'traceback': []}, msg.header_bytes, meta)
+                send(msg.origin, rtype, error, msg.header_bytes, meta)
+                if msg.origin is not None:
+                    self.engine.tasks.add(msg, started, completed, error, 0)
             except OSError:
                 pass
         except OSError as e:
