@@ -8,7 +8,8 @@
  * scenarios also run on dask.distributed (bench/dask_driver.py).
  *
  * --scenarios lb runs only the load-balanced scenarios (bench/lbScenarios.ts); --scenarios direct
- * only the 1-engine round trip and the direct async throughput (for A/B runs against older
+ * only the 1-engine round trip and the direct async throughput, with the task database on and
+ * --db none in alternating rounds (figures *_dbnone; for A/B runs against older
  * commits). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
  * (figures lb_*_hwm<N>), for choosing its default.
  *

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { CompositeError, Cluster, type AsyncResult, type Client, type DirectView, type ProcessSpawner } from 'multiengine';
 import { rssKB, ussKB } from '../core/util/processes.ts';
 import { figure, timed, type Figure } from './stats.ts';
+import type { DbBackend } from '../core/controller/options.ts';
 
 export interface BenchOptions {
   quick: boolean;
@@ -28,9 +29,9 @@ function tmpDir(): string {
 }
 
 /** A fresh local cluster of `n` engines (its controller started by `spawner`, when given) for `fn`; stopped after. */
-export async function withCluster<T>(n: number, engine: BenchKind, fn: (cluster: Cluster, rc: Client) => Promise<T>, spawner?: ProcessSpawner): Promise<T> {
+export async function withCluster<T>(n: number, engine: BenchKind, fn: (cluster: Cluster, rc: Client) => Promise<T>, spawner?: ProcessSpawner, db?: DbBackend): Promise<T> {
   const dir = tmpDir();
-  const cluster = await Cluster.start({ n, engine, dir, profile: 'bench', spawner });
+  const cluster = await Cluster.start({ n, engine, dir, profile: 'bench', spawner, db });
   const rc = await cluster.connect();
   try {
     return await fn(cluster, rc);
@@ -91,6 +92,11 @@ export async function pushPullRates(one: DirectView<true>, o: BenchOptions): Pro
 
 /** 2,000 `applyAsync` of the identity on one engine, then wait for all (checked): tasks/s. */
 async function asyncThroughput(rc: Client, one: DirectView<true>, kind: BenchKind, o: BenchOptions): Promise<Figure> {
+  return figure('async_throughput', kind, 4, 'tasks/s', await asyncRates(rc, one, kind, o));
+}
+
+/** Bursts of 2,000 applyAsync calls to one engine, in tasks/s. */
+async function asyncRates(rc: Client, one: DirectView<true>, kind: BenchKind, o: BenchOptions): Promise<number[]> {
   const count = 2000;
   const burst = async () => {
     const ars: AsyncResult<unknown>[] = [];
@@ -98,16 +104,33 @@ async function asyncThroughput(rc: Client, one: DirectView<true>, kind: BenchKin
     await rc.wait(ars);
     if ((await ars[1999]) !== 1999) throw new Error('async results out of order');
   };
-  return figure('async_throughput', kind, 4, 'tasks/s', (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s));
+  return (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s);
 }
 
-/** Only the direct path's 1-engine round trip and async throughput, as mainScenarios measures them (A/B runs). */
+/**
+ * Only the direct path's 1-engine round trip and async throughput, as mainScenarios measures them
+ * (A/B runs), with the task database on (sqlite, the default: engines report their direct
+ * requests) and off (--db none, figures *_dbnone: no reports), in rounds of alternating order.
+ */
 export async function directScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {
-  await withCluster(4, kind, async (_cluster, rc) => {
-    const one = rc.view(0);
-    o.emit(figure('apply_rtt_1', kind, 4, 'us', await applyRoundTrips(one, kind, o)));
-    o.emit(await asyncThroughput(rc, one, kind, o));
-  });
+  const dbs = ['sqlite', 'none'] as const;
+  const rtt = { sqlite: [] as number[], none: [] as number[] };
+  const rate = { sqlite: [] as number[], none: [] as number[] };
+  const rounds = o.quick ? 2 : 4;
+  for (let r = 0; r < rounds; r++) {
+    for (const db of r % 2 === 0 ? dbs : [...dbs].reverse()) {
+      await withCluster(4, kind, async (_cluster, rc) => {
+        const one = rc.view(0);
+        rtt[db].push(...(await applyRoundTrips(one, kind, o)));
+        rate[db].push(...(await asyncRates(rc, one, kind, o)));
+      }, undefined, db);
+    }
+  }
+  for (const db of dbs) {
+    const sfx = db === 'none' ? '_dbnone' : '';
+    o.emit(figure(`apply_rtt_1${sfx}`, kind, 4, 'us', rtt[db]));
+    o.emit(figure(`async_throughput${sfx}`, kind, 4, 'tasks/s', rate[db]));
+  }
 }
 
 export async function mainScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {

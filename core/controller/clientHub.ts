@@ -47,7 +47,7 @@ export interface ClientHubDeps {
   readonly sets: Pick<EngineSets, 'add' | 'stop' | 'output' | 'list' | 'restart'>;
   readonly results: Pick<ResultStore, 'get' | 'watch' | 'unwatch'>;
   /** Task records: every work request is noted as it arrives; the requests on records are answered there. */
-  readonly recorder: Pick<Recorder, 'received'>;
+  readonly recorder: Pick<Recorder, 'received' | 'connected'>;
   readonly tasks: TaskRequests;
   /** task_events subscribers (connect_request task_events: true). */
   readonly taskEvents: Pick<TaskEventFeed, 'subscribe' | 'unsubscribe'>;
@@ -165,6 +165,7 @@ export class ClientHub {
     if (!c) return;
     const sub = c.subscribe ?? 'none';
     this.subscribe(client, sub);
+    this.d.recorder.connected(client.n, msg.header.session);
     if (c.task_events === true) this.d.taskEvents.subscribe(client);
     else this.d.taskEvents.unsubscribe(client);
     this.d.replier.reply(client.conn, msg.header, 'connect_reply', { status: 'ok', engines: this.d.registry.list(), controller_pid: process.pid, client: client.n, ...this.d.settings });

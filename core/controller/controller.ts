@@ -164,7 +164,7 @@ export class Controller {
         unassigned: scheduler.unassigned,
         scheme: opts.scheme,
         hwm: opts.hwm,
-        task_db: taskDb.status(),
+        task_db: { ...taskDb.status(), reported: recorder.reportedCount },
       }),
       shutdown: () => void this.shutdown(),
       failed: (what, e) => this.failed(what, e),

@@ -93,6 +93,8 @@ export function register(d: RegistrationDeps, conn: Connection, msg: Message): E
     reconnect_ms: opts.reconnectMs,
     max_message_bytes: opts.maxMessageBytes,
     max_output_bytes: opts.maxOutputBytes,
+    // Direct requests are recorded only from the engines' reports: none wanted when nothing is recorded.
+    report_tasks: opts.db !== 'none',
   });
   log.info(
     `engine ${id} ${resumed ? 're-registered, namespace intact' : 'registered'} (${reg.kernel} ${reg.language_version}, pid ${reg.pid} on ${reg.host}` +

@@ -52,7 +52,7 @@ export interface WorkRouterDeps {
   readonly maxOutputBytes: number;
   readonly balanced: BalancedReplies;
   /** Task records: what went to which engine and what came back (a push per message). */
-  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed'>;
+  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed' | 'reported'>;
   /** A message from an engine was dropped as malformed (counted in status_reply.dropped_messages). */
   dropped(why: string): void;
 }
@@ -201,6 +201,14 @@ export class WorkRouter {
     const type = msg.header.msg_type;
     if (type === 'engine_activity') {
       this.onActivity(e, msg);
+      return;
+    }
+    if (type === 'task_report') {
+      try {
+        this.d.recorder.reported(e.id, checkContent('task_report', msg.content).tasks);
+      } catch (err) {
+        this.d.dropped(`engine ${e.id} sent a malformed task_report: ${(err as Error).message}`);
+      }
       return;
     }
     const parentId = parentIdOf(msg);

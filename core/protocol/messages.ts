@@ -190,6 +190,32 @@ export interface TaskDbStatus {
   max_bytes: number;
   /** Rows purged to keep the caps. */
   evicted: number;
+  /** Direct requests engines reported in task_report messages since the controller started. */
+  reported?: number;
+}
+
+/**
+ * One direct request an engine answered (task_report, protocol section 13): the controller never
+ * sees these, so the engine tells it. Times are ISO 8601; `received` is the engine's.
+ */
+export interface DirectTaskEntry {
+  msg_id: string;
+  msg_type: string;
+  /** The client's session (the request's header.session). */
+  session: string;
+  /** The request's header.date. */
+  submitted: string | null;
+  received: string;
+  started: string;
+  completed: string;
+  status: 'ok' | 'error' | 'aborted';
+  ename?: string;
+  evalue?: string;
+  /** Bytes of the reply as sent. */
+  result_bytes: number;
+  /** As the recorder keeps it: code, function source or names, truncated. */
+  code: string | null;
+  label: string | null;
 }
 
 /** Where the controller listens (status_reply.listen): `location` is the address written into connection files. */
@@ -297,6 +323,8 @@ export interface ContentMap {
     max_message_bytes?: number;
     /** Output (stream text) allowed per request; past it the engine sends a truncation marker and drops the rest. */
     max_output_bytes?: number;
+    /** Send task_report messages for direct requests (false or absent: the controller records nothing, so do not). */
+    report_tasks?: boolean;
   }>;
   /**
    * Sent by an engine's heart every heartbeat_ms, on its own connection. `running`: the request
@@ -312,6 +340,8 @@ export interface ContentMap {
     /** Requests whose direct connection closed before they were answered: their answers follow here, metadata.orphan. */
     orphaned?: Header[];
   };
+  /** Direct requests the engine answered since its last report, batched (section 13). */
+  task_report: { tasks: DirectTaskEntry[] };
   shutdown_request: Record<string, never>;
 
   // -- work requests (client -> controller -> engines), each answered once per target

@@ -6,7 +6,7 @@
  * peers read (no walk through user values), so they are cheap enough for every message.
  * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
  */
-import { isValidHeader, TASK_FIELDS, TASK_OPERATORS, type ContentMap, type CurrentTask, type DirectAddress, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType, TASK_EVENT_KINDS, type TaskCondition, type TaskFilter } from './messages.js';
+import { isValidHeader, TASK_FIELDS, TASK_OPERATORS, type ContentMap, type CurrentTask, type DirectAddress, type DirectTaskEntry, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType, TASK_EVENT_KINDS, type TaskCondition, type TaskFilter } from './messages.js';
 
 /** A message whose content or metadata is not what its type promises. */
 export class WireError extends Error {
@@ -204,6 +204,26 @@ function engineActivity(c: Fields): ContentMap['engine_activity'] {
   return out;
 }
 
+const DIRECT_STATUSES: ReadonlySet<unknown> = new Set(['ok', 'error', 'aborted']);
+
+/** task_report: each entry's fields checked, so the recorder reads them as typed. */
+function taskReport(c: Fields): ContentMap['task_report'] {
+  return {
+    tasks: array(c, 'tasks').map((t, i) => {
+      if (!isObject(t)) throw new WireError(`tasks[${i}] must be an object, got ${describe(t)}`);
+      try {
+        for (const f of ['msg_id', 'msg_type', 'session', 'received', 'started', 'completed']) str(t, f);
+        for (const f of ['submitted', 'code', 'label', 'ename', 'evalue']) optional(t, f, str);
+        if (!DIRECT_STATUSES.has(t.status)) throw new WireError(`status must be 'ok', 'error' or 'aborted', got ${describe(t.status)}`);
+        count(t, 'result_bytes');
+      } catch (e) {
+        throw new WireError(`tasks[${i}].${(e as Error).message}`);
+      }
+      return t as unknown as DirectTaskEntry;
+    }),
+  };
+}
+
 function stream(c: Fields): ContentMap['stream'] {
   if (c.name !== 'stdout' && c.name !== 'stderr') throw new WireError(`name must be 'stdout' or 'stderr', got ${describe(c.name)}`);
   str(c, 'text');
@@ -383,12 +403,14 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   registration_request: registrationRequest,
   heartbeat: (c) => heartbeatOf(c).beat,
   engine_activity: engineActivity,
+  task_report: taskReport,
   stream,
   // controller -> engine
   registration_reply: reply<'registration_reply'>((c) => {
     count(c, 'id');
     count(c, 'heartbeat_ms');
     for (const f of ['reconnect_ms', 'max_message_bytes', 'max_output_bytes']) optional(c, f, count);
+    if (c.report_tasks !== undefined && typeof c.report_tasks !== 'boolean') throw new WireError(`report_tasks must be true or false, got ${describe(c.report_tasks)}`);
   }),
   shutdown_request: none,
   // work: client -> controller -> engine, and back (the values inside are the engine's to decode)

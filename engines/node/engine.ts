@@ -32,6 +32,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from '../../core/transport/frame.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
 import { pollAfterReply } from '../../core/transport/spin.js';
 import { ActivityReport } from './activityReport.js';
+import { TaskReport } from './taskReport.js';
 import { DirectServer } from './directServer.js';
 import { EarlyAborts } from './earlyAborts.js';
 import { WorkQueue, type Queued } from './workQueue.js';
@@ -86,6 +87,7 @@ export class Engine {
     () => this.directWork(),
     (content, urgent) => this.sendActivity(content, urgent),
   );
+  private readonly tasks = new TaskReport((content) => this.sendToController('task_report', content, false));
   private running = false;
   private scheduled = false;
   private heart!: Heart;
@@ -237,6 +239,7 @@ export class Engine {
     this.reconnectMs = this.opts.reconnectMs ?? positive(reply.reconnect_ms);
     this.maxMessageBytes = positive(reply.max_message_bytes) || DEFAULT_MAX_MESSAGE_BYTES;
     this.capture.limit = positive(reply.max_output_bytes);
+    this.tasks.enabled = reply.report_tasks === true;
     this.heart.start(reply.id, reply.heartbeat_ms > 0 ? reply.heartbeat_ms : this.info.heartbeat_ms);
   }
 
@@ -347,10 +350,16 @@ export class Engine {
 
   /** engine_activity to the controller; `urgent` when user code may block the event loop right after. */
   private sendActivity(content: ContentMap['engine_activity'], urgent: boolean): void {
-    if (this.reconnecting || !this.conn) return;
-    this.conn.send(createMessage('engine_activity', content, { session: this.session, metadata: { engine_id: this.id } }));
+    this.sendToController('engine_activity', content, urgent);
+  }
+
+  /** A report on the main connection (false: none now); `urgent`: flushed at once. */
+  private sendToController<T extends 'engine_activity' | 'task_report'>(type: T, content: ContentMap[T], urgent: boolean): boolean {
+    if (this.reconnecting || !this.conn) return false;
+    this.conn.send(createMessage(type, content, { session: this.session, metadata: { engine_id: this.id } }));
     // The request that starts now may block the event loop, so the usual flush at the end of the tick would wait.
     if (urgent) this.conn.flush();
+    return true;
   }
 
   private enqueue(q: Queued): void {
@@ -522,6 +531,7 @@ export class Engine {
     }
     if (frame !== undefined && size <= this.maxMessageBytes) {
       conn.sendFrame(frame);
+      if (q.origin !== null) this.reportDirect(q, content, metadata, size);
       // The client polls for this reply and will send again soon (protocol section 13): so do we.
       if (q.origin !== null && req.metadata.poll === true && this.queue.length === 0) pollAfterReply();
       return;
@@ -537,6 +547,13 @@ export class Engine {
       traceback: [],
     };
     conn.send(createMessage(type, error as unknown as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata }));
+    if (q.origin !== null) this.reportDirect(q, error, metadata, 0);
+  }
+
+  /** A direct request's reply went out: the controller hears of it in the next task_report. */
+  private reportDirect(q: Queued, outcome: { [key: string]: Json | undefined }, md: Metadata, bytes: number): void {
+    this.tasks.add(q.msg, q.received, md.started as string, md.completed as string, outcome, bytes);
+    if (this.queue.length === 0) this.tasks.idle();
   }
 
   private sendStreams(chunks: Chunk[], parent: Header, urgent: boolean): void {
@@ -561,6 +578,7 @@ export class Engine {
 
   private exit(code: number, reason?: string): never {
     this.capture.flush();
+    this.tasks.flush();
     // Hand pending output to the kernel now; process.exit does not wait for the end of the tick.
     if (this.conn && !this.conn.isClosed) this.conn.flush();
     this.direct?.flushAll();

@@ -14,8 +14,9 @@ import { signal } from '../reliability/faultKit.ts';
 import { startTestCluster, until, untilTasksDone, type TestCluster } from './fixture.ts';
 
 /**
- * A client whose single-engine requests go through the controller: requests on a direct
- * connection (protocol section 13) bypass it and are not recorded in this first slice.
+ * A client whose single-engine requests go through the controller, which records them itself:
+ * requests on a direct connection (protocol section 13) are recorded from their engines'
+ * reports, tested in taskDbDirect.test.ts.
  */
 function viaController(tc: TestCluster): Promise<Client> {
   return Client.connect({ file: tc.cluster.connectionFile, direct: false });

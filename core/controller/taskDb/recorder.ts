@@ -4,7 +4,8 @@
  * built (the request's fields, its engines' outputs and replies), finished ones go to the task
  * database in one batch, and those still running stay here (dbQuery shows them as 'pending').
  */
-import type { Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
+import type { DirectTaskEntry, Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
+import { codeOf, labelOf } from '../../protocol/taskText.js';
 import { sizeOf, type StoredResult } from '../resultStore.js';
 import { matches, project } from './query.js';
 import type { TaskWatcher } from '../taskEvents.js';
@@ -13,8 +14,6 @@ import type { StoredRequest, StoredValue } from './taskStore.js';
 
 /** How often the queue is written out. */
 const FLUSH_MS = 20;
-/** Kept of a request's code (or function source, or names). */
-const CODE_CHARS = 4096;
 /** Kept of each of a request's stdout and stderr, per engine. */
 const OUTPUT_CHARS = 64 * 1024;
 /** Requests still running that are remembered at most (a task the scheduler failed before sending it leaves an entry). */
@@ -30,7 +29,11 @@ const enum Ev {
   Failed,
   Closed,
   Value,
+  Reported,
 }
+
+/** Client sessions remembered for naming the client of an engine's direct request (oldest forgotten first). */
+const MAX_SESSIONS = 10_000;
 
 interface InFlight {
   base: TaskRecord;
@@ -50,6 +53,10 @@ export class Recorder {
   private queue: unknown[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly inFlight = new Map<string, InFlight>();
+  /** Client session -> the controller's number for it (direct requests name only their session). */
+  private readonly clients = new Map<string, number>();
+  /** Direct requests engines reported (status_reply.task_db.reported). */
+  reportedCount = 0;
   readonly enabled: boolean;
 
   constructor(
@@ -68,6 +75,21 @@ export class Recorder {
   /** A work request from client number `client`, as it arrived. */
   received(client: number, msg: Message): void {
     if (this.enabled) this.push(Ev.Received, client, msg, Date.now());
+  }
+
+  /** Client number `client` connected with this session. */
+  connected(client: number, session: string): void {
+    if (!this.enabled) return;
+    if (this.clients.size >= MAX_SESSIONS) this.clients.delete(this.clients.keys().next().value as string);
+    this.clients.set(session, client);
+  }
+
+  /** An engine's task_report: direct requests it answered (protocol section 13). */
+  reported(engineId: number, tasks: readonly DirectTaskEntry[]): void {
+    // Counted even when nothing is recorded: engines should not report then (registration_reply.report_tasks).
+    this.reportedCount += tasks.length;
+    if (!this.enabled) return;
+    this.push(Ev.Reported, engineId, tasks, 0);
   }
 
   /** Sent to an engine (a balanced task gets its engine here). */
@@ -143,6 +165,9 @@ export class Recorder {
         case Ev.Closed:
           this.close(done, a as string, b as readonly Uint8Array[]);
           break;
+        case Ev.Reported:
+          for (const t of b as readonly DirectTaskEntry[]) done.push(this.directRecord(a as number, t));
+          break;
         case Ev.Value: {
           const r = a as StoredResult;
           if (!r.evicted) values.push({ msg_id: r.msgId, msg_type: r.header.msg_type, engine_ids: [...r.engineIds], messages: r.messages.map((m) => [...m]) });
@@ -217,6 +242,31 @@ export class Recorder {
     if (++f.replies >= f.expected && f.engines.size === 0) this.inFlight.delete(msgId);
   }
 
+  /** A direct request's record, from its engine's report (received is the engine's). */
+  private directRecord(engineId: number, t: DirectTaskEntry): TaskRecord {
+    const error = t.status === 'error';
+    return {
+      msg_id: t.msg_id,
+      engine_id: engineId,
+      client: this.clients.get(t.session) ?? 0,
+      msg_type: t.msg_type,
+      label: t.label ?? null,
+      code: t.code ?? null,
+      balanced: false,
+      status: t.status,
+      submitted: t.submitted ?? null,
+      received: t.received,
+      started: t.started,
+      completed: t.completed,
+      ename: error ? (t.ename ?? null) : null,
+      evalue: error ? (t.evalue ?? null) : null,
+      traceback: null,
+      result_bytes: t.result_bytes,
+      stdout: '',
+      stderr: '',
+    };
+  }
+
   /** The scheduler's own outcome: attempts still open take it, or (never sent) the task's one record does. */
   private close(done: TaskRecord[], msgId: string, parts: readonly Uint8Array[]): void {
     const f = this.inFlight.get(msgId);
@@ -247,21 +297,4 @@ export class Recorder {
   pendingIds(): string[] {
     return [...this.inFlight.keys()];
   }
-}
-
-/** A load-balanced task's label (metadata.balanced.label), or a direct request's metadata.label. */
-function labelOf(md: { label?: unknown; balanced?: unknown }): string | null {
-  const b = md.balanced as { label?: unknown } | undefined;
-  const label = typeof b === 'object' && b !== null ? b.label : md.label;
-  return typeof label === 'string' ? label : null;
-}
-
-function codeOf(msg: Message): string | null {
-  const c = msg.content as { code?: unknown; fn?: unknown; ns?: unknown; names?: unknown };
-  let s: string | null = null;
-  if (typeof c.code === 'string') s = c.code;
-  else if (typeof c.fn === 'string') s = c.fn;
-  else if (Array.isArray(c.names)) s = c.names.join(', ');
-  else if (c.ns !== null && typeof c.ns === 'object') s = Object.keys(c.ns).join(', ');
-  return s !== null && s.length > CODE_CHARS ? s.slice(0, CODE_CHARS) : s;
 }

@@ -17,6 +17,7 @@ from .process_stats import ProcessStats
 from .registration import Fatal, Refused, await_reply, positive, registration_content
 from .replies import Replies
 from .requests import Requests
+from .task_report import TaskReporter
 from .wire import (
     DEFAULT_MAX_MESSAGE_BYTES, REGISTRATION_TIMEOUT_SECONDS, WORK_REQUESTS,
     Channel, FrameError, MessageTooLarge, Signer, block_sigint, connect, iso_now, log, random_uuid,
@@ -58,6 +59,7 @@ class Engine(object):
         self.direct = None
         self.replays = ReplayGuard()
         self.activity = ActivityReporter(lambda: self.queue.direct, self._send_activity)
+        self.tasks = TaskReporter(self._send_task_report)
         self.replies = Replies(self)
         self.chan = None
         self.heart = None
@@ -98,6 +100,7 @@ class Engine(object):
                 self.max_message_bytes = int(mmb)
                 chan.max_message_bytes = chan.reader.max_message_bytes = int(mmb)
             self.max_output_bytes = int(positive(c.get('max_output_bytes')))
+            self.tasks.enabled = c.get('report_tasks') is True
             if self.output is not None:
                 self.output.limit = self.max_output_bytes
                 self.output.max_message_bytes = self.max_message_bytes
@@ -259,6 +262,11 @@ class Engine(object):
         if self.chan is not None:
             self.replies.send_to(None, 'engine_activity', content, b'{}', {'engine_id': self.id})
 
+    def _send_task_report(self, content):
+        if self.chan is None:
+            raise OSError('no controller connection')
+        self.replies.send_to(None, 'task_report', content, b'{}', {'engine_id': self.id})
+
     def _lost(self, gen, why):
         """A connection of generation `gen` broke: register again for a while (the controller may be
         restarted) when the controller advised reconnect_ms, else exit as before."""
@@ -353,6 +361,7 @@ class Engine(object):
         try:
             self.output.flush()
             self.replies.batch.flush()
+            self.tasks.flush()
         except Exception:
             pass
         try:
@@ -394,3 +403,5 @@ class Engine(object):
         self.replies.reply(msg, content, started, iso_now(), buffers, time.monotonic() - t0)
         if not more or self.replies.batch.expired():
             self.replies.batch.flush()
+        if not more and msg.origin is not None:
+            self.tasks.idle()

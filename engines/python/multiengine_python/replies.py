@@ -2,7 +2,7 @@
 open, else to the controller (metadata.orphan); batched while requests run back to back."""
 
 from .batch import Batch
-from .wire import MessageTooLarge, iso_now, log
+from .wire import MessageTooLarge, iso_now, log, message_bytes
 
 
 def _fmt_bytes(n):
@@ -35,12 +35,15 @@ class Replies(object):
             chan = origin.chan
             args = (msg_type, content, parent, metadata, buffers)
             try:
-                if self.batch.post(chan, chan.encode(*args), args):
-                    return
+                parts = chan.encode(*args)
+                if self.batch.post(chan, parts, args):
+                    return parts
             except OSError:
                 origin.close()
             metadata = dict(metadata, orphan=True)
-        self.batch.post(self.engine.chan, self.engine.chan.encode(msg_type, content, parent, metadata, buffers))
+        parts = self.engine.chan.encode(msg_type, content, parent, metadata, buffers)
+        self.batch.post(self.engine.chan, parts)
+        return parts
 
     def release(self, chan):
         """Writes what a channel held for a batch. What a direct connection could not take goes
@@ -66,18 +69,23 @@ class Replies(object):
         rtype = msg.msg_type[:-len('_request')] + '_reply'
         send = self.send_to
         try:
-            send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
+            parts = send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
+            if msg.origin is not None:
+                self.engine.tasks.add(msg, started, completed, content, message_bytes(parts))
         except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
             log('cannot send %s: %r' % (rtype, e))
             send(msg.origin, rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,
                                      'traceback': []}, msg.header_bytes, meta)
         except MessageTooLarge as e:
             log('cannot send %s: %s' % (rtype, e))
+            error = {'status': 'error', 'ename': 'MessageTooLargeError',
+                     'evalue': 'the reply is %s, more than the maximum message size of %s; '
+                               'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
+                     'traceback': []}
             try:
-                send(msg.origin, rtype, {'status': 'error', 'ename': 'MessageTooLargeError',
-                                         'evalue': 'the reply is %s, more than the maximum message size of %s; '
-                                                   'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
-                                         'traceback': []}, msg.header_bytes, meta)
+                send(msg.origin, rtype, error, msg.header_bytes, meta)
+                if msg.origin is not None:
+                    self.engine.tasks.add(msg, started, completed, error, 0)
             except OSError:
                 pass
         except OSError as e:

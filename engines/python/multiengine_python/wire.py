@@ -149,6 +149,11 @@ def _head_and_size(parts):
     return struct.pack('>%dI' % (n + 2), body, n, *lengths), 4 + body
 
 
+def message_bytes(parts):
+    """The size of the frame that carries `parts`."""
+    return 8 + 4 * len(parts) + sum([_nbytes(p) for p in parts])
+
+
 def frame_head(parts):
     return _head_and_size(parts)[0]
 

@@ -1,0 +1,112 @@
+"""task_report: tells the controller about each direct request this engine answered (protocol
+section 13), which the controller never sees, so its task database records them too. Per
+request only what is at hand is kept (one tuple); the entries are built when the report goes
+out: at most every REPORT_SECONDS (from a thread, as user code may hold the main one), at once
+when REPORT_MAX pile up, and when the engine goes idle with the interval up. Off unless the
+controller's registration_reply asks for reports (a controller with --db none does not)."""
+
+import threading
+import time
+
+from .wire import MessageTooLarge, block_sigint, log
+
+REPORT_SECONDS = 0.05
+REPORT_MAX = 512
+#: Kept of a request's code, function source or names (as the controller's recorder keeps).
+CODE_CHARS = 4096
+#: Kept of an error's evalue (the traceback stays with the client).
+EVALUE_CHARS = 1024
+
+
+def code_of(content):
+    """The code (execute), the function's source (apply) or the names (push, pull), truncated."""
+    s = None
+    if isinstance(content.get('code'), str):
+        s = content['code']
+    elif isinstance(content.get('fn'), str):
+        s = content['fn']
+    elif isinstance(content.get('names'), list):
+        s = ', '.join(str(n) for n in content['names'])
+    elif isinstance(content.get('ns'), dict):
+        s = ', '.join(content['ns'])
+    return s[:CODE_CHARS] if s is not None else None
+
+
+def entry(msg, started, completed, content, size):
+    """One task_report entry."""
+    h = msg.header
+    status = content.get('status')
+    if status not in ('ok', 'aborted'):
+        status = 'error'
+    label = msg.metadata.get('label') if isinstance(msg.metadata, dict) else None
+    t = {'msg_id': h.get('msg_id'), 'msg_type': h.get('msg_type'), 'session': h.get('session'),
+         'submitted': h.get('date') if isinstance(h.get('date'), str) else None,
+         'received': msg.received or started, 'started': started, 'completed': completed,
+         'status': status, 'result_bytes': size,
+         'code': code_of(msg.content) if isinstance(msg.content, dict) else None,
+         'label': label if isinstance(label, str) else None}
+    if status == 'error':
+        ename, evalue = content.get('ename'), content.get('evalue')
+        t['ename'] = ename if isinstance(ename, str) else 'Error'
+        t['evalue'] = evalue[:EVALUE_CHARS] if isinstance(evalue, str) else ''
+    return t
+
+
+class TaskReporter(object):
+    """`send(content)` sends a task_report on the main connection (OSError when it is down: the
+    entries are dropped)."""
+
+    def __init__(self, send):
+        self.send = send
+        #: Set from registration_reply.report_tasks.
+        self.enabled = False
+        #: Requests reported so far.
+        self.sent = 0
+        self.lock = threading.Lock()
+        self.items = []
+        self.sent_at = -REPORT_SECONDS
+        self.wake = None
+
+    def add(self, msg, started, completed, content, size):
+        """A direct request was answered (its reply was `size` bytes)."""
+        if not self.enabled:
+            return
+        with self.lock:
+            self.items.append((msg, started, completed, content, size))
+            n = len(self.items)
+        if n >= REPORT_MAX:
+            self.flush()
+        elif n == 1:
+            if self.wake is None:  # the thread starts with the first direct request
+                self.wake = threading.Event()
+                threading.Thread(target=self._run, name='multiengine-task-report', daemon=True).start()
+            self.wake.set()
+
+    def idle(self):
+        """The engine has nothing left to run: report now, unless a report went out less than the
+        interval ago (the thread sends it)."""
+        if self.items and time.monotonic() - self.sent_at >= REPORT_SECONDS:
+            self.flush()
+
+    def flush(self):
+        with self.lock:
+            items, self.items = self.items, []
+            if not items:
+                return
+            self.sent_at = time.monotonic()
+        tasks = [entry(*it) for it in items]
+        try:
+            self.send({'tasks': tasks})
+            self.sent += len(tasks)
+        except (OSError, MessageTooLarge) as e:
+            log('cannot send task_report: %s' % e)
+
+    def _run(self):
+        block_sigint()
+        while True:
+            self.wake.wait()
+            self.wake.clear()
+            wait = self.sent_at + REPORT_SECONDS - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self.flush()

@@ -1,0 +1,105 @@
+/** The node engine's task_report batching (engines/node/taskReport.ts), with a real timer and a collecting send. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createMessage, type DirectTaskEntry, type Message } from '../../../core/protocol/messages.ts';
+import { CODE_CHARS } from '../../../core/protocol/taskText.ts';
+import { TASK_REPORT_MAX, TaskReport } from '../../../engines/node/taskReport.ts';
+import { until } from '../../harness/poll.ts';
+
+function collecting(ok = true): { reports: DirectTaskEntry[][]; report: TaskReport } {
+  const reports: DirectTaskEntry[][] = [];
+  const report = new TaskReport((c) => {
+    reports.push(c.tasks);
+    return ok;
+  });
+  report.enabled = true;
+  return { reports, report };
+}
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+
+function request(code: string, label?: string): Message {
+  return createMessage('execute_request', { code }, { session: 'client-session', metadata: label === undefined ? { targets: [0] } : { targets: [0], label } });
+}
+
+function add(report: TaskReport, req: Message, outcome: object = { status: 'ok' }, bytes = 10): void {
+  report.add(req, T0, '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', outcome, bytes);
+}
+
+test('off until the controller asks: nothing is kept or sent', () => {
+  const { reports, report } = collecting();
+  report.enabled = false;
+  add(report, request('1'));
+  report.idle();
+  report.flush();
+  assert.deepEqual([reports.length, report.waiting, report.sent], [0, 0, 0]);
+});
+
+test('the first request after a quiet moment goes out when the engine is idle; the entry carries what the record needs', () => {
+  const { reports, report } = collecting();
+  const req = request('6 * 7', 'mine');
+  add(report, req, { status: 'ok', execution_count: 1 }, 123);
+  report.idle();
+  assert.equal(reports.length, 1);
+  assert.deepEqual(reports[0], [
+    {
+      msg_id: req.header.msg_id,
+      msg_type: 'execute_request',
+      session: 'client-session',
+      submitted: req.header.date,
+      received: '2026-01-01T00:00:00.000Z',
+      started: '2026-01-01T00:00:00.001Z',
+      completed: '2026-01-01T00:00:00.002Z',
+      status: 'ok',
+      result_bytes: 123,
+      code: '6 * 7',
+      label: 'mine',
+    },
+  ]);
+  assert.equal(report.sent, 1);
+});
+
+test('within the interval, requests wait and go out together when the timer fires', async () => {
+  const { reports, report } = collecting();
+  add(report, request('a'));
+  report.idle();
+  add(report, request('b'));
+  report.idle(); // too soon after the last report: held
+  add(report, request('c'));
+  assert.equal(reports.length, 1);
+  assert.equal(report.waiting, 2);
+  await until(() => reports.length === 2, 2000, 'the timed report');
+  assert.deepEqual(reports[1].map((t) => t.code), ['b', 'c']);
+  assert.equal(report.sent, 3);
+});
+
+test(`${TASK_REPORT_MAX} waiting requests go out at once, in one report`, () => {
+  const { reports, report } = collecting();
+  add(report, request('first'));
+  report.idle();
+  for (let i = 0; i < TASK_REPORT_MAX; i++) add(report, request(String(i)));
+  assert.equal(reports.length, 2);
+  assert.equal(reports[1].length, TASK_REPORT_MAX);
+  assert.deepEqual(reports[1].slice(0, 3).map((t) => t.code), ['0', '1', '2']);
+  assert.equal(report.waiting, 0);
+});
+
+test('errors keep ename and a truncated evalue; code is truncated as the recorder does; aborted has no error', () => {
+  const { reports, report } = collecting();
+  add(report, request('x'.repeat(CODE_CHARS + 10)), { status: 'error', ename: 'TypeError', evalue: 'v'.repeat(5000), traceback: ['a'] });
+  add(report, request('y'), { status: 'aborted' });
+  report.flush();
+  const [err, aborted] = reports[0];
+  assert.equal(err.status, 'error');
+  assert.equal(err.ename, 'TypeError');
+  assert.equal(err.evalue!.length, 1024);
+  assert.equal(err.code!.length, CODE_CHARS);
+  assert.deepEqual([aborted.status, aborted.ename, aborted.evalue], ['aborted', undefined, undefined]);
+});
+
+test('with no controller connection the report is dropped and not counted', () => {
+  const { reports, report } = collecting(false);
+  add(report, request('1'));
+  report.flush();
+  assert.deepEqual([reports.length, report.sent, report.waiting], [1, 0, 0]);
+});
