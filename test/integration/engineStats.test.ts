@@ -54,7 +54,8 @@ test('node and python engines report their host, memory and CPU in status; the C
       await until(
         async () => {
           const s = (await engineInfo(tc.rc, id)).stats!;
-          if (Date.parse(s.at) > Date.parse(idle.at) && s.cpu >= 25 && s.cpu > idle.cpu + 15) busy = s;
+          // A spinning engine on a machine busy with other test files may get less than half a core.
+          if (Date.parse(s.at) > Date.parse(idle.at) && s.cpu >= 15 && s.cpu > idle.cpu + 10) busy = s;
           return busy !== undefined;
         },
         8000,

@@ -122,6 +122,20 @@ test('task records: every request kind, one record per engine, times in order; d
   }
 });
 
+test('the SQLite worker thread runs at nice 19 (Linux), the controller\'s own loop at its usual priority', { skip: process.platform !== 'linux' && 'thread priorities are read from /proc (Linux only)' }, async () => {
+  const tc = await startTestCluster({ n: 1 });
+  try {
+    const pid = tc.rc.controllerPid;
+    const niceOf = (tid: string) => Number(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[16]);
+    // The worker starts with the controller; poll until its thread shows up with its priority set.
+    const niced = () => fs.readdirSync(`/proc/${pid}/task`).filter((tid) => niceOf(tid) === 19);
+    await until(() => niced().length === 1, 5000, 'one thread of the controller at nice 19');
+    assert.equal(niceOf(String(pid)), 0, 'the main thread keeps its priority');
+  } finally {
+    await tc.stop();
+  }
+});
+
 test('task records of load-balanced tasks: each attempt of a retried task, and a task the scheduler failed before sending it; none left pending', async () => {
   const tc = await startTestCluster({ n: 2 });
   try {

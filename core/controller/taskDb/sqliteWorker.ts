@@ -4,9 +4,21 @@
  * A store that cannot open, or a write that fails (a full disk, a file gone bad), is reported
  * once as {fatal} and the controller falls back to memory (taskDb.ts).
  */
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteStore } from './sqliteStore.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './workerMessages.js';
+
+// Records are background work: on Linux, setpriority(0) is this thread alone, so the inserts give
+// way to the engines, clients and the controller's own loop on a busy machine (elsewhere it
+// would lower the whole controller, so it is left alone there).
+if (process.platform === 'linux') {
+  try {
+    os.setPriority(19);
+  } catch {
+    // not allowed here: the worker runs at the controller's priority
+  }
+}
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
