@@ -290,6 +290,18 @@ export class RequestDispatcher {
 
   // ---- incoming
 
+  /** A message the controller pushes (it answers no request): checked once, dropped with the reason when malformed. */
+  private deliverPushed<T extends 'engine_event' | 'task_events'>(type: T, msg: Message, deliver: (content: ContentMap[T]) => void): void {
+    let content: ContentMap[T];
+    try {
+      content = checkContent(type, msg.content);
+    } catch (e) {
+      this.opts.onDropped(`${type}: ${(e as Error).message}`);
+      return;
+    }
+    deliver(content);
+  }
+
   /**
    * Every message from the controller and the direct connections comes in here. Its content is
    * checked once (core/protocol/validate) where it is routed: a stream or an event here, a reply
@@ -302,28 +314,8 @@ export class RequestDispatcher {
       if (parentId !== undefined) this.onStream(msg, parentId);
       return;
     }
-    if (type === 'engine_event') {
-      let ev: ContentMap['engine_event'];
-      try {
-        ev = checkContent(type, msg.content);
-      } catch (e) {
-        this.opts.onDropped(`engine_event: ${(e as Error).message}`);
-        return;
-      }
-      this.opts.onEngineEvent(ev);
-      return;
-    }
-    if (type === 'task_events') {
-      let batch: ContentMap['task_events'];
-      try {
-        batch = checkContent(type, msg.content);
-      } catch (e) {
-        this.opts.onDropped(`task_events: ${(e as Error).message}`);
-        return;
-      }
-      this.opts.onTaskEvents(batch);
-      return;
-    }
+    if (type === 'engine_event') return this.deliverPushed(type, msg, (ev) => this.opts.onEngineEvent(ev));
+    if (type === 'task_events') return this.deliverPushed(type, msg, (batch) => this.opts.onTaskEvents(batch));
     if (parentId === undefined) return;
     const w = this.work.get(parentId);
     if (w !== undefined) this.onWorkReply(w, parentId, msg);
