@@ -108,6 +108,10 @@ export function createAppServices(opts: AppOptions): AppServices {
       listEngineSets: () => cluster.sets.list(),
       stopEngineSet: (p) => cluster.sets.stop(connection.client(), p.set),
       engineSetOutput: (p) => cluster.sets.output(connection.client(), p.set),
+      // monitor: plots, logs, events
+      getMetricsHistory: () => cluster.monitor.metrics.history(),
+      searchLogs: (p) => cluster.monitor.logs.search(p),
+      listClusterEvents: () => cluster.monitor.events.list.list(),
     },
     {
       ptyWrite: (p) => pty.write(p.data),

@@ -6,7 +6,7 @@
  * name of the field (pull.name) for the log. Unknown fields are rejected, so nothing
  * unexpected reaches a service.
  */
-import { FORM_LAUNCHERS, type ClusterForm, type FormLauncher, type InvokeName, type InvokeTypes, type KernelKind, type SendName, type SendTypes } from '../../preload/contract.js';
+import { FORM_LAUNCHERS, type ClusterForm, type FormLauncher, type InvokeName, type InvokeTypes, type KernelKind, type MonitorInvokeTypes, type SendName, type SendTypes } from '../../preload/contract.js';
 import { isIdentifier } from '../../core/client/validate.js';
 import { isLanguageName, languageNames } from '../../core/kernels/index.js';
 
@@ -32,6 +32,7 @@ const USER_WORDS: Record<string, [string | undefined, string]> = {
   slurmTime: ['slurmTime', 'the time limit'],
   slurmAccount: ['slurmAccount', 'the account'],
   set: [undefined, 'the engine set'],
+  from: [undefined, 'the log source'],
 };
 
 function wordsOf(path: string): [string | undefined, string] {
@@ -160,6 +161,19 @@ function targetsOf(v: unknown, what: string, extra: readonly string[] = []): Rec
 }
 
 type InvokeValidators = { [K in InvokeName]: (v: unknown) => InvokeTypes[K][0] };
+
+// monitor: plots, logs, events
+const monitorValidators = {
+  getMetricsHistory: (v) => none(v, 'getMetricsHistory'),
+  searchLogs: (v) => {
+    const r = record(v, 'searchLogs', ['from', 'text']);
+    const from = r.from === null || r.from === undefined ? null : str(r.from, 'searchLogs.from', LIMITS.maxName, { nonEmpty: true });
+    if (from !== null && !LOG_SOURCE.test(from)) throw new PayloadError('searchLogs.from', `must be "controller" or "engine <id>", got ${show(from)}`);
+    return { from, text: str(r.text ?? '', 'searchLogs.text', LIMITS.maxName) };
+  },
+  listClusterEvents: (v) => none(v, 'listClusterEvents'),
+} satisfies { [K in keyof MonitorInvokeTypes]: (v: unknown) => MonitorInvokeTypes[K][0] };
+const LOG_SOURCE = /^(?:controller|engine \d{1,7})$/;
 type SendValidators = { [K in SendName]: (v: unknown) => SendTypes[K] };
 
 export const invokeValidators: InvokeValidators = {
@@ -207,6 +221,7 @@ export const invokeValidators: InvokeValidators = {
   listEngineSets: (v) => none(v, 'listEngineSets'),
   stopEngineSet: (v) => setId(v, 'stopEngineSet'),
   engineSetOutput: (v) => setId(v, 'engineSetOutput'),
+  ...monitorValidators,
 };
 
 function valuePayload(v: unknown, what: string): InvokeTypes['push'][0] {

@@ -11,6 +11,7 @@ import { EngineSetList } from './engineSetList.js';
 import { EngineTable } from './engineTable.js';
 import { NamespaceOps } from './namespaceOps.js';
 import { ClusterTasks } from './clusterTasks.js';
+import { MonitorService } from './monitorService.js';
 import { TaskLog } from './taskLog.js';
 
 export type ClusterServiceOptions = ClusterConnectionOptions & { events: EventSink };
@@ -24,12 +25,15 @@ export class ClusterService {
   readonly tasks: TaskLog;
   /** Other clients' requests in the task history. */
   readonly clusterTasks: ClusterTasks;
+  /** The dashboard: plots, logs, events. */
+  readonly monitor: MonitorService;
 
   constructor(opts: ClusterServiceOptions) {
     this.tasks = new TaskLog((t) => opts.events.emit('onTaskChanged', t));
     this.table = new EngineTable(opts.events);
     this.sets = new EngineSetList(opts.events, opts.log);
-    this.connection = new ClusterConnection(opts, this.table, this.sets);
+    this.monitor = new MonitorService(opts.events, this.table);
+    this.connection = new ClusterConnection({ ...opts, spawner: this.monitor.controllerSpawner(opts.spawner) }, this.table, this.sets);
     this.engines = new EngineActions(this.connection, this.table);
     this.namespace = new NamespaceOps(this.connection, this.table, this.tasks);
     // What the engines report reaches the task history and the renderer's namespace browser.
@@ -37,10 +41,13 @@ export class ClusterService {
     this.table.onDidChangeNamespaces((ids) => opts.events.emit('onNamespacesChanged', { engines: ids }));
     this.clusterTasks = new ClusterTasks(this.tasks, opts.log);
     this.connection.onDidChangeConnection((file) => this.clusterTasks.follow(file === null ? null : this.connection.client()));
+    this.connection.onDidChangeConnection((file) => this.monitor.follow(file === null ? null : this.connection.client(), file === null ? null : this.connection.ownCluster));
+    this.sets.onDidChangeSets((sets) => this.monitor.observeSets(sets));
   }
 
   async dispose(): Promise<void> {
     await this.connection.dispose();
+    this.monitor.dispose();
     this.table.dispose();
     this.sets.dispose();
   }

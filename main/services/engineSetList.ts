@@ -5,7 +5,7 @@
  * The list goes to the renderer only when it changed.
  */
 import type { Client, EngineChange } from '../../core/index.js';
-import type { Disposable } from '../../core/events/emitter.js';
+import { Emitter, type Disposable } from '../../core/events/emitter.js';
 import type { EngineSetInfo } from '../../core/protocol/messages.js';
 import type { EngineSet, EngineSetOutput } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
@@ -47,6 +47,9 @@ export class EngineSetList {
   private sub: Disposable | null = null;
   private pollTimer: ReturnType<typeof setInterval> | null = null;
   private soon: ReturnType<typeof setTimeout> | null = null;
+  private readonly changed = new Emitter<EngineSet[]>();
+  /** The list changed (what the renderer is sent). */
+  readonly onDidChangeSets = this.changed.event;
 
   constructor(
     private readonly events: EventSink,
@@ -117,5 +120,6 @@ export class EngineSetList {
     if (text === this.shown) return;
     this.shown = text;
     this.events.emit('onEngineSetsChanged', sets);
+    this.changed.fire(sets);
   }
 }

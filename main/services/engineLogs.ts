@@ -1,0 +1,167 @@
+/**
+ * Where the Logs view's lines come from, so a user gets the whole story:
+ * - the controller's stderr, read as the app starts it (a spawner that taps the process Cluster
+ *   starts): the controller's own log, and every local engine process's own stdout and stderr,
+ *   which the controller's local launcher relays there as "[engine N] ..." (start-up, crashes,
+ *   what a library prints outside a request);
+ * - the output of requests (what code run on an engine prints), of every client: the
+ *   controller's task events say which requests finished, and their stdout and stderr are read
+ *   from its task database, at most one query at a time and BATCH_IDS requests per query.
+ * Lines reach the renderer in batches every PUSH_MS; the LogStore keeps them within caps.
+ */
+import { StringDecoder } from 'node:string_decoder';
+import type { Disposable } from '../../core/events/emitter.js';
+import type { Client, ProcessSpawner, TaskEventBatch, TaskRecord as DbRecord } from '../../core/index.js';
+import { LOG_RESULT_LINES, type LogLine, type LogQuery, type LogResult, type LogStream } from '../../preload/contract.js';
+import type { EventSink } from '../ipc/router.js';
+import { LogStore } from './logStore.js';
+
+export const PUSH_MS = 200;
+/** Requests whose output one database query reads. */
+export const BATCH_IDS = 500;
+/** Finished requests waiting for their output to be read, at most (the oldest are left out past it). */
+export const MAX_WAITING = 20_000;
+
+const ENGINE_LINE = /^\[engine (\d+)\] ?(.*)$/;
+const CONTROLLER_PREFIX = /^\[controller\] ?/;
+
+/** Splits text that comes in chunks into whole lines (a partial line waits for its end). */
+export class LineSplitter {
+  private partial = '';
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  write(text: string): void {
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop() ?? '';
+    for (const p of parts) this.onLine(p.endsWith('\r') ? p.slice(0, -1) : p);
+  }
+
+  end(): void {
+    if (this.partial) this.onLine(this.partial);
+    this.partial = '';
+  }
+}
+
+/** A spawner that hands everything the processes it starts write on stderr to `onText` as well. */
+export function tapStderr(inner: ProcessSpawner, onStart: () => { write(text: string): void; end(): void }): ProcessSpawner {
+  return {
+    start(spec) {
+      const proc = inner.start(spec);
+      const sink = onStart();
+      const decoder = new StringDecoder('utf8');
+      proc.stderr.on('data', (d: string | Buffer) => sink.write(typeof d === 'string' ? d : decoder.write(d)));
+      proc.stderr.on('close', () => sink.end());
+      return proc;
+    },
+  };
+}
+
+export class EngineLogs {
+  readonly store = new LogStore();
+  private pending: LogLine[] = [];
+  private readonly touched = new Set<string>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private rc: Client | null = null;
+  private sub: Disposable | null = null;
+  /** Finished requests (msg_id) whose output is still to be read. */
+  private waiting = new Set<string>();
+  private reading = false;
+  private noDbSaid = false;
+
+  constructor(private readonly events: EventSink) {}
+
+  /** What the controller process writes on stderr: its log, and its local engines' output. */
+  controllerStderr(): LineSplitter {
+    return new LineSplitter((line) => {
+      const m = ENGINE_LINE.exec(line);
+      if (m) this.add(`engine ${m[1]}`, 'process', m[2]);
+      else if (line.trim() !== '') this.add('controller', 'log', line.replace(CONTROLLER_PREFIX, ''));
+    });
+  }
+
+  /** Output a request printed on engine `id`. */
+  requestOutput(id: number, stream: 'stdout' | 'stderr', text: string): void {
+    const lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    for (const l of lines) this.add(`engine ${id}`, stream, l);
+  }
+
+  /** A note of the app's own about the logs (in the controller's source). */
+  note(text: string): void {
+    this.add('controller', 'log', `(app) ${text}`);
+  }
+
+  search(q: LogQuery): LogResult {
+    return this.store.search(q);
+  }
+
+  /** Reads the output of `rc`'s finished requests from now on (null: none). */
+  follow(rc: Client | null): void {
+    this.sub?.dispose();
+    this.sub = null;
+    this.waiting = new Set();
+    this.rc = rc;
+    if (rc) this.sub = rc.onTaskEvents((b) => this.finished(b));
+  }
+
+  dispose(): void {
+    this.follow(null);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private finished(b: TaskEventBatch): void {
+    for (const e of b.events) if (e.event === 'finished' && e.engine_id !== null) this.waiting.add(e.msg_id);
+    if (this.waiting.size > MAX_WAITING) {
+      const over = this.waiting.size - MAX_WAITING;
+      this.waiting = new Set([...this.waiting].slice(over));
+      this.note(`the output of ${over} requests was not read: they finished faster than it could be`);
+    }
+    void this.readOutput();
+  }
+
+  private async readOutput(): Promise<void> {
+    if (this.reading) return;
+    this.reading = true;
+    try {
+      while (this.waiting.size > 0 && this.rc && !this.rc.isClosed) {
+        const rc = this.rc;
+        const ids = [...this.waiting].slice(0, BATCH_IDS);
+        for (const id of ids) this.waiting.delete(id);
+        let records: Partial<DbRecord>[];
+        try {
+          records = await rc.dbQuery({ msg_id: { $in: ids } }, ['msg_id', 'engine_id', 'stdout', 'stderr', 'completed']);
+        } catch (e) {
+          if (!this.noDbSaid && this.rc === rc && !rc.isClosed) this.note(`requests' output cannot be shown: ${(e as Error).message}`);
+          this.noDbSaid = true;
+          continue;
+        }
+        if (this.rc !== rc) break;
+        records.sort((a, b) => String(a.completed ?? '').localeCompare(String(b.completed ?? '')));
+        for (const r of records) {
+          if (typeof r.engine_id !== 'number') continue;
+          if (r.stdout) this.requestOutput(r.engine_id, 'stdout', r.stdout);
+          if (r.stderr) this.requestOutput(r.engine_id, 'stderr', r.stderr);
+        }
+      }
+    } finally {
+      this.reading = false;
+    }
+  }
+
+  private add(source: string, stream: LogStream, text: string): void {
+    this.pending.push(this.store.add(source, stream, text));
+    this.touched.add(source);
+    this.timer ??= setTimeout(() => this.push(), PUSH_MS);
+  }
+
+  private push(): void {
+    this.timer = null;
+    // A renderer shows LOG_RESULT_LINES at most: a burst beyond is not sent (the counts in `sources` still say what is kept).
+    const sources = [...this.touched].map((s) => this.store.source(s)).filter((s) => s !== undefined);
+    const lines = this.pending.length > LOG_RESULT_LINES ? this.pending.slice(-LOG_RESULT_LINES) : this.pending;
+    this.pending = [];
+    this.touched.clear();
+    this.events.emit('onLogLines', { lines, sources });
+  }
+}
