@@ -14,6 +14,8 @@ export default defineConfig({
     target: 'chrome120',
     sourcemap: true,
     chunkSizeWarningLimit: 2000,
+    // The app, and the dashboard views on a page of their own.
+    rolldownOptions: { input: { index: fileURLToPath(new URL('./renderer/index.html', import.meta.url)), dashboard: fileURLToPath(new URL('./renderer/dashboard.html', import.meta.url)) } },
   },
   server: { host: '127.0.0.1' },
 });

@@ -391,6 +391,12 @@ export function logLineMatches(line: Pick<LogLine, 'source' | 'text'>, q: LogQue
   return q.text === '' || line.text.toLowerCase().includes(q.text.toLowerCase());
 }
 
+/** Orders log sources: 'controller' first, then engines by id. */
+export function compareLogSources(a: string, b: string): number {
+  const n = (s: string) => (s === 'controller' ? -1 : Number(s.replace(/^engine /, '')));
+  return n(a) - n(b) || a.localeCompare(b);
+}
+
 export type ClusterEventKind =
   | 'connected'
   | 'registered'

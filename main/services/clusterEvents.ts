@@ -111,7 +111,8 @@ export class ClusterEvents {
     this.timer = null;
   }
 
-  private observe(e: EngineInfo): void {
+  /** What the controller says of an engine now (compared with what it said before). */
+  observe(e: EngineInfo): void {
     const prev = this.engines.get(e.id);
     this.engines.set(e.id, { state: e.state, pid: e.pid, restarts: e.restarts, resumed: e.resumed });
     const opts = { engine: e.id };

@@ -3,7 +3,7 @@
  * bytes per source, and bytes over all sources; the oldest lines go first and are counted, so
  * the view can say "N lines dropped". Pure bookkeeping and search, no I/O.
  */
-import { LOG_RESULT_LINES, logLineMatches, type LogLine, type LogQuery, type LogResult, type LogSource, type LogStream } from '../../preload/contract.js';
+import { compareLogSources, LOG_RESULT_LINES, logLineMatches, type LogLine, type LogQuery, type LogResult, type LogSource, type LogStream } from '../../preload/contract.js';
 
 export interface LogCaps {
   /** Per source. */
@@ -93,7 +93,7 @@ export class LogStore {
   }
 
   list(): LogSource[] {
-    return [...this.sources.values()].map((s) => s.summary()).sort(bySourceName);
+    return [...this.sources.values()].map((s) => s.summary()).sort((a, b) => compareLogSources(a.source, b.source));
   }
 
   get bytes(): number {
@@ -114,10 +114,4 @@ export class LogStore {
     this.sources.clear();
     this.total = 0;
   }
-}
-
-/** 'controller' first, then engines by id. */
-function bySourceName(a: LogSource, b: LogSource): number {
-  const n = (s: string) => (s === 'controller' ? -1 : Number(s.replace(/^engine /, '')));
-  return n(a.source) - n(b.source) || a.source.localeCompare(b.source);
 }
