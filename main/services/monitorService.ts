@@ -21,7 +21,8 @@ export class MonitorService {
       table
         .engineRows()
         .filter((r) => r.state !== 'dead')
-        .map((r) => ({ id: r.id, cpu: r.cpu, rss: r.rss })),
+        .map((r) => ({ id: r.id, cpu: r.cpu, rss: r.rss }))
+        .sort((a, b) => a.id - b.id),
     );
     this.logs = new EngineLogs(sink);
     this.events = new ClusterEvents(sink);
