@@ -63,8 +63,8 @@ export class EngineLogs {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private rc: Client | null = null;
   private sub: Disposable | null = null;
-  /** Finished requests (msg_id) whose output is still to be read. */
-  private waiting = new Set<string>();
+  /** Finished requests whose output is still to be read: msg_id -> the engines whose part finished. */
+  private waiting = new Map<string, Set<number>>();
   private reading = false;
   private noDbSaid = false;
 
@@ -99,7 +99,7 @@ export class EngineLogs {
   follow(rc: Client | null): void {
     this.sub?.dispose();
     this.sub = null;
-    this.waiting = new Set();
+    this.waiting = new Map();
     this.rc = rc;
     if (rc) this.sub = rc.onTaskEvents((b) => this.finished(b));
   }
@@ -111,10 +111,15 @@ export class EngineLogs {
   }
 
   private finished(b: TaskEventBatch): void {
-    for (const e of b.events) if (e.event === 'finished' && e.engine_id !== null) this.waiting.add(e.msg_id);
+    for (const e of b.events) {
+      if (e.event !== 'finished' || e.engine_id === null) continue;
+      const engines = this.waiting.get(e.msg_id);
+      if (engines) engines.add(e.engine_id);
+      else this.waiting.set(e.msg_id, new Set([e.engine_id]));
+    }
     if (this.waiting.size > MAX_WAITING) {
       const over = this.waiting.size - MAX_WAITING;
-      this.waiting = new Set([...this.waiting].slice(over));
+      for (const id of [...this.waiting.keys()].slice(0, over)) this.waiting.delete(id);
       this.note(`the output of ${over} requests was not read: they finished faster than it could be`);
     }
     void this.readOutput();
@@ -126,11 +131,11 @@ export class EngineLogs {
     try {
       while (this.waiting.size > 0 && this.rc && !this.rc.isClosed) {
         const rc = this.rc;
-        const ids = [...this.waiting].slice(0, BATCH_IDS);
-        for (const id of ids) this.waiting.delete(id);
+        const batch = new Map([...this.waiting].slice(0, BATCH_IDS));
+        for (const id of batch.keys()) this.waiting.delete(id);
         let records: Partial<DbRecord>[];
         try {
-          records = await rc.dbQuery({ msg_id: { $in: ids } }, ['msg_id', 'engine_id', 'stdout', 'stderr', 'completed']);
+          records = await rc.dbQuery({ msg_id: { $in: [...batch.keys()] } }, ['msg_id', 'engine_id', 'stdout', 'stderr', 'completed']);
         } catch (e) {
           if (!this.noDbSaid && this.rc === rc && !rc.isClosed) this.note(`requests' output cannot be shown: ${(e as Error).message}`);
           this.noDbSaid = true;
@@ -139,7 +144,8 @@ export class EngineLogs {
         if (this.rc !== rc) break;
         records.sort((a, b) => String(a.completed ?? '').localeCompare(String(b.completed ?? '')));
         for (const r of records) {
-          if (typeof r.engine_id !== 'number') continue;
+          // Only the engines whose part finished now: another engine's part was read when it finished.
+          if (typeof r.engine_id !== 'number' || !batch.get(r.msg_id ?? '')?.has(r.engine_id)) continue;
           if (r.stdout) this.requestOutput(r.engine_id, 'stdout', r.stdout);
           if (r.stderr) this.requestOutput(r.engine_id, 'stderr', r.stderr);
         }

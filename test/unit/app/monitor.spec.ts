@@ -242,6 +242,17 @@ describe('the dashboard fed by a real cluster', () => {
     expect(found.map((l) => `${l.source}/${l.stream}`).sort()).toEqual(['engine 0/stdout', 'engine 1/stdout']);
   }, 30_000);
 
+  it("a request whose engines finish apart shows each engine's output once", async () => {
+    const rc = svc.connection.client();
+    await rc.view([0]).push({ delay: 0 });
+    await rc.view([1]).push({ delay: 1500 });
+    await rc.view([0, 1]).execute('const t0 = Date.now(); while (Date.now() - t0 < delay); console.log("apart " + delay)');
+    await pollFor(() => svc.monitor.logs.search({ from: 'engine 1', text: 'apart 1500' }).lines.length > 0);
+    // Engine 1's part is read after engine 0's, in another query: a record read twice would show here now.
+    const lines = svc.monitor.logs.search({ from: null, text: 'apart' }).lines.map((l) => `${l.source}: ${l.text}`);
+    expect(lines).toEqual(['engine 0: apart 0', 'engine 1: apart 1500']);
+  }, 30_000);
+
   it('a stopped engine leaves, a restarted one comes back, and the timeline says so', async () => {
     await svc.engines.restartEngine(1);
     await pollFor(() => svc.monitor.events.list.list().some((e) => e.kind === 'restarted' && e.engine === 1));
