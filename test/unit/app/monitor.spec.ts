@@ -253,6 +253,19 @@ describe('the dashboard fed by a real cluster', () => {
     expect(lines).toEqual(['engine 0: apart 0', 'engine 1: apart 1500']);
   }, 30_000);
 
+  it('a killed controller: the timeline says it exited (how) and was restarted, and the engines resumed', async () => {
+    const old = svc.connection.ownCluster!.controllerPid;
+    process.kill(old, 'SIGKILL');
+    const events = await pollFor(() => {
+      const l = svc.monitor.events.list.list();
+      return l.some((e) => e.kind === 'controller-restarted') && l.some((e) => e.kind === 'resumed') ? l : null;
+    }, 30_000);
+    const exited = events.find((e) => e.kind === 'controller-exited')!;
+    expect(exited.text).toBe(`the controller (pid ${old}) exited`);
+    expect(exited.cause).toMatch(/SIGKILL/);
+    expect(events.find((e) => e.kind === 'controller-restarted')!.text).toBe(`the controller was restarted (pid ${svc.connection.ownCluster!.controllerPid})`);
+  }, 40_000);
+
   it('a stopped engine leaves, a restarted one comes back, and the timeline says so', async () => {
     await svc.engines.restartEngine(1);
     await pollFor(() => svc.monitor.events.list.list().some((e) => e.kind === 'restarted' && e.engine === 1));
