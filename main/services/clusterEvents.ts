@@ -139,6 +139,8 @@ export class ClusterEvents {
   }
 
   private controller(e: ControllerEvent): void {
+    // A new controller numbers its engine sets afresh.
+    if (e.event === 'restarted') this.sets.clear();
     if (e.event === 'exited') this.add('controller-exited', `the controller (pid ${e.pid}) exited`, { cause: e.reason });
     else if (e.event === 'restarted') this.add('controller-restarted', `the controller was restarted (pid ${e.pid})`, { cause: e.reason });
     else this.add('controller-lost', 'the controller is gone and was not restarted', { cause: e.reason });

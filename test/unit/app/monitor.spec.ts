@@ -277,4 +277,18 @@ describe('the dashboard fed by a real cluster', () => {
     expect(kinds.slice(0, 4)).toEqual(expect.arrayContaining(['registered:0', 'registered:1', 'set-started:set-1']));
     expect(got.onClusterEvents?.flat().length).toBeGreaterThan(0);
   }, 30_000);
+
+  it('engine sets added after a controller restart start, and end with a reason', async () => {
+    // The restarted controller numbers its sets from 1 again: set-1 is a new set.
+    await svc.engines.addEngines({ n: 1, kind: 'node' });
+    const started = await pollFor(() => {
+      const l = svc.monitor.events.list.list().filter((e) => e.kind === 'set-started' && e.set === 'set-1');
+      return l.length === 2 ? l : null;
+    });
+    expect(started.map((e) => e.text)).toEqual(['set-1: 2 node engines through local started', 'set-1: 1 node engine through local started']);
+    await svc.sets.stop(svc.connection.client(), 'set-1');
+    const ended = await pollFor(() => svc.monitor.events.list.list().find((e) => e.kind === 'set-ended' && e.set === 'set-1'));
+    expect(ended.text).toBe('set-1: 1 node engine through local ended');
+    expect(ended.cause).toBeTruthy();
+  }, 30_000);
 });
