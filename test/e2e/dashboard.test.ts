@@ -61,7 +61,8 @@ function suite(): void {
     await page.getByTestId('logs-filter').fill('needle-42');
     const rows = await until('the printed line of both engines in the search', async () => {
       const found = await page.$$eval('[data-testid=dashboard-logs] [data-seq]', (rs) => rs.map((r) => `${r.getAttribute('data-source')}|${r.classList.contains('stdout') ? 'stdout' : ''}|${r.querySelector('.text')?.textContent}`));
-      return found.length === 2 ? found.sort() : null;
+      // The list shows what it had until the search answers: wait for the answer (every row a match).
+      return found.length === 2 && found.every((f) => f.includes('needle-42')) ? found.sort() : null;
     });
     assert.deepEqual(rows, ['engine 0|stdout|needle-42 from a script', 'engine 1|stdout|needle-42 from a script']);
     // The search narrows: the stderr line is not among them; choosing a source narrows further.
