@@ -264,6 +264,10 @@ describe('the dashboard fed by a real cluster', () => {
     expect(exited.text).toBe(`the controller (pid ${old}) exited`);
     expect(exited.cause).toMatch(/SIGKILL/);
     expect(events.find((e) => e.kind === 'controller-restarted')!.text).toBe(`the controller was restarted (pid ${svc.connection.ownCluster!.controllerPid})`);
+    // The app's client is back and sees both engines before the next test asks anything of them.
+    const rc = svc.connection.client();
+    expect(await rc.waitConnected(20_000)).toBe(true);
+    await pollFor(() => rc.ids.length === 2 && rc.engines.every((e) => e.state === 'idle'), 20_000);
   }, 40_000);
 
   it('a stopped engine leaves, a restarted one comes back, and the timeline says so', async () => {
