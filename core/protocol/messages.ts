@@ -192,6 +192,8 @@ export interface TaskDbStatus {
   evicted: number;
   /** Direct requests engines reported in task_report messages since the controller started. */
   reported?: number;
+  /** Records (and stored values, kept requests) dropped before they were written, because they came faster than the database wrote them. */
+  dropped?: number;
 }
 
 /**

@@ -248,10 +248,14 @@ function fillsUp(file: string): { statuses: { backend: string; rows: number; fal
       submitted: at, received: at, started: at, completed: at, ename: null, evalue: null, traceback: null, result_bytes: 10, stdout: 'out', stderr: '' });
     const wait = (ms) => new Promise((r) => setTimeout(r, ms));
     let i = 0;
-    for (let round = 0; round < 200 && db.status().backend === 'sqlite'; round++) {
-      db.write(Array.from({ length: 50 }, () => rec(++i)), []);
+    const batch = () => db.write(Array.from({ length: 50 }, () => rec(++i)), []);
+    const until = Date.now() + 30_000;
+    batch();
+    while (db.status().rows === 0 && db.status().backend === 'sqlite' && Date.now() < until) await wait(10);
+    console.log(JSON.stringify(db.status()));
+    while (db.status().backend === 'sqlite' && Date.now() < until) {
+      batch();
       await wait(10);
-      console.log(JSON.stringify(db.status()));
     }
     db.write([rec(++i)], []);
     console.log(JSON.stringify({ ...db.status(), history: await db.history() }));
@@ -309,6 +313,22 @@ test('TaskDb: a lock left by a controller killed mid-write is cleared when its p
     await third.close();
   } finally {
     child.kill('SIGKILL');
+    t.done();
+  }
+});
+
+test('TaskDb (sqlite): a flood of records faster than the worker writes them is held within its limits; the oldest waiting are dropped and counted in the status', async () => {
+  const t = tmpFile();
+  try {
+    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 1e6, maxBytes: 1e9 }, writeLimits: { inFlight: 100, held: 1000, heldBytes: 1 << 30 } });
+    // One synchronous burst: the worker cannot acknowledge a batch until this loop gives way.
+    for (let b = 0; b < 50; b++) db.write(Array.from({ length: 100 }, (_, k) => record(b * 100 + k + 1)), []);
+    assert.equal(db.status().dropped, 5000 - 100 - 1000);
+    await until(() => db.status().rows === 1100, 10_000, 'the held records written');
+    const ids = await db.history();
+    assert.deepEqual([ids[0], ids[99], ids[100], ids.at(-1)], ['m1', 'm100', 'm4001', 'm5000'], 'the first batch, then the newest');
+    await db.close();
+  } finally {
     t.done();
   }
 });
