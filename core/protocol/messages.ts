@@ -218,6 +218,9 @@ export interface DirectTaskEntry {
   /** As the recorder keeps it: code, function source or names, truncated. */
   code: string | null;
   label: string | null;
+  /** What it printed, each stream capped by the engine (16 KiB characters); absent when it printed nothing. */
+  stdout?: string;
+  stderr?: string;
 }
 
 /** Where the controller listens (status_reply.listen): `location` is the address written into connection files. */

@@ -262,8 +262,8 @@ export class Recorder {
       evalue: error ? (t.evalue ?? null) : null,
       traceback: null,
       result_bytes: t.result_bytes,
-      stdout: '',
-      stderr: '',
+      stdout: t.stdout ?? '',
+      stderr: t.stderr ?? '',
     };
   }
 
