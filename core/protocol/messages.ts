@@ -506,6 +506,8 @@ export type BalancedSpec = {
   /** With after/follow: a failed dependency makes this task fail with ImpossibleDependency. */
   success_only?: boolean;
   label?: string;
+  /** Keep its result in the task database too, for rc.getResult from any client (section 15). */
+  store?: boolean;
   /** Only engines of this kernel (EngineInfo.kernel) may run it: the language its function is written in. */
   kernel?: KernelKind;
   /** How direct requests named in after/follow ended, as the client that sent them saw them (the controller does not track direct requests). */
