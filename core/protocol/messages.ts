@@ -198,9 +198,10 @@ export interface TaskDbStatus {
 
 /**
  * One direct request an engine answered (task_report, protocol section 13): the controller never
- * sees these, so the engine tells it. Times are ISO 8601; `received` is the engine's.
+ * sees these, so the engine tells it. Times are ISO 8601; `received` is the engine's. `stdout` and
+ * `stderr`: what it printed, each capped by the engine (16 KiB characters); absent when it printed nothing.
  */
-export interface DirectTaskEntry {
+export interface DirectTaskEntry extends Partial<Pick<TaskRecord, 'stdout' | 'stderr'>> {
   msg_id: string;
   msg_type: string;
   /** The client's session (the request's header.session). */
@@ -218,9 +219,6 @@ export interface DirectTaskEntry {
   /** As the recorder keeps it: code, function source or names, truncated. */
   code: string | null;
   label: string | null;
-  /** What it printed, each stream capped by the engine (16 KiB characters); absent when it printed nothing. */
-  stdout?: string;
-  stderr?: string;
 }
 
 /** Where the controller listens (status_reply.listen): `location` is the address written into connection files. */
@@ -506,7 +504,7 @@ export type BalancedSpec = {
   /** With after/follow: a failed dependency makes this task fail with ImpossibleDependency. */
   success_only?: boolean;
   label?: string;
-  /** Keep its result in the task database too, for rc.getResult from any client (section 15). */
+  /** Keep its answers in the task database (section 15). */
   store?: boolean;
   /** Only engines of this kernel (EngineInfo.kernel) may run it: the language its function is written in. */
   kernel?: KernelKind;
