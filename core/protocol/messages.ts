@@ -192,8 +192,7 @@ export interface TaskDbStatus {
   evicted: number;
   /** Direct requests engines reported in task_report messages since the controller started. */
   reported?: number;
-  /** Records (and stored values, kept requests) dropped before they were written, because they came faster than the database wrote them. */
-  dropped?: number;
+  dropped?: number; // records (stored values, kept requests) dropped unwritten: they came faster than the database wrote them
 }
 
 /**
@@ -504,8 +503,7 @@ export type BalancedSpec = {
   /** With after/follow: a failed dependency makes this task fail with ImpossibleDependency. */
   success_only?: boolean;
   label?: string;
-  /** Keep its answers in the task database (section 15). */
-  store?: boolean;
+  store?: boolean; // keep its answers in the task database (section 15)
   /** Only engines of this kernel (EngineInfo.kernel) may run it: the language its function is written in. */
   kernel?: KernelKind;
   /** How direct requests named in after/follow ended, as the client that sent them saw them (the controller does not track direct requests). */
