@@ -1,6 +1,7 @@
 /**
  * A single scenario on a small local cluster, for profiling (not part of `npm run bench`):
  *   node --import tsx bench/profile.ts rtt|async|lb|push|pull|execute [--kind node|python] [--n 1] [--reps N]
+ * [--db sqlite|memory|none]
  * (lb: load-balanced applyAsync bursts of 2,000, as lb_async_throughput; use --n 4, and --hwm N for the controller's)
  * Start it with NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR' to profile the client, controller
  * and node engines at once (the cluster inherits the environment), or attach perf/strace by pid
@@ -16,13 +17,13 @@ import { hwmSpawner } from './lbScenarios.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { kind: { type: 'string', default: 'node' }, n: { type: 'string', default: '1' }, reps: { type: 'string', default: '2000' }, mb: { type: 'string', default: '128' }, hwm: { type: 'string' } },
+  options: { kind: { type: 'string', default: 'node' }, n: { type: 'string', default: '1' }, reps: { type: 'string', default: '2000' }, mb: { type: 'string', default: '128' }, hwm: { type: 'string' }, db: { type: 'string', default: 'sqlite' } },
 });
 const kind = values.kind as KernelKind;
 const scenario = positionals[0] ?? 'rtt';
 const reps = Number(values.reps);
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-prof-'));
-const cluster = await Cluster.start({ n: Number(values.n), engine: kind, dir, profile: 'prof', spawner: hwmSpawner(values.hwm === undefined ? undefined : Number(values.hwm)) });
+const cluster = await Cluster.start({ n: Number(values.n), engine: kind, dir, profile: 'prof', spawner: hwmSpawner(values.hwm === undefined ? undefined : Number(values.hwm)), db: values.db as 'sqlite' | 'memory' | 'none' });
 const rc = await cluster.connect();
 console.error(JSON.stringify({ client: process.pid, controller: cluster.controllerPid, engines: rc.engines.map((e) => e.pid) }));
 const noop = kind === 'node' ? '() => null' : 'lambda: None';

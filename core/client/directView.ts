@@ -26,6 +26,7 @@ interface Resolved {
   bare: boolean;
   block: boolean;
   timeoutMs: number | undefined;
+  store: boolean;
 }
 
 /**
@@ -44,6 +45,8 @@ export class DirectView<One extends boolean = boolean> {
   block = false;
   /** Default for calls without a `timeoutMs` option (undefined: no time limit). See CallOptions.timeoutMs. */
   timeoutMs: number | undefined = undefined;
+  /** Default for calls without a `store` option (apply and map take it from here). See CallOptions.store. */
+  store = false;
 
   /** Made by client.view(). */
   constructor(
@@ -326,7 +329,7 @@ export class DirectView<One extends boolean = boolean> {
     if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || !Number.isFinite(timeoutMs))) {
       throw new TypeError(`${method}: the view's timeoutMs must be a number of milliseconds > 0, got ${show(timeoutMs)}`);
     }
-    return { ids, bare, block: o?.block ?? this.block, timeoutMs };
+    return { ids, bare, block: o?.block ?? this.block, timeoutMs, store: o?.store ?? this.store };
   }
 
   private deliver<R>(result: AsyncResult<R>, block: boolean): Promise<R> | AsyncResult<R> {
@@ -344,7 +347,7 @@ export class DirectView<One extends boolean = boolean> {
     method = wireMethod(msgType),
   ): AsyncResult<R> {
     return this.track(method, r, finalize, (tracker) => {
-      this.host.submit([{ msgType, method, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker) }]);
+      this.host.submit([{ msgType, method, content: content as never, buffers, targets: r.ids, sink: tracker, slots: r.ids.map((_, i) => i), decode: decoder(tracker), store: r.store }]);
     });
   }
 
@@ -360,7 +363,7 @@ export class DirectView<One extends boolean = boolean> {
   ): AsyncResult<R> {
     return this.track(method, r, finalize, (tracker) => {
       const decode = decoder(tracker);
-      this.host.submit(r.ids.map((id, i) => ({ msgType, method, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place })));
+      this.host.submit(r.ids.map((id, i) => ({ msgType, method, content: messages[i].content as never, buffers: messages[i].buffers, targets: [id], sink: tracker, slots: [i], decode, place, store: r.store })));
     });
   }
 

@@ -118,12 +118,14 @@ export class RequestDispatcher {
     const prepared = list.map((s) => {
       // A single-engine request in a quick direct conversation asks the engine to poll after replying
       // (encoded so once: a request that goes through the controller anyway is not polled for).
-      const poll = s.targets.length === 1 && this.conversation.isQuick && this.links?.isReady(s.targets[0]) === true;
+      const poll = s.store !== true && s.targets.length === 1 && this.conversation.isQuick && this.links?.isReady(s.targets[0]) === true;
       return encodeWork(s, this.session, signer, poll);
     });
     this.refuseTooLarge(prepared);
     for (const { s, msgId, date, frame } of prepared) {
       const w = pendingWork('held', msgId, date, s.targets, s.slots, s.sink, s.method ?? s.msgType.replace(/_request$/, ''), workReplyOf(s.msgType), s.decode, frame, s.place);
+      // Stored by the controller: it must see the reply.
+      if (s.store === true) w.viaController = true;
       this.work.set(msgId, w);
       this.route(w);
     }
@@ -167,7 +169,7 @@ export class RequestDispatcher {
   private route(w: PendingWork): void {
     const { targets } = w;
     const blocked = this.gate.isBlocked(targets);
-    const direct = blocked ? undefined : this.directLinkFor(targets);
+    const direct = blocked || w.viaController === true ? undefined : this.directLinkFor(targets);
     const path: Path | null = direct !== undefined ? 'direct' : !blocked && targets.every((t) => this.gate.allows(t, 'controller')) ? 'controller' : null;
     if (path === null) {
       w.path = 'held';

@@ -39,6 +39,8 @@ export interface BalancedFlags {
   successOnly?: boolean;
   /** A name for the task, kept with it on the controller. */
   label?: string;
+  /** Keep its result in the controller's task database too, for rc.getResult from any client (also after a restart with --db sqlite). */
+  store?: boolean;
 }
 
 export interface MapOptions extends BalancedFlags {
@@ -65,7 +67,7 @@ export interface ImapOptions extends BalancedFlags {
 
 type Fn = ((...args: never[]) => unknown) | string;
 
-const FLAG_KEYS = ['block', 'retries', 'timeoutMs', 'after', 'follow', 'successOnly', 'label'] as const;
+const FLAG_KEYS = ['block', 'retries', 'timeoutMs', 'after', 'follow', 'successOnly', 'label', 'store'] as const;
 const MAP_KEYS = new Set<string>([...FLAG_KEYS, 'chunksize', 'ordered']);
 const IMAP_KEYS = new Set<string>([...FLAG_KEYS, 'ordered', 'maxOutstanding']);
 /** The flags of a call with its own options (their keys were checked where they came in). */
@@ -79,6 +81,7 @@ export class LoadBalancedView {
   follow: Dependency | undefined = undefined;
   successOnly = false;
   label: string | undefined = undefined;
+  store = false;
   private readonly pool: number[] | undefined;
 
   /**
@@ -299,7 +302,7 @@ export class LoadBalancedView {
   // ---- internals
 
   private flags(): BalancedFlags {
-    return { block: this.block, retries: this.retries, timeoutMs: this.timeoutMs, after: this.after, follow: this.follow, successOnly: this.successOnly, label: this.label };
+    return { block: this.block, retries: this.retries, timeoutMs: this.timeoutMs, after: this.after, follow: this.follow, successOnly: this.successOnly, label: this.label, store: this.store };
   }
 
   /**
@@ -317,6 +320,7 @@ export class LoadBalancedView {
     if (deps?.follow) b.follow = deps.follow;
     if (f.successOnly) b.success_only = true;
     if (f.label !== undefined) b.label = f.label;
+    if (f.store) b.store = true;
     if (kernel !== undefined) b.kernel = kernel;
     return [b, deps];
   }
@@ -405,6 +409,7 @@ function checkFlags(method: string, f: object, allowed: ReadonlySet<string>): Re
   if (o.timeoutMs !== undefined && (typeof o.timeoutMs !== 'number' || !(o.timeoutMs > 0) || !Number.isFinite(o.timeoutMs))) throw bad('timeoutMs', 'a number of milliseconds > 0');
   if (o.successOnly !== undefined && typeof o.successOnly !== 'boolean') throw bad('successOnly', 'true or false');
   if (o.label !== undefined && typeof o.label !== 'string') throw bad('label', 'a string');
+  if (o.store !== undefined && typeof o.store !== 'boolean') throw bad('store', 'true or false');
   if (o.after !== undefined) msgIdsOf(`${method}: after`, o.after as Dependency);
   if (o.follow !== undefined) msgIdsOf(`${method}: follow`, o.follow as Dependency);
   return o;

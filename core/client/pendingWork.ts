@@ -19,6 +19,8 @@ export interface PendingWork {
   readonly waiting: Set<number>;
   /** The encoded request, until it is sent. */
   frame: WorkFrame | null;
+  /** Never on a direct connection (metadata.store: the controller keeps its result). */
+  viaController?: true;
   sink: ResultSink;
   method: string;
   /** The reply type its engines answer with. */

@@ -43,6 +43,8 @@ export interface WorkSubmission<T extends WorkRequestType = WorkRequestType> {
   decode: ReplyDecoder;
   /** Where the buffers of a large reply for a slot go (gather); null or absent: their own memory. */
   place?: (slot: number, rest: readonly number[]) => (Buffer | undefined)[] | null;
+  /** Keep the result in the controller's task database (metadata.store): sent through the controller. */
+  store?: boolean;
 }
 
 /**

@@ -17,6 +17,12 @@ export interface CallOptions {
    * The engines stay up, with their namespaces. Default: the view's `timeoutMs`.
    */
   timeoutMs?: number;
+  /**
+   * For this call only: the controller keeps its result in the task database too (within its
+   * byte cap), so rc.getResult(msgId) from any client returns it, also after a controller
+   * restart with --db sqlite. The request goes through the controller, not a direct connection.
+   */
+  store?: boolean;
 }
 
 export interface ExecuteOptions extends CallOptions {
@@ -57,7 +63,9 @@ export function checkOptions(method: string, opts: CallOptions | undefined): Cal
   if (opts.timeoutMs !== undefined && (typeof opts.timeoutMs !== 'number' || !(opts.timeoutMs > 0) || !Number.isFinite(opts.timeoutMs))) {
     throw new TypeError(`${method}: timeoutMs must be a number of milliseconds > 0, got ${show(opts.timeoutMs)}`);
   }
+  if (opts.store !== undefined && typeof opts.store !== 'boolean') throw new TypeError(`${method}: store must be true or false, got ${show(opts.store)}`);
   const out: CallOptions = {};
+  if (opts.store === true) out.store = true;
   if (opts.targets !== undefined) out.targets = checkTargetsShape(opts.targets);
   if (opts.block !== undefined) out.block = opts.block;
   if (opts.timeoutMs !== undefined) out.timeoutMs = opts.timeoutMs;

@@ -20,6 +20,7 @@ export interface EncodedWork<S> {
 /** `poll`: ask the engine to poll after replying (a quick direct conversation, transport/spin). */
 export function encodeWork<S extends WorkSubmission>(s: S, session: string, signer: Signer, poll: boolean): EncodedWork<S> {
   const metadata: Metadata = poll ? { targets: [...s.targets], poll: true } : { targets: [...s.targets] };
+  if (s.store === true) metadata.store = true;
   return encodeRequest(s, metadata, session, signer);
 }
 

@@ -251,7 +251,7 @@ export class WorkRouter {
         return;
       }
       if (!this.countOutput(e, parentId!, p, text)) return;
-      this.d.recorder.output(e.id, msg);
+      this.d.recorder.output(e.id, msg, parts);
     }
     this.forward(e, p, parts, isReply);
     if (isReply) this.answered(e, parentId!);

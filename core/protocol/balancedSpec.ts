@@ -41,7 +41,7 @@ export function checkBalanced(msgType: string, metadata: Message['metadata']): B
   const b = metadata.balanced as unknown;
   if (!BALANCEABLE.has(msgType)) throw new WireError(`${msgType} cannot be load-balanced: only apply_request and execute_request can (send it with metadata.targets)`, 'ValueError');
   if (metadata.targets !== undefined) throw new WireError('a load-balanced request (metadata.balanced) must not name metadata.targets: use metadata.balanced.pool to restrict its engines', 'ValueError');
-  if (!isObject(b)) throw new WireError(`metadata.balanced must be an object {pool?, retries?, timeout_ms?, after?, follow?, success_only?, label?, kernel?}, got ${describe(b)}`, 'ValueError');
+  if (!isObject(b)) throw new WireError(`metadata.balanced must be an object {pool?, retries?, timeout_ms?, after?, follow?, success_only?, label?, store?, kernel?}, got ${describe(b)}`, 'ValueError');
   const out: BalancedSpec = {};
   if (b.pool !== undefined && b.pool !== null) {
     const pool = b.pool;
@@ -62,6 +62,10 @@ export function checkBalanced(msgType: string, metadata: Message['metadata']): B
   if (b.label !== undefined && b.label !== null) {
     if (typeof b.label !== 'string' || b.label.length > MAX_LABEL) throw new WireError(`metadata.balanced.label must be a string of at most ${MAX_LABEL} characters, got ${describe(b.label)}`, 'ValueError');
     out.label = b.label;
+  }
+  if (b.store !== undefined && b.store !== null) {
+    if (typeof b.store !== 'boolean') throw new WireError(`metadata.balanced.store must be true or false, got ${describe(b.store)}`, 'ValueError');
+    out.store = b.store;
   }
   if (b.kernel !== undefined && b.kernel !== null) out.kernel = kernel(b.kernel, 'metadata.balanced.kernel', 'ValueError');
   if (b.direct !== undefined && b.direct !== null) out.direct = directOutcomes(b.direct);

@@ -192,13 +192,15 @@ export interface TaskDbStatus {
   evicted: number;
   /** Direct requests engines reported in task_report messages since the controller started. */
   reported?: number;
+  dropped?: number; // records (stored values, kept requests) dropped unwritten: they came faster than the database wrote them
 }
 
 /**
  * One direct request an engine answered (task_report, protocol section 13): the controller never
- * sees these, so the engine tells it. Times are ISO 8601; `received` is the engine's.
+ * sees these, so the engine tells it. Times are ISO 8601; `received` is the engine's. `stdout` and
+ * `stderr`: what it printed, each capped by the engine (16 KiB characters); absent when it printed nothing.
  */
-export interface DirectTaskEntry {
+export interface DirectTaskEntry extends Partial<Pick<TaskRecord, 'stdout' | 'stderr'>> {
   msg_id: string;
   msg_type: string;
   /** The client's session (the request's header.session). */
@@ -501,6 +503,7 @@ export type BalancedSpec = {
   /** With after/follow: a failed dependency makes this task fail with ImpossibleDependency. */
   success_only?: boolean;
   label?: string;
+  store?: boolean; // keep its answers in the task database (section 15)
   /** Only engines of this kernel (EngineInfo.kernel) may run it: the language its function is written in. */
   kernel?: KernelKind;
   /** How direct requests named in after/follow ended, as the client that sent them saw them (the controller does not track direct requests). */

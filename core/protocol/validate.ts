@@ -213,7 +213,7 @@ function taskReport(c: Fields): ContentMap['task_report'] {
       if (!isObject(t)) throw new WireError(`tasks[${i}] must be an object, got ${describe(t)}`);
       try {
         for (const f of ['msg_id', 'msg_type', 'session', 'received', 'started', 'completed']) str(t, f);
-        for (const f of ['submitted', 'code', 'label', 'ename', 'evalue']) optional(t, f, str);
+        for (const f of ['submitted', 'code', 'label', 'ename', 'evalue', 'stdout', 'stderr']) optional(t, f, str);
         if (!DIRECT_STATUSES.has(t.status)) throw new WireError(`status must be 'ok', 'error' or 'aborted', got ${describe(t.status)}`);
         count(t, 'result_bytes');
       } catch (e) {

@@ -32,7 +32,7 @@ import { DEFAULT_MAX_MESSAGE_BYTES } from '../../core/transport/frame.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
 import { pollAfterReply } from '../../core/transport/spin.js';
 import { ActivityReport } from './activityReport.js';
-import { TaskReport } from './taskReport.js';
+import { keepOutput, TaskReport, type DirectOutput } from './taskReport.js';
 import { DirectServer } from './directServer.js';
 import { EarlyAborts } from './earlyAborts.js';
 import { WorkQueue, type Queued } from './workQueue.js';
@@ -88,6 +88,8 @@ export class Engine {
     (content, urgent) => this.sendActivity(content, urgent),
   );
   private readonly tasks = new TaskReport((content) => this.sendToController('task_report', content, false));
+  /** What the running direct request printed, for its task_report (null: nothing yet). */
+  private kept: DirectOutput | null = null;
   private running = false;
   private scheduled = false;
   private heart!: Heart;
@@ -425,6 +427,7 @@ export class Engine {
     this.capture.setParent(msg.header);
     this.origin = q.origin;
     this.runningNow = q;
+    this.kept = null;
     if (q.origin !== null) {
       this.directRunning = { msg_id: msg.header.msg_id, msg_type: msg.header.msg_type, started };
       this.activity.changed(true);
@@ -552,7 +555,7 @@ export class Engine {
 
   /** A direct request's reply went out: the controller hears of it in the next task_report. */
   private reportDirect(q: Queued, outcome: { [key: string]: Json | undefined }, md: Metadata, bytes: number): void {
-    this.tasks.add(q.msg, q.received, md.started as string, md.completed as string, outcome, bytes);
+    this.tasks.add(q.msg, q.received, md.started as string, md.completed as string, outcome, bytes, this.kept);
     if (this.queue.length === 0) this.tasks.idle();
   }
 
@@ -562,6 +565,7 @@ export class Engine {
     const most = Math.max(1024, Math.min(STREAM_PIECE_CHARS, Math.floor((this.maxMessageBytes - 4096) / 6)));
     const { conn, orphan } = this.destination(this.origin);
     const metadata: Metadata = orphan ? { engine_id: this.id, orphan: true } : { engine_id: this.id };
+    if (this.tasks.enabled && this.runningNow?.origin != null && parent.msg_id === this.runningNow.msg.header.msg_id) this.kept = keepOutput(this.kept, chunks);
     for (const { name, text } of chunks) {
       for (let i = 0; i < text.length; i += most) {
         const piece = text.length <= most ? text : text.slice(i, i + most);

@@ -13,8 +13,23 @@ export const TASK_REPORT_MS = 50;
 export const TASK_REPORT_MAX = 512;
 /** Kept of an error's evalue (the traceback stays with the client). */
 const EVALUE_CHARS = 1024;
+/** Kept of each stream a direct request printed (what the engine streamed to the client is not capped by this). */
+export const OUTPUT_CHARS = 16 * 1024;
 /** Fields pushed per request. */
-const STRIDE = 6;
+const STRIDE = 7;
+
+/** What a direct request printed, per stream, as far as OUTPUT_CHARS. */
+export type DirectOutput = { stdout?: string; stderr?: string };
+
+/** `kept` plus these chunks of output, each stream capped (only called when a request prints). */
+export function keepOutput(kept: DirectOutput | null, chunks: readonly { name: 'stdout' | 'stderr'; text: string }[]): DirectOutput {
+  const k = kept ?? {};
+  for (const { name, text } of chunks) {
+    const have = k[name] ?? '';
+    if (have.length < OUTPUT_CHARS) k[name] = have + (text.length > OUTPUT_CHARS - have.length ? text.slice(0, OUTPUT_CHARS - have.length) : text);
+  }
+  return k;
+}
 
 type Outcome = { status?: unknown; ename?: unknown; evalue?: unknown };
 
@@ -30,10 +45,10 @@ export class TaskReport {
   /** `send` returns false when there is no controller connection (the entries are dropped). */
   constructor(private readonly send: (content: { tasks: DirectTaskEntry[] }) => boolean) {}
 
-  /** A direct request was answered: `received` in ms since the epoch, `started` and `completed` ISO, `bytes` of the reply. */
-  add(req: Message, received: number, started: string, completed: string, outcome: Outcome, bytes: number): void {
+  /** A direct request was answered: `received` in ms since the epoch, `started` and `completed` ISO, `bytes` of the reply, what it printed. */
+  add(req: Message, received: number, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null = null): void {
     if (!this.enabled) return;
-    this.q.push(req, received, started, completed, outcome, bytes);
+    this.q.push(req, received, started, completed, outcome, bytes, output);
     if (this.q.length >= TASK_REPORT_MAX * STRIDE) this.flush();
     else if (this.timer === null) this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
   }
@@ -73,6 +88,8 @@ export class TaskReport {
         code: codeOf(req),
         label: labelOf(req.metadata),
       };
+      const out = q[i + 6] as DirectOutput | null;
+      if (out !== null) Object.assign(t, out); // only what was printed: most requests print nothing
       if (status === 'error') {
         t.ename = typeof o.ename === 'string' ? o.ename : 'Error';
         t.evalue = typeof o.evalue === 'string' ? o.evalue.slice(0, EVALUE_CHARS) : '';

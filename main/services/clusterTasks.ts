@@ -66,9 +66,9 @@ export class ClusterTasks {
       const t = this.open.get(e.msg_id);
       if (t === undefined) continue;
       if (e.engine_id === null) t.failAll(failureOf(e as Partial<Outcome>));
-      else if (e.event === 'started') t.running(t.engineIndex(e.engine_id));
+      else if (e.event === 'started') this.started(t, t.engineIndex(e.engine_id), e.balanced);
       else this.settle(t, t.engineIndex(e.engine_id), e as Partial<Outcome>, { ms: e.duration_ms });
-      if (t.done) this.open.delete(e.msg_id);
+      this.close(t, e.msg_id, e.balanced);
     }
     this.bound();
   }
@@ -77,6 +77,20 @@ export class ClusterTasks {
     const t = this.log.begin(kindOf(e.msg_type), e.code ?? e.label ?? e.msg_type, [], { msgId: e.msg_id, client: e.client, label: e.label });
     this.open.set(e.msg_id, t);
     return t;
+  }
+
+  /** An engine began the task; for a load-balanced one that is a new attempt, which replaces the failed ones. */
+  private started(t: Task, i: number, balanced: boolean): void {
+    if (balanced) t.attempt(i);
+    t.running(i);
+  }
+
+  /**
+   * A settled task is no longer followed, except a failed load-balanced one: the scheduler may
+   * retry it on another engine, and its new attempt then settles it again (bound() limits these).
+   */
+  private close(t: Task, msgId: string, balanced: boolean): void {
+    if (t.done && !(balanced && t.record.state === 'error')) this.open.delete(msgId);
   }
 
   private settle(t: Task, i: number, r: Partial<Outcome>, times: { ms?: number | null; started?: string | null; completed?: string | null }): void {
@@ -103,7 +117,7 @@ export class ClusterTasks {
     for (const [msgId, rs] of byId) {
       const t = this.begin({ ...rs[0], msg_id: msgId });
       for (const r of rs) this.fill(t, r);
-      if (t.done) this.open.delete(msgId);
+      this.close(t, msgId, rs[0].balanced);
     }
   }
 
@@ -114,6 +128,8 @@ export class ClusterTasks {
       return;
     }
     const i = t.engineIndex(r.engine_id);
+    // A retried task's attempts come oldest first: each one replaces those before it.
+    if (r.balanced) t.attempt(i);
     t.amend(i, { stdout: r.stdout, stderr: r.stderr });
     if (r.status === 'pending') t.running(i);
     else this.settle(t, i, r, r);

@@ -36,6 +36,8 @@ function tail(s: string): string {
 export class Task {
   readonly record: TaskRecord;
   private readonly startedAt = performance.now();
+  /** Engines whose attempt a later one replaced (a load-balanced task retried): they no longer decide the task's state. */
+  private readonly superseded = new Set<number>();
   private pushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -115,17 +117,32 @@ export class Task {
     this.schedule();
   }
 
+  /**
+   * A load-balanced task's attempt on engine `index` began: the earlier attempts (failed, or
+   * failing in the same batch of events) no longer decide its state, and a task already settled
+   * as failed runs again.
+   */
+  attempt(index: number): void {
+    for (let i = 0; i < this.record.engines.length; i++) if (i !== index) this.superseded.add(i);
+    if (this.record.state !== 'running') {
+      this.record.state = 'running';
+      this.record.durationMs = null;
+    }
+    this.schedule();
+  }
+
   get done(): boolean {
     return this.record.state !== 'running';
   }
 
   private checkDone(): void {
-    if (this.record.engines.some(unsettled)) {
+    const deciding = this.record.engines.filter((_, i) => !this.superseded.has(i));
+    if (deciding.some(unsettled)) {
       this.schedule();
       return;
     }
     if (this.record.state === 'running') {
-      this.record.state = this.record.engines.every((e) => e.state === 'ok') ? 'ok' : 'error';
+      this.record.state = deciding.every((e) => e.state === 'ok') ? 'ok' : 'error';
       this.record.durationMs = Math.round(performance.now() - this.startedAt);
     }
     this.pushNow();

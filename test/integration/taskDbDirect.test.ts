@@ -96,6 +96,27 @@ describe('direct requests in the task database', () => {
     });
   }
 
+  const printing = [
+    { name: 'node', id: () => 0, prints: 'console.log("to out"); console.error("to err"); 1', big: 'process.stdout.write("x".repeat(20000)); 1', quiet: '2' },
+    { name: 'python', id: () => py, prints: 'import sys\nprint("to out")\nprint("to err", file=sys.stderr)', big: 'print("x" * 20000, end="")', quiet: 'q = 2' },
+  ];
+  for (const k of printing) {
+    test(`${k.name} engine: a direct request's stdout and stderr are in its record, capped at 16 KiB characters; one that printed nothing has none`, async () => {
+      await linkTo(tc, k.id());
+      const v = tc.rc.view(k.id());
+      const prints = v.execute(k.prints, { block: false }) as AsyncResult<unknown>;
+      const big = v.execute(k.big, { block: false }) as AsyncResult<unknown>;
+      const quiet = v.execute(k.quiet, { block: false }) as AsyncResult<unknown>;
+      await Promise.all([prints, big, quiet]);
+      assert.ok(tc.rc.directEngines.includes(k.id()), 'they went over the direct connection');
+      const [p, b, q] = await recordsOf(tc, [prints, big, quiet].map((a) => a.msgIds[0]));
+      assert.deepEqual([p.stdout, p.stderr], ['to out\n', 'to err\n']);
+      assert.equal(b.stdout, 'x'.repeat(16 * 1024), 'capped at 16 KiB characters');
+      assert.equal(big.stdout[0].length, 20000, "the client still got all of it");
+      assert.deepEqual([q.stdout, q.stderr], ['', '']);
+    });
+  }
+
   test('a burst of 2,000 direct applies on each kind: every one recorded', async () => {
     const n = 1000;
     for (const id of [0, py]) await linkTo(tc, id);

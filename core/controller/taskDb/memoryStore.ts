@@ -1,11 +1,12 @@
 /**
  * The in-memory task store (--db memory, and the fallback when the database file cannot be
- * used): records in insertion order, the oldest dropped first once a cap is passed. Stored
- * values stay in the controller's ResultStore (core/controller/resultStore.ts), as before.
+ * used): records in insertion order, the oldest dropped first once a cap is passed. Results of
+ * clients that went away stay in the controller's ResultStore (core/controller/resultStore.ts);
+ * values kept here are those asked for ({ store: true }), in the byte cap, dropped first.
  */
 import type { TaskFilter, TaskRecord } from '../../protocol/messages.js';
 import { matches, project, recordBytes } from './query.js';
-import { requestBytes, type Caps, type StoreCounts, type StoredRequest, type StoredValue, type TaskStore } from './taskStore.js';
+import { requestBytes, valueBytes, type Caps, type StoreCounts, type StoredRequest, type StoredValue, type TaskStore } from './taskStore.js';
 
 interface Row {
   record: TaskRecord;
@@ -17,13 +18,21 @@ export class MemoryStore implements TaskStore {
   private readonly rows = new Map<number, Row>();
   /** Requests kept for resubmit, oldest first; they count in the byte cap and go before records. */
   private readonly requests = new Map<string, { req: StoredRequest; bytes: number }>();
+  /** Values asked to be stored, oldest first. */
+  private readonly values = new Map<string, { value: StoredValue; bytes: number }>();
   private seq = 0;
   private bytes = 0;
   private evicted = 0;
 
   constructor(private readonly caps: Caps) {}
 
-  write(records: readonly TaskRecord[], _values: readonly StoredValue[], requests: readonly StoredRequest[] = []): void {
+  write(records: readonly TaskRecord[], values: readonly StoredValue[], requests: readonly StoredRequest[] = []): void {
+    for (const value of values) {
+      const bytes = valueBytes(value);
+      this.dropValue(value.msg_id);
+      this.values.set(value.msg_id, { value, bytes });
+      this.bytes += bytes;
+    }
     for (const req of requests) {
       const bytes = requestBytes(req);
       this.dropRequest(req.msg_id);
@@ -45,7 +54,18 @@ export class MemoryStore implements TaskStore {
     this.bytes -= r.bytes;
   }
 
+  private dropValue(msgId: string): void {
+    const v = this.values.get(msgId);
+    if (v === undefined) return;
+    this.values.delete(msgId);
+    this.bytes -= v.bytes;
+  }
+
   private trim(): void {
+    for (const id of this.values.keys()) {
+      if (this.bytes <= this.caps.maxBytes) break;
+      this.dropValue(id);
+    }
     for (const id of this.requests.keys()) {
       if (this.requests.size <= this.caps.maxRows && this.bytes <= this.caps.maxBytes) break;
       this.dropRequest(id);
@@ -70,8 +90,8 @@ export class MemoryStore implements TaskStore {
     return [...ids];
   }
 
-  value(): StoredValue | undefined {
-    return undefined;
+  value(msgId: string): StoredValue | undefined {
+    return this.values.get(msgId)?.value;
   }
 
   request(msgId: string): StoredRequest | undefined {
@@ -80,7 +100,10 @@ export class MemoryStore implements TaskStore {
 
   purge(msgIds: readonly string[] | 'all', targets?: readonly number[]): number {
     const ids = msgIds === 'all' ? null : new Set(msgIds);
-    if (targets === undefined) for (const id of ids ?? [...this.requests.keys()]) this.dropRequest(id);
+    if (targets === undefined) {
+      for (const id of ids ?? [...this.requests.keys()]) this.dropRequest(id);
+      for (const id of ids ?? [...this.values.keys()]) this.dropValue(id);
+    }
     let n = 0;
     for (const [k, { record, bytes }] of this.rows) {
       if (ids !== null && !ids.has(record.msg_id)) continue;
@@ -99,6 +122,7 @@ export class MemoryStore implements TaskStore {
   close(): void {
     this.rows.clear();
     this.requests.clear();
+    this.values.clear();
     this.bytes = 0;
   }
 }

@@ -46,6 +46,8 @@ interface InFlight {
   attempts: number;
   /** Per engine, records waiting for their engine's reply. */
   engines: Map<number, TaskRecord>;
+  /** Asked to be stored (metadata.store): the replies so far, kept as value when the request is over. */
+  kept?: StoredValue;
 }
 
 export class Recorder {
@@ -97,9 +99,9 @@ export class Recorder {
     if (this.enabled) this.push(Ev.Sent, engineId, msgId, 0);
   }
 
-  /** A stream message of a request. */
-  output(engineId: number, msg: Message): void {
-    if (this.enabled) this.push(Ev.Output, engineId, msg, 0);
+  /** A stream message of a request (`parts`: as signed, kept when the request is to be stored). */
+  output(engineId: number, msg: Message, parts: readonly Uint8Array[]): void {
+    if (this.enabled) this.push(Ev.Output, engineId, msg, parts);
   }
 
   /** An engine's reply: its parts, or (a reply streamed through) its length in bytes. */
@@ -142,13 +144,13 @@ export class Recorder {
           this.onSent(a as number, b as string);
           break;
         case Ev.Output:
-          this.onOutput(a as number, b as Message);
+          this.onOutput(a as number, b as Message, c as readonly Uint8Array[]);
           break;
         case Ev.Replied: {
           const m = b as Message;
           const c0 = m.content as { status?: string; ename?: string; evalue?: string; traceback?: unknown };
           const meta = m.metadata as { started?: unknown; completed?: unknown };
-          this.finish(done, a as number, m.parent_header.msg_id as string, {
+          this.finish(done, values, a as number, m.parent_header.msg_id as string, {
             status: c0.status === 'ok' || c0.status === 'aborted' ? c0.status : 'error',
             ename: typeof c0.ename === 'string' ? c0.ename : null,
             evalue: typeof c0.evalue === 'string' ? c0.evalue : null,
@@ -156,11 +158,11 @@ export class Recorder {
             started: typeof meta.started === 'string' ? meta.started : null,
             completed: typeof meta.completed === 'string' ? meta.completed : null,
             result_bytes: typeof c === 'number' ? c : sizeOf(c as readonly Uint8Array[]),
-          });
+          }, typeof c === 'number' ? undefined : (c as readonly Uint8Array[]));
           break;
         }
         case Ev.Failed:
-          this.finish(done, a as number, b as string, { status: 'error', ename: 'EngineError', evalue: c as string });
+          this.finish(done, values, a as number, b as string, { status: 'error', ename: 'EngineError', evalue: c as string });
           break;
         case Ev.Closed:
           this.close(done, a as string, b as readonly Uint8Array[]);
@@ -206,6 +208,8 @@ export class Recorder {
     };
     const retries = balanced ? (md.balanced as { retries?: unknown }).retries : 0;
     const f: InFlight = { base, expected: 1, replies: 0, retriesLeft: typeof retries === 'number' ? retries : 0, attempts: 0, engines: new Map() };
+    const store = balanced ? (md.balanced as { store?: unknown }).store : (md as { store?: unknown }).store;
+    if (store === true) f.kept = { msg_id: h.msg_id, msg_type: h.msg_type, engine_ids: [], messages: [] };
     if (!balanced && Array.isArray(md.targets)) {
       f.expected = md.targets.length;
       for (const id of md.targets) if (typeof id === 'number') f.engines.set(id, { ...base, engine_id: id });
@@ -223,23 +227,42 @@ export class Recorder {
     if (!f.engines.has(engineId)) f.engines.set(engineId, { ...f.base, engine_id: engineId });
   }
 
-  private onOutput(engineId: number, msg: Message): void {
-    const r = this.inFlight.get(msg.parent_header.msg_id as string)?.engines.get(engineId);
+  private onOutput(engineId: number, msg: Message, parts: readonly Uint8Array[]): void {
+    const f = this.inFlight.get(msg.parent_header.msg_id as string);
+    const r = f?.engines.get(engineId);
     if (r === undefined) return;
+    f!.kept?.messages.push([...parts]);
     const { name, text } = msg.content as { name: 'stdout' | 'stderr'; text: string };
     if (r[name].length < OUTPUT_CHARS) r[name] += text.length > OUTPUT_CHARS - r[name].length ? text.slice(0, OUTPUT_CHARS - r[name].length) : text;
   }
 
-  private finish(done: TaskRecord[], engineId: number, msgId: string, outcome: Partial<TaskRecord>): void {
+  /** An engine's answer (`parts`: its reply as signed, when it was held whole). */
+  private finish(done: TaskRecord[], values: StoredValue[], engineId: number, msgId: string, outcome: Partial<TaskRecord>, parts?: readonly Uint8Array[]): void {
     const f = this.inFlight.get(msgId);
     if (f === undefined) return;
     const r = f.engines.get(engineId);
     if (r === undefined) return;
     f.engines.delete(engineId);
     done.push(Object.assign(r, outcome));
+    // A reply streamed through (too big to hold whole) or made by the controller is not kept, and
+    // without every reply the value is not stored at all (getResult would wait for the missing one).
+    if (parts === undefined) f.kept = undefined;
+    const kept = f.kept;
+    if (kept !== undefined) {
+      kept.messages.push([...parts!]);
+      kept.engine_ids.push(engineId);
+    }
     // A failed attempt of a balanced task with retries left: another attempt (or the scheduler's verdict) may follow.
-    if (f.base.balanced && outcome.status === 'error' && f.retriesLeft-- > 0) return;
-    if (++f.replies >= f.expected && f.engines.size === 0) this.inFlight.delete(msgId);
+    if (f.base.balanced && outcome.status === 'error' && f.retriesLeft-- > 0) {
+      if (kept !== undefined) {
+        kept.messages = [];
+        kept.engine_ids = [];
+      }
+      return;
+    }
+    if (++f.replies < f.expected || f.engines.size > 0) return;
+    this.inFlight.delete(msgId);
+    if (kept !== undefined && kept.messages.length > 0) values.push(kept);
   }
 
   /** A direct request's record, from its engine's report (received is the engine's). */
@@ -262,8 +285,8 @@ export class Recorder {
       evalue: error ? (t.evalue ?? null) : null,
       traceback: null,
       result_bytes: t.result_bytes,
-      stdout: '',
-      stderr: '',
+      stdout: t.stdout ?? '',
+      stderr: t.stderr ?? '',
     };
   }
 

@@ -18,6 +18,7 @@ import { requestBytes, valueBytes } from './taskStore.js';
 import { packMessages, unpackMessages } from './valueBlob.js';
 
 type Database = InstanceType<typeof sqlite.Database>;
+type Statement = ReturnType<Database['prepare']>;
 type Row = Record<string, string | number | bigint | Uint8Array | null>;
 
 const SCHEMA = `
@@ -40,6 +41,8 @@ const TRIM_CHUNK = 256;
 
 export class SqliteStore implements TaskStore {
   private readonly db: Database;
+  /** The one statement every record goes through, prepared once. */
+  private insert!: Statement;
   private rows = 0;
   private requests = 0;
   private bytes = 0;
@@ -56,7 +59,14 @@ export class SqliteStore implements TaskStore {
       // commit is in the OS before it returns; only a machine crash can cut the last ones or
       // corrupt the file, which then falls back to memory (TaskDb). ~2.5x less CPU per record.
       this.db.exec('PRAGMA synchronous=OFF');
+      // One controller owns the file (TaskDb.claimFile): it keeps SQLite's lock for as long as it
+      // is open, instead of node-sqlite3-wasm making and removing `<file>.lock` (a directory) for
+      // every transaction, and it keeps the rollback journal file, zeroing its header rather than
+      // deleting it. Together ~10x less per 20 ms batch; the journal still rolls back a cut commit.
+      this.db.exec('PRAGMA locking_mode=EXCLUSIVE');
+      this.db.exec('PRAGMA journal_mode=PERSIST');
       this.db.exec(SCHEMA);
+      this.insert = this.db.prepare(INSERT);
       this.recount();
     } catch (e) {
       this.db.close();
@@ -68,19 +78,15 @@ export class SqliteStore implements TaskStore {
     if (records.length === 0 && values.length === 0 && requests.length === 0) return;
     this.db.exec('BEGIN');
     try {
-      if (records.length > 0) {
-        const insert = this.db.prepare(INSERT);
-        try {
-          for (const r of records) {
-            const bytes = recordBytes(r);
-            insert.run([...TASK_FIELDS.map((f) => sqlCell(r[f])), bytes]);
-            this.bytes += bytes;
-          }
-        } finally {
-          insert.finalize();
-        }
-        this.rows += records.length;
+      const cells: (string | number | null)[] = new Array(TASK_FIELDS.length + 1);
+      for (const r of records) {
+        const bytes = recordBytes(r);
+        for (let i = 0; i < TASK_FIELDS.length; i++) cells[i] = sqlCell(r[TASK_FIELDS[i]]);
+        cells[TASK_FIELDS.length] = bytes;
+        this.insert.run(cells);
+        this.bytes += bytes;
       }
+      this.rows += records.length;
       for (const v of values) {
         const bytes = valueBytes(v);
         const old = this.db.get('SELECT bytes FROM values_ WHERE msg_id = ?', [v.msg_id]) as Row | null;
@@ -215,7 +221,9 @@ export class SqliteStore implements TaskStore {
   }
 
   close(): void {
-    if (this.db.isOpen) this.db.close();
+    if (!this.db.isOpen) return;
+    this.insert.finalize();
+    this.db.close();
   }
 }
 

@@ -40,7 +40,7 @@ port.on('message', (m: WorkerRequest) => {
     switch (m.op) {
       case 'write':
         store.write(m.records, m.values, m.requests);
-        post({ counts: store.counts() });
+        post({ counts: store.counts(), wrote: true });
         return;
       case 'query':
         return post({ id: m.id, value: store.query(m.filter, m.keys, m.last) });

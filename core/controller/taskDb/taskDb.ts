@@ -13,6 +13,7 @@ import { log } from '../log.js';
 import { MemoryStore } from './memoryStore.js';
 import type { Caps, StoreCounts, StoredRequest, StoredValue, TaskStore } from './taskStore.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './workerMessages.js';
+import { WRITE_LIMITS, WriteQueue, type WriteLimits } from './writeQueue.js';
 
 export type TaskDbBackend = 'sqlite' | 'memory' | 'none';
 
@@ -21,6 +22,8 @@ export interface TaskDbOptions {
   /** The SQLite file (backend 'sqlite'). */
   file: string;
   caps: Caps;
+  /** Back-pressure toward the worker (writeQueue.ts); tests make them small. */
+  writeLimits?: WriteLimits;
 }
 
 type Call = { op: Exclude<WorkerRequest['op'], 'write'> } & Record<string, unknown>;
@@ -66,6 +69,7 @@ export class TaskDb {
   private nextCall = 0;
   private counts: StoreCounts = { rows: 0, bytes: 0, evicted: 0 };
   private fallback: string | undefined;
+  private queue: WriteQueue | null = null;
 
   constructor(private readonly opts: TaskDbOptions) {
     if (opts.backend === 'memory') this.memory = new MemoryStore(opts.caps);
@@ -94,8 +98,12 @@ export class TaskDb {
     }
     const w = (this.worker = startWorker({ file: this.opts.file, caps: this.opts.caps }));
     w.unref();
+    const queue = (this.queue = new WriteQueue((b) => w.postMessage({ op: 'write', ...b } satisfies WorkerRequest), (text) => log.warn(text), this.opts.writeLimits ?? WRITE_LIMITS));
     w.on('message', (m: WorkerReply) => {
-      if ('counts' in m) this.counts = m.counts;
+      if ('counts' in m) {
+        this.counts = m.counts;
+        if (m.wrote) queue.written();
+      }
       else if ('fatal' in m) this.fallBack(m.fatal);
       else {
         const c = this.calls.get(m.id);
@@ -133,7 +141,7 @@ export class TaskDb {
 
   write(records: TaskRecord[], values: StoredValue[], requests: StoredRequest[] = []): void {
     if (this.memory !== null) this.memory.write(records, values, requests);
-    else if (this.worker !== null) this.worker.postMessage({ op: 'write', records, values, requests } satisfies WorkerRequest);
+    else if (this.worker !== null) this.queue!.write(records, values, requests);
   }
 
   query(filter: TaskFilter, keys?: string[], last?: number): Promise<Partial<TaskRecord>[]> {
@@ -162,12 +170,14 @@ export class TaskDb {
     const s: TaskDbStatus = { backend: this.memory !== null ? 'memory' : this.opts.backend, ...counts, max_rows: this.opts.caps.maxRows, max_bytes: this.opts.caps.maxBytes };
     if (this.opts.backend === 'sqlite') s.file = this.opts.file;
     if (this.fallback !== undefined) s.fallback = this.fallback;
+    if (this.queue !== null && this.queue.dropped > 0) s.dropped = this.queue.dropped;
     return s;
   }
 
   /** Writes what was sent, then closes the file. */
   async close(): Promise<void> {
     if (this.worker !== null) {
+      this.queue?.drain();
       await this.call({ op: 'close' }, () => null, null).catch(() => undefined);
       await this.worker?.terminate();
       this.worker = null;

@@ -93,7 +93,7 @@ export class TaskRequests {
    * changed since). False when it keeps none.
    */
   async sendValue(conn: Connection, request: Header, msgId: string): Promise<boolean> {
-    if (!this.d.db.keepsValues) return false;
+    if (!this.d.db.enabled) return false;
     this.d.recorder.flush();
     const v = await this.d.db.value(msgId);
     if (v === undefined) return false;

@@ -16,4 +16,4 @@ export type WorkerRequest =
   | { op: 'purge'; id: number; msgIds: string[] | 'all'; targets?: number[] }
   | { op: 'close'; id: number };
 
-export type WorkerReply = { id: number; value: unknown } | { id: number; error: string } | { counts: StoreCounts } | { fatal: string };
+export type WorkerReply = { id: number; value: unknown } | { id: number; error: string } | { counts: StoreCounts; wrote?: true } | { fatal: string };

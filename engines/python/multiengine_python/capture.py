@@ -8,6 +8,8 @@ from .wire import DEFAULT_MAX_MESSAGE_BYTES, STREAM_FLUSH_SECONDS, MessageTooLar
 
 #: The most text one stream message carries.
 STREAM_PIECE_CHARS = 1024 * 1024
+#: Kept of each stream of a direct request for its task record (as task_report.OUTPUT_CHARS says).
+KEPT_CHARS = 16 * 1024
 TRUNCATED_MARKER = ('\n[output truncated: this request wrote more than %d characters; '
                     'the rest is dropped (the controller\'s --max-output-bytes)]\n')
 
@@ -87,6 +89,10 @@ class Output(object):
         self.origin = None
         self.wake = threading.Event()
         self.urgent = False
+        #: Keep what a direct request printed for its task_report (set when the controller asks for reports).
+        self.keep = False
+        #: The running (or latest) direct request's output, {name: text} up to KEPT_CHARS each; None if it printed nothing.
+        self.kept = None
         #: Characters of output allowed per request (0: no limit); past it a marker, then nothing.
         self.limit = limit
         self.count = 0
@@ -125,6 +131,8 @@ class Output(object):
             self.origin = origin
             self.count = 0
             self.truncated = False
+            if parent is not None:
+                self.kept = None
 
     def flush(self):
         if not self.pending and not self.send_lock.locked():
@@ -152,12 +160,21 @@ class Output(object):
                     continue
                 # Pieces of at most 1 Mi characters: the controller holds a message whole while it forwards
                 # it, and a piece must stay under the maximum message size even as escaped JSON.
+                if origin is not None and self.keep:
+                    self._keep(name, text)
                 most = max(1024, min(STREAM_PIECE_CHARS, (self.max_message_bytes - 4096) // 6))
                 try:
                     for i in range(0, len(text), most):
                         self.send(origin, 'stream', {'name': name, 'text': text[i:i + most]}, parent, metadata)
                 except (OSError, MessageTooLarge):
                     return
+
+    def _keep(self, name, text):
+        kept = self.kept if self.kept is not None else {}
+        have = kept.get(name, '')
+        if len(have) < KEPT_CHARS:
+            kept[name] = have + text[:KEPT_CHARS - len(have)]
+        self.kept = kept
 
     def run(self):
         block_sigint()

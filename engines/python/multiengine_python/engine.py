@@ -102,6 +102,7 @@ class Engine(object):
             self.max_output_bytes = int(positive(c.get('max_output_bytes')))
             self.tasks.enabled = c.get('report_tasks') is True
             if self.output is not None:
+                self.output.keep = self.tasks.enabled
                 self.output.limit = self.max_output_bytes
                 self.output.max_message_bytes = self.max_message_bytes
             heart = Channel(self._connect(), self.signer, self.session)
@@ -130,6 +131,7 @@ class Engine(object):
         self.interrupts.install()
         real_out, real_err = sys.stdout, sys.stderr
         self.output = Output(self.replies.send_to, real_out, real_err, self.max_output_bytes, self.max_message_bytes)
+        self.output.keep = self.tasks.enabled
         sys.stdout = OutStream(self.output, 'stdout', real_out)
         sys.stderr = OutStream(self.output, 'stderr', real_err)
         threading.Thread(target=self.output.run, name='multiengine-output', daemon=True).start()

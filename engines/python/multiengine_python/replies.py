@@ -71,7 +71,7 @@ class Replies(object):
         try:
             parts = send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
             if msg.origin is not None:
-                self.engine.tasks.add(msg, started, completed, content, message_bytes(parts))
+                self.engine.tasks.add(msg, started, completed, content, message_bytes(parts), self.engine.output.kept)
         except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
             log('cannot send %s: %r' % (rtype, e))
             send(msg.origin, rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,
@@ -85,7 +85,7 @@ class Replies(object):
             try:
                 send(msg.origin, rtype, error, msg.header_bytes, meta)
                 if msg.origin is not None:
-                    self.engine.tasks.add(msg, started, completed, error, 0)
+                    self.engine.tasks.add(msg, started, completed, error, 0, self.engine.output.kept)
             except OSError:
                 pass
         except OSError as e:

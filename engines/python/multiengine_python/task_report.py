@@ -32,8 +32,8 @@ def code_of(content):
     return s[:CODE_CHARS] if s is not None else None
 
 
-def entry(msg, started, completed, content, size):
-    """One task_report entry."""
+def entry(msg, started, completed, content, size, output):
+    """One task_report entry; `output`: what the request printed ({name: text}, capped by capture.KEPT_CHARS) or None."""
     h = msg.header
     status = content.get('status')
     if status not in ('ok', 'aborted'):
@@ -45,6 +45,8 @@ def entry(msg, started, completed, content, size):
          'status': status, 'result_bytes': size,
          'code': code_of(msg.content) if isinstance(msg.content, dict) else None,
          'label': label if isinstance(label, str) else None}
+    if output:
+        t.update(output)  # only what was printed: most requests print nothing
     if status == 'error':
         ename, evalue = content.get('ename'), content.get('evalue')
         t['ename'] = ename if isinstance(ename, str) else 'Error'
@@ -67,12 +69,12 @@ class TaskReporter(object):
         self.sent_at = -REPORT_SECONDS
         self.wake = None
 
-    def add(self, msg, started, completed, content, size):
-        """A direct request was answered (its reply was `size` bytes)."""
+    def add(self, msg, started, completed, content, size, output=None):
+        """A direct request was answered (its reply was `size` bytes; `output` what it printed)."""
         if not self.enabled:
             return
         with self.lock:
-            self.items.append((msg, started, completed, content, size))
+            self.items.append((msg, started, completed, content, size, output))
             n = len(self.items)
         if n >= REPORT_MAX:
             self.flush()

@@ -61,6 +61,16 @@ def until(check, timeout=2.0):
 
 
 class TestTaskReport(unittest.TestCase):
+    def test_output_goes_only_with_a_request_that_printed(self):
+        send, r = reporter()
+        printed, quiet = request('print(1)'), request('1')
+        r.add(printed, '2026-01-01T00:00:00.002Z', '2026-01-01T00:00:00.003Z', {'status': 'ok'}, 10, {'stdout': '1\n'})
+        add(r, quiet)
+        r.flush()
+        [[a, b]] = send.reports
+        self.assertEqual((a.get('stdout'), 'stderr' in a), ('1\n', False))
+        self.assertFalse('stdout' in b or 'stderr' in b)
+
     def test_off_until_the_controller_asks(self):
         send, r = reporter()
         r.enabled = False

@@ -36,6 +36,7 @@ describe('the task history of every client, from task events and the task databa
     fs.rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
+  let retried: AsyncResult<string> | undefined;
   const byMsgId = (s: ClusterService, msgId: string): TaskRecord | undefined => s.tasks.list().find((t) => t.msgId === msgId);
 
   it("lists a script's requests with their engines and outcome, and the app's own runs once", async () => {
@@ -76,6 +77,24 @@ describe('the task history of every client, from task events and the task databa
     expect(full.engines.map((e) => [e.engineId, e.stdout, e.stderr, e.error?.ename, e.error?.evalue])).toEqual([[0, 'detail out\n', 'detail err\n', 'RangeError', expect.stringMatching(/far/)]]);
   });
 
+  it('a load-balanced task retried after a failed first attempt shows as finished (ok), with its failed attempt', async () => {
+    const marker = path.join(dir, 'first-attempt');
+    // Fails wherever it runs first (the marker is not there yet), then succeeds on the other engine.
+    const firstFails = (m: string) => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- runs in the engine, whose namespace has require
+      const fs = require('node:fs') as typeof import('node:fs');
+      if (!fs.existsSync(m)) {
+        fs.writeFileSync(m, '');
+        throw new Error('first attempt');
+      }
+      return 'retried';
+    };
+    retried = script.loadBalancedView().withFlags({ retries: 1 }).apply(firstFails, marker) as AsyncResult<string>;
+    expect(await retried.get()).toBe('retried');
+    await vi.waitFor(() => expect(byMsgId(svc, retried!.msgIds[0])?.state).toBe('ok'), { timeout: 10_000 });
+    expect(byMsgId(svc, retried.msgIds[0])!.engines.map((e) => e.state).sort()).toEqual(['error', 'ok']);
+  });
+
   it('an app attaching later lists the earlier requests from the task database', async () => {
     const r = script.view([0, 1]).execute('console.log("before attach")') as AsyncResult<unknown>;
     await r;
@@ -84,6 +103,8 @@ describe('the task history of every client, from task events and the task databa
       const snap = await later.connection.start();
       expect(snap.status, snap.error ?? '').toBe('running');
       await vi.waitFor(() => expect(byMsgId(later, r.msgIds[0])?.state).toBe('ok'), { timeout: 10_000 });
+      // The retried task's two records (failed, then ok): ok from the database as from the events.
+      await vi.waitFor(() => expect(byMsgId(later, retried!.msgIds[0])?.state).toBe('ok'), { timeout: 10_000 });
       // Its output comes with its record, as when it is selected (a request still finishing as the app attached is settled by the events).
       const t = await later.clusterTasks.detail(byMsgId(later, r.msgIds[0])!.id);
       expect([t.client, t.code, t.engines.map((e) => [e.engineId, e.state, e.stdout]).sort()]).toEqual([

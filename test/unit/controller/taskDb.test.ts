@@ -234,19 +234,47 @@ test('TaskDb: sqlite through its worker thread; a corrupt file falls back to mem
   }
 });
 
-test('TaskDb: a write that fails mid-run (the file overwritten underneath; /dev/full) falls back to memory once, and recording goes on', async () => {
+/**
+ * A controller whose disk fills mid-run: TaskDb in a child process whose file-size limit
+ * (RLIMIT_FSIZE, SIGXFSZ ignored so a write past it fails with EFBIG as on a full disk) lets the
+ * database start and then stops it growing. Prints its status as JSON lines.
+ */
+function fillsUp(file: string): { statuses: { backend: string; rows: number; fallback?: string; history?: string[] }[]; stderr: string } {
+  const script = `
+    import { TaskDb } from ${JSON.stringify(new URL('../../../core/controller/taskDb/taskDb.ts', import.meta.url).href)};
+    const db = new TaskDb({ backend: 'sqlite', file: ${JSON.stringify(file)}, caps: { maxRows: 1e6, maxBytes: 1e9 } });
+    const at = new Date().toISOString();
+    const rec = (i) => ({ msg_id: 'm' + i, engine_id: 0, client: 1, msg_type: 'execute_request', label: null, code: 'x'.repeat(200), balanced: false, status: 'ok',
+      submitted: at, received: at, started: at, completed: at, ename: null, evalue: null, traceback: null, result_bytes: 10, stdout: 'out', stderr: '' });
+    const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+    let i = 0;
+    const batch = () => db.write(Array.from({ length: 50 }, () => rec(++i)), []);
+    const until = Date.now() + 30_000;
+    batch();
+    while (db.status().rows === 0 && db.status().backend === 'sqlite' && Date.now() < until) await wait(10);
+    console.log(JSON.stringify(db.status()));
+    while (db.status().backend === 'sqlite' && Date.now() < until) {
+      batch();
+      await wait(10);
+    }
+    db.write([rec(++i)], []);
+    console.log(JSON.stringify({ ...db.status(), history: await db.history() }));
+    await db.close();`;
+  const limit = `import resource, signal, os, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024)); os.execv(sys.argv[1], sys.argv[1:])`;
+  const r = spawnSync('python3', ['-c', limit, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  return { statuses: r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)), stderr: r.stderr };
+}
+
+test('TaskDb: a write that fails mid-run (the disk fills up; /dev/full) falls back to memory once, and recording goes on', async () => {
   const t = tmpFile();
   try {
-    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
-    db.write([record(1)], []);
-    await until(() => db.status().rows === 1, 5000, 'the first write');
-    fs.writeFileSync(t.file, 'overwritten '.repeat(1000));
-    db.write([record(2)], []);
-    await until(() => db.status().backend === 'memory', 5000, 'the fallback after a failed write');
-    assert.match(db.status().fallback!, /not a database|malformed|I\/O/);
-    db.write([record(3)], []);
-    assert.deepEqual(await db.history(), ['m3']);
-    await db.close();
+    const { statuses, stderr } = fillsUp(t.file);
+    const last = statuses.at(-1)!;
+    assert.ok(statuses.some((s) => s.backend === 'sqlite' && s.rows > 0), `records were written before the disk filled: ${stderr}`);
+    assert.equal(last.backend, 'memory', stderr);
+    assert.match(last.fallback!, /I\/O|full|disk/);
+    assert.deepEqual(last.history!.length, 1, 'the record after the fallback is kept in memory');
+    assert.equal(stderr.match(/cannot be used/g)?.length, 1, `one log line: ${stderr}`);
   } finally {
     t.done();
   }
@@ -285,6 +313,22 @@ test('TaskDb: a lock left by a controller killed mid-write is cleared when its p
     await third.close();
   } finally {
     child.kill('SIGKILL');
+    t.done();
+  }
+});
+
+test('TaskDb (sqlite): a flood of records faster than the worker writes them is held within its limits; the oldest waiting are dropped and counted in the status', async () => {
+  const t = tmpFile();
+  try {
+    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 1e6, maxBytes: 1e9 }, writeLimits: { inFlight: 100, held: 1000, heldBytes: 1 << 30 } });
+    // One synchronous burst: the worker cannot acknowledge a batch until this loop gives way.
+    for (let b = 0; b < 50; b++) db.write(Array.from({ length: 100 }, (_, k) => record(b * 100 + k + 1)), []);
+    assert.equal(db.status().dropped, 5000 - 100 - 1000);
+    await until(() => db.status().rows === 1100, 10_000, 'the held records written');
+    const ids = await db.history();
+    assert.deepEqual([ids[0], ids[99], ids[100], ids.at(-1)], ['m1', 'm100', 'm4001', 'm5000'], 'the first batch, then the newest');
+    await db.close();
+  } finally {
     t.done();
   }
 });
