@@ -81,11 +81,17 @@ async function executeAll(rc: Client, n: number): Promise<void> {
   if (r.length !== n) throw new Error(`execute on all: ${r.length} answers from ${n} engines`);
 }
 
-/** Per-engine cost of execute on all (µs: total ÷ n) after a warm-up. */
-async function executeAllPerEngine(rc: Client, n: number, o: BenchOptions): Promise<void> {
+/**
+ * Per-engine cost of execute on all (µs: total ÷ n) after a warm-up; and the controller's own
+ * share, its CPU time per engine reached (the rest is the client's and the simulated engines').
+ */
+async function executeAllPerEngine(rc: Client, controllerPid: number, n: number, o: BenchOptions): Promise<void> {
   const reps = Math.max(o.quick ? 5 : 15, Math.min(o.quick ? 40 : 200, Math.round(8000 / n)));
-  const totals = await timed(() => executeAll(rc, n), reps, Math.min(reps, 50));
+  for (let i = 0; i < Math.min(reps, 50); i++) await executeAll(rc, n);
+  const cpu0 = cpuSeconds(controllerPid);
+  const totals = await timed(() => executeAll(rc, n), reps);
   o.emit(figure('scale_execute_all_per_engine', 'sim', n, 'µs', totals.map((s) => (s * 1e6) / n)));
+  o.emit(figure('scale_execute_all_controller_cpu', 'sim', n, 'µs per engine', [((cpuSeconds(controllerPid) - cpu0) * 1e6) / (reps * n)]));
 }
 
 /** The 1-engine round trip (execute on engine 0, through the controller: simulated engines offer no direct connection). */
@@ -110,13 +116,13 @@ async function lbThroughput(rc: Client, n: number, o: BenchOptions): Promise<voi
 
 /** The curve at 4 … 256, growing one controller's engines; the 4- and 64-engine points of round trip and throughput. */
 export async function scaleCurve(o: BenchOptions): Promise<void> {
-  await withSimCluster(async (_cluster, rc, sims) => {
+  await withSimCluster(async (cluster, rc, sims) => {
     let have = 0;
     for (const n of SCALE_SIZES.filter((s) => s < 1000)) {
       await sims.add(n - have);
       have = n;
       await untilEngines(rc, n);
-      await executeAllPerEngine(rc, n, o);
+      await executeAllPerEngine(rc, cluster.controllerPid, n, o);
       if (n === 4) await roundTrip(rc, n, o);
       if (n === 64) await lbThroughput(rc, n, o);
     }
@@ -147,7 +153,7 @@ export async function scaleThousand(o: BenchOptions): Promise<void> {
     o.emit(figure('scale_memory_per_engine', 'sim', n, 'KB (RSS)', [(rssKB(pid) - rssBefore) / n]));
     o.emit(figure('scale_heap_per_engine', 'sim', n, 'KB (heap)', [((((await rc.status()).memory?.heap_used ?? 0) - heapBefore) / 1024) / n]));
 
-    await executeAllPerEngine(rc, n, o);
+    await executeAllPerEngine(rc, cluster.controllerPid, n, o);
     await roundTrip(rc, n, o);
     await lbThroughput(rc, n, o);
   });

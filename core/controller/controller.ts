@@ -101,7 +101,7 @@ export class Controller {
     const registry = (this.registry = new EngineRegistry({
       publish: (event, e, from) => {
         this.hub.publish(event, e, from);
-        if (event === 'registered') this.scheduler.engineJoined();
+        if (event === 'registered') this.scheduler.engineJoined(e);
       },
     }));
     const scheduler = (this.scheduler = new Scheduler({
