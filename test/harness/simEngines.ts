@@ -158,7 +158,8 @@ export class SimEngine {
 
 export class SimEngines {
   readonly engines: SimEngine[] = [];
-  readonly serviceMs: number;
+  /** Service time of requests that arrive from now on (a test may slow the engines down mid-run). */
+  serviceMs: number;
 
   private constructor(opts: SimOptions) {
     this.serviceMs = opts.serviceMs ?? 0;
