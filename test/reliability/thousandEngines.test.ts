@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { Cluster, CompositeError, type AsyncResult } from 'multiengine';
 import { readConnectionFile } from '../../core/connection/connectionFile.ts';
 import { isAlive } from '../../core/util/processes.ts';
 import { until } from '../harness/poll.ts';
 import { SimEngines } from '../harness/simEngines.ts';
+import { startController } from '../unit/controller/helpers.ts';
 
 const N = 1000;
 const DYING = 50;
@@ -105,5 +107,18 @@ test('1,000 engines: all register at once, a broadcast and a map reach every one
     sims?.stop();
     await cluster.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the listening socket queues a storm of 2,000 connections: its backlog is 4096 (or the kernel cap), not the default 511', async () => {
+  const ctl = await startController();
+  try {
+    const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    // For a listening socket, ss gives the backlog in the Send-Q column.
+    const line = execFileSync('ss', ['-ltnH', `sport = :${ctl.ready.port}`], { encoding: 'utf8' }).trim();
+    const backlog = Number(line.split(/\s+/)[2]);
+    assert.equal(backlog, Math.min(4096, somaxconn), `ss says: ${line}`);
+  } finally {
+    await ctl.stop();
   }
 });
