@@ -122,3 +122,27 @@ test('the listening socket queues a storm of 2,000 connections: its backlog is 4
     await ctl.stop();
   }
 });
+
+test('memory comes back after a burst even while many engines beat: heartbeats do not count as traffic for the idle collection', { timeout: 120_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-idlegc-'));
+  // 100 engines beating every 50 ms: 4,000 beats per 2 s period, far above the "quiet" trickle of 250.
+  const cluster = await Cluster.start({ n: 0, dir, profile: 'test', heartbeatMs: 50, deadAfterMs: 20_000 });
+  const sims = await SimEngines.start(readConnectionFile(cluster.engineConnectionFile), 100);
+  try {
+    const rc = await cluster.connect();
+    try {
+      await until(() => rc.ids.length === 100, 30_000, 'the client to list 100 engines');
+      const before = (await rc.status()).memory!.idle_collections;
+      // A burst of over 6,000 messages in (60 broadcasts to 100 engines: a request and 100 replies each)…
+      for (let i = 0; i < 60; i++) assert.equal((await rc.view().execute('x = 1')).length, 100);
+      // …then quiet but for the beats: the controller collects once.
+      await until(async () => (await rc.status()).memory!.idle_collections > before, 30_000, 'a full collection after the burst');
+    } finally {
+      rc.close();
+    }
+  } finally {
+    await cluster.stop();
+    sims.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
