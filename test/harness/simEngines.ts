@@ -49,10 +49,14 @@ export class SimEngine {
   answered = 0;
   /** Set once it died (closed or fell silent): it answers nothing more. */
   dead = false;
+  /** This engine's service time, when it differs from its set's (a test makes a few hang). */
+  serviceMs: number | undefined;
   private executions = 0;
   private beat: NodeJS.Timeout | null = null;
   private readonly queue: Message[] = [];
   private serving = false;
+  /** The request being served for its service time (cleared when the engine dies). */
+  private serviceTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly set: SimEngines) {}
 
@@ -113,11 +117,13 @@ export class SimEngine {
     this.serving = true;
     const received = new Date().toISOString();
     const answer = () => {
+      this.serviceTimer = null;
       if (this.dead) return;
       this.reply(m, received);
       this.serveNext();
     };
-    if (this.set.serviceMs > 0) setTimeout(answer, this.set.serviceMs);
+    const ms = this.serviceMs ?? this.set.serviceMs;
+    if (ms > 0) this.serviceTimer = setTimeout(answer, ms);
     else answer();
   }
 
@@ -143,6 +149,8 @@ export class SimEngine {
   die(how: 'close' | 'silent'): void {
     this.dead = true;
     this.stopBeating();
+    if (this.serviceTimer) clearTimeout(this.serviceTimer);
+    this.serviceTimer = null;
     this.queue.length = 0;
     if (how === 'close') {
       this.main?.destroy();
