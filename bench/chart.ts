@@ -5,25 +5,35 @@
  * Two panels: the 1-engine apply round trip and execute on all engines, at each cluster
  * size, one line per engine kind (and ipyparallel when the run compared). Points are medians
  * (their tooltips give min and max); both axes are logarithmic.
+ * With --scale (a file of `npm run bench -- --scale --json FILE`), the cost per engine of
+ * execute on all, 4 … 1,000 simulated engines: the wall time ÷ n and the controller's CPU ÷ n
+ * (docs/engines-per-engine-cost.svg).
  */
 import fs from 'node:fs';
 import { readFigures } from './stats.ts';
 
-const file = process.argv[2];
+const scale = process.argv.includes('--scale');
+const file = process.argv.slice(2).find((a) => !a.startsWith('--'));
 if (!file) {
-  console.error('usage: node --import tsx bench/chart.ts RESULTS.jsonl > chart.svg');
+  console.error('usage: node --import tsx bench/chart.ts [--scale] RESULTS.jsonl > chart.svg');
   process.exit(2);
 }
 const figures = readFigures(fs.readFileSync(file, 'utf8'));
 
-const PANELS = [
-  { name: 'overhead_apply_rtt_1', title: 'apply round trip on one engine' },
-  { name: 'overhead_execute_all', title: "execute('a=1') on all engines" },
-];
+const PANELS = scale
+  ? [
+      { name: 'scale_execute_all_per_engine', title: 'execute on all: wall time ÷ engines' },
+      { name: 'scale_execute_all_controller_cpu', title: 'execute on all: controller CPU ÷ engines' },
+    ]
+  : [
+      { name: 'overhead_apply_rtt_1', title: 'apply round trip on one engine' },
+      { name: 'overhead_execute_all', title: "execute('a=1') on all engines" },
+    ];
 const KINDS = [
   { kind: 'node', label: 'Multiengine, node engines', color: '#1f77b4', dash: '' },
   { kind: 'python', label: 'Multiengine, Python engines', color: '#2ca02c', dash: '' },
   { kind: 'ipyparallel', label: 'ipyparallel 7.1', color: '#d62728', dash: '6 4' },
+  { kind: 'sim', label: 'Multiengine, simulated engines (one process plays them all)', color: '#9467bd', dash: '' },
 ] as const;
 
 const W = 980;
@@ -39,11 +49,11 @@ const fmtUs = (us: number) => (us >= 1000 ? `${+(us / 1000).toPrecision(3)} ms` 
 const out: string[] = [];
 out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
 out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">Latency against the number of engines (median; log scales)</text>`);
+out.push(`<text x="${W / 2}" y="24" text-anchor="middle" font-size="16" font-weight="bold">${scale ? 'Cost per engine against the number of engines' : 'Latency against the number of engines'} (median; log scales)</text>`);
 
 const sizes = [...new Set(figures.filter((f) => PANELS.some((p) => p.name === f.name)).map((f) => f.n))].sort((a, b) => a - b);
 if (sizes.length === 0) {
-  console.error(`${file} has no overhead_* figures`);
+  console.error(`${file} has no ${PANELS.map((p) => p.name).join(' or ')} figures`);
   process.exit(1);
 }
 

@@ -13,6 +13,9 @@
  * commits). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
  * (figures lb_*_hwm<N>), for choosing its default.
  *
+ * --scale runs issue 18's figures instead (bench/scale/, docs/benchmarks.md "1,000 engines"): up to 1,000
+ * simulated engines on one controller, and 256 real Python engines (--kinds node leaves those out).
+ *
  * --hosts runs the scenarios past one machine instead (docs/benchmarks.md, "Past one machine"):
  * round trip and 128 MiB push/pull with the engine on another network-namespace host beside that
  * link's TCP limit, and the start of 16 engines through the launchers of --launchers (default
@@ -28,6 +31,8 @@ import { hostsScenarios } from './hosts.ts';
 import { BENCH_LAUNCHERS, launcherStarts, prepareLaunchers, type BenchLauncher } from './launchStart.ts';
 import { measureLoopback } from './loopback.ts';
 import { printHostsReport, printLbReport, printReport } from './report.ts';
+import { pythonEngines, scaleCurve, scaleThousand } from './scale/scaleScenarios.ts';
+import { printScaleReport } from './scale/scaleReport.ts';
 import { lbScenarios, skewedDurations, skewedPerCore } from './lbScenarios.ts';
 import { clusterStart, directScenarios, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
 import type { Figure } from './stats.ts';
@@ -41,6 +46,7 @@ const { values } = parseArgs({
     kinds: { type: 'string', default: 'node,python' },
     json: { type: 'string' },
     hosts: { type: 'boolean', default: false },
+    scale: { type: 'boolean', default: false },
     launchers: { type: 'string' },
   },
 });
@@ -127,8 +133,13 @@ function durationsFile(): string {
 }
 
 const started = Date.now();
-for (const f of await measureLoopback((values.quick ? 16 : 128) * 2 ** 20, values.quick ? 200 : 1000, values.quick ? 2 : 5)) emit(f);
-if (values.hosts) {
+if (!values.scale) for (const f of await measureLoopback((values.quick ? 16 : 128) * 2 ** 20, values.quick ? 200 : 1000, values.quick ? 2 : 5)) emit(f);
+if (values.scale) {
+  await scaleCurve(opts);
+  await scaleThousand(opts);
+  if (kinds.includes('python')) await pythonEngines(opts);
+  printScaleReport(figures);
+} else if (values.hosts) {
   await hostsScenarios(kinds, opts);
   const tools = await prepareLaunchers(launchers);
   try {

@@ -1,7 +1,7 @@
 /** Figures: one JSON line each, the min/median/max of a set of samples. */
 
-/** 'link': the TCP limit between two hosts (bench/hosts.ts), as 'loopback' is on this machine. */
-export type Kind = 'node' | 'python' | 'ipyparallel' | 'dask' | 'loopback' | 'link';
+/** 'link': the TCP limit between two hosts (bench/hosts.ts), as 'loopback' is on this machine; 'sim': simulated engines (bench/scale/). */
+export type Kind = 'node' | 'python' | 'ipyparallel' | 'dask' | 'loopback' | 'link' | 'sim';
 
 export interface Figure {
   name: string;

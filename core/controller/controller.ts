@@ -101,7 +101,7 @@ export class Controller {
     const registry = (this.registry = new EngineRegistry({
       publish: (event, e, from) => {
         this.hub.publish(event, e, from);
-        if (event === 'registered') this.scheduler.engineJoined();
+        if (event === 'registered') this.scheduler.engineJoined(e);
       },
     }));
     const scheduler = (this.scheduler = new Scheduler({
@@ -247,7 +247,8 @@ export class Controller {
 
     conn.start({
       onMessage: (msg, parts) => {
-        this.idle.count();
+        // Beats are not traffic: 1,000 engines beat 1,000 times a second, and the controller would never look quiet.
+        if (msg.header.msg_type !== 'heartbeat') this.idle.count();
         if (!this.replays.admit(msg.header.msg_id)) {
           this.dropped(`dropped a replayed message ${describe(msg.header.msg_id)} from ${peer}`);
           return;

@@ -32,13 +32,21 @@ export function chooseKey(opts: ControllerOptions): Endpoint {
   }
 }
 
+/**
+ * Connections the kernel may hold before we accept them. Node's default (511) overflows when
+ * 1,000 engines start at once (`srun -n 1000`: 2,000 connections): the kernel drops the SYNs past
+ * it and each of those engines waits a 1 s retransmission. Capped by net.core.somaxconn (4096
+ * on current kernels), so a storm is queued, not dropped.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** Listens on --port, or on the reused port (falling back to a free one); resolves with the port. */
 export async function listen(server: net.Server, opts: ControllerOptions, reusedPort: number): Promise<number> {
   const on = (port: number) =>
     new Promise<void>((resolve, reject) => {
       const onError = (e: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${opts.ip}:${port}: ${e.code ?? e.message}`));
       server.once('error', onError);
-      server.listen({ host: opts.ip, port, exclusive: true }, () => {
+      server.listen({ host: opts.ip, port, exclusive: true, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', onError);
         resolve();
       });

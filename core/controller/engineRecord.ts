@@ -94,6 +94,15 @@ export class EngineRecord {
     return this.queueLength > 0 ? 'busy' : 'idle';
   }
 
+  /** The scheduler's schemes read it as a Candidate (schemes.ts): its load, and when it last got a balanced task. */
+  get load(): number {
+    return this.queueLength;
+  }
+
+  get lastUsed(): number {
+    return this.lastBalanced;
+  }
+
   /** Requests it has not answered yet, through the controller or on direct connections. */
   get queueLength(): number {
     const d = this.directActivity;

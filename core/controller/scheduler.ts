@@ -17,7 +17,7 @@ import type { EngineRegistry } from './engineRegistry.js';
 import type { Replier } from './replies.js';
 import type { ResultStore, StoredResult } from './resultStore.js';
 import type { AttemptOutcome } from './workRouter.js';
-import { type Candidate, chooseEngine } from './schemes.js';
+import { chooseEngine } from './schemes.js';
 import { TaskQueue } from './taskQueue.js';
 
 /** Outcomes of finished tasks kept for later tasks' after/follow (the oldest go first). */
@@ -104,6 +104,13 @@ export class Scheduler {
   /** Tasks waiting for each unfinished dependency. */
   private readonly dependents = new Map<string, Task[]>();
   private readonly outcomes = new Map<string, Outcome>();
+  /**
+   * Engines that may have room for a task (alive, fewer than hwm balanced tasks): pump() looks at
+   * these, not at every engine, so a reply costs the same at 1,000 engines as at 4 (in a long map
+   * all but the engines that just answered are full). Added on joining and on every answer;
+   * entries found dead or full are dropped as pump() meets them.
+   */
+  private readonly roomy = new Set<EngineRecord>();
   /** Counts balanced assignments, for lru and twobin. */
   private assignments = 0;
   private readonly rand: () => number;
@@ -226,8 +233,11 @@ export class Scheduler {
     const hwm = this.d.hwm;
     // The kernel every open engine runs (null when they differ): a task of that kernel may go to any.
     let kernel: string | null | undefined;
-    for (const e of this.d.registry.values()) {
-      if (!e.alive || (hwm !== 0 && e.balanced >= hwm)) continue;
+    for (const e of this.roomy) {
+      if (!e.alive || (hwm !== 0 && e.balanced >= hwm)) {
+        this.roomy.delete(e);
+        continue;
+      }
       open.push(e);
       kernel = kernel === undefined || kernel === e.reg.kernel ? e.reg.kernel : null;
     }
@@ -236,7 +246,7 @@ export class Scheduler {
       const anyOpen = t.pool === null && t.followEngine < 0 && t.failedOn === null && (t.spec.kernel === undefined || t.spec.kernel === kernel);
       const cands = anyOpen ? open : open.filter((e) => t.fits(e));
       if (cands.length === 0) return 'keep';
-      const e = cands.length === 1 ? cands[0] : cands[chooseEngine(this.d.scheme, cands.map(candidate), this.rand)];
+      const e = cands.length === 1 ? cands[0] : cands[chooseEngine(this.d.scheme, cands, this.rand)];
       this.send(t, e);
       if (hwm !== 0 && e.balanced >= hwm) open.splice(open.indexOf(e), 1);
       return open.length === 0 ? 'take-stop' : 'take';
@@ -267,7 +277,8 @@ export class Scheduler {
   // ------------------------------------------------------------------ engines, clients, aborts
 
   /** A new engine: it takes waiting tasks at once. */
-  engineJoined(): void {
+  engineJoined(e: EngineRecord): void {
+    this.roomy.add(e);
     this.pump();
   }
 
@@ -338,6 +349,7 @@ export class Scheduler {
   settle(e: EngineRecord, p: Pending, reply: AttemptOutcome): boolean {
     const t = p as Task;
     e.balanced--;
+    this.roomy.add(e);
     if (reply.status !== 'error') {
       this.finished(t, reply.status === 'ok', e.id);
       return true;
@@ -439,6 +451,3 @@ export class Scheduler {
   }
 }
 
-function candidate(e: EngineRecord): Candidate {
-  return { load: e.queueLength, lastUsed: e.lastBalanced };
-}

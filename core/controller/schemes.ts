@@ -10,15 +10,17 @@ export interface Candidate {
   readonly load: number;
   /** A counter value from when it last got a balanced task (0: never); smaller is longer ago. */
   readonly lastUsed: number;
+  /** The engine's id: of equals, the lowest id wins (without ids, the first of equals). */
+  readonly id?: number;
 }
 
-/** Index of the candidate with the smallest key; the first of equals. */
-function argmin<T>(cands: readonly T[], key: (c: T) => number): number {
+/** Index of the candidate with the smallest key; of equals, the lowest id (else the first), so the caller need not sort. */
+function argmin<T extends Candidate>(cands: readonly T[], key: (c: T) => number): number {
   let best = 0;
   let bestKey = key(cands[0]);
   for (let i = 1; i < cands.length; i++) {
     const k = key(cands[i]);
-    if (k < bestKey) {
+    if (k < bestKey || (k === bestKey && (cands[i].id ?? Infinity) < (cands[best].id ?? -Infinity))) {
       best = i;
       bestKey = k;
     }
@@ -57,8 +59,8 @@ function drawTwo(n: number, rand: () => number, weights?: readonly number[]): [n
 
 /**
  * The index in `cands` (non-empty) of the engine that gets the task:
- * - leastload: the least loaded (the first of equals, so ties go to the lower engine id);
- * - lru: the one that least recently got a balanced task;
+ * - leastload: the least loaded (of equals, the lowest engine id);
+ * - lru: the one that least recently got a balanced task (of equals, the lowest id);
  * - random: any, uniformly;
  * - twobin: two at random, then the less recently used of the two;
  * - weighted: two at random, weighted by inverse load, then the less loaded of the two.

@@ -22,6 +22,13 @@ test('lru: the one that got a balanced task least recently (never: first)', () =
   assert.equal(chooseEngine('lru', [c(0, 5), c(0, 0), c(0, 0)]), 1);
 });
 
+test('leastload and lru: of equals, the lowest engine id, whatever order the candidates come in (the scheduler does not sort them)', () => {
+  const e = (id: number, load: number, lastUsed: number): Candidate => ({ id, load, lastUsed });
+  assert.equal(chooseEngine('leastload', [e(7, 1, 0), e(5, 0, 0), e(2, 0, 0), e(3, 0, 0)]), 2);
+  assert.equal(chooseEngine('leastload', [e(9, 0, 0), e(4, 2, 0)]), 0);
+  assert.equal(chooseEngine('lru', [e(8, 0, 0), e(6, 0, 3), e(1, 0, 0)]), 2);
+});
+
 test('random: the draw picks uniformly', () => {
   const four = [c(0, 0), c(0, 0), c(0, 0), c(0, 0)];
   assert.equal(chooseEngine('random', four, draws(0)), 0);
