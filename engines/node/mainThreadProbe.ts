@@ -14,6 +14,8 @@ import type { ProfileStack, StackFrame } from '../../core/protocol/probe.js';
 export const SAMPLE_MS = 10;
 /** A main thread that runs no JavaScript never pauses: after this long, the sample says so. */
 const PAUSE_WAIT_MS = 200;
+/** The same within a profile, where a slow pause on a loaded machine must not pass for idle time. */
+const PROFILE_PAUSE_WAIT_MS = 1000;
 
 interface CallFrame {
   functionName: string;
@@ -121,10 +123,13 @@ export function profileMainThread(seconds: number): Promise<ProfileResult> {
     const table = new ProfileTable();
     const end = Date.now() + seconds * 1000;
     while (Date.now() < end) {
+      // A busy machine may take longer than SAMPLE_MS to pause: a sample counts for the periods
+      // it took, so the counts are shares of the time (a wait that ended with no pause: idle).
       const started = Date.now();
-      table.add(await d.sample(SAMPLE_MS, true));
-      const wait = SAMPLE_MS - (Date.now() - started);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const stack = await d.sample(Math.max(SAMPLE_MS, Math.min(PROFILE_PAUSE_WAIT_MS, end - started)), true);
+      const took = Date.now() - started;
+      table.add(stack, Math.max(1, Math.round(took / SAMPLE_MS)));
+      if (took < SAMPLE_MS) await new Promise((r) => setTimeout(r, SAMPLE_MS - took));
     }
     return { interval_ms: SAMPLE_MS, ...table.result() };
   });
@@ -138,17 +143,18 @@ export class ProfileTable {
   private samples = 0;
   private idle = 0;
 
-  add(stack: readonly StackFrame[]): void {
-    this.samples++;
+  /** `stack` for `n` sampling periods; an empty stack is idle. */
+  add(stack: readonly StackFrame[], n = 1): void {
+    this.samples += n;
     if (stack.length === 0) {
-      this.idle++;
+      this.idle += n;
       return;
     }
     const ids = stack.map((f) => this.frameId(f));
     const key = ids.join(',');
     const s = this.stacks.get(key);
-    if (s) s.count++;
-    else this.stacks.set(key, { frames: ids, count: 1 });
+    if (s) s.count += n;
+    else this.stacks.set(key, { frames: ids, count: n });
   }
 
   result(): Omit<ProfileResult, 'interval_ms'> {
