@@ -160,6 +160,18 @@ function targetsOf(v: unknown, what: string, extra: readonly string[] = []): Rec
 }
 
 type InvokeValidators = { [K in InvokeName]: (v: unknown) => InvokeTypes[K][0] };
+
+// profile: engine stack and CPU profile
+const profileValidators: Pick<InvokeValidators, 'engineStack' | 'engineProfile'> = {
+  engineStack: (v) => ({ id: int(record(v, 'engineStack', ['id']).id, 'engineStack.id', 0, LIMITS.maxEngineId) }),
+  engineProfile: (v) => {
+    const r = record(v, 'engineProfile', ['id', 'seconds']);
+    const seconds = r.seconds;
+    if (typeof seconds !== 'number' || !(seconds >= 0.1 && seconds <= 60)) throw new PayloadError('engineProfile.seconds', `must be a number of seconds from 0.1 to 60, got ${show(seconds)}`);
+    return { id: int(r.id, 'engineProfile.id', 0, LIMITS.maxEngineId), seconds };
+  },
+};
+// end profile
 type SendValidators = { [K in SendName]: (v: unknown) => SendTypes[K] };
 
 export const invokeValidators: InvokeValidators = {
@@ -207,6 +219,7 @@ export const invokeValidators: InvokeValidators = {
   listEngineSets: (v) => none(v, 'listEngineSets'),
   stopEngineSet: (v) => setId(v, 'stopEngineSet'),
   engineSetOutput: (v) => setId(v, 'engineSetOutput'),
+  ...profileValidators,
 };
 
 function valuePayload(v: unknown, what: string): InvokeTypes['push'][0] {
