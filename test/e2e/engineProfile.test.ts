@@ -75,7 +75,7 @@ describe('the Profile view names what a busy engine is inside, in headless Chrom
     if (process.env.MULTIENGINE_UPDATE_SCREENSHOT) fs.copyFileSync(shot, path.join(ROOT, 'docs', 'app-profile.png'));
     await until('hover to name the frame', async () => {
       const text = (await view.getByTestId('profile-hover').textContent()) ?? '';
-      return /spinHere .*% of \d+ samples/.test(text) || text;
+      return /spinHere .*% of \d+ samples/.test(text) && text;
     }, 5000).then((t) => assert.match(String(t), /spinHere .*% of \d+ samples/));
 
     assert.equal(spinning.ready(), false, 'the loop still runs');
