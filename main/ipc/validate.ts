@@ -9,6 +9,7 @@
 import { FORM_LAUNCHERS, type ClusterForm, type FormLauncher, type InvokeName, type InvokeTypes, type KernelKind, type SendName, type SendTypes } from '../../preload/contract.js';
 import { isIdentifier } from '../../core/client/validate.js';
 import { isLanguageName, languageNames } from '../../core/kernels/index.js';
+import { PROFILE_SECONDS } from '../../core/protocol/probe.js';
 
 /** Payload keys as the user knows them: [form field, how a sentence names it]. */
 const USER_WORDS: Record<string, [string | undefined, string]> = {
@@ -167,7 +168,8 @@ const profileValidators: Pick<InvokeValidators, 'engineStack' | 'engineProfile'>
   engineProfile: (v) => {
     const r = record(v, 'engineProfile', ['id', 'seconds']);
     const seconds = r.seconds;
-    if (typeof seconds !== 'number' || !(seconds >= 0.1 && seconds <= 60)) throw new PayloadError('engineProfile.seconds', `must be a number of seconds from 0.1 to 60, got ${show(seconds)}`);
+    const { min, max } = PROFILE_SECONDS;
+    if (typeof seconds !== 'number' || !(seconds >= min && seconds <= max)) throw new PayloadError('engineProfile.seconds', `must be a number of seconds from ${min} to ${max}, got ${show(seconds)}`);
     return { id: int(r.id, 'engineProfile.id', 0, LIMITS.maxEngineId), seconds };
   },
 };

@@ -14,6 +14,12 @@ import type { Page } from 'playwright-core';
 import { browserMissing, launchBrowser, ROOT, screenshot, startWebMode, until, type Browser, type WebMode } from './helpers.js';
 
 const PROFILE = 'e2e-profile';
+/** What the test reads of the canvas (the DOM's types are not in the tests' lib). */
+interface Canvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } };
+}
 const why = browserMissing();
 
 describe('the Profile view names what a busy engine is inside, in headless Chromium', { timeout: 240_000 }, () => {
@@ -60,8 +66,9 @@ describe('the Profile view names what a busy engine is inside, in headless Chrom
     const boxes = Number(await view.getByTestId('profile-flame').getAttribute('data-boxes'));
     assert.ok(boxes >= 2, `the flame graph has ${boxes} boxes`);
     // The canvas really has paint on it: some pixels are not blank.
-    const painted = await view.getByTestId('profile-flame').evaluate((c: HTMLCanvasElement) => {
-      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const painted = await view.getByTestId('profile-flame').evaluate((el) => {
+      const c = el as unknown as Canvas;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
       let n = 0;
       for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
       return n;

@@ -89,5 +89,18 @@ for (const kind of ['node', 'python'] as const) {
       await assert.rejects(rc.request('profile_request', { engine_id: 0, seconds: 0 }), (e: unknown) => e instanceof ControllerError && /seconds must be a number from 0.1 to 60, got 0/.test(e.message));
       assert.deepEqual(await rc.view([0, 1]).applySync(kind === 'node' ? () => 1 : 'lambda: 1'), [1, 1], 'the engines keep serving');
     });
+
+    test('an engine that dies during a profile fails it at once, naming the engine; the others serve on', async () => {
+      const profiling = rc.engineProfile(1, { seconds: 20 });
+      const failed = profiling.then(
+        () => null,
+        (e: unknown) => e,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(rc.engine(1)!.pid, 'SIGKILL');
+      const err = await failed;
+      assert.ok(err instanceof ControllerError && /engine 1 died before answering the profile request/.test(err.message), `got ${String(err)}`);
+      assert.equal(await rc.view(0).applySync(kind === 'node' ? () => 'still here' : 'lambda: "still here"'), 'still here');
+    });
   });
 }
