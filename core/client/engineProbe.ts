@@ -1,5 +1,5 @@
 /**
- * rc.engineStack and rc.engineProfile (docs/client.md, "What is an engine doing?"): the
+ * rc.engineStack and rc.engineProfile (docs/protocol.md, section 16): the
  * requests checked in the caller's words, and the replies as the client API gives them.
  */
 import type { ContentMap } from '../protocol/messages.js';
