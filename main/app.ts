@@ -14,6 +14,7 @@ import { readForm } from './services/clusterForm.js';
 import { ClusterService } from './services/clusterService.js';
 import { nodePtySpawner, PtyService, type PtySpawner } from './services/ptyService.js';
 import { SettingsStore } from './services/settings.js';
+import { EngineProfileService } from './services/engineProfile.js';
 import { languageNames } from '../core/kernels/index.js';
 
 export interface AppOptions {
@@ -68,6 +69,7 @@ export function createAppServices(opts: AppOptions): AppServices {
   const cluster = new ClusterService({ events, settings, dir: opts.dir, heartbeatMs: opts.heartbeatMs, deadAfterMs: opts.deadAfterMs, spawner: opts.clusterSpawner, log, flags: opts.overrides });
   const pty = new PtyService({ events, spawner: opts.spawner ?? nodePtySpawner, log });
   const { connection, namespace: ns } = cluster;
+  const profiles = new EngineProfileService(connection);
   connection.onDidChangeConnection((file) => void pty.connect(file));
   const info: AppInfo = { version: packageVersion(), platform: process.platform, hostname: os.hostname(), cpus: os.availableParallelism(), web: opts.web, engineLanguages: [...languageNames] };
   const notHere = (what: string) => () => {
@@ -112,6 +114,8 @@ export function createAppServices(opts: AppOptions): AppServices {
       getMetricsHistory: () => cluster.monitor.metrics.history(),
       searchLogs: (p) => cluster.monitor.logs.search(p),
       listClusterEvents: () => cluster.monitor.events.list.list(),
+      engineStack: (p) => profiles.stack(p.id),
+      engineProfile: (p) => profiles.profile(p.id, p.seconds),
     },
     {
       ptyWrite: (p) => pty.write(p.data),

@@ -325,7 +325,44 @@ import { MONITOR_EVENT_CHANNELS, MONITOR_INVOKE_CHANNELS } from './monitorContra
 // ---------------------------------------------------------------- requests, pushes
 
 /** Requests: name -> [payload, result]. `void` payload: the function takes no argument. */
-export interface InvokeTypes extends MonitorInvokeTypes {
+// profile: engine stack and CPU profile
+/** One frame: `line` is 1-based (in a profile, the line its function starts on). */
+export interface ProbeFrame {
+  function: string;
+  file: string;
+  line: number;
+}
+/** What an engine's main thread is inside now: outermost first; empty when it runs no code. */
+export interface EngineStackView {
+  engineId: number;
+  frames: ProbeFrame[];
+  running?: { msgId: string; msgType: string };
+}
+/** Samples over `seconds`: collapsed stacks (indices into frames, outermost first) with counts of interval_ms periods. */
+export interface EngineProfileView {
+  engineId: number;
+  seconds: number;
+  intervalMs: number;
+  samples: number;
+  idle: number;
+  frames: ProbeFrame[];
+  stacks: { frames: number[]; count: number }[];
+}
+export interface EngineProfilePayload {
+  id: number;
+  seconds: number;
+}
+interface ProfileInvokeTypes {
+  engineStack: [IdPayload, EngineStackView];
+  engineProfile: [EngineProfilePayload, EngineProfileView];
+}
+const PROFILE_CHANNELS = {
+  engineStack: 'me:profile:stack',
+  engineProfile: 'me:profile:run',
+} as const satisfies { [K in keyof ProfileInvokeTypes]: string };
+// end profile
+
+export interface InvokeTypes extends MonitorInvokeTypes, ProfileInvokeTypes {
   getAppInfo: [void, AppInfo];
   copyText: [{ text: string }, void];
   openExternal: [{ url: string }, void];
@@ -408,6 +445,7 @@ export const INVOKE_CHANNELS = {
   stopEngineSet: 'me:set:stop',
   engineSetOutput: 'me:set:output',
   ...MONITOR_INVOKE_CHANNELS,
+  ...PROFILE_CHANNELS,
 } as const satisfies { [K in keyof InvokeTypes]: string };
 
 export const SEND_CHANNELS = {

@@ -15,6 +15,7 @@ import { RequestDispatcher } from './dispatcher.js';
 import { DirectView } from './directView.js';
 import { LoadBalancedView } from './loadBalancedView.js';
 import { EngineList, type EngineChange } from './engineList.js';
+import { profileOf, profileRequest, stackOf, stackRequest, type EngineProfile, type EngineStack } from './engineProbe.js';
 import type { OkReply } from './replyDecoders.js';
 import { checkTargetsShape, resolveTargets, type Targets } from './validate.js';
 import type { ViewHost } from './viewHost.js';
@@ -476,6 +477,16 @@ export class Client {
   async restartEngine(id: number): Promise<void> {
     await this.request('restart_engine_request', { id });
     await this.refreshEngines();
+  }
+
+  /** What engine `id`'s main thread is inside now, read beside it (the running request is not stopped). */
+  async engineStack(id: number): Promise<EngineStack> {
+    return stackOf(await this.request('stack_request', stackRequest(id)));
+  }
+
+  /** Samples engine `id`'s main thread for `seconds` (0.1 to 60; default 3) without stopping its work: a profile for a flame graph. */
+  async engineProfile(id: number, opts: { seconds?: number } = {}): Promise<EngineProfile> {
+    return profileOf(await this.request('profile_request', profileRequest(id, opts.seconds ?? 3)));
   }
 
   /** Stops the controller and every engine it launched; this client is closed by the controller. */

@@ -19,6 +19,7 @@ export { AbortError, CompositeError, ConnectionError, ControllerError, EngineErr
 export { requireModules, type RemoteFn } from './remoteFunction.js';
 export { blockSizes, concatenate, partition, type Sequence } from './partition.js';
 export type { Targets } from './validate.js';
+export type { EngineProfile, EngineStack, ProfileStack, StackFrame } from './engineProbe.js';
 export { NDArray, type DType, type TypedArray } from '../serialize/ndarray.js';
 export { SerializationError } from '../serialize/serialize.js';
 export { ConnectionFileError } from '../connection/connectionFile.js';

@@ -7,6 +7,7 @@ import type { ContentMap, EngineState, Message, MsgType } from '../protocol/mess
 import { checkContent, describe, WireError } from '../protocol/validate.js';
 import type { Connection } from '../transport/connection.js';
 import type { ClientRecord, Subscription } from './clientSession.js';
+import type { EngineProbes } from './engineProbes.js';
 import type { EngineRecord } from './engineRecord.js';
 import type { EngineEventKind, EngineRegistry } from './engineRegistry.js';
 import type { EngineSets } from './engineSets.js';
@@ -43,6 +44,8 @@ export interface ClientHubDeps {
   /** Load-balanced tasks (work requests with metadata.balanced). */
   readonly scheduler: Pick<Scheduler, 'submit' | 'abort' | 'runningOn' | 'clientGone'>;
   readonly control: EngineControl;
+  /** stack_request and profile_request: to the engine's heart and back. */
+  readonly probes: Pick<EngineProbes, 'request' | 'clientGone'>;
   /** Engine sets: adding engines (through a launcher), listing, stopping them, their launchers' output. */
   readonly sets: Pick<EngineSets, 'add' | 'stop' | 'output' | 'list' | 'restart'>;
   readonly results: Pick<ResultStore, 'get' | 'watch' | 'unwatch'>;
@@ -113,6 +116,9 @@ export class ClientHub {
         return this.answer(client, msg, type, 'queue_reply', () => this.d.tasks.queue());
       case 'interrupt_request':
         return this.onInterrupt(client, msg);
+      case 'stack_request':
+      case 'profile_request':
+        return this.d.probes.request(client, msg, type);
       case 'abort_request':
         return this.onAbort(client, msg, parts);
       case 'add_engines_request':
@@ -281,6 +287,7 @@ export class ClientHub {
     this.allSubscribers.delete(client);
     this.d.taskEvents.unsubscribe(client);
     this.d.results.unwatch(client);
+    this.d.probes.clientGone(client);
     const kept = this.d.router.clientGone(client) + this.d.scheduler.clientGone(client);
     if (kept) log.info(`client ${client.n} disconnected with ${kept} unanswered request${kept === 1 ? '' : 's'}; their results go to the result store`);
     else log.debug(`client ${client.n} disconnected`);

@@ -17,6 +17,7 @@ import { ReplayGuard } from '../transport/replayGuard.js';
 import { ClientHub } from './clientHub.js';
 import type { ConnectionInfo } from '../connection/connectionFile.js';
 import { advertisedAddress, chooseKey, connectionInfo, isLoopback, listen, removeFiles, writeFiles } from './endpoint.js';
+import { EngineProbes, isProbeReply } from './engineProbes.js';
 import { EngineSets } from './engineSets.js';
 import { EngineRegistry } from './engineRegistry.js';
 import { HeartMonitor } from './heartMonitor.js';
@@ -66,6 +67,7 @@ export class Controller {
   private readonly router: WorkRouter;
   private readonly scheduler: Scheduler;
   private readonly hub: ClientHub;
+  private readonly probes: EngineProbes;
   private readonly replier: Replier;
   /** Task records: noted on the request path, written in batches to the task database. */
   private readonly taskDb: TaskDb;
@@ -132,6 +134,7 @@ export class Controller {
       engineGone: (e, reason) => {
         router.engineGone(e, reason);
         scheduler.engineGone(e, reason);
+        this.probes.engineGone(e, reason);
       },
       running: (e, task) => router.noteRunning(e, task),
       dropped: (why) => this.dropped(why),
@@ -144,8 +147,10 @@ export class Controller {
       isShuttingDown: () => this.isShuttingDown,
     }));
     this.registration = { registry, supervisor: this.supervisor, sets, replier, opts, isShuttingDown: () => this.isShuttingDown };
+    const probes = (this.probes = new EngineProbes({ registry, replier, dropped: (why) => this.dropped(why) }));
     this.hub = new ClientHub({
       registry,
+      probes,
       router,
       scheduler,
       control: this.supervisor,
@@ -290,7 +295,7 @@ export class Controller {
       if (e.heart && e.heart !== conn) e.heart.close();
       e.heart = conn;
       classified(
-        (m) => this.supervisor.onBeat(e, conn, m),
+        (m) => (isProbeReply(m.header.msg_type) ? this.probes.onReply(e, m) : this.supervisor.onBeat(e, conn, m)),
         () => {
           if (e.heart === conn) e.heart = null;
         },

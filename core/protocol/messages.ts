@@ -4,6 +4,7 @@
  * This module has no runtime dependencies so any process can share it.
  * docs/protocol.md is the normative description; keep the two in step.
  */
+import type { ProbeContentMap } from './probe.js';
 
 export const PROTOCOL_VERSION = 'multiengine/1';
 
@@ -296,7 +297,7 @@ export type Failure = ErrorContent | AbortedContent;
 type Reply<T> = ({ status: 'ok' } & T) | Failure;
 
 /** Content of each msg_type. Work requests travel client -> controller -> engine(s). */
-export interface ContentMap {
+export interface ContentMap extends ProbeContentMap {
   // -- engine <-> controller
   registration_request: {
     uuid: string;

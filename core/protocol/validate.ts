@@ -7,6 +7,7 @@
  * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
  */
 import { isValidHeader, TASK_FIELDS, TASK_OPERATORS, type ContentMap, type CurrentTask, type DirectAddress, type DirectTaskEntry, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType, TASK_EVENT_KINDS, type TaskCondition, type TaskFilter } from './messages.js';
+import { PROFILE_SECONDS } from './probe.js';
 
 /** A message whose content or metadata is not what its type promises. */
 export class WireError extends Error {
@@ -99,6 +100,19 @@ function engineId(c: Fields, field: string): number {
 /** msg_ids of interrupt and abort requests: absent, or msg_id strings. */
 function msgIds(c: Fields): { msg_ids?: string[] } {
   return c.msg_ids === undefined ? {} : { msg_ids: strings(c, 'msg_ids', 'msg_id strings') };
+}
+
+/** A probe's stack frames (core/protocol/probe.ts): each {function, file, line}. */
+function frames(c: Fields, field: string): void {
+  array(c, field).forEach((f, i) => {
+    if (!isObject(f) || typeof f.function !== 'string' || typeof f.file !== 'string' || !Number.isSafeInteger(f.line)) throw new WireError(`${field}[${i}] must be a frame {function, file, line}, got ${describe(f)}`);
+  });
+}
+
+function profileRequest(c: Fields): ContentMap['profile_request'] {
+  const s = c.seconds;
+  if (typeof s !== 'number' || !(s >= PROFILE_SECONDS.min && s <= PROFILE_SECONDS.max)) throw new WireError(`seconds must be a number from ${PROFILE_SECONDS.min} to ${PROFILE_SECONDS.max}, got ${describe(s)}`, 'ValueError');
+  return { engine_id: engineId(c, 'engine_id'), seconds: s };
 }
 
 function none(): Record<string, never> {
@@ -505,6 +519,19 @@ const CONTENT: { [K in MsgType]: (c: Fields) => ContentMap[K] } = {
   }),
   controller_shutdown_request: none,
   controller_shutdown_reply: reply<'controller_shutdown_reply'>(nothing),
+  stack_request: (c) => ({ engine_id: engineId(c, 'engine_id') }),
+  stack_reply: reply<'stack_reply'>((c) => {
+    count(c, 'engine_id');
+    frames(c, 'frames');
+  }),
+  profile_request: profileRequest,
+  profile_reply: reply<'profile_reply'>((c) => {
+    for (const f of ['engine_id', 'samples', 'idle']) count(c, f);
+    frames(c, 'frames');
+    array(c, 'stacks').forEach((x, i) => {
+      if (!isObject(x) || !isCount(x.count) || !Array.isArray(x.frames) || !x.frames.every(isCount)) throw new WireError(`stacks[${i}] must be {frames: [frame indices], count}, got ${describe(x)}`);
+    });
+  }),
 };
 
 /** Is `type` a msg_type of this protocol? */

@@ -4,14 +4,16 @@
  * and turns it into SIGINT for this process (which stops synchronous user code through vm's
  * watchdog) plus a message to the main thread (which rejects an awaited task): interrupt.ts.
  * About once a second a beat also carries the process's CPU and memory (processStats.ts).
- * Kept tiny: it imports only the transport and processStats.
+ * stack_request and profile_request are answered here too, from the main thread's inspector
+ * (mainThreadProbe.ts). Kept tiny: it imports only the transport, processStats and the probe.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createMessage, WORK_REQUESTS, type ContentMap, type CurrentTask } from '../../core/protocol/messages.js';
+import { createMessage, errorContent, WORK_REQUESTS, type ContentMap, type CurrentTask, type Message } from '../../core/protocol/messages.js';
 import { checkContent } from '../../core/protocol/validate.js';
 import { Signer } from '../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
 import { RUNNING, TAKEN } from './interruptState.js';
+import { mainThreadStack, profileMainThread } from './mainThreadProbe.js';
 import { ProcessStats } from './processStats.js';
 
 export interface HeartConfig {
@@ -88,6 +90,21 @@ function running(): Pick<CurrentTask, 'msg_id' | 'msg_type'> | undefined {
   return msgId && type ? { msg_id: msgId, msg_type: type } : undefined;
 }
 
+/** Answers a stack_request or profile_request from the controller (its content was checked there). */
+function probe(conn: Connection, msg: Message, id: number): void {
+  const reply = <T extends 'stack_reply' | 'profile_reply'>(type: T, content: ContentMap[T]) => {
+    if (!conn.isClosed) conn.send(createMessage(type, content, { session: config.session, parent: msg.header }));
+  };
+  const failed = (type: 'stack_reply' | 'profile_reply') => (e: unknown) => reply(type, errorContent('ProbeError', `cannot read the main thread: ${(e as Error)?.message ?? String(e)}`) as ContentMap[typeof type]);
+  if (msg.header.msg_type === 'stack_request') {
+    const r = running();
+    mainThreadStack().then((frames) => reply('stack_reply', { status: 'ok', engine_id: id, frames, ...(r ? { running: r } : {}) }), failed('stack_reply'));
+    return;
+  }
+  const seconds = (msg.content as ContentMap['profile_request']).seconds;
+  profileMainThread(seconds).then((p) => reply('profile_reply', { status: 'ok', engine_id: id, seconds, ...p }), failed('profile_reply'));
+}
+
 const stats = new ProcessStats();
 let generation = 0;
 let current: { conn: Connection; timer: NodeJS.Timeout } | null = null;
@@ -116,6 +133,7 @@ port.on('message', (start: HeartStart) => {
       };
       conn.start({
         onMessage(msg) {
+          if (msg.header.msg_type === 'stack_request' || msg.header.msg_type === 'profile_request') return probe(conn, msg, start.id);
           if (msg.header.msg_type !== 'interrupt_request') return;
           let ids: string[] | undefined;
           try {

@@ -9,6 +9,7 @@
 import { FORM_LAUNCHERS, type ClusterForm, type FormLauncher, type InvokeName, type InvokeTypes, type KernelKind, type MonitorInvokeTypes, type SendName, type SendTypes } from '../../preload/contract.js';
 import { isIdentifier } from '../../core/client/validate.js';
 import { isLanguageName, languageNames } from '../../core/kernels/index.js';
+import { PROFILE_SECONDS } from '../../core/protocol/probe.js';
 
 /** Payload keys as the user knows them: [form field, how a sentence names it]. */
 const USER_WORDS: Record<string, [string | undefined, string]> = {
@@ -174,6 +175,18 @@ const monitorValidators = {
   listClusterEvents: (v) => none(v, 'listClusterEvents'),
 } satisfies { [K in keyof MonitorInvokeTypes]: (v: unknown) => MonitorInvokeTypes[K][0] };
 const LOG_SOURCE = /^(?:controller|engine \d{1,7})$/;
+// profile: engine stack and CPU profile
+const profileValidators: Pick<InvokeValidators, 'engineStack' | 'engineProfile'> = {
+  engineStack: (v) => ({ id: int(record(v, 'engineStack', ['id']).id, 'engineStack.id', 0, LIMITS.maxEngineId) }),
+  engineProfile: (v) => {
+    const r = record(v, 'engineProfile', ['id', 'seconds']);
+    const seconds = r.seconds;
+    const { min, max } = PROFILE_SECONDS;
+    if (typeof seconds !== 'number' || !(seconds >= min && seconds <= max)) throw new PayloadError('engineProfile.seconds', `must be a number of seconds from ${min} to ${max}, got ${show(seconds)}`);
+    return { id: int(r.id, 'engineProfile.id', 0, LIMITS.maxEngineId), seconds };
+  },
+};
+// end profile
 type SendValidators = { [K in SendName]: (v: unknown) => SendTypes[K] };
 
 export const invokeValidators: InvokeValidators = {
@@ -222,6 +235,7 @@ export const invokeValidators: InvokeValidators = {
   stopEngineSet: (v) => setId(v, 'stopEngineSet'),
   engineSetOutput: (v) => setId(v, 'engineSetOutput'),
   ...monitorValidators,
+  ...profileValidators,
 };
 
 function valuePayload(v: unknown, what: string): InvokeTypes['push'][0] {

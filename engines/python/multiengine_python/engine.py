@@ -13,6 +13,7 @@ from .capture import OutStream, Output
 from .direct import ActivityReporter, DirectListener, ReplayGuard
 from .errors import ReplyError, error_content
 from .interrupt import Interrupts
+from . import probe
 from .process_stats import ProcessStats
 from .registration import Fatal, Refused, await_reply, positive, registration_content
 from .replies import Replies
@@ -168,6 +169,8 @@ class Engine(object):
                     msg = heart.recv()
                     if msg.msg_type == 'interrupt_request':
                         self._interrupt_request(msg)
+                    elif msg.msg_type in ('stack_request', 'profile_request'):
+                        probe.answer(self, heart, msg)
                     elif msg.msg_type == 'shutdown_request':
                         self.stop(0, 'shutdown_request')
                     else:

@@ -67,6 +67,10 @@ const GOOD: { [K in MsgType]: unknown } = {
   resubmit_reply: { status: 'ok', msg_ids: ['n1', 'n2'] },
   queue_request: {},
   queue_reply: { status: 'ok', engines: [{ id: 0, queued: 1, running: 1, completed: 5 }], unassigned: 0 },
+  stack_request: { engine_id: 0 },
+  stack_reply: { status: 'ok', engine_id: 0, frames: [{ function: 'spinHere', file: 'cell-1', line: 1 }], running: { msg_id: 'm', msg_type: 'execute_request' } },
+  profile_request: { engine_id: 0, seconds: 2 },
+  profile_reply: { status: 'ok', engine_id: 0, seconds: 2, interval_ms: 10, samples: 3, idle: 1, frames: [{ function: 'f', file: 'x.py', line: 3 }], stacks: [{ frames: [0], count: 2 }] },
 };
 
 /** Bad content, and the words its error must contain. */
@@ -126,6 +130,11 @@ const BAD: [MsgType, unknown, RegExp][] = [
   ['resubmit_request', { msg_ids: [3] }, /msg_ids must be an array of msg_id strings, got \[3\]/],
   ['purge_request', { msg_ids: 'some' }, /msg_ids must be an array of msg_id strings or 'all', got "some"/],
   ['purge_request', { msg_ids: [], targets: [-1] }, /targets\[0\] must be an engine id/],
+  ['stack_request', { engine_id: 'one' }, /engine_id must be an engine id \(integer\), got "one"/],
+  ['profile_request', { engine_id: 0, seconds: 600 }, /seconds must be a number from 0.1 to 60, got 600/],
+  ['profile_request', { engine_id: 0 }, /seconds must be a number from 0.1 to 60, got nothing/],
+  ['stack_reply', { status: 'ok', engine_id: 0, frames: [{ function: 'f', line: 1 }] }, /frames\[0\] must be a frame \{function, file, line\}/],
+  ['profile_reply', { status: 'ok', engine_id: 0, seconds: 1, interval_ms: 10, samples: 1, idle: 0, frames: [], stacks: [{ frames: ['a'], count: 1 }] }, /stacks\[0\] must be \{frames: \[frame indices\], count\}/],
 ];
 
 test('every msg_type has a check, and well-formed content passes it unchanged in meaning', () => {
