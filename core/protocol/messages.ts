@@ -118,6 +118,26 @@ export interface TaskEvent {
   duration_ms?: number | null;
   /** finished with an error: its name. */
   ename?: string | null;
+  /** A task of a load-balanced map: which map, and its size in items (metadata.balanced.map). */
+  map?: TaskMap;
+}
+
+/** metadata.balanced.map: the map a load-balanced task belongs to, so watchers can count a map's items. */
+export type TaskMap = {
+  /** The client's id for the map call, the same on all its tasks (at most 64 characters). */
+  id: string;
+  /** Items the map covers (the length of its sequences). */
+  items: number;
+  /** Items per task (the map's chunksize; the last task may have fewer). */
+  chunk: number;
+};
+
+/** Overflowed events of one map, counted as the overflow counts all (task events, section 15). */
+export interface TaskMapOverflow {
+  map: TaskMap;
+  submitted: number;
+  started: number;
+  finished: { ok: number; error: number; aborted: number };
 }
 
 /** Events of one interval past the cap, counted instead of listed. */
@@ -126,6 +146,8 @@ export interface TaskEventOverflow {
   started: number;
   /** finished, by status. */
   finished: { ok: number; error: number; aborted: number };
+  /** The same counts per map, for the overflowed events of map tasks (by map id). */
+  maps?: Record<string, TaskMapOverflow>;
 }
 
 /**
@@ -142,6 +164,8 @@ export interface TaskRecord {
   /** The code (execute), the function's source (apply) or the names (push, pull), truncated. */
   code: string | null;
   balanced: boolean;
+  /** A load-balanced map's task: its map (for task events; not a stored or queryable field). */
+  map?: TaskMap;
   status: TaskStatus;
   /** The client's header date. */
   submitted: string | null;
@@ -505,6 +529,8 @@ export type BalancedSpec = {
   kernel?: KernelKind;
   /** How direct requests named in after/follow ended, as the client that sent them saw them (the controller does not track direct requests). */
   direct?: DirectOutcome[];
+  /** A task of a map call: the map's id and size, for task events and progress (the scheduler ignores it). */
+  map?: TaskMap;
 };
 
 /** A finished direct request: whether every engine answered ok, and which engines ran it. */
