@@ -97,6 +97,7 @@ export function createAppServices(opts: AppOptions): AppServices {
       execute: (p) => ns.execute(p.code, p.targets),
       listTasks: () => cluster.tasks.list(),
       getTask: (p) => cluster.clusterTasks.detail(p.id),
+      listTaskStream: () => cluster.stream.list(),
       ptyAttach: () => pty.attach(),
       ptyRestart: () => pty.restart(),
       setPxTargets: (p) => pty.setPxTargets(p.ids),

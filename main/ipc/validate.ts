@@ -198,6 +198,7 @@ export const invokeValidators: InvokeValidators = {
     return { targets: r.targets, code: str(r.code, 'execute.code', LIMITS.maxCode, { nonEmpty: true }) };
   },
   listTasks: (v) => none(v, 'listTasks'),
+  listTaskStream: (v) => none(v, 'listTaskStream'),
   getTask: (v) => ({ id: int(record(v, 'getTask', ['id']).id, 'getTask.id', 0, Number.MAX_SAFE_INTEGER) }),
   ptyAttach: (v) => none(v, 'ptyAttach'),
   ptyRestart: (v) => none(v, 'ptyRestart'),

@@ -12,6 +12,7 @@ import { EngineTable } from './engineTable.js';
 import { NamespaceOps } from './namespaceOps.js';
 import { ClusterTasks } from './clusterTasks.js';
 import { TaskLog } from './taskLog.js';
+import { TaskStreamFeed } from './taskStream.js';
 
 export type ClusterServiceOptions = ClusterConnectionOptions & { events: EventSink };
 
@@ -24,6 +25,8 @@ export class ClusterService {
   readonly tasks: TaskLog;
   /** Other clients' requests in the task history. */
   readonly clusterTasks: ClusterTasks;
+  /** Every client's task events for the task stream and progress. */
+  readonly stream: TaskStreamFeed;
 
   constructor(opts: ClusterServiceOptions) {
     this.tasks = new TaskLog((t) => opts.events.emit('onTaskChanged', t));
@@ -36,10 +39,16 @@ export class ClusterService {
     this.table.onDidStartRequest((msgId) => this.tasks.started(msgId));
     this.table.onDidChangeNamespaces((ids) => opts.events.emit('onNamespacesChanged', { engines: ids }));
     this.clusterTasks = new ClusterTasks(this.tasks, opts.log);
-    this.connection.onDidChangeConnection((file) => this.clusterTasks.follow(file === null ? null : this.connection.client()));
+    this.stream = new TaskStreamFeed(opts.events);
+    this.connection.onDidChangeConnection((file) => {
+      const rc = file === null ? null : this.connection.client();
+      this.clusterTasks.follow(rc);
+      this.stream.follow(rc);
+    });
   }
 
   async dispose(): Promise<void> {
+    this.stream.dispose();
     await this.connection.dispose();
     this.table.dispose();
     this.sets.dispose();

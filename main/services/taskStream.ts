@@ -1,0 +1,98 @@
+/**
+ * The task stream's feed: every client's task events (the controller's task_events pushes,
+ * at most one per 50 ms), passed on to the renderer as one onTaskStream push per interval in
+ * the contract's shape, with map counts for the events the controller only counted. The most
+ * recent ones are kept so that a renderer that (re)loads draws them too.
+ */
+import type { Disposable } from '../../core/events/emitter.js';
+import type { Client, TaskEvent, TaskEventBatch } from '../../core/index.js';
+import type { EventSink } from '../ipc/router.js';
+import type { StreamEvent, StreamMapCounts, TaskStreamBatch } from '../../preload/contract.js';
+
+/** Events kept for a renderer that (re)loads (about a third as many tasks), so a reload stays a few MB. */
+export const STREAM_KEPT = 60_000;
+/** Of a request's code, what a bar's tooltip shows. */
+const CODE_CHARS = 120;
+
+const KIND = /^(\w+?)_request$/;
+
+/** A task event in the contract's shape (times as epoch ms). */
+export function streamEvent(e: TaskEvent): StreamEvent {
+  const time = Date.parse(e.time);
+  const out: StreamEvent = {
+    event: e.event,
+    msgId: e.msg_id,
+    engineId: e.engine_id,
+    client: e.client,
+    kind: KIND.exec(e.msg_type)?.[1] ?? e.msg_type,
+    label: e.label,
+    time,
+  };
+  if (e.event === 'finished') {
+    out.status = e.status === 'ok' || e.status === 'aborted' ? e.status : 'error';
+    if (typeof e.duration_ms === 'number') out.start = time - e.duration_ms;
+    if (typeof e.ename === 'string') out.ename = e.ename;
+  } else if (e.event === 'submitted' && typeof e.code === 'string') {
+    out.code = e.code.length > CODE_CHARS ? e.code.slice(0, CODE_CHARS) : e.code;
+  }
+  if (e.map !== undefined) out.map = { id: e.map.id, items: e.map.items, chunk: e.map.chunk };
+  return out;
+}
+
+/** One controller interval for the renderer: its listed events, and what was only counted. */
+export function streamBatch(b: TaskEventBatch): TaskStreamBatch {
+  const out: TaskStreamBatch = { events: b.events.map(streamEvent) };
+  const o = b.overflow;
+  if (o === undefined) return out;
+  out.unlisted = o.submitted + o.started + o.finished.ok + o.finished.error + o.finished.aborted;
+  const maps = Object.values(o.maps ?? {});
+  if (maps.length > 0) out.maps = maps.map((m) => ({ map: { id: m.map.id, items: m.map.items, chunk: m.map.chunk }, ok: m.finished.ok, failed: m.finished.error + m.finished.aborted }));
+  return out;
+}
+
+export class TaskStreamFeed {
+  private sub: Disposable | null = null;
+  private kept: StreamEvent[] = [];
+  private unlisted = 0;
+  /** Counted (not listed) finished tasks per map, since the cluster was followed. */
+  private readonly counted = new Map<string, StreamMapCounts>();
+
+  constructor(private readonly events: Pick<EventSink, 'emit'>) {}
+
+  /** Follows `rc`'s cluster from now on (null: none); the renderer forgets the previous one. */
+  follow(rc: Client | null): void {
+    this.sub?.dispose();
+    this.sub = null;
+    this.kept = [];
+    this.unlisted = 0;
+    this.counted.clear();
+    this.events.emit('onTaskStream', { events: [], reset: true });
+    if (rc !== null) this.sub = rc.onTaskEvents((b) => this.apply(streamBatch(b)));
+  }
+
+  apply(batch: TaskStreamBatch): void {
+    this.kept.push(...batch.events);
+    // Trim in steps of a quarter, not per batch.
+    if (this.kept.length > STREAM_KEPT * 1.25) this.kept = this.kept.slice(-STREAM_KEPT);
+    this.unlisted += batch.unlisted ?? 0;
+    for (const m of batch.maps ?? []) {
+      const c = this.counted.get(m.map.id);
+      if (c === undefined) this.counted.set(m.map.id, { ...m });
+      else {
+        c.ok += m.ok;
+        c.failed += m.failed;
+      }
+    }
+    this.events.emit('onTaskStream', batch);
+  }
+
+  /** The recent events and the counts so far, for a renderer that (re)loads. */
+  list(): TaskStreamBatch {
+    return { events: this.kept.slice(), unlisted: this.unlisted, maps: [...this.counted.values()].map((m) => ({ ...m })), reset: true };
+  }
+
+  dispose(): void {
+    this.sub?.dispose();
+    this.sub = null;
+  }
+}
