@@ -98,6 +98,7 @@ export function createAppServices(opts: AppOptions): AppServices {
       listTasks: () => cluster.tasks.list(),
       getTask: (p) => cluster.clusterTasks.detail(p.id),
       listTaskStream: () => cluster.stream.list(),
+      getStreamTask: (p) => cluster.stream.record(p.msgId),
       ptyAttach: () => pty.attach(),
       ptyRestart: () => pty.restart(),
       setPxTargets: (p) => pty.setPxTargets(p.ids),

@@ -303,6 +303,8 @@ export interface TaskStreamBatch {
   maps?: StreamMapCounts[];
   /** Another cluster: forget what came before. */
   reset?: boolean;
+  /** Pushes are numbered; a listing says up to which one it covers, so a renderer that lists while pushes arrive applies none twice. */
+  seq?: number;
 }
 
 export type ValueFormat = 'json' | 'expr';
@@ -331,6 +333,9 @@ export interface ExecutePayload extends TargetsPayload {
 }
 export interface IdPayload {
   id: number;
+}
+export interface MsgIdPayload {
+  msgId: string;
 }
 export interface IdsPayload {
   ids: number[];
@@ -389,6 +394,7 @@ export interface InvokeTypes {
   listTasks: [void, TaskRecord[]];
   getTask: [IdPayload, TaskRecord];
   listTaskStream: [void, TaskStreamBatch];
+  getStreamTask: [MsgIdPayload, TaskRecord];
   ptyAttach: [void, PtyAttachment];
   ptyRestart: [void, void];
   setPxTargets: [IdsPayload, void];
@@ -443,6 +449,7 @@ export const INVOKE_CHANNELS = {
   listTasks: 'me:task:list',
   getTask: 'me:task:get',
   listTaskStream: 'me:task:stream',
+  getStreamTask: 'me:task:record',
   ptyAttach: 'me:pty:attach',
   ptyRestart: 'me:pty:restart',
   setPxTargets: 'me:pty:set-targets',

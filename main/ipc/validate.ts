@@ -32,6 +32,7 @@ const USER_WORDS: Record<string, [string | undefined, string]> = {
   slurmTime: ['slurmTime', 'the time limit'],
   slurmAccount: ['slurmAccount', 'the account'],
   set: [undefined, 'the engine set'],
+  msgId: [undefined, 'the task id'],
 };
 
 function wordsOf(path: string): [string | undefined, string] {
@@ -57,6 +58,7 @@ export class PayloadError extends Error {
 export const LIMITS = {
   maxTargets: 4096,
   maxEngineId: 1_000_000,
+  maxMsgId: 256,
   maxAddEngines: 1024,
   maxName: 256,
   maxCode: 1_000_000,
@@ -199,6 +201,7 @@ export const invokeValidators: InvokeValidators = {
   },
   listTasks: (v) => none(v, 'listTasks'),
   listTaskStream: (v) => none(v, 'listTaskStream'),
+  getStreamTask: (v) => ({ msgId: str(record(v, 'getStreamTask', ['msgId']).msgId, 'getStreamTask.msgId', LIMITS.maxMsgId, { nonEmpty: true }) }),
   getTask: (v) => ({ id: int(record(v, 'getTask', ['id']).id, 'getTask.id', 0, Number.MAX_SAFE_INTEGER) }),
   ptyAttach: (v) => none(v, 'ptyAttach'),
   ptyRestart: (v) => none(v, 'ptyRestart'),

@@ -5,9 +5,9 @@
  * recent ones are kept so that a renderer that (re)loads draws them too.
  */
 import type { Disposable } from '../../core/events/emitter.js';
-import type { Client, TaskEvent, TaskEventBatch } from '../../core/index.js';
+import type { Client, TaskEvent, TaskEventBatch, TaskRecord as DbRecord } from '../../core/index.js';
 import type { EventSink } from '../ipc/router.js';
-import type { StreamEvent, StreamMapCounts, TaskStreamBatch } from '../../preload/contract.js';
+import type { StreamEvent, StreamMapCounts, TaskEngine, TaskKind, TaskRecord, TaskStreamBatch } from '../../preload/contract.js';
 
 /** Events kept for a renderer that (re)loads (about a third as many tasks), so a reload stays a few MB. */
 export const STREAM_KEPT = 60_000;
@@ -50,8 +50,53 @@ export function streamBatch(b: TaskEventBatch): TaskStreamBatch {
   return out;
 }
 
+const KINDS: ReadonlySet<string> = new Set(['execute', 'push', 'pull', 'scatter', 'gather', 'apply', 'keys', 'clear']);
+
+/** A request's records (one per engine) from the task database, as the task detail shows a task. */
+export function taskOfRecords(msgId: string, records: readonly DbRecord[]): TaskRecord {
+  if (records.length === 0) throw new Error(`The controller has no record of task ${msgId} (purged, or recorded with --db none)`);
+  const r0 = records[0];
+  const kind = KIND.exec(r0.msg_type)?.[1] ?? r0.msg_type;
+  const time = (s: string | null): number | null => (s === null ? null : Date.parse(s));
+  const engines: TaskEngine[] = records
+    .filter((r) => r.engine_id !== null)
+    .map((r) => {
+      const [a, b] = [time(r.started), time(r.completed)];
+      return {
+        engineId: r.engine_id as number,
+        state: r.status === 'pending' ? 'running' : r.status,
+        durationMs: a !== null && b !== null ? b - a : null,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        executionCount: null,
+        result: null,
+        error: r.status === 'error' || r.status === 'aborted' ? { ename: r.ename ?? 'Error', evalue: r.evalue ?? '', traceback: r.traceback ?? [] } : null,
+      };
+    });
+  const starts = records.map((r) => time(r.started) ?? time(r.received)).filter((t): t is number => t !== null);
+  const ends = records.map((r) => time(r.completed));
+  const running = records.some((r) => r.status === 'pending');
+  const failed = records.some((r) => r.status === 'error' || r.status === 'aborted');
+  const started = Math.min(...starts);
+  return {
+    id: -1,
+    kind: (KINDS.has(kind) ? kind : 'execute') as TaskKind,
+    code: r0.code ?? r0.label ?? r0.msg_type,
+    targets: engines.map((e) => e.engineId),
+    state: running ? 'running' : failed ? 'error' : 'ok',
+    started,
+    durationMs: running || ends.includes(null) ? null : Math.max(...(ends as number[])) - started,
+    engines,
+    msgId,
+    client: r0.client,
+    label: r0.label,
+  };
+}
+
 export class TaskStreamFeed {
   private sub: Disposable | null = null;
+  private rc: Client | null = null;
+  private seq = 0;
   private kept: StreamEvent[] = [];
   private unlisted = 0;
   /** Counted (not listed) finished tasks per map, since the cluster was followed. */
@@ -66,7 +111,8 @@ export class TaskStreamFeed {
     this.kept = [];
     this.unlisted = 0;
     this.counted.clear();
-    this.events.emit('onTaskStream', { events: [], reset: true });
+    this.rc = rc;
+    this.events.emit('onTaskStream', { events: [], reset: true, seq: ++this.seq });
     if (rc !== null) this.sub = rc.onTaskEvents((b) => this.apply(streamBatch(b)));
   }
 
@@ -83,12 +129,20 @@ export class TaskStreamFeed {
         c.failed += m.failed;
       }
     }
+    batch.seq = ++this.seq;
     this.events.emit('onTaskStream', batch);
   }
 
   /** The recent events and the counts so far, for a renderer that (re)loads. */
   list(): TaskStreamBatch {
-    return { events: this.kept.slice(), unlisted: this.unlisted, maps: [...this.counted.values()].map((m) => ({ ...m })), reset: true };
+    return { events: this.kept.slice(), unlisted: this.unlisted, maps: [...this.counted.values()].map((m) => ({ ...m })), reset: true, seq: this.seq };
+  }
+
+  /** A task of the stream with its output and error, from the controller's task database. */
+  async record(msgId: string): Promise<TaskRecord> {
+    const rc = this.rc;
+    if (rc === null || rc.isClosed) throw new Error('No cluster is connected: start or attach one to see its tasks');
+    return taskOfRecords(msgId, (await rc.dbQuery({ msg_id: msgId })) as DbRecord[]);
   }
 
   dispose(): void {

@@ -4,7 +4,7 @@
  * controller counts a map's overflowed events per map), a call on several engines counts one
  * item per engine. Pure: the Progress component shows what `list` returns.
  */
-import type { StreamMap, TaskStreamBatch } from '../../preload/contract';
+import type { StreamMap, TaskStreamBatch } from '../../preload/contract.js';
 
 export interface ProgressEntry {
   /** The map's id, or the call's msg_id. */

@@ -5,7 +5,7 @@
  * the few tasks still open (sent to an engine, not finished) are kept apart, drawn to "now".
  * Pure (no DOM): the component draws, this decides what and where.
  */
-import type { StreamEvent } from '../../preload/contract';
+import type { StreamEvent } from '../../preload/contract.js';
 
 export type BarStatus = 'open' | 'ok' | 'error' | 'aborted';
 

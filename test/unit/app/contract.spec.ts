@@ -14,6 +14,7 @@ const EXPECTED_KEYS = [
   'getAppInfo',
   'getCluster',
   'getClusterForm',
+  'getStreamTask',
   'getTask',
   'interruptEngines',
   'listEngineSets',

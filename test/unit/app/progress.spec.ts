@@ -80,3 +80,20 @@ describe('streamBatch (main)', () => {
     expect(b.maps).toEqual([{ map: m, ok: 1, failed: 1 }]);
   });
 });
+
+describe('taskOfRecords (main)', () => {
+  it("a stream task's detail from its database records, per engine with output and error", async () => {
+    const { taskOfRecords } = await import('../../../main/services/taskStream.js');
+    const base = { msg_id: 'm', client: 3, msg_type: 'execute_request', label: null, code: 'x = 1', balanced: false, submitted: null, received: '2026-01-01T00:00:00.000Z', result_bytes: 1 };
+    const t = taskOfRecords('m', [
+      { ...base, engine_id: 0, status: 'ok', started: '2026-01-01T00:00:00.100Z', completed: '2026-01-01T00:00:00.300Z', ename: null, evalue: null, traceback: null, stdout: 'hi\n', stderr: '' },
+      { ...base, engine_id: 1, status: 'error', started: '2026-01-01T00:00:00.100Z', completed: '2026-01-01T00:00:00.600Z', ename: 'NameError', evalue: 'y', traceback: ['tb'], stdout: '', stderr: '' },
+    ]);
+    expect(t).toMatchObject({ kind: 'execute', code: 'x = 1', state: 'error', targets: [0, 1], durationMs: 500, msgId: 'm', client: 3 });
+    expect(t.engines.map((e) => [e.engineId, e.state, e.durationMs, e.stdout, e.error?.ename ?? null])).toEqual([
+      [0, 'ok', 200, 'hi\n', null],
+      [1, 'error', 500, '', 'NameError'],
+    ]);
+    expect(() => taskOfRecords('gone', [])).toThrow(/no record of task gone/);
+  });
+});

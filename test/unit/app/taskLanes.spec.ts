@@ -60,7 +60,7 @@ describe('TaskLanes', () => {
     expect(drawn(lanes, 0, 2500, 4000, 3600)).toEqual(['s3', 'open']);
     expect(drawn(lanes, 0, 1011, 1999, 3600)).toEqual([]);
     const lane = lanes.lanes[0];
-    expect(visibleRange(lane, 1500, 2500)).toEqual({ from: 1, to: 3 }); // from 2500 - the longest (1000) on
+    expect(visibleRange(lane, 1500, 2500)).toEqual({ from: 1, to: 3 }); // from 1500 minus the longest bar (1000) on
   });
 
   it('hit test: the bar under the pointer within the slack, the open one when over it, nothing in a gap', () => {
