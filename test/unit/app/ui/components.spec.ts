@@ -5,7 +5,6 @@ import { tick } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
 import type { ClusterSnapshot } from '../../../../preload/contract';
 import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
-import EngineTable from '../../../../renderer/components/EngineTable.svelte';
 import ValueTree from '../../../../renderer/components/ValueTree.svelte';
 import { setApi } from '../../../../renderer/lib/api';
 import { store } from '../../../../renderer/lib/state.svelte';

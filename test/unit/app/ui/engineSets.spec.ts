@@ -7,7 +7,6 @@ import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vite
 import { ApiError, type ClusterForm, type EngineSet } from '../../../../preload/contract';
 import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
 import EngineSets from '../../../../renderer/components/EngineSets.svelte';
-import EngineTable from '../../../../renderer/components/EngineTable.svelte';
 import { setApi } from '../../../../renderer/lib/api';
 import { groupByHost } from '../../../../renderer/lib/hostGroups';
 import { store } from '../../../../renderer/lib/state.svelte';
