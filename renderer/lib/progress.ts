@@ -76,6 +76,7 @@ export class ProgressBook {
         if (e.event === 'finished') {
           c.entry.total = c.entry.done = c.entry.failed = Math.max(1, c.entry.total);
           c.entry.last = e.time;
+          if (c.entry.total <= 1) this.forget(e.msgId);
         }
         continue;
       }
@@ -86,6 +87,8 @@ export class ProgressBook {
         if (e.status !== 'ok') c.entry.failed++;
         if (c.entry.done >= c.entry.total) c.entry.last = e.time;
       }
+      // A finished call of one item is no progress to show (the app's own namespace listings are many of those).
+      if (c.entry.last !== null && c.entry.total <= 1) this.forget(e.msgId);
     }
     for (const counted of batch.maps ?? []) {
       const m = this.mapState(counted.map, now, undefined, 'apply', 0);
@@ -94,10 +97,19 @@ export class ProgressBook {
     this.bound();
   }
 
-  /** Running entries first (latest first), then finished ones (latest first). */
+  /**
+   * Running entries first (latest started first), then finished ones (latest finished first).
+   * A call of one item shows while it runs only.
+   */
   list(): ProgressEntry[] {
     const all = [...this.order.values()].reverse();
-    return [...all.filter((e) => e.last === null), ...all.filter((e) => e.last !== null)];
+    return [...all.filter((e) => e.last === null), ...all.filter((e) => e.last !== null).sort((a, b) => (b.last as number) - (a.last as number))];
+  }
+
+  private forget(id: string): void {
+    this.order.delete(id);
+    this.maps.delete(id);
+    this.calls.delete(id);
   }
 
   private mapState(map: StreamMap, time: number, title: string | null | undefined, kind: string, client: number): MapState {
@@ -136,9 +148,7 @@ export class ProgressBook {
     for (const [id, e] of this.order) {
       if (this.order.size <= MAX_ENTRIES) break;
       if (e.last === null && this.order.size <= 2 * MAX_ENTRIES) continue; // running ones stay, unless there are very many
-      this.order.delete(id);
-      this.maps.delete(id);
-      this.calls.delete(id);
+      this.forget(id);
     }
   }
 }

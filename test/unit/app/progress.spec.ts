@@ -41,25 +41,30 @@ describe('ProgressBook', () => {
     expect(book.list()[0]).toMatchObject({ done: 10, total: 10, last: 3 });
   });
 
-  it('a call counts its engines; running calls are listed before finished ones', () => {
+  it('a call counts its engines; running ones are listed before finished ones; a finished call of one item is dropped', () => {
     const book = new ProgressBook();
     book.add({ events: [ev('submitted', 'px', null, 10, { kind: 'execute', code: 'import time\ntime.sleep(1)' }), ev('started', 'px', 0, 11), ev('started', 'px', 1, 11), ev('started', 'px', 2, 11)] }, 11);
-    book.add({ events: [ev('submitted', 'one', null, 12), ev('started', 'one', 3, 12), ev('finished', 'one', 3, 13, { status: 'ok' })] }, 13);
-    book.add({ events: [ev('finished', 'px', 0, 20, { status: 'ok' }), ev('finished', 'px', 2, 21, { status: 'error' })] }, 21);
+    book.add({ events: [ev('submitted', 'two', null, 12), ev('started', 'two', 3, 12), ev('started', 'two', 4, 12), ev('finished', 'two', 3, 13, { status: 'ok' }), ev('finished', 'two', 4, 14, { status: 'ok' })] }, 14);
+    book.add({ events: [ev('submitted', 'one', null, 12), ev('started', 'one', 5, 12)] }, 14);
+    expect(book.list().map((e) => e.id)).toEqual(['one', 'px', 'two']);
+    book.add({ events: [ev('finished', 'one', 5, 15, { status: 'ok' }), ev('finished', 'px', 0, 20, { status: 'ok' }), ev('finished', 'px', 2, 21, { status: 'error' })] }, 21);
     let list = book.list();
     expect(list.map((e) => [e.id, e.title, e.done, e.total, e.failed, e.last])).toEqual([
       ['px', 'import time', 2, 3, 1, null],
-      ['one', 'apply', 1, 1, 0, 13],
+      ['two', 'apply', 2, 2, 0, 14],
     ]);
     book.add({ events: [ev('finished', 'px', 1, 30, { status: 'ok' })] }, 30);
     list = book.list();
-    expect(list.map((e) => [e.id, e.last])).toEqual([['one', 13], ['px', 30]]); // finished ones, latest started first
+    expect(list.map((e) => [e.id, e.last])).toEqual([['px', 30], ['two', 14]]); // latest finished first
   });
 
   it('a task the scheduler failed without an engine is a finished, failed item', () => {
     const book = new ProgressBook();
-    book.add({ events: [ev('submitted', 'dep', null, 1), ev('finished', 'dep', null, 5, { status: 'error', ename: 'ImpossibleDependency' })] }, 5);
-    expect(book.list()[0]).toMatchObject({ total: 1, done: 1, failed: 1, last: 5 });
+    const m = { id: 'mm', items: 2, chunk: 1 };
+    book.add({ events: [ev('submitted', 'dep', null, 1, { map: m }), ev('finished', 'dep', null, 5, { status: 'error', ename: 'ImpossibleDependency', map: m })] }, 5);
+    expect(book.list()[0]).toMatchObject({ total: 2, done: 1, failed: 1, last: null });
+    book.add({ events: [ev('submitted', 'x', null, 6), ev('finished', 'x', null, 7, { status: 'error', ename: 'TaskTimeout' })] }, 7);
+    expect(book.list().map((e) => e.id)).toEqual(['mm']); // a single failed call: done, not listed
   });
 });
 
