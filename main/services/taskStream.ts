@@ -60,6 +60,7 @@ export function taskOfRecords(msgId: string, records: readonly DbRecord[]): Task
   const time = (s: string | null): number | null => (s === null ? null : Date.parse(s));
   const engines: TaskEngine[] = records
     .filter((r) => r.engine_id !== null)
+    .sort((a, b) => (a.engine_id as number) - (b.engine_id as number))
     .map((r) => {
       const [a, b] = [time(r.started), time(r.completed)];
       return {
