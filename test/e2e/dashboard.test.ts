@@ -175,7 +175,7 @@ function suite(): void {
     const rows = await page.$$eval('[data-testid=engines-panel] .row[data-engine-id]', (rs) => rs.map((r) => Number(r.getAttribute('data-engine-id'))));
     assert.deepEqual(rows.sort((a, b) => a - b), [...Array(ENGINES).keys()]);
     await page.getByRole('tab', { name: 'Compact' }).click();
-    const cells = () => page.$$eval('[data-testid=engine-grid] [data-engine-id]', (cs) => cs.map((c) => [Number(c.getAttribute('data-engine-id')), c.getAttribute('data-state'), (c as HTMLElement).style.background] as const));
+    const cells = () => page.$$eval('[data-testid=engine-grid] [data-engine-id]', (cs) => cs.map((c) => [Number(c.getAttribute('data-engine-id')), c.getAttribute('data-state'), (c as unknown as { style: { background: string } }).style.background] as const));
     assert.equal((await cells()).length, ENGINES);
     // Busy loops on half the engines: their cells turn busy, and hot by CPU.
     const busy = script.view([0, 2, 4, 6]).execute('const t = Date.now(); while (Date.now() - t < 10000);') as AsyncResult<unknown>;
@@ -185,7 +185,7 @@ function suite(): void {
     await page.getByRole('radio', { name: 'CPU' }).click();
     // Each cell's colour is its engine's CPU on the scale; the spinning engines read hotter than the idle ones.
     const hot = await until('busy engines hotter than idle ones by CPU', async () => {
-      const cpu = await page.$$eval('[data-testid=engine-grid] [data-engine-id]', (cs) => cs.map((c) => [Number(c.getAttribute('data-engine-id')), c.getAttribute('data-cpu') || null, (c as HTMLElement).style.background] as const));
+      const cpu = await page.$$eval('[data-testid=engine-grid] [data-engine-id]', (cs) => cs.map((c) => [Number(c.getAttribute('data-engine-id')), c.getAttribute('data-cpu') || null, (c as unknown as { style: { background: string } }).style.background] as const));
       if (cpu.some(([, v]) => v === null)) return null;
       for (const [id, v, bg] of cpu) assert.equal(bg, cpuColour(Number(v)), `engine ${id}: CPU ${v}% in its colour`);
       const at = (ids: number[]) => ids.map((id) => Number(cpu.find(([e]) => e === id)![1]));
