@@ -25,7 +25,7 @@ export function stubViewport(width = 900, height = 400): () => void {
 }
 
 /** The engine table, rendered and measured (its rows in view are in the DOM). */
-export async function renderTable(): Promise<ReturnType<typeof render>> {
+export async function renderTable() {
   const restore = stubViewport();
   try {
     const r = render(EngineTable);
