@@ -3,7 +3,8 @@
  * engines: a `%px` typed in a separate `multiengine console --profile` (a real pty) shows in the
  * task stream, one bar per engine, whose tooltip and record name it; a 10,000-item
  * load-balanced map of a script shows its progress reaching 10,000; the engine table and the
- * compact grid show every engine, the grid by state and by CPU. Screenshots of each view go to
+ * compact grid show every engine, the grid by state and by CPU; the panels resize by their
+ * handles (pointer and keys) and keep sizes and tabs across a reload. Screenshots of each view go to
  * test/e2e/output (and, with MULTIENGINE_UPDATE_SCREENSHOT=1, to docs/app-*.png).
  */
 import assert from 'node:assert/strict';
@@ -194,6 +195,29 @@ function suite(): void {
     assert.equal(hot.length, ENGINES);
     await shot(page, 'app-compact-engines');
     await busy;
+    assert.deepEqual(browser.errors, []);
+  });
+
+  test('the panels resize with their drag handles, and keep their sizes and tabs after a reload', async () => {
+    const width = async () => (await page.getByTestId('console-panel').boundingBox())!.width;
+    const before = await width();
+    const handle = (await page.getByTestId('resizer-cols').boundingBox())!;
+    await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(handle.x + 200, handle.y + handle.height / 2, { steps: 5 });
+    await page.mouse.up();
+    const wider = await width();
+    assert.ok(wider > before + 150, `the console column grew by the drag: ${before} -> ${wider}`);
+    const tasksHeight = (await page.getByTestId('tasks-panel').boundingBox())!.height;
+    await page.getByTestId('resizer-left').focus();
+    for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowUp');
+    const taller = (await page.getByTestId('tasks-panel').boundingBox())!.height;
+    assert.ok(taller > tasksHeight + 30, `the arrow keys move a handle: ${tasksHeight} -> ${taller}`);
+    await page.reload();
+    await until('the engines after the reload', async () => (await page.$$('[data-testid=engine-grid] [data-engine-id]')).length === ENGINES);
+    assert.ok(Math.abs((await width()) - wider) < 3, 'the column width is remembered');
+    assert.ok(Math.abs((await page.getByTestId('tasks-panel').boundingBox())!.height - taller) < 3, 'the row height is remembered');
+    assert.equal(await page.getByRole('tab', { name: 'Progress' }).getAttribute('aria-selected'), 'true', 'the chosen tab is remembered');
     assert.deepEqual(browser.errors, []);
   });
 }
