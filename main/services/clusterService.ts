@@ -39,7 +39,7 @@ export class ClusterService {
     this.table.onDidStartRequest((msgId) => this.tasks.started(msgId));
     this.table.onDidChangeNamespaces((ids) => opts.events.emit('onNamespacesChanged', { engines: ids }));
     this.clusterTasks = new ClusterTasks(this.tasks, opts.log);
-    this.stream = new TaskStreamFeed(opts.events);
+    this.stream = new TaskStreamFeed(opts.events, opts.log);
     this.connection.onDidChangeConnection((file) => {
       const rc = file === null ? null : this.connection.client();
       this.clusterTasks.follow(rc);

@@ -1,8 +1,10 @@
 /**
  * The task stream's feed: every client's task events (the controller's task_events pushes,
  * at most one per 50 ms), passed on to the renderer as one onTaskStream push per interval in
- * the contract's shape, with map counts for the events the controller only counted. The most
- * recent ones are kept so that a renderer that (re)loads draws them too.
+ * the contract's shape, with map counts for the events the controller only counted. On
+ * connecting, the latest records of the controller's task database come first, as events, so
+ * an app attaching to a busy cluster shows what ran before. The most recent events are kept so
+ * that a renderer that (re)loads draws them too.
  */
 import type { Disposable } from '../../core/events/emitter.js';
 import type { Client, TaskEvent, TaskEventBatch, TaskRecord as DbRecord } from '../../core/index.js';
@@ -13,6 +15,8 @@ import type { StreamEvent, StreamMapCounts, TaskEngine, TaskKind, TaskRecord, Ta
 export const STREAM_KEPT = 60_000;
 /** Of a request's code, what a bar's tooltip shows. */
 const CODE_CHARS = 120;
+/** Requests read from the task database on connecting (the latest ones). */
+export const SEEDED = 5_000;
 
 const KIND = /^(\w+?)_request$/;
 
@@ -48,6 +52,32 @@ export function streamBatch(b: TaskEventBatch): TaskStreamBatch {
   const maps = Object.values(o.maps ?? {});
   if (maps.length > 0) out.maps = maps.map((m) => ({ map: { id: m.map.id, items: m.map.items, chunk: m.map.chunk }, ok: m.finished.ok, failed: m.finished.error + m.finished.aborted }));
   return out;
+}
+
+/** Task database records as the events that would have told them (submitted once per request, then started or finished per engine), in time order. */
+export function eventsOfRecords(records: readonly DbRecord[]): StreamEvent[] {
+  const out: StreamEvent[] = [];
+  const submitted = new Set<string>();
+  for (const r of records) {
+    const base = { msgId: r.msg_id, client: r.client, kind: KIND.exec(r.msg_type)?.[1] ?? r.msg_type, label: r.label };
+    const received = Date.parse(r.received);
+    if (!submitted.has(r.msg_id)) {
+      submitted.add(r.msg_id);
+      const e: StreamEvent = { ...base, event: 'submitted', engineId: null, time: received };
+      if (r.code !== null) e.code = r.code.length > CODE_CHARS ? r.code.slice(0, CODE_CHARS) : r.code;
+      out.push(e);
+    }
+    const started = r.started === null ? null : Date.parse(r.started);
+    if (r.status === 'pending') {
+      if (r.engine_id !== null) out.push({ ...base, event: 'started', engineId: r.engine_id, time: started ?? received });
+      continue;
+    }
+    const e: StreamEvent = { ...base, event: 'finished', engineId: r.engine_id, time: r.completed === null ? (started ?? received) : Date.parse(r.completed), status: r.status };
+    if (started !== null) e.start = started;
+    if (r.ename !== null) e.ename = r.ename;
+    out.push(e);
+  }
+  return out.sort((a, b) => a.time - b.time);
 }
 
 const KINDS: ReadonlySet<string> = new Set(['execute', 'push', 'pull', 'scatter', 'gather', 'apply', 'keys', 'clear']);
@@ -98,12 +128,17 @@ export class TaskStreamFeed {
   private sub: Disposable | null = null;
   private rc: Client | null = null;
   private seq = 0;
+  /** While the database is read on connecting: the msg_ids events told meanwhile (their records are not added again). */
+  private toldLive: Set<string> | null = null;
   private kept: StreamEvent[] = [];
   private unlisted = 0;
   /** Counted (not listed) finished tasks per map, since the cluster was followed. */
   private readonly counted = new Map<string, StreamMapCounts>();
 
-  constructor(private readonly events: Pick<EventSink, 'emit'>) {}
+  constructor(
+    private readonly events: Pick<EventSink, 'emit'>,
+    private readonly report: (msg: string) => void = () => {},
+  ) {}
 
   /** Follows `rc`'s cluster from now on (null: none); the renderer forgets the previous one. */
   follow(rc: Client | null): void {
@@ -114,11 +149,30 @@ export class TaskStreamFeed {
     this.counted.clear();
     this.rc = rc;
     this.events.emit('onTaskStream', { events: [], reset: true, seq: ++this.seq });
-    if (rc !== null) this.sub = rc.onTaskEvents((b) => this.apply(streamBatch(b)));
+    if (rc === null) return;
+    this.sub = rc.onTaskEvents((b) => this.apply(streamBatch(b)));
+    this.seed(rc).catch((e: unknown) => this.report(`task stream: cannot read the controller's task records: ${(e as Error).message}`));
+  }
+
+  /** The latest requests from the task database, before what the events tell from now on. */
+  private async seed(rc: Client): Promise<void> {
+    const told = new Set<string>();
+    this.toldLive = told;
+    try {
+      const ids = (await rc.hubHistory()).slice(-SEEDED);
+      if (ids.length === 0 || this.rc !== rc) return;
+      const records = (await rc.dbQuery({ msg_id: { $in: ids } })) as DbRecord[];
+      if (this.rc !== rc) return;
+      const events = eventsOfRecords(records.filter((r) => !told.has(r.msg_id)));
+      if (events.length > 0) this.apply({ events });
+    } finally {
+      if (this.toldLive === told) this.toldLive = null;
+    }
   }
 
   apply(batch: TaskStreamBatch): void {
-    this.kept.push(...batch.events);
+    if (this.toldLive !== null) for (const e of batch.events) this.toldLive.add(e.msgId);
+    for (const e of batch.events) this.kept.push(e); // no spread: a seed lists tens of thousands
     // Trim in steps of a quarter, not per batch.
     if (this.kept.length > STREAM_KEPT * 1.25) this.kept = this.kept.slice(-STREAM_KEPT);
     this.unlisted += batch.unlisted ?? 0;
