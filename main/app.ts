@@ -99,6 +99,8 @@ export function createAppServices(opts: AppOptions): AppServices {
       execute: (p) => ns.execute(p.code, p.targets),
       listTasks: () => cluster.tasks.list(),
       getTask: (p) => cluster.clusterTasks.detail(p.id),
+      listTaskStream: () => cluster.stream.list(),
+      getStreamTask: (p) => cluster.stream.record(p.msgId),
       ptyAttach: () => pty.attach(),
       ptyRestart: () => pty.restart(),
       setPxTargets: (p) => pty.setPxTargets(p.ids),

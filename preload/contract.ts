@@ -256,6 +256,57 @@ export interface TaskRecord {
   label?: string | null;
 }
 
+/** A load-balanced map's id and size (the controller's metadata.balanced.map). */
+export interface StreamMap {
+  id: string;
+  items: number;
+  /** Items per task (the last task may have fewer). */
+  chunk: number;
+}
+
+/**
+ * One step of a routed request, any client's, for the task stream and progress (from the
+ * controller's task events, docs/protocol.md section 15).
+ */
+export interface StreamEvent {
+  event: 'submitted' | 'started' | 'finished';
+  msgId: string;
+  /** null on submitted, and on a balanced task the scheduler answered without an engine. */
+  engineId: number | null;
+  client: number;
+  /** execute, apply, push, pull, ... */
+  kind: string;
+  label: string | null;
+  /** Epoch ms: received (submitted), sent to the engine (started), completed (finished). */
+  time: number;
+  /** finished: when the engine started it (completed − its duration), when the engine said. */
+  start?: number;
+  status?: 'ok' | 'error' | 'aborted';
+  ename?: string;
+  /** submitted: the start of its code. */
+  code?: string;
+  map?: StreamMap;
+}
+
+/** A map's finished tasks the controller counted instead of listing (past its cap per interval). */
+export interface StreamMapCounts {
+  map: StreamMap;
+  ok: number;
+  failed: number;
+}
+
+/** Task events for the task stream and progress: one controller interval, or (listTaskStream) the recent ones. */
+export interface TaskStreamBatch {
+  events: StreamEvent[];
+  /** Events counted, not listed (past the controller's cap): they have no bars. */
+  unlisted?: number;
+  maps?: StreamMapCounts[];
+  /** Another cluster: forget what came before. */
+  reset?: boolean;
+  /** Pushes are numbered; a listing says up to which one it covers, so a renderer that lists while pushes arrive applies none twice. */
+  seq?: number;
+}
+
 export type ValueFormat = 'json' | 'expr';
 
 /** Engines whose namespaces may have changed (a request of some client finished, engines came or went). */
@@ -282,6 +333,9 @@ export interface ExecutePayload extends TargetsPayload {
 }
 export interface IdPayload {
   id: number;
+}
+export interface MsgIdPayload {
+  msgId: string;
 }
 export interface IdsPayload {
   ids: number[];
@@ -384,6 +438,8 @@ export interface InvokeTypes extends MonitorInvokeTypes, ProfileInvokeTypes {
   execute: [ExecutePayload, TaskRecord];
   listTasks: [void, TaskRecord[]];
   getTask: [IdPayload, TaskRecord];
+  listTaskStream: [void, TaskStreamBatch];
+  getStreamTask: [MsgIdPayload, TaskRecord];
   ptyAttach: [void, PtyAttachment];
   ptyRestart: [void, void];
   setPxTargets: [IdsPayload, void];
@@ -406,6 +462,7 @@ export interface EventTypes extends MonitorEventTypes {
   onClusterChanged: ClusterSnapshot;
   onEnginesChanged: EnginesChange;
   onTaskChanged: TaskRecord;
+  onTaskStream: TaskStreamBatch;
   onNamespacesChanged: NamespacesChange;
   onEngineSetsChanged: EngineSet[];
   onPtyData: PtyData;
@@ -436,6 +493,8 @@ export const INVOKE_CHANNELS = {
   execute: 'me:task:execute',
   listTasks: 'me:task:list',
   getTask: 'me:task:get',
+  listTaskStream: 'me:task:stream',
+  getStreamTask: 'me:task:record',
   ptyAttach: 'me:pty:attach',
   ptyRestart: 'me:pty:restart',
   setPxTargets: 'me:pty:set-targets',
@@ -458,6 +517,7 @@ export const EVENT_CHANNELS = {
   onClusterChanged: 'me:cluster:changed',
   onEnginesChanged: 'me:engine:changed',
   onTaskChanged: 'me:task:changed',
+  onTaskStream: 'me:task:streamed',
   onNamespacesChanged: 'me:ns:changed',
   onEngineSetsChanged: 'me:set:changed',
   onPtyData: 'me:pty:data',

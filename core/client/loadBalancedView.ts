@@ -205,6 +205,8 @@ export class LoadBalancedView {
     const flags = { ...this.flags(), ...opts };
     const [balanced, deps] = this.wire(method, flags, info.kernel);
     const n = sequenceLength(seqs[0]);
+    // One object shared by the map's tasks: watchers count its items (task events, protocol section 15).
+    balanced.map = { id: globalThis.crypto.randomUUID(), items: n, chunk: chunksize };
     const bounds = Array.from({ length: Math.ceil(n / chunksize) }, (_, t) => [t * chunksize, Math.min(n, (t + 1) * chunksize)] as const);
     const chunks = seqs.map((s) => bounds.map(([a, b]) => sliceSequence(s, a, b)));
     const sizes = bounds.map(([a, b]) => b - a);

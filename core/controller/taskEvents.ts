@@ -3,11 +3,11 @@
  * recorder hands over what its 20 ms tick saw; this feed sends them on at most once per
  * INTERVAL_MS as one task_events message, encoded once, the same parts to every subscriber.
  * Coalescing: an interval lists its first CAP events; those past the cap are only counted
- * (overflow: submitted, started, finished by status), so 20,000 tasks a second cost a
+ * (overflow: submitted, started, finished by status, and the same per map for map tasks), so 20,000 tasks a second cost a
  * subscriber a bounded message per interval. A subscriber whose socket is still backed up past
  * BACKLOG_BYTES gets the interval's counts alone, never a growing queue.
  */
-import type { TaskEvent, TaskEventOverflow, TaskRecord } from '../protocol/messages.js';
+import type { TaskEvent, TaskEventOverflow, TaskMapOverflow, TaskRecord } from '../protocol/messages.js';
 import type { Connection } from '../transport/connection.js';
 import type { Replier } from './replies.js';
 
@@ -33,7 +33,16 @@ function emptyOverflow(): TaskEventOverflow {
 }
 
 function event(kind: TaskEvent['event'], r: TaskRecord, engineId: number | null, time: string): TaskEvent {
-  return { event: kind, msg_id: r.msg_id, client: r.client, msg_type: r.msg_type, engine_id: engineId, balanced: r.balanced, label: r.label, time };
+  const e: TaskEvent = { event: kind, msg_id: r.msg_id, client: r.client, msg_type: r.msg_type, engine_id: engineId, balanced: r.balanced, label: r.label, time };
+  if (r.map !== undefined) e.map = r.map;
+  return e;
+}
+
+/** The overflow's counts for a map task's map (made on its first overflowed event). */
+function mapCounts(o: TaskEventOverflow, r: Pick<TaskRecord, 'map'>): TaskMapOverflow | undefined {
+  if (r.map === undefined) return undefined;
+  o.maps ??= {};
+  return (o.maps[r.map.id] ??= { map: r.map, submitted: 0, started: 0, finished: { ok: 0, error: 0, aborted: 0 } });
 }
 
 function durationMs(r: TaskRecord): number | null {
@@ -70,6 +79,8 @@ export class TaskEventFeed implements TaskWatcher {
   submitted(r: TaskRecord): void {
     if (!this.room()) {
       this.overflow.submitted++;
+      const m = mapCounts(this.overflow, r);
+      if (m) m.submitted++;
       return;
     }
     const e = event('submitted', r, null, r.received);
@@ -79,7 +90,11 @@ export class TaskEventFeed implements TaskWatcher {
 
   started(engineId: number, r: TaskRecord): void {
     if (this.room()) this.events.push(event('started', r, engineId, new Date().toISOString()));
-    else this.overflow.started++;
+    else {
+      this.overflow.started++;
+      const m = mapCounts(this.overflow, r);
+      if (m) m.started++;
+    }
   }
 
   finished(done: readonly TaskRecord[]): void {
@@ -87,6 +102,8 @@ export class TaskEventFeed implements TaskWatcher {
       const status = r.status === 'ok' || r.status === 'aborted' ? r.status : 'error';
       if (!this.room()) {
         this.overflow.finished[status]++;
+        const m = mapCounts(this.overflow, r);
+        if (m) m.finished[status]++;
         continue;
       }
       const e = event('finished', r, r.engine_id, r.completed ?? new Date().toISOString());
@@ -134,9 +151,17 @@ export class TaskEventFeed implements TaskWatcher {
 /** The listed events counted into the overflow: the whole interval as counts. */
 function countAll(events: readonly TaskEvent[], overflow: TaskEventOverflow): TaskEventOverflow {
   const o: TaskEventOverflow = { submitted: overflow.submitted, started: overflow.started, finished: { ...overflow.finished } };
+  if (overflow.maps) o.maps = Object.fromEntries(Object.entries(overflow.maps).map(([id, m]) => [id, { ...m, finished: { ...m.finished } }]));
   for (const e of events) {
-    if (e.event === 'finished') o.finished[e.status === 'ok' || e.status === 'aborted' ? e.status : 'error']++;
-    else o[e.event]++;
+    const m = mapCounts(o, e);
+    if (e.event === 'finished') {
+      const status = e.status === 'ok' || e.status === 'aborted' ? e.status : 'error';
+      o.finished[status]++;
+      if (m) m.finished[status]++;
+    } else {
+      o[e.event]++;
+      if (m) m[e.event]++;
+    }
   }
   return o;
 }

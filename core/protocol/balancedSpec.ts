@@ -3,6 +3,7 @@
  * the controller's scheduler takes it; its bounds are shared with the client's own checks.
  */
 import type { BalancedSpec, DirectOutcome, Message } from './messages.js';
+import { MAX_MAP_ID, mapOf } from './taskText.js';
 import { describe, isCount, isObject, kernel, WireError } from './validate.js';
 
 /** Work requests the scheduler can balance: they run code and leave nothing engine-specific behind to pull. */
@@ -41,7 +42,7 @@ export function checkBalanced(msgType: string, metadata: Message['metadata']): B
   const b = metadata.balanced as unknown;
   if (!BALANCEABLE.has(msgType)) throw new WireError(`${msgType} cannot be load-balanced: only apply_request and execute_request can (send it with metadata.targets)`, 'ValueError');
   if (metadata.targets !== undefined) throw new WireError('a load-balanced request (metadata.balanced) must not name metadata.targets: use metadata.balanced.pool to restrict its engines', 'ValueError');
-  if (!isObject(b)) throw new WireError(`metadata.balanced must be an object {pool?, retries?, timeout_ms?, after?, follow?, success_only?, label?, store?, kernel?}, got ${describe(b)}`, 'ValueError');
+  if (!isObject(b)) throw new WireError(`metadata.balanced must be an object {pool?, retries?, timeout_ms?, after?, follow?, success_only?, label?, store?, kernel?, map?}, got ${describe(b)}`, 'ValueError');
   const out: BalancedSpec = {};
   if (b.pool !== undefined && b.pool !== null) {
     const pool = b.pool;
@@ -69,5 +70,10 @@ export function checkBalanced(msgType: string, metadata: Message['metadata']): B
   }
   if (b.kernel !== undefined && b.kernel !== null) out.kernel = kernel(b.kernel, 'metadata.balanced.kernel', 'ValueError');
   if (b.direct !== undefined && b.direct !== null) out.direct = directOutcomes(b.direct);
+  if (b.map !== undefined && b.map !== null) {
+    const m = mapOf({ balanced: b });
+    if (m === undefined || m.items < 0 || m.chunk < 1) throw new WireError(`metadata.balanced.map must be {id: a string of at most ${MAX_MAP_ID} characters, items: a whole number, chunk: a whole number ≥ 1}, got ${describe(b.map)}`, 'ValueError');
+    out.map = m;
+  }
   return out;
 }

@@ -8,6 +8,9 @@ import type { ProbeContentMap } from './probe.js';
 
 export const PROTOCOL_VERSION = 'multiengine/1';
 
+export * from './taskEventMessages.js';
+import type { TaskEvent, TaskEventOverflow, TaskMap, TaskStatus } from './taskEventMessages.js';
+
 export interface Header {
   msg_id: string;
   msg_type: MsgType;
@@ -88,46 +91,6 @@ export interface EngineSetInfo {
   ended?: string;
 }
 
-/** The statuses of a task record: finished ones (ok, error, aborted), and 'pending' while engines still run it. */
-export const TASK_STATUSES = ['ok', 'error', 'aborted', 'pending'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
-
-/** A task event's kind: a request reached the controller, was sent to an engine, or an engine's part of it finished. */
-export const TASK_EVENT_KINDS = ['submitted', 'started', 'finished'] as const;
-export type TaskEventKind = (typeof TASK_EVENT_KINDS)[number];
-
-/**
- * One step of a request the controller routes (docs/protocol.md section 15, task events).
- * 'submitted' is per request (engine_id: null); 'started' and 'finished' per engine.
- */
-export interface TaskEvent {
-  event: TaskEventKind;
-  msg_id: string;
-  /** The controller's number for the client that sent it. */
-  client: number;
-  msg_type: string;
-  engine_id: number | null;
-  balanced: boolean;
-  label: string | null;
-  /** submitted: the request's code (or function source, or names), first 200 characters. */
-  code?: string | null;
-  /** ISO time: when the controller received it (submitted), noted it sent (started), or the engine completed it (finished). */
-  time: string;
-  /** finished: 'ok', 'error' or 'aborted'. */
-  status?: TaskStatus;
-  /** finished: the engine's completed minus started, in ms (null when the engine gave no times). */
-  duration_ms?: number | null;
-  /** finished with an error: its name. */
-  ename?: string | null;
-}
-
-/** Events of one interval past the cap, counted instead of listed. */
-export interface TaskEventOverflow {
-  submitted: number;
-  started: number;
-  /** finished, by status. */
-  finished: { ok: number; error: number; aborted: number };
-}
 
 /**
  * One request on one engine, as the controller's task database keeps it (docs/protocol.md
@@ -143,6 +106,8 @@ export interface TaskRecord {
   /** The code (execute), the function's source (apply) or the names (push, pull), truncated. */
   code: string | null;
   balanced: boolean;
+  /** A load-balanced map's task: its map (for task events; not a stored or queryable field). */
+  map?: TaskMap;
   status: TaskStatus;
   /** The client's header date. */
   submitted: string | null;
@@ -509,6 +474,8 @@ export type BalancedSpec = {
   kernel?: KernelKind;
   /** How direct requests named in after/follow ended, as the client that sent them saw them (the controller does not track direct requests). */
   direct?: DirectOutcome[];
+  /** A task of a map call: the map's id and size, for task events and progress (the scheduler ignores it). */
+  map?: TaskMap;
 };
 
 /** A finished direct request: whether every engine answered ok, and which engines ran it. */

@@ -34,6 +34,7 @@ const USER_WORDS: Record<string, [string | undefined, string]> = {
   slurmAccount: ['slurmAccount', 'the account'],
   set: [undefined, 'the engine set'],
   from: [undefined, 'the log source'],
+  msgId: [undefined, 'the task id'],
 };
 
 function wordsOf(path: string): [string | undefined, string] {
@@ -59,6 +60,7 @@ export class PayloadError extends Error {
 export const LIMITS = {
   maxTargets: 4096,
   maxEngineId: 1_000_000,
+  maxMsgId: 256,
   maxAddEngines: 1024,
   maxName: 256,
   maxCode: 1_000_000,
@@ -225,6 +227,8 @@ export const invokeValidators: InvokeValidators = {
     return { targets: r.targets, code: str(r.code, 'execute.code', LIMITS.maxCode, { nonEmpty: true }) };
   },
   listTasks: (v) => none(v, 'listTasks'),
+  listTaskStream: (v) => none(v, 'listTaskStream'),
+  getStreamTask: (v) => ({ msgId: str(record(v, 'getStreamTask', ['msgId']).msgId, 'getStreamTask.msgId', LIMITS.maxMsgId, { nonEmpty: true }) }),
   getTask: (v) => ({ id: int(record(v, 'getTask', ['id']).id, 'getTask.id', 0, Number.MAX_SAFE_INTEGER) }),
   ptyAttach: (v) => none(v, 'ptyAttach'),
   ptyRestart: (v) => none(v, 'ptyRestart'),

@@ -13,6 +13,7 @@ import { NamespaceOps } from './namespaceOps.js';
 import { ClusterTasks } from './clusterTasks.js';
 import { MonitorService } from './monitorService.js';
 import { TaskLog } from './taskLog.js';
+import { TaskStreamFeed } from './taskStream.js';
 
 export type ClusterServiceOptions = ClusterConnectionOptions & { events: EventSink };
 
@@ -27,6 +28,8 @@ export class ClusterService {
   readonly clusterTasks: ClusterTasks;
   /** The dashboard: plots, logs, events. */
   readonly monitor: MonitorService;
+  /** Every client's task events for the task stream and progress. */
+  readonly stream: TaskStreamFeed;
 
   constructor(opts: ClusterServiceOptions) {
     this.tasks = new TaskLog((t) => opts.events.emit('onTaskChanged', t));
@@ -40,12 +43,18 @@ export class ClusterService {
     this.table.onDidStartRequest((msgId) => this.tasks.started(msgId));
     this.table.onDidChangeNamespaces((ids) => opts.events.emit('onNamespacesChanged', { engines: ids }));
     this.clusterTasks = new ClusterTasks(this.tasks, opts.log);
-    this.connection.onDidChangeConnection((file) => this.clusterTasks.follow(file === null ? null : this.connection.client()));
-    this.connection.onDidChangeConnection((file) => this.monitor.follow(file === null ? null : this.connection.client(), file === null ? null : this.connection.ownCluster));
+    this.stream = new TaskStreamFeed(opts.events, opts.log);
+    this.connection.onDidChangeConnection((file) => {
+      const rc = file === null ? null : this.connection.client();
+      this.clusterTasks.follow(rc);
+      this.stream.follow(rc);
+      this.monitor.follow(rc, file === null ? null : this.connection.ownCluster);
+    });
     this.sets.onDidChangeSets((sets) => this.monitor.observeSets(sets));
   }
 
   async dispose(): Promise<void> {
+    this.stream.dispose();
     await this.connection.dispose();
     this.monitor.dispose();
     this.table.dispose();

@@ -137,3 +137,36 @@ test('task events: a burst of 20,000 load-balanced tasks arrives listed or count
     await tc.stop();
   }
 });
+
+test('task events: a 10,000-item load-balanced map names its map on every task, and its items add up listed or counted per map', async () => {
+  const N = 10_000;
+  const tc = await startTestCluster({ n: 2 });
+  const watcher = await Client.connect({ file: tc.cluster.connectionFile, taskEvents: true });
+  try {
+    const batches = watch(watcher);
+    const lb = tc.rc.loadBalancedView();
+    const values = (await lb.map((x: number) => x + 1, Array.from({ length: N }, (_, i) => i), { block: true })) as number[];
+    assert.equal(values[N - 1], N);
+    let id: string | undefined;
+    const finished = () => {
+      let n = 0;
+      for (const b of batches) {
+        for (const e of b.events) {
+          assert.ok(e.map !== undefined, `every task of the map names it: ${JSON.stringify(e)}`);
+          id ??= e.map.id;
+          assert.deepEqual(e.map, { id, items: N, chunk: 1 });
+          if (e.event === 'finished' && e.status === 'ok') n++;
+        }
+        const m = b.overflow?.maps?.[id ?? ''] ?? Object.values(b.overflow?.maps ?? {})[0];
+        if (m !== undefined) n += m.finished.ok;
+        if (b.overflow !== undefined) assert.ok(Object.keys(b.overflow.maps ?? {}).length <= 1, "one map ran");
+      }
+      return n;
+    };
+    await until(() => finished() === N, 20_000, `${N} finished items of the map`);
+    assert.equal(finished(), N);
+  } finally {
+    watcher.close();
+    await tc.stop();
+  }
+});

@@ -5,7 +5,7 @@
  * database in one batch, and those still running stay here (dbQuery shows them as 'pending').
  */
 import type { DirectTaskEntry, Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
-import { codeOf, labelOf } from '../../protocol/taskText.js';
+import { codeOf, labelOf, mapOf } from '../../protocol/taskText.js';
 import { sizeOf, type StoredResult } from '../resultStore.js';
 import { matches, project } from './query.js';
 import type { TaskWatcher } from '../taskEvents.js';
@@ -206,6 +206,10 @@ export class Recorder {
       stdout: '',
       stderr: '',
     };
+    if (balanced) {
+      const map = mapOf(md);
+      if (map !== undefined) base.map = map;
+    }
     const retries = balanced ? (md.balanced as { retries?: unknown }).retries : 0;
     const f: InFlight = { base, expected: 1, replies: 0, retriesLeft: typeof retries === 'number' ? retries : 0, attempts: 0, engines: new Map() };
     const store = balanced ? (md.balanced as { store?: unknown }).store : (md as { store?: unknown }).store;

@@ -94,3 +94,26 @@ test('task events: a subscriber backed up gets the interval as counts; a closed 
   assert.deepEqual(slow.got, [{ events: [], overflow: { submitted: 1, started: 1, finished: { ok: 1, error: 0, aborted: 0 } } }]);
   assert.deepEqual([gone.got, closed.got], [[], []]);
 });
+
+test('task events: a map task carries its map, and its overflowed events are counted per map as well', () => {
+  const feed = new TaskEventFeed(new Replier('s', signer), 2, 60_000);
+  const s = subscriber();
+  const backed = subscriber(64 * 1024 * 1024);
+  feed.subscribe(s.client);
+  feed.subscribe(backed.client);
+  const map = { id: 'm1', items: 5, chunk: 2 };
+  feed.submitted(record('a', { map }));
+  feed.submitted(record('b')); // not a map task
+  feed.submitted(record('c', { map }));
+  feed.started(0, record('c', { map }));
+  feed.finished([record('c', { map, engine_id: 0, status: 'ok' }), record('a', { map, engine_id: 1, status: 'error' })]);
+  feed.send();
+  const [m] = s.got;
+  assert.deepEqual(m.events.map((e) => [e.msg_id, e.map]), [['a', map], ['b', undefined]]);
+  assert.deepEqual(m.overflow, {
+    submitted: 1, started: 1, finished: { ok: 1, error: 1, aborted: 0 },
+    maps: { m1: { map, submitted: 1, started: 1, finished: { ok: 1, error: 1, aborted: 0 } } },
+  });
+  // Counts alone for the backed-up subscriber: the listed map event is counted with its map too.
+  assert.deepEqual(backed.got[0].overflow?.maps, { m1: { map, submitted: 2, started: 1, finished: { ok: 1, error: 1, aborted: 0 } } });
+});

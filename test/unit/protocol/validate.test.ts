@@ -270,4 +270,9 @@ test('metadata.balanced: the known fields back, a ValueError naming the field fo
     assert.throws(() => checkBalanced(type, { balanced } as never), (e: unknown) => e instanceof WireError && e.ename === 'ValueError' && words.test(e.message), JSON.stringify(balanced));
   }
   assert.throws(() => checkBalanced('apply_request', { balanced: {}, targets: [0] }), /must not name metadata\.targets: use metadata\.balanced\.pool/);
+  // A map's tasks name their map (for task events); a malformed one is named.
+  assert.deepEqual(checkBalanced('apply_request', { balanced: { map: { id: 'm', items: 10, chunk: 3, more: 1 } } as never }), { map: { id: 'm', items: 10, chunk: 3 } });
+  for (const map of [{ id: 'm', items: 10, chunk: 0 }, { id: 'x'.repeat(65), items: 1, chunk: 1 }, { id: 'm', items: 1.5, chunk: 1 }, 'm']) {
+    assert.throws(() => checkBalanced('apply_request', { balanced: { map } } as never), /metadata\.balanced\.map must be \{id: a string of at most 64 characters, items: a whole number, chunk: a whole number ≥ 1\}/, JSON.stringify(map));
+  }
 });

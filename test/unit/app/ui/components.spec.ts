@@ -5,11 +5,11 @@ import { tick } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
 import type { ClusterSnapshot } from '../../../../preload/contract';
 import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
-import EngineTable from '../../../../renderer/components/EngineTable.svelte';
 import ValueTree from '../../../../renderer/components/ValueTree.svelte';
 import { setApi } from '../../../../renderer/lib/api';
 import { store } from '../../../../renderer/lib/state.svelte';
 import { clusterSnapshot, engineRow, fakeApi } from './fakeApi';
+import { renderTable } from './viewport';
 import PanelHarness from './PanelHarness.svelte';
 
 describe('EngineTable', () => {
@@ -24,21 +24,22 @@ describe('EngineTable', () => {
   });
   afterEach(() => setApi(null));
 
-  it('renders only the rows in view, with 256 engines', () => {
-    const { container } = render(EngineTable);
+  it('renders only the rows in view, with 256 engines', async () => {
+    const { container } = await renderTable();
     const rows = container.querySelectorAll('.row[data-engine-id]');
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.length).toBeLessThan(60);
     expect(screen.getByTestId('engine-summary').textContent).toMatch(/256 engines\s+· 256 idle/);
-    const spacer = container.querySelector('.spacer') as HTMLElement;
-    expect(spacer.style.height).toBe(`${256 * 28}px`);
+    // virtua sizes its content for every row (28 px each) while rendering only those in view.
+    const content = container.querySelector('[data-testid=engine-rows] > div') as HTMLElement;
+    expect(content.style.height).toBe(`${256 * 28}px`);
   });
 
   it('shows each engine: id, kernel, host, pid, state, queue, balanced, task, done, CPU, memory, uptime', async () => {
     const now = Date.now();
     store.now = now;
     store.applyEngines({ rows: [engineRow(0, { state: 'busy', queue: 2, balanced: 1, tasksDone: 7, registered: now - 5000, currentTask: { msgType: 'apply', started: now - 1500 } })], removed: [], reset: false });
-    const { container } = render(EngineTable);
+    const { container } = await renderTable();
     const row = container.querySelector('.row[data-engine-id="0"]') as HTMLElement;
     expect(row.dataset.state).toBe('busy');
     const cells = [...row.querySelectorAll('[role=gridcell]')].map((c) => c.textContent?.trim());
@@ -49,7 +50,7 @@ describe('EngineTable', () => {
   });
 
   it('updates a row when its engine changes', async () => {
-    const { container } = render(EngineTable);
+    const { container } = await renderTable();
     store.applyEngines({ rows: [engineRow(1, { state: 'dead', reason: 'process killed by SIGKILL' })], removed: [], reset: false });
     await tick();
     const row = container.querySelector('.row[data-engine-id="1"]') as HTMLElement;
@@ -58,7 +59,7 @@ describe('EngineTable', () => {
   });
 
   it('selecting rows sets the targets and the console %px targets', async () => {
-    const { container } = render(EngineTable);
+    const { container } = await renderTable();
     await fireEvent.click(container.querySelector('.row[data-engine-id="0"]')!);
     await fireEvent.click(container.querySelector('.row[data-engine-id="2"]')!);
     expect(store.targets).toEqual([0, 2]);
@@ -71,7 +72,7 @@ describe('EngineTable', () => {
 
   it('per-engine actions call interrupt, restart and stop', async () => {
     vi.stubGlobal('confirm', vi.fn(() => true));
-    render(EngineTable);
+    await renderTable();
     await fireEvent.click(screen.getByRole('button', { name: 'Interrupt engine 3' }));
     await fireEvent.click(screen.getByRole('button', { name: 'Restart engine 3' }));
     await fireEvent.click(screen.getByRole('button', { name: 'Stop engine 3' }));
@@ -86,7 +87,7 @@ describe('EngineTable', () => {
     const confirmFn = vi.fn(() => false);
     vi.stubGlobal('confirm', confirmFn);
     store.toasts = [];
-    render(EngineTable);
+    await renderTable();
     await fireEvent.click(screen.getByRole('button', { name: 'Stop engine 3' }));
     expect(confirmFn).toHaveBeenCalledWith(expect.stringMatching(/^Stop engine 3\?/));
     expect(api.stopEngine).not.toHaveBeenCalled();
@@ -101,7 +102,7 @@ describe('EngineTable', () => {
     store.applyEngines({ rows: [engineRow(-1, { state: 'starting', pid: 0 }), engineRow(-2, { state: 'starting', pid: 0 })], removed: [], reset: false });
     expect(store.rows.slice(-2).map((r) => r.id)).toEqual([-1, -2]);
     store.applyEngines({ rows: [engineRow(0), engineRow(-1, { state: 'starting', pid: 0 })], removed: [], reset: true });
-    const { container } = render(EngineTable);
+    const { container } = await renderTable();
     const row = container.querySelector('.row[data-engine-id="-1"]') as HTMLElement;
     expect(row.dataset.state).toBe('starting');
     const cells = [...row.querySelectorAll('[role=gridcell]')].map((c) => c.textContent?.trim());
@@ -114,7 +115,7 @@ describe('EngineTable', () => {
   });
 
   it('keeps up with a busy cluster: 50 updates of all 256 rows', async () => {
-    const { container } = render(EngineTable);
+    const { container } = await renderTable();
     const t0 = performance.now();
     for (let k = 0; k < 50; k++) {
       store.applyEngines({ rows: Array.from({ length: 256 }, (_, i) => engineRow(i, { state: k % 2 ? 'busy' : 'idle', queue: k % 3, tasksDone: k })), removed: [], reset: false });
@@ -128,7 +129,7 @@ describe('EngineTable', () => {
   it('turns a failed action into a readable message', async () => {
     vi.stubGlobal('confirm', () => true);
     api.stopEngine.mockRejectedValueOnce(new Error('no engine with id 3'));
-    render(EngineTable);
+    await renderTable();
     await fireEvent.click(screen.getByRole('button', { name: 'Stop engine 3' }));
     await tick();
     expect(store.toasts.at(-1)?.message).toBe('no engine with id 3');
@@ -195,7 +196,7 @@ describe('ClusterBar, load balancing', () => {
 });
 
 describe('ValueTree', () => {
-  it('shows arrays as tables and objects as collapsible trees', () => {
+  it('shows arrays as tables and objects as collapsible trees', async () => {
     const { container } = render(ValueTree, {
       value: {
         kind: 'object',
@@ -218,7 +219,7 @@ describe('ValueTree', () => {
 });
 
 describe('a failure in the UI', () => {
-  it('shows a readable message, not a blank panel', () => {
+  it('shows a readable message, not a blank panel', async () => {
     render(PanelHarness);
     const alert = screen.getByRole('alert');
     expect(alert.textContent).toContain('This panel failed.');

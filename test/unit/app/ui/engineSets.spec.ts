@@ -7,11 +7,11 @@ import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vite
 import { ApiError, type ClusterForm, type EngineSet } from '../../../../preload/contract';
 import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
 import EngineSets from '../../../../renderer/components/EngineSets.svelte';
-import EngineTable from '../../../../renderer/components/EngineTable.svelte';
 import { setApi } from '../../../../renderer/lib/api';
 import { groupByHost } from '../../../../renderer/lib/hostGroups';
 import { store } from '../../../../renderer/lib/state.svelte';
 import { clusterSnapshot, engineRow, fakeApi } from './fakeApi';
+import { renderTable } from './viewport';
 
 const set = (id: string, patch: Partial<EngineSet> = {}): EngineSet => ({ id, launcher: 'mpi', kind: 'node', n: 2, engines: [0, 1], hosts: ['host-a'], state: 'running', reason: null, jobId: null, started: Date.now(), ended: null, ...patch });
 
@@ -91,16 +91,16 @@ describe('the engine sets list', () => {
 });
 
 describe('engines grouped by host', () => {
-  it('one host: the rows as today, no header', () => {
-    const { container } = render(EngineTable);
+  it('one host: the rows as today, no header', async () => {
+    const { container } = await renderTable();
     expect(container.querySelectorAll('.host-head')).toHaveLength(0);
     expect(container.querySelectorAll('.row[data-engine-id]')).toHaveLength(3);
   });
 
   it('several hosts: a header per host with its name and counts, its engines under it', async () => {
     store.applyEngines({ rows: [engineRow(0, { host: 'hostb' }), engineRow(1, { host: 'hostc', state: 'busy' }), engineRow(2, { host: 'hostb', state: 'dead' }), engineRow(3, { host: 'hostc' })], removed: [], reset: true });
-    const { container } = render(EngineTable);
-    const order = [...container.querySelectorAll('.spacer > .row')].map((r) => ((r as HTMLElement).dataset.host ? `[${(r as HTMLElement).dataset.host}]` : (r as HTMLElement).dataset.engineId));
+    const { container } = await renderTable();
+    const order = [...container.querySelectorAll('.viewport .row')].map((r) => ((r as HTMLElement).dataset.host ? `[${(r as HTMLElement).dataset.host}]` : (r as HTMLElement).dataset.engineId));
     expect(order).toEqual(['[hostb]', '0', '2', '[hostc]', '1', '3']);
     const heads = [...container.querySelectorAll('.host-head')].map((h) => h.textContent?.replace(/\s+/g, ' ').trim());
     expect(heads).toEqual(['hostb 2 engines · 1 idle · 1 dead', 'hostc 2 engines · 1 busy · 1 idle']);
@@ -110,7 +110,7 @@ describe('engines grouped by host', () => {
     expect([...store.selected].sort()).toEqual([0, 1, 2]);
   });
 
-  it('groupByHost keeps table order within a host and hosts in order of their first engine', () => {
+  it('groupByHost keeps table order within a host and hosts in order of their first engine', async () => {
     const items = groupByHost([engineRow(0, { host: 'z' }), engineRow(1, { host: 'a' }), engineRow(2, { host: 'z' })]);
     expect(items.map((i) => (i.kind === 'host' ? `${i.host}:${i.rows.length}` : i.row.id))).toEqual(['z:2', 0, 2, 'a:1', 1]);
     expect(groupByHost([]).length).toBe(0);
