@@ -3,6 +3,7 @@ controller), the replies and output that come back, and the ordering rules of do
 section 13. There is no I/O thread: whichever thread waits for a result reads the sockets (a
 round trip then costs one wake-up, not two), under one lock, so several threads may wait."""
 
+import os
 import select
 import threading
 import time
@@ -12,8 +13,10 @@ from multiengine_python.wire import BadMessage, FrameError
 from .errors import ConnectionError, ControllerError
 from .links import check_size, open_link, recv_reply
 
-#: A waiter whose last direct reply came within this many seconds polls before sleeping in select.
-SPIN_SECONDS = 0.001
+#: A waiter whose last direct reply came within this many seconds polls before sleeping in select
+#: (docs/protocol.md section 13, Polling). Off unless MULTIENGINE_SPIN_US sets the window: Python engines
+#: do not poll back, and on a busy machine a spinning client takes the core its engine needs.
+SPIN_SECONDS = int(os.environ.get('MULTIENGINE_SPIN_US', '0') or 0) / 1e6
 #: While several threads wait, each reads for at most this long before letting the others look.
 SHARED_SLICE_SECONDS = 0.02
 
@@ -228,7 +231,7 @@ class Dispatcher(object):
         if predicate():
             return True
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
-        spin_until = time.monotonic() + SPIN_SECONDS if time.monotonic() - self._last_direct < SPIN_SECONDS else 0
+        spin_until = time.monotonic() + SPIN_SECONDS if SPIN_SECONDS and time.monotonic() - self._last_direct < SPIN_SECONDS else 0
         self._waiters += 1
         try:
             while True:

@@ -12,7 +12,9 @@ Node engines take JavaScript source text (a string), which goes as it is.
 
 import ast
 import inspect
+import sys
 import textwrap
+import types
 
 NODE_MAP = ('(f, ...seqs) => { const n = seqs.length === 0 ? 0 : Math.min(...seqs.map((s) => s.length)); '
             'const out = new Array(n); let thenable = false; for (let i = 0; i < n; i++) { '
@@ -66,6 +68,8 @@ def _lambda_candidates(text):
         line_starts.append(line_starts[-1] + len(line))
     out = []
     for row, col in starts:
+        if row != 1:
+            break  # a lambda's code records the line its keyword is on: the first one here
         p = line_starts[row - 1] + col
         best = None
         for end in range(p + 7, min(len(text), p + 4000) + 1):
@@ -177,8 +181,8 @@ def _cells(f):
             v = cell.cell_contents
         except ValueError:
             raise TypeError('cannot send %s to the engines: its closure variable %s has no value yet' % (_where(f), name))
-        if v is f or name == f.__name__:
-            continue
+        if v is f or name == f.__name__ or isinstance(v, types.ModuleType):
+            continue  # the function itself (recursion) is its def; a module is imported on the engines by name
         if callable(v) and not isinstance(v, type):
             raise TypeError('cannot send %s to the engines: it uses %s, a function from its enclosing scope; define '
                             '%s at the top level (and push or define it on the engines)' % (_where(f), name, name))
@@ -213,6 +217,8 @@ def python_function(f):
     if isinstance(f, str):
         block, name = user_block(f)
         return block, name, None
+    if _by_reference(f):
+        return _builtin(f), _LAMBDA, None
     if not inspect.isfunction(f):
         raise TypeError('cannot send %r to the engines: only functions, lambdas and source text can be sent' % (f,))
     hit = _blocks.get(f.__code__)
@@ -254,6 +260,26 @@ def _with_values(f, block, name):
         env['k'] = dict(f.__kwdefaults__)
         block += '\n%s.__kwdefaults__ = __me_env[%r]' % (name, 'k')
     return block, name, env or None
+
+
+def _by_reference(f):
+    """Builtins, classes and the standard library's functions go by name, as pickle sends them."""
+    mod = getattr(f, '__module__', None)
+    if not mod or '<' in getattr(f, '__qualname__', '<'):
+        return False
+    if isinstance(f, (types.BuiltinFunctionType, type)):
+        return True
+    stdlib = getattr(sys, 'stdlib_module_names', ())
+    return inspect.isfunction(f) and mod.partition('.')[0] in stdlib and mod != '__main__'
+
+
+def _builtin(f):
+    """A function by name: `str`, or `__import__('posixpath').basename`."""
+    mod, name = f.__module__, f.__qualname__
+    if mod == 'builtins':
+        return '%s = %s' % (_LAMBDA, name)
+    top, _, rest = mod.partition('.')
+    return "%s = __import__(%r)%s.%s" % (_LAMBDA, mod, ''.join('.' + p for p in rest.split('.') if p), name)
 
 
 def _wrap(block, call, with_env):
