@@ -215,6 +215,10 @@ class Client(object):
             d.drop_held(ids)
         content = {'msg_ids': ids} if ids else {}
         if targets is None and ids:
+            # Direct requests never passed the controller: their engines are told by name.
+            engines = sorted(set(e for m in ids for e in (getattr(d.pending.get(m), 'targets', None) or ())))
+            if engines:
+                d.request('abort_request', content, metadata={'targets': engines})
             d.request('abort_request', content)
         else:
             d.request('abort_request', content, metadata={'targets': self.resolve_targets(targets, 'abort')})

@@ -11,7 +11,7 @@ import time
 from multiengine_python.wire import BadMessage, FrameError
 
 from .errors import ConnectionError, ControllerError
-from .links import check_size, open_link, recv_reply
+from .links import Flusher, check_size, open_link, recv_reply
 
 #: A waiter whose last direct reply came within this many seconds polls before sleeping in select
 #: (docs/protocol.md section 13, Polling). Off unless MULTIENGINE_SPIN_US sets the window: Python engines
@@ -73,6 +73,7 @@ class Dispatcher(object):
         self.dropped = 0
         #: Works of result_request answers by msg_id, for Client.get_result.
         self.fetched = {}
+        self._flusher = Flusher(lambda: list(self._links.values()))
         try:
             self.ctrl = open_link(info['ip'], info['port'], 1 << 30, timeout)
         except OSError as e:
@@ -131,7 +132,13 @@ class Dispatcher(object):
             link = self._direct_link(t[0])
             if link is not None:
                 try:
-                    link.send(parts)
+                    if self._direct_out.get(t[0]):  # the engine is busy with earlier ones: gather a few
+                        if link.keep(parts):
+                            link.flush()
+                        else:
+                            self._flusher.poke()
+                    else:
+                        link.send(parts)
                 except OSError as e:
                     self._link_lost(link, str(e))
                     self._send_ctrl(work, parts)
@@ -267,6 +274,13 @@ class Dispatcher(object):
     def pump(self, timeout):
         """Handles what arrives within `timeout` seconds (0: only what is there). Holds self.io."""
         links = [l for l in self._links.values() if not l.closed]
+        for link in links:
+            if link.outbox:  # a waiter sends what it waits for first
+                try:
+                    link.flush()
+                except OSError as e:
+                    self._link_lost(link, str(e))
+                    return
         if not self.ctrl.closed:
             links.append(self.ctrl)
         ready = [l for l in links if l.has_frame()]
