@@ -68,6 +68,8 @@ class Dispatcher(object):
         self._ctrl_out = {}
         self._direct_out = {}
         self._held = []
+        #: How many held requests name each engine.
+        self._held_engines = {}
         self._waiters = 0
         self._last_direct = 0.0
         self.dropped = 0
@@ -148,11 +150,13 @@ class Dispatcher(object):
                 return
         if self._held or any(self._direct_out.get(e) for e in t):
             self._held.append((work, parts))
+            for e in t:
+                self._held_engines[e] = self._held_engines.get(e, 0) + 1
             return
         self._send_ctrl(work, parts)
 
     def _held_names(self, ids):
-        return any(set(ids).intersection(w.targets) for w, _ in self._held)
+        return self._held and any(self._held_engines.get(e) for e in ids)
 
     def _send_ctrl(self, work, parts):
         try:
@@ -171,7 +175,10 @@ class Dispatcher(object):
             if blocked.intersection(work.targets) or any(self._direct_out.get(e) for e in work.targets):
                 blocked.update(work.targets)
                 keep.append((work, parts))
-            elif work.msg_id in self.pending:
+                continue
+            for e in work.targets:
+                self._held_engines[e] -= 1
+            if work.msg_id in self.pending:
                 self._send_ctrl(work, parts)
         self._held = keep
 
@@ -229,6 +236,7 @@ class Dispatcher(object):
             self._held = [(w, p) for w, p in self._held if w.msg_id not in ids]
             for w in gone:
                 for e in w.targets:
+                    self._held_engines[e] -= 1
                     self._deliver(w, e, {'status': 'aborted'}, (), {'engine_id': e})
 
     # ---- receiving
@@ -384,6 +392,7 @@ class Dispatcher(object):
         self.closed = True
         evalue = ('lost the connection to the controller before the reply arrived; it is not sent again (it may have run): %s' % why)
         self._held = []
+        self._held_engines = {}
         for work in list(self.pending.values()):
             if work.route is self.ctrl or work.route is None:
                 for e in ([-1] if work.targets is None else [e for e in work.targets if e not in work.replies]):
