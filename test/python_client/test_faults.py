@@ -36,6 +36,16 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(seen.get(30), [49, None])
         self.assertIn(0, rc._dispatcher._links)  # the direct path was used
 
+    def test_the_first_request_does_not_wait_for_the_handshake(self):
+        rc = self.rc
+        d = rc._dispatcher
+        first = rc[1].apply_async(lambda: 'first')
+        self.assertIs(first._parts[0][0].route, d.ctrl)  # through the controller, the handshake in flight
+        self.assertIn(1, d._connecting)
+        self.assertEqual(first.get(30), 'first')
+        direct_ready(rc, 1)
+        self.assertIs(rc[1].apply_async(lambda: 'next')._parts[0][0].route, d._links[1])
+
     def test_a_burst_to_a_busy_engine_goes_out_in_few_writes(self):
         rc = self.rc
         e0 = rc[0]
