@@ -100,6 +100,30 @@ class FaultsTest(unittest.TestCase):
             rc.direct_view(1).apply_sync(lambda: 1)
         self.assertEqual(rc[0].apply_sync(lambda: 'the other engine is fine'), 'the other engine is fine')
 
+    def test_ctrl_c_while_reading_leaves_the_connections_in_step(self):
+        import threading
+        import numpy as np
+        rc = self.rc
+        e0 = rc[0]
+        direct_ready(rc, 0)
+        big = np.arange(8 * 2 ** 20, dtype=np.float64)  # 64 MiB: the reply takes many reads
+        e0.push({'big': big}, block=True)
+        interrupted = 0
+        for delay in (0.001, 0.005, 0.01, 0.02, 0.04, 0.08):
+            ar = e0.pull('big')
+            timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            try:
+                ar.wait(30)
+                poll(lambda: not timer.is_alive(), what='the timer')
+                e0.apply_sync(lambda: 0)  # the SIGINT lands somewhere: here at the latest
+            except KeyboardInterrupt:
+                interrupted += 1
+            timer.join()
+            np.testing.assert_array_equal(ar.get(30), big)
+            self.assertEqual(e0.apply_sync(lambda x: x + 1, 1), 2)
+        self.assertEqual(interrupted, 6)
+
     def test_lost_controller(self):
         rc = self.rc
         rc[0].apply_sync(lambda: 0)

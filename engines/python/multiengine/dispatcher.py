@@ -5,6 +5,7 @@ round trip then costs one wake-up, not two), under one lock, so several threads 
 
 import os
 import select
+import signal
 import threading
 import time
 
@@ -52,6 +53,33 @@ class Work(object):
 
 def _failure(ename, evalue):
     return {'status': 'error', 'ename': ename, 'evalue': evalue, 'traceback': []}
+
+
+class _sigint_deferred(object):
+    """Ctrl-C (KeyboardInterrupt) waits until the frames being read are whole: a frame left half
+    read would leave the connection out of step. Python runs its SIGINT handler in the main thread
+    whichever thread the signal hit, so the handler itself is swapped for one that takes note, and
+    the real one runs after the read. select, where a waiter spends its time, stays interruptible."""
+
+    __slots__ = ('old', 'hit')
+
+    def __enter__(self):
+        self.old = None
+        self.hit = False
+        if threading.current_thread() is threading.main_thread():
+            old = signal.getsignal(signal.SIGINT)
+            if callable(old):
+                self.old = old
+                signal.signal(signal.SIGINT, self._note)
+
+    def _note(self, signum, frame):
+        self.hit = True
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+            if self.hit:
+                self.old(signal.SIGINT, None)
 
 
 class Dispatcher(object):
@@ -311,6 +339,11 @@ class Dispatcher(object):
             except (OSError, ValueError):
                 r = [l.sock for l in links if l.closed]
             ready = [l for l in links if l.sock in r]
+        if ready:
+            with _sigint_deferred():
+                self._read(ready)
+
+    def _read(self, ready):
         for link in ready:
             try:
                 if link.handshake is not None:
