@@ -123,6 +123,19 @@ class FaultsTest(unittest.TestCase):
             np.testing.assert_array_equal(ar.get(30), big)
             self.assertEqual(e0.apply_sync(lambda x: x + 1, 1), 2)
         self.assertEqual(interrupted, 6)
+        e0.push({'big2': big}, block=True)
+        for delay in (0.001, 0.01, 0.03):  # and while a push is being written
+            timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            try:
+                ar = e0.push({'big2': big})
+                ar.wait(30)
+                poll(lambda: not timer.is_alive(), what='the timer')
+                e0.apply_sync(lambda: 0)
+            except KeyboardInterrupt:
+                pass
+            timer.join()
+            self.assertEqual(e0.apply_sync(lambda: len(big2)), len(big))  # noqa: F821
 
     def test_lost_controller(self):
         rc = self.rc

@@ -18,6 +18,8 @@ from .links import Flusher, check_size, open_link, recv_reply
 #: (docs/protocol.md section 13, Polling). Off unless MULTIENGINE_SPIN_US sets the window: Python engines
 #: do not poll back, and on a busy machine a spinning client takes the core its engine needs.
 SPIN_SECONDS = int(os.environ.get('MULTIENGINE_SPIN_US', '0') or 0) / 1e6
+#: Frames at least this big may take several writes (Ctrl-C is held off until they are whole).
+BIG_FRAME_BYTES = 128 * 1024
 #: While several threads wait, each reads for at most this long before letting the others look.
 SHARED_SLICE_SECONDS = 0.02
 
@@ -142,13 +144,17 @@ class Dispatcher(object):
         msg_id = self.maker.next_id()
         header, hb = self.maker.header(msg_type, msg_id)
         parts = self.maker.parts(hb, content, meta, buffers)
-        check_size(parts, self.max_message_bytes, method or msg_type)
+        size = check_size(parts, self.max_message_bytes, method or msg_type)
         work = Work(msg_id, msg_type, method or msg_type.replace('_request', ''), header, targets)
         work.on_output = on_output
         with self.io:
             self._check_open()
             self.pending[msg_id] = work
-            self._route(work, parts)
+            if size < BIG_FRAME_BYTES:  # one write: Ctrl-C comes before or after it
+                self._route(work, parts)
+            else:
+                with _sigint_deferred():  # a frame half written would put the connection out of step
+                    self._route(work, parts)
         return work
 
     def _check_open(self):
@@ -323,7 +329,8 @@ class Dispatcher(object):
         for link in links:
             if link.outbox:  # a waiter sends what it waits for first
                 try:
-                    link.flush()
+                    with _sigint_deferred():
+                        link.flush()
                 except OSError as e:
                     self._link_lost(link, str(e))
                     return
