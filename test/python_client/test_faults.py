@@ -147,6 +147,23 @@ class FaultsTest(unittest.TestCase):
         with self.assertRaisesRegex(multiengine.ConnectionError, 'make a new Client'):
             rc[:].apply_async(lambda: 1)
 
+    def test_shutdown(self):
+        rc = self.rc
+        rc.shutdown(targets=1)
+        poll(lambda: rc.ids == [0], what='engine 1 to stop')
+        self.assertEqual(list(rc[:].map_async(lambda x: x + 1, [1, 2])), [2, 3])
+        self.assertEqual(rc[:].map_async(lambda x: x + 1, [1, 2])[1], 3)
+        pid = rc.connection_info['controller_pid']
+        rc.shutdown(hub=True)
+
+        def gone():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+        poll(gone, what='the controller to exit')
+
     def test_too_large_message_is_refused_before_sending(self):
         rc = self.rc
         rc._dispatcher.max_message_bytes = 1000

@@ -57,31 +57,46 @@ def _failure(ename, evalue):
     return {'status': 'error', 'ename': ename, 'evalue': evalue, 'traceback': []}
 
 
-class _sigint_deferred(object):
-    """Ctrl-C (KeyboardInterrupt) waits until the frames being read are whole: a frame left half
-    read would leave the connection out of step. Python runs its SIGINT handler in the main thread
-    whichever thread the signal hit, so the handler itself is swapped for one that takes note, and
-    the real one runs after the read. select, where a waiter spends its time, stays interruptible."""
+class _SigintGuard(object):
+    """Ctrl-C (KeyboardInterrupt) waits until the frames being read or written are whole: a frame
+    left half done puts the connection out of step. Python runs the SIGINT handler in the main
+    thread whichever thread the signal hit, so a handler that wraps the one in place (installed
+    once, from the main thread) takes note while the main thread is in a critical section and
+    runs the wrapped one when it leaves. Entering costs an attribute write: it is on every read."""
 
-    __slots__ = ('old', 'hit')
+    def __init__(self):
+        self.depth = 0
+        self.hit = False
+        self.prev = None
+
+    def install(self):
+        if self.prev is not None or threading.current_thread() is not threading.main_thread():
+            return
+        prev = signal.getsignal(signal.SIGINT)
+        if callable(prev) and not isinstance(getattr(prev, '__self__', None), _SigintGuard):
+            self.prev = prev
+            signal.signal(signal.SIGINT, self._handler)
+
+    def _handler(self, signum, frame):
+        if self.depth:
+            self.hit = True
+            return None
+        return self.prev(signum, frame)
 
     def __enter__(self):
-        self.old = None
-        self.hit = False
-        if threading.current_thread() is threading.main_thread():
-            old = signal.getsignal(signal.SIGINT)
-            if callable(old):
-                self.old = old
-                signal.signal(signal.SIGINT, self._note)
-
-    def _note(self, signum, frame):
-        self.hit = True
+        if threading.get_ident() == _MAIN:
+            self.depth += 1
 
     def __exit__(self, *exc):
-        if self.old is not None:
-            signal.signal(signal.SIGINT, self.old)
-            if self.hit:
-                self.old(signal.SIGINT, None)
+        if threading.get_ident() == _MAIN:
+            self.depth -= 1
+            if not self.depth and self.hit:
+                self.hit = False
+                self.prev(signal.SIGINT, None)
+
+
+_MAIN = threading.main_thread().ident
+_guard = _SigintGuard()
 
 
 class Dispatcher(object):
@@ -108,6 +123,7 @@ class Dispatcher(object):
         #: Works of result_request answers by msg_id, for Client.get_result.
         self.fetched = {}
         self._flusher = Flusher(lambda: list(self._links.values()))
+        _guard.install()
         try:
             self.ctrl = open_link(info['ip'], info['port'], 1 << 30, timeout)
         except OSError as e:
@@ -153,7 +169,7 @@ class Dispatcher(object):
             if size < BIG_FRAME_BYTES:  # one write: Ctrl-C comes before or after it
                 self._route(work, parts)
             else:
-                with _sigint_deferred():  # a frame half written would put the connection out of step
+                with _guard:  # a frame half written would put the connection out of step
                     self._route(work, parts)
         return work
 
@@ -329,7 +345,7 @@ class Dispatcher(object):
         for link in links:
             if link.outbox:  # a waiter sends what it waits for first
                 try:
-                    with _sigint_deferred():
+                    with _guard:
                         link.flush()
                 except OSError as e:
                     self._link_lost(link, str(e))
@@ -347,7 +363,7 @@ class Dispatcher(object):
                 r = [l.sock for l in links if l.closed]
             ready = [l for l in links if l.sock in r]
         if ready:
-            with _sigint_deferred():
+            with _guard:
                 self._read(ready)
 
     def _read(self, ready):
