@@ -414,6 +414,20 @@ class LoadBalancedTest(unittest.TestCase):
         with self.assertRaisesRegex(KeyError, "no flag 'bogus'"):
             lv2.set_flags(bogus=1)
 
+    def test_retries_and_imap(self):
+        rc[0]['bad'] = True
+        rc[1]['bad'] = False
+        try:
+            lv = rc.load_balanced_view(targets=PY)
+            lv.retries = 1
+            flaky = lambda: 1 / 0 if bad else 'ok'  # noqa: E731,F821 (bad is the engines')
+            results = [lv.apply_async(flaky) for _ in range(4)]
+            self.assertEqual([r.get(30) for r in results], ['ok'] * 4)  # those sent to engine 0 ran again on 1
+            self.assertEqual(set(r.engine_id for r in results), {1})
+            self.assertEqual(list(lv.imap(lambda x: x * 3, range(4))), [0, 3, 6, 9])
+        finally:
+            rc[PY].clear(block=True)
+
     def test_timeout(self):
         lv = rc.load_balanced_view(targets=[0])
         busy = lv.apply_async(lambda: __import__('time').sleep(1.5))
