@@ -1,7 +1,8 @@
 /** Figures: one JSON line each, the min/median/max of a set of samples. */
 
-/** 'link': the TCP limit between two hosts (bench/hosts.ts), as 'loopback' is on this machine; 'sim': simulated engines (bench/scale/). */
-export type Kind = 'node' | 'python' | 'ipyparallel' | 'dask' | 'loopback' | 'link' | 'sim';
+/** 'link': the TCP limit between two hosts (bench/hosts.ts), as 'loopback' is on this machine; 'sim': simulated engines (bench/scale/);
+ * 'pyclient': Multiengine's Python client with Python engines (bench/pyclient_driver.py). */
+export type Kind = 'node' | 'python' | 'pyclient' | 'ipyparallel' | 'dask' | 'loopback' | 'link' | 'sim';
 
 export interface Figure {
   name: string;
