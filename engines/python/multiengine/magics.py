@@ -1,0 +1,63 @@
+"""IPython magics over a DirectView: %px, %%px, %autopx, %pxresult and %pxconfig.
+
+`view.activate(suffix)` calls `register(view, suffix)`; `%load_ext multiengine` and the first
+`Client()` made inside IPython register them on all engines, as ipyparallel does. Output is
+printed as the engines write it (`[stdout:0] …`), then each engine's value as `Out[0:3]: …`
+through IPython.display, so a notebook shows it as a rich output. Ctrl-C while a blocking
+%px waits interrupts the engines it runs on. IPython is imported only when a magic is
+registered, so the client never needs it.
+"""
+import sys
+
+
+def _ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    return get_ipython()
+
+
+def register(view, suffix=''):
+    """Make `view` the one %px{suffix} runs on, in the running IPython; returns the magics."""
+    ip = _ipython()
+    if ip is None:
+        raise RuntimeError('the %px magics work only inside IPython or Jupyter (get_ipython() found no shell)')
+    from .magics_ipython import make_magics
+
+    magics = make_magics(ip, view, suffix)
+    ip.register_magics(magics)
+    _ACTIVE[suffix] = magics
+    return magics
+
+
+# The magics registered per suffix, so that a first Client() does not replace a view the user chose.
+_ACTIVE = {}
+
+
+def activate_first_client(client):
+    """ipyparallel's rule: inside IPython, the first Client activates %px on all its engines."""
+    if '' in _ACTIVE or _ipython() is None:
+        return None
+    view = client[:]
+    view.block = True
+    return register(view)
+
+
+def load_ipython_extension(ip):
+    """`%load_ext multiengine`: connects to the default profile's cluster and activates %px on
+    all its engines, unless a view is already active; a missing cluster is reported, not raised."""
+    if '' in _ACTIVE:
+        return
+    from . import Client
+
+    try:
+        rc = Client()
+    except Exception as e:  # no cluster yet: say so, leave the shell usable
+        print('multiengine: %px needs a running cluster (%s: %s); start one with `multiengine start`, then call rc.activate()'
+              % (type(e).__name__, e), file=sys.stderr)
+        return
+    activate_first_client(rc)
+
+
+__all__ = ['register', 'activate_first_client', 'load_ipython_extension']
