@@ -83,18 +83,19 @@ export class IPythonSession {
     const lines = cell.split('\n');
     if (lines.length > 1) lines.push('');
     // One line at a time, each after its prompt, so the echo and the prompts stay in order.
+    let at = from;
     for (const [i, l] of lines.entries()) {
-      const at = this.output.length;
+      at = this.output.length;
       this.proc.write(l + '\r');
       if (i < lines.length - 1) await this.waitFor(/\.\.\.: $/, at, timeoutMs);
     }
     // A cell magic (%%px) at the simple prompt ends with a second blank line.
-    let text = await this.waitFor(/(?:^|\n)In \[\d+\]: $|\.\.\.: $/, from, timeoutMs);
-    if (/\.\.\.: $/.test(text)) {
+    const next = /(?:^|\n)In \[\d+\]: $|\.\.\.: $/;
+    if (/\.\.\.: $/.test(await this.waitFor(next, at, timeoutMs))) {
       lines.push('');
       this.proc.write('\r');
-      text = await this.waitFor(/(?:^|\n)In \[\d+\]: $/, from, timeoutMs);
     }
+    const text = await this.waitFor(/(?:^|\n)In \[\d+\]: $/, from, timeoutMs);
     return stripEcho(text.replace(/In \[\d+\]: $/, ''), lines);
   }
 

@@ -11,8 +11,10 @@ Every call takes `targets` and `block` as those clients did (defaults: the attri
 Results are lists with one entry per target, as they were then.
 """
 import sys
+import textwrap
 
 from . import Client
+from .functions import python_function
 
 __all__ = ['MultiEngineClient', 'PendingResult', 'ResultList', 'get_multiengine_client']
 
@@ -113,7 +115,8 @@ class MultiEngineClient:
         return list(targets)
 
     def _view(self, targets):
-        return self._rc[self._ids(targets)]
+        targets = self.targets if targets is None else targets
+        return self._rc.direct_view('all' if targets == 'all' else self._ids(targets))
 
     def _run(self, ar, block, convert=None):
         block = self.block if block is None else block
@@ -147,7 +150,13 @@ class MultiEngineClient:
         n = len(self._ids(targets))
         return self._run(self._view(targets).push(namespace, block=False), block, lambda _: [None] * n)
 
-    push_function = push
+    def push_function(self, namespace, targets=None, block=None):
+        """Defines each function of `namespace` on the engines under its key: its source is
+        sent (as apply sends a function), with its closure's values and defaults."""
+        n = len(self._ids(targets))
+        view = self._view(targets)
+        ars = [view.apply_async(*_binder(key, f)) for key, f in namespace.items()]
+        return self._run(_AllOf(ars), block, lambda _: [None] * n)
 
     def pull(self, keys, targets=None, block=None):
         n = len(self._ids(targets))
@@ -219,6 +228,30 @@ class MultiEngineClient:
 
     def close(self):
         self._rc.close()
+
+
+def _binder(key, f):
+    """(source, args) for apply: a function that defines `f` in the engine's namespace as `key`."""
+    if not isinstance(key, str) or not key.isidentifier():
+        raise ValueError('push_function needs variable names as keys, got %r' % (key,))
+    block, name, env = python_function(f)
+    body = textwrap.indent('%s\nglobals()[%r] = %s' % (block, key, name), '    ')
+    if env is None:
+        return ('def __me_push_function():\n%s\n' % body,)
+    return ('def __me_push_function(__me_env):\n%s\n' % body, env)
+
+
+class _AllOf:
+    """Several AsyncResults waited for as one (push_function's, one per function)."""
+
+    def __init__(self, ars):
+        self._ars = ars
+
+    def ready(self):
+        return all(ar.ready() for ar in self._ars)
+
+    def get(self):
+        return [ar.get() for ar in self._ars]
 
 
 def _record(engine_id, lines, reply, stdout, stderr):

@@ -8,7 +8,7 @@ from IPython.core import magic_arguments
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, no_var_expand
 
-from .magics_runner import GROUPS, NO_LAST_RESULT, Runner, TargetsError, describe_targets, parse_targets
+from .magics_runner import GROUPS, NO_LAST_RESULT, Runner, TargetsError, describe_targets, parse_targets, split_px_line
 
 
 def _exec_args(f):
@@ -57,6 +57,9 @@ def _parse(method, line):
 
 class ParallelMagics(Magics):
     """%px{s}, %%px{s}, %autopx{s}, %pxresult{s} (and %result without a suffix), %pxconfig{s}."""
+
+    # Names are chosen per instance (the suffix), so the class is not decorated with @magics_class.
+    registered = True
 
     def __init__(self, shell, view, suffix=''):
         self.runner = Runner(view)
@@ -110,9 +113,15 @@ class ParallelMagics(Magics):
     @no_var_expand
     def px(self, line=''):
         """Runs one line on the engines: %px a = 5."""
-        if line.strip() == '':
-            raise UsageError('%%px%s needs code to run, e.g. %%px%s import numpy' % (self.suffix, self.suffix))
-        return self.runner.execute(line)
+        try:
+            opts, code = split_px_line(line)
+        except TargetsError as e:
+            raise UsageError(str(e)) from None
+        if code.strip() == '':
+            raise UsageError('usage: %%px%s [--targets 0,2] [--block|--noblock] CODE, e.g. %%px%s import numpy'
+                             % (self.suffix, self.suffix))
+        targets = self._targets(opts['targets']) if 'targets' in opts else None
+        return self.runner.execute(code, targets=targets, block=opts.get('block'), groupby=opts.get('groupby'))
 
     @magic_arguments.magic_arguments()
     @_exec_args
@@ -152,17 +161,17 @@ class ParallelMagics(Magics):
             print('%autopx disabled')
 
     def _pxrun_cell(self, raw_cell, *args, **kwargs):
-        """run_cell in autopx mode: the cell goes to the engines, except `%autopx` itself."""
-        if re.match(r'^\s*%autopx' + re.escape(self.suffix) + r'\b', raw_cell):
-            self._disable_autopx()
-            return self._original_run_cell('pass', store_history=False)
+        """run_cell in autopx mode: the cell goes to the engines, except `%autopx` itself, which
+        turns the mode off. Each cell is numbered and kept in the history as a local one is."""
         if raw_cell.strip() == '':
             return self._original_run_cell(raw_cell, *args, **kwargs)
-        # Keep the history and the prompt numbers going, as a local cell would.
         result = self._original_run_cell('pass', store_history=False)
         if kwargs.get('store_history'):
             self.shell.history_manager.store_inputs(self.shell.execution_count, raw_cell)
             self.shell.execution_count += 1
+        if re.match(r'^\s*%autopx' + re.escape(self.suffix) + r'\b', raw_cell):
+            self._disable_autopx()
+            return result
         try:
             self.runner.execute(raw_cell)
         except Exception:

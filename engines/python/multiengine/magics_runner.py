@@ -52,6 +52,30 @@ def parse_targets(text, ids):
     return out
 
 
+_LEADING_OPTION = re.compile(r'--(targets|group-outputs)(?:=|\s+)(\S+)(?:\s+|$)|--(no)?block(?:\s+|$)')
+
+
+def split_px_line(line):
+    """`%px [--targets X] [--block|--noblock] [--group-outputs G] CODE`, as the console's %px
+    reads it: the options at the start, then the code (anything else, even `--x`, is code)."""
+    opts = {}
+    rest = line.lstrip()
+    while True:
+        m = _LEADING_OPTION.match(rest)
+        if not m:
+            break
+        if m.group(1) == 'targets':
+            opts['targets'] = m.group(2)
+        elif m.group(1) == 'group-outputs':
+            if m.group(2) not in GROUPS:
+                raise TargetsError('--group-outputs: %r is not one of %s' % (m.group(2), ', '.join(GROUPS)))
+            opts['groupby'] = m.group(2)
+        else:
+            opts['block'] = m.group(3) is None
+        rest = rest[m.end():]
+    return opts, rest
+
+
 def describe_targets(targets):
     if targets is None or targets == 'all':
         return 'all'
