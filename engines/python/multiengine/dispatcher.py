@@ -1,0 +1,380 @@
+"""The client's requests in flight: where each goes (straight to its engine, or through the
+controller), the replies and output that come back, and the ordering rules of docs/protocol.md
+section 13. There is no I/O thread: whichever thread waits for a result reads the sockets (a
+round trip then costs one wake-up, not two), under one lock, so several threads may wait."""
+
+import os
+import select
+import threading
+import time
+
+from multiengine_python.wire import BadMessage, FrameError
+
+from .errors import ConnectionError, ControllerError
+from .links import check_size, open_link, recv_reply
+
+#: A waiter whose last direct reply came within this many seconds polls before sleeping in select
+#: (docs/protocol.md section 13, Polling). Off unless MULTIENGINE_SPIN_US sets the window: Python engines
+#: do not poll back, and on a busy machine a spinning client takes the core its engine needs.
+SPIN_SECONDS = int(os.environ.get('MULTIENGINE_SPIN_US', '0') or 0) / 1e6
+#: While several threads wait, each reads for at most this long before letting the others look.
+SHARED_SLICE_SECONDS = 0.02
+
+
+class Work(object):
+    """One request: its targets (None for a load-balanced task or a controller request), the
+    replies by engine id (content, buffers, metadata) and the output by engine id."""
+
+    __slots__ = ('msg_id', 'msg_type', 'method', 'header', 'targets', 'replies', 'order', 'stdout', 'stderr',
+                 'route', 'remaining', 'on_output', 'sent_at')
+
+    def __init__(self, msg_id, msg_type, method, header, targets):
+        self.msg_id = msg_id
+        self.msg_type = msg_type
+        self.method = method
+        self.header = header
+        self.targets = targets
+        self.replies = {}
+        #: Engine ids in the order their replies came (load-balanced tasks learn theirs here).
+        self.order = []
+        self.stdout = {}
+        self.stderr = {}
+        #: The Link it went on; None while held back in the client.
+        self.route = None
+        self.remaining = 1 if targets is None else len(targets)
+        self.on_output = None
+        self.sent_at = time.time()
+
+    @property
+    def done(self):
+        return self.remaining <= 0
+
+
+def _failure(ename, evalue):
+    return {'status': 'error', 'ename': ename, 'evalue': evalue, 'traceback': []}
+
+
+class Dispatcher(object):
+    def __init__(self, info, maker, signer, subscribe='registration', direct=True, timeout=10.0):
+        self.maker = maker
+        self.signer = signer
+        self.io = threading.RLock()
+        self.pending = {}
+        self.engines = {}
+        self.closed = False
+        self.direct = direct and subscribe != 'none'
+        self._links = {}
+        self._no_direct = {}
+        self._ctrl_out = {}
+        self._direct_out = {}
+        self._held = []
+        self._waiters = 0
+        self._last_direct = 0.0
+        self.dropped = 0
+        #: Works of result_request answers by msg_id, for Client.get_result.
+        self.fetched = {}
+        try:
+            self.ctrl = open_link(info['ip'], info['port'], 1 << 30, timeout)
+        except OSError as e:
+            raise ConnectionError('cannot connect to the controller at %s:%s (%s); is the cluster running?' % (info['ip'], info['port'], e))
+        msg_id = maker.next_id()
+        header, hb = maker.header('connect_request', msg_id)
+        self.ctrl.send(maker.parts(hb, {'subscribe': subscribe}))
+        try:
+            reply = recv_reply(self.ctrl, signer, msg_id, timeout)
+        except (OSError, EOFError, FrameError, BadMessage) as e:
+            reply = None
+            why = str(e) or type(e).__name__
+        else:
+            why = 'no answer within %g s' % timeout
+        if reply is None or reply.content.get('status') != 'ok':
+            self.ctrl.close()
+            if reply is not None:
+                why = reply.content.get('evalue', 'refused')
+            raise ConnectionError('the controller at %s:%s did not accept this client: %s (is the key in the connection file current?)'
+                                  % (info['ip'], info['port'], why))
+        c = reply.content
+        self.max_message_bytes = int(c.get('max_message_bytes') or (1 << 30))
+        self.ctrl.reader.max_message_bytes = self.max_message_bytes
+        self.engines = {e['id']: e for e in c.get('engines', [])}
+
+    # ---- sending
+
+    def submit(self, msg_type, content, buffers=(), targets=None, method=None, metadata=None, on_output=None):
+        """Sends a work request to `targets` (a list of ids), or load-balanced when `metadata` has
+        'balanced'; returns its Work."""
+        meta = dict(metadata) if metadata else {}
+        if targets is not None:
+            meta['targets'] = targets
+        msg_id = self.maker.next_id()
+        header, hb = self.maker.header(msg_type, msg_id)
+        parts = self.maker.parts(hb, content, meta, buffers)
+        check_size(parts, self.max_message_bytes, method or msg_type)
+        work = Work(msg_id, msg_type, method or msg_type.replace('_request', ''), header, targets)
+        work.on_output = on_output
+        with self.io:
+            self._check_open()
+            self.pending[msg_id] = work
+            self._route(work, parts)
+        return work
+
+    def _check_open(self):
+        if self.closed:
+            raise ConnectionError('this client is closed (or lost its controller); make a new Client()')
+
+    def _route(self, work, parts):
+        t = work.targets
+        if t is None:
+            self._send_ctrl(work, parts)
+            return
+        if len(t) == 1 and self._ctrl_out.get(t[0], 0) == 0 and not self._held_names(t):
+            link = self._direct_link(t[0])
+            if link is not None:
+                try:
+                    link.send(parts)
+                except OSError as e:
+                    self._link_lost(link, str(e))
+                    self._send_ctrl(work, parts)
+                    return
+                work.route = link
+                self._direct_out[t[0]] = self._direct_out.get(t[0], 0) + 1
+                return
+        if self._held or any(self._direct_out.get(e) for e in t):
+            self._held.append((work, parts))
+            return
+        self._send_ctrl(work, parts)
+
+    def _held_names(self, ids):
+        return any(set(ids).intersection(w.targets) for w, _ in self._held)
+
+    def _send_ctrl(self, work, parts):
+        try:
+            self.ctrl.send(parts)
+        except OSError as e:
+            self._controller_lost(str(e))
+            raise ConnectionError('lost the connection to the controller: %s' % e)
+        work.route = self.ctrl
+        for e in work.targets or ():
+            self._ctrl_out[e] = self._ctrl_out.get(e, 0) + 1
+
+    def _flush_held(self):
+        blocked = set()
+        keep = []
+        for work, parts in self._held:
+            if blocked.intersection(work.targets) or any(self._direct_out.get(e) for e in work.targets):
+                blocked.update(work.targets)
+                keep.append((work, parts))
+            elif work.msg_id in self.pending:
+                self._send_ctrl(work, parts)
+        self._held = keep
+
+    def _direct_link(self, eid):
+        link = self._links.get(eid)
+        if link is not None or not self.direct:
+            return link
+        info = self.engines.get(eid)
+        d = info and info.get('direct')
+        if not d or info.get('state') == 'dead' or self._no_direct.get(eid) == info.get('uuid'):
+            return None
+        try:
+            link = open_link(d['ip'], d['port'], self.max_message_bytes, 5.0, eid, info['uuid'])
+        except OSError:
+            self._no_direct[eid] = info.get('uuid')
+            return None
+        msg_id = self.maker.next_id()
+        _, hb = self.maker.header('engine_connect_request', msg_id)
+        try:
+            link.send(self.maker.parts(hb, {'engine_uuid': info['uuid']}))
+            reply = recv_reply(link, self.signer, msg_id, 5.0)
+        except (OSError, EOFError, FrameError, BadMessage):
+            reply = None
+        if reply is None or reply.content.get('status') != 'ok':
+            link.close()
+            self._no_direct[eid] = info.get('uuid')
+            return None
+        self._links[eid] = link
+        return link
+
+    # ---- controller requests
+
+    def request(self, msg_type, content, metadata=None, timeout=10.0):
+        """A controller request's ok reply content; ControllerError when it answers an error."""
+        work = self.submit(msg_type, content, metadata=metadata)
+        if not self.wait_for(lambda: work.done, timeout):
+            self.pending.pop(work.msg_id, None)
+            raise ControllerError(msg_type, 'TimeoutError', 'no answer from the controller within %g s' % timeout)
+        content, _, _ = work.replies[work.order[0]]
+        if content.get('status') != 'ok':
+            raise ControllerError(msg_type, content.get('ename', 'Error'), content.get('evalue', ''))
+        return content
+
+    def post(self, msg_type, content, metadata=None):
+        """Sends a controller request whose reply nobody waits for (abort, interrupt)."""
+        work = self.submit(msg_type, content, metadata=metadata)
+        work.method = None  # its reply is dropped when it comes
+        return work
+
+    def drop_held(self, msg_ids):
+        """Held-back requests among msg_ids never leave the client: answered aborted."""
+        with self.io:
+            ids = set(msg_ids)
+            gone = [w for w, _ in self._held if w.msg_id in ids]
+            self._held = [(w, p) for w, p in self._held if w.msg_id not in ids]
+            for w in gone:
+                for e in w.targets:
+                    self._deliver(w, e, {'status': 'aborted'}, (), {'engine_id': e})
+
+    # ---- receiving
+
+    def wait_for(self, predicate, timeout=None):
+        """Reads replies until predicate() holds; False when `timeout` seconds passed first."""
+        if predicate():
+            return True
+        deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
+        spin_until = time.monotonic() + SPIN_SECONDS if SPIN_SECONDS and time.monotonic() - self._last_direct < SPIN_SECONDS else 0
+        self._waiters += 1
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return predicate()
+                if not self.io.acquire(timeout=SHARED_SLICE_SECONDS if left is None else min(left, SHARED_SLICE_SECONDS)):
+                    if predicate():
+                        return True
+                    continue
+                try:
+                    if predicate():
+                        return True
+                    if self.closed and not self.pending:
+                        return predicate()
+                    wait = left
+                    if self._waiters > 1:
+                        wait = SHARED_SLICE_SECONDS if wait is None else min(wait, SHARED_SLICE_SECONDS)
+                    if spin_until and time.monotonic() < spin_until:
+                        wait = 0
+                    elif self.closed:
+                        wait = SHARED_SLICE_SECONDS if wait is None else min(wait, SHARED_SLICE_SECONDS)
+                    self.pump(wait)
+                finally:
+                    self.io.release()
+        finally:
+            self._waiters -= 1
+
+    def pump(self, timeout):
+        """Handles what arrives within `timeout` seconds (0: only what is there). Holds self.io."""
+        links = [l for l in self._links.values() if not l.closed]
+        if not self.ctrl.closed:
+            links.append(self.ctrl)
+        ready = [l for l in links if l.has_frame()]
+        if not ready:
+            if not links:
+                return
+            try:
+                r, _, _ = select.select([l.sock for l in links], [], [], timeout)
+            except (OSError, ValueError):
+                r = [l.sock for l in links if l.closed]
+            ready = [l for l in links if l.sock in r]
+        for link in ready:
+            try:
+                self._on_message(link.recv(self.signer), link)
+                while link.has_frame():
+                    self._on_message(link.recv(self.signer), link)
+            except BadMessage:
+                self.dropped += 1
+            except (EOFError, OSError, FrameError) as e:
+                if link is self.ctrl:
+                    self._controller_lost(str(e) or 'connection closed')
+                else:
+                    self._link_lost(link, str(e) or 'connection closed')
+
+    def _on_message(self, msg, link):
+        t = msg.header['msg_type']
+        if t == 'engine_event':
+            return self._on_engine_event(msg.content)
+        if t == 'result_reply':
+            self._on_result_reply(msg)
+        work = self.pending.get(msg.parent_header.get('msg_id'))
+        if work is None:
+            return
+        eid = msg.metadata.get('engine_id')
+        if t == 'stream':
+            name, text = msg.content.get('name'), msg.content.get('text')
+            if not isinstance(text, str) or name not in ('stdout', 'stderr'):
+                self.dropped += 1
+                return
+            (work.stdout if name == 'stdout' else work.stderr).setdefault(eid, []).append(text)
+            if work.on_output is not None:
+                work.on_output(eid, name, text)
+            return
+        if t.endswith('_reply'):
+            if link is not self.ctrl:
+                self._last_direct = time.monotonic()
+            self._deliver(work, eid if work.targets is not None or isinstance(eid, int) else -1, msg.content, msg.buffers, msg.metadata)
+
+    def _deliver(self, work, eid, content, buffers, metadata):
+        if work.targets is not None and (eid not in work.targets or eid in work.replies):
+            return
+        work.replies[eid] = (content, buffers, metadata)
+        work.order.append(eid)
+        work.remaining -= 1
+        route = work.route
+        if work.targets is not None and route is not None:
+            counts = self._ctrl_out if route is self.ctrl else self._direct_out
+            counts[eid] = counts.get(eid, 1) - 1
+        if work.done:
+            self.pending.pop(work.msg_id, None)
+            if self._held:
+                self._flush_held()
+
+    def _on_result_reply(self, msg):
+        c = msg.content
+        if c.get('status') != 'ok' or c.get('msg_id') in self.pending:
+            return
+        ids = [e for e in c.get('engine_ids', []) if isinstance(e, int)]
+        work = Work(c['msg_id'], c.get('msg_type', ''), c.get('msg_type', '').replace('_request', ''), {}, ids)
+        self.pending[work.msg_id] = work
+        self.fetched[work.msg_id] = work
+
+    def _on_engine_event(self, c):
+        info = c.get('engine')
+        if not isinstance(info, dict) or not isinstance(info.get('id'), int):
+            self.dropped += 1
+            return
+        eid = info['id']
+        old = self.engines.get(eid)
+        if c.get('event') == 'unregistered':
+            self.engines.pop(eid, None)
+        else:
+            self.engines[eid] = info
+        link = self._links.get(eid)
+        dead = c.get('event') == 'unregistered' or info.get('state') == 'dead'
+        if link is not None and (dead or (old is not None and old.get('uuid') != info.get('uuid'))):
+            reason = info.get('reason') or 'it is gone'
+            self._link_lost(link, None, 'engine %d is dead: %s' % (eid, reason))
+
+    def _link_lost(self, link, why, evalue=None):
+        link.close()
+        eid = link.engine_id
+        if self._links.get(eid) is link:
+            del self._links[eid]
+        evalue = evalue or 'engine %d: its direct connection closed before the reply (%s)' % (eid, why)
+        for work in [w for w in self.pending.values() if w.route is link]:
+            self._deliver(work, eid, _failure('EngineError', evalue), (), {'engine_id': eid})
+
+    def _controller_lost(self, why):
+        self.ctrl.close()
+        self.closed = True
+        evalue = ('lost the connection to the controller before the reply arrived; it is not sent again (it may have run): %s' % why)
+        self._held = []
+        for work in list(self.pending.values()):
+            if work.route is self.ctrl or work.route is None:
+                for e in ([-1] if work.targets is None else [e for e in work.targets if e not in work.replies]):
+                    self._deliver(work, e, _failure('EngineError', evalue), (), {'engine_id': e})
+
+    def close(self):
+        with self.io:
+            self.closed = True
+            for link in list(self._links.values()):
+                link.close()
+            self._links.clear()
+            self.ctrl.close()

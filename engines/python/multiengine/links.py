@@ -1,0 +1,111 @@
+"""One signed connection of a client (to the controller, or straight to an engine) and the
+messages a client sends on it. Framing, signing and JSON come from the engine's wire layer
+(multiengine_python/wire.py); docs/protocol.md sections 3-5 and 13 are the specification."""
+
+import os
+import select
+import threading
+
+from multiengine_python.wire import (
+    PROTOCOL_VERSION, FrameReader, connect, decode_message, dumps, iso_now, message_bytes, send_frames,
+)
+
+from .errors import MessageTooLargeError
+
+
+class MessageMaker(object):
+    """Headers and signed parts for one client session: msg_ids are a prefix drawn once per
+    process plus a counter, as the TypeScript client makes them."""
+
+    def __init__(self, signer, session):
+        self.signer = signer
+        self.session = session
+        self._prefix = os.urandom(9).hex()
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._templates = {}
+
+    def next_id(self):
+        with self._lock:
+            self._counter += 1
+            return '%s-%x' % (self._prefix, self._counter)
+
+    def header(self, msg_type, msg_id):
+        """(header dict, its JSON bytes); the bytes come from a template made once per msg_type."""
+        tpl = self._templates.get(msg_type)
+        if tpl is None:
+            fixed = dumps({'msg_type': msg_type, 'session': self.session}).decode('utf-8')[1:-1]
+            tpl = self._templates[msg_type] = ('{"msg_id":"', '",' + fixed + ',"date":"',
+                                               '","version":' + dumps(PROTOCOL_VERSION).decode('utf-8') + '}')
+        date = iso_now()
+        header = {'msg_id': msg_id, 'msg_type': msg_type, 'session': self.session, 'date': date, 'version': PROTOCOL_VERSION}
+        return header, ('%s%s%s%s%s' % (tpl[0], msg_id, tpl[1], date, tpl[2])).encode('utf-8')
+
+    def parts(self, header_bytes, content, metadata=None, buffers=()):
+        meta = dumps(metadata) if metadata else b'{}'
+        body = dumps(content)
+        parts = [self.signer.sign((header_bytes, b'{}', meta, body)), header_bytes, b'{}', meta, body]
+        if buffers:
+            parts.extend(buffers)
+        return parts
+
+
+def check_size(parts, limit, what):
+    size = message_bytes(parts)
+    if size > limit:
+        raise MessageTooLargeError(what, size, limit)
+
+
+class Link(object):
+    """A socket with its frame reader; `engine_id` is None for the controller's connection."""
+
+    def __init__(self, sock, max_message_bytes, engine_id=None, uuid=None):
+        self.sock = sock
+        self.reader = FrameReader(sock, max_message_bytes)
+        self.engine_id = engine_id
+        self.uuid = uuid
+        self.closed = False
+        self.send_lock = threading.Lock()
+
+    def send(self, parts):
+        with self.send_lock:
+            send_frames(self.sock, (parts,))
+
+    def has_frame(self):
+        """True when a whole frame is already buffered (select would not say so)."""
+        r = self.reader
+        n = r.buffered()
+        if n < 4:
+            return False
+        body = int.from_bytes(r.buf[r.pos:r.pos + 4], 'big')
+        return n >= 4 + body
+
+    def recv(self, signer):
+        return decode_message(self.reader.read_frame(), signer)
+
+    def close(self):
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def open_link(ip, port, max_message_bytes, timeout, engine_id=None, uuid=None):
+    return Link(connect(ip, port, timeout), max_message_bytes, engine_id, uuid)
+
+
+def recv_reply(link, signer, msg_id, timeout):
+    """The reply to `msg_id` on a link nobody else reads yet (connect and handshake); None on timeout."""
+    link.sock.settimeout(timeout)
+    try:
+        while True:
+            if not link.has_frame():
+                r, _, _ = select.select([link.sock], [], [], timeout)
+                if not r:
+                    return None
+            msg = link.recv(signer)
+            if msg.parent_header.get('msg_id') == msg_id:
+                return msg
+    finally:
+        link.sock.settimeout(None)
