@@ -19,35 +19,31 @@ def _ipython():
 
 
 def register(view, suffix=''):
-    """Make `view` the one %px{suffix} runs on, in the running IPython; returns the magics."""
+    """Makes `view` the one %px{suffix} (and %%px{suffix}, %autopx{suffix}, …) runs on, in the running IPython."""
     ip = _ipython()
     if ip is None:
         raise RuntimeError('the %px magics work only inside IPython or Jupyter (get_ipython() found no shell)')
     from .magics_ipython import make_magics
 
-    magics = make_magics(ip, view, suffix)
-    ip.register_magics(magics)
-    _ACTIVE[suffix] = magics
-    return magics
-
-
-# The magics registered per suffix, so that a first Client() does not replace a view the user chose.
-_ACTIVE = {}
+    ip.register_magics(make_magics(ip, view, suffix))
 
 
 def activate_first_client(client):
-    """ipyparallel's rule: inside IPython, the first Client activates %px on all its engines."""
-    if '' in _ACTIVE or _ipython() is None:
+    """ipyparallel's rule, for Client() to call: inside IPython, the first Client (when no %px
+    is registered yet) activates %px on all its engines, blocking."""
+    ip = _ipython()
+    if ip is None or 'px' in ip.magics_manager.magics['line']:
         return None
-    view = client[:]
+    view = client.direct_view('all')
     view.block = True
-    return register(view)
+    register(view)
+    return view
 
 
 def load_ipython_extension(ip):
     """`%load_ext multiengine`: connects to the default profile's cluster and activates %px on
     all its engines, unless a view is already active; a missing cluster is reported, not raised."""
-    if '' in _ACTIVE:
+    if 'px' in ip.magics_manager.magics['line']:
         return
     from . import Client
 
