@@ -68,9 +68,8 @@ describe('Ctrl-C in ipython3 while %px runs', () => {
   });
 
   test('interrupts the engines, which keep their namespace, and returns the prompt', async () => {
-    await ip.run('from multiengine import Client');
-    await ip.run('rc = Client()');
-    await ip.run('%px import time; kept = 42');
+    assert.equal((await ip.run('%load_ext multiengine')).trim(), '');
+    assert.equal((await ip.run('%px import time; kept = 42')).trim(), '');
     const from = ip.output.length;
     ip.proc.write("%px print('sleeping', flush=True); time.sleep(600)\r");
     // Streamed output: each engine says it is asleep while %px still waits.
@@ -80,7 +79,7 @@ describe('Ctrl-C in ipython3 while %px runs', () => {
     const out = await ip.waitFor(/\nIn \[\d+\]: $/, from);
     assert.match(out, /Received Keyboard Interrupt\. Sending SIGINT to engines all/);
     for (const id of [0, 1, 2, 3]) assert.match(out, new RegExp(`\\[${id}:execute\\]: KeyboardInterrupt`));
-    assert.equal(await ip.run('%px print(kept)'), ['[stdout:0] 42', '[stdout:1] 42', '[stdout:2] 42', '[stdout:3] 42', ''].join('\n'));
+    assert.equal((await ip.run('%px print(kept)')).trim(), ['[stdout:0] 42', '[stdout:1] 42', '[stdout:2] 42', '[stdout:3] 42'].join('\n'));
     assert.deepEqual(tc.rc.ids, [0, 1, 2, 3]);
   });
 });
