@@ -7,14 +7,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import pty from '@lydell/node-pty';
 import { requireExecutable } from './fixtureRequirements.ts';
 import { repoRoot } from '../console/pty.ts';
 
 export const IPYTHON = '/usr/bin/ipython3';
 
-// CSI and OSC sequences, and the carriage returns a pty adds before each newline.
-const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*(?:\x07|\x1b\\)|\x1b[()][0-9A-B]|\r/g;
 
 export class IPythonSession {
   readonly proc: pty.IPty;
@@ -40,7 +39,8 @@ export class IPythonSession {
     const args = ['--simple-prompt', '--colors=NoColor', '--no-banner', '--no-confirm-exit', '--HistoryManager.hist_file=:memory:'];
     this.proc = pty.spawn(IPYTHON, args, { name: 'dumb', cols: 200, rows: 50, cwd: repoRoot, env: full });
     this.proc.onData((d) => {
-      this.output += d.replace(ESCAPES, '');
+      // Without escape codes, and without the carriage returns a pty adds before each newline.
+      this.output += stripVTControlCharacters(d).replace(/\r/g, '');
     });
     this.exited = new Promise((resolve) => {
       this.proc.onExit((e) => {
