@@ -21,13 +21,15 @@ import sys
 import tempfile
 import time
 
-from driver_common import emitter, lower_bound, timed
+from driver_common import client_scenarios, emitter, lower_bound, timed
 
 QUICK = "--quick" in sys.argv
 N = 4
 LAUNCHERS = sys.argv[sys.argv.index("--launchers") + 1].split(",") if "--launchers" in sys.argv else []
 DURATIONS = sys.argv[sys.argv.index("--durations") + 1] if "--durations" in sys.argv else None
 ONLY_LB = "--only-lb" in sys.argv
+#: Only the figures the Python client is compared on (bench/pyclient_driver.py): round trip, async, 128 MiB.
+ONLY_PYCLIENT = "--only-pyclient" in sys.argv
 LB_TASKS = 2000 if QUICK else 10000
 
 
@@ -122,6 +124,11 @@ def main():
             lb_scenarios(rc, durations)
             stop(c, rc)
             return
+        if ONLY_PYCLIENT:
+            c, rc = start(N)
+            client_scenarios(rc, np, emit, QUICK)
+            stop(c, rc)
+            return
         starts = []
         for _ in range(1 if QUICK else 3):
             t = time.perf_counter()
@@ -144,29 +151,7 @@ def main():
             emit("cluster_processes", "count", [len(procs)])
         except ImportError:
             pass
-        reps = 100 if QUICK else 1000
-        # The same warm-up as bench/scenarios.ts (steady state, after node's JIT has compiled the hot paths).
-        warm = 200 if QUICK else 1500
-        emit("apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), reps, warm)])
-        emit("apply_rtt_all", "us", [s * 1e6 for s in timed(lambda: dv.apply_sync(lambda: None), reps // 2, warm // 2)])
-        emit("execute_all", "us", [s * 1e6 for s in timed(lambda: dv.execute("a=1", block=True), reps // 2, warm // 2)])
-
-        count = 500 if QUICK else 2000
-
-        def burst():
-            ars = [e0.apply_async(lambda x: x, i) for i in range(count)]
-            rc.wait(ars)
-            assert [a.get() for a in ars[:3]] == [0, 1, 2]
-        emit("async_throughput", "tasks/s", [count / s for s in timed(burst, 1 if QUICK else 3)])
-
-        size = (16 if QUICK else 128) * 2 ** 20
-        arr = np.random.random(size // 8)
-        e0.push({"a": arr}, block=True)
-        assert np.array_equal(e0.pull("a", block=True), arr)
-        pushes = timed(lambda: e0.push({"a": arr}, block=True), 2 if QUICK else 5)
-        pulls = timed(lambda: e0.pull("a", block=True), 2 if QUICK else 5)
-        emit("push_128MiB", "MB/s", [size / 1e6 / s for s in pushes], bytes=size)
-        emit("pull_128MiB", "MB/s", [size / 1e6 / s for s in pulls], bytes=size)
+        client_scenarios(rc, np, emit, QUICK, extra=True)
 
         big = np.arange(2 ** 20 if QUICK else 8 * 2 ** 20, dtype=np.float64)
 

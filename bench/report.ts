@@ -121,3 +121,22 @@ export function printLbReport(figures: readonly Figure[]): void {
   console.log('');
   printTable(rows, 3);
 }
+
+/** The Python client's goals (issue 17): how many times ipyparallel's figure, in the same run. */
+const PYCLIENT_TARGETS: readonly [string, number][] = [['apply_rtt_1', 10], ['async_throughput', 20], ['push_128MiB', 3], ['pull_128MiB', 3]];
+
+/** The Python client beside ipyparallel, both driven from /usr/bin/python3 with Python engines. */
+export function printPyclientReport(figures: readonly Figure[]): void {
+  const get = (name: string, kind: Kind) => figures.find((f) => f.name === name && f.kind === kind);
+  const rows: string[][] = [['Python client', 'unit', 'pyclient', 'ipyparallel', 'faster by', 'target', 'holds']];
+  for (const [name, target] of PYCLIENT_TARGETS) {
+    const ours = get(name, 'pyclient');
+    if (!ours) continue;
+    const theirs = get(name, 'ipyparallel')?.median;
+    const speedup = theirs === undefined ? undefined : higherIsBetter(ours.unit) ? ours.median / theirs : theirs / ours.median;
+    rows.push([name, ours.unit, fmt(ours.median), fmt(theirs), speedup === undefined ? '–' : `${fmt(speedup)}×`, `${target}×`, speedup === undefined ? '–' : speedup >= target ? 'yes' : 'no']);
+  }
+  if (rows.length === 1) return;
+  console.log('');
+  printTable(rows, 2);
+}

@@ -7,6 +7,9 @@
  * in the same run, and each figure is given as a ratio; with --compare dask the load-balanced
  * scenarios also run on dask.distributed (bench/dask_driver.py).
  *
+ * --scenarios pyclient runs only Multiengine's Python client with Python engines (bench/pyclient_driver.py)
+ * on the figures of issue 17 (1-engine round trip, async throughput, 128 MiB push/pull), with
+ * --compare ipyparallel beside ipyparallel's same figures; `all` runs them too when --kinds has python.
  * --scenarios lb runs only the load-balanced scenarios (bench/lbScenarios.ts); --scenarios direct
  * only the 1-engine round trip and the direct async throughput, with the task database on and
  * --db none in alternating rounds (figures *_dbnone; for A/B runs against older
@@ -27,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { hostsScenarios } from './hosts.ts';
 import { BENCH_LAUNCHERS, launcherStarts, prepareLaunchers, type BenchLauncher } from './launchStart.ts';
 import { measureLoopback } from './loopback.ts';
-import { printHostsReport, printLbReport, printReport } from './report.ts';
+import { printHostsReport, printLbReport, printPyclientReport, printReport } from './report.ts';
 import { lbScenarios, skewedDurations, skewedPerCore } from './lbScenarios.ts';
 import { clusterStart, directScenarios, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
 import type { Figure } from './stats.ts';
@@ -52,8 +55,8 @@ for (const c of compare) {
   }
 }
 const scenarios = values.scenarios;
-if (scenarios !== 'all' && scenarios !== 'lb' && scenarios !== 'direct') {
-  console.error(`--scenarios takes all, lb or direct, got ${JSON.stringify(scenarios)}`);
+if (scenarios !== 'all' && scenarios !== 'lb' && scenarios !== 'direct' && scenarios !== 'pyclient') {
+  console.error(`--scenarios takes all, lb, direct or pyclient, got ${JSON.stringify(scenarios)}`);
   process.exit(2);
 }
 const lbHwms = values['lb-hwm'] === undefined ? [] : values['lb-hwm'].split(',').map((h) => Number(h.trim()));
@@ -138,6 +141,10 @@ if (values.hosts) {
     await tools.stop();
   }
   printHostsReport(figures);
+} else if (scenarios === 'pyclient') {
+  await runDriver('pyclient_driver.py', []);
+  if (compare.has('ipyparallel')) await runIpyparallel(['--only-pyclient']);
+  printPyclientReport(figures);
 } else {
   for (const kind of kinds) {
     if (scenarios === 'direct') await directScenarios(kind, opts);
@@ -152,6 +159,7 @@ if (values.hosts) {
     }
     for (const hwm of lbHwms) await lbScenarios(kind, opts, { hwm, suffix: `_hwm${hwm}` });
   }
+  if (scenarios === 'all' && kinds.includes('python')) await runDriver('pyclient_driver.py', []);
   const lb = scenarios !== 'direct';
   const durations = lb ? durationsFile() : '';
   try {
@@ -164,6 +172,7 @@ if (values.hosts) {
     if (lb) fs.rmSync(path.dirname(durations), { recursive: true, force: true });
   }
   printReport(figures, { compare: compare.has('ipyparallel') });
+  printPyclientReport(figures);
   if (lb) printLbReport(figures);
 }
 console.log(`\nbench finished in ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -1,7 +1,8 @@
 /** Figures: one JSON line each, the min/median/max of a set of samples. */
 
 /** 'link': the TCP limit between two hosts (bench/hosts.ts), as 'loopback' is on this machine. */
-export type Kind = 'node' | 'python' | 'ipyparallel' | 'dask' | 'loopback' | 'link';
+/** 'pyclient': Multiengine's Python client with Python engines (bench/pyclient_driver.py). */
+export type Kind = 'node' | 'python' | 'pyclient' | 'ipyparallel' | 'dask' | 'loopback' | 'link';
 
 export interface Figure {
   name: string;

@@ -161,6 +161,8 @@ class DirectViewTest(unittest.TestCase):
         r = self.v.apply_sync(lambda x: x + 1, 1), self.v.apply_sync(lambda y, z=3: y * z, 2)
         self.assertEqual(r, ([2, 2], [6, 6]))
         self.assertEqual(sorted(self.v.map_sync(lambda q: -q, [1, 2, 3]), key=lambda t: t), [-3, -2, -1])
+        outer = (lambda: rc[0].apply_sync(lambda: 'inner'))  # both lambdas take no arguments: told apart by their columns
+        self.assertEqual(outer(), 'inner')
         self.assertEqual(rc[0].apply_sync(lambda s,
                                           t: s + t, 'a', 'b'), 'ab')
 

@@ -233,11 +233,15 @@ class Dispatcher(object):
         deadline = None if timeout is None or timeout < 0 else time.monotonic() + timeout
         spin_until = time.monotonic() + SPIN_SECONDS if SPIN_SECONDS and time.monotonic() - self._last_direct < SPIN_SECONDS else 0
         self._waiters += 1
+        looked = False
         try:
             while True:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
-                    return predicate()
+                    if looked:
+                        return predicate()
+                    left = 0.0  # a timeout of 0 still reads what has arrived
+                looked = True
                 if not self.io.acquire(timeout=SHARED_SLICE_SECONDS if left is None else min(left, SHARED_SLICE_SECONDS)):
                     if predicate():
                         return True

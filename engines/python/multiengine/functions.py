@@ -124,7 +124,8 @@ def _by_columns(code, text, cands):
     if positions is None:
         return None
     first = code.co_firstlineno
-    cols = [(line - first, col) for line, _, col, _ in positions() if line is not None and col is not None]
+    cols = [(line - first, col) for line, _, col, end in positions()
+            if line is not None and col is not None and end is not None and end > col]  # (RESUME spans nothing)
     if not cols:
         return None
     lines = text.splitlines(True)
@@ -137,7 +138,9 @@ def _by_columns(code, text, cands):
             return None
         return offsets[row] + len(lines[row].encode('utf-8')[:byte_col].decode('utf-8', 'replace'))
     points = [p for p in (char_at(r, c) for r, c in cols) if p is not None]
-    return [c for c in cands if all(c[0] <= p < c[1] for p in points)]
+    holding = [c for c in cands if all(c[0] <= p < c[1] for p in points)]
+    # A lambda inside another: both spans hold the inner one's columns; the narrowest is it.
+    return sorted(holding, key=lambda c: c[1] - c[0])[:1]
 
 
 def _compiles_like(src, code):

@@ -1,0 +1,63 @@
+"""Faults the Python client meets: an engine that dies under a request, a controller that goes
+away, and the order of one client's requests to an engine across the direct and controller paths."""
+
+import os
+import signal
+import unittest
+
+from cluster import Cluster, poll
+import multiengine
+
+
+class FaultsTest(unittest.TestCase):
+    def setUp(self):
+        self.cluster = Cluster(2, 'python')
+        self.rc = self.cluster.client()
+
+    def tearDown(self):
+        self.rc.close()
+        self.cluster.stop()
+
+    def test_requests_keep_their_order_across_paths(self):
+        rc = self.rc
+        e0 = rc[0]
+        for i in range(50):  # straight to engine 0
+            e0.apply_async(lambda v: globals().__setitem__('seq', v), i)
+        # Through the controller, to both: held back until engine 0 answered the direct ones.
+        seen = rc[:].apply_async(lambda: globals().get('seq'))
+        self.assertEqual(seen.get(30), [49, None])
+        self.assertIn(0, rc._dispatcher._links)  # the direct path was used
+
+    def test_engine_death_is_an_engine_error(self):
+        rc = self.rc
+        pid = rc[1].apply_sync(lambda: __import__('os').getpid())
+        running = rc[1].apply_async(lambda: __import__('time').sleep(60))
+        poll(lambda: rc.queue_status(1)['running'] == 1, what='engine 1 to run the sleep')
+        os.kill(pid, signal.SIGKILL)
+        with self.assertRaises(multiengine.EngineError) as cm:
+            running.get(30)
+        self.assertIn('engine 1', str(cm.exception))
+        poll(lambda: rc.ids == [0], what='engine 1 to be gone from rc.ids')
+        with self.assertRaisesRegex(multiengine.EngineError, 'engine 1 is dead'):
+            rc.direct_view(1).apply_sync(lambda: 1)
+        self.assertEqual(rc[0].apply_sync(lambda: 'the other engine is fine'), 'the other engine is fine')
+
+    def test_lost_controller(self):
+        rc = self.rc
+        rc[0].apply_sync(lambda: 0)
+        running = rc[:].apply_async(lambda: __import__('time').sleep(60))
+        os.kill(rc.connection_info['controller_pid'], signal.SIGKILL)
+        with self.assertRaisesRegex(multiengine.CompositeError, 'lost the connection to the controller'):
+            running.get(30)
+        with self.assertRaisesRegex(multiengine.ConnectionError, 'make a new Client'):
+            rc[:].apply_async(lambda: 1)
+
+    def test_too_large_message_is_refused_before_sending(self):
+        rc = self.rc
+        rc._dispatcher.max_message_bytes = 1000
+        with self.assertRaisesRegex(multiengine.MessageTooLargeError, 'push: the message is .* more than the maximum message size of 1000 bytes'):
+            rc[0].push({'big': 'x' * 2000})
+
+
+if __name__ == '__main__':
+    unittest.main()
