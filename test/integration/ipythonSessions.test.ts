@@ -58,6 +58,30 @@ for (const name of ['direct.txt', 'magics.txt', 'kernel.txt']) {
   });
 }
 
+describe('the first Client() in ipython3', () => {
+  let tc: TestCluster;
+  let ip: IPythonSession;
+  before(async () => ({ tc, ip } = await startSession()));
+  after(async () => {
+    await ip?.close();
+    await tc?.stop();
+  });
+
+  test('activates %px on all engines, blocking, as ipyparallel does; a second Client() leaves it', async () => {
+    await ip.run('from multiengine import Client');
+    await ip.run('rc = Client()');
+    const out = (await ip.run("%px print('auto')")).trim();
+    assert.equal(
+      out,
+      ['[stdout:0] auto', '[stdout:1] auto', '[stdout:2] auto', '[stdout:3] auto'].join('\n'),
+      'Client() made in IPython should call multiengine.magics.activate_first_client(self) at the end of its __init__',
+    );
+    await ip.run('%pxconfig --targets 1');
+    await ip.run('rc2 = Client()');
+    assert.equal((await ip.run("%px print('still')")).trim(), '[stdout:1] still');
+  });
+});
+
 describe('Ctrl-C in ipython3 while %px runs', () => {
   let tc: TestCluster;
   let ip: IPythonSession;
