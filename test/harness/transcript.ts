@@ -55,9 +55,30 @@ function lineRegex(expected: string): RegExp {
   return new RegExp(`^${parts.join('.*?')}$`);
 }
 
-/** Whether `actual` (IPython's output) matches `expected` (the transcript's), line by line. */
+/**
+ * Streamed output in engine order: each run of `[stdout:N]`/`[stderr:N]` lines sorted by engine
+ * id, each engine's lines kept in their order. The engines' output is printed as it arrives, so
+ * engine 3's first line may come before engine 2's.
+ */
+export function byEngine(text: string): string {
+  const lines = text.split('\n');
+  const engine = (l: string) => /^\[std(?:out|err):(\d+)\]/.exec(l)?.[1];
+  for (let i = 0; i < lines.length; ) {
+    let j = i;
+    while (j < lines.length && engine(lines[j]) !== undefined) j++;
+    if (j > i) {
+      const run = lines.slice(i, j).map((l, k) => ({ l, k, id: Number(engine(l)) }));
+      run.sort((x, y) => x.id - y.id || x.k - y.k);
+      lines.splice(i, j - i, ...run.map((r) => r.l));
+    }
+    i = j + 1;
+  }
+  return lines.join('\n');
+}
+
+/** Whether `actual` (IPython's output) matches `expected` (the transcript's), line by line, streamed output in engine order. */
 export function matchesTranscript(actual: string, expected: string): boolean {
-  const a = trimBlank(actual).split('\n');
+  const a = byEngine(trimBlank(actual)).split('\n');
   const e = trimBlank(expected).split('\n');
   const match = (i: number, j: number): boolean => {
     if (j === e.length) return i === a.length || (a.length === 1 && a[0] === '' && e.length === 1 && e[0] === '');

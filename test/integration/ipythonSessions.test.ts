@@ -13,7 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestCluster, type TestCluster } from './fixture.ts';
 import { IPythonSession } from '../harness/ipythonSession.ts';
-import { matchesTranscript, parseTranscript } from '../harness/transcript.ts';
+import { byEngine, matchesTranscript, parseTranscript } from '../harness/transcript.ts';
 import { requireExecutable } from '../harness/fixtureRequirements.ts';
 import { repoRoot } from '../console/pty.ts';
 
@@ -70,7 +70,7 @@ describe('the first Client() in ipython3', () => {
   test('activates %px on all engines, blocking, as ipyparallel does; a second Client() leaves it', async () => {
     await ip.run('from multiengine import Client');
     await ip.run('rc = Client()');
-    const out = (await ip.run("%px print('auto')")).trim();
+    const out = byEngine((await ip.run("%px print('auto')")).trim());
     assert.equal(
       out,
       ['[stdout:0] auto', '[stdout:1] auto', '[stdout:2] auto', '[stdout:3] auto'].join('\n'),
@@ -103,7 +103,7 @@ describe('Ctrl-C in ipython3 while %px runs', () => {
     const out = await ip.waitFor(/\nIn \[\d+\]: $/, from);
     assert.match(out, /Received Keyboard Interrupt\. Sending SIGINT to engines all/);
     for (const id of [0, 1, 2, 3]) assert.match(out, new RegExp(`\\[${id}:execute\\]: KeyboardInterrupt`));
-    assert.equal((await ip.run('%px print(kept)')).trim(), ['[stdout:0] 42', '[stdout:1] 42', '[stdout:2] 42', '[stdout:3] 42'].join('\n'));
+    assert.equal(byEngine((await ip.run('%px print(kept)')).trim()), ['[stdout:0] 42', '[stdout:1] 42', '[stdout:2] 42', '[stdout:3] 42'].join('\n'));
     assert.deepEqual(tc.rc.ids, [0, 1, 2, 3]);
   });
 });
@@ -135,7 +135,7 @@ describe('a notebook with the client and %%px, run by jupyter-nbconvert --execut
     const nb = JSON.parse(fs.readFileSync(out, 'utf8')) as { cells: { source: string | string[]; outputs?: Output[] }[] };
     const code = nb.cells.filter((c) => c.outputs !== undefined);
     const outputs = (i: number) => code[i].outputs ?? [];
-    const stdout = (i: number) => outputs(i).filter((o) => o.output_type === 'stream' && o.name === 'stdout').map((o) => text(o.text)).join('');
+    const stdout = (i: number) => byEngine(outputs(i).filter((o) => o.output_type === 'stream' && o.name === 'stdout').map((o) => text(o.text)).join(''));
     const shown = (i: number) => outputs(i).filter((o) => o.output_type === 'display_data').map((o) => text(o.data?.['text/plain']));
 
     assert.equal(text(outputs(0).find((o) => o.output_type === 'execute_result')?.data?.['text/plain']), '[0, 1, 2, 3]');
@@ -152,5 +152,10 @@ describe('a notebook with the client and %%px, run by jupyter-nbconvert --execut
     const stderr = outputs(4).filter((o) => o.output_type === 'stream' && o.name === 'stderr').map((o) => text(o.text)).join('');
     assert.match(stderr, /\[0:execute\]: ZeroDivisionError: division by zero/);
     assert.match(stderr, /\[3:execute\]: ZeroDivisionError: division by zero/);
+    // %autopx: the cells between the two go to the engines
+    assert.equal(stdout(5), '%autopx enabled (engines all)\n');
+    assert.equal(stdout(6), ['[stdout:0] autopx 0', '[stdout:1] autopx 10', '[stdout:2] autopx 20', '[stdout:3] autopx 30', ''].join('\n'));
+    assert.equal(stdout(7), '%autopx disabled\n');
+    assert.equal(text(outputs(8).find((o) => o.output_type === 'execute_result')?.data?.['text/plain']), '[0, 10, 20, 30]');
   });
 });
