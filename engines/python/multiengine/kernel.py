@@ -110,9 +110,11 @@ class MultiEngineClient:
         targets = self.targets if targets is None else targets
         if targets == 'all':
             return list(self._rc.ids)
-        if isinstance(targets, int):
+        if isinstance(targets, int) and not isinstance(targets, bool):
             return [targets]
-        return list(targets)
+        if isinstance(targets, (list, tuple)) and all(isinstance(t, int) and not isinstance(t, bool) for t in targets):
+            return list(targets)
+        raise ValueError("targets must be 'all', an engine id or a list of engine ids, got %r" % (targets,))
 
     def _view(self, targets):
         targets = self.targets if targets is None else targets
