@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestCluster, type TestCluster } from './fixture.ts';
@@ -79,6 +80,27 @@ describe('the first Client() in ipython3', () => {
     await ip.run('%pxconfig --targets 1');
     await ip.run('rc2 = Client()');
     assert.equal((await ip.run("%px print('still')")).trim(), '[stdout:1] still');
+  });
+});
+
+describe('%load_ext multiengine in ipython3 without a cluster', () => {
+  test('says what is missing and how to go on, and the shell goes on', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-nocluster-'));
+    const ip = new IPythonSession({ MULTIENGINE_DIR: dir });
+    try {
+      await ip.ready();
+      const out = (await ip.run('%load_ext multiengine')).trim();
+      assert.equal(
+        out,
+        `multiengine: %px needs a running cluster: no connection file at ${dir}/profile_default/security/multiengine-client.json ` +
+          '(is a cluster running? start one with: multiengine start); then %reload_ext multiengine',
+      );
+      assert.equal((await ip.run('print(6 * 7)')).trim(), '42');
+      assert.match(await ip.run('%px 1'), /UsageError: Line magic function `%px` not found/);
+    } finally {
+      await ip.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

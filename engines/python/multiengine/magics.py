@@ -50,8 +50,7 @@ def load_ipython_extension(ip):
     try:
         rc = Client()
     except Exception as e:  # no cluster yet: say so, leave the shell usable
-        print('multiengine: %px needs a running cluster (%s: %s); start one with `multiengine start`, then call rc.activate()'
-              % (type(e).__name__, e), file=sys.stderr)
+        print('multiengine: %%px needs a running cluster: %s; then %%reload_ext multiengine' % (e,), file=sys.stderr)
         return
     activate_first_client(rc)
 
