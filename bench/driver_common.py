@@ -37,22 +37,24 @@ def lower_bound(durations, engines):
     return max(sum(durations) / engines, max(durations)) / 1000
 
 
-def client_scenarios(rc, np, emit, QUICK, extra=False):
+def client_scenarios(rc, np, emit, QUICK, noop, ident, extra=False):
     """The figures ipyparallel and the Python client are compared on, through the API they share:
-    apply_rtt_1, async_throughput, push/pull_128MiB (and, with `extra`, apply_rtt_all and execute_all)."""
+    apply_rtt_1, async_throughput, push/pull_128MiB (and, with `extra`, apply_rtt_all and execute_all).
+    `noop` and `ident` (lambda: None, lambda x: x) come from the driver's own module: ipyparallel
+    sends a function of an imported module by reference, which its engines cannot import."""
     e0, dv = rc[0], rc[:]
     reps = 100 if QUICK else 1000
     # The same warm-up as bench/scenarios.ts (steady state, after node's JIT has compiled the hot paths).
     warm = 200 if QUICK else 1500
-    emit("apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(lambda: None), reps, warm)])
+    emit("apply_rtt_1", "us", [s * 1e6 for s in timed(lambda: e0.apply_sync(noop), reps, warm)])
     if extra:
-        emit("apply_rtt_all", "us", [s * 1e6 for s in timed(lambda: dv.apply_sync(lambda: None), reps // 2, warm // 2)])
+        emit("apply_rtt_all", "us", [s * 1e6 for s in timed(lambda: dv.apply_sync(noop), reps // 2, warm // 2)])
         emit("execute_all", "us", [s * 1e6 for s in timed(lambda: dv.execute("a=1", block=True), reps // 2, warm // 2)])
 
     count = 500 if QUICK else 2000
 
     def burst():
-        ars = [e0.apply_async(lambda x: x, i) for i in range(count)]
+        ars = [e0.apply_async(ident, i) for i in range(count)]
         rc.wait(ars)
         assert [a.get() for a in ars[:3]] == [0, 1, 2]
     emit("async_throughput", "tasks/s", [count / s for s in timed(burst, 1 if QUICK else 3)])

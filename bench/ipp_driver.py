@@ -126,7 +126,7 @@ def main():
             return
         if ONLY_PYCLIENT:
             c, rc = start(N)
-            client_scenarios(rc, np, emit, QUICK)
+            client_scenarios(rc, np, emit, QUICK, lambda: None, lambda x: x)
             stop(c, rc)
             return
         starts = []
@@ -151,7 +151,7 @@ def main():
             emit("cluster_processes", "count", [len(procs)])
         except ImportError:
             pass
-        client_scenarios(rc, np, emit, QUICK, extra=True)
+        client_scenarios(rc, np, emit, QUICK, lambda: None, lambda x: x, extra=True)
 
         big = np.arange(2 ** 20 if QUICK else 8 * 2 ** 20, dtype=np.float64)
 

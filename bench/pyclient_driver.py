@@ -39,7 +39,7 @@ def main():
     try:
         rc = multiengine.Client(os.path.join(directory, 'profile_default', 'security', 'multiengine-client.json'))
         rc.wait_for_engines(N)
-        client_scenarios(rc, np, emit, QUICK)
+        client_scenarios(rc, np, emit, QUICK, lambda: None, lambda x: x)
         rc.close()
     finally:
         proc.send_signal(signal.SIGINT)

@@ -289,6 +289,10 @@ class DirectViewTest(unittest.TestCase):
         e.abort(queued)
         with self.assertRaises(multiengine.AbortError):
             queued.get(20)
+        also_queued = e.apply_async(lambda: 'never either')
+        rc.abort(also_queued)  # no targets: the client knows where it went
+        with self.assertRaises(multiengine.AbortError):
+            also_queued.get(20)
         e.interrupt()
         with self.assertRaises(multiengine.RemoteError) as cm:
             running.get(20)

@@ -28,6 +28,46 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(seen.get(30), [49, None])
         self.assertIn(0, rc._dispatcher._links)  # the direct path was used
 
+    def test_a_burst_to_a_busy_engine_goes_out_in_few_writes(self):
+        rc = self.rc
+        e0 = rc[0]
+        e0.apply_sync(lambda: 0)  # the direct connection is open
+        link = rc._dispatcher._links[0]
+        writes = []
+
+        class Counting(object):
+            def __init__(self, sock):
+                self._sock = sock
+
+            def sendall(self, data):
+                writes.append(1)
+                return self._sock.sendall(data)
+
+            def sendmsg(self, buffers):
+                writes.append(1)
+                return self._sock.sendmsg(buffers)
+
+            def __getattr__(self, name):
+                return getattr(self._sock, name)
+        link.sock = Counting(link.sock)
+        busy = e0.apply_async(lambda: __import__('time').sleep(0.3))
+        ars = [e0.apply_async(lambda x: x, i) for i in range(200)]
+        self.assertEqual([a.get(30) for a in ars], list(range(200)))
+        busy.get(30)
+        self.assertLess(len(writes), 100)
+
+    def test_a_request_nobody_waits_for_still_leaves(self):
+        rc = self.rc
+        e0 = rc[0]
+        e0.apply_sync(lambda: 0)
+        e0.apply_async(lambda: __import__('time').sleep(0.2))
+        e0.apply_async(lambda: globals().__setitem__('flushed', 1))  # kept back: the engine is busy
+        other = self.cluster.client()
+        try:
+            poll(lambda: other[0].apply_sync(lambda: globals().get('flushed')) == 1, what='the kept request to run')
+        finally:
+            other.close()
+
     def test_engine_death_is_an_engine_error(self):
         rc = self.rc
         pid = rc[1].apply_sync(lambda: __import__('os').getpid())

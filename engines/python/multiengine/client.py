@@ -5,6 +5,7 @@ bookkeeping views share: the engines, the requests in flight, waiting, results b
 
 import os
 import re
+import sys
 import weakref
 
 from multiengine_python.command_line import ConnectionFileError, read_connection_file
@@ -46,6 +47,24 @@ def _msg_ids(jobs):
     return out
 
 
+_activated = []
+
+
+def _activate_in_ipython(rc):
+    """The first Client made in IPython registers the %px magics on all engines, as ipyparallel's does."""
+    if _activated or 'IPython' not in sys.modules:
+        return
+    try:
+        from IPython import get_ipython
+        if get_ipython() is None:
+            return
+        from . import magics  # noqa: F401 (absent: no magics to register)
+    except ImportError:
+        return
+    _activated.append(True)
+    rc.activate()
+
+
 class Client(object):
     """Client(url_file=None, profile='default'): connects to the cluster whose client connection
     file is `url_file`, else the profile's under $MULTIENGINE_DIR (default ~/.multiengine)."""
@@ -70,6 +89,7 @@ class Client(object):
         self._dispatcher = Dispatcher(info, MessageMaker(signer, self.session), signer, subscribe, direct, timeout)
         self._results = weakref.WeakValueDictionary()
         self.block = False
+        _activate_in_ipython(self)
 
     # ---- engines
 
@@ -215,6 +235,10 @@ class Client(object):
             d.drop_held(ids)
         content = {'msg_ids': ids} if ids else {}
         if targets is None and ids:
+            # Direct requests never passed the controller: their engines are told by name.
+            engines = sorted(set(e for m in ids for e in (getattr(d.pending.get(m), 'targets', None) or ())))
+            if engines:
+                d.request('abort_request', content, metadata={'targets': engines})
             d.request('abort_request', content)
         else:
             d.request('abort_request', content, metadata={'targets': self.resolve_targets(targets, 'abort')})

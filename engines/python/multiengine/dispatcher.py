@@ -11,7 +11,7 @@ import time
 from multiengine_python.wire import BadMessage, FrameError
 
 from .errors import ConnectionError, ControllerError
-from .links import check_size, open_link, recv_reply
+from .links import Flusher, check_size, open_link, recv_reply
 
 #: A waiter whose last direct reply came within this many seconds polls before sleeping in select
 #: (docs/protocol.md section 13, Polling). Off unless MULTIENGINE_SPIN_US sets the window: Python engines
@@ -68,11 +68,14 @@ class Dispatcher(object):
         self._ctrl_out = {}
         self._direct_out = {}
         self._held = []
+        #: How many held requests name each engine.
+        self._held_engines = {}
         self._waiters = 0
         self._last_direct = 0.0
         self.dropped = 0
         #: Works of result_request answers by msg_id, for Client.get_result.
         self.fetched = {}
+        self._flusher = Flusher(lambda: list(self._links.values()))
         try:
             self.ctrl = open_link(info['ip'], info['port'], 1 << 30, timeout)
         except OSError as e:
@@ -131,7 +134,13 @@ class Dispatcher(object):
             link = self._direct_link(t[0])
             if link is not None:
                 try:
-                    link.send(parts)
+                    if self._direct_out.get(t[0]):  # the engine is busy with earlier ones: gather a few
+                        if link.keep(parts):
+                            link.flush()
+                        else:
+                            self._flusher.poke()
+                    else:
+                        link.send(parts)
                 except OSError as e:
                     self._link_lost(link, str(e))
                     self._send_ctrl(work, parts)
@@ -141,11 +150,13 @@ class Dispatcher(object):
                 return
         if self._held or any(self._direct_out.get(e) for e in t):
             self._held.append((work, parts))
+            for e in t:
+                self._held_engines[e] = self._held_engines.get(e, 0) + 1
             return
         self._send_ctrl(work, parts)
 
     def _held_names(self, ids):
-        return any(set(ids).intersection(w.targets) for w, _ in self._held)
+        return self._held and any(self._held_engines.get(e) for e in ids)
 
     def _send_ctrl(self, work, parts):
         try:
@@ -164,7 +175,10 @@ class Dispatcher(object):
             if blocked.intersection(work.targets) or any(self._direct_out.get(e) for e in work.targets):
                 blocked.update(work.targets)
                 keep.append((work, parts))
-            elif work.msg_id in self.pending:
+                continue
+            for e in work.targets:
+                self._held_engines[e] -= 1
+            if work.msg_id in self.pending:
                 self._send_ctrl(work, parts)
         self._held = keep
 
@@ -222,6 +236,7 @@ class Dispatcher(object):
             self._held = [(w, p) for w, p in self._held if w.msg_id not in ids]
             for w in gone:
                 for e in w.targets:
+                    self._held_engines[e] -= 1
                     self._deliver(w, e, {'status': 'aborted'}, (), {'engine_id': e})
 
     # ---- receiving
@@ -267,6 +282,13 @@ class Dispatcher(object):
     def pump(self, timeout):
         """Handles what arrives within `timeout` seconds (0: only what is there). Holds self.io."""
         links = [l for l in self._links.values() if not l.closed]
+        for link in links:
+            if link.outbox:  # a waiter sends what it waits for first
+                try:
+                    link.flush()
+                except OSError as e:
+                    self._link_lost(link, str(e))
+                    return
         if not self.ctrl.closed:
             links.append(self.ctrl)
         ready = [l for l in links if l.has_frame()]
@@ -370,6 +392,7 @@ class Dispatcher(object):
         self.closed = True
         evalue = ('lost the connection to the controller before the reply arrived; it is not sent again (it may have run): %s' % why)
         self._held = []
+        self._held_engines = {}
         for work in list(self.pending.values()):
             if work.route is self.ctrl or work.route is None:
                 for e in ([-1] if work.targets is None else [e for e in work.targets if e not in work.replies]):

@@ -293,6 +293,24 @@ def _wrap(block, call, with_env):
 def ship_python(f, kwargs=None, mapping=False):
     """Shipped for a Python engine: apply (fn(*args, **kwargs)) or, with `mapping`, map over the
     zipped argument sequences."""
+    code = getattr(f, '__code__', None)
+    plain = code is not None and not (kwargs or f.__closure__ or f.__defaults__ or f.__kwdefaults__)
+    if plain:  # no values to send: the same Shipped every time (a burst of apply_async sends one function)
+        hit = _shipped.get((code, mapping))
+        if hit is not None:
+            return hit
+    shipped = _ship_python(f, kwargs, mapping)
+    if plain:
+        if len(_shipped) >= 512:
+            _shipped.clear()
+        _shipped[(code, mapping)] = shipped
+    return shipped
+
+
+_shipped = {}
+
+
+def _ship_python(f, kwargs, mapping):
     block, name, env = python_function(f)
     if kwargs:
         env = dict(env or {})
