@@ -75,7 +75,7 @@ describe('the first Client() in ipython3', () => {
     assert.equal(
       out,
       ['[stdout:0] auto', '[stdout:1] auto', '[stdout:2] auto', '[stdout:3] auto'].join('\n'),
-      'Client() made in IPython should call multiengine.magics.activate_first_client(self) at the end of its __init__',
+      'the first Client() in IPython activates %px through rc.activate(), whose view must block (view.block = True), as ipyparallel’s does',
     );
     await ip.run('%pxconfig --targets 1');
     await ip.run('rc2 = Client()');

@@ -1,8 +1,8 @@
 """IPython magics over a DirectView: %px, %%px, %autopx, %pxresult and %pxconfig.
 
-`view.activate(suffix)` calls `register(view, suffix)`; `%load_ext multiengine` and the first
-`Client()` made inside IPython register them on all engines, as ipyparallel does. Output is
-printed as the engines write it (`[stdout:0] …`), then each engine's value as `Out[0:3]: …`
+`view.activate(suffix)` calls `register(view, suffix)`; `%load_ext multiengine` registers them
+on all engines, blocking (the first `Client()` made in IPython activates them too: client.py).
+Output is printed as the engines write it (`[stdout:0] …`), then each engine's value as `Out[0:3]: …`
 through IPython.display, so a notebook shows it as a rich output. Ctrl-C while a blocking
 %px waits interrupts the engines it runs on. IPython is imported only when a magic is
 registered, so the client never needs it.
@@ -28,18 +28,6 @@ def register(view, suffix=''):
     ip.register_magics(make_magics(ip, view, suffix))
 
 
-def activate_first_client(client):
-    """ipyparallel's rule, for Client() to call: inside IPython, the first Client (when no %px
-    is registered yet) activates %px on all its engines, blocking."""
-    ip = _ipython()
-    if ip is None or 'px' in ip.magics_manager.magics['line']:
-        return None
-    view = client.direct_view('all')
-    view.block = True
-    register(view)
-    return view
-
-
 def load_ipython_extension(ip):
     """`%load_ext multiengine`: connects to the default profile's cluster and activates %px on
     all its engines, unless a view is already active; a missing cluster is reported, not raised."""
@@ -52,7 +40,10 @@ def load_ipython_extension(ip):
     except Exception as e:  # no cluster yet: say so, leave the shell usable
         print('multiengine: %%px needs a running cluster: %s; then %%reload_ext multiengine' % (e,), file=sys.stderr)
         return
-    activate_first_client(rc)
+    # Client() in IPython may have activated a view of its own: this one blocks, as %load_ext promises.
+    view = rc.direct_view('all')
+    view.block = True
+    register(view)
 
 
-__all__ = ['register', 'activate_first_client', 'load_ipython_extension']
+__all__ = ['register', 'load_ipython_extension']
