@@ -35,17 +35,28 @@ async function startSession(): Promise<{ tc: TestCluster; ip: IPythonSession }> 
   return { tc, ip };
 }
 
+/** Hooks of a describe: a fresh cluster and ipython3 on it before its tests, both stopped after. */
+function useSession(): () => { tc: TestCluster; ip: IPythonSession } {
+  let s: { tc: TestCluster; ip: IPythonSession } | undefined;
+  before(async () => {
+    s = await startSession();
+  });
+  after(async () => {
+    await s?.ip.close();
+    await s?.tc.stop();
+  });
+  return () => {
+    if (!s) throw new Error('the session did not start');
+    return s;
+  };
+}
+
 for (const name of ['direct.txt', 'magics.txt', 'kernel.txt']) {
   describe(`the seed session ${name} in ipython3`, () => {
-    let tc: TestCluster;
-    let ip: IPythonSession;
-    before(async () => ({ tc, ip } = await startSession()));
-    after(async () => {
-      await ip?.close();
-      await tc?.stop();
-    });
+    const session = useSession();
 
     test('prints what the transcript shows, cell by cell', async () => {
+      const { ip } = session();
       const cells = parseTranscript(fs.readFileSync(path.join(sessions, name), 'utf8'));
       assert.ok(cells.length >= 10, `${name} has its cells`);
       for (const cell of cells) {
@@ -60,15 +71,10 @@ for (const name of ['direct.txt', 'magics.txt', 'kernel.txt']) {
 }
 
 describe('the first Client() in ipython3', () => {
-  let tc: TestCluster;
-  let ip: IPythonSession;
-  before(async () => ({ tc, ip } = await startSession()));
-  after(async () => {
-    await ip?.close();
-    await tc?.stop();
-  });
+  const session = useSession();
 
   test('activates %px on all engines, blocking, as ipyparallel does; a second Client() leaves it', async () => {
+    const { ip } = session();
     await ip.run('from multiengine import Client');
     await ip.run('rc = Client()');
     const out = byEngine((await ip.run("%px print('auto')")).trim());
@@ -105,15 +111,10 @@ describe('%load_ext multiengine in ipython3 without a cluster', () => {
 });
 
 describe('Ctrl-C in ipython3 while %px runs', () => {
-  let tc: TestCluster;
-  let ip: IPythonSession;
-  before(async () => ({ tc, ip } = await startSession()));
-  after(async () => {
-    await ip?.close();
-    await tc?.stop();
-  });
+  const session = useSession();
 
   test('interrupts the engines, which keep their namespace, and returns the prompt', async () => {
+    const { tc, ip } = session();
     assert.equal((await ip.run('%load_ext multiengine')).trim(), '');
     assert.equal((await ip.run('%px import time; kept = 42')).trim(), '');
     const from = ip.output.length;
