@@ -9,6 +9,11 @@ from cluster import Cluster, poll
 import multiengine
 
 
+def direct_ready(rc, eid):
+    """Waits until this client talks to engine `eid` over a direct link (its handshake is read by a waiter)."""
+    poll(lambda: rc[eid].apply_sync(lambda: 0) == 0 and eid in rc._dispatcher._links, what='the direct link to %d' % eid)
+
+
 class FaultsTest(unittest.TestCase):
     def setUp(self):
         self.cluster = Cluster(2, 'python')
@@ -21,17 +26,30 @@ class FaultsTest(unittest.TestCase):
     def test_requests_keep_their_order_across_paths(self):
         rc = self.rc
         e0 = rc[0]
-        for i in range(50):  # straight to engine 0
+        direct_ready(rc, 0)
+        first = e0.apply_async(lambda v: globals().__setitem__('seq', v), 0)
+        self.assertIs(first._parts[0][0].route, rc._dispatcher._links[0])
+        for i in range(1, 50):  # straight to engine 0
             e0.apply_async(lambda v: globals().__setitem__('seq', v), i)
         # Through the controller, to both: held back until engine 0 answered the direct ones.
         seen = rc[:].apply_async(lambda: globals().get('seq'))
         self.assertEqual(seen.get(30), [49, None])
         self.assertIn(0, rc._dispatcher._links)  # the direct path was used
 
+    def test_the_first_request_does_not_wait_for_the_handshake(self):
+        rc = self.rc
+        d = rc._dispatcher
+        first = rc[1].apply_async(lambda: 'first')
+        self.assertIs(first._parts[0][0].route, d.ctrl)  # through the controller, the handshake in flight
+        self.assertIn(1, d._connecting)
+        self.assertEqual(first.get(30), 'first')
+        direct_ready(rc, 1)
+        self.assertIs(rc[1].apply_async(lambda: 'next')._parts[0][0].route, d._links[1])
+
     def test_a_burst_to_a_busy_engine_goes_out_in_few_writes(self):
         rc = self.rc
         e0 = rc[0]
-        e0.apply_sync(lambda: 0)  # the direct connection is open
+        direct_ready(rc, 0)
         link = rc._dispatcher._links[0]
         writes = []
 
@@ -59,7 +77,7 @@ class FaultsTest(unittest.TestCase):
     def test_a_request_nobody_waits_for_still_leaves(self):
         rc = self.rc
         e0 = rc[0]
-        e0.apply_sync(lambda: 0)
+        direct_ready(rc, 0)
         e0.apply_async(lambda: __import__('time').sleep(0.2))
         e0.apply_async(lambda: globals().__setitem__('flushed', 1))  # kept back: the engine is busy
         other = self.cluster.client()

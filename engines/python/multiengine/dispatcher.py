@@ -64,6 +64,8 @@ class Dispatcher(object):
         self.closed = False
         self.direct = direct and subscribe != 'none'
         self._links = {}
+        #: Direct links whose handshake is not answered yet, by engine id.
+        self._connecting = {}
         self._no_direct = {}
         self._ctrl_out = {}
         self._direct_out = {}
@@ -183,31 +185,39 @@ class Dispatcher(object):
         self._held = keep
 
     def _direct_link(self, eid):
+        """The open direct link to engine `eid`, or None. The first call opens one and sends its
+        handshake; the link serves requests once a waiter has read the engine's answer (until
+        then they go through the controller), so nobody waits for a busy engine to answer it."""
         link = self._links.get(eid)
-        if link is not None or not self.direct:
+        if link is not None or not self.direct or eid in self._connecting:
             return link
         info = self.engines.get(eid)
         d = info and info.get('direct')
         if not d or info.get('state') == 'dead' or self._no_direct.get(eid) == info.get('uuid'):
             return None
+        link = None
         try:
             link = open_link(d['ip'], d['port'], self.max_message_bytes, 5.0, eid, info['uuid'])
-        except OSError:
-            self._no_direct[eid] = info.get('uuid')
-            return None
-        msg_id = self.maker.next_id()
-        _, hb = self.maker.header('engine_connect_request', msg_id)
-        try:
+            link.handshake = self.maker.next_id()
+            _, hb = self.maker.header('engine_connect_request', link.handshake)
             link.send(self.maker.parts(hb, {'engine_uuid': info['uuid']}))
-            reply = recv_reply(link, self.signer, msg_id, 5.0)
-        except (OSError, EOFError, FrameError, BadMessage):
-            reply = None
-        if reply is None or reply.content.get('status') != 'ok':
-            link.close()
+        except OSError:
+            if link is not None:
+                link.close()
             self._no_direct[eid] = info.get('uuid')
             return None
-        self._links[eid] = link
-        return link
+        self._connecting[eid] = link
+        return None
+
+    def _on_handshake(self, msg, link):
+        eid = link.engine_id
+        del self._connecting[eid]
+        if msg.parent_header.get('msg_id') == link.handshake and msg.content.get('status') == 'ok':
+            link.handshake = None
+            self._links[eid] = link
+        else:  # not that engine (it was restarted): the controller serves it
+            link.close()
+            self._no_direct[eid] = link.uuid
 
     # ---- controller requests
 
@@ -289,6 +299,7 @@ class Dispatcher(object):
                 except OSError as e:
                     self._link_lost(link, str(e))
                     return
+        links.extend(self._connecting.values())
         if not self.ctrl.closed:
             links.append(self.ctrl)
         ready = [l for l in links if l.has_frame()]
@@ -302,6 +313,9 @@ class Dispatcher(object):
             ready = [l for l in links if l.sock in r]
         for link in ready:
             try:
+                if link.handshake is not None:
+                    self._on_handshake(link.recv(self.signer), link)
+                    continue
                 self._on_message(link.recv(self.signer), link)
                 while link.has_frame():
                     self._on_message(link.recv(self.signer), link)
@@ -372,7 +386,7 @@ class Dispatcher(object):
             self.engines.pop(eid, None)
         else:
             self.engines[eid] = info
-        link = self._links.get(eid)
+        link = self._links.get(eid) or self._connecting.get(eid)
         dead = c.get('event') == 'unregistered' or info.get('state') == 'dead'
         if link is not None and (dead or (old is not None and old.get('uuid') != info.get('uuid'))):
             reason = info.get('reason') or 'it is gone'
@@ -381,6 +395,9 @@ class Dispatcher(object):
     def _link_lost(self, link, why, evalue=None):
         link.close()
         eid = link.engine_id
+        if self._connecting.get(eid) is link:
+            del self._connecting[eid]
+            self._no_direct[eid] = link.uuid
         if self._links.get(eid) is link:
             del self._links[eid]
         evalue = evalue or 'engine %d: its direct connection closed before the reply (%s)' % (eid, why)
@@ -401,7 +418,8 @@ class Dispatcher(object):
     def close(self):
         with self.io:
             self.closed = True
-            for link in list(self._links.values()):
+            for link in list(self._links.values()) + list(self._connecting.values()):
                 link.close()
             self._links.clear()
+            self._connecting.clear()
             self.ctrl.close()

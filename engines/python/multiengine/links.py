@@ -101,8 +101,10 @@ class Link(object):
         self.uuid = uuid
         self.closed = False
         self.send_lock = threading.Lock()
-        #: Messages kept for one write (see Outbox); written before anything sent after them.
+        #: Messages kept for one write (see Flusher); written before anything sent after them.
         self.outbox = []
+        #: The msg_id of a direct link's engine_connect_request until its answer was read.
+        self.handshake = None
 
     def send(self, parts):
         with self.send_lock:
