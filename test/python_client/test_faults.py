@@ -100,6 +100,43 @@ class FaultsTest(unittest.TestCase):
             rc.direct_view(1).apply_sync(lambda: 1)
         self.assertEqual(rc[0].apply_sync(lambda: 'the other engine is fine'), 'the other engine is fine')
 
+    def test_ctrl_c_while_reading_leaves_the_connections_in_step(self):
+        import threading
+        import numpy as np
+        rc = self.rc
+        e0 = rc[0]
+        direct_ready(rc, 0)
+        big = np.arange(8 * 2 ** 20, dtype=np.float64)  # 64 MiB: the reply takes many reads
+        e0.push({'big': big}, block=True)
+        interrupted = 0
+        for delay in (0.001, 0.005, 0.01, 0.02, 0.04, 0.08):
+            ar = e0.pull('big')
+            timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            try:
+                ar.wait(30)
+                poll(lambda: not timer.is_alive(), what='the timer')
+                e0.apply_sync(lambda: 0)  # the SIGINT lands somewhere: here at the latest
+            except KeyboardInterrupt:
+                interrupted += 1
+            timer.join()
+            np.testing.assert_array_equal(ar.get(30), big)
+            self.assertEqual(e0.apply_sync(lambda x: x + 1, 1), 2)
+        self.assertEqual(interrupted, 6)
+        e0.push({'big2': big}, block=True)
+        for delay in (0.001, 0.01, 0.03):  # and while a push is being written
+            timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
+            timer.start()
+            try:
+                ar = e0.push({'big2': big})
+                ar.wait(30)
+                poll(lambda: not timer.is_alive(), what='the timer')
+                e0.apply_sync(lambda: 0)
+            except KeyboardInterrupt:
+                pass
+            timer.join()
+            self.assertEqual(e0.apply_sync(lambda: len(big2)), len(big))  # noqa: F821
+
     def test_lost_controller(self):
         rc = self.rc
         rc[0].apply_sync(lambda: 0)
@@ -109,6 +146,23 @@ class FaultsTest(unittest.TestCase):
             running.get(30)
         with self.assertRaisesRegex(multiengine.ConnectionError, 'make a new Client'):
             rc[:].apply_async(lambda: 1)
+
+    def test_shutdown(self):
+        rc = self.rc
+        rc.shutdown(targets=1)
+        poll(lambda: rc.ids == [0], what='engine 1 to stop')
+        self.assertEqual(list(rc[:].map_async(lambda x: x + 1, [1, 2])), [2, 3])
+        self.assertEqual(rc[:].map_async(lambda x: x + 1, [1, 2])[1], 3)
+        pid = rc.connection_info['controller_pid']
+        rc.shutdown(hub=True)
+
+        def gone():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            return False
+        poll(gone, what='the controller to exit')
 
     def test_too_large_message_is_refused_before_sending(self):
         rc = self.rc

@@ -260,6 +260,15 @@ class Client(object):
         view.activate(suffix)
         return view
 
+    def shutdown(self, targets='all', hub=False, block=None):
+        """Stops the engines of `targets`; with hub=True the controller too (and every engine)."""
+        d = self._dispatcher
+        if hub:
+            d.request('controller_shutdown_request', {}, timeout=30)
+            return
+        for eid in self.resolve_targets(targets, 'shutdown'):
+            d.request('stop_engine_request', {'id': eid}, timeout=30)
+
     def status(self):
         """The controller's status_reply content (engines, result store, task database ...)."""
         return self._dispatcher.request('status_request', {})

@@ -5,6 +5,7 @@ round trip then costs one wake-up, not two), under one lock, so several threads 
 
 import os
 import select
+import signal
 import threading
 import time
 
@@ -17,6 +18,8 @@ from .links import Flusher, check_size, open_link, recv_reply
 #: (docs/protocol.md section 13, Polling). Off unless MULTIENGINE_SPIN_US sets the window: Python engines
 #: do not poll back, and on a busy machine a spinning client takes the core its engine needs.
 SPIN_SECONDS = int(os.environ.get('MULTIENGINE_SPIN_US', '0') or 0) / 1e6
+#: Frames at least this big may take several writes (Ctrl-C is held off until they are whole).
+BIG_FRAME_BYTES = 128 * 1024
 #: While several threads wait, each reads for at most this long before letting the others look.
 SHARED_SLICE_SECONDS = 0.02
 
@@ -54,6 +57,48 @@ def _failure(ename, evalue):
     return {'status': 'error', 'ename': ename, 'evalue': evalue, 'traceback': []}
 
 
+class _SigintGuard(object):
+    """Ctrl-C (KeyboardInterrupt) waits until the frames being read or written are whole: a frame
+    left half done puts the connection out of step. Python runs the SIGINT handler in the main
+    thread whichever thread the signal hit, so a handler that wraps the one in place (installed
+    once, from the main thread) takes note while the main thread is in a critical section and
+    runs the wrapped one when it leaves. Entering costs an attribute write: it is on every read."""
+
+    def __init__(self):
+        self.depth = 0
+        self.hit = False
+        self.prev = None
+
+    def install(self):
+        if self.prev is not None or threading.current_thread() is not threading.main_thread():
+            return
+        prev = signal.getsignal(signal.SIGINT)
+        if callable(prev) and not isinstance(getattr(prev, '__self__', None), _SigintGuard):
+            self.prev = prev
+            signal.signal(signal.SIGINT, self._handler)
+
+    def _handler(self, signum, frame):
+        if self.depth:
+            self.hit = True
+            return None
+        return self.prev(signum, frame)
+
+    def __enter__(self):
+        if threading.get_ident() == _MAIN:
+            self.depth += 1
+
+    def __exit__(self, *exc):
+        if threading.get_ident() == _MAIN:
+            self.depth -= 1
+            if not self.depth and self.hit:
+                self.hit = False
+                self.prev(signal.SIGINT, None)
+
+
+_MAIN = threading.main_thread().ident
+_guard = _SigintGuard()
+
+
 class Dispatcher(object):
     def __init__(self, info, maker, signer, subscribe='registration', direct=True, timeout=10.0):
         self.maker = maker
@@ -78,6 +123,7 @@ class Dispatcher(object):
         #: Works of result_request answers by msg_id, for Client.get_result.
         self.fetched = {}
         self._flusher = Flusher(lambda: list(self._links.values()))
+        _guard.install()
         try:
             self.ctrl = open_link(info['ip'], info['port'], 1 << 30, timeout)
         except OSError as e:
@@ -114,13 +160,17 @@ class Dispatcher(object):
         msg_id = self.maker.next_id()
         header, hb = self.maker.header(msg_type, msg_id)
         parts = self.maker.parts(hb, content, meta, buffers)
-        check_size(parts, self.max_message_bytes, method or msg_type)
+        size = check_size(parts, self.max_message_bytes, method or msg_type)
         work = Work(msg_id, msg_type, method or msg_type.replace('_request', ''), header, targets)
         work.on_output = on_output
         with self.io:
             self._check_open()
             self.pending[msg_id] = work
-            self._route(work, parts)
+            if size < BIG_FRAME_BYTES:  # one write: Ctrl-C comes before or after it
+                self._route(work, parts)
+            else:
+                with _guard:  # a frame half written would put the connection out of step
+                    self._route(work, parts)
         return work
 
     def _check_open(self):
@@ -295,7 +345,8 @@ class Dispatcher(object):
         for link in links:
             if link.outbox:  # a waiter sends what it waits for first
                 try:
-                    link.flush()
+                    with _guard:
+                        link.flush()
                 except OSError as e:
                     self._link_lost(link, str(e))
                     return
@@ -311,6 +362,11 @@ class Dispatcher(object):
             except (OSError, ValueError):
                 r = [l.sock for l in links if l.closed]
             ready = [l for l in links if l.sock in r]
+        if ready:
+            with _guard:
+                self._read(ready)
+
+    def _read(self, ready):
         for link in ready:
             try:
                 if link.handshake is not None:

@@ -52,9 +52,11 @@ class MessageMaker(object):
 
 
 def check_size(parts, limit, what):
+    """The frame's size; MessageTooLargeError (nothing sent) past `limit`."""
     size = message_bytes(parts)
     if size > limit:
         raise MessageTooLargeError(what, size, limit)
+    return size
 
 
 #: A busy engine's requests wait in the client's outbox until this many, a waiter, or the flusher sends them.

@@ -213,6 +213,13 @@ class AsyncResult(object):
     def __len__(self):
         return len(self._parts)
 
+    def __getitem__(self, key):
+        """ar[i]: the i-th result (of a map: the i-th element), waiting for it."""
+        value = self.get()
+        if self._single and self._finalize is None:
+            raise TypeError('this AsyncResult holds one result; use get()')
+        return value[key]
+
     def _times(self, key):
         md = self.metadata
         return [m[key] for m in ([md] if self._single else md) if m[key] is not None]
