@@ -257,6 +257,7 @@ class Client(object):
     def activate(self, targets='all', suffix=''):
         """Registers the %px magics in IPython for a view on `targets` (see DirectView.activate)."""
         view = self.direct_view(targets)
+        view.block = True  # as ipyparallel's: %px after the first Client() prints each engine's output
         view.activate(suffix)
         return view
 
