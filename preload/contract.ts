@@ -376,46 +376,15 @@ export * from './monitorContract.js';
 import type { MonitorEventTypes, MonitorInvokeTypes } from './monitorContract.js';
 import { MONITOR_EVENT_CHANNELS, MONITOR_INVOKE_CHANNELS } from './monitorContract.js';
 
+// ---------------------------------------------------------------- profile: engine stack and CPU profile
+
+export * from './profileContract.js';
+import type { ProfileInvokeTypes } from './profileContract.js';
+import { PROFILE_CHANNELS } from './profileContract.js';
+
 // ---------------------------------------------------------------- requests, pushes
 
 /** Requests: name -> [payload, result]. `void` payload: the function takes no argument. */
-// profile: engine stack and CPU profile
-/** One frame: `line` is 1-based (in a profile, the line its function starts on). */
-export interface ProbeFrame {
-  function: string;
-  file: string;
-  line: number;
-}
-/** What an engine's main thread is inside now: outermost first; empty when it runs no code. */
-export interface EngineStackView {
-  engineId: number;
-  frames: ProbeFrame[];
-  running?: { msgId: string; msgType: string };
-}
-/** Samples over `seconds`: collapsed stacks (indices into frames, outermost first) with counts of interval_ms periods. */
-export interface EngineProfileView {
-  engineId: number;
-  seconds: number;
-  intervalMs: number;
-  samples: number;
-  idle: number;
-  frames: ProbeFrame[];
-  stacks: { frames: number[]; count: number }[];
-}
-export interface EngineProfilePayload {
-  id: number;
-  seconds: number;
-}
-interface ProfileInvokeTypes {
-  engineStack: [IdPayload, EngineStackView];
-  engineProfile: [EngineProfilePayload, EngineProfileView];
-}
-const PROFILE_CHANNELS = {
-  engineStack: 'me:profile:stack',
-  engineProfile: 'me:profile:run',
-} as const satisfies { [K in keyof ProfileInvokeTypes]: string };
-// end profile
-
 export interface InvokeTypes extends MonitorInvokeTypes, ProfileInvokeTypes {
   getAppInfo: [void, AppInfo];
   copyText: [{ text: string }, void];

@@ -4,7 +4,7 @@ ordered."""
 
 from .directview import encode_args
 from .functions import ship
-from .partition import as_sequence, flatten_once
+from .partition import flatten_once, map_sequences
 from .results import AsyncMapResult, AsyncResult
 from .view import View
 
@@ -97,17 +97,12 @@ class LoadBalancedView(View):
 
     def _map(self, f, sequences, block, chunksize=None, ordered=None):
         """f over the zipped sequences, `chunksize` elements per task."""
-        if not sequences:
-            raise TypeError('map needs at least one sequence to map over')
-        seqs = [as_sequence(s, 'map: argument %d' % (i + 2)) for i, s in enumerate(sequences)]
-        lengths = [len(s) for s in seqs]
-        if len(set(lengths)) > 1:
-            raise ValueError('map: the sequences have different lengths (%s)' % ', '.join(map(str, lengths)))
+        seqs, length = map_sequences(sequences)
         chunk = self.chunksize if chunksize is None else chunksize
         if not isinstance(chunk, int) or chunk < 1:
             raise ValueError('chunksize must be a whole number >= 1, got %r' % (chunk,))
         parts = []
-        for start in range(0, lengths[0], chunk):
+        for start in range(0, length, chunk):
             args = [s[start:start + chunk] for s in seqs]
             parts.append((self._task(f, [list(a) if isinstance(a, range) else a for a in args], None, True, 'map'), None))
         ar = AsyncMapResult(self.client, parts, 'map', flatten_once, self.ordered if ordered is None else ordered)

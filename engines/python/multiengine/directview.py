@@ -8,7 +8,7 @@ import sys
 from multiengine_python.values import Encoder, JSFunction
 
 from .functions import ship
-from .partition import as_sequence, concatenate, flatten_once, partition
+from .partition import as_sequence, concatenate, flatten_once, map_sequences, partition
 from .results import AsyncMapResult, AsyncResult
 from .view import View
 
@@ -89,12 +89,7 @@ class DirectView(View):
         return self._deliver(ar, block)
 
     def _map(self, f, sequences, block, targets=None):
-        if not sequences:
-            raise TypeError('map needs at least one sequence to map over')
-        seqs = [as_sequence(s, 'map: argument %d' % (i + 2)) for i, s in enumerate(sequences)]
-        lengths = [len(s) for s in seqs]
-        if len(set(lengths)) > 1:
-            raise ValueError('map: the sequences have different lengths (%s)' % ', '.join(map(str, lengths)))
+        seqs, _ = map_sequences(sequences)
         ids = self._ids(targets, 'map')
         blocks = [partition(s, len(ids)) for s in seqs]
         calls = [[b[i] for b in blocks] for i in range(len(ids))]

@@ -37,6 +37,17 @@ def as_sequence(v, what):
         raise TypeError('%s: expected a sequence or other iterable, got %s' % (what, type(v).__name__))
 
 
+
+def map_sequences(sequences):
+    """map's arguments as sliceable sequences of one length: (sequences, length)."""
+    if not sequences:
+        raise TypeError('map needs at least one sequence to map over')
+    seqs = [as_sequence(s, 'map: argument %d' % (i + 2)) for i, s in enumerate(sequences)]
+    lengths = [len(s) for s in seqs]
+    if len(set(lengths)) > 1:
+        raise ValueError('map: the sequences have different lengths (%s)' % ', '.join(map(str, lengths)))
+    return seqs, lengths[0]
+
 def partition(seq, parts):
     """`seq` split into `parts` contiguous blocks (lists stay lists, ranges become lists, arrays stay arrays)."""
     out = []
