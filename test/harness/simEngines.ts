@@ -8,7 +8,7 @@
  * main connection close) or fall silent (beats stop, requests are never answered).
  * It uses only the public protocol (core/protocol, core/transport): a conformance client too.
  */
-import { createMessage, newSession, type ContentMap, type Header, type Message, type Metadata, type MsgType } from '../../core/protocol/messages.js';
+import { createMessage, isWorkRequest, newSession, replyTypeOf, type ContentMap, type Header, type Message, type Metadata, type MsgType } from '../../core/protocol/messages.js';
 import { Signer } from '../../core/transport/codec.js';
 import { Connection, connectTcp } from '../../core/transport/connection.js';
 
@@ -28,15 +28,6 @@ export interface SimOptions {
  * for a local engine process to signal (a Cluster reaps the local engines' pids when it stops).
  */
 export const SIM_HOST = 'simulated.invalid';
-
-const WORK_REPLIES: Partial<Record<string, MsgType>> = {
-  execute_request: 'execute_reply',
-  apply_request: 'apply_reply',
-  push_request: 'push_reply',
-  pull_request: 'pull_reply',
-  keys_request: 'keys_reply',
-  clear_request: 'clear_reply',
-};
 
 export class SimEngine {
   id = -1;
@@ -101,7 +92,7 @@ export class SimEngine {
     if (this.dead) return;
     const type = m.header.msg_type;
     if (type === 'shutdown_request') return this.die('close');
-    if (WORK_REPLIES[type] === undefined) return; // abort, interrupt: nothing queued long enough to matter
+    if (!isWorkRequest(type)) return; // abort, interrupt: nothing queued long enough to matter
     this.received++;
     this.queue.push(m);
     if (!this.serving) this.serveNext();
@@ -128,7 +119,7 @@ export class SimEngine {
   }
 
   private reply(m: Message, received: string): void {
-    const type = WORK_REPLIES[m.header.msg_type]!;
+    const type = replyTypeOf(m.header.msg_type);
     const c = m.content as Record<string, unknown>;
     let content: Record<string, unknown> = {};
     if (type === 'execute_reply') content = { execution_count: ++this.executions };
