@@ -303,6 +303,7 @@ export class Controller {
       this.supervisor.onBeat(e, conn, msg);
     } else if (type === 'connect_request') {
       const client = this.hub.open(conn);
+      conn.flushPerTurn();
       classified(
         (m, p) => this.hub.onMessage(client, m, p),
         () => this.hub.drop(client),

@@ -40,6 +40,12 @@ export class Replier {
     return [this.signer.sign(json), ...parts.slice(1)];
   }
 
+  /** Signed parts with the metadata part replaced by `metadata` (signed again, once). */
+  withMetadata(parts: readonly Uint8Array[], metadata: Metadata): Uint8Array[] {
+    const json = [parts[1], parts[2], Buffer.from(JSON.stringify(metadata)), parts[4]];
+    return [this.signer.sign(json), ...json, ...parts.slice(1 + JSON_PARTS)];
+  }
+
   reply<T extends MsgType>(conn: Connection, parent: Header, type: T, content: ContentMap[T], metadata: Metadata = {}): void {
     conn.send(this.message(type, content, parent, metadata));
   }

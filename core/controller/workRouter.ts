@@ -27,6 +27,9 @@ const CLIENT_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 /** Room over max_output_bytes for an engine's own truncation marker before the controller truncates. */
 const OUTPUT_SLACK_CHARS = 64 * 1024;
 
+/** Requests to more engines than this reach them without metadata.targets (WorkRouter.forEngines). */
+const LIST_TARGETS_UP_TO = 8;
+
 /** What the scheduler reads of a balanced task's reply (checked by checkReply). */
 export interface AttemptOutcome {
   status: string;
@@ -76,6 +79,7 @@ export class WorkRouter {
     }
     const msgId = msg.header.msg_id;
     const pending: Pending = { client, header: msg.header, replyType, targets };
+    const out = targets.length > LIST_TARGETS_UP_TO ? this.forEngines(msg, parts) : parts;
     for (let i = 0; i < targets.length; i++) {
       const id = targets[i];
       const e = this.d.registry.get(id);
@@ -86,9 +90,20 @@ export class WorkRouter {
       } else if (e.outstanding.has(msgId)) {
         this.d.replier.error(client.conn, msg.header, replyType, 'ProtocolError', `msg_id ${msgId} is already outstanding on engine ${id}`, { engine_id: id });
       } else {
-        this.dispatch(e, msgId, parts, pending);
+        this.dispatch(e, msgId, out, pending);
       }
     }
+  }
+
+  /**
+   * A request to many engines, as each engine gets it: without metadata.targets, which engines
+   * do not read (the controller routes by it). Sent as it came, a call on all of n engines had
+   * every engine sign-check, parse and be sent n ids: O(n²) bytes for one broadcast. Signed
+   * again once; the same parts go to every target.
+   */
+  private forEngines(msg: Message, parts: readonly Uint8Array[]): readonly Uint8Array[] {
+    const { targets: _, ...metadata } = msg.metadata;
+    return this.d.replier.withMetadata(parts, metadata);
   }
 
   /** Sends a request to a live engine and expects its answers for `pending`. */
