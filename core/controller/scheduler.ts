@@ -17,6 +17,7 @@ import type { EngineRegistry } from './engineRegistry.js';
 import type { Replier } from './replies.js';
 import type { ResultStore, StoredResult } from './resultStore.js';
 import type { AttemptOutcome } from './workRouter.js';
+import { LoadRanking } from './loadRanking.js';
 import { chooseEngine } from './schemes.js';
 import { TaskQueue } from './taskQueue.js';
 
@@ -111,12 +112,19 @@ export class Scheduler {
    * entries found dead or full are dropped as pump() meets them.
    */
   private readonly roomy = new Set<EngineRecord>();
+  /** For leastload: the same engines by load, so a task that may run anywhere is placed in O(log n). */
+  private readonly ranking: LoadRanking | null;
+  /** Live engines per kernel (null: to count again, after an engine joined or died). */
+  private kernels: Map<string, number> | null = null;
+  /** Engines that answered since the last pump(), to rank again under their new load. */
+  private readonly answeredSince = new Set<EngineRecord>();
   /** Counts balanced assignments, for lru and twobin. */
   private assignments = 0;
   private readonly rand: () => number;
 
   constructor(private readonly d: SchedulerDeps) {
     this.rand = d.rand ?? Math.random;
+    this.ranking = d.scheme === 'leastload' ? new LoadRanking() : null;
   }
 
   /** Tasks held here, not sent to an engine (status_reply.unassigned). */
@@ -158,6 +166,11 @@ export class Scheduler {
   private noEngineOfKernel(t: Task): string | null {
     const want = t.spec.kernel;
     if (want === undefined) return null;
+    if (t.pool === null) {
+      // Counted once per change of engines, not per task (this ran for every task a TypeScript client sends).
+      const live = this.liveKernels();
+      if (live.size === 0 || live.has(want)) return null;
+    }
     const others: string[] = [];
     for (const e of this.d.registry.values()) {
       if (!e.alive || (t.pool !== null && !t.pool.has(e.id))) continue;
@@ -229,28 +242,56 @@ export class Scheduler {
   /** Sends queued tasks to engines with room, as long as there are both. */
   pump(): void {
     if (this.queue.size === 0) return;
-    const open: EngineRecord[] = [];
     const hwm = this.d.hwm;
-    // The kernel every open engine runs (null when they differ): a task of that kernel may go to any.
-    let kernel: string | null | undefined;
-    for (const e of this.roomy) {
-      if (!e.alive || (hwm !== 0 && e.balanced >= hwm)) {
-        this.roomy.delete(e);
-        continue;
-      }
-      open.push(e);
-      kernel = kernel === undefined || kernel === e.reg.kernel ? e.reg.kernel : null;
+    const hasRoom = (e: EngineRecord) => e.alive && (hwm === 0 || e.balanced < hwm);
+    const live = this.liveKernels();
+    // The kernel every live engine runs (null when they differ): a task of that kernel may go to any.
+    const kernel = live.size === 1 ? live.keys().next().value! : null;
+    const ranking = this.ranking;
+    if (ranking !== null) {
+      for (const e of this.answeredSince) ranking.file(e);
     }
-    if (open.length === 0) return;
+    this.answeredSince.clear();
+    // The engines with room, gathered only when a task needs a choice the ranking cannot make.
+    let open: EngineRecord[] | null = null;
     this.queue.scan((t) => {
       const anyOpen = t.pool === null && t.followEngine < 0 && t.failedOn === null && (t.spec.kernel === undefined || t.spec.kernel === kernel);
-      const cands = anyOpen ? open : open.filter((e) => t.fits(e));
-      if (cands.length === 0) return 'keep';
-      const e = cands.length === 1 ? cands[0] : cands[chooseEngine(this.d.scheme, cands, this.rand)];
+      let e: EngineRecord | undefined;
+      if (anyOpen && ranking !== null) {
+        e = ranking.best(hasRoom);
+        if (e === undefined) return 'stop';
+      } else {
+        open ??= this.openEngines(hasRoom);
+        if (open.length === 0) return 'stop';
+        const cands = anyOpen ? open : open.filter((c) => t.fits(c));
+        if (cands.length === 0) return 'keep';
+        e = cands.length === 1 ? cands[0] : cands[chooseEngine(this.d.scheme, cands, this.rand)];
+      }
       this.send(t, e);
-      if (hwm !== 0 && e.balanced >= hwm) open.splice(open.indexOf(e), 1);
-      return open.length === 0 ? 'take-stop' : 'take';
+      if (hasRoom(e)) ranking?.file(e);
+      else if (open !== null) {
+        open.splice(open.indexOf(e), 1);
+        if (open.length === 0) return 'take-stop';
+      }
+      return 'take';
     });
+  }
+
+  /** The engines that may take a task now; those found dead or full leave `roomy`. */
+  private openEngines(hasRoom: (e: EngineRecord) => boolean): EngineRecord[] {
+    const open: EngineRecord[] = [];
+    for (const e of this.roomy) {
+      if (hasRoom(e)) open.push(e);
+      else this.roomy.delete(e);
+    }
+    return open;
+  }
+
+  private liveKernels(): Map<string, number> {
+    if (this.kernels !== null) return this.kernels;
+    const kernels = new Map<string, number>();
+    for (const e of this.d.registry.values()) if (e.alive) kernels.set(e.reg.kernel, (kernels.get(e.reg.kernel) ?? 0) + 1);
+    return (this.kernels = kernels);
   }
 
   private send(t: Task, e: EngineRecord): void {
@@ -278,7 +319,9 @@ export class Scheduler {
 
   /** A new engine: it takes waiting tasks at once. */
   engineJoined(e: EngineRecord): void {
+    this.kernels = null;
     this.roomy.add(e);
+    this.ranking?.file(e);
     this.pump();
   }
 
@@ -287,6 +330,7 @@ export class Scheduler {
    * follow it can never run; the rest go on elsewhere.
    */
   engineGone(e: EngineRecord, reason: string): void {
+    this.kernels = null;
     const doomed: Task[] = [];
     for (const t of this.tasks.values()) if (t.state !== 'running' && t.followEngine === e.id) doomed.push(t);
     for (const t of doomed) if (this.tasks.has(t.msgId)) this.fail(t, 'ImpossibleDependency', `the engine it must follow, engine ${e.id}, died: ${reason}`, -1);
@@ -350,6 +394,8 @@ export class Scheduler {
     const t = p as Task;
     e.balanced--;
     this.roomy.add(e);
+    // Ranked at the next pump(): the router removes the answered request (e.load) after this.
+    if (this.ranking !== null) this.answeredSince.add(e);
     if (reply.status !== 'error') {
       this.finished(t, reply.status === 'ok', e.id);
       return true;

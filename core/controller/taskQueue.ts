@@ -3,7 +3,7 @@
  * front (retries) and removal from anywhere (aborts, timeouts) in O(1). Two insertion-ordered
  * Sets: the front one is scanned first.
  */
-export type ScanVerdict = 'keep' | 'take' | 'take-stop';
+export type ScanVerdict = 'keep' | 'take' | 'take-stop' | 'stop';
 
 export class TaskQueue<T> {
   private readonly front = new Set<T>();
@@ -26,12 +26,13 @@ export class TaskQueue<T> {
     if (!this.front.delete(t)) this.back.delete(t);
   }
 
-  /** Offers the tasks in order to `visit`: 'take' removes one, 'take-stop' removes it and ends the scan. */
+  /** Offers the tasks in order to `visit`: 'take' removes one, 'take-stop' removes it and ends the scan, 'stop' only ends it. */
   scan(visit: (t: T) => ScanVerdict): void {
     for (const set of [this.front, this.back]) {
       for (const t of set) {
         const v = visit(t);
         if (v === 'keep') continue;
+        if (v === 'stop') return;
         set.delete(t);
         if (v === 'take-stop') return;
       }
