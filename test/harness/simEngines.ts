@@ -38,6 +38,8 @@ export class SimEngine {
   /** Work requests received and answered. */
   received = 0;
   answered = 0;
+  /** The last work request it received, as it came (a test reads its metadata). */
+  lastRequest: Message | null = null;
   /** Set once it died (closed or fell silent): it answers nothing more. */
   dead = false;
   /** This engine's service time, when it differs from its set's (a test makes a few hang). */
@@ -94,6 +96,7 @@ export class SimEngine {
     if (type === 'shutdown_request') return this.die('close');
     if (!isWorkRequest(type)) return; // abort, interrupt: nothing queued long enough to matter
     this.received++;
+    this.lastRequest = m;
     this.queue.push(m);
     if (!this.serving) this.serveNext();
   }
