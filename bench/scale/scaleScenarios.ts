@@ -28,6 +28,10 @@ class SimProcess {
     this.lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   }
 
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   static start(engineFile: string): SimProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', SIM_PROCESS, engineFile], { stdio: ['pipe', 'pipe', 'inherit'] });
     return new SimProcess(child);
@@ -81,17 +85,35 @@ async function executeAll(rc: Client, n: number): Promise<void> {
   if (r.length !== n) throw new Error(`execute on all: ${r.length} answers from ${n} engines`);
 }
 
+/** The three busy processes of a scenario: the controller, the simulated engines, and this one (the client). */
+interface Pids {
+  controller: number;
+  sim: number;
+}
+
+/** CPU seconds each process spends in `fn`. */
+async function cpuShares(pids: Pids, fn: () => Promise<void>): Promise<{ controller: number; sim: number; client: number }> {
+  const before = [cpuSeconds(pids.controller), cpuSeconds(pids.sim), cpuSeconds(process.pid)];
+  await fn();
+  return { controller: cpuSeconds(pids.controller) - before[0], sim: cpuSeconds(pids.sim) - before[1], client: cpuSeconds(process.pid) - before[2] };
+}
+
 /**
- * Per-engine cost of execute on all (µs: total ÷ n) after a warm-up; and the controller's own
- * share, its CPU time per engine reached (the rest is the client's and the simulated engines').
+ * Per-engine cost of execute on all (µs: total ÷ n) after a warm-up; and each process's CPU
+ * time per engine reached: the controller's is what the bench is about, the simulated engines'
+ * shows whether the one process playing them all was the bottleneck.
  */
-async function executeAllPerEngine(rc: Client, controllerPid: number, n: number, o: BenchOptions): Promise<void> {
+async function executeAllPerEngine(rc: Client, pids: Pids, n: number, o: BenchOptions): Promise<void> {
   const reps = Math.max(o.quick ? 5 : 15, Math.min(o.quick ? 40 : 200, Math.round(8000 / n)));
   for (let i = 0; i < Math.min(reps, 50); i++) await executeAll(rc, n);
-  const cpu0 = cpuSeconds(controllerPid);
-  const totals = await timed(() => executeAll(rc, n), reps);
+  let totals: number[] = [];
+  const cpu = await cpuShares(pids, async () => {
+    totals = await timed(() => executeAll(rc, n), reps);
+  });
   o.emit(figure('scale_execute_all_per_engine', 'sim', n, 'µs', totals.map((s) => (s * 1e6) / n)));
-  o.emit(figure('scale_execute_all_controller_cpu', 'sim', n, 'µs per engine', [((cpuSeconds(controllerPid) - cpu0) * 1e6) / (reps * n)]));
+  o.emit(figure('scale_execute_all_controller_cpu', 'sim', n, 'µs per engine', [(cpu.controller * 1e6) / (reps * n)]));
+  o.emit(figure('scale_execute_all_sim_cpu', 'sim', n, 'µs per engine', [(cpu.sim * 1e6) / (reps * n)]));
+  o.emit(figure('scale_execute_all_client_cpu', 'sim', n, 'µs per engine', [(cpu.client * 1e6) / (reps * n)]));
 }
 
 /** The 1-engine round trip (execute on engine 0, through the controller: simulated engines offer no direct connection). */
@@ -102,7 +124,7 @@ async function roundTrip(rc: Client, n: number, o: BenchOptions): Promise<void> 
 }
 
 /** Load-balanced throughput of trivial tasks (identity, one task per call) on every engine. */
-async function lbThroughput(rc: Client, n: number, o: BenchOptions): Promise<void> {
+async function lbThroughput(rc: Client, pids: Pids, n: number, o: BenchOptions): Promise<void> {
   const lview = rc.loadBalancedView();
   const count = o.quick ? 2000 : 10_000;
   const burst = async () => {
@@ -111,7 +133,17 @@ async function lbThroughput(rc: Client, n: number, o: BenchOptions): Promise<voi
     await rc.wait(ars);
     for (const i of [0, count >> 1, count - 1]) if ((await ars[i]) !== i) throw new Error(`scale_lb_throughput: task ${i} answered ${String(await ars[i])}`);
   };
-  o.emit(figure('scale_lb_throughput', 'sim', n, 'tasks/s', (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s)));
+  const reps = o.quick ? 1 : 3;
+  let times: number[] = [];
+  const cpu = await cpuShares(pids, async () => {
+    times = await timed(burst, reps, 1);
+  });
+  o.emit(figure('scale_lb_throughput', 'sim', n, 'tasks/s', times.map((s) => count / s)));
+  // Per task, warm-up burst included: the controller's own cost, and its two neighbours' on the same 2 cores.
+  const tasks = count * (reps + 1);
+  o.emit(figure('scale_lb_controller_cpu', 'sim', n, 'µs per task', [(cpu.controller * 1e6) / tasks]));
+  o.emit(figure('scale_lb_sim_cpu', 'sim', n, 'µs per task', [(cpu.sim * 1e6) / tasks]));
+  o.emit(figure('scale_lb_client_cpu', 'sim', n, 'µs per task', [(cpu.client * 1e6) / tasks]));
 }
 
 /** The curve at 4 … 256, growing one controller's engines; the 4- and 64-engine points of round trip and throughput. */
@@ -122,9 +154,10 @@ export async function scaleCurve(o: BenchOptions): Promise<void> {
       await sims.add(n - have);
       have = n;
       await untilEngines(rc, n);
-      await executeAllPerEngine(rc, cluster.controllerPid, n, o);
+      const pids = { controller: cluster.controllerPid, sim: sims.pid };
+      await executeAllPerEngine(rc, pids, n, o);
       if (n === 4) await roundTrip(rc, n, o);
-      if (n === 64) await lbThroughput(rc, n, o);
+      if (n === 64) await lbThroughput(rc, pids, n, o);
     }
   });
 }
@@ -157,9 +190,10 @@ export async function scaleThousand(o: BenchOptions): Promise<void> {
     o.emit(figure('scale_memory_per_engine', 'sim', n, 'KB (RSS)', [(rssKB(pid) - rssBefore) / n]));
     o.emit(figure('scale_heap_per_engine', 'sim', n, 'KB (heap)', [((((await rc.status()).memory?.heap_used ?? 0) - heapBefore) / 1024) / n]));
 
-    await executeAllPerEngine(rc, cluster.controllerPid, n, o);
+    const pids = { controller: pid, sim: sims.pid };
+    await executeAllPerEngine(rc, pids, n, o);
     await roundTrip(rc, n, o);
-    await lbThroughput(rc, n, o);
+    await lbThroughput(rc, pids, n, o);
   });
 }
 

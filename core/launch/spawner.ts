@@ -18,6 +18,8 @@ export interface ProcessSpec {
   entry?: string;
   command?: string;
   args: string[];
+  /** For an entry: node's own options, before the entry (V8 flags). */
+  nodeArgs?: string[];
   /** Added to the spawner's environment (which defaults to process.env). */
   env?: Record<string, string>;
   /** Its own process group: a terminal's Ctrl-C reaches only us, and we stop it in order. */
@@ -67,7 +69,7 @@ export class NodeSpawner implements ProcessSpawner {
   start(spec: ProcessSpec): SpawnedProcess {
     if ((spec.entry === undefined) === (spec.command === undefined)) throw new TypeError('a process spec needs either an entry or a command');
     const { command, args } = spec.entry !== undefined ? nodeEntry(spec.entry) : { command: spec.command!, args: [] };
-    const child = spawn(command, [...args, ...spec.args], {
+    const child = spawn(command, [...(spec.nodeArgs ?? []), ...args, ...spec.args], {
       stdio: [spec.stdin ?? 'pipe', 'pipe', 'pipe'],
       detached: spec.detached ?? false,
       windowsHide: true,

@@ -80,7 +80,10 @@ export class SimEngine {
     this.id = c.id;
     const heart = (this.heart = new Connection(await connectTcp(info.ip, info.port, timeoutMs), signer));
     heart.start({ onMessage: () => undefined, onClose: () => this.stopBeating() });
-    const beat = () => heart.send(this.message('heartbeat', { uuid: this.uuid, id: this.id }));
+    const beat = () => {
+      heart.send(this.message('heartbeat', { uuid: this.uuid, id: this.id }));
+      this.set.beats++;
+    };
     beat();
     this.beat = setInterval(beat, c.heartbeat_ms);
     return this.id;
@@ -160,6 +163,8 @@ export class SimEngine {
 
 export class SimEngines {
   readonly engines: SimEngine[] = [];
+  /** Heartbeats sent by all of them. */
+  beats = 0;
   /** Service time of requests that arrive from now on (a test may slow the engines down mid-run). */
   serviceMs: number;
 
