@@ -14,16 +14,10 @@ import { RemoteError, type AsyncResult } from 'multiengine';
 import { PYTHON_ENGINE_SCRIPT } from '../../core/kernels/python.ts';
 import { ForkServerSpawner } from '../../core/launch/forkServer.ts';
 import { NodeSpawner, type ProcessExit, type SpawnedProcess } from '../../core/launch/spawner.ts';
-import { isAlive } from '../../core/util/processes.ts';
+import { isAlive, parentPid } from '../../core/util/processes.ts';
 import { engineInfo, startTestCluster, until } from './fixture.ts';
 
 const PYTHON = process.env.MULTIENGINE_PYTHON ?? 'python3';
-
-/** The parent pid of `pid`, from /proc. */
-function parentOf(pid: number): number {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-}
 
 /** Our own children that are fork servers. */
 function forkServersOf(pid: number): number[] {
@@ -33,7 +27,7 @@ function forkServersOf(pid: number): number[] {
     .map(Number)
     .filter((p) => {
       try {
-        return parentOf(p) === pid && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('--fork-server');
+        return parentPid(p) === pid && fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('--fork-server');
       } catch {
         return false;
       }
@@ -105,7 +99,7 @@ test('a cluster of forked python engines: one server is their parent, SIGINT int
     assert.equal(new Set(pids).size, 3, `three pids: ${pids}`);
     servers = forkServersOf(cluster.controllerPid);
     assert.equal(servers.length, 1, 'one fork server, a child of the controller');
-    for (const pid of pids) assert.equal(parentOf(pid), servers[0], `engine pid ${pid} was forked by the server`);
+    for (const pid of pids) assert.equal(parentPid(pid), servers[0], `engine pid ${pid} was forked by the server`);
 
     const fromEngines = (await rc.view().applySync('lambda: (__import__("os").getpid(), __import__("random").random())')) as [number, number][];
     assert.deepEqual(fromEngines.map((x) => x[0]), pids, 'each engine runs in the process the controller knows');

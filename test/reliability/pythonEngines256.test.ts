@@ -10,19 +10,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Cluster } from 'multiengine';
-import { isAlive } from '../../core/util/processes.ts';
+import { isAlive, parentPid } from '../../core/util/processes.ts';
 import { until } from '../harness/poll.ts';
 
 const N = 256;
-
-function parentOf(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return null;
-  }
-}
 
 test(`${N} real python engines: all register, execute reaches every one, stop leaves no process behind`, { timeout: 300_000 }, async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-py256-'));
@@ -38,8 +29,8 @@ test(`${N} real python engines: all register, execute reaches every one, stop le
       assert.deepEqual(status.engines.map((e) => e.id).sort((a, b) => a - b), Array.from({ length: N }, (_, i) => i), `ids 0…${N - 1}, each once`);
       pids = status.engines.map((e) => e.pid!);
       assert.equal(new Set(pids).size, N, 'a process of its own for each engine');
-      servers = [...new Set(pids.map(parentOf))].filter((p): p is number => p !== null);
-      assert.deepEqual(servers.map(parentOf), [controllerPid], 'all forked by one server, itself a child of the controller');
+      servers = [...new Set(pids.map(parentPid))].filter((p): p is number => p !== null);
+      assert.deepEqual(servers.map(parentPid), [controllerPid], 'all forked by one server, itself a child of the controller');
 
       const view = rc.view();
       await view.execute('import os\nme = os.getpid()', { block: true });
