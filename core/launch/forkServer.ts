@@ -36,7 +36,8 @@ export class ForkServerSpawner implements ProcessSpawner {
   constructor(private readonly base: ProcessSpawner) {}
 
   start(spec: ProcessSpec): SpawnedProcess {
-    if (spec.command === undefined || spec.args.length === 0) throw new TypeError('a forked engine needs a command and its script');
+    // Without a script there is nothing to fork from: spawned as it is.
+    if (spec.command === undefined || spec.args.length === 0) return this.base.start(spec);
     const key = `${spec.command}\0${spec.args[0]}`;
     let server = this.servers.get(key);
     if (!server || !server.accepting) {
@@ -56,7 +57,9 @@ class ForkServer {
   private readonly byPid = new Map<number, ForkedProcess>();
   private seq = 0;
   private partial = '';
-  private stderrTail = '';
+  /** What the server wrote to stderr before its first fork: a failed start is the engines' failed start. */
+  private early: string | null = '';
+  private readonly stderrClosed: Promise<void>;
   accepting = true;
 
   constructor(base: ProcessSpawner, spec: ProcessSpec, private readonly onGone: () => void) {
@@ -64,13 +67,15 @@ class ForkServer {
     this.proc.stdout.setEncoding('utf8');
     this.proc.stdout.on('data', (text: string) => this.read(text));
     this.proc.stderr.setEncoding('utf8');
-    // The server's own complaints (a traceback before it could fork): relayed, and kept to explain a failed start.
+    // The server's own complaints: held until it has forked (a server that could not start is
+    // reported as the engines' start that failed, with these lines), relayed after.
     this.proc.stderr.on('data', (text: string) => {
-      this.stderrTail = (this.stderrTail + text).slice(-2000);
-      process.stderr.write(text.replace(/^(?=.)/gm, '[python fork server] '));
+      if (this.early !== null) this.early = (this.early + text).slice(-8000);
+      else relay(text);
     });
+    this.stderrClosed = new Promise((r) => this.proc.stderr.once('close', r));
     this.proc.stdin!.on('error', () => {});
-    this.proc.onDidExit((exit) => this.ended(exit));
+    this.proc.onDidExit((exit) => void this.ended(exit));
   }
 
   fork(args: string[]): ForkedProcess {
@@ -98,6 +103,8 @@ class ForkServer {
         this.waiting.delete(m.seq);
         if (!child) continue;
         if ('pid' in m) {
+          if (this.early !== null) relay(this.early);
+          this.early = null;
           this.byPid.set(m.pid, child);
           child.forked(m.pid);
         } else child.ended({ code: null, signal: null, reason: `could not start: ${m.error}` });
@@ -120,16 +127,23 @@ class ForkServer {
     this.proc.stdin!.end();
   }
 
-  private ended(exit: ProcessExit): void {
+  private async ended(exit: ProcessExit): Promise<void> {
     this.accepting = false;
     this.onGone();
-    const why = exit.errorCode !== undefined ? exit.reason : `the python fork server ${exit.reason}${this.stderrTail ? `: ${this.stderrTail.trim().split('\n').slice(-3).join(' / ')}` : ''}`;
-    for (const child of this.waiting.values()) child.ended({ ...exit, reason: why });
+    // Its last words may come after its exit.
+    await Promise.race([this.stderrClosed, new Promise((r) => setTimeout(r, 200))]);
+    // Engines not forked yet end as the server did: the process that was to become each of them.
+    for (const child of this.waiting.values()) child.failedWith(this.proc.pid, this.early ?? '', exit);
+    if (this.waiting.size === 0 && this.early) relay(this.early);
     this.waiting.clear();
     // Engines it had forked may outlive it (they end with their controller connection): watched by pid.
     for (const [pid, child] of this.byPid) child.orphaned(pid);
     this.byPid.clear();
   }
+}
+
+function relay(text: string): void {
+  process.stderr.write(text.replace(/^(?=.)/gm, '[python fork server] '));
 }
 
 /** A forked engine: a SpawnedProcess whose pid is known once the server has forked it. */
@@ -165,6 +179,13 @@ class ForkedProcess implements SpawnedProcess {
     this.stderr.end();
     this.exited.fire(e);
     this.exited.dispose();
+  }
+
+  /** Its server ended before forking it: that process's pid, output and end are this engine's. */
+  failedWith(pid: number, output: string, exit: ProcessExit): void {
+    this.pid = Math.max(pid, 0);
+    this.output(output);
+    this.ended(exit);
   }
 
   orphaned(pid: number): void {
