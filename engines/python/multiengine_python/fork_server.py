@@ -74,8 +74,16 @@ class ForkServer:
         lines = (self.pending + data).split(b'\n')
         self.pending = lines.pop()
         for line in lines:
-            if line.strip():
-                self.fork(json.loads(line.decode('utf-8')))
+            if not line.strip():
+                continue
+            try:
+                req = json.loads(line.decode('utf-8'))
+            except ValueError:
+                req = None
+            if not isinstance(req, dict):
+                sys.stderr.write('multiengine fork server: a request is a JSON object, got %r\n' % line[:200])
+                continue
+            self.fork(req)
 
     def fork(self, req):
         seq = req.get('seq')
