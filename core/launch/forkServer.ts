@@ -59,7 +59,8 @@ class ForkServer {
   private partial = '';
   /** What the server wrote to stderr before its first fork: a failed start is the engines' failed start. */
   private early: string | null = '';
-  private readonly stderrClosed: Promise<void>;
+  /** Both its pipes have closed: nothing more to read from it. */
+  private readonly drained: Promise<unknown>;
   accepting = true;
 
   constructor(base: ProcessSpawner, spec: ProcessSpec, private readonly onGone: () => void) {
@@ -73,7 +74,7 @@ class ForkServer {
       if (this.early !== null) this.early = (this.early + text).slice(-8000);
       else relay(text);
     });
-    this.stderrClosed = new Promise((r) => this.proc.stderr.once('close', r));
+    this.drained = Promise.all([this.proc.stdout, this.proc.stderr].map((st) => new Promise((r) => st.once('close', r))));
     this.proc.stdin!.on('error', () => {});
     this.proc.onDidExit((exit) => void this.ended(exit));
   }
@@ -130,8 +131,8 @@ class ForkServer {
   private async ended(exit: ProcessExit): Promise<void> {
     this.accepting = false;
     this.onGone();
-    // Its last words may come after its exit.
-    await Promise.race([this.stderrClosed, new Promise((r) => setTimeout(r, 200))]);
+    // Its last lines (its engines' exits, its complaints) may be read after its exit.
+    await Promise.race([this.drained, new Promise((r) => setTimeout(r, 200))]);
     // Engines not forked yet end as the server did: the process that was to become each of them.
     for (const child of this.waiting.values()) child.failedWith(this.proc.pid, this.early ?? '', exit);
     if (this.waiting.size === 0 && this.early) relay(this.early);
