@@ -58,17 +58,28 @@ test('forked engines: each has its own pid, output and end; the server goes once
   await until(() => forkServersOf(process.pid).length === 0, 10_000, 'the fork server to exit after its last engine');
 });
 
-test('a signal sent before the fork is done reaches the engine once it has a pid', async () => {
-  // A controller that accepts and never answers: the engine waits for its registration reply, so only the signal ends it.
+/** An engine connection file naming a controller that accepts and never answers: its engines wait for their registration reply. */
+async function silentController(): Promise<{ file: string; close(): void }> {
   const silent = net.createServer(() => {});
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-fork-'));
   const file = path.join(dir, 'engine.json');
   const port = (silent.address() as net.AddressInfo).port;
   fs.writeFileSync(file, JSON.stringify({ transport: 'tcp', ip: '127.0.0.1', port, key: 'k', signature_scheme: 'hmac-sha256' }), { mode: 0o600 });
+  return {
+    file,
+    close() {
+      silent.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('a signal sent before the fork is done reaches the engine once it has a pid', async () => {
+  const ctl = await silentController();
   try {
     const spawner = new ForkServerSpawner(new NodeSpawner());
-    const p = spawner.start({ command: PYTHON, args: [PYTHON_ENGINE_SCRIPT, '--file', file] });
+    const p = spawner.start({ command: PYTHON, args: [PYTHON_ENGINE_SCRIPT, '--file', ctl.file] });
     assert.equal(p.pid, 0, 'no pid before the server answered');
     assert.equal(p.signal('SIGKILL'), true);
     const end = await exitOf(p);
@@ -76,8 +87,34 @@ test('a signal sent before the fork is done reaches the engine once it has a pid
     assert.equal(end.signal, 'SIGKILL', JSON.stringify(end));
     await until(() => forkServersOf(process.pid).length === 0, 10_000, 'the fork server to exit');
   } finally {
-    silent.close();
-    fs.rmSync(dir, { recursive: true, force: true });
+    ctl.close();
+  }
+});
+
+test('an engine whose fork server was killed is still watched: its end is seen by its pid', async () => {
+  const ctl = await silentController();
+  try {
+    const spawner = new ForkServerSpawner(new NodeSpawner());
+    const p = spawner.start({ command: PYTHON, args: [PYTHON_ENGINE_SCRIPT, '--file', ctl.file] });
+    await until(() => p.pid > 0, 10_000, 'the engine to be forked');
+    const [server] = forkServersOf(process.pid);
+    assert.equal(parentPid(p.pid), server);
+    process.kill(server, 'SIGKILL');
+    await until(() => !isAlive(server), 10_000, 'the fork server to be gone');
+    assert.equal(p.state, 'running', 'the engine outlives its server');
+    assert.ok(isAlive(p.pid));
+    // A new engine gets a new server.
+    const q = spawner.start({ command: PYTHON, args: [PYTHON_ENGINE_SCRIPT, '--file', ctl.file] });
+    await until(() => q.pid > 0, 10_000, 'the second engine to be forked');
+    assert.notEqual(parentPid(q.pid), server);
+    process.kill(p.pid, 'SIGKILL');
+    const end = await exitOf(p);
+    assert.match(end.reason, /ended after its fork server/);
+    q.signal('SIGKILL');
+    assert.equal((await exitOf(q)).signal, 'SIGKILL');
+    await until(() => forkServersOf(process.pid).length === 0, 10_000, 'the second fork server to exit');
+  } finally {
+    ctl.close();
   }
 });
 
