@@ -17,7 +17,8 @@
  * (figures lb_*_hwm<N>), for choosing its default.
  *
  * --scale runs issue 18's figures instead (bench/scale/, docs/benchmarks.md "1,000 engines"): up to 1,000
- * simulated engines on one controller, and 256 real Python engines (--kinds node leaves those out).
+ * simulated engines on one controller, and 256 real Python engines (--kinds node leaves those out;
+ * --scale --scenarios python runs only those).
  *
  * --hosts runs the scenarios past one machine instead (docs/benchmarks.md, "Past one machine"):
  * round trip and 128 MiB push/pull with the engine on another network-namespace host beside that
@@ -61,8 +62,8 @@ for (const c of compare) {
   }
 }
 const scenarios = values.scenarios;
-if (scenarios !== 'all' && scenarios !== 'lb' && scenarios !== 'direct' && scenarios !== 'pyclient') {
-  console.error(`--scenarios takes all, lb, direct or pyclient, got ${JSON.stringify(scenarios)}`);
+if (scenarios !== 'all' && scenarios !== 'lb' && scenarios !== 'direct' && scenarios !== 'pyclient' && !(values.scale && scenarios === 'python')) {
+  console.error(`--scenarios takes all, lb, direct or pyclient (with --scale: all or python), got ${JSON.stringify(scenarios)}`);
   process.exit(2);
 }
 const lbHwms = values['lb-hwm'] === undefined ? [] : values['lb-hwm'].split(',').map((h) => Number(h.trim()));
@@ -138,8 +139,10 @@ function durationsFile(): string {
 const started = Date.now();
 if (!values.scale) for (const f of await measureLoopback((values.quick ? 16 : 128) * 2 ** 20, values.quick ? 200 : 1000, values.quick ? 2 : 5)) emit(f);
 if (values.scale) {
-  await scaleCurve(opts);
-  await scaleThousand(opts);
+  if (scenarios !== 'python') {
+    await scaleCurve(opts);
+    await scaleThousand(opts);
+  }
   if (kinds.includes('python')) await pythonEngines(opts);
   printScaleReport(figures);
 } else if (values.hosts) {

@@ -34,7 +34,7 @@ export function scaleRows(figures: readonly Figure[]): string[][] {
     ['load-balanced trivial tasks, 1,000 vs 64 engines', `${fmt(lb1000)} vs ${fmt(lb64)} tasks/s`, '≥ 1×', `${verdict(both(lb1000, lb64, (a, b) => a >= b))} (${ratio(lb1000, lb64)})`],
     [
       '256 real Python engines: start, execute on all, stop',
-      `start ${fmt(pyStart)} s, execute ${fmt(get('scale_python_execute_all', 256))} ms, stop ${fmt(get('scale_python_stop', 256))} s, ${fmt(get('scale_python_rss_per_engine', 256))} MB RSS each, ${fmt(left)} left`,
+      `start ${fmt(pyStart)} s, execute ${fmt(get('scale_python_execute_all', 256))} ms, stop ${fmt(get('scale_python_stop', 256))} s, ${fmt(get('scale_python_rss_per_engine', 256))} MB RSS (${fmt(get('scale_python_uss_per_engine', 256))} MB own) each, ${fmt(left)} left`,
       'start ≤ 10 s, nothing left',
       verdict(pyStart === undefined || left === undefined ? undefined : pyStart <= 10 && left === 0),
     ],

@@ -11,7 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { Cluster, type AsyncResult, type Client } from 'multiengine';
-import { cpuSeconds, isAlive, rssKB } from '../../core/util/processes.ts';
+import { cpuSeconds, isAlive, parentPid, rssKB, ussKB } from '../../core/util/processes.ts';
 import { until } from '../../test/harness/poll.ts';
 import type { BenchOptions } from '../scenarios.ts';
 import { figure, timed } from '../stats.ts';
@@ -211,27 +211,47 @@ export async function scaleThousand(o: BenchOptions): Promise<void> {
   });
 }
 
-/** 256 real Python engines through the local launcher: start, execute on all, stop, and what they use. */
+/** CPU time of `pid` in ms from /proc/PID/schedstat (ns): a forked engine's few ms fall between /proc/PID/stat's 10 ms ticks. */
+function cpuMs(pid: number): number {
+  return Number(fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+}
+
+/**
+ * 256 real Python engines through the local launcher (forked from one server per interpreter,
+ * core/launch/forkServer.ts): start, execute on all, stop, what they use, and that nothing is
+ * left (the engines, their fork server, the controller). MULTIENGINE_PYTHON_FORK=0 starts each
+ * from scratch, for an A/B run.
+ */
 export async function pythonEngines(o: BenchOptions, n = 256): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-scale-py-'));
   let t = performance.now();
   const cluster = await Cluster.start({ n, engine: 'python', dir, profile: 'scale', timeoutMs: 120_000, engineTimeoutMs: 120_000 });
   const rc = await cluster.connect();
+  let servers: number[] = [];
   try {
     await untilEngines(rc, n);
     o.emit(figure('scale_python_start', 'python', n, 's', [(performance.now() - t) / 1000]));
+    const pids = (await rc.status()).engines.map((e) => e.pid!);
+    // Where the start went: each engine's own CPU (forked: from its fork on), the processes that started them, the controller's.
+    o.emit(figure('scale_python_engine_cpu_at_start', 'python', n, 'ms per engine', [pids.reduce((a, p) => a + cpuMs(p), 0) / pids.length]));
+    servers = [...new Set(pids.map(parentPid))].filter((p): p is number => p !== null && p !== cluster.controllerPid);
+    o.emit(figure('scale_python_fork_servers_cpu', 'python', n, 'ms per engine', [servers.reduce((a, p) => a + cpuMs(p), 0) / n]));
+    o.emit(figure('scale_python_controller_cpu_at_start', 'python', n, 'ms per engine', [cpuMs(cluster.controllerPid) / n]));
     const totals = await timed(() => executeAll(rc, n), o.quick ? 3 : 10, 2);
     o.emit(figure('scale_python_execute_all', 'python', n, 'ms', totals.map((s) => s * 1000)));
-    const pids = (await rc.status()).engines.map((e) => e.pid);
-    const engineMB = pids.reduce((a, p) => a + (isAlive(p) ? rssKB(p) : 0), 0) / 1024;
-    o.emit(figure('scale_python_rss_per_engine', 'python', n, 'MB', [engineMB / pids.length]));
+    const live = pids.filter(isAlive);
+    o.emit(figure('scale_python_rss_per_engine', 'python', n, 'MB', [live.reduce((a, p) => a + rssKB(p), 0) / 1024 / live.length]));
+    // Forked engines share the server's pages until they write them: their own pages are the cost of one more.
+    o.emit(figure('scale_python_uss_per_engine', 'python', n, 'MB', [live.reduce((a, p) => a + ussKB(p), 0) / 1024 / live.length]));
     o.emit(figure('scale_python_controller_rss', 'python', n, 'MB', [rssKB(cluster.controllerPid) / 1024]));
   } finally {
     rc.close();
     t = performance.now();
-    const pids = cluster.pids; // the controller's and, tracked by the cluster as it stops, its engines'
+    const pids = [...cluster.pids, ...servers]; // the controller's and, tracked by the cluster as it stops, its engines'; their fork servers
     await cluster.stop();
     o.emit(figure('scale_python_stop', 'python', n, 's', [(performance.now() - t) / 1000]));
+    // A fork server exits once its last engine has: given a moment, not counted as left unless it stays.
+    await until(() => servers.every((p) => !isAlive(p)), 10_000).catch(() => {});
     o.emit(figure('scale_python_left_behind', 'python', n, 'processes', [pids.filter(isAlive).length]));
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -5,6 +5,7 @@
  */
 import { engineLanguage } from '../kernels/index.js';
 import { LaunchError } from '../kernels/launch.js';
+import { ForkServerSpawner } from '../launch/forkServer.js';
 import { describeExit, NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 import type { KernelKind } from '../protocol/messages.js';
 
@@ -48,12 +49,21 @@ export function describeEnd(end: ProcessEnd): string {
 const TAIL_LINES = 20;
 
 const nodeSpawner = new NodeSpawner();
+/**
+ * Python engines are forked from one server per interpreter on Linux (core/launch/forkServer.ts):
+ * a Python process's own start is ~0.1-0.2 s of CPU, which 256 engines on 2 cores pay 256 times.
+ * MULTIENGINE_PYTHON_FORK=0 spawns each one from scratch.
+ */
+const forkSpawner = process.platform === 'linux' && process.env.MULTIENGINE_PYTHON_FORK !== '0' ? new ForkServerSpawner(nodeSpawner) : null;
+
+/** The spawner for a local engine of `spec`'s language. */
+function localSpawner(spec: LaunchSpec): ProcessSpawner {
+  return spec.kind === 'python' && forkSpawner ? forkSpawner : nodeSpawner;
+}
 
 /** One spawned engine process (command line from engineCommand), started through the spawner seam. */
 export class LocalProcess implements EngineProcess {
   private readonly proc: SpawnedProcess;
-  /** 0 when the process could not be spawned. */
-  readonly pid: number;
   /** Set once the process has ended (or failed to spawn). */
   end: ProcessEnd | null = null;
   /** Resolves when the process has ended. */
@@ -68,7 +78,7 @@ export class LocalProcess implements EngineProcess {
     readonly id: number,
     cmd: { command: string; args: string[] },
     onEnd: (proc: LocalProcess, end: ProcessEnd) => void,
-    spawner: ProcessSpawner = nodeSpawner,
+    spawner: ProcessSpawner = localSpawner(spec),
   ) {
     this.label = `[engine ${id}] `;
     const { command, args } = cmd;
@@ -80,7 +90,6 @@ export class LocalProcess implements EngineProcess {
     // Own process group: a Ctrl-C in the terminal reaches the controller, which shuts the
     // engines down in order, instead of interrupting user code in every engine at once.
     this.proc = spawner.start({ command, args, env: env as Record<string, string>, stdin: 'ignore', detached: process.platform !== 'win32' });
-    this.pid = Math.max(this.proc.pid, 0);
     this.proc.onDidExit((exit) => {
       const code = exit.errorCode;
       const end: ProcessEnd =
@@ -118,8 +127,14 @@ export class LocalProcess implements EngineProcess {
     this.drained = this.ended.then(() => Promise.race([drainedPromise, new Promise<void>((r) => setTimeout(r, 200))]));
   }
 
+  /** 0 when the process could not be spawned, or (forked) until its server has forked it. */
+  get pid(): number {
+    return Math.max(this.proc.pid, 0);
+  }
+
+  /** A forked engine whose pid is not known yet is running: a signal sent to it waits for its pid. */
   get running(): boolean {
-    return this.end === null && this.pid !== 0;
+    return this.end === null && (this.pid !== 0 || this.proc.state === 'running');
   }
 
   /** The last lines the process wrote to stderr. */

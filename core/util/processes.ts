@@ -67,6 +67,12 @@ export function cpuSeconds(pid: number, which: 'user' | 'sys' | 'all' = 'all'): 
   return (which === 'user' ? user : which === 'sys' ? sys : user + sys) / 100;
 }
 
+/** The parent of a live process (Linux, from /proc); null when it is gone. */
+export function parentPid(pid: number): number | null {
+  const stat = readProcStat(pid);
+  return stat === null ? null : Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 /** Gives `pid` `graceMs` to exit, then SIGKILLs it and waits for it to be gone. Only for pids we started. */
 export async function ensureGone(pid: number, graceMs: number): Promise<boolean> {
   if (await waitForExit(pid, graceMs)) return true;

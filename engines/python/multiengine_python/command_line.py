@@ -171,7 +171,11 @@ def connection_info(opts):
 
 
 def main(argv=None):
-    opts = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ['--fork-server']:  # the local launcher's: engines forked on request (fork_server.py)
+        from .fork_server import serve
+        return serve(main)
+    opts = parse_args(argv)
     try:
         info = connection_info(opts)
         # The key stays out of the environment of user code and of anything it starts.
