@@ -52,7 +52,7 @@ export interface WorkRouterDeps {
   readonly maxOutputBytes: number;
   readonly balanced: BalancedReplies;
   /** Task records: what went to which engine and what came back (a push per message). */
-  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed' | 'reported'>;
+  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed' | 'reported' | 'settled'>;
   /** A message from an engine was dropped as malformed (counted in status_reply.dropped_messages). */
   dropped(why: string): void;
 }
@@ -270,7 +270,10 @@ export class WorkRouter {
 
   /** A balanced task's reply: forwarded when the scheduler says it is final; then the engine's freed room is used. */
   private settleBalanced(e: EngineRecord, msgId: string, p: Pending, parts: readonly Uint8Array[], reply: AttemptOutcome): void {
-    if (this.d.balanced.settle(e, p, reply)) this.forward(e, p, parts, true);
+    if (this.d.balanced.settle(e, p, reply)) {
+      this.d.recorder.settled(msgId);
+      this.forward(e, p, parts, true);
+    }
     this.answered(e, msgId);
     this.d.balanced.pump();
   }

@@ -30,6 +30,7 @@ const enum Ev {
   Closed,
   Value,
   Reported,
+  Settled,
 }
 
 /** Client sessions remembered for naming the client of an engine's direct request (oldest forgotten first). */
@@ -40,8 +41,8 @@ interface InFlight {
   /** Replies expected (a direct request's targets; 1 for a balanced task). */
   expected: number;
   replies: number;
-  /** A balanced task's retries not used yet: a failed attempt with some left may be followed by another. */
-  retriesLeft: number;
+  /** A balanced task's attempt failed: another attempt may follow (sent), or the router says it was the last (settled). */
+  retrying?: true;
   /** Times it was sent to an engine. */
   attempts: number;
   /** Per engine, records waiting for their engine's reply. */
@@ -114,6 +115,11 @@ export class Recorder {
     if (this.enabled) this.push(Ev.Failed, engineId, msgId, evalue);
   }
 
+  /** A balanced task's reply went on as its outcome (a failed attempt is not sent again): the task is over. */
+  settled(msgId: string): void {
+    if (this.enabled) this.push(Ev.Settled, msgId, 0, 0);
+  }
+
   /** The scheduler answered a balanced task itself (`parts`: its signed reply): the task is over. */
   closed(msgId: string, parts: readonly Uint8Array[]): void {
     if (this.enabled) this.push(Ev.Closed, msgId, parts, 0);
@@ -167,6 +173,11 @@ export class Recorder {
         case Ev.Closed:
           this.close(done, a as string, b as readonly Uint8Array[]);
           break;
+        case Ev.Settled: {
+          const f = this.inFlight.get(a as string);
+          if (f?.retrying && f.engines.size === 0) this.end(a as string, f, values);
+          break;
+        }
         case Ev.Reported:
           for (const t of b as readonly DirectTaskEntry[]) done.push(this.directRecord(a as number, t));
           break;
@@ -210,8 +221,7 @@ export class Recorder {
       const map = mapOf(md);
       if (map !== undefined) base.map = map;
     }
-    const retries = balanced ? (md.balanced as { retries?: unknown }).retries : 0;
-    const f: InFlight = { base, expected: 1, replies: 0, retriesLeft: typeof retries === 'number' ? retries : 0, attempts: 0, engines: new Map() };
+    const f: InFlight = { base, expected: 1, replies: 0, attempts: 0, engines: new Map() };
     const store = balanced ? (md.balanced as { store?: unknown }).store : (md as { store?: unknown }).store;
     if (store === true) f.kept = { msg_id: h.msg_id, msg_type: h.msg_type, engine_ids: [], messages: [] };
     if (!balanced && Array.isArray(md.targets)) {
@@ -227,6 +237,14 @@ export class Recorder {
     const f = this.inFlight.get(msgId);
     if (f === undefined) return;
     f.attempts++;
+    if (f.retrying) {
+      // The failed attempt is recorded; the value kept is the new attempt's.
+      f.retrying = undefined;
+      if (f.kept !== undefined) {
+        f.kept.messages = [];
+        f.kept.engine_ids = [];
+      }
+    }
     if (this.watcher?.active) this.watcher.started(engineId, f.base);
     if (!f.engines.has(engineId)) f.engines.set(engineId, { ...f.base, engine_id: engineId });
   }
@@ -256,17 +274,19 @@ export class Recorder {
       kept.messages.push([...parts!]);
       kept.engine_ids.push(engineId);
     }
-    // A failed attempt of a balanced task with retries left: another attempt (or the scheduler's verdict) may follow.
-    if (f.base.balanced && outcome.status === 'error' && f.retriesLeft-- > 0) {
-      if (kept !== undefined) {
-        kept.messages = [];
-        kept.engine_ids = [];
-      }
+    // A failed attempt of a balanced task: the scheduler may send it again (sent) or forward this
+    // reply as the task's outcome (settled), which only the router knows.
+    if (f.base.balanced && outcome.status === 'error') {
+      f.retrying = true;
       return;
     }
     if (++f.replies < f.expected || f.engines.size > 0) return;
+    this.end(msgId, f, values);
+  }
+
+  private end(msgId: string, f: InFlight, values: StoredValue[]): void {
     this.inFlight.delete(msgId);
-    if (kept !== undefined && kept.messages.length > 0) values.push(kept);
+    if (f.kept !== undefined && f.kept.messages.length > 0) values.push(f.kept);
   }
 
   /** A direct request's record, from its engine's report (received is the engine's). */
