@@ -205,7 +205,10 @@ export class WorkRouter {
     }
     if (type === 'task_report') {
       try {
-        this.d.recorder.reported(e.id, checkContent('task_report', msg.content).tasks);
+        const { n } = checkContent('task_report', msg.content);
+        if (msg.buffers.length !== 1) throw new Error(`it must carry its entries in one buffer, got ${msg.buffers.length}`);
+        // The entries are read and checked where their records are made (directRecords.ts).
+        this.d.recorder.reported(e.id, n, msg.buffers[0]);
       } catch (err) {
         this.d.dropped(`engine ${e.id} sent a malformed task_report: ${(err as Error).message}`);
       }

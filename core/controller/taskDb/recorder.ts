@@ -4,9 +4,10 @@
  * built (the request's fields, its engines' outputs and replies), finished ones go to the task
  * database in one batch, and those still running stay here (dbQuery shows them as 'pending').
  */
-import type { DirectTaskEntry, Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
+import type { Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
 import { codeOf, labelOf, mapOf } from '../../protocol/taskText.js';
 import { sizeOf, type StoredResult } from '../resultStore.js';
+import type { DirectReport } from './directRecords.js';
 import { matches, project } from './query.js';
 import type { TaskWatcher } from '../taskEvents.js';
 import type { TaskDb } from './taskDb.js';
@@ -33,9 +34,6 @@ const enum Ev {
   Settled,
 }
 
-/** Client sessions remembered for naming the client of an engine's direct request (oldest forgotten first). */
-const MAX_SESSIONS = 10_000;
-
 interface InFlight {
   base: TaskRecord;
   /** Replies expected (a direct request's targets; 1 for a balanced task). */
@@ -56,8 +54,6 @@ export class Recorder {
   private queue: unknown[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly inFlight = new Map<string, InFlight>();
-  /** Client session -> the controller's number for it (direct requests name only their session). */
-  private readonly clients = new Map<string, number>();
   /** Direct requests engines reported (status_reply.task_db.reported). */
   reportedCount = 0;
   readonly enabled: boolean;
@@ -83,16 +79,16 @@ export class Recorder {
   /** Client number `client` connected with this session. */
   connected(client: number, session: string): void {
     if (!this.enabled) return;
-    if (this.clients.size >= MAX_SESSIONS) this.clients.delete(this.clients.keys().next().value as string);
-    this.clients.set(session, client);
+    this.db.client(session, client);
   }
 
-  /** An engine's task_report: direct requests it answered (protocol section 13). */
-  reported(engineId: number, tasks: readonly DirectTaskEntry[]): void {
+  /** An engine's task_report: `n` direct requests it answered, their entries unread in `bytes` (protocol section 13). */
+  reported(engineId: number, n: number, bytes: Uint8Array): void {
     // Counted even when nothing is recorded: engines should not report then (registration_reply.report_tasks).
-    this.reportedCount += tasks.length;
+    this.reportedCount += n;
     if (!this.enabled) return;
-    this.push(Ev.Reported, engineId, tasks, 0);
+    // A copy of its own (the part may be a view into a larger read), which can move to the worker.
+    this.push(Ev.Reported, engineId, new Uint8Array(bytes), n);
   }
 
   /** Sent to an engine (a balanced task gets its engine here). */
@@ -140,6 +136,9 @@ export class Recorder {
     const done: TaskRecord[] = [];
     const values: StoredValue[] = [];
     const requests: StoredRequest[] = [];
+    const reports: DirectReport[] = [];
+    // Reports go to the database thread unread, unless task events need their records now.
+    const readReports = !this.db.readsReports || this.watcher?.active === true;
     for (let i = 0; i < q.length; i += 4) {
       const a = q[i + 1], b = q[i + 2], c = q[i + 3];
       switch (q[i] as Ev) {
@@ -178,9 +177,12 @@ export class Recorder {
           if (f?.retrying && f.engines.size === 0) this.end(a as string, f, values);
           break;
         }
-        case Ev.Reported:
-          for (const t of b as readonly DirectTaskEntry[]) done.push(this.directRecord(a as number, t));
+        case Ev.Reported: {
+          const r: DirectReport = { engine: a as number, n: c as number, bytes: b as Uint8Array };
+          if (!readReports) reports.push(r);
+          else for (const t of this.db.directRecords(r)) done.push(t);
           break;
+        }
         case Ev.Value: {
           const r = a as StoredResult;
           if (!r.evicted) values.push({ msg_id: r.msgId, msg_type: r.header.msg_type, engine_ids: [...r.engineIds], messages: r.messages.map((m) => [...m]) });
@@ -189,7 +191,7 @@ export class Recorder {
       }
     }
     if (done.length > 0 && this.watcher?.active) this.watcher.finished(done);
-    this.db.write(done, values, requests);
+    this.db.write(done, values, requests, reports);
   }
 
   private onReceived(client: number, msg: Message, at: number, requests: StoredRequest[]): void {
@@ -287,31 +289,6 @@ export class Recorder {
   private end(msgId: string, f: InFlight, values: StoredValue[]): void {
     this.inFlight.delete(msgId);
     if (f.kept !== undefined && f.kept.messages.length > 0) values.push(f.kept);
-  }
-
-  /** A direct request's record, from its engine's report (received is the engine's). */
-  private directRecord(engineId: number, t: DirectTaskEntry): TaskRecord {
-    const error = t.status === 'error';
-    return {
-      msg_id: t.msg_id,
-      engine_id: engineId,
-      client: this.clients.get(t.session) ?? 0,
-      msg_type: t.msg_type,
-      label: t.label ?? null,
-      code: t.code ?? null,
-      balanced: false,
-      status: t.status,
-      submitted: t.submitted ?? null,
-      received: t.received,
-      started: t.started,
-      completed: t.completed,
-      ename: error ? (t.ename ?? null) : null,
-      evalue: error ? (t.evalue ?? null) : null,
-      traceback: null,
-      result_bytes: t.result_bytes,
-      stdout: t.stdout ?? '',
-      stderr: t.stderr ?? '',
-    };
   }
 
   /** The scheduler's own outcome: attempts still open take it, or (never sent) the task's one record does. */

@@ -1,10 +1,11 @@
 """task_report: tells the controller about each direct request this engine answered (protocol
 section 13), which the controller never sees, so its task database records them too. Per
-request only what is at hand is kept (one tuple); the entries are built when the report goes
-out: at most every REPORT_SECONDS (from a thread, as user code may hold the main one), at once
+request only what is at hand is kept (one tuple); the entries (positional lists) are built
+when the report goes out, as one JSON buffer: at most every REPORT_SECONDS (from a thread, as user code may hold the main one), at once
 when REPORT_MAX pile up, and when the engine goes idle with the interval up. Off unless the
 controller's registration_reply asks for reports (a controller with --db none does not)."""
 
+import json
 import threading
 import time
 
@@ -33,30 +34,31 @@ def code_of(content):
 
 
 def entry(msg, started, completed, content, size, output):
-    """One task_report entry; `output`: what the request printed ({name: text}, capped by capture.KEPT_CHARS) or None."""
+    """One task_report entry, positional (protocol section 13: msg_id, msg_type, session,
+    submitted, received, started, completed, status, result_bytes, code, label, then stdout,
+    stderr, ename, evalue only when it printed or failed); `output`: what the request printed
+    ({name: text}, capped by capture.KEPT_CHARS) or None."""
     h = msg.header
     status = content.get('status')
     if status not in ('ok', 'aborted'):
         status = 'error'
     label = msg.metadata.get('label') if isinstance(msg.metadata, dict) else None
-    t = {'msg_id': h.get('msg_id'), 'msg_type': h.get('msg_type'), 'session': h.get('session'),
-         'submitted': h.get('date') if isinstance(h.get('date'), str) else None,
-         'received': msg.received or started, 'started': started, 'completed': completed,
-         'status': status, 'result_bytes': size,
-         'code': code_of(msg.content) if isinstance(msg.content, dict) else None,
-         'label': label if isinstance(label, str) else None}
-    if output:
-        t.update(output)  # only what was printed: most requests print nothing
+    date = h.get('date')
+    t = [h.get('msg_id'), h.get('msg_type'), h.get('session'), date if isinstance(date, str) else None,
+         msg.received or started, started, completed, status, size,
+         code_of(msg.content) if isinstance(msg.content, dict) else None,
+         label if isinstance(label, str) else None]
+    if output or status == 'error':
+        t += [output.get('stdout'), output.get('stderr')] if output else [None, None]
     if status == 'error':
         ename, evalue = content.get('ename'), content.get('evalue')
-        t['ename'] = ename if isinstance(ename, str) else 'Error'
-        t['evalue'] = evalue[:EVALUE_CHARS] if isinstance(evalue, str) else ''
+        t += [ename if isinstance(ename, str) else 'Error', evalue[:EVALUE_CHARS] if isinstance(evalue, str) else '']
     return t
 
 
 class TaskReporter(object):
-    """`send(content)` sends a task_report on the main connection (OSError when it is down: the
-    entries are dropped)."""
+    """`send(content, buffer)` sends a task_report on the main connection (OSError when it is
+    down: the entries are dropped)."""
 
     def __init__(self, send):
         self.send = send
@@ -98,7 +100,7 @@ class TaskReporter(object):
             self.sent_at = time.monotonic()
         tasks = [entry(*it) for it in items]
         try:
-            self.send({'tasks': tasks})
+            self.send({'n': len(tasks)}, json.dumps(tasks, separators=(',', ':')).encode('utf-8'))
             self.sent += len(tasks)
         except (OSError, MessageTooLarge) as e:
             log('cannot send task_report: %s' % e)

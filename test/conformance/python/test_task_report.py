@@ -4,6 +4,7 @@ thread and a collecting send.
 Run: python3 -m unittest discover -s test/conformance/python
 """
 
+import json
 import os
 import sys
 import time
@@ -29,13 +30,25 @@ def request(code, label=None, n=[0]):
     return msg
 
 
+#: The positions of an entry (protocol section 13, DIRECT_ENTRY_FIELDS in core/protocol/messages.ts).
+FIELDS = ['msg_id', 'msg_type', 'session', 'submitted', 'received', 'started', 'completed', 'status',
+          'result_bytes', 'code', 'label', 'stdout', 'stderr', 'ename', 'evalue']
+
+
 class Collecting(object):
+    """Keeps each report's entries as the controller reads them (JSON in the buffer, `n` of
+    them), named by field; the optional ones only when set."""
+
     def __init__(self, fail=False):
         self.reports = []
         self.fail = fail
 
-    def __call__(self, content):
-        self.reports.append(content['tasks'])
+    def __call__(self, content, entries):
+        tasks = json.loads(entries.decode('utf-8'))
+        assert content == {'n': len(tasks)}, content
+        for t in tasks:
+            assert 11 <= len(t) <= len(FIELDS), t
+        self.reports.append([{FIELDS[i]: v for i, v in enumerate(t) if i < 11 or v is not None} for t in tasks])
         if self.fail:
             raise OSError('no controller connection')
 

@@ -1,15 +1,30 @@
 /** The node engine's task_report batching (engines/node/taskReport.ts), with a real timer and a collecting send. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMessage, type DirectTaskEntry, type Message } from '../../../core/protocol/messages.ts';
+import { directEntries } from '../../../core/protocol/directEntries.ts';
+import { createMessage, DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type Message } from '../../../core/protocol/messages.ts';
 import { CODE_CHARS } from '../../../core/protocol/taskText.ts';
 import { TASK_REPORT_MAX, TaskReport } from '../../../engines/node/taskReport.ts';
 import { until } from '../../harness/poll.ts';
 
-function collecting(ok = true): { reports: DirectTaskEntry[][]; report: TaskReport } {
-  const reports: DirectTaskEntry[][] = [];
-  const report = new TaskReport((c) => {
-    reports.push(c.tasks);
+type Entry = Partial<Record<(typeof DIRECT_ENTRY_FIELDS)[number], string | number | null>>;
+
+/** A report's entries as the controller reads them (directEntries checks each), named by field; optional fields only when set. */
+function named(content: { n: number }, buffers: Uint8Array[]): Entry[] {
+  assert.equal(buffers.length, 1, 'the entries travel in one buffer');
+  return directEntries(buffers[0], content.n).map((t) => {
+    const e: Entry = {};
+    t.forEach((v, i) => {
+      if (i < DIRECT_ENTRY_REQUIRED || v !== null) e[DIRECT_ENTRY_FIELDS[i]] = v;
+    });
+    return e;
+  });
+}
+
+function collecting(ok = true): { reports: Entry[][]; report: TaskReport } {
+  const reports: Entry[][] = [];
+  const report = new TaskReport((r) => {
+    reports.push(named(r.content, r.buffers));
     return ok;
   });
   report.enabled = true;
@@ -92,8 +107,8 @@ test('errors keep ename and a truncated evalue; code is truncated as the recorde
   const [err, aborted] = reports[0];
   assert.equal(err.status, 'error');
   assert.equal(err.ename, 'TypeError');
-  assert.equal(err.evalue!.length, 1024);
-  assert.equal(err.code!.length, CODE_CHARS);
+  assert.equal(String(err.evalue).length, 1024);
+  assert.equal(String(err.code).length, CODE_CHARS);
   assert.deepEqual([aborted.status, aborted.ename, aborted.evalue], ['aborted', undefined, undefined]);
 });
 
@@ -102,4 +117,15 @@ test('with no controller connection the report is dropped and not counted', () =
   add(report, request('1'));
   report.flush();
   assert.deepEqual([reports.length, report.sent, report.waiting], [1, 0, 0]);
+});
+
+test('what a request printed goes with its entry only, each stream as far as it printed', () => {
+  const { reports, report } = collecting();
+  report.add(request('print'), T0, '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', { status: 'ok' }, 10, { stderr: 'warn\n' });
+  add(report, request('quiet'));
+  report.flush();
+  assert.deepEqual(reports[0].map((t) => [t.code, t.stdout, t.stderr]), [
+    ['print', undefined, 'warn\n'],
+    ['quiet', undefined, undefined],
+  ]);
 });

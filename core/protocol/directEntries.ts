@@ -1,0 +1,44 @@
+/**
+ * The entries of a task_report (protocol section 13): one JSON array of positional
+ * DirectTaskEntry in the message's buffer. Read where the records are made (the controller's
+ * database thread, or its loop for a memory store), so the check is there: each entry's fields,
+ * named by position and field, or a WireError. Runtime-free, like validate.ts.
+ */
+import { DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type DirectTaskEntry } from './messages.js';
+import { describe, isCount, WireError } from './validate.js';
+
+const STATUSES: ReadonlySet<unknown> = new Set(['ok', 'error', 'aborted']);
+/** Positions that are strings in every entry; the rest of the first DIRECT_ENTRY_REQUIRED are nullable strings, status or a count. */
+const STRINGS = [0, 1, 2, 4, 5, 6];
+const NULLABLE = [3, 9, 10, 11, 12, 13, 14];
+const decoder = new TextDecoder();
+
+/** The entries as JSON text (what an engine sends: one array of arrays). */
+export function encodeDirectEntries(entries: readonly DirectTaskEntry[]): string {
+  return JSON.stringify(entries);
+}
+
+/** Parses and checks a report's buffer, which must hold `n` entries. */
+export function directEntries(bytes: Uint8Array, n: number): DirectTaskEntry[] {
+  let list: unknown;
+  try {
+    list = JSON.parse(decoder.decode(bytes));
+  } catch (e) {
+    throw new WireError(`its buffer is not JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(list)) throw new WireError(`its buffer must be an array of entries, got ${describe(list)}`);
+  if (list.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${list.length}`);
+  for (let i = 0; i < list.length; i++) checkEntry(list[i], i);
+  return list as DirectTaskEntry[];
+}
+
+function checkEntry(t: unknown, i: number): void {
+  if (!Array.isArray(t) || t.length < DIRECT_ENTRY_REQUIRED || t.length > DIRECT_ENTRY_FIELDS.length) {
+    throw new WireError(`entry ${i} must be an array of ${DIRECT_ENTRY_REQUIRED} to ${DIRECT_ENTRY_FIELDS.length} fields, got ${describe(t)}`);
+  }
+  const bad = (k: number, what: string) => new WireError(`entry ${i}: ${DIRECT_ENTRY_FIELDS[k]} must be ${what}, got ${describe(t[k])}`);
+  for (const k of STRINGS) if (typeof t[k] !== 'string') throw bad(k, 'a string');
+  for (const k of NULLABLE) if (t[k] !== undefined && t[k] !== null && typeof t[k] !== 'string') throw bad(k, 'a string or null');
+  if (!STATUSES.has(t[7])) throw bad(7, "'ok', 'error' or 'aborted'");
+  if (!isCount(t[8])) throw bad(8, 'a whole number');
+}
