@@ -2,19 +2,29 @@
  * The entries of a task_report (protocol section 13): one JSON array of positional
  * DirectTaskEntry in the message's buffer. Read where the records are made (the controller's
  * database thread, or its loop for a memory store), so the check is there: each entry's fields,
- * named by position and field, or a WireError. Runtime-free, like validate.ts.
+ * named by position and field, or a WireError. `session` and `code` may be SAME (0): the value of
+ * the entry before, in the same report (a burst from one client runs one function over and over),
+ * which the reader puts back. Runtime-free, like validate.ts.
  */
 import { DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type DirectTaskEntry } from './messages.js';
 import { describe, isCount, WireError } from './validate.js';
 
+/** In place of `session` or `code`: as in the entry before. */
+export const SAME = 0;
 const STATUSES: ReadonlySet<unknown> = new Set(['ok', 'error', 'aborted']);
 /** Positions that are strings in every entry; the rest of the first DIRECT_ENTRY_REQUIRED are nullable strings, status or a count. */
-const STRINGS = [0, 1, 2, 4, 5, 6];
-const NULLABLE = [3, 9, 10, 11, 12, 13, 14];
+const STRINGS = [0, 1, 4, 5, 6];
+const NULLABLE = [3, 10, 11, 12, 13, 14];
+/** Positions that may be SAME: session, code. */
+const SESSION = 2;
+const CODE = 9;
 const decoder = new TextDecoder();
 
+/** An entry as sent: session and code may be SAME. */
+export type SentEntry = (string | number | null | undefined)[];
+
 /** The entries as JSON text (what an engine sends: one array of arrays). */
-export function encodeDirectEntries(entries: readonly DirectTaskEntry[]): string {
+export function encodeDirectEntries(entries: readonly (SentEntry | DirectTaskEntry)[]): string {
   return JSON.stringify(entries);
 }
 
@@ -28,7 +38,16 @@ export function directEntries(bytes: Uint8Array, n: number): DirectTaskEntry[] {
   }
   if (!Array.isArray(list)) throw new WireError(`its buffer must be an array of entries, got ${describe(list)}`);
   if (list.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${list.length}`);
-  for (let i = 0; i < list.length; i++) checkEntry(list[i], i);
+  for (let i = 0; i < list.length; i++) {
+    const t = list[i] as unknown[];
+    checkEntry(t, i);
+    if (t[SESSION] === SAME || t[CODE] === SAME) {
+      if (i === 0) throw new WireError(`entry 0: ${t[SESSION] === SAME ? 'session' : 'code'} cannot be ${SAME} (the same as the entry before): it is the first`);
+      const before = list[i - 1] as DirectTaskEntry;
+      if (t[SESSION] === SAME) t[SESSION] = before[SESSION];
+      if (t[CODE] === SAME) t[CODE] = before[CODE];
+    }
+  }
   return list as DirectTaskEntry[];
 }
 
@@ -39,6 +58,8 @@ function checkEntry(t: unknown, i: number): void {
   const bad = (k: number, what: string) => new WireError(`entry ${i}: ${DIRECT_ENTRY_FIELDS[k]} must be ${what}, got ${describe(t[k])}`);
   for (const k of STRINGS) if (typeof t[k] !== 'string') throw bad(k, 'a string');
   for (const k of NULLABLE) if (t[k] !== undefined && t[k] !== null && typeof t[k] !== 'string') throw bad(k, 'a string or null');
+  if (typeof t[SESSION] !== 'string' && t[SESSION] !== SAME) throw bad(SESSION, `a string or ${SAME} (as in the entry before)`);
+  if (typeof t[CODE] !== 'string' && t[CODE] !== null && t[CODE] !== SAME) throw bad(CODE, `a string, null or ${SAME} (as in the entry before)`);
   if (!STATUSES.has(t[7])) throw bad(7, "'ok', 'error' or 'aborted'");
   if (!isCount(t[8])) throw bad(8, 'a whole number');
 }

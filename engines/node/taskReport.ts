@@ -7,8 +7,8 @@
  * registration_reply asks for reports (a controller with --db none does not).
  */
 import { Buffer } from 'node:buffer';
-import { encodeDirectEntries } from '../../core/protocol/directEntries.js';
-import type { DirectTaskEntry, Message } from '../../core/protocol/messages.js';
+import { encodeDirectEntries, SAME, type SentEntry } from '../../core/protocol/directEntries.js';
+import type { Message } from '../../core/protocol/messages.js';
 import { codeOf, labelOf } from '../../core/protocol/taskText.js';
 
 export const TASK_REPORT_MS = 50;
@@ -39,7 +39,10 @@ export type TaskReportMessage = { content: { n: number }; buffers: Uint8Array[] 
 export class TaskReport {
   /** Set from registration_reply.report_tasks. */
   enabled = false;
-  private q: DirectTaskEntry[] = [];
+  private q: SentEntry[] = [];
+  /** The session and code of the last entry in q (a repeat is sent as SAME). */
+  private session: string | null = null;
+  private code: string | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastAt = -Infinity;
   /** Requests reported so far. */
@@ -53,7 +56,11 @@ export class TaskReport {
     if (!this.enabled) return;
     const h = req.header;
     const status = outcome.status === 'ok' || outcome.status === 'aborted' ? outcome.status : 'error';
-    const t: DirectTaskEntry = [h.msg_id, h.msg_type, h.session, typeof h.date === 'string' ? h.date : null, new Date(received).toISOString(), started, completed, status, bytes, codeOf(req), labelOf(req.metadata)];
+    const code = codeOf(req);
+    const first = this.q.length === 0;
+    const t: SentEntry = [h.msg_id, h.msg_type, !first && h.session === this.session ? SAME : h.session, typeof h.date === 'string' ? h.date : null, new Date(received).toISOString(), started, completed, status, bytes, !first && code !== null && code === this.code ? SAME : code, labelOf(req.metadata)];
+    this.session = h.session;
+    this.code = code;
     // Only what was printed and the error: most requests print nothing and succeed.
     if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
     if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');

@@ -17,6 +17,8 @@ REPORT_MAX = 512
 CODE_CHARS = 4096
 #: Kept of an error's evalue (the traceback stays with the client).
 EVALUE_CHARS = 1024
+#: In place of an entry's session or code: the same as the entry before's (protocol section 13).
+SAME = 0
 
 
 def code_of(content):
@@ -54,6 +56,20 @@ def entry(msg, started, completed, content, size, output):
         ename, evalue = content.get('ename'), content.get('evalue')
         t += [ename if isinstance(ename, str) else 'Error', evalue[:EVALUE_CHARS] if isinstance(evalue, str) else '']
     return t
+
+
+def same(tasks):
+    """A session or code repeated from the entry before goes as SAME (a burst from one client
+    runs one function over and over)."""
+    session = code = None
+    for i, t in enumerate(tasks):
+        s, c = t[2], t[9]
+        if i > 0:
+            if s == session:
+                t[2] = SAME
+            if c is not None and c == code:
+                t[9] = SAME
+        session, code = s, c
 
 
 class TaskReporter(object):
@@ -99,6 +115,7 @@ class TaskReporter(object):
                 return
             self.sent_at = time.monotonic()
         tasks = [entry(*it) for it in items]
+        same(tasks)
         try:
             self.send({'n': len(tasks)}, json.dumps(tasks, separators=(',', ':')).encode('utf-8'))
             self.sent += len(tasks)

@@ -129,3 +129,17 @@ test('what a request printed goes with its entry only, each stream as far as it 
     ['quiet', undefined, undefined],
   ]);
 });
+
+test('a session or code repeated from the entry before is sent as SAME (0), and read back as the value', () => {
+  const raw: unknown[][] = [];
+  const { reports, report } = collecting();
+  const inner = (report as unknown as { send: (r: { content: { n: number }; buffers: Uint8Array[] }) => boolean }).send;
+  (report as unknown as { send: typeof inner }).send = (r) => {
+    raw.push(JSON.parse(new TextDecoder().decode(r.buffers[0])) as unknown[]);
+    return inner(r);
+  };
+  for (const code of ['f', 'f', 'g', 'f']) add(report, request(code));
+  report.flush();
+  assert.deepEqual((raw[0] as unknown[][]).map((t) => [t[2], t[9]]), [['client-session', 'f'], [0, 0], [0, 'g'], [0, 'f']]);
+  assert.deepEqual(reports[0].map((t) => [t.session, t.code]), [['client-session', 'f'], ['client-session', 'f'], ['client-session', 'g'], ['client-session', 'f']]);
+});
