@@ -193,6 +193,21 @@ test('sqlite store: stored values round-trip; records and values are still there
   }
 });
 
+test('sqlite store: a batch of 70 records (two 32-row inserts and six single ones) comes back whole and in order, counted, within the row cap', () => {
+  const t = tmpFile();
+  try {
+    const s = new SqliteStore(t.file, { maxRows: 65, maxBytes: 1 << 24 });
+    const batch = Array.from({ length: 70 }, (_, i) => record(i, { label: i % 7 === 0 ? `l${i}` : null }));
+    s.write(batch, []);
+    assert.deepEqual(s.query({}), batch.slice(5), 'the 5 oldest went for the row cap; the rest as written');
+    assert.equal(s.counts().rows, 65);
+    assert.equal(s.counts().evicted, 5);
+    s.close();
+  } finally {
+    t.done();
+  }
+});
+
 test('value blobs: packed and unpacked unchanged; a cut blob is refused', () => {
   const m = [[new Uint8Array([1, 2]), new Uint8Array([])], [], [new Uint8Array(300).fill(7)]];
   const blob = packMessages(m);
