@@ -144,7 +144,7 @@ export class WriteQueue {
     this.send({ records, values, requests, reports });
   }
 
-  /** The oldest waiting go (values first: the bulk of the bytes), until both limits hold. */
+  /** The oldest waiting go (values first: the bulk of the bytes; then reports, records, kept requests), until both limits hold. */
   private trim(): void {
     let n = 0;
     for (const [id, v] of this.values) {
@@ -153,15 +153,16 @@ export class WriteQueue {
       this.bytes -= valueBytes(v);
       n++;
     }
-    while (this.recordsHead < this.records.length && (this.records.length - this.recordsHead + this.reported > this.limits.held || this.bytes > this.limits.heldBytes)) {
-      this.bytes -= recordBytes(this.records[this.recordsHead++]);
-      n++;
-    }
+    // Engines' reports next, oldest first: each holds many entries, so a few make the room.
     while (this.reports.length > 0 && (this.records.length - this.recordsHead + this.reported > this.limits.held || this.bytes > this.limits.heldBytes)) {
       const r = this.reports.shift()!;
       this.reported -= r.n;
       this.bytes -= r.bytes.byteLength;
       n += r.n;
+    }
+    while (this.recordsHead < this.records.length && (this.records.length - this.recordsHead + this.reported > this.limits.held || this.bytes > this.limits.heldBytes)) {
+      this.bytes -= recordBytes(this.records[this.recordsHead++]);
+      n++;
     }
     while (this.requests.length > 0 && this.bytes > this.limits.heldBytes) {
       this.bytes -= requestBytes(this.requests.shift()!);
