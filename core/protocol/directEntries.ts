@@ -23,9 +23,14 @@ const decoder = new TextDecoder();
 /** An entry as sent: session and code may be SAME. */
 export type SentEntry = (string | number | null | undefined)[];
 
-/** The entries as JSON text (what an engine sends: one array of arrays). */
-export function encodeDirectEntries(entries: readonly (SentEntry | DirectTaskEntry)[]): string {
-  return JSON.stringify(entries);
+/** One entry as JSON text: an engine encodes each as it comes, so a report's flush only joins them. */
+export function encodeDirectEntry(entry: SentEntry | DirectTaskEntry): string {
+  return JSON.stringify(entry);
+}
+
+/** A report's buffer text (one JSON array) from its entries' texts. */
+export function joinDirectEntries(texts: readonly string[]): string {
+  return `[${texts.join(',')}]`;
 }
 
 /** Parses and checks a report's buffer, which must hold `n` entries. */

@@ -1,13 +1,13 @@
 /**
  * Tells the controller about each direct request this engine answered (task_report, protocol
  * section 13), which the controller never sees, so its task database records them too. Each
- * request becomes one positional entry (an array of what is at hand: no request kept, no keys);
- * they go out as one JSON buffer at most every TASK_REPORT_MS, at once when TASK_REPORT_MAX pile
- * up, and when the engine goes idle with the interval up. Off unless the controller's
+ * request becomes one positional entry (an array of what is at hand: no request kept, no keys),
+ * encoded at once; they go out as one JSON buffer at most every TASK_REPORT_MS (right after the
+ * reply when the interval is up), and at once when TASK_REPORT_MAX pile up. Off unless the controller's
  * registration_reply asks for reports (a controller with --db none does not).
  */
 import { Buffer } from 'node:buffer';
-import { encodeDirectEntries, SAME, type SentEntry } from '../../core/protocol/directEntries.js';
+import { encodeDirectEntry, joinDirectEntries, SAME, type SentEntry } from '../../core/protocol/directEntries.js';
 import type { Message } from '../../core/protocol/messages.js';
 import { codeOf, labelOf } from '../../core/protocol/taskText.js';
 
@@ -39,7 +39,8 @@ export type TaskReportMessage = { content: { n: number }; buffers: Uint8Array[] 
 export class TaskReport {
   /** Set from registration_reply.report_tasks. */
   enabled = false;
-  private q: SentEntry[] = [];
+  /** Entries as JSON text, encoded as they come: a flush (maybe between two requests of a quick conversation) only joins them. */
+  private q: string[] = [];
   /** The session and code of the last entry in q (a repeat is sent as SAME). */
   private session: string | null = null;
   private code: string | null = null;
@@ -64,14 +65,11 @@ export class TaskReport {
     // Only what was printed and the error: most requests print nothing and succeed.
     if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
     if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
-    this.q.push(t);
+    this.q.push(encodeDirectEntry(t));
+    // With the interval up, the timer fires at once, but after this tick: the reply that made the
+    // entry leaves first (a conversation's next request is not kept waiting for the report).
     if (this.q.length >= TASK_REPORT_MAX) this.flush();
     else if (this.timer === null) this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
-  }
-
-  /** The engine has nothing left to run: report now, unless a report went out less than the interval ago (the timer sends it). */
-  idle(): void {
-    if (this.q.length > 0 && performance.now() - this.lastAt >= TASK_REPORT_MS) this.flush();
   }
 
   /** Number of requests waiting to be reported. */
@@ -86,6 +84,6 @@ export class TaskReport {
     if (q.length === 0) return;
     this.q = [];
     this.lastAt = performance.now();
-    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(encodeDirectEntries(q))] })) this.sent += q.length;
+    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(joinDirectEntries(q))] })) this.sent += q.length;
   }
 }

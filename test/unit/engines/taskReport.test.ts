@@ -45,17 +45,16 @@ test('off until the controller asks: nothing is kept or sent', () => {
   const { reports, report } = collecting();
   report.enabled = false;
   add(report, request('1'));
-  report.idle();
   report.flush();
   assert.deepEqual([reports.length, report.waiting, report.sent], [0, 0, 0]);
 });
 
-test('the first request after a quiet moment goes out when the engine is idle; the entry carries what the record needs', () => {
+test('the first request after a quiet moment goes out right after its reply (not in the same tick); the entry carries what the record needs', async () => {
   const { reports, report } = collecting();
   const req = request('6 * 7', 'mine');
   add(report, req, { status: 'ok', execution_count: 1 }, 123);
-  report.idle();
-  assert.equal(reports.length, 1);
+  assert.equal(reports.length, 0, 'not in the tick that queued the reply');
+  await until(() => reports.length === 1, 2000, 'the report');
   assert.deepEqual(reports[0], [
     {
       msg_id: req.header.msg_id,
@@ -77,10 +76,10 @@ test('the first request after a quiet moment goes out when the engine is idle; t
 test('within the interval, requests wait and go out together when the timer fires', async () => {
   const { reports, report } = collecting();
   add(report, request('a'));
-  report.idle();
-  add(report, request('b'));
-  report.idle(); // too soon after the last report: held
+  await until(() => reports.length === 1, 2000, 'the first report');
+  add(report, request('b')); // too soon after the last report: held
   add(report, request('c'));
+  await new Promise((r) => setImmediate(r));
   assert.equal(reports.length, 1);
   assert.equal(report.waiting, 2);
   await until(() => reports.length === 2, 2000, 'the timed report');
@@ -91,7 +90,7 @@ test('within the interval, requests wait and go out together when the timer fire
 test(`${TASK_REPORT_MAX} waiting requests go out at once, in one report`, () => {
   const { reports, report } = collecting();
   add(report, request('first'));
-  report.idle();
+  report.flush();
   for (let i = 0; i < TASK_REPORT_MAX; i++) add(report, request(String(i)));
   assert.equal(reports.length, 2);
   assert.equal(reports[1].length, TASK_REPORT_MAX);
