@@ -347,3 +347,39 @@ test('TaskDb (sqlite): a flood of records faster than the worker writes them is 
     t.done();
   }
 });
+
+test("TaskDb: engines' reports are read where the records are made (the SQLite worker, or here for memory); a malformed one is named as dropped and the good ones are kept", async () => {
+  const t = tmpFile();
+  const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  const good = ['m1', 'apply_request', 'sess-a', null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', 'ok', 7, 'f', null];
+  const again = ['m2', 'apply_request', 0, null, '2026-01-01T00:00:01.000Z', '2026-01-01T00:00:01.001Z', '2026-01-01T00:00:01.002Z', 'error', 0, 0, 'lbl', null, 'warn', 'E', 'bad'];
+  try {
+    for (const backend of ['sqlite', 'memory'] as const) {
+      const dropped: string[] = [];
+      const db = new TaskDb({ backend, file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 }, dropped: (why) => dropped.push(why) });
+      db.client('sess-a', 4);
+      assert.equal(db.readsReports, backend === 'sqlite');
+      const reports = [
+        { engine: 2, n: 2, bytes: enc([good, again]) },
+        { engine: 3, n: 1, bytes: enc([[...good.slice(0, 7), 'fine', ...good.slice(8)]]) },
+      ];
+      db.write([], [], [], backend === 'sqlite' ? reports : []);
+      if (backend === 'memory') for (const r of reports) db.write(db.directRecords(r), []);
+      await until(() => dropped.length === 1, 5000, `${backend}: the malformed report named`);
+      assert.match(dropped[0], /^engine 3 sent a malformed task_report: entry 0: status must be 'ok', 'error' or 'aborted', got "fine"$/);
+      const rows = await db.query({});
+      assert.deepEqual(
+        rows.map((r) => [r.msg_id, r.engine_id, r.client, r.code, r.label, r.status, r.ename, r.evalue, r.stdout, r.stderr, r.result_bytes]),
+        [
+          ['m1', 2, 4, 'f', null, 'ok', null, null, '', '', 7],
+          ['m2', 2, 4, 'f', 'lbl', 'error', 'E', 'bad', '', 'warn', 0],
+        ],
+        `${backend}: session and code repeated as 0 are put back; the client is named from its session`,
+      );
+      await db.close();
+      fs.rmSync(t.file, { force: true });
+    }
+  } finally {
+    t.done();
+  }
+});
