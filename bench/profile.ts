@@ -42,6 +42,33 @@ function switches(pid: number): number {
   }
   return n;
 }
+/**
+ * CPU seconds of each thread of `pid`, grouped: `main` (the event loop: tid = pid), `db` (the
+ * task database's worker: the only thread at nice 19, sqliteWorker.ts) and `helpers` (V8's GC and
+ * compiler threads, libuv's pool). A thread that ended between two readings is not counted.
+ */
+function threadCpu(pid: number): Map<number, { group: string; s: number }> {
+  const out = new Map<number, { group: string; s: number }>();
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    let st: string;
+    try {
+      st = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    const tid = Number(t);
+    const group = tid === pid ? 'main' : Number(f[16]) > 0 ? 'db' : 'helpers';
+    out.set(tid, { group, s: (Number(f[11]) + Number(f[12])) / 100 });
+  }
+  return out;
+}
+function threadDelta(pid: number, before: Map<number, { group: string; s: number }>): Record<string, number> {
+  const by: Record<string, number> = {};
+  for (const [tid, { group, s }] of threadCpu(pid)) by[group] = (by[group] ?? 0) + s - (before.get(tid)?.s ?? 0);
+  return by;
+}
+const th0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, threadCpu(pid)]));
 const sw0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, switches(pid)]));
 const sys0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid, 'sys')]));
 const t0 = process.hrtime.bigint();
@@ -89,6 +116,9 @@ console.error(
       .map(([k, pid]) => `${k} ${(((cpuSeconds(pid) - cpu0[k]) / perOp) * 1e6).toFixed(0)} us (sys ${(((cpuSeconds(pid, 'sys') - sys0[k]) / perOp) * 1e6).toFixed(0)}, ${((switches(pid) - sw0[k]) / perOp).toFixed(1)} switches)`)
       .join(', '),
 );
+const threads = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Object.fromEntries(Object.entries(threadDelta(pid, th0[k])).map(([g, v]) => [g, Math.round((v / perOp) * 1e7) / 10]))]));
+console.error(`CPU per op by thread (us): ${JSON.stringify(threads)}`);
+if (process.env.PROF_JSON) fs.appendFileSync(process.env.PROF_JSON, JSON.stringify({ scenario, kind, db: values.db, reps, perOpUs: (s / units) * 1e6, threads, at: new Date().toISOString(), load: os.loadavg()[0] }) + '\n');
 console.error(scenario === 'push' || scenario === 'pull' ? `${((units / 1e6) / s).toFixed(0)} MB/s` : `${((s / units) * 1e6).toFixed(1)} us per op, ${(units / s).toFixed(0)} /s`);
 rc.close();
 await cluster.stop();

@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --quick] [-- --compare ipyparallel,dask] [-- --kinds node,python] [-- --json FILE] [-- --hosts]
- *                [-- --scenarios all|lb|direct] [-- --lb-hwm 1,2,4,0]
+ *                [-- --scenarios all|lb|direct] [-- --lb-hwm 1,2,4,0] [-- --direct-dbs sqlite,none]
  *
  * Prints one JSON line per figure, then a readable table. With --compare ipyparallel the
  * same scenarios run on ipyparallel (Debian's python3-ipyparallel under /usr/bin/python3)
@@ -13,7 +13,8 @@
  * --scenarios lb runs only the load-balanced scenarios (bench/lbScenarios.ts); --scenarios direct
  * only the 1-engine round trip and the direct async throughput, with the task database on and
  * --db none in alternating rounds (figures *_dbnone; for A/B runs against older
- * commits). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
+ * commits); --direct-dbs names the task-database settings it alternates (sqlite, memory, none;
+ * figures of any but sqlite end in _db<setting>). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
  * (figures lb_*_hwm<N>), for choosing its default.
  *
  * --scale runs issue 18's figures instead (bench/scale/, docs/benchmarks.md "1,000 engines"): up to 1,000
@@ -47,6 +48,7 @@ const { values } = parseArgs({
     compare: { type: 'string' },
     scenarios: { type: 'string', default: 'all' },
     'lb-hwm': { type: 'string' },
+    'direct-dbs': { type: 'string', default: 'sqlite,none' },
     kinds: { type: 'string', default: 'node,python' },
     json: { type: 'string' },
     hosts: { type: 'boolean', default: false },
@@ -64,6 +66,11 @@ for (const c of compare) {
 const scenarios = values.scenarios;
 if (scenarios !== 'all' && scenarios !== 'lb' && scenarios !== 'direct' && scenarios !== 'pyclient' && !(values.scale && scenarios === 'python')) {
   console.error(`--scenarios takes all, lb, direct or pyclient (with --scale: all or python), got ${JSON.stringify(scenarios)}`);
+  process.exit(2);
+}
+const directDbs = values['direct-dbs'].split(',').map((d) => d.trim());
+if (directDbs.length === 0 || directDbs.some((d) => d !== 'sqlite' && d !== 'memory' && d !== 'none')) {
+  console.error(`--direct-dbs takes sqlite, memory and/or none, with commas, got ${JSON.stringify(values['direct-dbs'])}`);
   process.exit(2);
 }
 const lbHwms = values['lb-hwm'] === undefined ? [] : values['lb-hwm'].split(',').map((h) => Number(h.trim()));
@@ -161,7 +168,7 @@ if (values.scale) {
   printPyclientReport(figures);
 } else {
   for (const kind of kinds) {
-    if (scenarios === 'direct') await directScenarios(kind, opts);
+    if (scenarios === 'direct') await directScenarios(kind, opts, directDbs as ('sqlite' | 'memory' | 'none')[]);
     if (scenarios === 'all') {
       await clusterStart(kind, opts);
       await mainScenarios(kind, opts);

@@ -110,26 +110,26 @@ async function asyncRates(rc: Client, one: DirectView<true>, kind: BenchKind, o:
 /**
  * Only the direct path's 1-engine round trip and async throughput, as mainScenarios measures them
  * (A/B runs), with the task database on (sqlite, the default: engines report their direct
- * requests) and off (--db none, figures *_dbnone: no reports), in rounds of alternating order.
+ * requests) and off (--db none, figures *_dbnone: no reports), or the settings in `dbs` (memory:
+ * figures *_dbmemory), in rounds of alternating order.
  */
-export async function directScenarios(kind: BenchKind, o: BenchOptions): Promise<void> {
-  const dbs = ['sqlite', 'none'] as const;
-  const rtt = { sqlite: [] as number[], none: [] as number[] };
-  const rate = { sqlite: [] as number[], none: [] as number[] };
+export async function directScenarios(kind: BenchKind, o: BenchOptions, dbs: readonly ('sqlite' | 'memory' | 'none')[] = ['sqlite', 'none']): Promise<void> {
+  const rtt = new Map(dbs.map((db) => [db, [] as number[]]));
+  const rate = new Map(dbs.map((db) => [db, [] as number[]]));
   const rounds = o.quick ? 2 : 4;
   for (let r = 0; r < rounds; r++) {
     for (const db of r % 2 === 0 ? dbs : [...dbs].reverse()) {
       await withCluster(4, kind, async (_cluster, rc) => {
         const one = rc.view(0);
-        rtt[db].push(...(await applyRoundTrips(one, kind, o)));
-        rate[db].push(...(await asyncRates(rc, one, kind, o)));
+        rtt.get(db)!.push(...(await applyRoundTrips(one, kind, o)));
+        rate.get(db)!.push(...(await asyncRates(rc, one, kind, o)));
       }, undefined, db);
     }
   }
   for (const db of dbs) {
-    const sfx = db === 'none' ? '_dbnone' : '';
-    o.emit(figure(`apply_rtt_1${sfx}`, kind, 4, 'us', rtt[db]));
-    o.emit(figure(`async_throughput${sfx}`, kind, 4, 'tasks/s', rate[db]));
+    const sfx = db === 'sqlite' ? '' : `_db${db}`;
+    o.emit(figure(`apply_rtt_1${sfx}`, kind, 4, 'us', rtt.get(db)!));
+    o.emit(figure(`async_throughput${sfx}`, kind, 4, 'tasks/s', rate.get(db)!));
   }
 }
 

@@ -96,7 +96,7 @@ export class Controller {
     this.reusedPort = reusedPort;
     this.signer = new Signer(key);
     const replier = (this.replier = new Replier(this.session, this.signer));
-    const taskDb = (this.taskDb = new TaskDb({ backend: opts.db, file: path.join(profileDir(opts.profile, opts.dir), 'tasks.db'), caps: { maxRows: opts.dbMaxRows, maxBytes: opts.dbMaxBytes } }));
+    const taskDb = (this.taskDb = new TaskDb({ backend: opts.db, file: path.join(profileDir(opts.profile, opts.dir), 'tasks.db'), caps: { maxRows: opts.dbMaxRows, maxBytes: opts.dbMaxBytes }, dropped: (why) => this.dropped(why) }));
     const taskEvents = (this.taskEvents = new TaskEventFeed(replier));
     const recorder = (this.recorder = new Recorder(taskDb, taskEvents));
     const results = new ResultStore(opts.resultStoreBytes, opts.resultStoreEntries, (r) => recorder.completed(r));

@@ -55,7 +55,7 @@ export interface WorkRouterDeps {
   readonly maxOutputBytes: number;
   readonly balanced: BalancedReplies;
   /** Task records: what went to which engine and what came back (a push per message). */
-  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed' | 'reported'>;
+  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed' | 'reported' | 'settled'>;
   /** A message from an engine was dropped as malformed (counted in status_reply.dropped_messages). */
   dropped(why: string): void;
 }
@@ -220,7 +220,10 @@ export class WorkRouter {
     }
     if (type === 'task_report') {
       try {
-        this.d.recorder.reported(e.id, checkContent('task_report', msg.content).tasks);
+        const { n } = checkContent('task_report', msg.content);
+        if (msg.buffers.length !== 1) throw new Error(`it must carry its entries in one buffer, got ${msg.buffers.length}`);
+        // The entries are read and checked where their records are made (directRecords.ts).
+        this.d.recorder.reported(e.id, n, msg.buffers[0]);
       } catch (err) {
         this.d.dropped(`engine ${e.id} sent a malformed task_report: ${(err as Error).message}`);
       }
@@ -285,7 +288,10 @@ export class WorkRouter {
 
   /** A balanced task's reply: forwarded when the scheduler says it is final; then the engine's freed room is used. */
   private settleBalanced(e: EngineRecord, msgId: string, p: Pending, parts: readonly Uint8Array[], reply: AttemptOutcome): void {
-    if (this.d.balanced.settle(e, p, reply)) this.forward(e, p, parts, true);
+    if (this.d.balanced.settle(e, p, reply)) {
+      this.d.recorder.settled(msgId);
+      this.forward(e, p, parts, true);
+    }
     this.answered(e, msgId);
     this.d.balanced.pump();
   }

@@ -163,28 +163,37 @@ export interface TaskDbStatus {
 
 /**
  * One direct request an engine answered (task_report, protocol section 13): the controller never
- * sees these, so the engine tells it. Times are ISO 8601; `received` is the engine's. `stdout` and
- * `stderr`: what it printed, each capped by the engine (16 KiB characters); absent when it printed nothing.
+ * sees these, so the engine tells it. Positional, so a report is small to build, send and read;
+ * the fields in DIRECT_ENTRY_FIELDS order. Times are ISO 8601; `received` is the engine's.
+ * `stdout` and `stderr`: what it printed, each capped by the engine (16 KiB characters); `ename`
+ * and `evalue`: errors only. Those four may be null or left off the end.
  */
-export interface DirectTaskEntry extends Partial<Pick<TaskRecord, 'stdout' | 'stderr'>> {
-  msg_id: string;
-  msg_type: string;
+export type DirectTaskEntry = [
+  msg_id: string,
+  msg_type: string,
   /** The client's session (the request's header.session). */
-  session: string;
+  session: string,
   /** The request's header.date. */
-  submitted: string | null;
-  received: string;
-  started: string;
-  completed: string;
-  status: 'ok' | 'error' | 'aborted';
-  ename?: string;
-  evalue?: string;
+  submitted: string | null,
+  received: string,
+  started: string,
+  completed: string,
+  status: 'ok' | 'error' | 'aborted',
   /** Bytes of the reply as sent. */
-  result_bytes: number;
+  result_bytes: number,
   /** As the recorder keeps it: code, function source or names, truncated. */
-  code: string | null;
-  label: string | null;
-}
+  code: string | null,
+  label: string | null,
+  stdout?: string | null,
+  stderr?: string | null,
+  ename?: string | null,
+  evalue?: string | null,
+];
+
+/** The names of a DirectTaskEntry's positions, in order (section 13). */
+export const DIRECT_ENTRY_FIELDS = ['msg_id', 'msg_type', 'session', 'submitted', 'received', 'started', 'completed', 'status', 'result_bytes', 'code', 'label', 'stdout', 'stderr', 'ename', 'evalue'] as const;
+/** Positions every entry has (the rest may be left off). */
+export const DIRECT_ENTRY_REQUIRED = 11;
 
 /** Where the controller listens (status_reply.listen): `location` is the address written into connection files. */
 export interface ListenAddress {
@@ -309,7 +318,8 @@ export interface ContentMap extends ProbeContentMap {
     orphaned?: Header[];
   };
   /** Direct requests the engine answered since its last report, batched (section 13). */
-  task_report: { tasks: DirectTaskEntry[] };
+  /** `n` entries, as one JSON array of DirectTaskEntry in the message's only buffer (UTF-8): the controller hands it to its database thread unread. */
+  task_report: { n: number };
   shutdown_request: Record<string, never>;
 
   // -- work requests (client -> controller -> engines), each answered once per target

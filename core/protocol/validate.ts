@@ -6,7 +6,7 @@
  * peers read (no walk through user values), so they are cheap enough for every message.
  * Runtime-free, like messages.ts: every process (and docs/protocol.md) shares it.
  */
-import { isValidHeader, TASK_FIELDS, TASK_OPERATORS, type ContentMap, type CurrentTask, type DirectAddress, type DirectTaskEntry, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType, TASK_EVENT_KINDS, type TaskCondition, type TaskFilter } from './messages.js';
+import { isValidHeader, TASK_FIELDS, TASK_OPERATORS, type ContentMap, type CurrentTask, type DirectAddress, type EngineInfo, type EngineState, type EngineStats, type Header, type Json, type KernelKind, type Message, type MsgType, TASK_EVENT_KINDS, type TaskCondition, type TaskFilter } from './messages.js';
 import { PROFILE_SECONDS } from './probe.js';
 
 /** A message whose content or metadata is not what its type promises. */
@@ -218,24 +218,9 @@ function engineActivity(c: Fields): ContentMap['engine_activity'] {
   return out;
 }
 
-const DIRECT_STATUSES: ReadonlySet<unknown> = new Set(['ok', 'error', 'aborted']);
-
-/** task_report: each entry's fields checked, so the recorder reads them as typed. */
+/** task_report: the count of entries in its buffer (the entries are checked where they are read: directEntries.ts). */
 function taskReport(c: Fields): ContentMap['task_report'] {
-  return {
-    tasks: array(c, 'tasks').map((t, i) => {
-      if (!isObject(t)) throw new WireError(`tasks[${i}] must be an object, got ${describe(t)}`);
-      try {
-        for (const f of ['msg_id', 'msg_type', 'session', 'received', 'started', 'completed']) str(t, f);
-        for (const f of ['submitted', 'code', 'label', 'ename', 'evalue', 'stdout', 'stderr']) optional(t, f, str);
-        if (!DIRECT_STATUSES.has(t.status)) throw new WireError(`status must be 'ok', 'error' or 'aborted', got ${describe(t.status)}`);
-        count(t, 'result_bytes');
-      } catch (e) {
-        throw new WireError(`tasks[${i}].${(e as Error).message}`);
-      }
-      return t as unknown as DirectTaskEntry;
-    }),
-  };
+  return { n: count(c, 'n') };
 }
 
 function stream(c: Fields): ContentMap['stream'] {

@@ -87,7 +87,7 @@ export class Engine {
     () => this.directWork(),
     (content, urgent) => this.sendActivity(content, urgent),
   );
-  private readonly tasks = new TaskReport((content) => this.sendToController('task_report', content, false));
+  private readonly tasks = new TaskReport((r) => this.sendToController('task_report', r.content, false, r.buffers));
   /** What the running direct request printed, for its task_report (null: nothing yet). */
   private kept: DirectOutput | null = null;
   private running = false;
@@ -356,9 +356,9 @@ export class Engine {
   }
 
   /** A report on the main connection (false: none now); `urgent`: flushed at once. */
-  private sendToController<T extends 'engine_activity' | 'task_report'>(type: T, content: ContentMap[T], urgent: boolean): boolean {
+  private sendToController<T extends 'engine_activity' | 'task_report'>(type: T, content: ContentMap[T], urgent: boolean, buffers?: Uint8Array[]): boolean {
     if (this.reconnecting || !this.conn) return false;
-    this.conn.send(createMessage(type, content, { session: this.session, metadata: { engine_id: this.id } }));
+    this.conn.send(createMessage(type, content, { session: this.session, metadata: { engine_id: this.id }, buffers }));
     // The request that starts now may block the event loop, so the usual flush at the end of the tick would wait.
     if (urgent) this.conn.flush();
     return true;
@@ -556,7 +556,6 @@ export class Engine {
   /** A direct request's reply went out: the controller hears of it in the next task_report. */
   private reportDirect(q: Queued, outcome: { [key: string]: Json | undefined }, md: Metadata, bytes: number): void {
     this.tasks.add(q.msg, q.received, md.started as string, md.completed as string, outcome, bytes, this.kept);
-    if (this.queue.length === 0) this.tasks.idle();
   }
 
   private sendStreams(chunks: Chunk[], parent: Header, urgent: boolean): void {

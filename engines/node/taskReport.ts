@@ -1,12 +1,14 @@
 /**
  * Tells the controller about each direct request this engine answered (task_report, protocol
- * section 13), which the controller never sees, so its task database records them too. Per
- * request only what is at hand is kept, in one flat array (no object per request); the entries
- * are built when the report goes out: at most every TASK_REPORT_MS, at once when
- * TASK_REPORT_MAX pile up, and when the engine goes idle with the interval up. Off unless the
- * controller's registration_reply asks for reports (a controller with --db none does not).
+ * section 13), which the controller never sees, so its task database records them too. Each
+ * request becomes one positional entry (an array of what is at hand: no request kept, no keys),
+ * encoded at once; they go out as one JSON buffer at most every TASK_REPORT_MS (right after the
+ * reply when the interval is up), and at once when TASK_REPORT_MAX pile up. Off unless the controller's
+ * registration_reply asks for reports (a controller with --db none does not).
  */
-import type { DirectTaskEntry, Message } from '../../core/protocol/messages.js';
+import { Buffer } from 'node:buffer';
+import { encodeDirectEntry, joinDirectEntries, SAME, type SentEntry } from '../../core/protocol/directEntries.js';
+import type { Message } from '../../core/protocol/messages.js';
 import { codeOf, labelOf } from '../../core/protocol/taskText.js';
 
 export const TASK_REPORT_MS = 50;
@@ -15,8 +17,6 @@ export const TASK_REPORT_MAX = 512;
 const EVALUE_CHARS = 1024;
 /** Kept of each stream a direct request printed (what the engine streamed to the client is not capped by this). */
 export const OUTPUT_CHARS = 16 * 1024;
-/** Fields pushed per request. */
-const STRIDE = 7;
 
 /** What a direct request printed, per stream, as far as OUTPUT_CHARS. */
 export type DirectOutput = { stdout?: string; stderr?: string };
@@ -33,34 +33,48 @@ export function keepOutput(kept: DirectOutput | null, chunks: readonly { name: '
 
 type Outcome = { status?: unknown; ename?: unknown; evalue?: unknown };
 
+/** A report: its count, and its entries as the message's buffer. */
+export type TaskReportMessage = { content: { n: number }; buffers: Uint8Array[] };
+
 export class TaskReport {
   /** Set from registration_reply.report_tasks. */
   enabled = false;
-  private q: unknown[] = [];
+  /** Entries as JSON text, encoded as they come: a flush (maybe between two requests of a quick conversation) only joins them. */
+  private q: string[] = [];
+  /** The session and code of the last entry in q (a repeat is sent as SAME). */
+  private session: string | null = null;
+  private code: string | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastAt = -Infinity;
   /** Requests reported so far. */
   sent = 0;
 
   /** `send` returns false when there is no controller connection (the entries are dropped). */
-  constructor(private readonly send: (content: { tasks: DirectTaskEntry[] }) => boolean) {}
+  constructor(private readonly send: (report: TaskReportMessage) => boolean) {}
 
   /** A direct request was answered: `received` in ms since the epoch, `started` and `completed` ISO, `bytes` of the reply, what it printed. */
   add(req: Message, received: number, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null = null): void {
     if (!this.enabled) return;
-    this.q.push(req, received, started, completed, outcome, bytes, output);
-    if (this.q.length >= TASK_REPORT_MAX * STRIDE) this.flush();
+    const h = req.header;
+    const status = outcome.status === 'ok' || outcome.status === 'aborted' ? outcome.status : 'error';
+    const code = codeOf(req);
+    const first = this.q.length === 0;
+    const t: SentEntry = [h.msg_id, h.msg_type, !first && h.session === this.session ? SAME : h.session, typeof h.date === 'string' ? h.date : null, new Date(received).toISOString(), started, completed, status, bytes, !first && code !== null && code === this.code ? SAME : code, labelOf(req.metadata)];
+    this.session = h.session;
+    this.code = code;
+    // Only what was printed and the error: most requests print nothing and succeed.
+    if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
+    if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
+    this.q.push(encodeDirectEntry(t));
+    // With the interval up, the timer fires at once, but after this tick: the reply that made the
+    // entry leaves first (a conversation's next request is not kept waiting for the report).
+    if (this.q.length >= TASK_REPORT_MAX) this.flush();
     else if (this.timer === null) this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
-  }
-
-  /** The engine has nothing left to run: report now, unless a report went out less than the interval ago (the timer sends it). */
-  idle(): void {
-    if (this.q.length > 0 && performance.now() - this.lastAt >= TASK_REPORT_MS) this.flush();
   }
 
   /** Number of requests waiting to be reported. */
   get waiting(): number {
-    return this.q.length / STRIDE;
+    return this.q.length;
   }
 
   flush(): void {
@@ -70,32 +84,6 @@ export class TaskReport {
     if (q.length === 0) return;
     this.q = [];
     this.lastAt = performance.now();
-    const tasks: DirectTaskEntry[] = [];
-    for (let i = 0; i < q.length; i += STRIDE) {
-      const req = q[i] as Message;
-      const o = q[i + 4] as Outcome;
-      const status = o.status === 'ok' || o.status === 'aborted' ? o.status : 'error';
-      const t: DirectTaskEntry = {
-        msg_id: req.header.msg_id,
-        msg_type: req.header.msg_type,
-        session: req.header.session,
-        submitted: typeof req.header.date === 'string' ? req.header.date : null,
-        received: new Date(q[i + 1] as number).toISOString(),
-        started: q[i + 2] as string,
-        completed: q[i + 3] as string,
-        status,
-        result_bytes: q[i + 5] as number,
-        code: codeOf(req),
-        label: labelOf(req.metadata),
-      };
-      const out = q[i + 6] as DirectOutput | null;
-      if (out !== null) Object.assign(t, out); // only what was printed: most requests print nothing
-      if (status === 'error') {
-        t.ename = typeof o.ename === 'string' ? o.ename : 'Error';
-        t.evalue = typeof o.evalue === 'string' ? o.evalue.slice(0, EVALUE_CHARS) : '';
-      }
-      tasks.push(t);
-    }
-    if (this.send({ tasks })) this.sent += tasks.length;
+    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(joinDirectEntries(q))] })) this.sent += q.length;
   }
 }

@@ -165,6 +165,34 @@ test('task records of load-balanced tasks: each attempt of a retried task, and a
   }
 });
 
+test('a load-balanced task with retries left that fails where no other engine can take it is recorded as failed, not left pending', async () => {
+  const tc = await startTestCluster({ n: 1 });
+  try {
+    const { rc } = tc;
+    const stored = rc.loadBalancedView().withFlags({ retries: 2, label: 'alone', store: true });
+    const t = stored.applyAsync(() => {
+      console.log('tried');
+      throw new RangeError('fails everywhere');
+    });
+    await assert.rejects(t, /fails everywhere/);
+    const id = t.msgIds[0];
+    assert.deepEqual(
+      (await rc.dbQuery({ msg_id: id })).map((r) => [r.engine_id, r.status, r.ename, r.evalue, r.label, r.stdout]),
+      [[0, 'error', 'RangeError', 'fails everywhere', 'alone', 'tried\n']],
+    );
+    assert.deepEqual(await rc.dbQuery({ status: 'pending' }), [], 'nothing left pending');
+    // Its outcome was the task's: kept as its stored value, so another client gets the same error.
+    const other = await Client.connect({ file: tc.cluster.connectionFile });
+    try {
+      await assert.rejects(other.getResult(id), /fails everywhere/);
+    } finally {
+      other.close();
+    }
+  } finally {
+    await tc.stop();
+  }
+});
+
 test('resubmit: recorded execute and apply requests run again with new msg_ids (same targets, or load-balanced); their results come by getResult; other kinds and unknown ids are refused by name', async () => {
   const tc = await startTestCluster({ n: 2 });
   const rc = await viaController(tc);

@@ -4,9 +4,10 @@
  * built (the request's fields, its engines' outputs and replies), finished ones go to the task
  * database in one batch, and those still running stay here (dbQuery shows them as 'pending').
  */
-import type { DirectTaskEntry, Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
+import type { Message, TaskFilter, TaskRecord } from '../../protocol/messages.js';
 import { codeOf, labelOf, mapOf } from '../../protocol/taskText.js';
 import { sizeOf, type StoredResult } from '../resultStore.js';
+import type { DirectReport } from './directRecords.js';
 import { matches, project } from './query.js';
 import type { TaskWatcher } from '../taskEvents.js';
 import type { TaskDb } from './taskDb.js';
@@ -30,18 +31,16 @@ const enum Ev {
   Closed,
   Value,
   Reported,
+  Settled,
 }
-
-/** Client sessions remembered for naming the client of an engine's direct request (oldest forgotten first). */
-const MAX_SESSIONS = 10_000;
 
 interface InFlight {
   base: TaskRecord;
   /** Replies expected (a direct request's targets; 1 for a balanced task). */
   expected: number;
   replies: number;
-  /** A balanced task's retries not used yet: a failed attempt with some left may be followed by another. */
-  retriesLeft: number;
+  /** A balanced task's attempt failed: another attempt may follow (sent), or the router says it was the last (settled). */
+  retrying?: true;
   /** Times it was sent to an engine. */
   attempts: number;
   /** Per engine, records waiting for their engine's reply. */
@@ -55,8 +54,6 @@ export class Recorder {
   private queue: unknown[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly inFlight = new Map<string, InFlight>();
-  /** Client session -> the controller's number for it (direct requests name only their session). */
-  private readonly clients = new Map<string, number>();
   /** Direct requests engines reported (status_reply.task_db.reported). */
   reportedCount = 0;
   readonly enabled: boolean;
@@ -82,16 +79,16 @@ export class Recorder {
   /** Client number `client` connected with this session. */
   connected(client: number, session: string): void {
     if (!this.enabled) return;
-    if (this.clients.size >= MAX_SESSIONS) this.clients.delete(this.clients.keys().next().value as string);
-    this.clients.set(session, client);
+    this.db.client(session, client);
   }
 
-  /** An engine's task_report: direct requests it answered (protocol section 13). */
-  reported(engineId: number, tasks: readonly DirectTaskEntry[]): void {
+  /** An engine's task_report: `n` direct requests it answered, their entries unread in `bytes` (protocol section 13). */
+  reported(engineId: number, n: number, bytes: Uint8Array): void {
     // Counted even when nothing is recorded: engines should not report then (registration_reply.report_tasks).
-    this.reportedCount += tasks.length;
+    this.reportedCount += n;
     if (!this.enabled) return;
-    this.push(Ev.Reported, engineId, tasks, 0);
+    // A copy of its own (the part may be a view into a larger read), which can move to the worker.
+    this.push(Ev.Reported, engineId, new Uint8Array(bytes), n);
   }
 
   /** Sent to an engine (a balanced task gets its engine here). */
@@ -114,6 +111,11 @@ export class Recorder {
     if (this.enabled) this.push(Ev.Failed, engineId, msgId, evalue);
   }
 
+  /** A balanced task's reply went on as its outcome (a failed attempt is not sent again): the task is over. */
+  settled(msgId: string): void {
+    if (this.enabled) this.push(Ev.Settled, msgId, 0, 0);
+  }
+
   /** The scheduler answered a balanced task itself (`parts`: its signed reply): the task is over. */
   closed(msgId: string, parts: readonly Uint8Array[]): void {
     if (this.enabled) this.push(Ev.Closed, msgId, parts, 0);
@@ -134,6 +136,9 @@ export class Recorder {
     const done: TaskRecord[] = [];
     const values: StoredValue[] = [];
     const requests: StoredRequest[] = [];
+    const reports: DirectReport[] = [];
+    // Reports go to the database thread unread, unless task events need their records now.
+    const readReports = !this.db.readsReports || this.watcher?.active === true;
     for (let i = 0; i < q.length; i += 4) {
       const a = q[i + 1], b = q[i + 2], c = q[i + 3];
       switch (q[i] as Ev) {
@@ -167,9 +172,17 @@ export class Recorder {
         case Ev.Closed:
           this.close(done, a as string, b as readonly Uint8Array[]);
           break;
-        case Ev.Reported:
-          for (const t of b as readonly DirectTaskEntry[]) done.push(this.directRecord(a as number, t));
+        case Ev.Settled: {
+          const f = this.inFlight.get(a as string);
+          if (f?.retrying && f.engines.size === 0) this.end(a as string, f, values);
           break;
+        }
+        case Ev.Reported: {
+          const r: DirectReport = { engine: a as number, n: c as number, bytes: b as Uint8Array };
+          if (!readReports) reports.push(r);
+          else for (const t of this.db.directRecords(r)) done.push(t);
+          break;
+        }
         case Ev.Value: {
           const r = a as StoredResult;
           if (!r.evicted) values.push({ msg_id: r.msgId, msg_type: r.header.msg_type, engine_ids: [...r.engineIds], messages: r.messages.map((m) => [...m]) });
@@ -178,7 +191,7 @@ export class Recorder {
       }
     }
     if (done.length > 0 && this.watcher?.active) this.watcher.finished(done);
-    this.db.write(done, values, requests);
+    this.db.write(done, values, requests, reports);
   }
 
   private onReceived(client: number, msg: Message, at: number, requests: StoredRequest[]): void {
@@ -210,8 +223,7 @@ export class Recorder {
       const map = mapOf(md);
       if (map !== undefined) base.map = map;
     }
-    const retries = balanced ? (md.balanced as { retries?: unknown }).retries : 0;
-    const f: InFlight = { base, expected: 1, replies: 0, retriesLeft: typeof retries === 'number' ? retries : 0, attempts: 0, engines: new Map() };
+    const f: InFlight = { base, expected: 1, replies: 0, attempts: 0, engines: new Map() };
     const store = balanced ? (md.balanced as { store?: unknown }).store : (md as { store?: unknown }).store;
     if (store === true) f.kept = { msg_id: h.msg_id, msg_type: h.msg_type, engine_ids: [], messages: [] };
     if (!balanced && Array.isArray(md.targets)) {
@@ -227,6 +239,14 @@ export class Recorder {
     const f = this.inFlight.get(msgId);
     if (f === undefined) return;
     f.attempts++;
+    if (f.retrying) {
+      // The failed attempt is recorded; the value kept is the new attempt's.
+      f.retrying = undefined;
+      if (f.kept !== undefined) {
+        f.kept.messages = [];
+        f.kept.engine_ids = [];
+      }
+    }
     if (this.watcher?.active) this.watcher.started(engineId, f.base);
     if (!f.engines.has(engineId)) f.engines.set(engineId, { ...f.base, engine_id: engineId });
   }
@@ -256,42 +276,19 @@ export class Recorder {
       kept.messages.push([...parts!]);
       kept.engine_ids.push(engineId);
     }
-    // A failed attempt of a balanced task with retries left: another attempt (or the scheduler's verdict) may follow.
-    if (f.base.balanced && outcome.status === 'error' && f.retriesLeft-- > 0) {
-      if (kept !== undefined) {
-        kept.messages = [];
-        kept.engine_ids = [];
-      }
+    // A failed attempt of a balanced task: the scheduler may send it again (sent) or forward this
+    // reply as the task's outcome (settled), which only the router knows.
+    if (f.base.balanced && outcome.status === 'error') {
+      f.retrying = true;
       return;
     }
     if (++f.replies < f.expected || f.engines.size > 0) return;
-    this.inFlight.delete(msgId);
-    if (kept !== undefined && kept.messages.length > 0) values.push(kept);
+    this.end(msgId, f, values);
   }
 
-  /** A direct request's record, from its engine's report (received is the engine's). */
-  private directRecord(engineId: number, t: DirectTaskEntry): TaskRecord {
-    const error = t.status === 'error';
-    return {
-      msg_id: t.msg_id,
-      engine_id: engineId,
-      client: this.clients.get(t.session) ?? 0,
-      msg_type: t.msg_type,
-      label: t.label ?? null,
-      code: t.code ?? null,
-      balanced: false,
-      status: t.status,
-      submitted: t.submitted ?? null,
-      received: t.received,
-      started: t.started,
-      completed: t.completed,
-      ename: error ? (t.ename ?? null) : null,
-      evalue: error ? (t.evalue ?? null) : null,
-      traceback: null,
-      result_bytes: t.result_bytes,
-      stdout: t.stdout ?? '',
-      stderr: t.stderr ?? '',
-    };
+  private end(msgId: string, f: InFlight, values: StoredValue[]): void {
+    this.inFlight.delete(msgId);
+    if (f.kept !== undefined && f.kept.messages.length > 0) values.push(f.kept);
   }
 
   /** The scheduler's own outcome: attempts still open take it, or (never sent) the task's one record does. */

@@ -34,15 +34,19 @@ CREATE TABLE IF NOT EXISTS requests_ (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE, msg_type TEXT NOT NULL, metadata TEXT NOT NULL,
   content TEXT NOT NULL, buffers BLOB NOT NULL, bytes INTEGER NOT NULL);`;
 
-const INSERT = `INSERT INTO tasks (${TASK_FIELDS.map((f) => `"${f}"`).join(', ')}, bytes) VALUES (${TASK_FIELDS.map(() => '?').join(', ')}, ?)`;
+/** Rows per INSERT statement in a batch: fewer statement steps across WebAssembly (the rest go one by one). */
+const ROWS_PER_INSERT = 32;
+const COLUMNS = TASK_FIELDS.length + 1;
+const insertRows = (n: number) => `INSERT INTO tasks (${TASK_FIELDS.map((f) => `"${f}"`).join(', ')}, bytes) VALUES ${Array.from({ length: n }, () => `(${Array.from({ length: COLUMNS }, () => '?').join(', ')})`).join(', ')}`;
 
 /** Rows deleted per statement while trimming to the byte cap. */
 const TRIM_CHUNK = 256;
 
 export class SqliteStore implements TaskStore {
   private readonly db: Database;
-  /** The one statement every record goes through, prepared once. */
+  /** The statements records go through, prepared once: one row, and ROWS_PER_INSERT rows. */
   private insert!: Statement;
+  private insertMany!: Statement;
   private rows = 0;
   private requests = 0;
   private bytes = 0;
@@ -66,7 +70,8 @@ export class SqliteStore implements TaskStore {
       this.db.exec('PRAGMA locking_mode=EXCLUSIVE');
       this.db.exec('PRAGMA journal_mode=PERSIST');
       this.db.exec(SCHEMA);
-      this.insert = this.db.prepare(INSERT);
+      this.insert = this.db.prepare(insertRows(1));
+      this.insertMany = this.db.prepare(insertRows(ROWS_PER_INSERT));
       this.recount();
     } catch (e) {
       this.db.close();
@@ -78,13 +83,19 @@ export class SqliteStore implements TaskStore {
     if (records.length === 0 && values.length === 0 && requests.length === 0) return;
     this.db.exec('BEGIN');
     try {
-      const cells: (string | number | null)[] = new Array(TASK_FIELDS.length + 1);
-      for (const r of records) {
+      const many: (string | number | null)[] = new Array(COLUMNS * ROWS_PER_INSERT);
+      const one: (string | number | null)[] = new Array(COLUMNS);
+      const whole = records.length - (records.length % ROWS_PER_INSERT);
+      for (let j = 0; j < records.length; j++) {
+        const r = records[j];
+        const cells = j < whole ? many : one;
+        const at = j < whole ? (j % ROWS_PER_INSERT) * COLUMNS : 0;
         const bytes = recordBytes(r);
-        for (let i = 0; i < TASK_FIELDS.length; i++) cells[i] = sqlCell(r[TASK_FIELDS[i]]);
-        cells[TASK_FIELDS.length] = bytes;
-        this.insert.run(cells);
+        for (let i = 0; i < TASK_FIELDS.length; i++) cells[at + i] = sqlCell(r[TASK_FIELDS[i]]);
+        cells[at + TASK_FIELDS.length] = bytes;
         this.bytes += bytes;
+        if (j >= whole) this.insert.run(one);
+        else if (j % ROWS_PER_INSERT === ROWS_PER_INSERT - 1) this.insertMany.run(many);
       }
       this.rows += records.length;
       for (const v of values) {
@@ -223,6 +234,7 @@ export class SqliteStore implements TaskStore {
   close(): void {
     if (!this.db.isOpen) return;
     this.insert.finalize();
+    this.insertMany.finalize();
     this.db.close();
   }
 }

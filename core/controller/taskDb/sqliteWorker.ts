@@ -6,7 +6,9 @@
  */
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { directRecords, SessionClients, type DirectReport } from './directRecords.js';
 import { SqliteStore } from './sqliteStore.js';
+import type { TaskRecord } from '../../protocol/messages.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './workerMessages.js';
 
 // Records are background work: on Linux, setpriority(0) is this thread alone, so the inserts give
@@ -31,7 +33,13 @@ try {
   post({ fatal: (e as Error).message });
 }
 
+const clients = new SessionClients();
+
 port.on('message', (m: WorkerRequest) => {
+  if (m.op === 'client') {
+    clients.set(m.session, m.client);
+    return;
+  }
   if (store === null) {
     if (m.op !== 'write') post({ id: m.id, error: 'the task database is closed' });
     return;
@@ -39,7 +47,7 @@ port.on('message', (m: WorkerRequest) => {
   try {
     switch (m.op) {
       case 'write':
-        store.write(m.records, m.values, m.requests);
+        store.write(withReports(m.records, m.reports), m.values, m.requests);
         post({ counts: store.counts(), wrote: true });
         return;
       case 'query':
@@ -67,3 +75,15 @@ port.on('message', (m: WorkerRequest) => {
     } else post({ id: m.id, error: (e as Error).message });
   }
 });
+
+/** The records, then those of the engines' reports (read here, off the controller's loop). */
+function withReports(records: TaskRecord[], reports: readonly DirectReport[]): TaskRecord[] {
+  for (const r of reports) {
+    try {
+      for (const t of directRecords(r, clients)) records.push(t);
+    } catch (e) {
+      post({ malformed: (e as Error).message, engine: r.engine });
+    }
+  }
+  return records;
+}

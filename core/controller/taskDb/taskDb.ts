@@ -10,10 +10,11 @@ import { Worker } from 'node:worker_threads';
 import type { TaskDbStatus, TaskFilter, TaskRecord } from '../../protocol/messages.js';
 import { isAlive } from '../../util/processes.js';
 import { log } from '../log.js';
+import { directRecords, SessionClients, type DirectReport } from './directRecords.js';
 import { MemoryStore } from './memoryStore.js';
 import type { Caps, StoreCounts, StoredRequest, StoredValue, TaskStore } from './taskStore.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './workerMessages.js';
-import { WRITE_LIMITS, WriteQueue, type WriteLimits } from './writeQueue.js';
+import { WRITE_LIMITS, WriteQueue, type WriteBatch, type WriteLimits } from './writeQueue.js';
 
 export type TaskDbBackend = 'sqlite' | 'memory' | 'none';
 
@@ -24,9 +25,11 @@ export interface TaskDbOptions {
   caps: Caps;
   /** Back-pressure toward the worker (writeQueue.ts); tests make them small. */
   writeLimits?: WriteLimits;
+  /** A malformed task_report (counted with the controller's dropped messages). */
+  dropped?: (why: string) => void;
 }
 
-type Call = { op: Exclude<WorkerRequest['op'], 'write'> } & Record<string, unknown>;
+type Call = { op: Exclude<WorkerRequest['op'], 'write' | 'client'> } & Record<string, unknown>;
 
 // Run from source (unit tests under tsx) the worker is the .ts file, loaded through tsx's API.
 const fromSource = import.meta.url.endsWith('.ts');
@@ -70,6 +73,8 @@ export class TaskDb {
   private counts: StoreCounts = { rows: 0, bytes: 0, evicted: 0 };
   private fallback: string | undefined;
   private queue: WriteQueue | null = null;
+  /** Client sessions, for direct requests' records made on this thread (the worker keeps its own copy). */
+  private readonly clients = new SessionClients();
 
   constructor(private readonly opts: TaskDbOptions) {
     if (opts.backend === 'memory') this.memory = new MemoryStore(opts.caps);
@@ -98,9 +103,12 @@ export class TaskDb {
     }
     const w = (this.worker = startWorker({ file: this.opts.file, caps: this.opts.caps }));
     w.unref();
-    const queue = (this.queue = new WriteQueue((b) => w.postMessage({ op: 'write', ...b } satisfies WorkerRequest), (text) => log.warn(text), this.opts.writeLimits ?? WRITE_LIMITS));
+    // Reports' buffers move to the worker (each is a copy of its own, recorder.ts): no clone.
+    const post = (b: WriteBatch) => w.postMessage({ op: 'write', ...b } satisfies WorkerRequest, b.reports.map((r) => r.bytes.buffer as ArrayBuffer));
+    const queue = (this.queue = new WriteQueue(post, (text) => log.warn(text), this.opts.writeLimits ?? WRITE_LIMITS));
     w.on('message', (m: WorkerReply) => {
-      if ('counts' in m) {
+      if ('malformed' in m) this.malformed(m.engine, m.malformed);
+      else if ('counts' in m) {
         this.counts = m.counts;
         if (m.wrote) queue.written();
       }
@@ -139,9 +147,39 @@ export class TaskDb {
     });
   }
 
-  write(records: TaskRecord[], values: StoredValue[], requests: StoredRequest[] = []): void {
-    if (this.memory !== null) this.memory.write(records, values, requests);
-    else if (this.worker !== null) this.queue!.write(records, values, requests);
+  /** Task reports can go to write() unread: a worker thread reads them (else directRecords here). */
+  get readsReports(): boolean {
+    return this.worker !== null;
+  }
+
+  /** A client connected with this session: direct requests' records name it by number. */
+  client(session: string, client: number): void {
+    this.clients.set(session, client);
+    this.worker?.postMessage({ op: 'client', session, client } satisfies WorkerRequest);
+  }
+
+  /** A report's records, read on this thread ([] for a malformed one, which is logged and counted). */
+  directRecords(r: DirectReport): TaskRecord[] {
+    try {
+      return directRecords(r, this.clients);
+    } catch (e) {
+      this.malformed(r.engine, (e as Error).message);
+      return [];
+    }
+  }
+
+  private malformed(engine: number, why: string): void {
+    const text = `engine ${engine} sent a malformed task_report: ${why}`;
+    if (this.opts.dropped !== undefined) this.opts.dropped(text);
+    else log.warnLimited('task_report', text);
+  }
+
+  write(records: TaskRecord[], values: StoredValue[], requests: StoredRequest[] = [], reports: DirectReport[] = []): void {
+    if (this.memory !== null) {
+      // Sent unread just before a fallback to memory: read here.
+      for (const r of reports) for (const t of this.directRecords(r)) records.push(t);
+      this.memory.write(records, values, requests);
+    } else if (this.worker !== null) this.queue!.write(records, values, requests, reports);
   }
 
   query(filter: TaskFilter, keys?: string[], last?: number): Promise<Partial<TaskRecord>[]> {

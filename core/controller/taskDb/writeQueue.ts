@@ -4,10 +4,12 @@
  * waits in its message queue, in memory. So at most `inFlight` records are posted and not yet
  * written; the rest wait here, within `held` records and `heldBytes`. Records are final (one per
  * request and engine, never updated), so what coalesces is stored values: a later value of the
- * same msg_id replaces the one waiting. Past the limits the oldest waiting records are dropped,
+ * same msg_id replaces the one waiting. Engines' task reports (unread, see directRecords.ts) count
+ * as the records they hold. Past the limits the oldest waiting records are dropped,
  * counted (`dropped`, in the status) and logged: memory stays bounded whatever the rate.
  */
 import type { TaskRecord } from '../../protocol/messages.js';
+import type { DirectReport } from './directRecords.js';
 import { recordBytes } from './query.js';
 import type { StoredRequest, StoredValue } from './taskStore.js';
 import { requestBytes, valueBytes } from './taskStore.js';
@@ -16,6 +18,7 @@ export interface WriteBatch {
   records: TaskRecord[];
   values: StoredValue[];
   requests: StoredRequest[];
+  reports: DirectReport[];
 }
 
 export interface WriteLimits {
@@ -41,6 +44,9 @@ export class WriteQueue {
   private recordsHead = 0;
   private readonly values = new Map<string, StoredValue>();
   private requests: StoredRequest[] = [];
+  private reports: DirectReport[] = [];
+  /** Records in the waiting reports. */
+  private reported = 0;
   private bytes = 0;
   private warnedAt = -Infinity;
   private droppedSinceWarn = 0;
@@ -54,10 +60,15 @@ export class WriteQueue {
   ) {}
 
   /** Records, values and requests to write: posted now if the worker keeps up, else held. */
-  write(records: TaskRecord[], values: StoredValue[], requests: StoredRequest[]): void {
+  write(records: TaskRecord[], values: StoredValue[], requests: StoredRequest[], reports: DirectReport[] = []): void {
     if (this.waiting === 0 && this.postedRows < this.limits.inFlight) {
-      this.send({ records, values, requests });
+      this.send({ records, values, requests, reports });
       return;
+    }
+    for (const r of reports) {
+      this.reports.push(r);
+      this.reported += r.n;
+      this.bytes += r.bytes.byteLength;
     }
     for (const r of records) {
       this.records.push(r);
@@ -88,7 +99,7 @@ export class WriteQueue {
 
   /** Records waiting here (not yet posted). */
   get waiting(): number {
-    return this.records.length - this.recordsHead + this.values.size + this.requests.length;
+    return this.records.length - this.recordsHead + this.values.size + this.requests.length + this.reported;
   }
 
   /** Bytes waiting here. */
@@ -97,7 +108,8 @@ export class WriteQueue {
   }
 
   private send(b: WriteBatch): void {
-    const n = b.records.length + 1;
+    let n = b.records.length + 1;
+    for (const r of b.reports) n += r.n;
     this.posted.push(n);
     this.postedRows += n;
     this.post(b);
@@ -124,10 +136,15 @@ export class WriteQueue {
     for (const r of records) this.bytes -= recordBytes(r);
     for (const v of values) this.bytes -= valueBytes(v);
     for (const q of requests) this.bytes -= requestBytes(q);
-    this.send({ records, values, requests });
+    // Reports go whole, with the records (their entries are read in the worker).
+    const reports = this.reports;
+    this.reports = [];
+    this.reported = 0;
+    for (const r of reports) this.bytes -= r.bytes.byteLength;
+    this.send({ records, values, requests, reports });
   }
 
-  /** The oldest waiting go (values first: the bulk of the bytes), until both limits hold. */
+  /** The oldest waiting go (values first: the bulk of the bytes; then reports, records, kept requests), until both limits hold. */
   private trim(): void {
     let n = 0;
     for (const [id, v] of this.values) {
@@ -136,7 +153,14 @@ export class WriteQueue {
       this.bytes -= valueBytes(v);
       n++;
     }
-    while (this.recordsHead < this.records.length && (this.records.length - this.recordsHead > this.limits.held || this.bytes > this.limits.heldBytes)) {
+    // Engines' reports next, oldest first: each holds many entries, so a few make the room.
+    while (this.reports.length > 0 && (this.records.length - this.recordsHead + this.reported > this.limits.held || this.bytes > this.limits.heldBytes)) {
+      const r = this.reports.shift()!;
+      this.reported -= r.n;
+      this.bytes -= r.bytes.byteLength;
+      n += r.n;
+    }
+    while (this.recordsHead < this.records.length && (this.records.length - this.recordsHead + this.reported > this.limits.held || this.bytes > this.limits.heldBytes)) {
       this.bytes -= recordBytes(this.records[this.recordsHead++]);
       n++;
     }

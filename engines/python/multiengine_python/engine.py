@@ -267,10 +267,10 @@ class Engine(object):
         if self.chan is not None:
             self.replies.send_to(None, 'engine_activity', content, b'{}', {'engine_id': self.id})
 
-    def _send_task_report(self, content):
+    def _send_task_report(self, content, entries):
         if self.chan is None:
             raise OSError('no controller connection')
-        self.replies.send_to(None, 'task_report', content, b'{}', {'engine_id': self.id})
+        self.replies.send_to(None, 'task_report', content, b'{}', {'engine_id': self.id}, (entries,))
 
     def _lost(self, gen, why):
         """A connection of generation `gen` broke: register again for a while (the controller may be

@@ -1,10 +1,11 @@
 """task_report: tells the controller about each direct request this engine answered (protocol
 section 13), which the controller never sees, so its task database records them too. Per
-request only what is at hand is kept (one tuple); the entries are built when the report goes
-out: at most every REPORT_SECONDS (from a thread, as user code may hold the main one), at once
+request only what is at hand is kept (one tuple); the entries (positional lists) are built
+when the report goes out, as one JSON buffer: at most every REPORT_SECONDS (from a thread, as user code may hold the main one), at once
 when REPORT_MAX pile up, and when the engine goes idle with the interval up. Off unless the
 controller's registration_reply asks for reports (a controller with --db none does not)."""
 
+import json
 import threading
 import time
 
@@ -16,6 +17,8 @@ REPORT_MAX = 512
 CODE_CHARS = 4096
 #: Kept of an error's evalue (the traceback stays with the client).
 EVALUE_CHARS = 1024
+#: In place of an entry's session or code: the same as the entry before's (protocol section 13).
+SAME = 0
 
 
 def code_of(content):
@@ -33,30 +36,45 @@ def code_of(content):
 
 
 def entry(msg, started, completed, content, size, output):
-    """One task_report entry; `output`: what the request printed ({name: text}, capped by capture.KEPT_CHARS) or None."""
+    """One task_report entry, positional (protocol section 13: msg_id, msg_type, session,
+    submitted, received, started, completed, status, result_bytes, code, label, then stdout,
+    stderr, ename, evalue only when it printed or failed); `output`: what the request printed
+    ({name: text}, capped by capture.KEPT_CHARS) or None."""
     h = msg.header
     status = content.get('status')
     if status not in ('ok', 'aborted'):
         status = 'error'
     label = msg.metadata.get('label') if isinstance(msg.metadata, dict) else None
-    t = {'msg_id': h.get('msg_id'), 'msg_type': h.get('msg_type'), 'session': h.get('session'),
-         'submitted': h.get('date') if isinstance(h.get('date'), str) else None,
-         'received': msg.received or started, 'started': started, 'completed': completed,
-         'status': status, 'result_bytes': size,
-         'code': code_of(msg.content) if isinstance(msg.content, dict) else None,
-         'label': label if isinstance(label, str) else None}
-    if output:
-        t.update(output)  # only what was printed: most requests print nothing
+    date = h.get('date')
+    t = [h.get('msg_id'), h.get('msg_type'), h.get('session'), date if isinstance(date, str) else None,
+         msg.received or started, started, completed, status, size,
+         code_of(msg.content) if isinstance(msg.content, dict) else None,
+         label if isinstance(label, str) else None]
+    if output or status == 'error':
+        t += [output.get('stdout'), output.get('stderr')] if output else [None, None]
     if status == 'error':
         ename, evalue = content.get('ename'), content.get('evalue')
-        t['ename'] = ename if isinstance(ename, str) else 'Error'
-        t['evalue'] = evalue[:EVALUE_CHARS] if isinstance(evalue, str) else ''
+        t += [ename if isinstance(ename, str) else 'Error', evalue[:EVALUE_CHARS] if isinstance(evalue, str) else '']
     return t
 
 
+def same(tasks):
+    """A session or code repeated from the entry before goes as SAME (a burst from one client
+    runs one function over and over)."""
+    session = code = None
+    for i, t in enumerate(tasks):
+        s, c = t[2], t[9]
+        if i > 0:
+            if s == session:
+                t[2] = SAME
+            if c is not None and c == code:
+                t[9] = SAME
+        session, code = s, c
+
+
 class TaskReporter(object):
-    """`send(content)` sends a task_report on the main connection (OSError when it is down: the
-    entries are dropped)."""
+    """`send(content, buffer)` sends a task_report on the main connection (OSError when it is
+    down: the entries are dropped)."""
 
     def __init__(self, send):
         self.send = send
@@ -97,8 +115,9 @@ class TaskReporter(object):
                 return
             self.sent_at = time.monotonic()
         tasks = [entry(*it) for it in items]
+        same(tasks)
         try:
-            self.send({'tasks': tasks})
+            self.send({'n': len(tasks)}, json.dumps(tasks, separators=(',', ':')).encode('utf-8'))
             self.sent += len(tasks)
         except (OSError, MessageTooLarge) as e:
             log('cannot send task_report: %s' % e)

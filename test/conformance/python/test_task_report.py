@@ -4,6 +4,7 @@ thread and a collecting send.
 Run: python3 -m unittest discover -s test/conformance/python
 """
 
+import json
 import os
 import sys
 import time
@@ -29,13 +30,29 @@ def request(code, label=None, n=[0]):
     return msg
 
 
+#: The positions of an entry (protocol section 13, DIRECT_ENTRY_FIELDS in core/protocol/messages.ts).
+FIELDS = ['msg_id', 'msg_type', 'session', 'submitted', 'received', 'started', 'completed', 'status',
+          'result_bytes', 'code', 'label', 'stdout', 'stderr', 'ename', 'evalue']
+
+
 class Collecting(object):
+    """Keeps each report's entries as the controller reads them (JSON in the buffer, `n` of
+    them), named by field; the optional ones only when set."""
+
     def __init__(self, fail=False):
         self.reports = []
         self.fail = fail
 
-    def __call__(self, content):
-        self.reports.append(content['tasks'])
+    def __call__(self, content, entries):
+        tasks = json.loads(entries.decode('utf-8'))
+        assert content == {'n': len(tasks)}, content
+        for i, t in enumerate(tasks):
+            assert 11 <= len(t) <= len(FIELDS), t
+            for k in (2, 9):  # session, code: 0 is the same as the entry before's (the controller puts it back)
+                if t[k] == 0:
+                    assert i > 0, t
+                    t[k] = tasks[i - 1][k]
+        self.reports.append([{FIELDS[i]: v for i, v in enumerate(t) if i < 11 or v is not None} for t in tasks])
         if self.fail:
             raise OSError('no controller connection')
 
@@ -124,6 +141,15 @@ class TestTaskReport(unittest.TestCase):
                          ('error', 'ValueError', tr.EVALUE_CHARS, tr.CODE_CHARS))
         self.assertEqual(aborted['status'], 'aborted')
         self.assertNotIn('ename', aborted)
+
+    def test_a_session_or_code_repeated_from_the_entry_before_is_sent_as_0(self):
+        send, r = reporter()
+        sent = []
+        r.send = lambda content, entries: sent.append(__import__('json').loads(entries.decode('utf-8')))
+        for code in ('f', 'f', 'g', 'f'):
+            add(r, request(code))
+        r.flush()
+        self.assertEqual([(t[2], t[9]) for t in sent[0]], [('client-session', 'f'), (0, 0), (0, 'g'), (0, 'f')])
 
     def test_push_and_pull_name_their_variables(self):
         self.assertEqual(tr.code_of({'ns': {'a': 1, 'b': 2}}), 'a, b')

@@ -193,6 +193,21 @@ test('sqlite store: stored values round-trip; records and values are still there
   }
 });
 
+test('sqlite store: a batch of 70 records (two 32-row inserts and six single ones) comes back whole and in order, counted, within the row cap', () => {
+  const t = tmpFile();
+  try {
+    const s = new SqliteStore(t.file, { maxRows: 65, maxBytes: 1 << 24 });
+    const batch = Array.from({ length: 70 }, (_, i) => record(i, { label: i % 7 === 0 ? `l${i}` : null }));
+    s.write(batch, []);
+    assert.deepEqual(s.query({}), batch.slice(5), 'the 5 oldest went for the row cap; the rest as written');
+    assert.equal(s.counts().rows, 65);
+    assert.equal(s.counts().evicted, 5);
+    s.close();
+  } finally {
+    t.done();
+  }
+});
+
 test('value blobs: packed and unpacked unchanged; a cut blob is refused', () => {
   const m = [[new Uint8Array([1, 2]), new Uint8Array([])], [], [new Uint8Array(300).fill(7)]];
   const blob = packMessages(m);
@@ -328,6 +343,42 @@ test('TaskDb (sqlite): a flood of records faster than the worker writes them is 
     const ids = await db.history();
     assert.deepEqual([ids[0], ids[99], ids[100], ids.at(-1)], ['m1', 'm100', 'm4001', 'm5000'], 'the first batch, then the newest');
     await db.close();
+  } finally {
+    t.done();
+  }
+});
+
+test("TaskDb: engines' reports are read where the records are made (the SQLite worker, or here for memory); a malformed one is named as dropped and the good ones are kept", async () => {
+  const t = tmpFile();
+  const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+  const good = ['m1', 'apply_request', 'sess-a', null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', 'ok', 7, 'f', null];
+  const again = ['m2', 'apply_request', 0, null, '2026-01-01T00:00:01.000Z', '2026-01-01T00:00:01.001Z', '2026-01-01T00:00:01.002Z', 'error', 0, 0, 'lbl', null, 'warn', 'E', 'bad'];
+  try {
+    for (const backend of ['sqlite', 'memory'] as const) {
+      const dropped: string[] = [];
+      const db = new TaskDb({ backend, file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 }, dropped: (why) => dropped.push(why) });
+      db.client('sess-a', 4);
+      assert.equal(db.readsReports, backend === 'sqlite');
+      const reports = [
+        { engine: 2, n: 2, bytes: enc([good, again]) },
+        { engine: 3, n: 1, bytes: enc([[...good.slice(0, 7), 'fine', ...good.slice(8)]]) },
+      ];
+      db.write([], [], [], backend === 'sqlite' ? reports : []);
+      if (backend === 'memory') for (const r of reports) db.write(db.directRecords(r), []);
+      await until(() => dropped.length === 1, 5000, `${backend}: the malformed report named`);
+      assert.match(dropped[0], /^engine 3 sent a malformed task_report: entry 0: status must be 'ok', 'error' or 'aborted', got "fine"$/);
+      const rows = await db.query({});
+      assert.deepEqual(
+        rows.map((r) => [r.msg_id, r.engine_id, r.client, r.code, r.label, r.status, r.ename, r.evalue, r.stdout, r.stderr, r.result_bytes]),
+        [
+          ['m1', 2, 4, 'f', null, 'ok', null, null, '', '', 7],
+          ['m2', 2, 4, 'f', 'lbl', 'error', 'E', 'bad', '', 'warn', 0],
+        ],
+        `${backend}: session and code repeated as 0 are put back; the client is named from its session`,
+      );
+      await db.close();
+      fs.rmSync(t.file, { force: true });
+    }
   } finally {
     t.done();
   }

@@ -77,3 +77,23 @@ test('held stored values coalesce per msg_id, count in the byte limit and go fir
   assert.deepEqual([last.records.map((r) => r.msg_id), last.values.map((v) => [v.msg_id, v.messages[0][0].byteLength])], [['m1'], [['b', 8000]]]);
   assert.equal(q.waiting, 0);
 });
+
+test("engines' reports (unread) count as the records they hold: in flight, held within the limit (the oldest dropped by their entries), then posted whole", () => {
+  const s = slowStore();
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 100, held: 300, heldBytes: 1 << 30 });
+  const report = (engine: number, n: number) => ({ engine, n, bytes: new Uint8Array(10 * n) });
+  q.write([], [], [], [report(0, 150)]);
+  assert.equal(s.posted.length, 1, 'posted at once: nothing in flight');
+  // 151 rows in flight (150 entries + the batch): the next reports wait here.
+  for (let e = 1; e <= 4; e++) q.write([record(e)], [], [], [report(e, 100)]);
+  assert.equal(s.posted.length, 1);
+  assert.equal(q.waiting, 4 + 100 * 2, 'held: 4 records and the two newest reports; the two oldest went');
+  assert.equal(q.dropped, 200);
+  assert.equal(q.heldBytes > 2000, true);
+  q.written();
+  assert.equal(s.posted.length, 2);
+  assert.deepEqual(s.posted[1].reports.map((r) => [r.engine, r.n]), [[3, 100], [4, 100]]);
+  assert.deepEqual(s.posted[1].records.map((r) => r.msg_id), ['m1', 'm2', 'm3', 'm4']);
+  assert.equal(q.waiting, 0);
+  assert.equal(q.heldBytes, 0);
+});

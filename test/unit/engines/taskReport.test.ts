@@ -1,15 +1,30 @@
 /** The node engine's task_report batching (engines/node/taskReport.ts), with a real timer and a collecting send. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createMessage, type DirectTaskEntry, type Message } from '../../../core/protocol/messages.ts';
+import { directEntries } from '../../../core/protocol/directEntries.ts';
+import { createMessage, DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type Message } from '../../../core/protocol/messages.ts';
 import { CODE_CHARS } from '../../../core/protocol/taskText.ts';
 import { TASK_REPORT_MAX, TaskReport } from '../../../engines/node/taskReport.ts';
 import { until } from '../../harness/poll.ts';
 
-function collecting(ok = true): { reports: DirectTaskEntry[][]; report: TaskReport } {
-  const reports: DirectTaskEntry[][] = [];
-  const report = new TaskReport((c) => {
-    reports.push(c.tasks);
+type Entry = Partial<Record<(typeof DIRECT_ENTRY_FIELDS)[number], string | number | null>>;
+
+/** A report's entries as the controller reads them (directEntries checks each), named by field; optional fields only when set. */
+function named(content: { n: number }, buffers: Uint8Array[]): Entry[] {
+  assert.equal(buffers.length, 1, 'the entries travel in one buffer');
+  return directEntries(buffers[0], content.n).map((t) => {
+    const e: Entry = {};
+    t.forEach((v, i) => {
+      if (i < DIRECT_ENTRY_REQUIRED || v !== null) e[DIRECT_ENTRY_FIELDS[i]] = v;
+    });
+    return e;
+  });
+}
+
+function collecting(ok = true): { reports: Entry[][]; report: TaskReport } {
+  const reports: Entry[][] = [];
+  const report = new TaskReport((r) => {
+    reports.push(named(r.content, r.buffers));
     return ok;
   });
   report.enabled = true;
@@ -30,17 +45,16 @@ test('off until the controller asks: nothing is kept or sent', () => {
   const { reports, report } = collecting();
   report.enabled = false;
   add(report, request('1'));
-  report.idle();
   report.flush();
   assert.deepEqual([reports.length, report.waiting, report.sent], [0, 0, 0]);
 });
 
-test('the first request after a quiet moment goes out when the engine is idle; the entry carries what the record needs', () => {
+test('the first request after a quiet moment goes out right after its reply (not in the same tick); the entry carries what the record needs', async () => {
   const { reports, report } = collecting();
   const req = request('6 * 7', 'mine');
   add(report, req, { status: 'ok', execution_count: 1 }, 123);
-  report.idle();
-  assert.equal(reports.length, 1);
+  assert.equal(reports.length, 0, 'not in the tick that queued the reply');
+  await until(() => reports.length === 1, 2000, 'the report');
   assert.deepEqual(reports[0], [
     {
       msg_id: req.header.msg_id,
@@ -62,10 +76,10 @@ test('the first request after a quiet moment goes out when the engine is idle; t
 test('within the interval, requests wait and go out together when the timer fires', async () => {
   const { reports, report } = collecting();
   add(report, request('a'));
-  report.idle();
-  add(report, request('b'));
-  report.idle(); // too soon after the last report: held
+  await until(() => reports.length === 1, 2000, 'the first report');
+  add(report, request('b')); // too soon after the last report: held
   add(report, request('c'));
+  await new Promise((r) => setImmediate(r));
   assert.equal(reports.length, 1);
   assert.equal(report.waiting, 2);
   await until(() => reports.length === 2, 2000, 'the timed report');
@@ -76,7 +90,7 @@ test('within the interval, requests wait and go out together when the timer fire
 test(`${TASK_REPORT_MAX} waiting requests go out at once, in one report`, () => {
   const { reports, report } = collecting();
   add(report, request('first'));
-  report.idle();
+  report.flush();
   for (let i = 0; i < TASK_REPORT_MAX; i++) add(report, request(String(i)));
   assert.equal(reports.length, 2);
   assert.equal(reports[1].length, TASK_REPORT_MAX);
@@ -92,8 +106,8 @@ test('errors keep ename and a truncated evalue; code is truncated as the recorde
   const [err, aborted] = reports[0];
   assert.equal(err.status, 'error');
   assert.equal(err.ename, 'TypeError');
-  assert.equal(err.evalue!.length, 1024);
-  assert.equal(err.code!.length, CODE_CHARS);
+  assert.equal(String(err.evalue).length, 1024);
+  assert.equal(String(err.code).length, CODE_CHARS);
   assert.deepEqual([aborted.status, aborted.ename, aborted.evalue], ['aborted', undefined, undefined]);
 });
 
@@ -102,4 +116,29 @@ test('with no controller connection the report is dropped and not counted', () =
   add(report, request('1'));
   report.flush();
   assert.deepEqual([reports.length, report.sent, report.waiting], [1, 0, 0]);
+});
+
+test('what a request printed goes with its entry only, each stream as far as it printed', () => {
+  const { reports, report } = collecting();
+  report.add(request('print'), T0, '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', { status: 'ok' }, 10, { stderr: 'warn\n' });
+  add(report, request('quiet'));
+  report.flush();
+  assert.deepEqual(reports[0].map((t) => [t.code, t.stdout, t.stderr]), [
+    ['print', undefined, 'warn\n'],
+    ['quiet', undefined, undefined],
+  ]);
+});
+
+test('a session or code repeated from the entry before is sent as SAME (0), and read back as the value', () => {
+  const raw: unknown[][] = [];
+  const { reports, report } = collecting();
+  const inner = (report as unknown as { send: (r: { content: { n: number }; buffers: Uint8Array[] }) => boolean }).send;
+  (report as unknown as { send: typeof inner }).send = (r) => {
+    raw.push(JSON.parse(new TextDecoder().decode(r.buffers[0])) as unknown[]);
+    return inner(r);
+  };
+  for (const code of ['f', 'f', 'g', 'f']) add(report, request(code));
+  report.flush();
+  assert.deepEqual((raw[0] as unknown[][]).map((t) => [t[2], t[9]]), [['client-session', 'f'], [0, 0], [0, 'g'], [0, 'f']]);
+  assert.deepEqual(reports[0].map((t) => [t.session, t.code]), [['client-session', 'f'], ['client-session', 'f'], ['client-session', 'g'], ['client-session', 'f']]);
 });
