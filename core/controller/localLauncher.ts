@@ -7,6 +7,7 @@ import { engineLanguage } from '../kernels/index.js';
 import { LaunchError } from '../kernels/launch.js';
 import { describeExit, NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 import type { KernelKind } from '../protocol/messages.js';
+import { log } from './log.js';
 
 export interface LaunchSpec {
   kind: KernelKind;
@@ -142,11 +143,7 @@ export class LocalProcess implements EngineProcess {
         if (this.tail.length > TAIL_LINES) this.tail.shift();
       }
     }
-    try {
-      process.stderr.write(out);
-    } catch {
-      /* stderr gone */
-    }
+    log.relay(out);
   }
 }
 
