@@ -256,6 +256,17 @@ describe('the dashboard fed by a real cluster', () => {
     expect(lines).toEqual(['engine 0: apart 0', 'engine 1: apart 1500']);
   }, 30_000);
 
+  it("what an engine prints once its request was answered (a timer) is its process's output, not dropped", async () => {
+    const rc = svc.connection.client();
+    // On both engines, so the request goes through the controller (a single engine's may go straight to it).
+    await rc.view([0, 1]).execute('setTimeout(() => console.log("late from a timer"), 100)');
+    const lines = await pollFor(() => {
+      const l = svc.monitor.logs.search({ from: null, text: 'late from a timer' }).lines;
+      return l.length === 2 ? l : null;
+    });
+    expect(lines.map((l) => `${l.source}/${l.stream}: ${l.text}`).sort()).toEqual(['engine 0/process: late from a timer', 'engine 1/process: late from a timer']);
+  }, 30_000);
+
   it('a killed controller: the timeline says it exited (how) and was restarted, and the engines resumed', async () => {
     const old = svc.connection.ownCluster!.controllerPid;
     process.kill(old, 'SIGKILL');
