@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 
-/** Bytes read per poll at most: a huge burst is read over several polls. */
+/** Bytes read per look at most: a huge burst is read over several polls. */
 const READ_CHUNK = 1024 * 1024;
 
 export interface FileFollowerOptions {
@@ -57,11 +57,11 @@ export class FileFollower {
         this.decoder = new StringDecoder('utf8');
         if (skipTo > 0) this.skipPartialLine = true;
       }
-      while (this.offset < st.size) {
+      // One chunk per look: a file that grows by gigabytes never holds up the event loop.
+      if (this.offset < st.size) {
         const length = Math.min(st.size - this.offset, READ_CHUNK);
         const buf = Buffer.alloc(length);
         const n = fs.readSync(fd, buf, 0, length, this.offset);
-        if (n <= 0) break;
         this.offset += n;
         this.take(this.decoder.write(buf.subarray(0, n)));
       }

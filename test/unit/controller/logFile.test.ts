@@ -66,3 +66,19 @@ test('the follower polls by itself and waits for a file that does not exist yet'
   f.stop();
   assert.deepEqual(got, ['first']);
 });
+
+test('the follower reads a burst of several megabytes over several looks, every line once, in order', () => {
+  const file = path.join(dir, 'd.log');
+  const lines = Array.from({ length: 60_000 }, (_, i) => `line ${i} ${'y'.repeat(40)}`);
+  fs.writeFileSync(file, lines.join('\n') + '\n'); // about 3 MB
+  const got: string[] = [];
+  const f = new FileFollower(file, (l) => got.push(l), { pollMs: 10_000 });
+  let looks = 0;
+  while (got.length < lines.length && looks < 100) {
+    f.readNew();
+    looks++;
+  }
+  f.stop();
+  assert.ok(looks >= 3, `read in ${looks} looks`);
+  assert.deepEqual(got, lines);
+});
