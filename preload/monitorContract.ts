@@ -39,7 +39,7 @@ export interface LogLine {
   seq: number;
   /** Epoch ms it was read. */
   t: number;
-  /** 'controller' or 'engine <id>'. */
+  /** 'controller', 'engine <id>', or 'set-<n>' (an engine set's output its launcher could not tell the engine of). */
   source: string;
   stream: LogStream;
   text: string;
@@ -77,9 +77,9 @@ export function logLineMatches(line: Pick<LogLine, 'source' | 'text'>, q: LogQue
   return q.text === '' || line.text.toLowerCase().includes(q.text.toLowerCase());
 }
 
-/** Orders log sources: 'controller' first, then engines by id. */
+/** Orders log sources: 'controller' first, then engines by id, then engine sets by number. */
 export function compareLogSources(a: string, b: string): number {
-  const n = (s: string) => (s === 'controller' ? -1 : Number(s.replace(/^engine /, '')));
+  const n = (s: string) => (s === 'controller' ? -1 : s.startsWith('set-') ? 1e9 + Number(s.slice(4)) : Number(s.replace(/^engine /, '')));
   return n(a) - n(b) || a.localeCompare(b);
 }
 

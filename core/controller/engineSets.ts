@@ -174,6 +174,7 @@ export class EngineSets {
       workDir,
       spawner: this.spawner,
       log: (text) => log.info(`${setId}: ${text}`),
+      engineOutput: (line, id) => log.relay(`[${id === undefined ? setId : `engine ${id}`}] ${line}\n`),
       engineCommand(o = {}) {
         const own = ['--engine-set', setId, ...(o.id !== undefined ? ['--id', String(o.id)] : ['--id-base', String(firstId)]), ...(o.connectionOnStdin ? ['--connection-stdin'] : [])];
         if (o.program === undefined && o.root === undefined) {

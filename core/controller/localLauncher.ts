@@ -8,6 +8,7 @@ import { LaunchError } from '../kernels/launch.js';
 import { ForkServerSpawner } from '../launch/forkServer.js';
 import { describeExit, NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 import type { KernelKind } from '../protocol/messages.js';
+import { log } from './log.js';
 
 export interface LaunchSpec {
   kind: KernelKind;
@@ -157,11 +158,7 @@ export class LocalProcess implements EngineProcess {
         if (this.tail.length > TAIL_LINES) this.tail.shift();
       }
     }
-    try {
-      process.stderr.write(out);
-    } catch {
-      /* stderr gone */
-    }
+    log.relay(out);
   }
 }
 

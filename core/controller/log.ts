@@ -1,23 +1,46 @@
 /**
- * Controller logging: everything goes to stderr (stdout carries only the ready line).
+ * Controller logging: everything goes to stderr (stdout carries only the ready line), and to the
+ * profile's log file once the controller opened it (logFile.ts).
  * Debug lines appear when MULTIENGINE_DEBUG is set. Warnings that bad peers can trigger
  * at will (dropped frames, ...) are rate-limited so a flood cannot flood the log too.
  */
 
-const debugEnabled = !!process.env.MULTIENGINE_DEBUG;
+import { RotatingLogFile } from './logFile.js';
 
-function write(level: string, text: string): void {
+const debugEnabled = !!process.env.MULTIENGINE_DEBUG;
+let file: RotatingLogFile | null = null;
+
+/** Whole lines, to stderr and the log file. */
+function out(text: string): void {
+  file?.write(text);
   try {
-    process.stderr.write(`[controller] ${level}${text}\n`);
+    process.stderr.write(text);
   } catch {
     /* stderr gone (daemon whose parent closed the pipe): nothing to do */
   }
+}
+
+function write(level: string, text: string): void {
+  out(`[controller] ${level}${text}\n`);
 }
 
 const limited = new Map<string, number>();
 
 export const log = {
   debugEnabled,
+  /** Also writes the log to `path` from now on (a warning on stderr when it cannot). */
+  toFile(path: string): void {
+    try {
+      file = new RotatingLogFile(path);
+      process.on('exit', () => file?.close());
+    } catch (e) {
+      write('warning: ', `no log file: ${(e as Error).message}`);
+    }
+  },
+  /** Lines relayed as they are ("[engine 3] ..."): engines' own output. */
+  relay(lines: string): void {
+    out(lines);
+  },
   debug(text: string): void {
     if (debugEnabled) write('debug: ', text);
   },

@@ -7,6 +7,7 @@
  */
 import { Controller } from './controller.js';
 import { log } from './log.js';
+import { controllerLogFile } from './logFile.js';
 import { parseArgs, USAGE, UsageError } from './options.js';
 
 // A parent that closed our pipes (daemon mode) must not crash us with EPIPE.
@@ -28,6 +29,7 @@ if (parsed.help) {
 for (const u of parsed.unknown) log.warn(`ignoring unknown argument ${JSON.stringify(u)}`);
 
 const options = parsed.options;
+log.toFile(controllerLogFile(options.profile, options.dir));
 const controller = new Controller(options);
 controller.onShutdown = () => process.exit(0);
 

@@ -210,6 +210,23 @@ export class WorkRouter {
     return sink;
   }
 
+  /**
+   * Output an engine sent once its request was answered (a timer, a thread): no client waits for
+   * it, so it goes where the engine process's own output goes, the controller's log, as `[engine N]`.
+   */
+  private lateOutput(e: EngineRecord, msg: Message): void {
+    let text: string;
+    try {
+      text = checkContent('stream', msg.content).text;
+    } catch (err) {
+      this.d.dropped(`engine ${e.id} sent a malformed stream: ${(err as Error).message}`);
+      return;
+    }
+    const lines = text.split('\n');
+    if (lines.at(-1) === '') lines.pop();
+    log.relay(lines.map((l) => `[engine ${e.id}] ${l}\n`).join(''));
+  }
+
   /** A message on an engine's main connection: its direct activity, or a stream or reply of a request. */
   onEngineMessage(e: EngineRecord, msg: Message, parts: Buffer[]): void {
     if (!e.alive) return;
@@ -233,6 +250,7 @@ export class WorkRouter {
     const p = parentId === undefined ? undefined : e.outstanding.get(parentId);
     if (p === undefined) {
       if (parentId !== undefined && msg.metadata.orphan === true) this.storeOrphan(e, parentId, msg, parts);
+      else if (type === 'stream') this.lateOutput(e, msg);
       else {
         this.unroutable++;
         log.warnLimited('unroutable', `engine ${e.id} sent ${describe(type)} answering no outstanding request (parent ${describe(parentId)}); dropped`);

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { EngineSetContext, EngineSetLauncher, LauncherStatus } from './launcher.js';
 import { LauncherError } from './launcher.js';
+import { FileFollower } from '../util/fileFollower.js';
 import { missingTool, OutputLog, runCommand, showCommand, StatusCell, type CommandResult } from './launcherKit.js';
 
 /** Where a job is, as its batch system answers; undefined from a query means "no answer this time" (asked again later). */
@@ -37,6 +38,8 @@ export interface JobSystem {
   signal?(jobId: string, sig: NodeJS.Signals): string[];
   /** The file the job's output goes to. */
   outputFile(jobId: string): string;
+  /** The task (rank) a line of that file names, when the system's tool labels them (srun --label). */
+  outputRank?(line: string): { rank: number; text: string } | undefined;
   /** Why one engine of the set cannot be restarted on its own. */
   readonly cannotRestart: string;
 }
@@ -58,6 +61,8 @@ export class BatchJobLauncher implements EngineSetLauncher {
   private readonly out = new OutputLog();
   private jobId: string | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** Reads the job's output file as it grows: its lines are the engines' output. */
+  private follower: FileFollower | undefined;
   private stopping = false;
   /** The last query failure logged, so a status command that keeps failing is logged once. */
   private lastProblem = '';
@@ -96,6 +101,7 @@ export class BatchJobLauncher implements EngineSetLauncher {
     }
     this.jobId = jobId;
     ctx.log(`${system.name}: submitted job ${jobId} (${showCommand(argv)})`);
+    this.followOutput(system.outputFile(jobId));
     if (!system.query) {
       this.cell.set({ state: 'running', jobId });
       return;
@@ -103,6 +109,21 @@ export class BatchJobLauncher implements EngineSetLauncher {
     this.cell.set({ state: 'pending', reason: 'submitted', jobId });
     await this.poll();
     this.schedule();
+  }
+
+  private followOutput(file: string): void {
+    const { ctx, system } = this;
+    this.follower = new FileFollower(
+      file,
+      (line) => {
+        const r = system.outputRank?.(line);
+        if (r && r.rank < ctx.n) ctx.engineOutput(r.text, ctx.firstId + r.rank);
+        else if (line.trim() !== '') ctx.engineOutput(line);
+      },
+      { pollMs: Math.max(this.settings.pollMs, 200) },
+    ).start();
+    // Once the job is gone, what it wrote last is read and the file let go.
+    this.cell.onDidChange((s) => s.state === 'ended' && this.follower?.stop());
   }
 
   private schedule(): void {

@@ -52,6 +52,12 @@ export interface EngineSetContext {
   readonly spawner: ProcessSpawner;
   /** A line for the controller's log. */
   log(line: string): void;
+  /**
+   * A line an engine of this set printed outside its requests, as the launcher got it (the
+   * engines' stdout and stderr through mpiexec, ssh or the job's output file): the controller's
+   * log shows it as `[engine N] line`, or `[set-3] line` when `engineId` is not known.
+   */
+  engineOutput(line: string, engineId?: number): void;
 }
 
 /** One engine set's launcher: started once, stopped once. */

@@ -28,18 +28,22 @@ export class OutputLog {
     }
   }
 
-  /** Appends everything `stream` prints, each line prefixed (as `[hostb] `). */
-  attach(stream: Readable | null, prefix = ''): void {
+  /** Appends everything `stream` prints, each line prefixed (as `[hostb] `); `onLine` gets each line as printed. */
+  attach(stream: Readable | null, prefix = '', onLine?: (line: string) => void): void {
     if (!stream) return;
     stream.setEncoding('utf8');
     let partial = '';
+    const take = (lines: string[]) => {
+      if (onLine) for (const l of lines) onLine(l);
+      this.append(lines.map((l) => `${prefix}${l}\n`).join(''));
+    };
     stream.on('data', (text: string) => {
       const lines = (partial + text).split('\n');
       partial = lines.pop() ?? '';
-      if (lines.length) this.append(lines.map((l) => `${prefix}${l.replace(/\r$/, '')}\n`).join(''));
+      if (lines.length) take(lines.map((l) => l.replace(/\r$/, '')));
     });
     stream.on('end', () => {
-      if (partial) this.append(`${prefix}${partial}\n`);
+      if (partial) take([partial]);
       partial = '';
     });
     stream.on('error', () => {});

@@ -18,6 +18,17 @@ const STOP_GRACE_MS = 10_000;
 
 export type MpiFlavor = 'openmpi' | 'mpich' | 'unknown';
 
+/** mpiexec's option that puts each output line's rank in front of it, by flavor. */
+const TAG_OPTION: Record<MpiFlavor, string[]> = { openmpi: ['--tag-output'], mpich: ['-prepend-rank'], unknown: [] };
+/** A tagged line: OpenMPI's `[1,3]<stdout>:text` (5.x puts a space after the colon), MPICH's `[3] text`. */
+const TAGGED = /^\[(?:\d+,)?(\d+)\](?:<std(?:out|err)>:|) ?(.*)$/;
+
+/** Rank and text of a line mpiexec printed with its rank tag; undefined for mpiexec's own lines. */
+export function rankLine(line: string): { rank: number; text: string } | undefined {
+  const m = TAGGED.exec(line);
+  return m ? { rank: Number(m[1]), text: m[2] } : undefined;
+}
+
 /** Which MPI `mpiexec --version` describes. */
 export function mpiFlavor(versionText: string): MpiFlavor {
   if (/open ?mpi|open-?rte/i.test(versionText)) return 'openmpi'; // 4.x says "mpiexec (OpenRTE) 4.1.4"
@@ -57,7 +68,8 @@ class MpiLauncher implements EngineSetLauncher {
     if (version.errorCode) throw new LauncherError(missingTool(this.mpiexec, version.errorCode, 'install OpenMPI (apt install openmpi-bin) or MPICH, or name mpiexec with the mpiexec option'));
     const flavor = mpiFlavor(version.stdout + version.stderr);
     const forward = flavor === 'openmpi' ? ['-x', CONNECTION_ENV] : [];
-    const argv = [this.mpiexec, '-n', String(ctx.n), ...forward, ...this.extra, ...ctx.engineCommand({ program: this.program, root: this.root })];
+    // Tagged with their rank, the engines' lines reach the controller's log as their engine's.
+    const argv = [this.mpiexec, '-n', String(ctx.n), ...forward, ...TAG_OPTION[flavor].filter((o) => !this.extra.includes(o)), ...this.extra, ...ctx.engineCommand({ program: this.program, root: this.root })];
     this.out.append(`$ ${showCommand(argv)}\n`);
     ctx.log(`${flavor === 'unknown' ? 'mpiexec' : flavor}: ${showCommand(argv)}`);
     // Ranks write to a pty under OpenMPI: no colour codes in the output we keep.
@@ -69,8 +81,13 @@ class MpiLauncher implements EngineSetLauncher {
       detached: process.platform !== 'win32',
     });
     this.proc = proc;
-    this.out.attach(proc.stdout);
-    this.out.attach(proc.stderr);
+    const relay = (line: string) => {
+      const r = rankLine(line);
+      if (r && r.rank < ctx.n) ctx.engineOutput(r.text, ctx.firstId + r.rank);
+      else if (line.trim() !== '') ctx.engineOutput(line);
+    };
+    this.out.attach(proc.stdout, '', relay);
+    this.out.attach(proc.stderr, '', relay);
     proc.onDidExit((exit) => {
       const tail = this.out.tail(3).join(' | ');
       this.cell.set({ state: 'ended', reason: `mpiexec ${exit.reason}${tail && exit.code !== 0 ? ` (${tail})` : ''}` });

@@ -88,9 +88,18 @@ function jobScript(ctx: EngineSetContext, options: Readonly<Record<string, unkno
     const head = lines[0].startsWith('#!') ? [lines.shift()!] : ['#!/bin/sh'];
     return [...head, ...own, ...lines].join('\n');
   }
-  const srun = ['srun', ...stringList(options, 'srunArgs')];
+  const srun = ['srun', ...srunArgs(options)];
   return ['#!/bin/sh', ...own, `exec ${showCommand(srun)} ${values.engine_command}`, ''].join('\n');
 }
+
+/** srun's arguments in our script: --label, so that each line of the output file says its task (rank). */
+function srunArgs(options: Readonly<Record<string, unknown>>): string[] {
+  const given = stringList(options, 'srunArgs');
+  return given.includes('--label') || given.includes('-l') ? given : ['--label', ...given];
+}
+
+/** A line srun --label wrote: `3: text` (srun pads the rank with spaces to the widest). */
+const LABELLED = /^\s*(\d+): ?(.*)$/;
 
 function slurmSystem(ctx: EngineSetContext, options: Readonly<Record<string, unknown>>): JobSystem {
   checkKnown(options, OPTIONS, 'slurm');
@@ -137,6 +146,14 @@ function slurmSystem(ctx: EngineSetContext, options: Readonly<Record<string, unk
     // To the job's steps (srun and its engines), not to the batch script.
     signal: (jobId, sig) => [...scancel, `--signal=${sig.replace(/^SIG/, '')}`, jobId],
     outputFile: (jobId) => output.replace('%j', jobId),
+    // Our script's srun labels its lines; a template's lines are the set's.
+    outputRank:
+      options.template === undefined || options.template === null
+        ? (line) => {
+            const m = LABELLED.exec(line);
+            return m ? { rank: Number(m[1]), text: m[2] } : undefined;
+          }
+        : undefined,
     cannotRestart: 'its engines are the tasks of one SLURM job (one srun step), and the job\'s allocation owns their processes; stop the set and start a new one',
   };
 }

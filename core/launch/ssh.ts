@@ -96,8 +96,10 @@ class SshLauncher implements EngineSetLauncher {
     const proc = ctx.spawner.start({ command: argv[0], args: argv.slice(1), detached: process.platform !== 'win32' });
     const session: Session = { slot, proc, registered: false, replaced: false };
     this.current.set(slot.id, session);
-    this.out.attach(proc.stdout, prefix);
-    this.out.attach(proc.stderr, prefix);
+    // One ssh per engine: all it prints is that engine's (ssh's own warnings included).
+    const relay = (line: string) => line.trim() !== '' && ctx.engineOutput(line, slot.id);
+    this.out.attach(proc.stdout, prefix, relay);
+    this.out.attach(proc.stderr, prefix, relay);
     let said = '';
     const keep = (text: string) => (said = (said + text).slice(-FAILURE_TAIL_CHARS));
     proc.stdout.on('data', keep);

@@ -1,9 +1,12 @@
 /**
  * Where the Logs view's lines come from, so a user gets the whole story:
- * - the controller's stderr, read as the app starts it (a spawner that taps the process Cluster
- *   starts): the controller's own log, and every local engine process's own stdout and stderr,
- *   which the controller's local launcher relays there as "[engine N] ..." (start-up, crashes,
- *   what a library prints outside a request);
+ * - the controller's log: its stderr, read as the app starts it (a spawner that taps the process
+ *   Cluster starts), or, attached to a controller started elsewhere, its log file in the profile
+ *   folder, followed. It holds the controller's own lines and every engine process's own stdout
+ *   and stderr, which the controller relays as "[engine N] ..." (local engines, and engines its
+ *   launchers can tell apart: mpiexec's rank tags, one ssh per engine, srun's labels) or as
+ *   "[set-N] ..." (a set's lines of no known engine): start-up, crashes, what a library prints
+ *   outside a request;
  * - the output of requests (what code run on an engine prints), of every client: the
  *   controller's task events say which requests finished, and their stdout and stderr are read
  *   from its task database, at most one query at a time and BATCH_IDS requests per query.
@@ -11,6 +14,7 @@
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { Disposable } from '../../core/events/emitter.js';
+import { FileFollower } from '../../core/util/fileFollower.js';
 import type { Client, ProcessSpawner, TaskEventBatch, TaskRecord as DbRecord } from '../../core/index.js';
 import { LOG_RESULT_LINES, type LogLine, type LogQuery, type LogResult, type LogStream } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
@@ -22,7 +26,11 @@ export const BATCH_IDS = 500;
 /** Finished requests waiting for their output to be read, at most (the oldest are left out past it). */
 export const MAX_WAITING = 20_000;
 
-const ENGINE_LINE = /^\[engine (\d+)\] ?(.*)$/;
+const ENGINE_LINE = /^\[(engine \d+|set-\d+)\] ?(.*)$/;
+/** Polls of an attached controller's log file. */
+export const LOG_FILE_POLL_MS = 250;
+/** Of an attached controller's log file, the end read first (what it said before the app came). */
+const LOG_FILE_HISTORY = 256 * 1024;
 const CONTROLLER_PREFIX = /^\[controller\] ?/;
 
 /** Splits text that comes in chunks into whole lines (a partial line waits for its end). */
@@ -67,6 +75,7 @@ export class EngineLogs {
   private waiting = new Map<string, Set<number>>();
   private reading = false;
   private noDbSaid = false;
+  private logFile: FileFollower | null = null;
 
   constructor(private readonly events: EventSink) {}
 
@@ -74,7 +83,7 @@ export class EngineLogs {
   controllerStderr(): LineSplitter {
     return new LineSplitter((line) => {
       const m = ENGINE_LINE.exec(line);
-      if (m) this.add(`engine ${m[1]}`, 'process', m[2]);
+      if (m) this.add(m[1], 'process', m[2]);
       else if (line.trim() !== '') this.add('controller', 'log', line.replace(CONTROLLER_PREFIX, ''));
     });
   }
@@ -84,6 +93,16 @@ export class EngineLogs {
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
     for (const l of lines) this.add(`engine ${id}`, stream, l);
+  }
+
+  /** Follows the log file of a controller the app did not start (null: stops). */
+  followLogFile(file: string | null): void {
+    this.logFile?.stop();
+    this.logFile = null;
+    if (file === null) return;
+    const lines = this.controllerStderr();
+    this.note(`attached: the controller's log is read from ${file}`);
+    this.logFile = new FileFollower(file, (l) => lines.write(`${l}\n`), { pollMs: LOG_FILE_POLL_MS, fromEnd: LOG_FILE_HISTORY }).start();
   }
 
   /** A note of the app's own about the logs (in the controller's source). */
@@ -106,6 +125,7 @@ export class EngineLogs {
 
   dispose(): void {
     this.follow(null);
+    this.followLogFile(null);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }

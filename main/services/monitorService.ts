@@ -3,6 +3,8 @@
  * output (Logs) and the cluster's timeline (Events). ClusterService hands it the cluster it
  * connects to; it needs nothing else of the app.
  */
+import path from 'node:path';
+import { controllerLogPath } from '../../core/controller/logFile.js';
 import { NodeSpawner, type Client, type Cluster, type ProcessSpawner } from '../../core/index.js';
 import type { EngineSet } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
@@ -37,6 +39,8 @@ export class MonitorService {
   follow(rc: Client | null, cluster: Cluster | null): void {
     this.events.follow(rc, cluster);
     this.logs.follow(rc);
+    // A controller started elsewhere: its log is its file, in the profile folder of its connection file (<profile>/security/).
+    this.logs.followLogFile(rc && !cluster ? controllerLogPath(path.dirname(path.dirname(rc.connectionFile))) : null);
     if (rc) this.metrics.start();
     else this.metrics.stop();
   }

@@ -2,6 +2,8 @@
 ipyparallel's flags: retries, timeout, after, follow, success_only, targets, label, chunksize,
 ordered."""
 
+import uuid
+
 from .directview import encode_args
 from .functions import ship
 from .partition import flatten_once, map_sequences
@@ -85,8 +87,10 @@ class LoadBalancedView(View):
             b['kernel'] = kernel
         return b, kernel
 
-    def _task(self, f, args, kwargs, mapping, method):
+    def _task(self, f, args, kwargs, mapping, method, map_info=None):
         balanced, kernel = self._balanced(f)
+        if map_info is not None:
+            balanced['map'] = map_info
         shipped = ship(f, kernel or 'python', kwargs, mapping)
         content, buffers = encode_args(shipped, args, method + '.args')
         return self.client._dispatcher.submit('apply_request', content, buffers, None, method, {'balanced': balanced})
@@ -101,10 +105,12 @@ class LoadBalancedView(View):
         chunk = self.chunksize if chunksize is None else chunksize
         if not isinstance(chunk, int) or chunk < 1:
             raise ValueError('chunksize must be a whole number >= 1, got %r' % (chunk,))
+        # Every task of the map carries the same {id, items, chunk}: watchers (the app's Progress) count its items.
+        map_info = {'id': str(uuid.uuid4()), 'items': length, 'chunk': chunk}
         parts = []
         for start in range(0, length, chunk):
             args = [s[start:start + chunk] for s in seqs]
-            parts.append((self._task(f, [list(a) if isinstance(a, range) else a for a in args], None, True, 'map'), None))
+            parts.append((self._task(f, [list(a) if isinstance(a, range) else a for a in args], None, True, 'map', map_info), None))
         ar = AsyncMapResult(self.client, parts, 'map', flatten_once, self.ordered if ordered is None else ordered)
         return self._deliver(ar, block)
 

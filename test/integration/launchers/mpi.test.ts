@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { EngineError, readConnectionFile } from 'multiengine';
+import { controllerLogFile } from '../../../core/controller/logFile.js';
 import { startTestCluster, until, type TestCluster } from '../fixture.ts';
 import { requireExecutable } from '../../harness/fixtureRequirements.ts';
 
@@ -133,7 +134,11 @@ describe('mpi launcher: a set whose mpiexec goes away', () => {
       [1, 2],
     ]);
     const set = (await t.cluster.engineSets()).at(-1)!;
-    assert.match(await t.cluster.output(set.id), /^\$ \/usr\/bin\/mpiexec\.mpich -n 2 \/\S+node /m);
+    // -prepend-rank: each line says its rank, so the controller's log (and the app's Logs) files it under its engine.
+    assert.match(await t.cluster.output(set.id), /^\$ \/usr\/bin\/mpiexec\.mpich -n 2 -prepend-rank \/\S+node /m);
+    await t.rc.view(ids[1]).execute('require("fs").writeSync(2, "an MPICH rank wrote this\\n")', { block: true });
+    const logFile = controllerLogFile('test', t.dir);
+    await until(() => fs.readFileSync(logFile, 'utf8').includes(`[engine ${ids[1]}] an MPICH rank wrote this\n`), 10_000, "the rank's line in the controller's log");
     await t.cluster.stopEngineSet(set.id);
   });
 

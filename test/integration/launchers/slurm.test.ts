@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { EngineError, type AsyncResult, type EngineSetInfo } from 'multiengine';
+import { controllerLogFile } from '../../../core/controller/logFile.js';
 import { slurmEndReason } from '../../../core/launch/slurm.js';
 import { alive } from '../../harness/fixtureProcesses.ts';
 import { startSlurm, type SlurmCluster } from '../../harness/slurmCluster.ts';
@@ -88,6 +89,9 @@ describe('slurm launcher', () => {
       // Past the engine's own capture of console output: straight to its process's stdout, the job's output file.
       await tc.rc.view(2).execute('require("fs").writeSync(1, "engine 2 wrote this to its stdout\\n")', { block: true });
       await until(async () => (await tc.cluster.output(set.id)).includes('engine 2 wrote this to its stdout'), 10_000, "the engine's stdout line in cluster.output()");
+      // srun --label names the task: the controller's log (and so the app's Logs) files the line under engine 2.
+      const logFile = controllerLogFile('test', tc.dir);
+      await until(() => /^\[engine 2\] engine 2 wrote this to its stdout$/m.test(fs.readFileSync(logFile, 'utf8')), 10_000, "engine 2's line in the controller's log");
       const output = await tc.cluster.output(set.id);
       const script = /^\$ sbatch --parsable (\S+\/job\.sh)\n/.exec(output)?.[1];
       assert.ok(script, output);

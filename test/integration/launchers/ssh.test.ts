@@ -4,8 +4,12 @@
  * through ssh. Needs root and openssh-server (test/README.md).
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EngineInfo, EngineSetInfo, ExecuteResult } from 'multiengine';
+import { controllerLogPath } from '../../../core/controller/logFile.ts';
+import { EngineLogs } from '../../../main/services/engineLogs.ts';
 import { alive } from '../../harness/fixtureProcesses.ts';
 import { startHosts, type Hosts } from '../../harness/netHosts.ts';
 import { until } from '../../harness/poll.ts';
@@ -15,11 +19,12 @@ import { childrenOf, cmdline, enginePids } from './processes.ts';
 let hosts: Hosts;
 let driver: ClusterDriver;
 let controllerPid: number;
+let clientFile: string;
 
 before(async () => {
   hosts = await startHosts({ names: ['hosta', 'hostb', 'hostc'], subnet: '10.231.81.0/24' });
   driver = startClusterDriver(hosts, 'hosta');
-  ({ controllerPid } = await driver.start({ n: 0, ip: hosts.host('hosta').address }));
+  ({ controllerPid, clientFile } = await driver.start({ n: 0, ip: hosts.host('hosta').address }));
 });
 after(async () => {
   await driver?.stop().catch(() => {});
@@ -81,6 +86,24 @@ describe('an ssh set of node engines on hostb and hostc', () => {
     const output = await driver.cluster<string>('output', set);
     assert.match(output, /^\[hostb\] \$ .*ssh -F \S+ hostb -- /m);
     assert.match(output, /^\[hostc\] \$ .*ssh -F \S+ hostc -- /m);
+  });
+
+  test("what an engine on hostc prints outside its requests is in the controller's log as its own, and the app's Logs show it", async () => {
+    // The controller's log file, where a terminal's `multiengine start` keeps it; the app follows it when attached.
+    const logFile = controllerLogPath(path.dirname(path.dirname(clientFile)));
+    const logs = new EngineLogs({ emit() {} });
+    logs.followLogFile(logFile);
+    try {
+      await driver.view(3, 'execute', 'require("fs").writeSync(1, "engine 3 on " + require("os").hostname() + " wrote to its stdout\\n")');
+      await until(() => logs.search({ from: 'engine 3', text: 'wrote to its stdout' }).lines.length > 0, 15_000, "engine 3's line in the Logs");
+      assert.deepEqual(
+        logs.search({ from: null, text: 'wrote to its stdout' }).lines.map((l) => `${l.source}/${l.stream}: ${l.text}`),
+        ['engine 3/process: engine 3 on hostc wrote to its stdout'],
+      );
+      assert.match(fs.readFileSync(logFile, 'utf8'), /^\[engine 3\] engine 3 on hostc wrote to its stdout$/m);
+    } finally {
+      logs.dispose();
+    }
   });
 
   test('restartEngine starts a new process for the engine, on the same host', async () => {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineInfo } from '../../../core/index.js';
 import { isAlive } from '../../../core/util/processes.js';
-import type { AppSettings, ClusterEvent, EngineSet, EventName, EventTypes, LogLine, MetricsSample } from '../../../preload/contract.js';
+import { compareLogSources, type AppSettings, type ClusterEvent, type EngineSet, type EventName, type EventTypes, type LogLine, type MetricsSample } from '../../../preload/contract.js';
 import { ClusterEvents, EventList } from '../../../main/services/clusterEvents.js';
 import { EngineLogs, LineSplitter } from '../../../main/services/engineLogs.js';
 import { LogStore } from '../../../main/services/logStore.js';
@@ -115,7 +115,7 @@ describe('EngineLogs', () => {
     const w = logs.controllerStderr();
     w.write('[controller] listening on 127.0.0.1:5\n[engine 3] Traceback (most');
     w.write(' recent call last):\r\n\n[engine 12] hello\n');
-    w.write('[controller] warning: half a line');
+    w.write('[controller] warning: half a line\n[set-2] mpiexec noticed that process rank 1 exited');
     w.end();
     logs.requestOutput(2, 'stdout', 'a\nb\n');
     const lines = (await pollFor(() => got.onLogLines?.flatMap((b) => b.lines))) as LogLine[];
@@ -124,10 +124,13 @@ describe('EngineLogs', () => {
       'engine 3/process: Traceback (most recent call last):',
       'engine 12/process: hello',
       'controller/log: warning: half a line',
+      'set-2/process: mpiexec noticed that process rank 1 exited',
       'engine 2/stdout: a',
       'engine 2/stdout: b',
     ]);
     expect(logs.search({ from: 'engine 12', text: 'HELLO' }).lines).toHaveLength(1);
+    // The controller first, engines by id, sets last.
+    expect(logs.search({ from: null, text: '' }).sources.map((s) => s.source).sort(compareLogSources)).toEqual(['controller', 'engine 2', 'engine 3', 'engine 12', 'set-2']);
     logs.dispose();
   });
 
@@ -251,6 +254,17 @@ describe('the dashboard fed by a real cluster', () => {
     // Engine 1's part is read after engine 0's, in another query: a record read twice would show here now.
     const lines = svc.monitor.logs.search({ from: null, text: 'apart' }).lines.map((l) => `${l.source}: ${l.text}`);
     expect(lines).toEqual(['engine 0: apart 0', 'engine 1: apart 1500']);
+  }, 30_000);
+
+  it("what an engine prints once its request was answered (a timer) is its process's output, not dropped", async () => {
+    const rc = svc.connection.client();
+    // On both engines, so the request goes through the controller (a single engine's may go straight to it).
+    await rc.view([0, 1]).execute('setTimeout(() => console.log("late from a timer"), 100)');
+    const lines = await pollFor(() => {
+      const l = svc.monitor.logs.search({ from: null, text: 'late from a timer' }).lines;
+      return l.length === 2 ? l : null;
+    });
+    expect(lines.map((l) => `${l.source}/${l.stream}: ${l.text}`).sort()).toEqual(['engine 0/process: late from a timer', 'engine 1/process: late from a timer']);
   }, 30_000);
 
   it('a killed controller: the timeline says it exited (how) and was restarted, and the engines resumed', async () => {
