@@ -93,6 +93,30 @@ test('start in the foreground stops every process it started on Ctrl-C (SIGINT)'
   }
 });
 
+test('start in the foreground exits 0 when a client shuts the controller down, its engines stopped and its files removed', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));
+  try {
+    const child = spawn(process.execPath, [bin, 'start', '-n', '2', '--profile', 'fg'], { env: { ...process.env, MULTIENGINE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    assert.ok(await eventually(() => out.includes('press Ctrl-C to stop'), 30_000), out);
+    const file = connectionFilePath('client', 'fg', dir);
+    const rc = await Client.connect({ file });
+    const pids = [rc.controllerPid, ...rc.engines.map((e) => e.pid)];
+    assert.equal(pids.length, 3);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await rc.shutdownController();
+    rc.close();
+    assert.equal(await exited, 0, out);
+    assert.match(out, /the controller was shut down by a client; stopping/);
+    assert.deepEqual(pids.filter(alive), []);
+    assert.equal(fs.existsSync(file), false, 'the client connection file is removed');
+    assert.equal(fs.existsSync(connectionFilePath('engine', 'fg', dir)), false, 'the engine connection file is removed');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('bad usage names the problem', () => {
   const r = cli(['start', '-n', 'lots'], {});
   assert.equal(r.status, 2);

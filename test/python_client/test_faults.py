@@ -163,6 +163,10 @@ class FaultsTest(unittest.TestCase):
                 return True
             return False
         poll(gone, what='the controller to exit')
+        # `multiengine start` sees it, stops and exits 0, its engines gone and its files removed
+        self.assertEqual(self.cluster.proc.wait(20), 0)
+        self.assertIn('the controller was shut down by a client', self.cluster.proc.stdout.read())
+        self.assertFalse(os.path.exists(self.cluster.file))
 
     def test_too_large_message_is_refused_before_sending(self):
         rc = self.rc
