@@ -5,7 +5,7 @@ import os
 import signal
 import unittest
 
-from cluster import Cluster, poll
+from cluster import ClusterCase, poll, process_gone
 import multiengine
 
 
@@ -14,15 +14,7 @@ def direct_ready(rc, eid):
     poll(lambda: rc[eid].apply_sync(lambda: 0) == 0 and eid in rc._dispatcher._links, what='the direct link to %d' % eid)
 
 
-class FaultsTest(unittest.TestCase):
-    def setUp(self):
-        self.cluster = Cluster(2, 'python')
-        self.rc = self.cluster.client()
-
-    def tearDown(self):
-        self.rc.close()
-        self.cluster.stop()
-
+class FaultsTest(ClusterCase):
     def test_requests_keep_their_order_across_paths(self):
         rc = self.rc
         e0 = rc[0]
@@ -157,14 +149,7 @@ class FaultsTest(unittest.TestCase):
         self.assertEqual(rc[:].map_async(lambda x: x + 1, [1, 2])[1], 3)
         pid = rc.connection_info['controller_pid']
         rc.shutdown(hub=True)
-
-        def gone():
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            return False
-        poll(gone, what='the controller to exit')
+        poll(lambda: process_gone(pid), what='the controller to exit')
         # `multiengine start` sees it, stops and exits 0, its engines gone and its files removed
         self.assertEqual(self.cluster.proc.wait(20), 0)
         self.assertIn('the controller was shut down by a client', self.cluster.proc.stdout.read())

@@ -2,10 +2,9 @@
 get_task_result, barrier, queue_status, clear, abort, map) and MultiEngineClient's keys, reset,
 queue_status, clear_queue and kill."""
 
-import os
 import unittest
 
-from cluster import Cluster, poll
+from cluster import Cluster, poll, process_gone
 
 from multiengine.kernel import client
 
@@ -126,14 +125,7 @@ class MultiEngineClientMoreTest(unittest.TestCase):
         poll(lambda: mec.get_ids() == [0], what='engine 1 to stop')
         pid = mec._rc.connection_info['controller_pid']
         mec.kill(controller=True)
-
-        def gone():
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return True
-            return False
-        poll(gone, what='the controller to exit')
+        poll(lambda: process_gone(pid), what='the controller to exit')
 
 
 if __name__ == '__main__':

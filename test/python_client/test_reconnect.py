@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from cluster import ROOT, Cluster, poll
+from cluster import ROOT, ClusterCase, poll
 
 import multiengine
 
@@ -38,15 +38,7 @@ class Controller(object):
         self.proc.stdout.close()
 
 
-class RestartOnTheSameProfile(unittest.TestCase):
-    def setUp(self):
-        self.cluster = Cluster(2, 'python')
-        self.rc = self.cluster.client()
-
-    def tearDown(self):
-        self.rc.close()
-        self.cluster.stop()
-
+class RestartOnTheSameProfile(ClusterCase):
     def test_the_next_call_connects_again_and_the_namespaces_are_kept(self):
         rc = self.rc
         rc[:].push({'a': 5}, block=True)
