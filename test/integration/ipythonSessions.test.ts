@@ -189,5 +189,10 @@ describe('a notebook with the client and %%px, run by jupyter-nbconvert --execut
     assert.equal(stdout(10), [0, 1, 2, 3].map((e) => `[stdout:${e}] before ${e}\n`).join(''));
     assert.deepEqual(shown(10), [0, 1, 2, 3].flatMap((e) => [`[output:${e}]`, `Tag('shown ${e}')`]));
     assert.deepEqual(html(10), [0, 1, 2, 3].map((e) => `<b>shown ${e}</b>`));
+    // --group-outputs=order collates the outputs: every engine's first, then every engine's second
+    assert.deepEqual(
+      shown(11),
+      ['first', 'second'].flatMap((k) => [0, 1, 2, 3].flatMap((e) => [`[output:${e}]`, `Tag('${k} ${e}')`])),
+    );
   });
 });
