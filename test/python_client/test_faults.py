@@ -104,8 +104,8 @@ class FaultsTest(ClusterCase):
         for delay in (0.001, 0.005, 0.01, 0.02, 0.04, 0.08):
             ar = e0.pull('big')
             timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
-            timer.start()
             try:
+                timer.start()  # on a busy machine the SIGINT may land before start() returns
                 ar.wait(30)
                 poll(lambda: not timer.is_alive(), what='the timer')
                 e0.apply_sync(lambda: 0)  # the SIGINT lands somewhere: here at the latest
@@ -118,8 +118,8 @@ class FaultsTest(ClusterCase):
         e0.push({'big2': big}, block=True)
         for delay in (0.001, 0.01, 0.03):  # and while a push is being written
             timer = threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT))
-            timer.start()
             try:
+                timer.start()
                 ar = e0.push({'big2': big})
                 ar.wait(30)
                 poll(lambda: not timer.is_alive(), what='the timer')
