@@ -4,7 +4,6 @@ request's reply as `outputs` (docs/protocol.md, Rich output). The engine imports
 `display` is a builtin here, and `IPython.display.display` is redirected to it when user code
 imports IPython.display (that module prints instead when no IPython shell runs)."""
 
-import base64
 import builtins
 import json
 import sys
@@ -37,6 +36,7 @@ def _method(obj, name):
 def _jsonable(mime, value):
     """A format's value as the wire carries it: text, base64 for binary images, a JSON tree as is."""
     if isinstance(value, bytes):
+        import base64  # only images need it: not imported at engine start
         return base64.b64encode(value).decode('ascii') if mime.startswith('image/') else value.decode('utf-8', 'replace')
     if mime == 'application/json':
         json.dumps(value)  # not JSON: this format is left out

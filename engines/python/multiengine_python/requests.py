@@ -4,7 +4,6 @@ describes itself, anything else from user code (the engine turns both into an er
 
 import json
 
-from . import display
 from .errors import ReplyError
 from .namespace import Namespace
 from .values import Encoder, SerializationError, decode_value
@@ -37,11 +36,18 @@ class Requests(object):
         self.space = Namespace()
         #: Counts execute requests from 1 (errors included); kept across clear.
         self.execution_count = 0
-        display.install()
+        #: The display module (rich output), loaded by the first execute or apply, not at start-up.
+        self._display = None
         self.handlers = {
             'execute_request': self.execute, 'apply_request': self.apply, 'push_request': self.push,
             'pull_request': self.pull, 'keys_request': self.keys, 'clear_request': self.clear,
         }
+
+    def _load_display(self):
+        from . import display
+        display.install()
+        self._display = display
+        return display
 
     def execute(self, msg):
         import ast
@@ -60,6 +66,7 @@ class Requests(object):
             last = tree.body.pop()
         body = compile(tree, filename, 'exec', flags, True)
         expr = compile(ast.Expression(last.value), filename, 'eval', flags, True) if last is not None else None
+        display = self._display or self._load_display()
         if display.outputs:
             display.take_outputs()  # left by a request that failed
         value = space.user(self._execute, body, expr)
@@ -98,6 +105,7 @@ class Requests(object):
         if not isinstance(src, str):
             raise _malformed('fn must be a string', src)
         result = None
+        display = self._display or self._load_display()
         if display.outputs:
             display.take_outputs()  # left by a request that failed
         if src.strip():
