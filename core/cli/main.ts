@@ -145,12 +145,14 @@ async function start(args: string[]): Promise<number> {
     process.exit(0);
   }
   console.log('press Ctrl-C to stop');
-  await new Promise<void>((resolve) => {
-    const onSignal = () => resolve();
+  // Until Ctrl-C (or SIGTERM), or until a client shuts the controller down (rc.shutdown(hub=True), `multiengine stop`).
+  const why = await new Promise<string>((resolve) => {
+    const onSignal = () => resolve('signal');
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    cluster.onDidShutDown(() => resolve('shutdown'));
   });
-  console.log('stopping…');
+  console.log(why === 'shutdown' ? 'the controller was shut down by a client; stopping…' : 'stopping…');
   await cluster.stop();
   return 0;
 }

@@ -6,7 +6,9 @@
  * Supervision: when the controller process dies (not through stop()), the Cluster starts a
  * new one on the same port with the same key and connection files (--reuse-key). Engines
  * re-register with their ids and namespaces, clients reconnect on their own. At most
- * `maxControllerRestarts` per minute; then it gives up and says why.
+ * `maxControllerRestarts` per minute; then it gives up and says why. A controller that exits 0
+ * was stopped on purpose (controller_shutdown_request, `multiengine stop`, a signal to it): it is
+ * not restarted, and onDidShutDown tells the owner (`multiengine start` exits then).
  */
 import os from 'node:os';
 import readline from 'node:readline';
@@ -118,7 +120,10 @@ export class Cluster {
     return `${opts.stylize('Cluster', 'special')} { profile: ${opts.stylize(`'${this.profile}'`, 'string')}, controllerPid: ${this.controllerPid}, ids: ${inspect(this.ids)} }`;
   }
   private stopped = false;
+  /** The controller shut itself down on request: stop() has nobody to ask. */
+  private shutDown = false;
   private readonly controllerEvents = new Emitter<ControllerEvent>();
+  private readonly shutdownEvents = new Emitter<ControllerEvent>();
   private restartTimes: number[] = [];
   private restarting: Promise<void> | null = null;
   /** How many times the controller process was restarted. */
@@ -199,6 +204,9 @@ export class Cluster {
   /** Called when the controller process exits unexpectedly, is restarted, or the Cluster gives up restarting it. */
   readonly onDidChangeController: Event<ControllerEvent> = this.controllerEvents.event;
 
+  /** Fired once when the controller exits 0, stopped on purpose by a client or a signal (it is not restarted); call stop() to finish. */
+  readonly onDidShutDown: Event<ControllerEvent> = this.shutdownEvents.event;
+
   get ids(): number[] {
     return this.control.ids;
   }
@@ -254,6 +262,13 @@ export class Cluster {
     if (this.stopped) return;
     this.stopped = true;
     if (this.restarting) await this.restarting.catch(() => {});
+    if (this.shutDown) {
+      // The controller stopped its engines and removed its files; make sure no process is left.
+      this.control.close();
+      await Promise.all([...this.enginePids].map((p) => ensureGone(p, 2000)));
+      this.controller.stdin?.destroy();
+      return;
+    }
     await this.control.waitConnected(3000);
     try {
       await this.control.refreshEngines();
@@ -287,13 +302,21 @@ export class Cluster {
     this.controllerEvents.fire(e);
   }
 
-  /** Restarts the controller when `child` exits while the cluster is not being stopped. */
+  /** Restarts the controller when `child` exits while the cluster is not being stopped, unless it was stopped on purpose (exit 0). */
   private supervise(child: SpawnedProcess): void {
-    if (this.cmd.opts.detached || this.cmd.opts.restartController === false) return;
-    child.onDidExit(({ reason: how }) => {
+    if (this.cmd.opts.detached) return;
+    child.onDidExit(({ reason: how, code }) => {
       if (this.stopped || child !== this.controller) return;
       const pid = this.ready.pid;
       if (this.cmd.opts.verbose || process.env.MULTIENGINE_DEBUG) process.stderr.write(`multiengine cluster: controller pid ${pid} ${how}\n`);
+      if (code === 0) {
+        this.shutDown = true;
+        const e: ControllerEvent = { event: 'exited', pid, reason: 'it shut down on request' };
+        this.emitController(e);
+        this.shutdownEvents.fire(e);
+        return;
+      }
+      if (this.cmd.opts.restartController === false) return;
       this.emitController({ event: 'exited', pid, reason: how });
       this.restarting = this.restartController(how).finally(() => {
         this.restarting = null;

@@ -73,21 +73,44 @@ test('--scheme, --hwm and --db saved in the profile reach the controller that st
   }
 });
 
+/** `multiengine start -n 2 --profile fg` in the foreground, up, with a client connected to it and its pids. */
+async function startForeground(dir: string) {
+  const child = spawn(process.execPath, [bin, 'start', '-n', '2', '--profile', 'fg'], { env: { ...process.env, MULTIENGINE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  assert.ok(await eventually(() => out.includes('press Ctrl-C to stop'), 30_000), out);
+  const rc = await Client.connect({ file: connectionFilePath('client', 'fg', dir) });
+  const pids = [rc.controllerPid, ...rc.engines.map((e) => e.pid)];
+  assert.equal(pids.length, 3);
+  return { child, rc, pids, exited, output: () => out };
+}
+
 test('start in the foreground stops every process it started on Ctrl-C (SIGINT)', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));
   try {
-    const child = spawn(process.execPath, [bin, 'start', '-n', '2', '--profile', 'fg'], { env: { ...process.env, MULTIENGINE_DIR: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    assert.ok(await eventually(() => out.includes('press Ctrl-C to stop'), 30_000), out);
-    const rc = await Client.connect({ file: connectionFilePath('client', 'fg', dir) });
-    const pids = [rc.controllerPid, ...rc.engines.map((e) => e.pid)];
+    const { child, rc, pids, exited } = await startForeground(dir);
     rc.close();
-    assert.equal(pids.length, 3);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');
     assert.equal(await exited, 0);
     assert.deepEqual(pids.filter(alive), []);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('start in the foreground exits 0 when a client shuts the controller down, its engines stopped and its files removed', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-cli-'));
+  try {
+    const { rc, pids, exited, output } = await startForeground(dir);
+    const file = connectionFilePath('client', 'fg', dir);
+    await rc.shutdownController();
+    rc.close();
+    assert.equal(await exited, 0, output());
+    assert.match(output(), /the controller was shut down by a client; stopping/);
+    assert.deepEqual(pids.filter(alive), []);
+    assert.equal(fs.existsSync(file), false, 'the client connection file is removed');
+    assert.equal(fs.existsSync(connectionFilePath('engine', 'fg', dir)), false, 'the engine connection file is removed');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -147,7 +147,7 @@ describe('a notebook with the client and %%px, run by jupyter-nbconvert --execut
   }
   const text = (t: string | string[] | undefined) => (Array.isArray(t) ? t.join('') : (t ?? ''));
 
-  test('streams each engine’s output and shows each engine’s value under Out[engine:count]', () => {
+  test('streams each engine’s output and shows each engine’s value under Out[engine:count], with its rich formats and display() outputs', () => {
     const out = path.join(tc.dir, 'px.out.ipynb');
     const r = spawnSync(
       '/usr/bin/jupyter-nbconvert',
@@ -180,5 +180,19 @@ describe('a notebook with the client and %%px, run by jupyter-nbconvert --execut
     assert.equal(stdout(6), ['[stdout:0] autopx 0', '[stdout:1] autopx 10', '[stdout:2] autopx 20', '[stdout:3] autopx 30', ''].join('\n'));
     assert.equal(stdout(7), '%autopx disabled\n');
     assert.equal(text(outputs(8).find((o) => o.output_type === 'execute_result')?.data?.['text/plain']), '[0, 10, 20, 30]');
+    // rich results: each engine's value in every format it has (here text/html), under Out[engine:count]
+    const html = (i: number) => outputs(i).filter((o) => o.data?.['text/html'] !== undefined).map((o) => text(o.data?.['text/html']));
+    const noCount = (s: string) => s.replace(/Out\[(\d+):\d+\]/, 'Out[$1]'); // engines 1 and 3 ran fewer cells
+    assert.deepEqual(shown(9).map(noCount), [0, 1, 2, 3].map((e) => `Out[${e}]: Tag('engine ${e}')`));
+    assert.deepEqual(html(9).map(noCount), [0, 1, 2, 3].map((e) => `<pre style="margin:0">Out[${e}]:</pre><b>engine ${e}</b>`));
+    // display() on the engines: [output:N], then the engine's bundle (text/html with its text/plain)
+    assert.equal(stdout(10), [0, 1, 2, 3].map((e) => `[stdout:${e}] before ${e}\n`).join(''));
+    assert.deepEqual(shown(10), [0, 1, 2, 3].flatMap((e) => [`[output:${e}]`, `Tag('shown ${e}')`]));
+    assert.deepEqual(html(10), [0, 1, 2, 3].map((e) => `<b>shown ${e}</b>`));
+    // --group-outputs=order collates the outputs: every engine's first, then every engine's second
+    assert.deepEqual(
+      shown(11),
+      ['first', 'second'].flatMap((k) => [0, 1, 2, 3].flatMap((e) => [`[output:${e}]`, `Tag('${k} ${e}')`])),
+    );
   });
 });

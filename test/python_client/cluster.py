@@ -3,6 +3,7 @@ temporary MULTIENGINE_DIR, stopped by SIGINT (which stops the controller and its
 
 import os
 import signal
+import unittest
 import subprocess
 import sys
 import tempfile
@@ -58,3 +59,24 @@ def poll(condition, timeout=20.0, what='the condition'):
         if time.monotonic() > deadline:
             raise AssertionError('timed out waiting for %s' % what)
         time.sleep(0.02)
+
+
+def process_gone(pid):
+    """True once no process has `pid` (a child of this process must also have been waited for)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+class ClusterCase(unittest.TestCase):
+    """A fresh cluster of two Python engines and a client to it for each test."""
+
+    def setUp(self):
+        self.cluster = Cluster(2, 'python')
+        self.rc = self.cluster.client()
+
+    def tearDown(self):
+        self.rc.close()
+        self.cluster.stop()

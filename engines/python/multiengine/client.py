@@ -86,7 +86,8 @@ class Client(object):
         signer = Signer(info['key'])
         if direct is None:
             direct = os.environ.get('MULTIENGINE_DIRECT') != '0'
-        self._dispatcher = Dispatcher(info, MessageMaker(signer, self.session), signer, subscribe, direct, timeout)
+        self._dispatcher = Dispatcher(info, MessageMaker(signer, self.session), signer, subscribe, direct, timeout,
+                                      self.url_file, allow_insecure)
         self._results = weakref.WeakValueDictionary()
         self.block = False
         _activate_in_ipython(self)
@@ -97,6 +98,16 @@ class Client(object):
         d = self._dispatcher
         if not d.closed:
             d.wait_for(lambda: False, 0)
+            d.ensure_open()  # the controller was lost: connect again (or say why not)
+
+    @property
+    def connection_state(self):
+        """'connected'; 'reconnecting' once the controller was lost and may come back (the next call
+        connects again, for up to the reconnect time the controller advised); 'closed'."""
+        d = self._dispatcher
+        if not d.closed:
+            d.wait_for(lambda: False, 0)
+        return d.state
 
     @property
     def ids(self):

@@ -12,7 +12,8 @@ import time
 from multiengine_python.wire import BadMessage, FrameError
 
 from .errors import ConnectionError, ControllerError
-from .links import Flusher, check_size, open_link, recv_reply
+from .controller_link import Reconnector, handshake
+from .links import Flusher, check_size, open_link
 
 #: A waiter whose last direct reply came within this many seconds polls before sleeping in select
 #: (docs/protocol.md section 13, Polling). Off unless MULTIENGINE_SPIN_US sets the window: Python engines
@@ -20,6 +21,8 @@ from .links import Flusher, check_size, open_link, recv_reply
 SPIN_SECONDS = int(os.environ.get('MULTIENGINE_SPIN_US', '0') or 0) / 1e6
 #: Frames at least this big may take several writes (Ctrl-C is held off until they are whole).
 BIG_FRAME_BYTES = 128 * 1024
+#: A request after this many seconds without looking at the controller's connection looks first.
+IDLE_CHECK_SECONDS = 0.1
 #: While several threads wait, each reads for at most this long before letting the others look.
 SHARED_SLICE_SECONDS = 0.02
 
@@ -100,7 +103,8 @@ _guard = _SigintGuard()
 
 
 class Dispatcher(object):
-    def __init__(self, info, maker, signer, subscribe='registration', direct=True, timeout=10.0):
+    def __init__(self, info, maker, signer, subscribe='registration', direct=True, timeout=10.0, file=None,
+                 allow_insecure=False):
         self.maker = maker
         self.signer = signer
         self.io = threading.RLock()
@@ -124,27 +128,17 @@ class Dispatcher(object):
         self.fetched = {}
         self._flusher = Flusher(lambda: list(self._links.values()))
         _guard.install()
-        try:
-            self.ctrl = open_link(info['ip'], info['port'], 1 << 30, timeout)
-        except OSError as e:
-            raise ConnectionError('cannot connect to the controller at %s:%s (%s); is the cluster running?' % (info['ip'], info['port'], e))
-        msg_id = maker.next_id()
-        header, hb = maker.header('connect_request', msg_id)
-        self.ctrl.send(maker.parts(hb, {'subscribe': subscribe}))
-        try:
-            reply = recv_reply(self.ctrl, signer, msg_id, timeout)
-        except (OSError, EOFError, FrameError, BadMessage) as e:
-            reply = None
-            why = str(e) or type(e).__name__
-        else:
-            why = 'no answer within %g s' % timeout
-        if reply is None or reply.content.get('status') != 'ok':
-            self.ctrl.close()
-            if reply is not None:
-                why = reply.content.get('evalue', 'refused')
-            raise ConnectionError('the controller at %s:%s did not accept this client: %s (is the key in the connection file current?)'
-                                  % (info['ip'], info['port'], why))
-        c = reply.content
+        self._subscribe, self._timeout = subscribe, timeout
+        self.ctrl, c = handshake(info, maker, signer, subscribe, timeout)
+        #: (why, deadline) while the controller is lost and may come back (section 12); None otherwise.
+        self._lost = None
+        self._closed_why = None
+        self._ctrl_seen = time.monotonic()
+        self.reconnector = Reconnector(file, info['key'], allow_insecure, c.get('reconnect_ms') or 0)
+        self._connected(c)
+
+    def _connected(self, c):
+        """The connect_reply's settings and engine list (at first and after reconnecting)."""
         self.max_message_bytes = int(c.get('max_message_bytes') or (1 << 30))
         self.ctrl.reader.max_message_bytes = self.max_message_bytes
         self.engines = {e['id']: e for e in c.get('engines', [])}
@@ -164,6 +158,10 @@ class Dispatcher(object):
         work = Work(msg_id, msg_type, method or msg_type.replace('_request', ''), header, targets)
         work.on_output = on_output
         with self.io:
+            if time.monotonic() - self._ctrl_seen > IDLE_CHECK_SECONDS:
+                # After a quiet while, a controller that went away is noticed before sending, not after.
+                self._ctrl_seen = time.monotonic()
+                self.pump(0)
             self._check_open()
             self.pending[msg_id] = work
             if size < BIG_FRAME_BYTES:  # one write: Ctrl-C comes before or after it
@@ -174,8 +172,32 @@ class Dispatcher(object):
         return work
 
     def _check_open(self):
+        """Raises when the client is closed; connects again first when the controller was lost
+        and may come back (as the TypeScript client does, but on the next call)."""
         if self.closed:
-            raise ConnectionError('this client is closed (or lost its controller); make a new Client()')
+            raise ConnectionError(self._closed_why or 'this client is closed; make a new Client()')
+        if self._lost is not None:
+            try:
+                self.ctrl, c = self.reconnector.reconnect(self._lost[1], self.maker, self.signer, self._subscribe, self._timeout)
+            except ConnectionError as e:
+                self._lost = None
+                self.closed = True
+                self._closed_why = str(e)
+                raise
+            self._lost = None
+            self._ctrl_out = {}
+            self._connected(c)
+
+    @property
+    def state(self):
+        """'connected', 'reconnecting' (the controller was lost and may come back) or 'closed'."""
+        return 'closed' if self.closed else 'reconnecting' if self._lost is not None else 'connected'
+
+    def ensure_open(self):
+        """_check_open for callers outside submit (Client.ids after the controller was lost)."""
+        if self._lost is not None:
+            with self.io:
+                self._check_open()
 
     def _route(self, work, parts):
         t = work.targets
@@ -324,14 +346,14 @@ class Dispatcher(object):
                 try:
                     if predicate():
                         return True
-                    if self.closed and not self.pending:
+                    if (self.closed or self._lost is not None) and not self.pending:
                         return predicate()
                     wait = left
                     if self._waiters > 1:
                         wait = SHARED_SLICE_SECONDS if wait is None else min(wait, SHARED_SLICE_SECONDS)
                     if spin_until and time.monotonic() < spin_until:
                         wait = 0
-                    elif self.closed:
+                    elif self.closed or self._lost is not None:
                         wait = SHARED_SLICE_SECONDS if wait is None else min(wait, SHARED_SLICE_SECONDS)
                     self.pump(wait)
                 finally:
@@ -462,14 +484,25 @@ class Dispatcher(object):
 
     def _controller_lost(self, why):
         self.ctrl.close()
-        self.closed = True
-        evalue = ('lost the connection to the controller before the reply arrived; it is not sent again (it may have run): %s' % why)
+        if self.reconnector.may_come_back():
+            self._lost = (why, time.monotonic() + self.reconnector.reconnect_ms / 1000.0)
+
+            def evalue(work):
+                return ('lost the connection to the controller before the reply arrived (%s); it is not sent again '
+                        '(it may have run). If the controller is still up, rc.get_result(%r) fetches its result once '
+                        'the client has reconnected' % (why, work.msg_id))
+        else:
+            self.closed = True
+            self._closed_why = 'this client lost its controller (%s); make a new Client()' % why
+
+            def evalue(work):
+                return 'lost the connection to the controller before the reply arrived; it is not sent again (it may have run): %s' % why
         self._held = []
         self._held_engines = {}
         for work in list(self.pending.values()):
             if work.route is self.ctrl or work.route is None:
                 for e in ([-1] if work.targets is None else [e for e in work.targets if e not in work.replies]):
-                    self._deliver(work, e, _failure('EngineError', evalue), (), {'engine_id': e})
+                    self._deliver(work, e, _failure('EngineError', evalue(work)), (), {'engine_id': e})
 
     def close(self):
         with self.io:

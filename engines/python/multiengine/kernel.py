@@ -8,15 +8,18 @@ Code from those tutorials runs unchanged apart from the import line::
 
 Every call takes `targets` and `block` as those clients did (defaults: the attributes
 `mec.targets`, 'all', and `mec.block`, True); with block=False a call returns a PendingResult.
-Results are lists with one entry per target, as they were then.
+Results are lists with one entry per target, as they were then. `client.TaskClient()` with
+`StringTask` and `MapTask` is the load-balanced side (kernel_tasks.py).
 """
 import sys
 import textwrap
 
 from . import Client
 from .functions import python_function
+from .kernel_tasks import MapTask, StringTask, TaskClient, TaskResult
 
-__all__ = ['MultiEngineClient', 'PendingResult', 'ResultList', 'get_multiengine_client']
+__all__ = ['MultiEngineClient', 'PendingResult', 'ResultList', 'get_multiengine_client',
+           'TaskClient', 'StringTask', 'MapTask', 'TaskResult', 'get_task_client']
 
 # `from multiengine.kernel import client` names this module, as IPython.kernel.client did.
 client = sys.modules[__name__]
@@ -212,6 +215,33 @@ class MultiEngineClient:
             except Exception:
                 pass
 
+    def keys(self, targets=None, block=None):
+        """The names defined on each target: one sorted list per engine."""
+        return self._run(self._view(targets).keys(block=False), block, list)
+
+    def reset(self, targets=None, block=None):
+        """Empties the namespaces of the targets."""
+        n = len(self._ids(targets))
+        return self._run(self._view(targets).clear(block=False), block, lambda _: [None] * n)
+
+    def kill(self, controller=False, targets=None, block=None):
+        """Stops the target engines; with controller=True the controller too (and every engine)."""
+        if controller:
+            self._rc.shutdown(hub=True)
+            return None
+        self._rc.shutdown(targets=self._ids(targets))
+        return None
+
+    def queue_status(self, targets=None, block=None):
+        """[(engine id, {'queue': waiting, 'running': 0|1, 'completed': n, 'tasks': ...}), ...] per target."""
+        status = self._rc.queue_status()
+        return [(eid, status.get(eid, {})) for eid in self._ids(targets)]
+
+    def clear_queue(self, targets=None, block=None):
+        """Drops the requests still waiting on the targets (the running ones go on)."""
+        self._rc.abort(targets=self._ids(targets), block=False)
+        return None
+
     def activate(self):
         """Makes this client's targets the ones %px, %autopx and %result run on."""
         from .magics import register
@@ -267,3 +297,7 @@ def _record(engine_id, lines, reply, stdout, stderr):
 
 def get_multiengine_client(furl_or_file=''):
     return MultiEngineClient(furl_or_file)
+
+
+def get_task_client(furl_or_file=''):
+    return TaskClient(furl_or_file)

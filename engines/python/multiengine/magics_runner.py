@@ -3,7 +3,7 @@ code with its output streamed or grouped, and Ctrl-C interrupting the engines it
 import re
 import sys
 
-from .magics_output import OutputPrinter, show_result
+from .magics_output import OutputPrinter
 
 NO_LAST_RESULT = '%pxresult shows the last %px result, and no %px has run yet'
 GROUPS = ('type', 'engine', 'order')
@@ -124,13 +124,12 @@ class Runner:
             ar.wait()
         if stream:
             printer.flush()
+            printer.show_rich()
         else:
             printer.show_grouped(groupby or 'type')
-        show_result(ar)
         return None
 
     def show_last(self, groupby):
         ar = self.last_result
         ar.wait()
         OutputPrinter(ar).show_grouped(groupby)
-        show_result(ar)

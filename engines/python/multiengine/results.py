@@ -21,24 +21,55 @@ def _parse_date(text):
 
 
 class ExecuteReply(object):
-    """One engine's answer to execute: its execution count and the display text of the code's value."""
+    """One engine's answer to execute: its execution count, the display text of the code's value
+    and, when the value offers them, its rich formats (`data`, a MIME bundle). Displayed in
+    IPython, it shows as ipyparallel's `Out[engine:count]: value`, in every format it has."""
 
-    __slots__ = ('engine_id', 'execution_count', 'result')
+    __slots__ = ('engine_id', 'execution_count', 'result', 'data', 'data_metadata')
 
-    def __init__(self, engine_id, execution_count, result):
+    def __init__(self, engine_id, execution_count, result, data=None, data_metadata=None):
         self.engine_id = engine_id
         self.execution_count = execution_count
         self.result = result
+        self.data = data
+        self.data_metadata = data_metadata
 
     @property
     def execute_result(self):
-        return None if self.result is None else {'data': {'text/plain': self.result}}
+        if self.result is None:
+            return None
+        data = dict(self.data) if isinstance(self.data, dict) else {}
+        data['text/plain'] = self.result
+        return {'data': data, 'metadata': self.data_metadata or {}, 'execution_count': self.execution_count}
 
     def __repr__(self):
         return '<ExecuteReply[%s]: %s>' % (self.execution_count, self.result if self.result is not None else '')
 
     def _repr_pretty_(self, p, cycle):
         p.text('Out[%s:%s]: %s' % (self.engine_id, self.execution_count, self.result if self.result is not None else ''))
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        """The value's bundle with the `Out[engine:count]:` heading on its text and its HTML."""
+        er = self.execute_result
+        if er is None:
+            return {'text/plain': ''}
+        data = er['data']
+        head = 'Out[%s:%s]: ' % (self.engine_id, self.execution_count)
+        text = data['text/plain']
+        data['text/plain'] = head + ('\n' if '\n' in text else '') + text
+        if isinstance(data.get('text/html'), str):
+            data['text/html'] = '<pre style="margin:0">%s</pre>%s' % (head.strip(), data['text/html'])
+        md = dict(er['metadata'])
+        md.update({'engine_id': self.engine_id, 'execution_count': self.execution_count})
+        return data, md
+
+
+def outputs_of(content):
+    """The display() bundles an engine's reply carries ({data, metadata} each), [] for none."""
+    got = content.get('outputs')
+    if not isinstance(got, list):
+        return []
+    return [o for o in got if isinstance(o, dict) and isinstance(o.get('data'), dict)]
 
 
 def decode_reply(work, eid, content, buffers):
@@ -49,7 +80,10 @@ def decode_reply(work, eid, content, buffers):
     if t == 'pull_request':
         return [decode_value(v, buffers) for v in content.get('values', [])]
     if t == 'execute_request':
-        return ExecuteReply(eid, content.get('execution_count'), content.get('result'))
+        data = content.get('data')
+        md = content.get('metadata')
+        return ExecuteReply(eid, content.get('execution_count'), content.get('result'),
+                            data if isinstance(data, dict) else None, md if isinstance(md, dict) else None)
     if t == 'keys_request':
         return content.get('keys', [])
     return None
@@ -186,6 +220,15 @@ class AsyncResult(object):
         return t[0] if self._single else t
 
     @property
+    def outputs(self):
+        """Per part, the bundles display() published on the engine ({data, metadata} each)."""
+        out = []
+        for w, e in self._parts:
+            rep = w.replies.get(self._eid(w, e))
+            out.append(outputs_of(rep[0]) if rep is not None else [])
+        return out[0] if self._single else out
+
+    @property
     def metadata(self):
         out = []
         for w, e in self._parts:
@@ -250,15 +293,11 @@ class AsyncResult(object):
         self.wait(timeout)
 
     def display_outputs(self, groupby='type'):
-        """Prints each engine's stdout and stderr with `[stdout:N]` headings."""
+        """Each engine's stdout and stderr with `[stdout:N]` headings, its display() outputs and
+        its value, grouped as ipyparallel does: by `type`, by `engine`, or in `order`."""
+        from .magics_output import OutputPrinter
         self.wait()
-        ids = self.engine_ids
-        outs, errs = self._texts('stdout'), self._texts('stderr')
-        for i, eid in enumerate(ids):
-            if outs[i]:
-                print('[stdout:%s] %s' % (eid, outs[i]), end='' if outs[i].endswith('\n') else '\n')
-            if errs[i]:
-                print('[stderr:%s] %s' % (eid, errs[i]), end='' if errs[i].endswith('\n') else '\n', file=sys.stderr)
+        OutputPrinter(self).show_grouped(groupby)
 
     def __iter__(self):
         """The results in order as they arrive: elements of each part for a map, else each engine's."""

@@ -36,10 +36,18 @@ class Requests(object):
         self.space = Namespace()
         #: Counts execute requests from 1 (errors included); kept across clear.
         self.execution_count = 0
+        #: The display module (rich output), loaded by the first execute or apply, not at start-up.
+        self._display = None
         self.handlers = {
             'execute_request': self.execute, 'apply_request': self.apply, 'push_request': self.push,
             'pull_request': self.pull, 'keys_request': self.keys, 'clear_request': self.clear,
         }
+
+    def _load_display(self):
+        from . import display
+        display.install()
+        self._display = display
+        return display
 
     def execute(self, msg):
         import ast
@@ -58,10 +66,20 @@ class Requests(object):
             last = tree.body.pop()
         body = compile(tree, filename, 'exec', flags, True)
         expr = compile(ast.Expression(last.value), filename, 'eval', flags, True) if last is not None else None
+        display = self._display or self._load_display()
+        if display.outputs:
+            display.take_outputs()  # left by a request that failed
         value = space.user(self._execute, body, expr)
         content = {'status': 'ok', 'execution_count': n}
         if value is not None and not msg.content.get('silent'):
             content['result'] = space.user(repr, value)
+            rich = space.user(display.mime_bundle, value, content['result'])
+            if rich is not None:
+                content['data'] = rich[0]
+                if rich[1]:
+                    content['metadata'] = rich[1]
+        if display.outputs:
+            content['outputs'] = display.take_outputs()
         return content, ()
 
     def _execute(self, body, expr):
@@ -87,6 +105,9 @@ class Requests(object):
         if not isinstance(src, str):
             raise _malformed('fn must be a string', src)
         result = None
+        display = self._display or self._load_display()
+        if display.outputs:
+            display.take_outputs()  # left by a request that failed
         if src.strip():
             result = space.user(space.call, space.compile_function(src), args)
         enc = Encoder()
@@ -94,7 +115,10 @@ class Requests(object):
             tree = enc.encode(result, 'the result')
         except SerializationError as e:
             raise ReplyError('SerializationError', str(e))
-        return {'status': 'ok', 'result': tree}, enc.buffers
+        content = {'status': 'ok', 'result': tree}
+        if display.outputs:
+            content['outputs'] = display.take_outputs()
+        return content, enc.buffers
 
     def push(self, msg):
         ns = msg.content.get('ns')
