@@ -14,23 +14,26 @@ import sys
 import textwrap
 
 from . import Client
+from .errors import CompositeError, EngineError, RemoteError, TimeoutError  # noqa: F401  (client.CompositeError)
 from .functions import python_function
 
-__all__ = ['MultiEngineClient', 'PendingResult', 'ResultList', 'get_multiengine_client']
+__all__ = ['MultiEngineClient', 'PendingResult', 'ResultList', 'get_multiengine_client',
+           'CompositeError', 'RemoteError', 'EngineError', 'TimeoutError']
 
 # `from multiengine.kernel import client` names this module, as IPython.kernel.client did.
 client = sys.modules[__name__]
 
 
 class ResultList(list):
-    """execute's per-engine records ({'id', 'number', 'input', 'stdout', 'stderr'}), printed as
-    IPython 0.10 printed them: `[0] In [1]: code`, then `[0] Out[1]: output` when there is any."""
+    """execute's per-engine records, as IPython 0.10 made them ({'input': {'translated', 'raw'},
+    'number', 'id'}, with 'stdout' and 'stderr' when there was any) and printed them:
+    `[0] In [1]: code`, then `[0] Out[1]: output` when there is any."""
 
     def __repr__(self):
         out = ['<Results List>\n']
         for cmd in self:
-            eid, num = cmd['id'], cmd['number']
-            out.append('[%s] In [%s]: %s\n' % (eid, num, cmd['input']))
+            eid, num, code = cmd['id'], cmd['number'], cmd['input']
+            out.append('[%s] In [%s]: %s\n' % (eid, num, code['raw'] if isinstance(code, dict) else code))
             if cmd.get('stdout'):
                 out.append('[%s] Out[%s]: %s\n' % (eid, num, cmd['stdout']))
             if cmd.get('stderr'):
@@ -176,8 +179,9 @@ class MultiEngineClient:
         return self._run(ar, block, lambda v: list(zip(*_listed(v, n))))
 
     def scatter(self, key, seq, dist='b', flatten=False, targets=None, block=None):
+        n = len(self._ids(targets))
         ar = self._view(targets).scatter(key, seq, dist=dist, flatten=flatten, block=False)
-        return self._run(ar, block, lambda _: None)
+        return self._run(ar, block, lambda _: [None] * n)
 
     def gather(self, key, dist='b', targets=None, block=None):
         return self._run(self._view(targets).gather(key, dist=dist, block=False), block)
@@ -257,12 +261,18 @@ class _AllOf:
 
 
 def _record(engine_id, lines, reply, stdout, stderr):
-    """One engine's execute reply as the 0.10 record: its stdout, then the value as IPython shows it."""
+    """One engine's execute reply as the 0.10 record (its keys in that order, as the tutorial
+    prints them): its stdout, then the value as IPython shows it."""
     value = getattr(reply, 'result', None)
     if value is not None:
         stdout = (stdout or '') + value + '\n'
-    return {'id': engine_id, 'number': getattr(reply, 'execution_count', None), 'input': lines,
-            'stdout': stdout or '', 'stderr': stderr or ''}
+    record = {'input': {'translated': lines, 'raw': lines}, 'number': getattr(reply, 'execution_count', None),
+              'id': engine_id}
+    if stdout:
+        record['stdout'] = stdout
+    if stderr:
+        record['stderr'] = stderr
+    return record
 
 
 def get_multiengine_client(furl_or_file=''):
