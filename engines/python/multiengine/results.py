@@ -250,7 +250,7 @@ class AsyncResult(object):
         self.wait(timeout)
 
     def display_outputs(self, groupby='type'):
-        """Prints each engine's stdout and stderr with `[stdout:N]` headings."""
+        """Prints each engine's stdout and stderr with `[stdout:N]` headings, then its value (execute)."""
         self.wait()
         ids = self.engine_ids
         outs, errs = self._texts('stdout'), self._texts('stderr')
@@ -259,6 +259,11 @@ class AsyncResult(object):
                 print('[stdout:%s] %s' % (eid, outs[i]), end='' if outs[i].endswith('\n') else '\n')
             if errs[i]:
                 print('[stderr:%s] %s' % (eid, errs[i]), end='' if errs[i].endswith('\n') else '\n', file=sys.stderr)
+        # Then each engine's value, as ipyparallel shows it: `Out[0:3]: value` (a multi-line one on the next line).
+        values = self.get() if self.successful() else []
+        for r in values if isinstance(values, list) else [values]:
+            if isinstance(r, ExecuteReply) and r.result is not None:
+                print('Out[%s:%s]: %s%s' % (r.engine_id, r.execution_count, '\n' if '\n' in r.result else '', r.result))
 
     def __iter__(self):
         """The results in order as they arrive: elements of each part for a map, else each engine's."""
