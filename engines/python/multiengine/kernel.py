@@ -119,14 +119,16 @@ class MultiEngineClient:
             return list(targets)
         raise ValueError("targets must be 'all', an engine id or a list of engine ids, got %r" % (targets,))
 
-    def _view(self, targets):
+    def _view(self, targets, block=None):
+        """The view of `targets`; `block` is checked here, before anything is sent."""
+        block = self.block if block is None else block
+        if block not in (True, False):
+            raise ValueError('block must be True or False, got %r' % (block,))
         targets = self.targets if targets is None else targets
         return self._rc.direct_view('all' if targets == 'all' else self._ids(targets))
 
     def _run(self, ar, block, convert=None):
         block = self.block if block is None else block
-        if block not in (True, False):
-            raise ValueError('block must be True or False, got %r' % (block,))
         pending = PendingResult(ar, convert)
         return pending.get_result(block=True) if block else pending
 
@@ -140,7 +142,7 @@ class MultiEngineClient:
 
     def execute(self, lines, targets=None, block=None):
         """Runs `lines` on each target; the result prints per engine (see ResultList)."""
-        view = self._view(targets)
+        view = self._view(targets, block)
         ids = self._ids(targets)
         ar = view.execute(lines, block=False)
 
@@ -153,13 +155,13 @@ class MultiEngineClient:
 
     def push(self, namespace, targets=None, block=None):
         n = len(self._ids(targets))
-        return self._run(self._view(targets).push(namespace, block=False), block, lambda _: [None] * n)
+        return self._run(self._view(targets, block).push(namespace, block=False), block, lambda _: [None] * n)
 
     def push_function(self, namespace, targets=None, block=None):
         """Defines each function of `namespace` on the engines under its key: its source is
         sent (as apply sends a function), with its closure's values and defaults."""
         n = len(self._ids(targets))
-        view = self._view(targets)
+        view = self._view(targets, block)
         ars = [view.apply_async(*_binder(key, f)) for key, f in namespace.items()]
         return self._run(_AllOf(ars), block, lambda _: [None] * n)
 
@@ -167,7 +169,7 @@ class MultiEngineClient:
         n = len(self._ids(targets))
         if isinstance(keys, tuple):
             keys = list(keys)
-        return self._run(self._view(targets).pull(keys, block=False), block, lambda v: _listed(v, n))
+        return self._run(self._view(targets, block).pull(keys, block=False), block, lambda v: _listed(v, n))
 
     pull_function = pull
 
@@ -175,16 +177,16 @@ class MultiEngineClient:
         """pull(keys) turned around: one tuple per key, with each engine's value."""
         n = len(self._ids(targets))
         keys = list(keys)
-        ar = self._view(targets).pull(keys, block=False)
+        ar = self._view(targets, block).pull(keys, block=False)
         return self._run(ar, block, lambda v: list(zip(*_listed(v, n))))
 
     def scatter(self, key, seq, dist='b', flatten=False, targets=None, block=None):
         n = len(self._ids(targets))
-        ar = self._view(targets).scatter(key, seq, dist=dist, flatten=flatten, block=False)
+        ar = self._view(targets, block).scatter(key, seq, dist=dist, flatten=flatten, block=False)
         return self._run(ar, block, lambda _: [None] * n)
 
     def gather(self, key, dist='b', targets=None, block=None):
-        return self._run(self._view(targets).gather(key, dist=dist, block=False), block)
+        return self._run(self._view(targets, block).gather(key, dist=dist, block=False), block)
 
     def map(self, func, *sequences, **kwargs):
         """map(func, seq, dist='b', targets=None, block=None): func over seq, split across the targets."""
@@ -192,7 +194,7 @@ class MultiEngineClient:
         kwargs.pop('dist', None)
         if kwargs:
             raise TypeError('map() got unexpected keyword arguments: %s' % ', '.join(sorted(kwargs)))
-        return self._run(self._view(targets).map_async(func, *sequences), block, list)
+        return self._run(self._view(targets, block).map_async(func, *sequences), block, list)
 
     def parallel(self, dist='b', targets=None, block=None):
         """A decorator: calling the function maps it over its sequence argument on the targets."""
