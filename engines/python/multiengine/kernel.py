@@ -219,12 +219,15 @@ class MultiEngineClient:
                 pass
 
     def activate(self):
-        """Makes this client's targets the ones %px, %autopx and %result run on."""
-        from .magics import register
+        """Makes %px, %autopx and %result shortcuts to this client's execute, as in IPython 0.10."""
+        from .magics import _ipython
 
-        view = self._view(None)
-        view.block = True
-        register(view)
+        shell = _ipython()
+        if shell is None:
+            raise RuntimeError('mec.activate() works only inside IPython (get_ipython() found no shell)')
+        from .kernel_magics import register
+
+        register(shell, self)
 
     def __setitem__(self, key, value):
         self.push({key: value}, targets='all', block=True)
