@@ -171,7 +171,22 @@ class MultiEngineClient:
             keys = list(keys)
         return self._run(self._view(targets, block).pull(keys, block=False), block, lambda v: _listed(v, n))
 
-    pull_function = pull
+    def pull_function(self, keys, targets=None, block=None):
+        """The functions push_function defined under `keys`, one per target (a list per target for
+        several keys), made again here from the source it sent; the globals they name resolve in
+        this session's namespace (__main__), as the 0.10 client's did."""
+        names = [keys] if isinstance(keys, str) else list(keys) if isinstance(keys, (list, tuple)) else None
+        if not names or not all(isinstance(k, str) and k.isidentifier() for k in names):
+            raise ValueError('pull_function needs a variable name or a list of them, got %r' % (keys,))
+        ids = self._ids(targets)
+        ar = self._view(targets, block).apply_async(_PUSHED, *names)
+
+        def functions(per_engine):
+            out = [[_rebuilt(spec, k, ids[i]) for k, spec in zip(names, specs)]
+                   for i, specs in enumerate(_listed(per_engine, len(ids)))]
+            return [fs[0] for fs in out] if isinstance(keys, str) else out
+
+        return self._run(ar, block, functions)
 
     def zip_pull(self, keys, targets=None, block=None):
         """pull(keys) turned around: one tuple per key, with each engine's value."""
@@ -246,10 +261,31 @@ def _binder(key, f):
     if not isinstance(key, str) or not key.isidentifier():
         raise ValueError('push_function needs variable names as keys, got %r' % (key,))
     block, name, env = python_function(f)
-    body = textwrap.indent('%s\nglobals()[%r] = %s' % (block, key, name), '    ')
+    # The source is kept on the function too, for pull_function (a builtin takes no attributes).
+    keep = 'try:\n    %s.__multiengine_push__ = (%r, %r, %s)\nexcept (AttributeError, TypeError):\n    pass' % (
+        name, block, name, 'None' if env is None else '__me_env')
+    body = textwrap.indent('%s\n%s\nglobals()[%r] = %s' % (block, keep, key, name), '    ')
     if env is None:
         return ('def __me_push_function():\n%s\n' % body,)
     return ('def __me_push_function(__me_env):\n%s\n' % body, env)
+
+
+# Run on the engines by pull_function: what push_function kept on each named function.
+_PUSHED = 'lambda *names: [getattr(globals().get(n), "__multiengine_push__", None) for n in names]'
+
+
+def _rebuilt(spec, key, engine_id):
+    """A function made here from (block, name, env) as push_function sent it, its globals __main__'s."""
+    if not spec:
+        raise ValueError('pull_function(%r): engine %s has no function %r that push_function defined'
+                         % (key, engine_id, key))
+    block, name, env = spec
+    local = {}
+    exec('def __me_pull_function(__me_env):\n%s\n    return %s\n' % (textwrap.indent(block, '    '), name),
+         sys.modules['__main__'].__dict__, local)
+    f = local['__me_pull_function'](env)
+    f.__qualname__ = f.__name__
+    return f
 
 
 class _AllOf:
