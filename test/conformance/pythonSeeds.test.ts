@@ -1,6 +1,11 @@
 /**
  * Issue 3's seeds: IPython's multiengine transcripts with their Python code, literally,
- * on four real Python engines; then a mixed node + Python cluster sharing one array.
+ * on four real Python engines, sent by the TypeScript client (what its decoding of Python's
+ * values gives: NDArray, bigint); then a mixed node + Python cluster sharing one array.
+ * The same scenarios typed as a Python client session into ipython3 are
+ * test/integration/ipython/python-engine-seeds.txt (run by ipythonSessions.test.ts). The mixed
+ * cluster has no IPython form in the seeds (a Float64Array is a TypeScript value), so it stays
+ * here only.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -7,7 +7,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'engines', 'python'))
 
-from multiengine.kernel import ResultList  # noqa: E402
+from multiengine.kernel import ResultList, _record  # noqa: E402
 from multiengine.magics_runner import TargetsError, describe_targets, parse_targets, split_px_line  # noqa: E402
 
 IDS = [0, 1, 2, 3]
@@ -78,6 +78,14 @@ class ResultListPrints(unittest.TestCase):
                                    '[1] Err[2]:\n warning\n')
         self.assertEqual(str(rl), repr(rl))
         self.assertEqual(rl[0]['stdout'], '15\n')
+
+    def test_the_0_10_record_keeps_its_keys_order_and_raw_input(self):
+        class Reply:
+            result, execution_count = None, 5
+        record = _record(2, 'd=10; print(d)', Reply(), '10\n', '')
+        self.assertEqual(str(record), "{'input': {'translated': 'd=10; print(d)', 'raw': 'd=10; print(d)'}, "
+                                      "'number': 5, 'id': 2, 'stdout': '10\\n'}")
+        self.assertEqual(repr(ResultList([record])), '<Results List>\n[2] In [5]: d=10; print(d)\n[2] Out[5]: 10\n\n')
 
 
 if __name__ == '__main__':

@@ -29,8 +29,12 @@ class RemoteError(Exception):
         return '\n'.join(self.traceback) if self.traceback else '%s: %s' % (self.ename, self.evalue)
 
     def render_traceback(self):
-        """IPython shows this instead of the local traceback."""
+        """The engine's traceback as lines."""
         return self.remote_traceback.splitlines()
+
+    def _render_traceback_(self):
+        """IPython calls this by name and shows the engine's traceback instead of the local one."""
+        return self.render_traceback()
 
     def print_traceback(self, file=None):
         print(self.remote_traceback, file=file or sys.stderr)
@@ -114,7 +118,8 @@ class CompositeError(RemoteError):
             out.write('%s:\n%s\n' % (_label(e), e.remote_traceback))
 
     def render_traceback(self):
-        return (str(self) + '\n\n' + self.format_tracebacks()).splitlines()
+        """The message under the class name, as Python prints an exception, then each engine's traceback."""
+        return ('%s: %s\n\n%s' % (type(self).__name__, self, self.format_tracebacks())).splitlines()
 
 
 def composite_message(method, elist):

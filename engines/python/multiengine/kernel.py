@@ -15,25 +15,28 @@ import sys
 import textwrap
 
 from . import Client
+from .errors import CompositeError, EngineError, RemoteError, TimeoutError  # noqa: F401  (client.CompositeError)
 from .functions import python_function
 from .kernel_tasks import MapTask, StringTask, TaskClient, TaskResult
 
 __all__ = ['MultiEngineClient', 'PendingResult', 'ResultList', 'get_multiengine_client',
-           'TaskClient', 'StringTask', 'MapTask', 'TaskResult', 'get_task_client']
+           'TaskClient', 'StringTask', 'MapTask', 'TaskResult', 'get_task_client',
+           'CompositeError', 'RemoteError', 'EngineError', 'TimeoutError']
 
 # `from multiengine.kernel import client` names this module, as IPython.kernel.client did.
 client = sys.modules[__name__]
 
 
 class ResultList(list):
-    """execute's per-engine records ({'id', 'number', 'input', 'stdout', 'stderr'}), printed as
-    IPython 0.10 printed them: `[0] In [1]: code`, then `[0] Out[1]: output` when there is any."""
+    """execute's per-engine records, as IPython 0.10 made them ({'input': {'translated', 'raw'},
+    'number', 'id'}, with 'stdout' and 'stderr' when there was any) and printed them:
+    `[0] In [1]: code`, then `[0] Out[1]: output` when there is any."""
 
     def __repr__(self):
         out = ['<Results List>\n']
         for cmd in self:
-            eid, num = cmd['id'], cmd['number']
-            out.append('[%s] In [%s]: %s\n' % (eid, num, cmd['input']))
+            eid, num, code = cmd['id'], cmd['number'], cmd['input']
+            out.append('[%s] In [%s]: %s\n' % (eid, num, code['raw'] if isinstance(code, dict) else code))
             if cmd.get('stdout'):
                 out.append('[%s] Out[%s]: %s\n' % (eid, num, cmd['stdout']))
             if cmd.get('stderr'):
@@ -119,14 +122,16 @@ class MultiEngineClient:
             return list(targets)
         raise ValueError("targets must be 'all', an engine id or a list of engine ids, got %r" % (targets,))
 
-    def _view(self, targets):
+    def _view(self, targets, block=None):
+        """The view of `targets`; `block` is checked here, before anything is sent."""
+        block = self.block if block is None else block
+        if block not in (True, False):
+            raise ValueError('block must be True or False, got %r' % (block,))
         targets = self.targets if targets is None else targets
         return self._rc.direct_view('all' if targets == 'all' else self._ids(targets))
 
     def _run(self, ar, block, convert=None):
         block = self.block if block is None else block
-        if block not in (True, False):
-            raise ValueError('block must be True or False, got %r' % (block,))
         pending = PendingResult(ar, convert)
         return pending.get_result(block=True) if block else pending
 
@@ -140,7 +145,7 @@ class MultiEngineClient:
 
     def execute(self, lines, targets=None, block=None):
         """Runs `lines` on each target; the result prints per engine (see ResultList)."""
-        view = self._view(targets)
+        view = self._view(targets, block)
         ids = self._ids(targets)
         ar = view.execute(lines, block=False)
 
@@ -153,13 +158,13 @@ class MultiEngineClient:
 
     def push(self, namespace, targets=None, block=None):
         n = len(self._ids(targets))
-        return self._run(self._view(targets).push(namespace, block=False), block, lambda _: [None] * n)
+        return self._run(self._view(targets, block).push(namespace, block=False), block, lambda _: [None] * n)
 
     def push_function(self, namespace, targets=None, block=None):
         """Defines each function of `namespace` on the engines under its key: its source is
         sent (as apply sends a function), with its closure's values and defaults."""
         n = len(self._ids(targets))
-        view = self._view(targets)
+        view = self._view(targets, block)
         ars = [view.apply_async(*_binder(key, f)) for key, f in namespace.items()]
         return self._run(_AllOf(ars), block, lambda _: [None] * n)
 
@@ -167,23 +172,39 @@ class MultiEngineClient:
         n = len(self._ids(targets))
         if isinstance(keys, tuple):
             keys = list(keys)
-        return self._run(self._view(targets).pull(keys, block=False), block, lambda v: _listed(v, n))
+        return self._run(self._view(targets, block).pull(keys, block=False), block, lambda v: _listed(v, n))
 
-    pull_function = pull
+    def pull_function(self, keys, targets=None, block=None):
+        """The functions push_function defined under `keys`, one per target (a list per target for
+        several keys), made again here from the source it sent; the globals they name resolve in
+        this session's namespace (__main__), as the 0.10 client's did."""
+        names = [keys] if isinstance(keys, str) else list(keys) if isinstance(keys, (list, tuple)) else None
+        if not names or not all(isinstance(k, str) and k.isidentifier() for k in names):
+            raise ValueError('pull_function needs a variable name or a list of them, got %r' % (keys,))
+        ids = self._ids(targets)
+        ar = self._view(targets, block).apply_async(_PUSHED, *names)
+
+        def functions(per_engine):
+            out = [[_rebuilt(spec, k, ids[i]) for k, spec in zip(names, specs)]
+                   for i, specs in enumerate(_listed(per_engine, len(ids)))]
+            return [fs[0] for fs in out] if isinstance(keys, str) else out
+
+        return self._run(ar, block, functions)
 
     def zip_pull(self, keys, targets=None, block=None):
         """pull(keys) turned around: one tuple per key, with each engine's value."""
         n = len(self._ids(targets))
         keys = list(keys)
-        ar = self._view(targets).pull(keys, block=False)
+        ar = self._view(targets, block).pull(keys, block=False)
         return self._run(ar, block, lambda v: list(zip(*_listed(v, n))))
 
     def scatter(self, key, seq, dist='b', flatten=False, targets=None, block=None):
-        ar = self._view(targets).scatter(key, seq, dist=dist, flatten=flatten, block=False)
-        return self._run(ar, block, lambda _: None)
+        n = len(self._ids(targets))
+        ar = self._view(targets, block).scatter(key, seq, dist=dist, flatten=flatten, block=False)
+        return self._run(ar, block, lambda _: [None] * n)
 
     def gather(self, key, dist='b', targets=None, block=None):
-        return self._run(self._view(targets).gather(key, dist=dist, block=False), block)
+        return self._run(self._view(targets, block).gather(key, dist=dist, block=False), block)
 
     def map(self, func, *sequences, **kwargs):
         """map(func, seq, dist='b', targets=None, block=None): func over seq, split across the targets."""
@@ -191,7 +212,7 @@ class MultiEngineClient:
         kwargs.pop('dist', None)
         if kwargs:
             raise TypeError('map() got unexpected keyword arguments: %s' % ', '.join(sorted(kwargs)))
-        return self._run(self._view(targets).map_async(func, *sequences), block, list)
+        return self._run(self._view(targets, block).map_async(func, *sequences), block, list)
 
     def parallel(self, dist='b', targets=None, block=None):
         """A decorator: calling the function maps it over its sequence argument on the targets."""
@@ -243,12 +264,15 @@ class MultiEngineClient:
         return None
 
     def activate(self):
-        """Makes this client's targets the ones %px, %autopx and %result run on."""
-        from .magics import register
+        """Makes %px, %autopx and %result shortcuts to this client's execute, as in IPython 0.10."""
+        from .magics import _ipython
 
-        view = self._view(None)
-        view.block = True
-        register(view)
+        shell = _ipython()
+        if shell is None:
+            raise RuntimeError('mec.activate() works only inside IPython (get_ipython() found no shell)')
+        from .kernel_magics import register
+
+        register(shell, self)
 
     def __setitem__(self, key, value):
         self.push({key: value}, targets='all', block=True)
@@ -267,10 +291,31 @@ def _binder(key, f):
     if not isinstance(key, str) or not key.isidentifier():
         raise ValueError('push_function needs variable names as keys, got %r' % (key,))
     block, name, env = python_function(f)
-    body = textwrap.indent('%s\nglobals()[%r] = %s' % (block, key, name), '    ')
+    # The source is kept on the function too, for pull_function (a builtin takes no attributes).
+    keep = 'try:\n    %s.__multiengine_push__ = (%r, %r, %s)\nexcept (AttributeError, TypeError):\n    pass' % (
+        name, block, name, 'None' if env is None else '__me_env')
+    body = textwrap.indent('%s\n%s\nglobals()[%r] = %s' % (block, keep, key, name), '    ')
     if env is None:
         return ('def __me_push_function():\n%s\n' % body,)
     return ('def __me_push_function(__me_env):\n%s\n' % body, env)
+
+
+# Run on the engines by pull_function: what push_function kept on each named function.
+_PUSHED = 'lambda *names: [getattr(globals().get(n), "__multiengine_push__", None) for n in names]'
+
+
+def _rebuilt(spec, key, engine_id):
+    """A function made here from (block, name, env) as push_function sent it, its globals __main__'s."""
+    if not spec:
+        raise ValueError('pull_function(%r): engine %s has no function %r that push_function defined'
+                         % (key, engine_id, key))
+    block, name, env = spec
+    local = {}
+    exec('def __me_pull_function(__me_env):\n%s\n    return %s\n' % (textwrap.indent(block, '    '), name),
+         sys.modules['__main__'].__dict__, local)
+    f = local['__me_pull_function'](env)
+    f.__qualname__ = f.__name__
+    return f
 
 
 class _AllOf:
@@ -287,12 +332,18 @@ class _AllOf:
 
 
 def _record(engine_id, lines, reply, stdout, stderr):
-    """One engine's execute reply as the 0.10 record: its stdout, then the value as IPython shows it."""
+    """One engine's execute reply as the 0.10 record (its keys in that order, as the tutorial
+    prints them): its stdout, then the value as IPython shows it."""
     value = getattr(reply, 'result', None)
     if value is not None:
         stdout = (stdout or '') + value + '\n'
-    return {'id': engine_id, 'number': getattr(reply, 'execution_count', None), 'input': lines,
-            'stdout': stdout or '', 'stderr': stderr or ''}
+    record = {'input': {'translated': lines, 'raw': lines}, 'number': getattr(reply, 'execution_count', None),
+              'id': engine_id}
+    if stdout:
+        record['stdout'] = stdout
+    if stderr:
+        record['stderr'] = stderr
+    return record
 
 
 def get_multiengine_client(furl_or_file=''):

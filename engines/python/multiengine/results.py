@@ -53,7 +53,7 @@ class ExecuteReply(object):
         er = self.execute_result
         if er is None:
             return {'text/plain': ''}
-        data = er['data']
+        data = dict(er['data'])  # a copy: showing twice must not head it twice
         head = 'Out[%s:%s]: ' % (self.engine_id, self.execution_count)
         text = data['text/plain']
         data['text/plain'] = head + ('\n' if '\n' in text else '') + text
