@@ -210,18 +210,23 @@ export class WorkRouter {
     return sink;
   }
 
+  /** A stream message's text, or null when it is malformed (counted as dropped, named in the log). */
+  private streamText(e: EngineRecord, msg: Message): string | null {
+    try {
+      return checkContent('stream', msg.content).text;
+    } catch (err) {
+      this.d.dropped(`engine ${e.id} sent a malformed stream: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
   /**
    * Output an engine sent once its request was answered (a timer, a thread): no client waits for
    * it, so it goes where the engine process's own output goes, the controller's log, as `[engine N]`.
    */
   private lateOutput(e: EngineRecord, msg: Message): void {
-    let text: string;
-    try {
-      text = checkContent('stream', msg.content).text;
-    } catch (err) {
-      this.d.dropped(`engine ${e.id} sent a malformed stream: ${(err as Error).message}`);
-      return;
-    }
+    const text = this.streamText(e, msg);
+    if (text === null) return;
     const lines = text.split('\n');
     if (lines.at(-1) === '') lines.pop();
     log.relay(lines.map((l) => `[engine ${e.id}] ${l}\n`).join(''));
@@ -279,14 +284,8 @@ export class WorkRouter {
         return;
       }
     } else if (type === 'stream') {
-      let text: string;
-      try {
-        text = checkContent('stream', msg.content).text;
-      } catch (err) {
-        this.d.dropped(`engine ${e.id} sent a malformed stream: ${(err as Error).message}`);
-        return;
-      }
-      if (!this.countOutput(e, parentId!, p, text)) return;
+      const text = this.streamText(e, msg);
+      if (text === null || !this.countOutput(e, parentId!, p, text)) return;
       this.d.recorder.output(e.id, msg, parts);
     }
     this.forward(e, p, parts, isReply);

@@ -128,17 +128,21 @@ class ForkServer:
         # A normal interpreter exit from here: atexit handlers and non-daemon threads as in an engine of its own.
         sys.exit(self.engine_main(args))
 
-    def forward(self, fd, pid):
+    def pass_on(self, fd, pid):
+        """Reads what an engine wrote once and sends it on; b'' at its end (None: nothing yet)."""
         try:
             data = os.read(fd, CHUNK)
         except BlockingIOError:
-            return
+            return None
         except OSError:
             data = b''
         text = self.decoders[pid].decode(data, final=not data)
         if text:
             self.send({'out': pid, 'data': text})
-        if not data:
+        return data
+
+    def forward(self, fd, pid):
+        if self.pass_on(fd, pid) == b'':
             self.sel.unregister(fd)
             os.close(fd)
             self.children[pid] = None
@@ -155,16 +159,8 @@ class ForkServer:
             if fd is not None:
                 # What it wrote last is still in the pipe: pass it on before its exit.
                 self.sel.unregister(fd)
-                while True:
-                    try:
-                        data = os.read(fd, CHUNK)
-                    except OSError:
-                        data = b''
-                    text = self.decoders[pid].decode(data, final=not data)
-                    if text:
-                        self.send({'out': pid, 'data': text})
-                    if not data:
-                        break
+                while self.pass_on(fd, pid):
+                    pass
                 os.close(fd)
             self.decoders.pop(pid, None)
             sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
