@@ -30,5 +30,7 @@ if (files.length === 0) {
 const reporters = flags.some((f) => f.startsWith('--test-reporter'))
   ? []
   : ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination=stdout', '--test-reporter', fileURLToPath(new URL('skippedReporter.mjs', import.meta.url)), '--test-reporter-destination=stdout'];
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...flags, ...files], { stdio: 'inherit' });
+// A test that hangs fails after 15 minutes (the longest suite takes ~3) instead of holding CI until its limit.
+const timeout = flags.some((f) => f.startsWith('--test-timeout')) ? [] : ['--test-timeout=900000'];
+const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...timeout, ...reporters, ...flags, ...files], { stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -57,17 +57,38 @@ const RESIGNAL_LAST_MS = 1000;
  * watchdog is armed (the request is still being prepared) is lost, so it goes again until the
  * main thread has taken the interrupt or the request has ended.
  */
-function interrupt(): void {
-  const running = Atomics.load(config.interruptState, RUNNING);
+function interrupt(running = Atomics.load(config.interruptState, RUNNING)): void {
   port.postMessage({ event: 'interrupt', running } satisfies HeartEvent);
+  // The message may wake the main thread, which takes the interrupt, ends the request and starts
+  // the next: a SIGINT sent then would stop that one's synchronous code. Only a request still
+  // running whose interrupt was not taken (its loop may be blocked) needs the signal.
+  if (running !== 0 && !stillUntaken(running)) return;
   process.kill(process.pid, 'SIGINT');
   if (running !== 0) resignal(running, RESIGNAL_FIRST_MS);
 }
 
+function stillUntaken(running: number): boolean {
+  const s = config.interruptState;
+  return Atomics.load(s, RUNNING) === running && Atomics.load(s, TAKEN) !== running;
+}
+
+/**
+ * The running request's epoch and msg_id, read as one: the main thread sets the epoch before the
+ * msg_id and clears it first, so the same epoch on both sides of the read means the msg_id is that
+ * request's (or '' while it is set). Read before anything is posted to the main thread, which
+ * could otherwise end the request and start the next between the two reads.
+ */
+function runningRequest(): { epoch: number; msgId: string | undefined } {
+  for (;;) {
+    const epoch = Atomics.load(config.interruptState, RUNNING);
+    const msgId = currentRequest();
+    if (Atomics.load(config.interruptState, RUNNING) === epoch) return { epoch, msgId: epoch === 0 ? '' : msgId };
+  }
+}
+
 function resignal(running: number, ms: number): void {
   setTimeout(() => {
-    const s = config.interruptState;
-    if (Atomics.load(s, RUNNING) !== running || Atomics.load(s, TAKEN) === running) return;
+    if (!stillUntaken(running)) return;
     process.kill(process.pid, 'SIGINT');
     resignal(running, Math.min(2 * ms, RESIGNAL_LAST_MS));
   }, ms);
@@ -143,13 +164,13 @@ port.on('message', (start: HeartStart) => {
             port.postMessage({ event: 'ignored', reason: `a malformed interrupt_request: ${(e as Error).message}` } satisfies HeartEvent);
             return;
           }
+          const { epoch, msgId } = runningRequest();
           if (ids !== undefined) {
             const msgIds = ids;
             port.postMessage({ event: 'cancel', msgIds } satisfies HeartEvent);
-            const running = currentRequest();
-            if (running === '' || (running !== undefined && !msgIds.includes(running))) return; // not the one running
+            if (msgId === '' || (msgId !== undefined && !msgIds.includes(msgId))) return; // not the one running
           }
-          interrupt();
+          interrupt(epoch);
         },
         onClose() {
           clearInterval(timer);

@@ -98,13 +98,20 @@ function suite(): void {
 
     // Frozen on everything (Fit), hover the bar on engine 3: the tooltip names the code; a click opens its record.
     await page.getByRole('button', { name: 'Fit' }).click();
-    const bar = await until('the bar of engine 3 after Fit', async () => (await drawn(page)).list.find((b) => b.id === px.id && b.engine === 3));
-    const box = (await page.getByTestId('task-stream-canvas').boundingBox())!;
-    await page.mouse.move(box.x + bar.x, box.y + bar.y);
-    const tip = await until('the tooltip', async () => (await page.getByTestId('stream-tip').textContent({ timeout: 500 }).catch(() => null)) ?? null);
+    // Where the bar is drawn is read again on each try: the layout may still move (a panel settling,
+    // lanes added) between reading a position and the mouse getting there.
+    let at = { x: 0, y: 0 };
+    const tip = await until('the tooltip over the bar of engine 3 after Fit', async () => {
+      const bar = (await drawn(page)).list.find((b) => b.id === px.id && b.engine === 3);
+      const box = await page.getByTestId('task-stream-canvas').boundingBox();
+      if (!bar || !box) return null;
+      at = { x: box.x + bar.x, y: box.y + bar.y };
+      await page.mouse.move(at.x, at.y);
+      return (await page.getByTestId('stream-tip').textContent({ timeout: 500 }).catch(() => null)) ?? null;
+    });
     assert.match(tip, /engine 3/);
     assert.match(tip, /px from the console/);
-    await page.mouse.click(box.x + bar.x, box.y + bar.y);
+    await page.mouse.click(at.x, at.y);
     await until('the record of the %px with every engine\'s output', async () => {
       const text = (await page.getByTestId('task-detail').textContent({ timeout: 500 }).catch(() => '')) ?? '';
       return [...Array(ENGINES).keys()].every((e) => text.includes(`[stdout:${e}] px from the console`));

@@ -4,7 +4,7 @@
  * sources; and the mixed pool itself (a JS function only on node engines, Python source only
  * on Python ones). Tasks that must wait do so on a file the test creates (no sleeps).
  */
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -53,10 +53,17 @@ describe('load-balanced tasks on node and Python engines', () => {
   let gateDir: string;
   let gates = 0;
   const ids: Record<Kind, number[]> = { node: [0, 1], python: [] };
+  const made: string[] = [];
   const gate = () => {
     const file = path.join(gateDir, `gate-${gates++}`);
+    made.push(file);
     return { file, open: () => fs.writeFileSync(file, '') };
   };
+  // A test that failed before opening its gates would leave tasks held on the pool's engines, and
+  // every later test waiting behind them: open what is left, so one failure stays one failure.
+  afterEach(() => {
+    for (const f of made.splice(0)) if (!fs.existsSync(f)) fs.writeFileSync(f, '');
+  });
 
   before(async () => {
     tc = await startTestCluster({ n: 2 });
