@@ -56,6 +56,8 @@ class AppStore {
     const a = api();
     this.unsubs.push(
       a.onClusterChanged((c) => {
+        // Shut down by someone else (a client, `multiengine stop`): said once, where the user looks.
+        if (c.ended && c.ended !== this.cluster?.ended) this.push(c.ended);
         this.cluster = c;
       }),
       a.onEnginesChanged((c) => this.applyEngines(c)),

@@ -5,6 +5,7 @@
  *   stopped, no engine is live, the Events tab has the controller's exit with its cause, the
  *   terminal says so, and the controller, the engines and the console are gone. Start cluster
  *   then starts a fresh cluster whose console answers a %px.
+ * Also: the inspectors' panel names them once (its first tab), not a title over a tab of the same name.
  * - A cluster started with `multiengine start --daemon`, the app attached: `multiengine stop`
  *   shows it as shut down and stopped, not as an error, and Start is offered.
  */
@@ -111,6 +112,15 @@ describe("the app's own cluster, shut down by the Python client in its own proce
     await web?.stop();
   });
 
+  test("the inspectors' name is shown once: the first tab of their panel, no title above it", async () => {
+    const panel = page.getByTestId('inspectors-panel');
+    const names = await panel.getByText(/^\s*inspectors\s*$/i).evaluateAll((els) => els.map((e) => `${e.tagName}:${e.getAttribute('role') ?? ''}`));
+    assert.deepEqual(names, ['BUTTON:tab']);
+    assert.equal(await panel.getByRole('heading').count(), 0);
+    assert.equal(await panel.getAttribute('aria-label'), 'Inspectors and monitoring');
+    await screenshot(page, 'shutdown-0-layout');
+  });
+
   test('the app shows it shut down on request and stopped, every process gone; Start brings a working cluster', async () => {
     const controller = await controllerPid(page);
     const engines = await enginePids(page);
@@ -125,8 +135,9 @@ describe("the app's own cluster, shut down by the Python client in its own proce
     );
     assert.equal(py.status, 0, `the Python client's shutdown: ${py.stdout}${py.stderr}`);
 
-    const said = await barSays(page, /shut down on request/, 'shutdown-1-failed');
-    assert.match(said, /stopped/);
+    // "stopping" first, while the controller stops its engines; then stopped.
+    const said = await barSays(page, /^stopped\s*· the cluster was shut down on request/, 'shutdown-1-failed');
+    assert.match(said, new RegExp(`controller, pid ${controller}, stopped its engines`));
     await until('every process of the cluster and the console to exit', () => [controller, ...engines, ...consoles].every((p) => !isAlive(p)), 15_000);
     // Stopped: Start is offered, no engine is live, and it stays that way (not "reconnecting", not an error).
     await page.getByRole('button', { name: 'Start cluster' }).waitFor();
@@ -199,7 +210,7 @@ describe('an attached cluster shut down by `multiengine stop`', { timeout: 240_0
     assert.match(cli('stop'), /stopped/);
     daemonStopped = true;
     const said = await barSays(page, /was shut down/, 'shutdown-3-failed');
-    assert.match(said, new RegExp(`stopped.*profile "${PROFILE}"`));
+    assert.match(said, new RegExp(`stopped\\s*· the cluster of profile "${PROFILE}" was shut down`));
     await page.getByRole('button', { name: 'Start cluster' }).waitFor();
     await until('no live engine', async () => Object.values(await engineStates(page)).every((s) => s === 'dead'));
     await until('the terminal to say the cluster was shut down', async () => /cluster of profile "term" was shut down/.test(await terminalText(page)));
