@@ -70,7 +70,7 @@ export function createAppServices(opts: AppOptions): AppServices {
   const pty = new PtyService({ events, spawner: opts.spawner ?? nodePtySpawner, log });
   const { connection, namespace: ns } = cluster;
   const profiles = new EngineProfileService(connection);
-  connection.onDidChangeConnection((file) => void pty.connect(file));
+  connection.onDidChangeConnection((file) => void pty.connect(file, connection.snapshot().ended));
   const info: AppInfo = { version: packageVersion(), platform: process.platform, hostname: os.hostname(), cpus: os.availableParallelism(), web: opts.web, engineLanguages: [...languageNames] };
   const notHere = (what: string) => () => {
     throw new Error(`${what} is done by the browser in web mode`);

@@ -46,6 +46,8 @@ export interface ClusterSnapshot {
   controllerPid: number | null;
   /** Why the last start or attach failed, when it did. */
   error: string | null;
+  /** Why the cluster stopped when the app did not stop it (a client shut its controller down); null until then, and again once one starts. */
+  ended: string | null;
   settings: AppSettings;
   /** The controller's load balancing as its status last said; null with no cluster, or from a controller that reports none. */
   balancing: LoadBalancing | null;

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { Client, Cluster, connectionFilePath, type EngineSetOptions, type ProcessSpawner, type StatusReport } from '../../core/index.js';
-import { Emitter } from '../../core/events/emitter.js';
+import { Emitter, type Disposable } from '../../core/events/emitter.js';
 import { describeEngineGroups, type AppSettings, type ClusterForm, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
 import { growOptions, planOf, readProfileSettings, saveForm, type ClusterPlan } from './clusterForm.js';
@@ -15,6 +15,7 @@ import { balancingOf, sameBalancing } from './loadBalancing.js';
 import type { EngineSetList } from './engineSetList.js';
 import { groupsOf, type EngineTable } from './engineTable.js';
 import type { SettingsStore } from './settings.js';
+import { shutDownMessage, wasShutDown } from './shutDown.js';
 import { UserError } from './userError.js';
 
 /** How long an attach waits for the controller to answer. */
@@ -53,6 +54,8 @@ export class ClusterConnection {
   private plan: ClusterPlan | null = null;
   private readonly monitor: EngineMonitor;
   private readonly connectionChanged: Emitter<string | null>;
+  /** Watches the current cluster for a shutdown someone else asked for. */
+  private watch: Disposable[] = [];
 
   /** Fires with the new client connection file whenever the app connects to another cluster (null: none). */
   readonly onDidChangeConnection;
@@ -63,7 +66,7 @@ export class ClusterConnection {
     private readonly sets: EngineSetList,
   ) {
     const s = opts.settings.get();
-    this.snap = { status: 'stopped', mode: s.attach ? 'attached' : 'local', profile: s.profile, connectionFile: null, controllerPid: null, error: null, settings: s, balancing: null };
+    this.snap = { status: 'stopped', mode: s.attach ? 'attached' : 'local', profile: s.profile, connectionFile: null, controllerPid: null, error: null, ended: null, settings: s, balancing: null };
     this.connectionChanged = new Emitter((e) => opts.log?.(`connection listener failed: ${(e as Error).message}`));
     this.onDidChangeConnection = this.connectionChanged.event;
     this.monitor = new EngineMonitor(
@@ -233,7 +236,7 @@ export class ClusterConnection {
   private async bringUp(t: Target): Promise<ClusterSnapshot> {
     if (this.disposed) return this.snapshot();
     const gen = ++this.generation;
-    this.setSnap({ status: 'starting', mode: t.attach ? 'attached' : 'local', profile: t.profile, error: null, connectionFile: null, controllerPid: null, balancing: null });
+    this.setSnap({ status: 'starting', mode: t.attach ? 'attached' : 'local', profile: t.profile, error: null, ended: null, connectionFile: null, controllerPid: null, balancing: null });
     try {
       if (t.attach) {
         this.rc = t.rc ?? (await this.reach(t.profile));
@@ -257,6 +260,7 @@ export class ClusterConnection {
       }
       if (gen !== this.generation || this.disposed) return this.snapshot();
       const rc = this.rc;
+      this.watchShutDown(rc, this.cluster);
       this.table.follow(rc);
       this.sets.follow(rc);
       this.setSnap({ controllerPid: rc.controllerPid || null });
@@ -283,16 +287,18 @@ export class ClusterConnection {
     return this.snapshot();
   }
 
-  /** Disconnects; stops the cluster when it is ours (or, with `stopAttached`, asks an attached one to shut down). */
-  private async tearDown(stopAttached: boolean, quiet = false): Promise<void> {
+  /** Disconnects; stops the cluster when it is ours (or, with `stopAttached`, asks an attached one to shut down). `ended`: why it stopped, when someone else shut it down. */
+  private async tearDown(stopAttached: boolean, quiet = false, ended: string | null = null): Promise<void> {
     this.generation++;
     this.monitor.stop();
+    for (const d of this.watch) d.dispose();
+    this.watch = [];
     const rc = this.rc;
     const cluster = this.cluster;
     this.rc = null;
     this.cluster = null;
     if (!rc && !cluster) return;
-    if (!quiet) this.setSnap({ status: 'stopping' });
+    if (!quiet) this.setSnap({ status: 'stopping', ended });
     this.connectionChanged.fire(null);
     try {
       if (cluster) await cluster.stop();
@@ -301,7 +307,7 @@ export class ClusterConnection {
       rc?.close();
       this.table.follow(null);
       this.sets.follow(null);
-      if (!quiet) this.setSnap({ status: 'stopped', connectionFile: null, controllerPid: null, balancing: null });
+      if (!quiet) this.setSnap({ status: 'stopped', connectionFile: null, controllerPid: null, balancing: null, ended });
     }
   }
 
@@ -311,8 +317,35 @@ export class ClusterConnection {
     if (this.rc === rc && !sameBalancing(balancing, this.snap.balancing)) this.setSnap({ balancing });
   }
 
+  /**
+   * A client (or `multiengine stop`) shut the controller down: the cluster is stopped, not
+   * lost. The app's own cluster says so when its controller exits 0 (its engines are stopped
+   * by then); an attached one when the connection closes and the controller's file is gone.
+   */
+  private watchShutDown(rc: Client, cluster: Cluster | null): void {
+    const profile = this.snap.profile;
+    const ended = () => shutDownMessage({ attached: !cluster, profile, pid: rc.controllerPid || null });
+    if (cluster) this.watch.push(cluster.onDidShutDown(() => this.shutDown(rc, ended())));
+    this.watch.push(
+      rc.onDidChangeConnection((state) => {
+        if (state !== 'closed' || this.rc !== rc || !wasShutDown(rc)) return;
+        // The app's own controller is still stopping its engines: its exit ends it (onDidShutDown).
+        if (cluster) this.setSnap({ status: 'stopping', ended: ended(), balancing: null });
+        else this.shutDown(rc, ended());
+      }),
+    );
+  }
+
+  private shutDown(rc: Client, ended: string): void {
+    void this.serial(async () => {
+      if (this.rc !== rc) return;
+      this.opts.log?.(ended);
+      await this.tearDown(false, false, ended);
+    });
+  }
+
   private lost(rc: Client, e: Error): void {
-    if (this.rc !== rc) return;
+    if (this.rc !== rc || wasShutDown(rc)) return;
     this.opts.log?.(`lost the controller: ${e.message}`);
     this.setSnap({ status: 'error', error: `lost the connection to the controller: ${e.message}`, balancing: null });
     this.table.markAllDead('the controller is gone');

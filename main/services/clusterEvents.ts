@@ -9,6 +9,7 @@ import type { Disposable } from '../../core/events/emitter.js';
 import type { Client, Cluster, ControllerEvent, EngineInfo } from '../../core/index.js';
 import type { ClusterEvent, ClusterEventKind, EngineSet } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
+import { wasShutDown } from './shutDown.js';
 
 /** Events kept; the oldest go first. */
 export const MAX_EVENTS = 5000;
@@ -87,7 +88,7 @@ export class ClusterEvents {
       rc.onDidChangeConnection((state) => {
         if (state === 'reconnecting' && !cluster) this.add('controller-lost', 'lost the connection to the controller; reconnecting');
         else if (state === 'connected' && !cluster) this.add('controller-restarted', `reconnected to the controller${rc.controllerPid ? ` (pid ${rc.controllerPid})` : ''}`);
-        else if (state === 'closed') this.add('controller-lost', 'the connection to the controller is closed');
+        else if (state === 'closed') this.closed(rc, cluster);
       }),
     );
   }
@@ -136,6 +137,13 @@ export class ClusterEvents {
   private gone(e: EngineInfo): void {
     if (!this.engines.delete(e.id)) return;
     this.add('unregistered', `${engineName(e)} left the cluster (${where(e)})`, { engine: e.id, cause: e.reason ?? null });
+  }
+
+  /** The connection closed for good: a shutdown (the controller removed its file) or a loss. */
+  private closed(rc: Client, cluster: Cluster | null): void {
+    if (!wasShutDown(rc)) this.add('controller-lost', 'the connection to the controller is closed');
+    // The app's own controller: its exit is the event (with the Cluster's cause).
+    else if (!cluster) this.add('controller-exited', `the controller${rc.controllerPid ? ` (pid ${rc.controllerPid})` : ''} exited`, { cause: 'it shut down and removed its connection file' });
   }
 
   private controller(e: ControllerEvent): void {

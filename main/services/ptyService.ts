@@ -89,6 +89,8 @@ export class PtyService {
   private disposed = false;
   private spawnerPromise: Promise<PtySpawner> | null = null;
   private startSeq = 0;
+  /** Why no cluster runs, when it was shut down (said in the terminal). */
+  private ended: string | null = null;
 
   constructor(private readonly opts: PtyServiceOptions) {
     this.flow = new FlowController({ pause: () => this.proc?.pause(), resume: () => this.proc?.resume() });
@@ -107,9 +109,10 @@ export class PtyService {
     return this.proc?.pid ?? null;
   }
 
-  /** Runs the console against `file`, replacing a console that runs; null: stop it and say why. */
-  async connect(file: string | null): Promise<void> {
+  /** Runs the console against `file`, replacing a console that runs; null: stop it and say why (`ended`: the cluster was shut down, and how). */
+  async connect(file: string | null, ended: string | null = null): Promise<void> {
     this.file = file;
+    this.ended = file ? null : ended;
     await this.start();
   }
 
@@ -122,7 +125,8 @@ export class PtyService {
     this.kill();
     if (this.disposed) return;
     if (!this.file) {
-      this.emitText('\r\n\x1b[2m[no cluster: the console starts when one is running]\x1b[0m\r\n');
+      const why = this.ended ? `${this.ended}. The console starts again with the next cluster` : 'no cluster: the console starts when one is running';
+      this.emitText(`\r\n\x1b[2m[${why}]\x1b[0m\r\n`);
       return;
     }
     this.spawnerPromise ??= this.opts.spawner();

@@ -55,9 +55,7 @@ class AppStore {
     this.started = true;
     const a = api();
     this.unsubs.push(
-      a.onClusterChanged((c) => {
-        this.cluster = c;
-      }),
+      a.onClusterChanged((c) => this.applyCluster(c)),
       a.onEnginesChanged((c) => this.applyEngines(c)),
       a.onTaskChanged((t) => this.applyTask(t)),
       a.onEngineSetsChanged((sets) => {
@@ -96,6 +94,12 @@ class AppStore {
     this.unsubs = [];
     if (this.clock) clearInterval(this.clock);
     this.started = false;
+  }
+
+  applyCluster(c: ClusterSnapshot): void {
+    // Shut down by someone else (a client, `multiengine stop`): said once, in a toast too.
+    if (c.ended && c.ended !== this.cluster?.ended) this.push(c.ended);
+    this.cluster = c;
   }
 
   applyEngines(c: EnginesChange): void {

@@ -84,9 +84,10 @@ describe('start messages', () => {
   });
 
   it('goodbye names what was stopped, and what keeps running', () => {
-    expect(goodbyeMessage({ mode: 'local', profile: 'app', controllerPid: 4242 }, 4)).toBe('Stopped the web server and cluster "app": its controller (pid 4242) and 4 engines. Goodbye.');
-    expect(goodbyeMessage({ mode: 'local', profile: 'app', controllerPid: 4242 }, 1, 'the window')).toBe('Stopped the window and cluster "app": its controller (pid 4242) and 1 engine. Goodbye.');
-    expect(goodbyeMessage({ mode: 'attached', profile: 'lab', controllerPid: 7 }, 2)).toBe('Stopped the web server; cluster "lab" keeps running (the app attached to it; multiengine stop --profile lab stops it). Goodbye.');
-    expect(goodbyeMessage({ mode: 'local', profile: 'app', controllerPid: null }, 0)).toBe('Stopped the web server (no cluster was running). Goodbye.');
+    expect(goodbyeMessage({ status: 'running', mode: 'local', profile: 'app', controllerPid: 4242 }, 4)).toBe('Stopped the web server and cluster "app": its controller (pid 4242) and 4 engines. Goodbye.');
+    expect(goodbyeMessage({ status: 'running', mode: 'local', profile: 'app', controllerPid: 4242 }, 1, 'the window')).toBe('Stopped the window and cluster "app": its controller (pid 4242) and 1 engine. Goodbye.');
+    expect(goodbyeMessage({ status: 'running', mode: 'attached', profile: 'lab', controllerPid: 7 }, 2)).toBe('Stopped the web server; cluster "lab" keeps running (the app attached to it; multiengine stop --profile lab stops it). Goodbye.');
+    expect(goodbyeMessage({ status: 'running', mode: 'local', profile: 'app', controllerPid: null }, 0)).toBe('Stopped the web server (no cluster was running). Goodbye.');
+    expect(goodbyeMessage({ status: 'stopped', mode: 'attached', profile: 'lab', controllerPid: null }, 0)).toBe('Stopped the web server (no cluster was running). Goodbye.');
   });
 });

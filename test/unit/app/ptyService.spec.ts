@@ -110,3 +110,20 @@ describe('PtyService: the %px targets through the side channel', () => {
     expect(got).toEqual([[3]]);
   });
 });
+
+describe('PtyService: the console when the cluster goes', () => {
+  it('stops the console and says why the cluster went: shut down (with how), or no cluster', async () => {
+    const t = ptyService();
+    cleanup.push(() => t.svc.dispose());
+    await t.svc.connect('/f.json');
+    expect(t.svc.isRunning).toBe(true);
+    await t.svc.connect(null, 'the cluster was shut down on request: its controller, pid 7, stopped its engines and exited');
+    expect(t.fake.killed).toBe(true);
+    expect(t.svc.isRunning).toBe(false);
+    expect(t.svc.attach().backlog).toContain('[the cluster was shut down on request: its controller, pid 7, stopped its engines and exited. The console starts again with the next cluster]');
+    // A stop by the app itself says only that no cluster runs; a new cluster clears the reason.
+    await t.svc.connect('/g.json');
+    await t.svc.connect(null);
+    expect(t.svc.attach().backlog.split('\n').at(-2)).toContain('[no cluster: the console starts when one is running]');
+  });
+});

@@ -1,10 +1,11 @@
 // Component tests in happy-dom: the engine table (virtualized, selection, actions), the value
 // tree, and a failing panel showing a readable message.
 import { fireEvent, render, screen } from '@testing-library/svelte';
-import { tick } from 'svelte';
+import { createRawSnippet, tick } from 'svelte';
 import { afterEach, beforeEach, describe, expect, it, vi, type Mock } from 'vitest';
 import type { ClusterSnapshot } from '../../../../preload/contract';
 import ClusterBar from '../../../../renderer/components/ClusterBar.svelte';
+import Panel from '../../../../renderer/components/Panel.svelte';
 import ValueTree from '../../../../renderer/components/ValueTree.svelte';
 import { setApi } from '../../../../renderer/lib/api';
 import { store } from '../../../../renderer/lib/state.svelte';
@@ -168,6 +169,49 @@ describe('ClusterBar', () => {
     await fireEvent.input(screen.getByLabelText('Number of engines'), { target: { value: '3' } });
     await fireEvent.click(screen.getByRole('button', { name: 'Add engines' }));
     expect(api.addEngines).toHaveBeenCalledWith({ n: 3, kind: 'python' });
+  });
+});
+
+describe('ClusterBar, a cluster shut down by another client', () => {
+  beforeEach(() => setApi(fakeApi().api));
+  afterEach(() => {
+    setApi(null);
+    store.cluster = null;
+    store.toasts = [];
+  });
+
+  it('shows it stopped with why, offers Start, and says it once in a toast', async () => {
+    store.cluster = clusterSnapshot('running');
+    store.toasts = [];
+    render(ClusterBar);
+    const why = 'the cluster was shut down on request: its controller, pid 42, stopped its engines and exited';
+    store.applyCluster({ ...clusterSnapshot('stopped'), connectionFile: null, controllerPid: null, ended: why });
+    await tick();
+    expect(screen.getByTestId('cluster-status').textContent?.replace(/\s+/g, ' ').trim()).toBe(`stopped · ${why}`);
+    expect(screen.getByTestId('cluster-ended').getAttribute('title')).toBe(why);
+    expect(screen.getByRole('button', { name: 'Start cluster' })).toBeTruthy();
+    expect(store.toasts.map((t) => [t.kind, t.message])).toEqual([['info', why]]);
+    store.applyCluster({ ...clusterSnapshot('stopped'), ended: why });
+    expect(store.toasts).toHaveLength(1);
+    // A new cluster: no reason left over.
+    store.applyCluster(clusterSnapshot('running'));
+    await tick();
+    expect(screen.queryByTestId('cluster-ended')).toBeNull();
+  });
+});
+
+describe('Panel', () => {
+  it('untitled, as a panel whose tabs name it: no heading, named for screen readers by its label', () => {
+    const { container } = render(Panel, { label: 'Inspectors and monitoring', testid: 'p', children: createRawSnippet(() => ({ render: () => '<div role="tablist">tabs</div>' })) });
+    expect(container.querySelector('h2')).toBeNull();
+    expect(container.querySelector('header')).toBeNull();
+    expect(screen.getByTestId('p').getAttribute('aria-label')).toBe('Inspectors and monitoring');
+  });
+
+  it('titled: a heading, and no separate label', () => {
+    render(Panel, { title: 'Engines', testid: 'q', children: createRawSnippet(() => ({ render: () => '<div>rows</div>' })) });
+    expect(screen.getByRole('heading', { name: 'Engines' })).toBeTruthy();
+    expect(screen.getByTestId('q').getAttribute('aria-label')).toBeNull();
   });
 });
 

@@ -46,6 +46,7 @@ export function clusterSnapshot(status: ClusterSnapshot['status'], settings: Par
     connectionFile: '/x/client.json',
     controllerPid: 42,
     error: null,
+    ended: null,
     settings: { engineCount: 3, engineKind: 'node', attach: false, profile: 'app', ...settings },
     balancing: status === 'running' ? { scheme: 'leastload', hwm: 2, unassigned: 0 } : null,
   };
