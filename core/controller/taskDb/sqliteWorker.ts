@@ -47,7 +47,8 @@ port.on('message', (m: WorkerRequest) => {
   try {
     switch (m.op) {
       case 'write':
-        store.write(withReports(m.records, m.reports), m.values, m.requests);
+        store.write(m.records, m.values, m.requests);
+        writeReports(store, m.reports);
         post({ counts: store.counts(), wrote: true });
         return;
       case 'query':
@@ -76,14 +77,20 @@ port.on('message', (m: WorkerRequest) => {
   }
 });
 
-/** The records, then those of the engines' reports (read here, off the controller's loop). */
-function withReports(records: TaskRecord[], reports: readonly DirectReport[]): TaskRecord[] {
+/**
+ * The engines' reports (read here, off the controller's loop), each in a transaction of its own:
+ * a gathered batch holds many (writeQueue.ts), and records made and written one report at a time
+ * die young (cheap for V8's collector) where a whole batch's would outlive a scavenge.
+ */
+function writeReports(store: SqliteStore, reports: readonly DirectReport[]): void {
   for (const r of reports) {
+    let records: TaskRecord[];
     try {
-      for (const t of directRecords(r, clients)) records.push(t);
+      records = directRecords(r, clients);
     } catch (e) {
       post({ malformed: (e as Error).message, engine: r.engine });
+      continue;
     }
+    store.write(records, []);
   }
-  return records;
 }
