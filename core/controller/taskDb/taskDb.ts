@@ -36,20 +36,12 @@ type Call = { op: Exclude<WorkerRequest['op'], 'write' | 'client'> } & Record<st
 // Run from source (unit tests under tsx) the worker is the .ts file, loaded through tsx's API.
 const fromSource = import.meta.url.endsWith('.ts');
 
-/**
- * A larger young generation for the worker than V8's default: the records it makes from a batch
- * then die in a scavenge instead of being promoted and marked by V8's helper threads. Measured
- * (bench/dbCpu.ts, docs/benchmarks.md): the controller's helper threads ~5.8 → ~2.8 µs and the
- * worker ~6.8 → ~5.3 µs per direct request in async bursts. It grows only while records flow.
- */
-const resourceLimits = { maxYoungGenerationSizeMb: 48 };
-
 function startWorker(setup: WorkerSetup): Worker {
   const url = new URL(`./sqliteWorker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSource) return new Worker(url, { workerData: setup, execArgv: [], resourceLimits });
+  if (!fromSource) return new Worker(url, { workerData: setup, execArgv: [] });
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then((api) => api.tsImport(${JSON.stringify(url.href)}, ${JSON.stringify(import.meta.url)}))`;
-  return new Worker(boot, { eval: true, workerData: setup, execArgv: [], resourceLimits });
+  return new Worker(boot, { eval: true, workerData: setup, execArgv: [] });
 }
 
 /**
