@@ -77,20 +77,27 @@ port.on('message', (m: WorkerRequest) => {
   }
 });
 
+/** Records per transaction when a batch's reports are written: ~ one node report's worth. */
+const REPORT_ROWS = 512;
+
 /**
- * The engines' reports (read here, off the controller's loop), each in a transaction of its own:
- * a gathered batch holds many (writeQueue.ts), and records made and written one report at a time
- * die young (cheap for V8's collector) where a whole batch's would outlive a scavenge.
+ * The engines' reports (read here, off the controller's loop), in transactions of about
+ * REPORT_ROWS records: a gathered batch holds many reports (writeQueue.ts), and records made and
+ * written a few hundred at a time die young (cheap for V8's collector) where a whole batch's would
+ * outlive a scavenge; small reports (a Python engine reports when it goes idle) share one.
  */
 function writeReports(store: SqliteStore, reports: readonly DirectReport[]): void {
+  let records: TaskRecord[] = [];
   for (const r of reports) {
-    let records: TaskRecord[];
     try {
-      records = directRecords(r, clients);
+      for (const t of directRecords(r, clients)) records.push(t);
     } catch (e) {
       post({ malformed: (e as Error).message, engine: r.engine });
-      continue;
     }
-    store.write(records, []);
+    if (records.length >= REPORT_ROWS) {
+      store.write(records, []);
+      records = [];
+    }
   }
+  store.write(records, []);
 }
