@@ -4,8 +4,8 @@
  *   node --import tsx bench/dbCpu.ts [--rounds 3] [--reps 40000] [--kind node|python] [--scenario async|rtt] [--json out.jsonl]
  * Runs bench/profile.ts with `--db sqlite` and `--db none` alternately, a fresh cluster each,
  * and prints the median µs of CPU per request of each thread group (profile.ts: client, the
- * controller's loop, its database worker and helpers, the engine's loop and helpers), with the
- * load average next to them.
+ * controller's loop, its database worker and helpers, the engine's loop and helpers), how often
+ * the database worker woke per second, and the load average next to them.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +18,7 @@ const { values } = parseArgs({
 });
 const out = values.json ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'multiengine-dbcpu-')), 'runs.jsonl');
 const here = path.dirname(new URL(import.meta.url).pathname);
-type Run = { db: string; perOpUs: number; load: number; threads: Record<string, Record<string, number>> };
+type Run = { db: string; perOpUs: number; load: number; threads: Record<string, Record<string, number>>; controllerWakeups?: Record<string, number> };
 
 for (let r = 0; r < Number(values.rounds); r++) {
   // Alternating, so a change in the machine's load falls on both settings alike.
@@ -35,12 +35,12 @@ const median = (xs: number[]) => {
 };
 const cols = ['client.main', 'controller.main', 'controller.db', 'controller.helpers', 'engine0.main', 'engine0.helpers'];
 console.log(`${values.kind} ${values.scenario}, ${values.rounds} rounds of ${values.reps}; median µs of CPU per request (runs: ${out})`);
-console.log(['db', 'wall µs/op', ...cols, 'load'].join('\t'));
+console.log(['db', 'wall µs/op', ...cols, 'db wake-ups/s', 'load'].join('\t'));
 for (const db of ['sqlite', 'none']) {
   const mine = runs.filter((x) => x.db === db);
   const cell = (c: string) => {
     const [proc, group] = c.split('.');
     return median(mine.map((x) => x.threads[proc]?.[group] ?? 0)).toFixed(1);
   };
-  console.log([db, median(mine.map((x) => x.perOpUs)).toFixed(1), ...cols.map(cell), mine.map((x) => x.load.toFixed(1)).join('/')].join('\t'));
+  console.log([db, median(mine.map((x) => x.perOpUs)).toFixed(1), ...cols.map(cell), median(mine.map((x) => x.controllerWakeups?.db ?? 0)).toFixed(0), mine.map((x) => x.load.toFixed(1)).join('/')].join('\t'));
 }

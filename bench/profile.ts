@@ -63,6 +63,19 @@ function threadCpu(pid: number): Map<number, { group: string; s: number }> {
   }
   return out;
 }
+/** Voluntary context switches (the thread slept, then woke) of each group of `pid`'s threads, as threadCpu groups them. */
+function groupWakeups(pid: number, groups: Map<number, { group: string }>): Record<string, number> {
+  const by: Record<string, number> = {};
+  for (const [tid, { group }] of groups) {
+    try {
+      const m = /voluntary_ctxt_switches:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'));
+      by[group] = (by[group] ?? 0) + Number(m?.[1] ?? 0);
+    } catch {
+      /* the thread ended */
+    }
+  }
+  return by;
+}
 function threadDelta(pid: number, before: Map<number, { group: string; s: number }>): Record<string, number> {
   const by: Record<string, number> = {};
   for (const [tid, { group, s }] of threadCpu(pid)) by[group] = (by[group] ?? 0) + s - (before.get(tid)?.s ?? 0);
@@ -71,6 +84,7 @@ function threadDelta(pid: number, before: Map<number, { group: string; s: number
 const th0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, threadCpu(pid)]));
 const sw0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, switches(pid)]));
 const sys0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid, 'sys')]));
+const wk0 = groupWakeups(cluster.controllerPid, th0.controller);
 const t0 = process.hrtime.bigint();
 let units = 0;
 if (scenario === 'rtt') {
@@ -109,6 +123,10 @@ if (scenario === 'rtt') {
   units = reps * arr.byteLength;
 }
 const s = Number(process.hrtime.bigint() - t0) / 1e9;
+// How often the controller's threads woke per second (the database's worker: how often it was handed writes).
+const wk1 = groupWakeups(cluster.controllerPid, th0.controller);
+const controllerWakeups = Object.fromEntries(Object.keys(wk1).map((g) => [g, Math.round((wk1[g] - (wk0[g] ?? 0)) / s)]));
+console.error(`controller wake-ups per second by thread group: ${JSON.stringify(controllerWakeups)}`);
 const perOp = scenario === 'push' || scenario === 'pull' ? reps : units;
 console.error(
   'CPU per op: ' +
@@ -118,7 +136,7 @@ console.error(
 );
 const threads = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, Object.fromEntries(Object.entries(threadDelta(pid, th0[k])).map(([g, v]) => [g, Math.round((v / perOp) * 1e7) / 10]))]));
 console.error(`CPU per op by thread (us): ${JSON.stringify(threads)}`);
-if (process.env.PROF_JSON) fs.appendFileSync(process.env.PROF_JSON, JSON.stringify({ scenario, kind, db: values.db, reps, perOpUs: (s / units) * 1e6, threads, at: new Date().toISOString(), load: os.loadavg()[0] }) + '\n');
+if (process.env.PROF_JSON) fs.appendFileSync(process.env.PROF_JSON, JSON.stringify({ scenario, kind, db: values.db, reps, perOpUs: (s / units) * 1e6, threads, controllerWakeups, at: new Date().toISOString(), load: os.loadavg()[0] }) + '\n');
 console.error(scenario === 'push' || scenario === 'pull' ? `${((units / 1e6) / s).toFixed(0)} MB/s` : `${((s / units) * 1e6).toFixed(1)} us per op, ${(units / s).toFixed(0)} /s`);
 rc.close();
 await cluster.stop();

@@ -1,6 +1,6 @@
 /**
  * npm run bench [-- --quick] [-- --compare ipyparallel,dask] [-- --kinds node,python] [-- --json FILE] [-- --hosts]
- *                [-- --scenarios all|lb|direct] [-- --lb-hwm 1,2,4,0] [-- --direct-dbs sqlite,none]
+ *                [-- --scenarios all|lb|direct] [-- --lb-hwm 1,2,4,0] [-- --direct-dbs sqlite,none] [-- --direct-pairs 8]
  *
  * Prints one JSON line per figure, then a readable table. With --compare ipyparallel the
  * same scenarios run on ipyparallel (Debian's python3-ipyparallel under /usr/bin/python3)
@@ -12,9 +12,10 @@
  * --compare ipyparallel beside ipyparallel's same figures; `all` runs them too when --kinds has python.
  * --scenarios lb runs only the load-balanced scenarios (bench/lbScenarios.ts); --scenarios direct
  * only the 1-engine round trip and the direct async throughput, with the task database on and
- * --db none in alternating rounds (figures *_dbnone; for A/B runs against older
- * commits); --direct-dbs names the task-database settings it alternates (sqlite, memory, none;
- * figures of any but sqlite end in _db<setting>). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
+ * --db none in pairs of rounds, alternating order, a fresh cluster each (figures *_dbnone), and
+ * the median on/off ratio of the pairs with a bootstrap 95 % interval; --direct-pairs sets how
+ * many pairs (8; --quick 2); --direct-dbs names the task-database settings it alternates (sqlite,
+ * memory, none; figures of any but sqlite end in _db<setting>). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
  * (figures lb_*_hwm<N>), for choosing its default.
  *
  * --scale runs issue 18's figures instead (bench/scale/, docs/benchmarks.md "1,000 engines"): up to 1,000
@@ -39,7 +40,7 @@ import { printHostsReport, printLbReport, printPyclientReport, printReport } fro
 import { pythonEngines, scaleCurve, scaleThousand } from './scale/scaleScenarios.ts';
 import { printScaleReport } from './scale/scaleReport.ts';
 import { lbScenarios, skewedDurations, skewedPerCore } from './lbScenarios.ts';
-import { clusterStart, directScenarios, mainScenarios, overhead, type BenchKind } from './scenarios.ts';
+import { clusterStart, directScenarios, mainScenarios, overhead, type BenchKind, type DirectDb } from './scenarios.ts';
 import type { Figure } from './stats.ts';
 
 const { values } = parseArgs({
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     scenarios: { type: 'string', default: 'all' },
     'lb-hwm': { type: 'string' },
     'direct-dbs': { type: 'string', default: 'sqlite,none' },
+    'direct-pairs': { type: 'string' },
     kinds: { type: 'string', default: 'node,python' },
     json: { type: 'string' },
     hosts: { type: 'boolean', default: false },
@@ -71,6 +73,11 @@ if (scenarios !== 'all' && scenarios !== 'lb' && scenarios !== 'direct' && scena
 const directDbs = values['direct-dbs'].split(',').map((d) => d.trim());
 if (directDbs.length === 0 || directDbs.some((d) => d !== 'sqlite' && d !== 'memory' && d !== 'none')) {
   console.error(`--direct-dbs takes sqlite, memory and/or none, with commas, got ${JSON.stringify(values['direct-dbs'])}`);
+  process.exit(2);
+}
+const directPairs = values['direct-pairs'] === undefined ? (values.quick ? 2 : 8) : Number(values['direct-pairs']);
+if (!Number.isInteger(directPairs) || directPairs < 1) {
+  console.error(`--direct-pairs takes a whole number ≥ 1, got ${JSON.stringify(values['direct-pairs'])}`);
   process.exit(2);
 }
 const lbHwms = values['lb-hwm'] === undefined ? [] : values['lb-hwm'].split(',').map((h) => Number(h.trim()));
@@ -168,7 +175,7 @@ if (values.scale) {
   printPyclientReport(figures);
 } else {
   for (const kind of kinds) {
-    if (scenarios === 'direct') await directScenarios(kind, opts, directDbs as ('sqlite' | 'memory' | 'none')[]);
+    if (scenarios === 'direct') await directScenarios(kind, opts, directDbs as DirectDb[], directPairs);
     if (scenarios === 'all') {
       await clusterStart(kind, opts);
       await mainScenarios(kind, opts);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CompositeError, Cluster, type AsyncResult, type Client, type DirectView, type ProcessSpawner } from 'multiengine';
 import { rssKB, ussKB } from '../core/util/processes.ts';
-import { figure, timed, type Figure } from './stats.ts';
+import { figure, higherIsBetter, median, noWorse, pairedRatio, timed, type Figure } from './stats.ts';
 import type { DbBackend } from '../core/controller/options.ts';
 
 export interface BenchOptions {
@@ -107,29 +107,48 @@ async function asyncRates(rc: Client, one: DirectView<true>, kind: BenchKind, o:
   return (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s);
 }
 
+/** Task-database settings the direct scenarios compare; figures of any but sqlite end in _db<setting>. */
+export type DirectDb = 'sqlite' | 'memory' | 'none';
+
 /**
  * Only the direct path's 1-engine round trip and async throughput, as mainScenarios measures them
  * (A/B runs), with the task database on (sqlite, the default: engines report their direct
  * requests) and off (--db none, figures *_dbnone: no reports), or the settings in `dbs` (memory:
- * figures *_dbmemory), in rounds of alternating order.
+ * figures *_dbmemory). `pairs` rounds, each running every setting once on a fresh cluster, in
+ * alternating order; each setting's figure (all samples) carries, against --db none, the median
+ * of the rounds' on/off ratios with a bootstrap 95 % interval, and a line says whether it is no worse.
  */
-export async function directScenarios(kind: BenchKind, o: BenchOptions, dbs: readonly ('sqlite' | 'memory' | 'none')[] = ['sqlite', 'none']): Promise<void> {
-  const rtt = new Map(dbs.map((db) => [db, [] as number[]]));
-  const rate = new Map(dbs.map((db) => [db, [] as number[]]));
-  const rounds = o.quick ? 2 : 4;
-  for (let r = 0; r < rounds; r++) {
+export async function directScenarios(kind: BenchKind, o: BenchOptions, dbs: readonly DirectDb[] = ['sqlite', 'none'], pairs = o.quick ? 2 : 8): Promise<void> {
+  const blank = () => ({ all: [] as number[], rounds: [] as number[] });
+  const rtt = new Map(dbs.map((db) => [db, blank()]));
+  const rate = new Map(dbs.map((db) => [db, blank()]));
+  const keep = (into: { all: number[]; rounds: number[] }, xs: number[]) => {
+    into.all.push(...xs);
+    into.rounds.push(median(xs));
+  };
+  const load: [number, number] = [os.loadavg()[0], 0];
+  for (let r = 0; r < pairs; r++) {
     for (const db of r % 2 === 0 ? dbs : [...dbs].reverse()) {
       await withCluster(4, kind, async (_cluster, rc) => {
         const one = rc.view(0);
-        rtt.get(db)!.push(...(await applyRoundTrips(one, kind, o)));
-        rate.get(db)!.push(...(await asyncRates(rc, one, kind, o)));
+        keep(rtt.get(db)!, await applyRoundTrips(one, kind, o));
+        keep(rate.get(db)!, await asyncRates(rc, one, kind, o));
       }, undefined, db);
     }
   }
+  load[1] = os.loadavg()[0];
   for (const db of dbs) {
     const sfx = db === 'sqlite' ? '' : `_db${db}`;
-    o.emit(figure(`apply_rtt_1${sfx}`, kind, 4, 'us', rtt.get(db)!));
-    o.emit(figure(`async_throughput${sfx}`, kind, 4, 'tasks/s', rate.get(db)!));
+    for (const [name, unit, runs] of [[`apply_rtt_1${sfx}`, 'us', rtt], [`async_throughput${sfx}`, 'tasks/s', rate]] as const) {
+      const f: Figure = { ...figure(name, kind, 4, unit, runs.get(db)!.all), load };
+      const off = runs.get('none');
+      if (db !== 'none' && off !== undefined) {
+        f.paired = { vs: 'none', ...pairedRatio(runs.get(db)!.rounds, off.rounds) };
+        const p = f.paired;
+        console.log(`${kind} ${name}: ${db} / none ${f.median.toFixed(1)} / ${median(off.all).toFixed(1)} ${unit}; median ratio of ${p.pairs} pairs ${p.ratio.toFixed(3)}, 95 % interval ${p.low.toFixed(3)}–${p.high.toFixed(3)}: ${noWorse(p, higherIsBetter(unit)) ? 'no worse' : 'WORSE'} (load ${load[0].toFixed(1)} → ${load[1].toFixed(1)})`);
+      }
+      o.emit(f);
+    }
   }
 }
 

@@ -555,7 +555,7 @@ export class Engine {
 
   /** A direct request's reply went out: the controller hears of it in the next task_report. */
   private reportDirect(q: Queued, outcome: { [key: string]: Json | undefined }, md: Metadata, bytes: number): void {
-    this.tasks.add(q.msg, q.received, md.started as string, md.completed as string, outcome, bytes, this.kept);
+    this.tasks.add(q.msg, md.received as string, md.started as string, md.completed as string, outcome, bytes, this.kept);
   }
 
   private sendStreams(chunks: Chunk[], parent: Header, urgent: boolean): void {

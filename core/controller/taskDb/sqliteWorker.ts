@@ -47,7 +47,8 @@ port.on('message', (m: WorkerRequest) => {
   try {
     switch (m.op) {
       case 'write':
-        store.write(withReports(m.records, m.reports), m.values, m.requests);
+        store.write(m.records, m.values, m.requests);
+        writeReports(store, m.reports);
         post({ counts: store.counts(), wrote: true });
         return;
       case 'query':
@@ -76,14 +77,27 @@ port.on('message', (m: WorkerRequest) => {
   }
 });
 
-/** The records, then those of the engines' reports (read here, off the controller's loop). */
-function withReports(records: TaskRecord[], reports: readonly DirectReport[]): TaskRecord[] {
+/** Records per transaction when a batch's reports are written: ~ one node report's worth. */
+const REPORT_ROWS = 512;
+
+/**
+ * The engines' reports (read here, off the controller's loop), in transactions of about
+ * REPORT_ROWS records: a gathered batch holds many reports (writeQueue.ts), and records made and
+ * written a few hundred at a time die young (cheap for V8's collector) where a whole batch's would
+ * outlive a scavenge; small reports (a Python engine reports when it goes idle) share one.
+ */
+function writeReports(store: SqliteStore, reports: readonly DirectReport[]): void {
+  let records: TaskRecord[] = [];
   for (const r of reports) {
     try {
       for (const t of directRecords(r, clients)) records.push(t);
     } catch (e) {
       post({ malformed: (e as Error).message, engine: r.engine });
     }
+    if (records.length >= REPORT_ROWS) {
+      store.write(records, []);
+      records = [];
+    }
   }
-  return records;
+  store.write(records, []);
 }

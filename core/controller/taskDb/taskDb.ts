@@ -14,7 +14,7 @@ import { directRecords, SessionClients, type DirectReport } from './directRecord
 import { MemoryStore } from './memoryStore.js';
 import type { Caps, StoreCounts, StoredRequest, StoredValue, TaskStore } from './taskStore.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './workerMessages.js';
-import { WRITE_LIMITS, WriteQueue, type WriteBatch, type WriteLimits } from './writeQueue.js';
+import { GATHERING, WRITE_LIMITS, WriteQueue, type Gathering, type WriteBatch, type WriteLimits } from './writeQueue.js';
 
 export type TaskDbBackend = 'sqlite' | 'memory' | 'none';
 
@@ -25,6 +25,8 @@ export interface TaskDbOptions {
   caps: Caps;
   /** Back-pressure toward the worker (writeQueue.ts); tests make them small. */
   writeLimits?: WriteLimits;
+  /** When gathered writes are posted to the worker (writeQueue.ts). */
+  gathering?: Gathering;
   /** A malformed task_report (counted with the controller's dropped messages). */
   dropped?: (why: string) => void;
 }
@@ -105,7 +107,7 @@ export class TaskDb {
     w.unref();
     // Reports' buffers move to the worker (each is a copy of its own, recorder.ts): no clone.
     const post = (b: WriteBatch) => w.postMessage({ op: 'write', ...b } satisfies WorkerRequest, b.reports.map((r) => r.bytes.buffer as ArrayBuffer));
-    const queue = (this.queue = new WriteQueue(post, (text) => log.warn(text), this.opts.writeLimits ?? WRITE_LIMITS));
+    const queue = (this.queue = new WriteQueue(post, (text) => log.warn(text), this.opts.writeLimits ?? WRITE_LIMITS, this.opts.gathering ?? GATHERING));
     w.on('message', (m: WorkerReply) => {
       if ('malformed' in m) this.malformed(m.engine, m.malformed);
       else if ('counts' in m) {
@@ -140,6 +142,8 @@ export class TaskDb {
     if (this.memory !== null) return Promise.resolve(local(this.memory));
     const w = this.worker;
     if (w === null) return Promise.resolve(none);
+    // Writes gathered for the worker go first, so a read sees every record the recorder has flushed.
+    this.queue?.flush();
     const id = ++this.nextCall;
     return new Promise<T>((resolve, reject) => {
       this.calls.set(id, { resolve: resolve as (v: unknown) => void, reject });

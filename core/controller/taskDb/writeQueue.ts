@@ -1,12 +1,18 @@
 /**
- * Back-pressure between the recorder and the SQLite worker: records may arrive faster than the
- * worker writes them (a burst of tiny tasks on a busy machine), and every batch posted to it
- * waits in its message queue, in memory. So at most `inFlight` records are posted and not yet
- * written; the rest wait here, within `held` records and `heldBytes`. Records are final (one per
- * request and engine, never updated), so what coalesces is stored values: a later value of the
- * same msg_id replaces the one waiting. Engines' task reports (unread, see directRecords.ts) count
- * as the records they hold. Past the limits the oldest waiting records are dropped,
- * counted (`dropped`, in the status) and logged: memory stays bounded whatever the rate.
+ * Between the recorder and the SQLite worker: when batches are posted, and back-pressure.
+ * - Gathered: what comes waits here and is posted at most every `everyMs`, or once `rows` wait,
+ *   or when a query is about to read (flush), so the worker thread wakes a few times a second
+ *   while requests flow, not with every 20 ms flush of the recorder (a thread waking 20–50 times a
+ *   second slowed quick conversations on two busy cores, docs/benchmarks.md).
+ * - Bounded: records may arrive faster than the worker writes them (a burst of tiny tasks on a busy
+ *   machine), and every batch posted waits in its message queue, in memory. So at most `inFlight`
+ *   rows are posted and not yet written (exactly: a batch is cut to the room; an engine's report
+ *   is one unit of up to 512 entries, and only one larger than the whole limit goes alone, with
+ *   nothing else in flight); the rest wait here, within `held` records and `heldBytes`. Past
+ *   those the oldest waiting are dropped, counted (`dropped`, in the status) and logged.
+ * Records are final (one per request and engine, never updated), so what coalesces is stored
+ * values: a later value of the same msg_id replaces the one waiting. Engines' task reports (unread,
+ * see directRecords.ts) count as the records they hold.
  */
 import type { TaskRecord } from '../../protocol/messages.js';
 import type { DirectReport } from './directRecords.js';
@@ -22,7 +28,7 @@ export interface WriteBatch {
 }
 
 export interface WriteLimits {
-  /** Records posted to the worker and not yet written. */
+  /** Rows (records, report entries, values, kept requests) posted to the worker and not yet written. */
   inFlight: number;
   /** Records waiting here at most. */
   held: number;
@@ -30,13 +36,27 @@ export interface WriteLimits {
   heldBytes: number;
 }
 
+/** When what waits is posted: `everyMs` after the first of it came, or at once when `rows` wait. */
+export interface Gathering {
+  everyMs: number;
+  rows: number;
+}
+
 export const WRITE_LIMITS: WriteLimits = { inFlight: 20_000, held: 100_000, heldBytes: 64 * 1024 * 1024 };
+/**
+ * A few wake-ups a second for the worker in a quick conversation (~6 instead of ~21, bench/dbCpu.ts
+ * --scenario rtt); not larger batches: 4,096 rows at a time cost more CPU per request in async
+ * bursts than 1,024 (records that outlive a scavenge, longer stretches of a third busy thread).
+ */
+export const GATHERING: Gathering = { everyMs: 250, rows: 1024 };
+/** Posted as it comes (the recorder's own 20 ms flush is the only gathering): tests of back-pressure alone. */
+export const AT_ONCE: Gathering = { everyMs: 0, rows: 1 };
 
 /** How often a drop is logged at most (the count is in the status all along). */
 const WARN_EVERY_MS = 10_000;
 
 export class WriteQueue {
-  /** Sizes (records + 1) of the batches posted and not yet written, oldest first. */
+  /** Rows of the batches posted and not yet written, oldest first. */
   private readonly posted: number[] = [];
   private postedHead = 0;
   private postedRows = 0;
@@ -48,6 +68,9 @@ export class WriteQueue {
   /** Records in the waiting reports. */
   private reported = 0;
   private bytes = 0;
+  /** What waits is to go as soon as there is room (its time came, enough of it came, or a query waits). */
+  private due = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private warnedAt = -Infinity;
   private droppedSinceWarn = 0;
   /** Records, values and requests dropped since the queue started. */
@@ -57,14 +80,11 @@ export class WriteQueue {
     private readonly post: (b: WriteBatch) => void,
     private readonly warn: (text: string) => void,
     private readonly limits: WriteLimits = WRITE_LIMITS,
+    private readonly gathering: Gathering = GATHERING,
   ) {}
 
-  /** Records, values and requests to write: posted now if the worker keeps up, else held. */
+  /** Records, values and requests to write: they wait here until their time, their number or a flush. */
   write(records: TaskRecord[], values: StoredValue[], requests: StoredRequest[], reports: DirectReport[] = []): void {
-    if (this.waiting === 0 && this.postedRows < this.limits.inFlight) {
-      this.send({ records, values, requests, reports });
-      return;
-    }
     for (const r of reports) {
       this.reports.push(r);
       this.reported += r.n;
@@ -85,21 +105,41 @@ export class WriteQueue {
       this.bytes += requestBytes(q);
     }
     this.trim();
+    if (this.waiting === 0) return;
+    if (this.waiting >= this.gathering.rows) this.flush();
+    else if (this.timer === null && !this.due) {
+      // Not what keeps a process alive: close() drains what waits.
+      this.timer = setTimeout(() => this.flush(), this.gathering.everyMs);
+      this.timer.unref?.();
+    }
   }
 
-  /** The worker wrote the oldest batch posted: post what waits, if there is room now. */
+  /** Posts what waits now, as far as the in-flight room goes (the rest as the worker writes): a query is about to read. */
+  flush(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.due = true;
+    this.release();
+  }
+
+  /** The worker wrote the oldest batch posted: post what is due, if there is room now. */
   written(): void {
     if (this.postedHead < this.posted.length) this.postedRows -= this.posted[this.postedHead++];
     if (this.postedHead > 1024) {
       this.posted.splice(0, this.postedHead);
       this.postedHead = 0;
     }
-    if (this.waiting > 0 && this.postedRows < this.limits.inFlight) this.release();
+    if (this.due) this.release();
   }
 
-  /** Records waiting here (not yet posted). */
+  /** Rows waiting here (not yet posted). */
   get waiting(): number {
     return this.records.length - this.recordsHead + this.values.size + this.requests.length + this.reported;
+  }
+
+  /** Rows posted and not yet written. */
+  get inFlight(): number {
+    return this.postedRows;
   }
 
   /** Bytes waiting here. */
@@ -107,41 +147,61 @@ export class WriteQueue {
     return this.bytes;
   }
 
-  private send(b: WriteBatch): void {
-    let n = b.records.length + 1;
-    for (const r of b.reports) n += r.n;
-    this.posted.push(n);
-    this.postedRows += n;
-    this.post(b);
-  }
-
   /** Posts everything waiting, whatever the room (the database is closing). */
   drain(): void {
-    if (this.waiting > 0) this.release(Infinity);
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.release(Infinity);
   }
 
-  /** Posts up to the in-flight room, oldest first. */
-  private release(room = Math.max(1, this.limits.inFlight - this.postedRows)): void {
-    const end = Math.min(this.records.length, this.recordsHead + room);
-    const records = this.records.slice(this.recordsHead, end);
+  /** Posts, oldest first within each kind, what fits in `room` rows: reports whole, then records, values, requests. */
+  private release(room = this.limits.inFlight - this.postedRows): void {
+    if (this.waiting === 0) {
+      this.due = false;
+      return;
+    }
+    let left = room;
+    let taken = 0;
+    // A report larger than the whole limit could never fit: it goes alone, when nothing is in flight.
+    while (taken < this.reports.length && (this.reports[taken].n <= left || (taken === 0 && this.postedRows === 0))) left -= this.reports[taken++].n;
+    const reports = this.reports.splice(0, taken);
+    const records = this.take(Math.max(0, left));
+    left -= records.length;
+    const values: StoredValue[] = [];
+    for (const [id, v] of this.values) {
+      if (left <= 0) break;
+      values.push(v);
+      this.values.delete(id);
+      left--;
+    }
+    const requests = this.requests.splice(0, Math.max(0, Math.min(left, this.requests.length)));
+    let rows = records.length + values.length + requests.length;
+    for (const r of reports) {
+      rows += r.n;
+      this.reported -= r.n;
+      this.bytes -= r.bytes.byteLength;
+    }
+    for (const r of records) this.bytes -= recordBytes(r);
+    for (const v of values) this.bytes -= valueBytes(v);
+    for (const q of requests) this.bytes -= requestBytes(q);
+    if (records.length + values.length + requests.length + reports.length > 0) {
+      this.posted.push(rows);
+      this.postedRows += rows;
+      this.post({ records, values, requests, reports });
+    }
+    if (this.waiting === 0) this.due = false;
+  }
+
+  /** Up to `n` of the oldest waiting records. */
+  private take(n: number): TaskRecord[] {
+    const end = Math.min(this.records.length, this.recordsHead + n);
+    const out = this.records.slice(this.recordsHead, end);
     this.recordsHead = end;
     if (this.recordsHead === this.records.length) {
       this.records = [];
       this.recordsHead = 0;
     }
-    const values = [...this.values.values()];
-    this.values.clear();
-    const requests = this.requests;
-    this.requests = [];
-    for (const r of records) this.bytes -= recordBytes(r);
-    for (const v of values) this.bytes -= valueBytes(v);
-    for (const q of requests) this.bytes -= requestBytes(q);
-    // Reports go whole, with the records (their entries are read in the worker).
-    const reports = this.reports;
-    this.reports = [];
-    this.reported = 0;
-    for (const r of reports) this.bytes -= r.bytes.byteLength;
-    this.send({ records, values, requests, reports });
+    return out;
   }
 
   /** The oldest waiting go (values first: the bulk of the bytes; then reports, records, kept requests), until both limits hold. */

@@ -14,6 +14,7 @@ import { MemoryStore } from '../../../core/controller/taskDb/memoryStore.ts';
 import { matches } from '../../../core/controller/taskDb/query.ts';
 import { SqliteStore } from '../../../core/controller/taskDb/sqliteStore.ts';
 import { TaskDb } from '../../../core/controller/taskDb/taskDb.ts';
+import { AT_ONCE } from '../../../core/controller/taskDb/writeQueue.ts';
 import type { Caps, TaskStore } from '../../../core/controller/taskDb/taskStore.ts';
 import { packMessages, unpackMessages } from '../../../core/controller/taskDb/valueBlob.ts';
 import { until } from '../../harness/poll.ts';
@@ -335,13 +336,31 @@ test('TaskDb: a lock left by a controller killed mid-write is cleared when its p
 test('TaskDb (sqlite): a flood of records faster than the worker writes them is held within its limits; the oldest waiting are dropped and counted in the status', async () => {
   const t = tmpFile();
   try {
-    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 1e6, maxBytes: 1e9 }, writeLimits: { inFlight: 100, held: 1000, heldBytes: 1 << 30 } });
+    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 1e6, maxBytes: 1e9 }, writeLimits: { inFlight: 100, held: 1000, heldBytes: 1 << 30 }, gathering: AT_ONCE });
     // One synchronous burst: the worker cannot acknowledge a batch until this loop gives way.
     for (let b = 0; b < 50; b++) db.write(Array.from({ length: 100 }, (_, k) => record(b * 100 + k + 1)), []);
     assert.equal(db.status().dropped, 5000 - 100 - 1000);
     await until(() => db.status().rows === 1100, 10_000, 'the held records written');
     const ids = await db.history();
     assert.deepEqual([ids[0], ids[99], ids[100], ids.at(-1)], ['m1', 'm100', 'm4001', 'm5000'], 'the first batch, then the newest');
+    await db.close();
+  } finally {
+    t.done();
+  }
+});
+
+test('TaskDb (sqlite): writes gathered for the worker are posted before any read, so queries, history and values never read stale', async () => {
+  const t = tmpFile();
+  try {
+    // An interval no test waits for: only the reads' flush can post these writes.
+    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 1e6, maxBytes: 1e9 }, gathering: { everyMs: 600_000, rows: 1e6 } });
+    db.write([record(1), record(2)], []);
+    assert.deepEqual((await db.query({})).map((r) => r.msg_id), ['m1', 'm2']);
+    db.write([record(3)], [{ msg_id: 'm3', msg_type: 'apply_request', engine_ids: [0], messages: [[new Uint8Array([1, 2, 3])]] }]);
+    assert.deepEqual(await db.history(), ['m1', 'm2', 'm3']);
+    db.write([record(4)], []);
+    assert.equal((await db.value('m3'))?.engine_ids[0], 0);
+    assert.equal(await db.purge('all'), 4, 'a purge sees what was written just before it');
     await db.close();
   } finally {
     t.done();

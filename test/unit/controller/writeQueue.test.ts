@@ -4,7 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TaskRecord } from '../../../core/protocol/messages.ts';
 import type { StoredValue } from '../../../core/controller/taskDb/taskStore.ts';
-import { WriteQueue, type WriteBatch } from '../../../core/controller/taskDb/writeQueue.ts';
+import { AT_ONCE, WriteQueue, type WriteBatch } from '../../../core/controller/taskDb/writeQueue.ts';
+import { until } from '../../harness/poll.ts';
 
 function record(i: number): TaskRecord {
   const at = new Date(Date.UTC(2026, 0, 1) + i).toISOString();
@@ -24,7 +25,7 @@ function slowStore() {
 
 test('records faster than the store writes them: at most inFlight posted, held ones bounded, the oldest dropped with a count and one warning', () => {
   const s = slowStore();
-  const q = new WriteQueue(s.post, s.warn, { inFlight: 100, held: 1000, heldBytes: 1 << 30 });
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 100, held: 1000, heldBytes: 1 << 30 }, AT_ONCE);
   let i = 0;
   let maxWaiting = 0;
   for (let b = 0; b < 500; b++) {
@@ -50,7 +51,7 @@ test('records faster than the store writes them: at most inFlight posted, held o
 
 test('a store that keeps up: everything is posted at once, nothing held or dropped', () => {
   const s = slowStore();
-  const q = new WriteQueue(s.post, s.warn, { inFlight: 100, held: 1000, heldBytes: 1 << 30 });
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 100, held: 1000, heldBytes: 1 << 30 }, AT_ONCE);
   for (let b = 0; b < 50; b++) {
     q.write([record(b)], [], []);
     q.written();
@@ -63,7 +64,7 @@ test('a store that keeps up: everything is posted at once, nothing held or dropp
 
 test('held stored values coalesce per msg_id, count in the byte limit and go first; drain posts all that waits', () => {
   const s = slowStore();
-  const q = new WriteQueue(s.post, s.warn, { inFlight: 1, held: 1000, heldBytes: 10_000 });
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 1, held: 1000, heldBytes: 10_000 }, AT_ONCE);
   q.write([record(0)], [], []);
   q.write([record(1)], [value('a', 3000)], []);
   q.write([], [value('a', 4000)], []);
@@ -78,22 +79,93 @@ test('held stored values coalesce per msg_id, count in the byte limit and go fir
   assert.equal(q.waiting, 0);
 });
 
-test("engines' reports (unread) count as the records they hold: in flight, held within the limit (the oldest dropped by their entries), then posted whole", () => {
+test("engines' reports (unread) count as the records they hold: in flight, held within the limit (the oldest dropped by their entries), then posted whole, never past the in-flight limit", () => {
   const s = slowStore();
-  const q = new WriteQueue(s.post, s.warn, { inFlight: 100, held: 300, heldBytes: 1 << 30 });
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 100, held: 300, heldBytes: 1 << 30 }, AT_ONCE);
   const report = (engine: number, n: number) => ({ engine, n, bytes: new Uint8Array(10 * n) });
   q.write([], [], [], [report(0, 150)]);
-  assert.equal(s.posted.length, 1, 'posted at once: nothing in flight');
-  // 151 rows in flight (150 entries + the batch): the next reports wait here.
+  assert.equal(s.posted.length, 1, 'posted at once: nothing in flight (a report larger than the whole limit goes alone)');
+  assert.equal(q.inFlight, 150);
   for (let e = 1; e <= 4; e++) q.write([record(e)], [], [], [report(e, 100)]);
   assert.equal(s.posted.length, 1);
   assert.equal(q.waiting, 4 + 100 * 2, 'held: 4 records and the two newest reports; the two oldest went');
   assert.equal(q.dropped, 200);
   assert.equal(q.heldBytes > 2000, true);
-  q.written();
-  assert.equal(s.posted.length, 2);
-  assert.deepEqual(s.posted[1].reports.map((r) => [r.engine, r.n]), [[3, 100], [4, 100]]);
-  assert.deepEqual(s.posted[1].records.map((r) => r.msg_id), ['m1', 'm2', 'm3', 'm4']);
+  // Each written batch makes room for 100 rows: one report, the next report, then the records.
+  const after: [number[][], string[]][] = [];
+  for (let k = 0; k < 3; k++) {
+    q.written();
+    const b = s.posted.at(-1)!;
+    after.push([b.reports.map((r) => [r.engine, r.n]), b.records.map((r) => r.msg_id)]);
+    assert.ok(q.inFlight <= 100, `in flight ${q.inFlight} after ${k + 1} written`);
+  }
+  assert.deepEqual(after, [
+    [[[3, 100]], []],
+    [[[4, 100]], []],
+    [[], ['m1', 'm2', 'm3', 'm4']],
+  ]);
   assert.equal(q.waiting, 0);
   assert.equal(q.heldBytes, 0);
+});
+
+test('the in-flight limit is exact: whatever the mix of records, values and reports, rows posted and not written never pass it, and nothing is lost or reordered', () => {
+  const s = slowStore();
+  const limit = 50;
+  const q = new WriteQueue(s.post, s.warn, { inFlight: limit, held: 1e6, heldBytes: 1 << 30 }, AT_ONCE);
+  let seed = 7;
+  const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  let i = 0;
+  const sentRecords: string[] = [];
+  const sentReports: number[] = [];
+  for (let step = 0; step < 2000; step++) {
+    const records = Array.from({ length: rand(30) }, () => record(i++));
+    sentRecords.push(...records.map((r) => r.msg_id));
+    const reports = rand(3) === 0 ? [{ engine: step, n: 1 + rand(limit), bytes: new Uint8Array(8) }] : [];
+    sentReports.push(...reports.map((r) => r.engine));
+    q.write(records, rand(4) === 0 ? [value(`v${step}`, 10)] : [], [], reports);
+    assert.ok(q.inFlight <= limit, `step ${step}: ${q.inFlight} rows in flight`);
+    if (rand(2) === 0) q.written();
+    assert.ok(q.inFlight <= limit, `step ${step}, after a write: ${q.inFlight} rows in flight`);
+  }
+  for (let k = 0; q.waiting > 0 || q.inFlight > 0; k++) {
+    assert.ok(k < 10_000, 'the queue empties as the store writes');
+    q.written();
+    assert.ok(q.inFlight <= limit);
+  }
+  for (const b of s.posted) {
+    const rows = b.records.length + b.values.length + b.requests.length + b.reports.reduce((n, r) => n + r.n, 0);
+    assert.ok(rows <= limit, `a batch of ${rows} rows`);
+  }
+  assert.deepEqual(s.posted.flatMap((b) => b.records.map((r) => r.msg_id)), sentRecords, 'every record, in order');
+  assert.deepEqual(s.posted.flatMap((b) => b.reports.map((r) => r.engine)), sentReports, 'every report, in order');
+  assert.equal(q.dropped, 0);
+});
+
+test('gathered: writes wait and go to the store as one batch when their time comes, not one post per write', async () => {
+  const s = slowStore();
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 1000, held: 1000, heldBytes: 1 << 30 }, { everyMs: 100, rows: 500 });
+  for (let k = 0; k < 20; k++) q.write([record(k)], [], [], [{ engine: 0, n: 3, bytes: new Uint8Array(30) }]);
+  assert.equal(s.posted.length, 0, 'nothing posted while the interval runs');
+  assert.equal(q.waiting, 20 * 4);
+  await until(() => s.posted.length > 0, 5000, 'the gathered batch');
+  assert.equal(s.posted.length, 1, 'one batch');
+  assert.deepEqual([s.posted[0].records.length, s.posted[0].reports.length], [20, 20]);
+  assert.equal(q.waiting, 0);
+});
+
+test('gathered: enough rows waiting, or a flush (a query about to read), post at once', () => {
+  const s = slowStore();
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 10_000, held: 10_000, heldBytes: 1 << 30 }, { everyMs: 60_000, rows: 100 });
+  q.write(Array.from({ length: 60 }, (_, k) => record(k)), [], []);
+  assert.equal(s.posted.length, 0);
+  q.write(Array.from({ length: 40 }, (_, k) => record(60 + k)), [], []);
+  assert.equal(s.posted.length, 1, '100 rows waiting: posted without waiting for the interval');
+  assert.equal(s.posted[0].records.length, 100);
+  q.write([record(100)], [value('x', 5)], []);
+  assert.equal(s.posted.length, 1);
+  q.flush();
+  assert.equal(s.posted.length, 2, 'a flush posts what waits');
+  assert.deepEqual([s.posted[1].records.map((r) => r.msg_id), s.posted[1].values.map((v) => v.msg_id)], [['m100'], ['x']]);
+  q.flush();
+  assert.equal(s.posted.length, 2, 'nothing waits: nothing posted');
 });

@@ -31,14 +31,12 @@ function collecting(ok = true): { reports: Entry[][]; report: TaskReport } {
   return { reports, report };
 }
 
-const T0 = Date.parse('2026-01-01T00:00:00.000Z');
-
 function request(code: string, label?: string): Message {
   return createMessage('execute_request', { code }, { session: 'client-session', metadata: label === undefined ? { targets: [0] } : { targets: [0], label } });
 }
 
 function add(report: TaskReport, req: Message, outcome: object = { status: 'ok' }, bytes = 10): void {
-  report.add(req, T0, '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', outcome, bytes);
+  report.add(req, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', outcome, bytes);
 }
 
 test('off until the controller asks: nothing is kept or sent', () => {
@@ -120,7 +118,7 @@ test('with no controller connection the report is dropped and not counted', () =
 
 test('what a request printed goes with its entry only, each stream as far as it printed', () => {
   const { reports, report } = collecting();
-  report.add(request('print'), T0, '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', { status: 'ok' }, 10, { stderr: 'warn\n' });
+  report.add(request('print'), '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', { status: 'ok' }, 10, { stderr: 'warn\n' });
   add(report, request('quiet'));
   report.flush();
   assert.deepEqual(reports[0].map((t) => [t.code, t.stdout, t.stderr]), [
