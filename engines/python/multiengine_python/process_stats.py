@@ -10,9 +10,6 @@ import time
 STATS_INTERVAL_SECONDS = 1.0
 
 
-#: When the engine started, for the first report (which covers the time since then).
-_START = (time.monotonic(), time.process_time())
-
 try:
     _PAGE = os.sysconf('SC_PAGE_SIZE')
 except (AttributeError, ValueError, OSError):
@@ -44,6 +41,11 @@ def _mem_total():
 
 class ProcessStats(object):
     def __init__(self):
+        # The engine's start, which the first report covers. Taken here, not at import: an engine
+        # forked from the fork server imported this module in the server, whose CPU time the
+        # child does not inherit (it starts at 0), so an import-time start made the first
+        # report's CPU negative.
+        self._start = (time.monotonic(), time.process_time())
         self._last = None
         self._mem_total = _mem_total()
 
@@ -55,7 +57,7 @@ class ProcessStats(object):
         if self._last is not None and now - self._last[0] + beat_seconds / 2 < STATS_INTERVAL_SECONDS:
             return None
         cpu = time.process_time()
-        since = self._last or _START
+        since = self._last or self._start
         self._last = (now, cpu)
         wall = now - since[0]
         stats = {

@@ -218,6 +218,28 @@ class TestProcessStats(unittest.TestCase):
         self.assertGreater(busy['cpu'], 25, 'a thread spun for the whole interval')
 
 
+    @unittest.skipUnless(hasattr(os, 'fork'), 'os.fork: POSIX only')
+    def test_first_report_of_a_forked_engine_is_not_negative(self):
+        # As the fork server does: the module is imported (and CPU spent) in the parent, the
+        # engine's stats made in the child, whose CPU time starts again at 0.
+        import time
+        from multiengine_python import process_stats
+        t_end = time.process_time() + 0.3
+        while time.process_time() < t_end:
+            pass
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            os.write(w, json.dumps(process_stats.ProcessStats().due(0.1)['cpu']).encode())
+            os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as f:
+            cpu = json.loads(f.read())
+        os.waitpid(pid, 0)
+        self.assertGreaterEqual(cpu, 0)
+
+
 class TestValueEncoding(unittest.TestCase):
     def test_plain_values(self):
         for v in (None, True, False, 0, -5, 1.5, 'ü', [], {}, [1, [2]], {'a': {'b': None}}):
