@@ -8,6 +8,7 @@ import { LaunchError } from '../kernels/launch.js';
 import { ForkServerSpawner } from '../launch/forkServer.js';
 import { describeExit, NodeSpawner, type ProcessSpawner, type SpawnedProcess } from '../launch/spawner.js';
 import type { KernelKind } from '../protocol/messages.js';
+import { LineSplitter } from '../util/lines.js';
 import { log } from './log.js';
 
 export interface LaunchSpec {
@@ -108,17 +109,16 @@ export class LocalProcess implements EngineProcess {
     const pipe = (stream: NodeJS.ReadableStream | null, keepTail: boolean) => {
       if (!stream) return;
       open++;
-      let partial = '';
+      const split = new LineSplitter();
       (stream as NodeJS.ReadableStream & { setEncoding(e: string): void }).setEncoding('utf8');
       stream.on('data', (text: string) => {
-        const lines = (partial + text).split('\n');
-        partial = lines.pop() ?? '';
+        const lines = split.push(text);
         if (lines.length) this.emit(lines, keepTail);
       });
       stream.on('error', () => {});
       stream.on('close', () => {
-        if (partial) this.emit([partial], keepTail);
-        partial = '';
+        const rest = split.end();
+        if (rest) this.emit([rest], keepTail);
         if (--open === 0) resolveDrained();
       });
     };

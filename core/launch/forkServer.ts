@@ -10,6 +10,7 @@
 import { constants } from 'node:os';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { Emitter } from '../events/emitter.js';
+import { LineSplitter } from '../util/lines.js';
 import { isAlive } from '../util/processes.js';
 import { describeExit, type ProcessExit, type ProcessSpawner, type ProcessSpec, type ProcessState, type SpawnedProcess } from './spawner.js';
 
@@ -56,7 +57,7 @@ class ForkServer {
   private readonly waiting = new Map<number, ForkedProcess>();
   private readonly byPid = new Map<number, ForkedProcess>();
   private seq = 0;
-  private partial = '';
+  private readonly lines = new LineSplitter();
   /** What the server wrote to stderr before its first fork: a failed start is the engines' failed start. */
   private early: string | null = '';
   /** Both its pipes have closed: nothing more to read from it. */
@@ -88,9 +89,7 @@ class ForkServer {
   }
 
   private read(text: string): void {
-    const lines = (this.partial + text).split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const line of lines) {
+    for (const line of this.lines.push(text)) {
       if (line.trim() === '') continue;
       let m: ServerLine;
       try {

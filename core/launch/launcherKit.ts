@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { Emitter, type Event } from '../events/emitter.js';
 import type { LauncherStatus } from './launcher.js';
 import type { ProcessSpawner } from './spawner.js';
+import { LineSplitter } from '../util/lines.js';
 
 /** Characters of launcher output kept per set; older text is dropped first. */
 const MAX_OUTPUT_CHARS = 256 * 1024;
@@ -32,19 +33,18 @@ export class OutputLog {
   attach(stream: Readable | null, prefix = '', onLine?: (line: string) => void): void {
     if (!stream) return;
     stream.setEncoding('utf8');
-    let partial = '';
+    const split = new LineSplitter();
     const take = (lines: string[]) => {
       if (onLine) for (const l of lines) onLine(l);
       this.append(lines.map((l) => `${prefix}${l}\n`).join(''));
     };
     stream.on('data', (text: string) => {
-      const lines = (partial + text).split('\n');
-      partial = lines.pop() ?? '';
+      const lines = split.push(text);
       if (lines.length) take(lines.map((l) => l.replace(/\r$/, '')));
     });
     stream.on('end', () => {
-      if (partial) take([partial]);
-      partial = '';
+      const rest = split.end();
+      if (rest) take([rest]);
     });
     stream.on('error', () => {});
   }

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import { LineSplitter } from './lines.js';
 
 /** Bytes read per look at most: a huge burst is read over several polls. */
 const READ_CHUNK = 1024 * 1024;
@@ -19,7 +20,7 @@ export interface FileFollowerOptions {
 export class FileFollower {
   private offset = -1;
   private ino = -1;
-  private partial = '';
+  private readonly lines = new LineSplitter();
   private decoder = new StringDecoder('utf8');
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -53,7 +54,7 @@ export class FileFollower {
         const skipTo = first && this.opts.fromEnd !== undefined ? Math.max(0, st.size - this.opts.fromEnd) : 0;
         this.ino = st.ino;
         this.offset = skipTo;
-        this.partial = '';
+        this.lines.end();
         this.decoder = new StringDecoder('utf8');
         if (skipTo > 0) this.skipPartialLine = true;
       }
@@ -76,13 +77,12 @@ export class FileFollower {
     this.readNew();
     this.stopped = true;
     clearTimeout(this.timer);
-    if (this.partial) this.onLine(this.partial);
-    this.partial = '';
+    const rest = this.lines.end();
+    if (rest) this.onLine(rest);
   }
 
   private take(text: string): void {
-    const lines = (this.partial + text).split('\n');
-    this.partial = lines.pop() ?? '';
+    const lines = this.lines.push(text);
     if (this.skipPartialLine && lines.length) {
       lines.shift();
       this.skipPartialLine = false;
