@@ -4,6 +4,8 @@
  * A store that cannot open, or a write that fails (a full disk, a file gone bad), is reported
  * once as {fatal} and the controller falls back to memory (taskDb.ts).
  */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { directRecords, SessionClients, type DirectReport } from './directRecords.js';
@@ -11,16 +13,27 @@ import { SqliteStore } from './sqliteStore.js';
 import type { TaskRecord } from '../../protocol/messages.js';
 import type { WorkerReply, WorkerRequest, WorkerSetup } from './workerMessages.js';
 
-// Records are background work: on Linux, setpriority(0) is this thread alone, so the inserts give
-// way to the engines, clients and the controller's own loop on a busy machine (elsewhere it
-// would lower the whole controller, so it is left alone there).
-if (process.platform === 'linux') {
+/**
+ * Records are background work: the inserts should give way to the engines, clients and the
+ * controller's own loop on a busy machine. On Linux this thread alone goes to SCHED_IDLE (it runs
+ * only on a core nothing else wants, and any waking engine or client takes the core back at once),
+ * through util-linux's `chrt`, as Node has no call for it; without `chrt`, nice 19 (setpriority(0)
+ * is this thread alone). Nice 19 was not enough: on two cores, an async burst of direct requests
+ * ran 8-17 % slower with the database on, and no slower when the reports were dropped before this
+ * thread (docs/benchmarks.md, "Task database: the direct path"). Elsewhere setpriority would lower
+ * the whole controller, so it is left alone there.
+ */
+function background(): void {
+  if (process.platform !== 'linux') return;
   try {
     os.setPriority(19);
+    const tid = fs.readlinkSync('/proc/thread-self').split('/').pop()!;
+    spawnSync('chrt', ['--idle', '--pid', '0', tid], { stdio: 'ignore', timeout: 5000 });
   } catch {
     // not allowed here: the worker runs at the controller's priority
   }
 }
+background();
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
