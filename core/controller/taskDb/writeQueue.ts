@@ -1,9 +1,13 @@
 /**
  * Between the recorder and the SQLite worker: when batches are posted, and back-pressure.
- * - Gathered: what comes waits here and is posted at most every `everyMs`, or once `rows` wait,
- *   or when a query is about to read (flush), so the worker thread wakes a few times a second
- *   while requests flow, not with every 20 ms flush of the recorder (a thread waking 20–50 times a
- *   second slowed quick conversations on two busy cores, docs/benchmarks.md).
+ * - Gathered until a lull: what comes waits here and is posted once nothing new has come for
+ *   `quietMs`, at the latest `everyMs` after the first of it came, at once when `rows` wait, and
+ *   when a query is about to read (flush: nothing reads stale). A burst of requests is recorded
+ *   in the pause after it, so the worker's inserts do not take the cores from the engines and
+ *   clients while it runs: on two cores they slowed direct async bursts by 8–17 % even at the
+ *   lowest priority (docs/benchmarks.md, "Task database: the direct path"); traffic that never
+ *   pauses is written every `everyMs`. The price: a SIGKILLed controller loses what waits, up to
+ *   `everyMs` of records (docs/reliability.md).
  * - Bounded: records may arrive faster than the worker writes them (a burst of tiny tasks on a busy
  *   machine), and every batch posted waits in its message queue, in memory. So at most `inFlight`
  *   rows are posted and not yet written (exactly: a batch is cut to the room; an engine's report
@@ -36,21 +40,22 @@ export interface WriteLimits {
   heldBytes: number;
 }
 
-/** When what waits is posted: `everyMs` after the first of it came, or at once when `rows` wait. */
+/** When what waits is posted: after `quietMs` with nothing new, `everyMs` after the first of it came, or at once when `rows` wait. */
 export interface Gathering {
+  quietMs: number;
   everyMs: number;
   rows: number;
 }
 
 export const WRITE_LIMITS: WriteLimits = { inFlight: 20_000, held: 100_000, heldBytes: 64 * 1024 * 1024 };
 /**
- * A few wake-ups a second for the worker in a quick conversation (~6 instead of ~21, bench/dbCpu.ts
- * --scenario rtt); not larger batches: 4,096 rows at a time cost more CPU per request in async
- * bursts than 1,024 (records that outlive a scavenge, longer stretches of a third busy thread).
+ * A lull is 100 ms without a new record (the recorder flushes every 20 ms and engines report every
+ * 50 ms while requests flow); at most 2 s or 16,384 rows (~3 MB of reports) wait. The worker
+ * writes a batch in transactions of ~512 records either way (sqliteWorker.ts).
  */
-export const GATHERING: Gathering = { everyMs: 250, rows: 1024 };
+export const GATHERING: Gathering = { quietMs: 100, everyMs: 2000, rows: 16_384 };
 /** Posted as it comes (the recorder's own 20 ms flush is the only gathering): tests of back-pressure alone. */
-export const AT_ONCE: Gathering = { everyMs: 0, rows: 1 };
+export const AT_ONCE: Gathering = { quietMs: 0, everyMs: 0, rows: 1 };
 
 /** How often a drop is logged at most (the count is in the status all along). */
 const WARN_EVERY_MS = 10_000;
@@ -71,6 +76,9 @@ export class WriteQueue {
   /** What waits is to go as soon as there is room (its time came, enough of it came, or a query waits). */
   private due = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When the first of what waits came, and the last (performance.now()). */
+  private firstAt = 0;
+  private lastAt = 0;
   private warnedAt = -Infinity;
   private droppedSinceWarn = 0;
   /** Records, values and requests dropped since the queue started. */
@@ -106,12 +114,27 @@ export class WriteQueue {
     }
     this.trim();
     if (this.waiting === 0) return;
+    this.lastAt = performance.now();
     if (this.waiting >= this.gathering.rows) this.flush();
     else if (this.timer === null && !this.due) {
-      // Not what keeps a process alive: close() drains what waits.
-      this.timer = setTimeout(() => this.flush(), this.gathering.everyMs);
-      this.timer.unref?.();
+      this.firstAt = this.lastAt;
+      this.arm(this.gathering.quietMs);
     }
+  }
+
+  /** One timer at a time, moved on while writes keep coming (not one per write). */
+  private arm(ms: number): void {
+    // Not what keeps a process alive: close() drains what waits.
+    this.timer = setTimeout(() => this.tick(), Math.max(0, ms));
+    this.timer.unref?.();
+  }
+
+  private tick(): void {
+    this.timer = null;
+    const now = performance.now();
+    const { quietMs, everyMs } = this.gathering;
+    if (now - this.lastAt >= quietMs || now - this.firstAt >= everyMs) this.flush();
+    else this.arm(Math.min(this.lastAt + quietMs, this.firstAt + everyMs) - now);
   }
 
   /** Posts what waits now, as far as the in-flight room goes (the rest as the worker writes): a query is about to read. */

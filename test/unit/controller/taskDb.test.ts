@@ -353,7 +353,7 @@ test('TaskDb (sqlite): writes gathered for the worker are posted before any read
   const t = tmpFile();
   try {
     // An interval no test waits for: only the reads' flush can post these writes.
-    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 1e6, maxBytes: 1e9 }, gathering: { everyMs: 600_000, rows: 1e6 } });
+    const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 1e6, maxBytes: 1e9 }, gathering: { quietMs: 600_000, everyMs: 600_000, rows: 1e6 } });
     db.write([record(1), record(2)], []);
     assert.deepEqual((await db.query({})).map((r) => r.msg_id), ['m1', 'm2']);
     db.write([record(3)], [{ msg_id: 'm3', msg_type: 'apply_request', engine_ids: [0], messages: [[new Uint8Array([1, 2, 3])]] }]);

@@ -143,7 +143,7 @@ test('the in-flight limit is exact: whatever the mix of records, values and repo
 
 test('gathered: writes wait and go to the store as one batch when their time comes, not one post per write', async () => {
   const s = slowStore();
-  const q = new WriteQueue(s.post, s.warn, { inFlight: 1000, held: 1000, heldBytes: 1 << 30 }, { everyMs: 100, rows: 500 });
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 1000, held: 1000, heldBytes: 1 << 30 }, { quietMs: 100, everyMs: 100, rows: 500 });
   for (let k = 0; k < 20; k++) q.write([record(k)], [], [], [{ engine: 0, n: 3, bytes: new Uint8Array(30) }]);
   assert.equal(s.posted.length, 0, 'nothing posted while the interval runs');
   assert.equal(q.waiting, 20 * 4);
@@ -153,9 +153,36 @@ test('gathered: writes wait and go to the store as one batch when their time com
   assert.equal(q.waiting, 0);
 });
 
+test('gathered until a lull: nothing is posted while writes keep coming; all of it goes once they pause', async () => {
+  const s = slowStore();
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 10_000, held: 10_000, heldBytes: 1 << 30 }, { quietMs: 1000, everyMs: 60_000, rows: 1e6 });
+  for (let k = 0; k < 20; k++) {
+    q.write([record(k)], [], []);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(s.posted.length, 0, 'nothing posted during the burst');
+  await until(() => s.posted.length > 0, 5000, 'the batch after the lull');
+  assert.equal(s.posted.length, 1, 'one batch');
+  assert.deepEqual(s.posted[0].records.map((r) => r.msg_id), Array.from({ length: 20 }, (_, k) => `m${k}`));
+});
+
+test('gathered until a lull, but traffic that never pauses is posted every everyMs', async () => {
+  const s = slowStore();
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 10_000, held: 10_000, heldBytes: 1 << 30 }, { quietMs: 1000, everyMs: 200, rows: 1e6 });
+  const start = performance.now();
+  let k = 0;
+  while (performance.now() - start < 1000) {
+    q.write([record(k++)], [], []);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(s.posted.length >= 1, `posted while writes kept coming (${s.posted.length} batches)`);
+  q.flush();
+  assert.deepEqual(s.posted.flatMap((b) => b.records.map((r) => r.msg_id)), Array.from({ length: k }, (_, i) => `m${i}`), 'every record, in order');
+});
+
 test('gathered: enough rows waiting, or a flush (a query about to read), post at once', () => {
   const s = slowStore();
-  const q = new WriteQueue(s.post, s.warn, { inFlight: 10_000, held: 10_000, heldBytes: 1 << 30 }, { everyMs: 60_000, rows: 100 });
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 10_000, held: 10_000, heldBytes: 1 << 30 }, { quietMs: 60_000, everyMs: 60_000, rows: 100 });
   q.write(Array.from({ length: 60 }, (_, k) => record(k)), [], []);
   assert.equal(s.posted.length, 0);
   q.write(Array.from({ length: 40 }, (_, k) => record(60 + k)), [], []);
