@@ -120,6 +120,26 @@ class TestTaskReport(unittest.TestCase):
         self.assertEqual([t['code'] for t in send.reports[1]], ['b', 'c'])
         self.assertEqual(r.sent, 3)
 
+    def test_any_text_in_a_field_comes_back_exactly_and_repeats_go_once(self):
+        send, raw = Collecting(), []
+        r = tr.TaskReporter(lambda content, entries: (raw.append(json.loads(entries.decode('utf-8'))), send(content, entries)))
+        r.enabled = True
+        odd = 'a "quoted" \\ back\nslash, tab\t, \u00e9t\u00e9 \u2603 \U0001f600 \x00'
+        msgs = [request(odd, odd), request(odd), request('other')]
+        for m in msgs:
+            m.header['session'] = odd
+        r.add(msgs[0], '2026-01-01T00:00:00.002Z', '2026-01-01T00:00:00.003Z', {'status': 'error', 'ename': odd, 'evalue': odd}, 7, {'stderr': odd})
+        add(r, msgs[1])
+        add(r, msgs[2])
+        r.flush()
+        self.assertEqual([(t[2], t[9]) for t in raw[0]], [(odd, odd), (0, 0), (0, 'other')], 'session and code sent once while they repeat')
+        a, b, c = send.reports[0]
+        self.assertEqual((a['session'], a['code'], a['label'], a['stderr'], a['ename'], a['evalue'], a['result_bytes']), (odd, odd, odd, odd, odd, odd, 7))
+        self.assertEqual((b['session'], b['code'], c['session'], c['code']), (odd, odd, odd, 'other'))
+        add(r, request(odd))
+        r.flush()
+        self.assertEqual((raw[1][0][2], raw[1][0][9]), ('client-session', odd), 'the first entry of a report is never SAME')
+
     def test_report_max_waiting_go_out_at_once_in_one_report(self):
         send, r = reporter()
         add(r, request('first'))
