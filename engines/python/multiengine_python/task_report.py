@@ -19,6 +19,9 @@ CODE_CHARS = 4096
 EVALUE_CHARS = 1024
 #: In place of an entry's session or code: the same as the entry before's (protocol section 13).
 SAME = 0
+#: Entries are flat lists: no check for cycles (~10 % of the encoder's ~1 us per entry, which a
+#: Python engine pays on its loop in a burst).
+_encode = json.JSONEncoder(separators=(',', ':'), check_circular=False).encode
 
 
 def code_of(content):
@@ -117,7 +120,7 @@ class TaskReporter(object):
         tasks = [entry(*it) for it in items]
         same(tasks)
         try:
-            self.send({'n': len(tasks)}, json.dumps(tasks, separators=(',', ':')).encode('utf-8'))
+            self.send({'n': len(tasks)}, _encode(tasks).encode('utf-8'))
             self.sent += len(tasks)
         except (OSError, MessageTooLarge) as e:
             log('cannot send task_report: %s' % e)
