@@ -108,6 +108,8 @@ export interface ClusterEvent {
   text: string;
   /** Why (an engine's death, a restart, a set's end), in the words of whoever knew. */
   cause: string | null;
+  /** Part of a stop someone asked for (the controller shut down on request, an engine stopped): an ordinary event, not a failure. */
+  requested: boolean;
 }
 
 export interface MonitorInvokeTypes {

@@ -83,6 +83,8 @@ export interface ControllerEvent {
   pid: number;
   /** How it exited, or why the Cluster gave up. */
   reason: string;
+  /** exited: it shut down on request (exit 0, onDidShutDown follows), not a crash. */
+  requested?: boolean;
 }
 
 interface ReadyLine {
@@ -311,7 +313,7 @@ export class Cluster {
       if (this.cmd.opts.verbose || process.env.MULTIENGINE_DEBUG) process.stderr.write(`multiengine cluster: controller pid ${pid} ${how}\n`);
       if (code === 0) {
         this.shutDown = true;
-        const e: ControllerEvent = { event: 'exited', pid, reason: 'it shut down on request' };
+        const e: ControllerEvent = { event: 'exited', pid, reason: 'it shut down on request', requested: true };
         this.emitController(e);
         this.shutdownEvents.fire(e);
         return;

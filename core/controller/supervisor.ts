@@ -4,7 +4,7 @@
  * bound), stops and reaps them, and marks engines dead when their heart goes silent, their
  * connection drops or their process exits.
  */
-import type { ContentMap, KernelKind, Message } from '../protocol/messages.js';
+import { ENGINE_STOPPED_REASONS, type ContentMap, type KernelKind, type Message } from '../protocol/messages.js';
 import { checkHeartbeat, describe } from '../protocol/validate.js';
 import type { Connection } from '../transport/connection.js';
 import type { ControllerOptions } from './options.js';
@@ -257,7 +257,7 @@ export class Supervisor {
     if (relaunch && this.d.registry.get(e.id) === e) this.launches.fail(relaunch, new LaunchError(`engine ${e.id} was stopped`));
     if (e.alive) {
       e.main.send(this.d.replier.message('shutdown_request', {}));
-      this.markDead(e, 'stopped', { kill: false, graceful: true });
+      this.markDead(e, ENGINE_STOPPED_REASONS.stopped, { kill: false, graceful: true });
     }
     await this.reap(e.local);
     this.d.registry.remove(e);
@@ -308,7 +308,7 @@ export class Supervisor {
     for (const e of this.d.registry.values()) {
       if (e.alive) {
         e.main.sendParts(shutdown);
-        this.markDead(e, 'the controller is shutting down', { kill: false, graceful: true });
+        this.markDead(e, ENGINE_STOPPED_REASONS.shutdown, { kill: false, graceful: true });
       }
       if (e.local) procs.push(e.local);
     }

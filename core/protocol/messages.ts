@@ -44,7 +44,7 @@ export interface EngineInfo {
   /** How many times this id was restarted with a fresh namespace. */
   restarts: number;
   registered: string;
-  /** Why the engine is dead, when it is. */
+  /** Why the engine is dead, when it is (ENGINE_STOPPED_REASONS when it was stopped on purpose). */
   reason?: string;
   /** When and why this id was last restarted (absent when it never was). */
   last_restart?: { at: string; reason: string };
@@ -64,6 +64,16 @@ export interface EngineInfo {
   stats?: EngineStats & { at: string };
   /** Load-balanced tasks the scheduler sent it and it has not answered yet (part of `queue`). */
   balanced?: number;
+}
+
+/**
+ * The `reason` of an engine stopped on purpose: a stop request (its own or its set's) and the
+ * controller's shutdown. Any other reason of a dead engine says it died on its own.
+ */
+export const ENGINE_STOPPED_REASONS = { stopped: 'stopped', shutdown: 'the controller is shutting down' } as const;
+
+export function stoppedOnPurpose(reason: string | undefined): boolean {
+  return reason === ENGINE_STOPPED_REASONS.stopped || reason === ENGINE_STOPPED_REASONS.shutdown;
 }
 
 /** Where an engine set is in its life: submitted and waiting (pending, a batch job in its queue), all registered (running), gone (ended). */

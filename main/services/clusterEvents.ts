@@ -3,10 +3,14 @@
  * and gone; the controller exited, restarted or lost; engine sets started, pending and ended.
  * It compares what the controller says of each engine and set with what it said before, so a
  * change is one event however it was heard of (an engine event or a whole new list). A
- * bounded list, pushed to the renderer in batches.
+ * bounded list, pushed to the renderer in batches. An event that is part of a stop someone
+ * asked for is marked `requested` (the renderer shows it as ordinary news, not a failure): an
+ * engine stopped or shut down with the controller (its reason says so), the controller's exit
+ * on request, and whatever follows that exit.
  */
 import type { Disposable } from '../../core/events/emitter.js';
 import type { Client, Cluster, ControllerEvent, EngineInfo } from '../../core/index.js';
+import { stoppedOnPurpose } from '../../core/protocol/messages.js';
 import type { ClusterEvent, ClusterEventKind, EngineSet } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
 import { wasShutDown } from './shutDown.js';
@@ -29,8 +33,8 @@ export class EventList {
 
   constructor(private readonly max = MAX_EVENTS) {}
 
-  add(kind: ClusterEventKind, text: string, more: { engine?: number | null; set?: string | null; cause?: string | null; t?: number } = {}): ClusterEvent {
-    const ev: ClusterEvent = { seq: ++this.seq, t: more.t ?? Date.now(), kind, engine: more.engine ?? null, set: more.set ?? null, text, cause: more.cause ?? null };
+  add(kind: ClusterEventKind, text: string, more: { engine?: number | null; set?: string | null; cause?: string | null; t?: number; requested?: boolean } = {}): ClusterEvent {
+    const ev: ClusterEvent = { seq: ++this.seq, t: more.t ?? Date.now(), kind, engine: more.engine ?? null, set: more.set ?? null, text, cause: more.cause ?? null, requested: more.requested ?? false };
     this.items.push(ev);
     // Cut in chunks, so a flood costs one copy per tenth of the list.
     if (this.items.length > this.max + Math.ceil(this.max / 10)) this.items = this.items.slice(-this.max);
@@ -62,6 +66,8 @@ export class ClusterEvents {
   private subs: Disposable[] = [];
   private pending: ClusterEvent[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** The controller shut down on request: what follows (engines gone with it) is part of that stop. */
+  private shutDown = false;
 
   constructor(private readonly events: EventSink) {}
 
@@ -71,6 +77,7 @@ export class ClusterEvents {
     this.subs = [];
     this.engines.clear();
     this.sets.clear();
+    this.shutDown = false;
     if (!rc) return;
     const known = [...rc.engines].sort((a, b) => (epoch(a.registered) ?? 0) - (epoch(b.registered) ?? 0));
     for (const e of known) this.observe(e);
@@ -117,13 +124,14 @@ export class ClusterEvents {
     const prev = this.engines.get(e.id);
     this.engines.set(e.id, { state: e.state, pid: e.pid, restarts: e.restarts, resumed: e.resumed });
     const opts = { engine: e.id };
+    const stopped = { ...opts, requested: stoppedOnPurpose(e.reason) };
     if (!prev) {
-      if (e.state === 'dead') this.add('died', `${engineName(e)} is dead (${where(e)})`, { ...opts, cause: e.reason ?? null });
+      if (e.state === 'dead') this.add('died', `${engineName(e)} is dead (${where(e)})`, { ...stopped, cause: e.reason ?? null });
       else if (e.restarts > 0 && e.last_restart) this.add('restarted', `${engineName(e)} restarted ${where(e)}`, { ...opts, cause: e.last_restart.reason, t: epoch(e.registered) });
       else this.add('registered', `${engineName(e)} registered ${where(e)}`, { ...opts, t: epoch(e.registered) });
       return;
     }
-    if (prev.state !== 'dead' && e.state === 'dead') this.add('died', `${engineName(e)} died (${where(e)})`, { ...opts, cause: e.reason ?? 'no reason given' });
+    if (prev.state !== 'dead' && e.state === 'dead') this.add('died', `${engineName(e)} died (${where(e)})`, { ...stopped, cause: e.reason ?? 'no reason given' });
     if (e.state === 'dead') return;
     if (e.restarts > prev.restarts || (e.pid !== prev.pid && e.pid > 0 && prev.pid > 0)) {
       this.add('restarted', `${engineName(e)} restarted ${where(e)}`, { ...opts, cause: e.last_restart?.reason ?? null });
@@ -136,26 +144,33 @@ export class ClusterEvents {
 
   private gone(e: EngineInfo): void {
     if (!this.engines.delete(e.id)) return;
-    this.add('unregistered', `${engineName(e)} left the cluster (${where(e)})`, { engine: e.id, cause: e.reason ?? null });
+    this.add('unregistered', `${engineName(e)} left the cluster (${where(e)})`, { engine: e.id, cause: e.reason ?? null, requested: stoppedOnPurpose(e.reason) });
   }
 
   /** The connection closed for good: a shutdown (the controller removed its file) or a loss. */
   private closed(rc: Client, cluster: Cluster | null): void {
-    if (!wasShutDown(rc)) this.add('controller-lost', 'the connection to the controller is closed');
+    if (!wasShutDown(rc)) {
+      this.add('controller-lost', 'the connection to the controller is closed');
+      return;
+    }
+    this.shutDown = true;
     // The app's own controller: its exit is the event (with the Cluster's cause).
-    else if (!cluster) this.add('controller-exited', `the controller${rc.controllerPid ? ` (pid ${rc.controllerPid})` : ''} exited`, { cause: 'it shut down and removed its connection file' });
+    if (!cluster) this.add('controller-exited', `the controller${rc.controllerPid ? ` (pid ${rc.controllerPid})` : ''} exited`, { cause: 'it shut down and removed its connection file' });
   }
 
   private controller(e: ControllerEvent): void {
     // A new controller numbers its engine sets afresh.
     if (e.event === 'restarted') this.sets.clear();
+    if (e.event === 'exited' && e.requested) this.shutDown = true;
     if (e.event === 'exited') this.add('controller-exited', `the controller (pid ${e.pid}) exited`, { cause: e.reason });
     else if (e.event === 'restarted') this.add('controller-restarted', `the controller was restarted (pid ${e.pid})`, { cause: e.reason });
     else this.add('controller-lost', 'the controller is gone and was not restarted', { cause: e.reason });
   }
 
   private add(kind: ClusterEventKind, text: string, more: Parameters<EventList['add']>[2] = {}): void {
-    this.pending.push(this.list.add(kind, text, more));
+    // Whatever follows a shutdown on request is part of it; a lost controller never is.
+    const requested = kind !== 'controller-lost' && (more.requested === true || this.shutDown);
+    this.pending.push(this.list.add(kind, text, { ...more, requested }));
     this.timer ??= setTimeout(() => {
       this.timer = null;
       const batch = this.pending;

@@ -19,9 +19,13 @@ export const EVENT_LABELS: Record<ClusterEventKind, string> = {
   'set-ended': 'set ended',
 };
 
-/** How an event is coloured: bad news, good news, or something to note. */
-export function eventTone(kind: ClusterEventKind): 'bad' | 'good' | 'warn' | 'plain' {
-  if (kind === 'died' || kind === 'controller-exited' || kind === 'controller-lost') return 'bad';
+/**
+ * How an event is coloured: bad news, good news, or something to note. An exit or a death
+ * that is part of a stop someone asked for is ordinary news; only one nobody asked for is bad.
+ */
+export function eventTone(e: Pick<ClusterEvent, 'kind' | 'requested'>): 'bad' | 'good' | 'warn' | 'plain' {
+  const { kind } = e;
+  if (kind === 'died' || kind === 'controller-exited' || kind === 'controller-lost') return e.requested ? 'plain' : 'bad';
   if (kind === 'registered' || kind === 'connected' || kind === 'set-started') return 'good';
   if (kind === 'restarted' || kind === 'controller-restarted' || kind === 'set-pending' || kind === 'resumed') return 'warn';
   return 'plain';

@@ -3,7 +3,8 @@
  * - The app's own cluster (2 node engines): the Python client, in its own process, calls
  *   rc.shutdown(hub=True). The bar says the cluster was shut down on request and shows it
  *   stopped, no engine is live, the Events tab has the controller's exit with its cause, the
- *   terminal says so, and the controller, the engines and the console are gone. Start cluster
+ *   terminal says so, and the controller, the engines and the console are gone. No event row
+ *   is in red: the exit and the engines' deaths are part of the stop. Start cluster
  *   then starts a fresh cluster whose console answers a %px.
  * Also: the inspectors' panel names them once (its first tab), not a title over a tab of the same name.
  * - A cluster started with `multiengine start --daemon`, the app attached: `multiengine stop`
@@ -84,10 +85,15 @@ async function idleEngines(page: Page, n: number): Promise<void> {
   );
 }
 
-async function eventRows(page: Page): Promise<{ kind: string; text: string; cause: string }[]> {
+async function eventRows(page: Page): Promise<{ kind: string; text: string; cause: string; tone: string }[]> {
   await page.locator('[data-testid=inspectors-panel] [role=tab][data-tab=events]').click();
   return page.$$eval('[data-testid=dashboard-events] [data-kind]', (rows) =>
-    rows.map((r) => ({ kind: r.getAttribute('data-kind') ?? '', text: r.querySelector('.text')?.textContent ?? '', cause: r.querySelector('.cause')?.textContent ?? '' })),
+    rows.map((r) => ({
+      kind: r.getAttribute('data-kind') ?? '',
+      text: r.querySelector('.text')?.textContent ?? '',
+      cause: r.querySelector('.cause')?.textContent ?? '',
+      tone: r.getAttribute('data-tone') ?? '',
+    })),
   );
 }
 
@@ -146,7 +152,12 @@ describe("the app's own cluster, shut down by the Python client in its own proce
     const events = await until('the controller exit in the events', async () => (await eventRows(page)).find((e) => e.kind === 'controller-exited'));
     assert.match(events.text, new RegExp(`pid ${controller}`));
     assert.match(events.cause, /shut down on request/);
-    assert.ok(!(await eventRows(page)).some((e) => e.kind === 'controller-lost'), 'a shutdown is not a lost controller');
+    // Not in red: the exit and the engines' deaths before it are part of the stop.
+    const rows = await eventRows(page);
+    const stop = rows.filter((e) => e.kind === 'controller-exited' || e.kind === 'died');
+    assert.ok(stop.length >= 1 && stop.every((e) => e.tone === 'plain'), `the stop's rows are ordinary: ${JSON.stringify(stop)}`);
+    assert.equal(await page.locator('[data-testid=dashboard-events] .row.bad').count(), 0, 'no event row in red');
+    assert.ok(!rows.some((e) => e.kind === 'controller-lost'), 'a shutdown is not a lost controller');
     assert.doesNotMatch(await statusText(page), /error|lost|reconnect/i);
     assert.equal(await page.locator('.toast.error').count(), 0, await page.locator('.toasts').innerText());
     await screenshot(page, 'shutdown-1-by-python-client');
@@ -217,6 +228,7 @@ describe('an attached cluster shut down by `multiengine stop`', { timeout: 240_0
     await until('the terminal to say the cluster was shut down', async () => /cluster of profile "term" was shut down/.test(await terminalText(page)));
     const exited = await until('the controller exit in the events', async () => (await eventRows(page)).find((e) => e.kind === 'controller-exited'));
     assert.match(exited.text, new RegExp(`pid ${controller}`));
+    assert.equal(exited.tone, 'plain', 'a shutdown is not shown in red');
     assert.ok(!(await eventRows(page)).some((e) => e.kind === 'controller-lost'), 'a shutdown is not a lost controller');
     assert.ok(!isAlive(controller) && !isAlive(engine), 'the daemon and its engine are gone');
     assert.doesNotMatch(await statusText(page), /error|lost|reconnect/i);

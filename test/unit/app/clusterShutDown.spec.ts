@@ -1,7 +1,9 @@
 // A cluster shut down by another client, against real clusters: the app's own (its controller
 // exits 0) and an attached one (its connection file removed). Either is stopped, with why, not
 // an error; the engines, the console's connection and every process go; Start brings a new
-// cluster that runs code. A controller killed without a shutdown is still a lost one.
+// cluster that runs code. The Events list tells the shutdown as ordinary news: the engines'
+// deaths and the controller's exit are not errors. A controller killed without a shutdown is
+// still a lost one, an error.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,6 +73,13 @@ describe('a cluster shut down by another client', () => {
     const exited = events().filter((e) => e.kind === 'controller-exited');
     expect(exited).toMatchObject([{ text: `the controller (pid ${controller}) exited`, cause: 'it shut down on request' }]);
     expect(events().filter((e) => e.kind === 'controller-lost')).toEqual([]);
+    // The controller stopped both engines before it exited: their deaths and its exit are part of the stop, not errors.
+    const stop = events().filter((e) => e.kind === 'died' || e.kind === 'controller-exited');
+    expect(stop.map((e) => `${e.kind}:${e.engine ?? ''}:${e.cause}:${e.requested}`).sort()).toEqual([
+      'controller-exited::it shut down on request:true',
+      'died:0:the controller is shutting down:true',
+      'died:1:the controller is shutting down:true',
+    ]);
     expect(() => svc.connection.client()).toThrow(/no cluster is running/);
 
     const again = await svc.connection.startCluster({ n: 2, kind: 'node' });
@@ -86,6 +95,7 @@ describe('a cluster shut down by another client', () => {
     expect((await svc.connection.attachCluster({ profile: 'daemon' })).status).toBe('running');
     const [controller, engine] = other.pids;
     snaps.length = 0;
+    const seqBefore = events().at(-1)!.seq;
     const rc = await other.connect();
     await rc.shutdownController();
     rc.close();
@@ -97,7 +107,9 @@ describe('a cluster shut down by another client', () => {
     expect(connections.at(-1)).toBeNull();
     await until('the daemon to be gone', () => !isAlive(controller) && !isAlive(engine));
     const last = events().at(-1);
-    expect(last).toMatchObject({ kind: 'controller-exited', text: `the controller (pid ${controller}) exited`, cause: 'it shut down and removed its connection file' });
+    expect(last).toMatchObject({ kind: 'controller-exited', text: `the controller (pid ${controller}) exited`, cause: 'it shut down and removed its connection file', requested: true });
+    const died = events().filter((e) => e.kind === 'died' && e.engine === 0 && e.seq > seqBefore);
+    expect(died.map((e) => `${e.cause}:${e.requested}`)).toEqual(['the controller is shutting down:true']);
   });
 
   it('an attached controller killed without a shutdown is lost, not shut down', { timeout: 60_000 }, async () => {
@@ -108,6 +120,6 @@ describe('a cluster shut down by another client', () => {
     const snap = await until('the app to say it lost the controller', () => (svc.connection.snapshot().status === 'error' ? svc.connection.snapshot() : null));
     expect(snap.error).toMatch(/^lost the connection to the controller/);
     expect(snap.ended).toBeNull();
-    expect(events().at(-1)).toMatchObject({ kind: 'controller-lost' });
+    expect(events().at(-1)).toMatchObject({ kind: 'controller-lost', requested: false });
   });
 });

@@ -277,6 +277,8 @@ describe('the dashboard fed by a real cluster', () => {
     const exited = events.find((e) => e.kind === 'controller-exited')!;
     expect(exited.text).toBe(`the controller (pid ${old}) exited`);
     expect(exited.cause).toMatch(/SIGKILL/);
+    // Nobody asked for it: an error in the Events list.
+    expect(exited.requested).toBe(false);
     expect(events.find((e) => e.kind === 'controller-restarted')!.text).toBe(`the controller was restarted (pid ${svc.connection.ownCluster!.controllerPid})`);
     // The app's client is back and sees both engines before the next test asks anything of them.
     const rc = svc.connection.client();
@@ -293,6 +295,9 @@ describe('the dashboard fed by a real cluster', () => {
       return k.includes('unregistered:0') || k.includes('died:0') ? k : null;
     });
     expect(kinds.slice(0, 4)).toEqual(expect.arrayContaining(['registered:0', 'registered:1', 'set-started:set-1']));
+    // Stopped on request: its end is not an error.
+    const end = await pollFor(() => svc.monitor.events.list.list().find((e) => e.kind === 'died' && e.engine === 0));
+    expect(end).toMatchObject({ cause: 'stopped', requested: true });
     expect(got.onClusterEvents?.flat().length).toBeGreaterThan(0);
   }, 30_000);
 

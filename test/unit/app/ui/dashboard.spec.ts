@@ -1,6 +1,7 @@
 // The dashboard views over the contract: Plots shows the history and each new sample (the
 // numbers it exposes follow the chosen view), Logs asks main for the search and appends only
-// matching new lines, with a marker for dropped ones, and Events lists newest first, once each.
+// matching new lines, with a marker for dropped ones, and Events lists newest first, once each,
+// in red only what nobody asked for.
 import { fireEvent, render, screen, waitFor } from '@testing-library/svelte';
 import { afterEach, beforeEach, describe, expect, it, type Mock } from 'vitest';
 import type { ClusterEvent, LogLine, LogResult, MetricsHistory, MetricsSample } from '../../../../preload/contract';
@@ -10,7 +11,7 @@ import Plots from '../../../../renderer/components/dashboard/Plots.svelte';
 import { setApi } from '../../../../renderer/lib/api';
 import { LogView } from '../../../../renderer/lib/logView';
 import { MetricsSeries } from '../../../../renderer/lib/metricsSeries';
-import { mergeEvents } from '../../../../renderer/lib/eventView';
+import { eventTone, mergeEvents } from '../../../../renderer/lib/eventView';
 import { fakeApi } from './fakeApi';
 
 /** The callback a component gave to an `onX` mock. */
@@ -36,7 +37,7 @@ function line(seq: number, source: string, text: string, stream: LogLine['stream
 }
 
 function event(seq: number, kind: ClusterEvent['kind'], engine: number | null, cause: string | null = null): ClusterEvent {
-  return { seq, t: 1_000_000 + seq * 1000, kind, engine, set: null, text: `${kind} ${engine}`, cause };
+  return { seq, t: 1_000_000 + seq * 1000, kind, engine, set: null, text: `${kind} ${engine}`, cause, requested: false };
 }
 
 describe('dashboard views', () => {
@@ -120,6 +121,19 @@ describe('dashboard helpers', () => {
     // A line already shown (seq not newer) is not added twice.
     v.append([line(3, 'engine 0', 'c')], []);
     expect(v.lines).toHaveLength(2);
+  });
+
+  it('eventTone: an exit or a death nobody asked for is bad news; one that is part of a stop asked for is ordinary', () => {
+    const tone = (kind: ClusterEvent['kind'], requested: boolean) => eventTone({ ...event(1, kind, null), requested });
+    expect(tone('controller-exited', false)).toBe('bad');
+    expect(tone('died', false)).toBe('bad');
+    expect(tone('controller-lost', false)).toBe('bad');
+    expect(tone('controller-exited', true)).toBe('plain');
+    expect(tone('died', true)).toBe('plain');
+    // The rest keep their colours either way.
+    expect(tone('registered', false)).toBe('good');
+    expect(tone('restarted', false)).toBe('warn');
+    expect(tone('unregistered', true)).toBe('plain');
   });
 
   it('mergeEvents: newest first, no repeats', () => {
