@@ -253,6 +253,11 @@ export class Client {
     return this.link.isClosed;
   }
 
+  /** Closed by close() in this process, rather than by the controller going away (wasShutDown tells which way). */
+  get closedByUser(): boolean {
+    return this.link.closedByUser;
+  }
+
   // ---- engines
 
   /** Sorted ids of the live engines (not dead), kept current from the controller's events. */

@@ -98,6 +98,11 @@ export class ControllerLink {
     return this.closed;
   }
 
+  /** Closed by close() (this process), not by losing the controller. */
+  get closedByUser(): boolean {
+    return this.closedBy === 'user';
+  }
+
   /** Resolves true once connected (at once when it is), false when closed or after `timeoutMs`. */
   waitConnected(timeoutMs?: number): Promise<boolean> {
     if (this.state === 'connected') return Promise.resolve(true);

@@ -13,6 +13,7 @@ export {
 } from './directView.js';
 export { LoadBalancedView, type BalancedFlags, type Dependency, type ImapOptions, type MapOptions } from './loadBalancedView.js';
 export { MapResult } from './mapResult.js';
+export { wasShutDown } from './shutDown.js';
 export { ImapIterator } from './imap.js';
 export { AsyncResult, type Disposable, type EngineOutcome, type OutputEvent, type SlotMetadata, type StreamName } from './asyncResult.js';
 export { AbortError, CompositeError, ConnectionError, ControllerError, EngineError, ImpossibleDependency, MessageTooLargeError, RemoteError, TaskTimeout, TimeoutError, UnmetDependency } from './errors.js';

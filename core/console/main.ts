@@ -13,6 +13,7 @@ import type { KernelKind } from '../protocol/messages.js';
 import { isAlive } from '../util/processes.js';
 import { CONTROL_ENV, type ControlTargets } from './control.js';
 import { connectControl, type ControlChannel } from './controlClient.js';
+import { watchController } from './controllerGone.js';
 import { installGlobals } from './evaluate.js';
 import { History, historyFile } from './history.js';
 import { colorEnabled, formatBanner, makeStyle } from './render.js';
@@ -188,15 +189,29 @@ export async function runConsole(argv: string[]): Promise<number> {
   };
   process.once('SIGTERM', onSignal);
   process.once('SIGHUP', onSignal);
+  // Shut down by another client, or lost: say so; the console ends when the client is closed for good.
+  let gone: number | undefined;
+  const watching = watchController(rc, profile, {
+    note: (line) => con.warn(line),
+    end: (line, code) => {
+      gone = code;
+      // In the app, which says why a cluster was shut down and stops its console itself, an
+      // exit of ours would read as a crash ("console exited"); end only if it has not, 5 s on.
+      if (control && code === 0) setTimeout(() => con.end(line), 5000).unref();
+      else con.end(line);
+    },
+  });
 
   con.start(formatBanner({ profile, controllerPid: rc.controllerPid, engines: rc.engines, startedCluster: cluster !== undefined }, style));
   await con.finished;
+  watching.dispose();
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onSignal);
-  if (cluster) process.stderr.write('stopping the cluster…\n');
+  // A cluster whose controller is gone: stop() only makes sure none of its processes is left.
+  if (cluster && gone === undefined) process.stderr.write('stopping the cluster…\n');
   await shutdown();
   process.stdin.pause();
   // Anything a line left running (timers, sockets) must not keep the console alive.
   setTimeout(() => process.exit(process.exitCode ?? 0), 200).unref();
-  return 0;
+  return gone ?? 0;
 }

@@ -58,6 +58,10 @@ export class Console {
   private lastError: unknown = undefined;
   /** What Ctrl-C does while something runs. */
   private onInterrupt: (() => void) | null = null;
+  /** Stops waiting for a local promise (set while one is awaited). */
+  private giveUp: (() => void) | null = null;
+  /** Why the session was ended from outside (end()), printed once the input that runs has ended. */
+  private farewell: { line: string; newline: boolean } | undefined;
   private resolveFinished!: () => void;
   /** Resolves when the input has ended (Ctrl-D or end of file) and the last input has run. */
   readonly finished = new Promise<void>((resolve) => (this.resolveFinished = resolve));
@@ -138,6 +142,22 @@ export class Console {
     this.rl.close();
   }
 
+  /**
+   * Ends the session because the controller went away: `line` (on stderr) says why, after what
+   * runs now has ended. Lines typed ahead, an unfinished cell and %autopx are dropped, a local
+   * await is given up, and readline gives the terminal back in its normal mode.
+   */
+  end(line: string): void {
+    if (this.farewell) return;
+    // At the prompt the cursor sits after it: the line goes below.
+    this.farewell = { line, newline: this.atPrompt() && this.terminal };
+    this.queue = [];
+    this.cell = null;
+    this.autopx = false;
+    this.giveUp?.();
+    this.rl.close();
+  }
+
   // ---- the loop
 
   private async pump(): Promise<void> {
@@ -157,7 +177,8 @@ export class Console {
     }
     if (this.closed) {
       process.off('SIGINT', this.onProcessSigint);
-      if (this.terminal) this.opts.output.write('\n');
+      if (this.farewell) process.stderr.write((this.farewell.newline ? '\n' : '') + this.farewell.line + '\n');
+      else if (this.terminal) this.opts.output.write('\n');
       this.resolveFinished();
     } else {
       this.showPrompt();
@@ -404,7 +425,7 @@ export class Console {
 
   private settledOk(r: Waited): r is { ok: true; value: unknown } {
     if ('abandoned' in r) {
-      this.screen.write(this.style.yellow('^C stopped waiting (the work it started goes on)') + '\n');
+      if (!this.farewell) this.screen.write(this.style.yellow('^C stopped waiting (the work it started goes on)') + '\n');
       return false;
     }
     if (!r.ok) {
@@ -427,6 +448,7 @@ export class Console {
     }
     let giveUp!: () => void;
     const abandoned = new Promise<Waited>((resolve) => (giveUp = () => resolve({ abandoned: true })));
+    this.giveUp = giveUp;
     let presses = 0;
     let grace: NodeJS.Timeout | undefined;
     this.onInterrupt = () => {
@@ -449,6 +471,7 @@ export class Console {
     } finally {
       clearTimeout(grace);
       this.onInterrupt = null;
+      this.giveUp = null;
     }
   }
 

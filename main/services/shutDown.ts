@@ -1,15 +1,8 @@
 /**
- * Telling a cluster that was shut down from one that was lost. A controller that shuts down
- * (a client's controller_shutdown_request, `multiengine stop`, SIGTERM) removes its connection
- * files before it closes its connections; one that crashes leaves them for its restart. So a
- * connection closed for good whose file is gone was a shutdown, not a failure.
+ * What the app says of a cluster that was shut down. Telling a shutdown from a lost controller
+ * is core's `wasShutDown` (the console decides by it too), re-exported for the services.
  */
-import fs from 'node:fs';
-import type { Client } from '../../core/index.js';
-
-export function wasShutDown(rc: Client): boolean {
-  return rc.isClosed && !fs.existsSync(rc.connectionFile);
-}
+export { wasShutDown } from '../../core/index.js';
 
 /** What the app says of its own cluster whose controller exited 0 (Cluster.onDidShutDown), and of an attached one that shut down. */
 export function shutDownMessage(how: { attached: boolean; profile: string; pid: number | null }): string {
