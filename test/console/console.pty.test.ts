@@ -9,15 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { eventually } from '../harness/poll.js';
 import { ConsoleSession, KEY, tmpDir } from './pty.js';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isAlive } from '../../core/util/processes.ts';
 
 
 describe('multiengine console -n 2 (node engines)', { timeout: 180_000 }, () => {

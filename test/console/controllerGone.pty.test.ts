@@ -13,15 +13,7 @@ import fs from 'node:fs';
 import { Client, Cluster, connectionFilePath } from 'multiengine';
 import { eventually, until } from '../harness/poll.js';
 import { bin, ConsoleSession, KEY, tmpDir } from './pty.js';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isAlive } from '../../core/util/processes.ts';
 
 /** The console's exit code, or a failure naming the screen when it is still running after `ms`. */
 async function exitWithin(s: ConsoleSession, ms: number): Promise<number> {
