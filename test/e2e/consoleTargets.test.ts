@@ -81,7 +81,8 @@ function suite(): void {
     const outs = lines.filter((l) => /^\[\d+\] Out\[\d+\]:/.test(l));
     assert.deepEqual(outs, ['[0] Out[1]: 42', '[2] Out[1]: 42'], lines.join('\n'));
     assert.ok(!lines.some((l) => l.includes('dview.targets')), 'nothing was typed into the terminal for the selection');
-    assert.equal(lines.filter((l) => l.startsWith('In [1]')).length, 1, 'the prompt was redrawn in place');
+    // The terminal's lines go with a failure: CI once saw two `In [1]` lines here (4 Dec), not reproduced alone.
+    assert.equal(lines.filter((l) => l.startsWith('In [1]')).length, 1, `the prompt was redrawn in place:\n${lines.join('\n')}`);
     await screenshot(page, 'console-targets-1-selected-rows');
   });
 
