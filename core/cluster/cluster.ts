@@ -381,7 +381,7 @@ function withPort(args: readonly string[], port: number): string[] {
  * V8's young generation grows to 16 MB per semi-space under a high allocation rate and keeps
  * it: with 1,000 engines' beats that was ~30 MB of RSS (30 KB an engine) for garbage. 4 MB
  * keeps the controller's throughput (docs/benchmarks.md, "1,000 engines").
- * `--liftoff-only`: the task database's SQLite (WebAssembly, in a worker at nice 19) stays on
+ * `--liftoff-only`: the task database's SQLite (WebAssembly, in a worker at the lowest priority) stays on
  * V8's baseline compiler. Tiering it up cost ~100-200 ms of CPU on V8's helper threads, at
  * normal priority, during the first tens of thousands of requests after a start: CPU taken
  * from the engines and clients on a busy machine, for inserts that then ran no faster

@@ -5,7 +5,7 @@
  * choice that worked is remembered in the settings.
  */
 import fs from 'node:fs';
-import { Client, Cluster, connectionFilePath, type EngineSetOptions, type ProcessSpawner, type StatusReport } from '../../core/index.js';
+import { Client, Cluster, connectionFilePath, wasShutDown, type EngineSetOptions, type ProcessSpawner, type StatusReport } from '../../core/index.js';
 import { Emitter, type Disposable } from '../../core/events/emitter.js';
 import { describeEngineGroups, type AppSettings, type ClusterForm, type ClusterSnapshot, type EnginesPayload } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
@@ -15,7 +15,7 @@ import { balancingOf, sameBalancing } from './loadBalancing.js';
 import type { EngineSetList } from './engineSetList.js';
 import { groupsOf, type EngineTable } from './engineTable.js';
 import type { SettingsStore } from './settings.js';
-import { shutDownMessage, wasShutDown } from './shutDown.js';
+import { shutDownMessage } from './shutDown.js';
 import { UserError } from './userError.js';
 
 /** How long an attach waits for the controller to answer. */

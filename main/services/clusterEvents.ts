@@ -9,11 +9,10 @@
  * on request, and whatever follows that exit.
  */
 import type { Disposable } from '../../core/events/emitter.js';
-import type { Client, Cluster, ControllerEvent, EngineInfo } from '../../core/index.js';
+import { wasShutDown, type Client, type Cluster, type ControllerEvent, type EngineInfo } from '../../core/index.js';
 import { stoppedOnPurpose } from '../../core/protocol/messages.js';
 import type { ClusterEvent, ClusterEventKind, EngineSet } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
-import { wasShutDown } from './shutDown.js';
 
 /** Events kept; the oldest go first. */
 export const MAX_EVENTS = 5000;

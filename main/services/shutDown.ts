@@ -1,8 +1,4 @@
-/**
- * What the app says of a cluster that was shut down. Telling a shutdown from a lost controller
- * is core's `wasShutDown` (the console decides by it too), re-exported for the services.
- */
-export { wasShutDown } from '../../core/index.js';
+/** The app's words for a cluster that was shut down (core's `wasShutDown` tells a shutdown from a lost controller). */
 
 /** What the app says of its own cluster whose controller exited 0 (Cluster.onDidShutDown), and of an attached one that shut down. */
 export function shutDownMessage(how: { attached: boolean; profile: string; pid: number | null }): string {
