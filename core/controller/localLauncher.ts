@@ -58,6 +58,11 @@ const nodeSpawner = new NodeSpawner();
  */
 const forkSpawner = process.platform === 'linux' && process.env.MULTIENGINE_PYTHON_FORK !== '0' ? new ForkServerSpawner(nodeSpawner) : null;
 
+/** Resolves once the fork servers have exited (after their engines), or after `timeoutMs`. */
+export function forkServersGone(timeoutMs: number): Promise<void> {
+  return forkSpawner?.gone(timeoutMs) ?? Promise.resolve();
+}
+
 /** The spawner for a local engine of `spec`'s language. */
 function localSpawner(spec: LaunchSpec): ProcessSpawner {
   return spec.kind === 'python' && forkSpawner ? forkSpawner : nodeSpawner;

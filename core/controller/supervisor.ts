@@ -13,7 +13,7 @@ import type { EngineRegistry } from './engineRegistry.js';
 import { Launches, type PendingLaunch } from './launches.js';
 import { isLanguageName, languageNames } from '../kernels/index.js';
 import { LaunchError } from '../kernels/launch.js';
-import { describeEnd, earlyExitMessage, engineCommand, launchSpec, type EngineProcess, type LocalProcess, type ProcessEnd } from './localLauncher.js';
+import { describeEnd, earlyExitMessage, engineCommand, forkServersGone, launchSpec, type EngineProcess, type LocalProcess, type ProcessEnd } from './localLauncher.js';
 import { log } from './log.js';
 import { RequestError, type Replier } from './replies.js';
 
@@ -313,6 +313,8 @@ export class Supervisor {
       if (e.local) procs.push(e.local);
     }
     await Promise.all(procs.map((p) => this.reap(p)));
+    // Their fork servers exit right after them: not left to init as zombies of an exited controller.
+    await forkServersGone(2000);
   }
 
   /** Last resort on process exit: SIGKILL every local engine still running. Synchronous. */

@@ -33,6 +33,8 @@ type ServerLine =
  */
 export class ForkServerSpawner implements ProcessSpawner {
   private readonly servers = new Map<string, ForkServer>();
+  /** Every server whose process has not exited yet (accepting or not). */
+  private readonly running = new Set<ForkServer>();
 
   constructor(private readonly base: ProcessSpawner) {}
 
@@ -42,12 +44,26 @@ export class ForkServerSpawner implements ProcessSpawner {
     const key = `${spec.command}\0${spec.args[0]}`;
     let server = this.servers.get(key);
     if (!server || !server.accepting) {
-      server = new ForkServer(this.base, spec, () => {
-        if (this.servers.get(key) === server) this.servers.delete(key);
-      });
-      this.servers.set(key, server);
+      const s = (server = new ForkServer(this.base, spec, () => {
+        if (this.servers.get(key) === s) this.servers.delete(key);
+      }));
+      this.servers.set(key, s);
+      this.running.add(s);
+      void s.exited.then(() => this.running.delete(s));
     }
     return server.fork(spec.args.slice(1));
+  }
+
+  /**
+   * Resolves once every server has exited (or after `timeoutMs`): a server exits just after its
+   * last engine, and one still running when its parent (the controller) exits becomes a zombie
+   * under init until init reaps it; the controller waits for its servers before it exits.
+   */
+  async gone(timeoutMs: number): Promise<void> {
+    if (this.running.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([Promise.all([...this.running].map((s) => s.exited)), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
   }
 }
 
@@ -62,6 +78,8 @@ class ForkServer {
   private early: string | null = '';
   /** Both its pipes have closed: nothing more to read from it. */
   private readonly drained: Promise<unknown>;
+  /** Resolves when the server process has exited. */
+  readonly exited: Promise<void>;
   accepting = true;
 
   constructor(base: ProcessSpawner, spec: ProcessSpec, private readonly onGone: () => void) {
@@ -77,7 +95,12 @@ class ForkServer {
     });
     this.drained = Promise.all([this.proc.stdout, this.proc.stderr].map((st) => new Promise((r) => st.once('close', r))));
     this.proc.stdin!.on('error', () => {});
-    this.proc.onDidExit((exit) => void this.ended(exit));
+    this.exited = new Promise((resolve) =>
+      this.proc.onDidExit((exit) => {
+        resolve();
+        void this.ended(exit);
+      }),
+    );
   }
 
   fork(args: string[]): ForkedProcess {
