@@ -358,7 +358,10 @@ export class WorkRouter {
       return;
     }
     if (e.outstanding.has(r.msg_id) || d.direct_running?.msg_id === r.msg_id) return;
-    e.directActivity = { ...d, direct_running: { msg_id: r.msg_id, msg_type: r.msg_type, started: new Date().toISOString() } };
+    // It left the engine's queue to run: the last report, if it counted it there, is behind by one
+    // (without this a beat between the start and its report counted it queued and running at once).
+    const queued = Math.max(0, d.direct_queued - 1);
+    e.directActivity = { ...d, direct_queued: queued, direct_running: { msg_id: r.msg_id, msg_type: r.msg_type, started: new Date().toISOString() } };
     e.runningFromBeat = true;
     this.d.registry.refresh(e);
   }
