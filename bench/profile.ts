@@ -5,7 +5,7 @@
  * (lb: load-balanced applyAsync bursts of 2,000, as lb_async_throughput; use --n 4, and --hwm N for the controller's)
  * Start it with NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR' to profile the client, controller
  * and node engines at once (the cluster inherits the environment), or attach perf/strace by pid
- * (they are printed first).
+ * (they are printed first). PROF_KEEP=1 keeps the cluster's folder (its logs) and prints where.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -140,4 +140,5 @@ if (process.env.PROF_JSON) fs.appendFileSync(process.env.PROF_JSON, JSON.stringi
 console.error(scenario === 'push' || scenario === 'pull' ? `${((units / 1e6) / s).toFixed(0)} MB/s` : `${((s / units) * 1e6).toFixed(1)} us per op, ${(units / s).toFixed(0)} /s`);
 rc.close();
 await cluster.stop();
-fs.rmSync(dir, { recursive: true, force: true });
+if (process.env.PROF_KEEP) console.error(`kept ${dir}`);
+else fs.rmSync(dir, { recursive: true, force: true });
