@@ -93,6 +93,8 @@ export type ClusterEventKind =
   | 'controller-exited'
   | 'controller-restarted'
   | 'controller-lost'
+  | 'stopped'
+  | 'disconnected'
   | 'set-started'
   | 'set-pending'
   | 'set-ended';

@@ -35,6 +35,20 @@ export interface ClusterConnectionOptions {
   flags?: Partial<AppSettings>;
 }
 
+/** Something in the app ended the connection to a cluster (ClusterConnection.onWillEnd). */
+export interface ClusterEnd {
+  profile: string;
+  controllerPid: number | null;
+  /** Engines running when it ended. */
+  engines: number;
+  /** The app started this cluster (so it stops it). */
+  own: boolean;
+  /** The cluster stops: the app's own, or an attached one asked to shut down. */
+  stops: boolean;
+  /** What in the app ended it ("Stop in the app", "a new cluster was started in its place"). */
+  why: string;
+}
+
 /** What to bring up: a cluster the app starts (its controller here, engines through the plan's launcher), or the running cluster of a profile. */
 type Target = { attach: false; profile: string; plan: ClusterPlan } | { attach: true; profile: string; rc?: Client };
 
@@ -59,6 +73,9 @@ export class ClusterConnection {
 
   /** Fires with the new client connection file whenever the app connects to another cluster (null: none). */
   readonly onDidChangeConnection;
+  private readonly ending: Emitter<ClusterEnd>;
+  /** Fires when something in the app ends the connection to a cluster, before it goes. */
+  readonly onWillEnd;
 
   constructor(
     private readonly opts: ClusterConnectionOptions,
@@ -69,6 +86,8 @@ export class ClusterConnection {
     this.snap = { status: 'stopped', mode: s.attach ? 'attached' : 'local', profile: s.profile, connectionFile: null, controllerPid: null, error: null, ended: null, settings: s, balancing: null };
     this.connectionChanged = new Emitter((e) => opts.log?.(`connection listener failed: ${(e as Error).message}`));
     this.onDidChangeConnection = this.connectionChanged.event;
+    this.ending = new Emitter((e) => opts.log?.(`cluster-end listener failed: ${(e as Error).message}`));
+    this.onWillEnd = this.ending.event;
     this.monitor = new EngineMonitor(
       table,
       (rc, e) => this.lost(rc, e),
@@ -132,7 +151,7 @@ export class ClusterConnection {
     return this.serial(async () => {
       const profile = this.opts.settings.get().profile;
       const plan = planOf(readProfileSettings(profile, this.opts.dir), p);
-      await this.tearDown(false);
+      await this.tearDown({ why: 'a new cluster was started in its place' });
       const snap = await this.bringUp({ attach: false, profile, plan });
       if (snap.status === 'running') this.opts.settings.update({ engineCount: p.n, engineKind: p.kind, attach: false });
       return this.snapshot();
@@ -145,7 +164,7 @@ export class ClusterConnection {
       await this.refuseOthersProfile(form.profile);
       const settings = saveForm(form, this.opts.dir);
       const plan = planOf(settings, { n: form.n, kind: form.kind });
-      await this.tearDown(false);
+      await this.tearDown({ why: `a new cluster of profile "${form.profile}" was started in its place` });
       const snap = await this.bringUp({ attach: false, profile: form.profile, plan });
       if (snap.status === 'running') this.opts.settings.update({ engineCount: form.n, engineKind: form.kind, attach: false, profile: form.profile });
       return this.snapshot();
@@ -159,7 +178,7 @@ export class ClusterConnection {
         throw new UserError(`"${p.profile}" is the profile of the cluster this app started: it is already connected`, 'profile');
       }
       const rc = await this.reach(p.profile);
-      await this.tearDown(false);
+      await this.tearDown({ why: `the app attached to profile "${p.profile}" instead` });
       const snap = await this.bringUp({ attach: true, profile: p.profile, rc });
       if (snap.status === 'running') this.opts.settings.update({ attach: true, profile: p.profile });
       return this.snapshot();
@@ -168,7 +187,7 @@ export class ClusterConnection {
 
   stopCluster(): Promise<ClusterSnapshot> {
     return this.serial(async () => {
-      await this.tearDown(true);
+      await this.tearDown({ stopAttached: true, why: 'Stop in the app' });
       return this.snapshot();
     });
   }
@@ -187,7 +206,7 @@ export class ClusterConnection {
       // A launcher's cluster comes back as it was started; a local one with the engines it has now.
       const live = last.launcher === 'local' && this.rc ? groupsOf(this.table.list()) : [];
       const groups = live.length > 0 ? live : last.groups.length > 0 ? last.groups : [{ n: s.engineCount, kind: s.engineKind }];
-      await this.tearDown(true);
+      await this.tearDown({ stopAttached: true, why: 'Restart in the app' });
       return this.bringUp({ attach: false, profile: this.snap.profile, plan: { ...last, groups } });
     });
   }
@@ -196,9 +215,10 @@ export class ClusterConnection {
     if (this.disposed) return;
     this.disposed = true;
     await this.op.catch(() => {});
-    await this.tearDown(false, true);
+    await this.tearDown({ quiet: true });
     this.monitor.dispose();
     this.connectionChanged.dispose();
+    this.ending.dispose();
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -281,14 +301,18 @@ export class ClusterConnection {
     } catch (e) {
       this.opts.log?.(`cluster: ${(e as Error).message}`);
       const how = t.attach ? `cannot attach to profile "${t.profile}"` : `cannot start ${describePlan(t.plan)}`;
-      await this.tearDown(false, true);
+      await this.tearDown({ quiet: true });
       this.setSnap({ status: 'error', error: `${how}: ${(e as Error).message}` });
     }
     return this.snapshot();
   }
 
-  /** Disconnects; stops the cluster when it is ours (or, with `stopAttached`, asks an attached one to shut down). `ended`: why it stopped, when someone else shut it down. */
-  private async tearDown(stopAttached: boolean, quiet = false, ended: string | null = null): Promise<void> {
+  /**
+   * Disconnects; stops the cluster when it is ours (or, with `stopAttached`, asks an attached one
+   * to shut down). `ended`: why it stopped, when someone else shut it down. `why`: what in the app
+   * ended it, told (onWillEnd) before the connection goes, so the Events list has it.
+   */
+  private async tearDown({ stopAttached = false, quiet = false, ended = null, why }: { stopAttached?: boolean; quiet?: boolean; ended?: string | null; why?: string } = {}): Promise<void> {
     this.generation++;
     this.monitor.stop();
     for (const d of this.watch) d.dispose();
@@ -299,6 +323,12 @@ export class ClusterConnection {
     this.cluster = null;
     if (!rc && !cluster) return;
     if (!quiet) this.setSnap({ status: 'stopping', ended });
+    if (why !== undefined) {
+      const engines = (rc?.engines ?? []).filter((e) => e.state !== 'dead').length;
+      this.ending.fire({ profile: this.snap.profile, controllerPid: cluster?.controllerPid ?? (rc?.controllerPid || null), engines, stops: cluster !== null || (stopAttached && rc !== null && !rc.isClosed), own: cluster !== null, why });
+    }
+    // The sets go now: a late answer about them would be news of a cluster the app has left.
+    this.sets.follow(null);
     this.connectionChanged.fire(null);
     try {
       if (cluster) await cluster.stop();
@@ -306,7 +336,6 @@ export class ClusterConnection {
     } finally {
       rc?.close();
       this.table.follow(null);
-      this.sets.follow(null);
       if (!quiet) this.setSnap({ status: 'stopped', connectionFile: null, controllerPid: null, balancing: null, ended });
     }
   }
@@ -340,7 +369,7 @@ export class ClusterConnection {
     void this.serial(async () => {
       if (this.rc !== rc) return;
       this.opts.log?.(ended);
-      await this.tearDown(false, false, ended);
+      await this.tearDown({ ended });
     });
   }
 

@@ -6,13 +6,15 @@
  * bounded list, pushed to the renderer in batches. An event that is part of a stop someone
  * asked for is marked `requested` (the renderer shows it as ordinary news, not a failure): an
  * engine stopped or shut down with the controller (its reason says so), the controller's exit
- * on request, and whatever follows that exit.
+ * on request, and whatever follows that exit. Stop, Restart or another cluster in the app is one
+ * event, told before the connection goes (the engines' ends after it are not followed).
  */
 import type { Disposable } from '../../core/events/emitter.js';
 import { wasShutDown, type Client, type Cluster, type ControllerEvent, type EngineInfo } from '../../core/index.js';
 import { stoppedOnPurpose } from '../../core/protocol/messages.js';
 import type { ClusterEvent, ClusterEventKind, EngineSet } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
+import type { ClusterEnd } from './clusterConnection.js';
 
 /** Events kept; the oldest go first. */
 export const MAX_EVENTS = 5000;
@@ -139,6 +141,16 @@ export class ClusterEvents {
     } else if (e.resumed && e.resumed !== prev.resumed) {
       this.add('resumed', `${engineName(e)} re-registered with the restarted controller, its namespace kept (${where(e)})`, { ...opts, t: epoch(e.resumed) });
     }
+  }
+
+  /** The app ends its connection to the cluster it follows (ClusterConnection.onWillEnd). */
+  ended(e: ClusterEnd): void {
+    const pid = e.controllerPid ? ` (pid ${e.controllerPid})` : '';
+    const engines = `${e.engines} engine${e.engines === 1 ? '' : 's'}`;
+    const more = { cause: e.why, requested: true };
+    if (e.own) this.add('stopped', `stopped the cluster of profile "${e.profile}": its controller${pid} and ${engines}`, more);
+    else if (e.stops) this.add('stopped', `asked the controller${pid} of profile "${e.profile}" to shut down, with its ${engines}`, more);
+    else this.add('disconnected', `disconnected from the controller${pid} of profile "${e.profile}", which keeps running with its ${engines}`, more);
   }
 
   private gone(e: EngineInfo): void {

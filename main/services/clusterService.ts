@@ -51,6 +51,7 @@ export class ClusterService {
       this.monitor.follow(rc, file === null ? null : this.connection.ownCluster);
     });
     this.sets.onDidChangeSets((sets) => this.monitor.observeSets(sets));
+    this.connection.onWillEnd((e) => this.monitor.ended(e));
   }
 
   async dispose(): Promise<void> {

@@ -8,6 +8,7 @@ import { controllerLogPath } from '../../core/controller/logFile.js';
 import { NodeSpawner, type Client, type Cluster, type ProcessSpawner } from '../../core/index.js';
 import type { EngineSet } from '../../preload/contract.js';
 import type { EventSink } from '../ipc/router.js';
+import type { ClusterEnd } from './clusterConnection.js';
 import { ClusterEvents } from './clusterEvents.js';
 import { EngineLogs, tapStderr } from './engineLogs.js';
 import type { EngineTable } from './engineTable.js';
@@ -43,6 +44,11 @@ export class MonitorService {
     this.logs.followLogFile(rc && !cluster ? controllerLogPath(path.dirname(path.dirname(rc.connectionFile))) : null);
     if (rc) this.metrics.start();
     else this.metrics.stop();
+  }
+
+  /** The app ends its connection to the cluster it follows: the Events list says so. */
+  ended(e: ClusterEnd): void {
+    this.events.ended(e);
   }
 
   observeSets(sets: readonly EngineSet[]): void {

@@ -14,6 +14,8 @@ export const EVENT_LABELS: Record<ClusterEventKind, string> = {
   'controller-exited': 'controller exited',
   'controller-restarted': 'controller restarted',
   'controller-lost': 'controller lost',
+  stopped: 'stopped',
+  disconnected: 'disconnected',
   'set-started': 'set started',
   'set-pending': 'set waiting',
   'set-ended': 'set ended',
