@@ -134,6 +134,9 @@ describe('dashboard helpers', () => {
     expect(tone('registered', false)).toBe('good');
     expect(tone('restarted', false)).toBe('warn');
     expect(tone('unregistered', true)).toBe('plain');
+    // The app's own Stop or Restart, and leaving an attached cluster: ordinary news.
+    expect(tone('stopped', true)).toBe('plain');
+    expect(tone('disconnected', true)).toBe('plain');
   });
 
   it('mergeEvents: newest first, no repeats', () => {
