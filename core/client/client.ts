@@ -134,7 +134,8 @@ export class Client {
     const d = this.dispatcher;
     this.host = {
       targetsFor: (method, spec) => {
-        const r = resolveTargets(method, spec, this.engineList, this.engineList.ids);
+        const list = this.engineList;
+        const r = resolveTargets(method, spec, list, list.ids, list.shuttingDown ? 'the controller is shutting down and has stopped its engines' : undefined);
         const closed = this.link.openError(method);
         if (closed) throw closed;
         return r;

@@ -2,7 +2,7 @@
  * The engines a client knows, kept current from the controller's engine_event pushes and
  * status replies, with the change event views and the app listen to.
  */
-import type { EngineInfo } from '../protocol/messages.js';
+import { ENGINE_STOPPED_REASONS, type EngineInfo } from '../protocol/messages.js';
 import { Emitter, type Event } from '../events/emitter.js';
 
 export interface EngineChange {
@@ -71,8 +71,12 @@ export class EngineList {
     return this.byId.has(id);
   }
 
+  /** An engine stopped because the controller is shutting down (until a new list comes). */
+  shuttingDown = false;
+
   /** Applies one engine_event; the change is announced separately (`announce`), after the caller's own bookkeeping. */
   update(event: EngineChange['event'], e: EngineInfo): void {
+    if (e.reason === ENGINE_STOPPED_REASONS.shutdown) this.shuttingDown = true;
     if (event === 'unregistered') this.byId.delete(e.id);
     else this.byId.set(e.id, { ...e });
     this.setLive(e.id, event !== 'unregistered' && e.state !== 'dead');
@@ -92,6 +96,7 @@ export class EngineList {
 
   /** A whole new list (connect_reply, status). */
   replace(engines: readonly EngineInfo[]): void {
+    this.shuttingDown = false;
     this.byId.clear();
     for (const e of engines) this.byId.set(e.id, { ...e });
     this.live = [...this.byId.values()]

@@ -53,11 +53,11 @@ function listIds(ids: readonly number[]): string {
 /**
  * Turns a targets spec into engine ids. `known` are the ids the controller has told us about
  * (dead ones included: the controller answers for them with EngineError); `live` are the
- * ids of live engines, which 'all' (or undefined) means.
+ * ids of live engines, which 'all' (or undefined) means; `noneBecause` says why there are none, when known.
  */
-export function resolveTargets(method: string, spec: Targets | null | undefined, known: { has(id: number): boolean }, live: readonly number[]): { ids: number[]; bare: boolean } {
+export function resolveTargets(method: string, spec: Targets | null | undefined, known: { has(id: number): boolean }, live: readonly number[], noneBecause?: string): { ids: number[]; bare: boolean } {
   if (spec === undefined || spec === null || spec === 'all') {
-    if (live.length === 0) throw new Error(`${method}: no engines are registered`);
+    if (live.length === 0) throw new Error(`${method}: no engines are registered${noneBecause ? `: ${noneBecause}` : ''}`);
     return { ids: [...live], bare: false };
   }
   const check = (id: unknown): number => {

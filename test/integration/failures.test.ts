@@ -59,3 +59,30 @@ test('cluster.stop() leaves no process behind', async () => {
   assert.deepEqual(pids.filter(isAlive), []);
   assert.deepEqual(files.filter((f) => fs.existsSync(f)), []);
 });
+
+test('work asked for while another client shuts the controller down says so, not only "no engines"', async () => {
+  const tc = await startTestCluster({ n: 2 });
+  try {
+    // The moment this client hears its last engine stopped, while its connection is still open.
+    const refused = new Promise<string>((resolve) => {
+      const sub = tc.rc.onDidChangeEngines(() => {
+        if (tc.rc.ids.length > 0) return;
+        sub.dispose();
+        try {
+          void (tc.rc.view().execute('1') as Promise<unknown>).then(
+            () => resolve('it ran'),
+            (e: Error) => resolve(e.message),
+          );
+        } catch (e) {
+          resolve((e as Error).message);
+        }
+      });
+    });
+    const other = await tc.cluster.connect();
+    await other.shutdownController(5000);
+    other.close();
+    assert.equal(await refused, 'execute: no engines are registered: the controller is shutting down and has stopped its engines');
+  } finally {
+    await tc.stop();
+  }
+});

@@ -19,6 +19,7 @@ test('resolveTargets: all, one, a list; unknown ids and empty lists are refused'
   assert.throws(() => resolveTargets('m', [1, 1], known, live), /engine 1 appears twice/);
   assert.throws(() => resolveTargets('m', 1.5, known, live), /targets must be an engine id/);
   assert.throws(() => resolveTargets('m', undefined, new Set(), []), /m: no engines are registered/);
+  assert.throws(() => resolveTargets('m', 'all', new Set([0]), [], 'why'), /^Error: m: no engines are registered: why$/);
   assert.throws(() => resolveTargets('m', 0, new Set(), []), { message: 'no engine with id 0 (engines: none)' });
 });
 
