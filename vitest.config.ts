@@ -3,7 +3,12 @@
 // components in happy-dom with svelteTesting() (browser builds of svelte, auto-cleanup).
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { svelteTesting } from '@testing-library/svelte/vite';
+import fs from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+// In a git worktree whose node_modules links to another checkout's, the testing library's setup
+// file lives outside this folder: vite may read it there.
+const modules = fs.realpathSync('node_modules');
 
 export default defineConfig({
   test: {
@@ -13,6 +18,7 @@ export default defineConfig({
       },
       {
         plugins: [svelte(), svelteTesting()],
+        server: { fs: { allow: ['.', modules] } },
         test: { name: 'ui', include: ['test/unit/app/ui/**/*.spec.ts'], environment: 'happy-dom', testTimeout: 20_000 },
       },
     ],
