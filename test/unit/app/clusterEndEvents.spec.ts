@@ -5,23 +5,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../../../core/index.js';
 import { isAlive } from '../../../core/util/processes.js';
 import type { ClusterEvent, EventName, EventTypes } from '../../../preload/contract.js';
 import { ClusterService } from '../../../main/services/clusterService.js';
 import { SettingsStore } from '../../../main/services/settings.js';
-
-function until<T>(what: string, fn: () => T | null | undefined | false, timeout = 15_000): Promise<T> {
-  return vi.waitFor(
-    () => {
-      const v = fn();
-      if (v === null || v === undefined || v === false) throw new Error(`still waiting for ${what}`);
-      return v;
-    },
-    { timeout, interval: 20 },
-  );
-}
+import { until } from './until.js';
 
 describe('the app ending its connection to a cluster', () => {
   let dir: string;
