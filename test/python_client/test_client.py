@@ -246,6 +246,31 @@ class DirectViewTest(unittest.TestCase):
         with self.assertRaisesRegex(TypeError, 'push takes a dict'):
             v.push([('a', 1)])
 
+    def test_push_of_functions_defines_them_from_their_source(self):
+        v = self.v
+        base = 100
+
+        def shifted(x, by=1):
+            return x + base + by
+
+        def scaled(x):
+            return x * factor  # noqa: F821 (the engines' factor)
+
+        ar = v.push({'shifted': shifted, 'scaled': scaled, 'factor': 3, 'sq': lambda z: z * z}, block=False)
+        self.assertEqual(ar.get(), [None, None])
+        # Closures and defaults as values, free names from the engines' namespace, a lambda from its line.
+        v.execute('out = (shifted(1), scaled(2), sq(4))', block=True)
+        self.assertEqual(v.pull('out'), [[102, 6, 16], [102, 6, 16]])
+        v['twice'] = lambda x: 2 * x
+        self.assertEqual(v.apply_sync(lambda: twice(21)), [42, 42])  # noqa: F821
+        # Inside a container a function has no mapping: the error says how functions travel.
+        with self.assertRaisesRegex(multiengine.SerializationError, r"cannot serialize fs\[0\]: a Python function has no wire mapping "
+                                                                   r"\(.*\); a function goes to the engines as its source"):
+            v.push({'fs': [shifted]})
+        # A node engine cannot run Python: the same error, naming the function.
+        with self.assertRaisesRegex(multiengine.SerializationError, r"cannot serialize f: a Python function has no wire mapping"):
+            rc[[0, NODE]].push({'f': shifted}, block=True)
+
     def test_scatter_gather(self):
         v = self.v
         v.scatter('part', list(range(9)))

@@ -4,10 +4,11 @@ push/pull, scatter/gather, dict-style access, sync_imports, abort/clear/interrup
 import builtins
 import contextlib
 import sys
+import types
 
 from multiengine_python.values import Encoder, JSFunction
 
-from .functions import ship
+from .functions import definer, ship
 from .partition import as_sequence, concatenate, flatten_once, map_sequences, partition
 from .results import AsyncMapResult, AsyncResult
 from .view import View
@@ -98,11 +99,19 @@ class DirectView(View):
     # ---- values
 
     def push(self, ns, targets=None, block=None):
-        """Binds each name of the dict `ns` to its value on the engines."""
+        """Binds each name of the dict `ns` to its value on the engines. A function goes to
+        Python engines as its source (as apply sends it) and is defined there under its name."""
         if not isinstance(ns, dict) or not all(isinstance(k, str) for k in ns):
             raise TypeError('push takes a dict of names and values, got %r' % (type(ns).__name__,))
         ids = self._ids(targets, 'push')
         enc = Encoder()
+        functions = {k: v for k, v in ns.items() if isinstance(v, types.FunctionType)}
+        if functions and all(self.client.kernel_of(i) == 'python' for i in ids):
+            # One request: the values bound, then the functions defined from their source.
+            values = [[k, enc.encode(v, k)] for k, v in ns.items() if k not in functions]
+            src, envs = definer(functions, with_values=True)
+            content = {'fn': src, 'args': [{'$t': 'object', 'v': values}, enc.encode(envs, "the functions' closures and defaults")]}
+            return self._broadcast('apply_request', content, enc.buffers, ids, 'push', block, targets)
         tree = {k: enc.encode(v, k) for k, v in ns.items()}
         return self._broadcast('push_request', {'ns': tree}, enc.buffers, ids, 'push', block, targets)
 

@@ -344,3 +344,23 @@ def ship(f, kernel, kwargs=None, mapping=False, engine_id=None):
     if kernel == 'node':
         return ship_node(f, kwargs, mapping, engine_id)
     return ship_python(f, kwargs, mapping)
+
+
+def definer(functions, with_values=False):
+    """(source, envs) for apply: a function that, called with `envs`, defines each function of
+    `functions` ({name: function}) in the engine's namespace under its name, each in a scope of
+    its own (so their closures stay apart); `with_values`: called with a dict of values first,
+    which it binds too. The source stays on each function as `__multiengine_push__` (block,
+    name, env), for pull_function; a builtin takes no attribute."""
+    defs, envs = [], []
+    for i, (key, f) in enumerate(functions.items()):
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError('a function is defined on the engines under a variable name, got %r' % (key,))
+        block, name, env = python_function(f)
+        keep = 'try:\n    %s.__multiengine_push__ = (%r, %r, %s)\nexcept (AttributeError, TypeError):\n    pass' % (
+            name, block, name, 'None' if env is None else '__me_env')
+        body = '%s\n%s\nglobals()[%r] = %s' % (block, keep, key, name)
+        defs.append('def __me_define(__me_env):\n%s\n__me_define(__me_envs[%d])' % (textwrap.indent(body, '    '), i))
+        envs.append(env)
+    head = 'def __me_push(__me_values, __me_envs):\n    globals().update(__me_values)\n' if with_values else 'def __me_push(__me_envs):\n'
+    return head + textwrap.indent('\n'.join(defs), '    ') + '\n', envs

@@ -16,7 +16,7 @@ import textwrap
 
 from . import Client
 from .errors import CompositeError, EngineError, RemoteError, TimeoutError  # noqa: F401  (client.CompositeError)
-from .functions import python_function
+from .functions import definer
 from .kernel_tasks import MapTask, StringTask, TaskClient, TaskResult
 
 __all__ = ['MultiEngineClient', 'PendingResult', 'ResultList', 'get_multiengine_client',
@@ -164,9 +164,7 @@ class MultiEngineClient:
         """Defines each function of `namespace` on the engines under its key: its source is
         sent (as apply sends a function), with its closure's values and defaults."""
         n = len(self._ids(targets))
-        view = self._view(targets, block)
-        ars = [view.apply_async(*_binder(key, f)) for key, f in namespace.items()]
-        return self._run(_AllOf(ars), block, lambda _: [None] * n)
+        return self._run(self._view(targets, block).apply_async(*definer(namespace)), block, lambda _: [None] * n)
 
     def pull(self, keys, targets=None, block=None):
         n = len(self._ids(targets))
@@ -286,20 +284,6 @@ class MultiEngineClient:
         self._rc.close()
 
 
-def _binder(key, f):
-    """(source, args) for apply: a function that defines `f` in the engine's namespace as `key`."""
-    if not isinstance(key, str) or not key.isidentifier():
-        raise ValueError('push_function needs variable names as keys, got %r' % (key,))
-    block, name, env = python_function(f)
-    # The source is kept on the function too, for pull_function (a builtin takes no attributes).
-    keep = 'try:\n    %s.__multiengine_push__ = (%r, %r, %s)\nexcept (AttributeError, TypeError):\n    pass' % (
-        name, block, name, 'None' if env is None else '__me_env')
-    body = textwrap.indent('%s\n%s\nglobals()[%r] = %s' % (block, keep, key, name), '    ')
-    if env is None:
-        return ('def __me_push_function():\n%s\n' % body,)
-    return ('def __me_push_function(__me_env):\n%s\n' % body, env)
-
-
 # Run on the engines by pull_function: what push_function kept on each named function.
 _PUSHED = 'lambda *names: [getattr(globals().get(n), "__multiengine_push__", None) for n in names]'
 
@@ -316,19 +300,6 @@ def _rebuilt(spec, key, engine_id):
     f = local['__me_pull_function'](env)
     f.__qualname__ = f.__name__
     return f
-
-
-class _AllOf:
-    """Several AsyncResults waited for as one (push_function's, one per function)."""
-
-    def __init__(self, ars):
-        self._ars = ars
-
-    def ready(self):
-        return all(ar.ready() for ar in self._ars)
-
-    def get(self):
-        return [ar.get() for ar in self._ars]
 
 
 def _record(engine_id, lines, reply, stdout, stderr):

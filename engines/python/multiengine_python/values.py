@@ -7,6 +7,7 @@ arrives; datetime, array and re are only looked at when user code has imported t
 import builtins
 import json
 import sys
+import types
 from math import copysign as _copysign
 
 from .arrays import LITTLE_ENDIAN, NDArray, decode_ndarray, dtype_of_array
@@ -89,7 +90,15 @@ def _type_name(v):
     return t.__qualname__ if mod in ('builtins', None) else '%s.%s' % (mod, t.__qualname__)
 
 
+#: Functions travel as their source: what to do instead of sending one as a value.
+_FUNCTION_HINT = ('; a function goes to the engines as its source: pass it to apply or map, or define it there with '
+                  'execute')
+
+
 def _no_mapping(v, why=None):
+    if why is None and isinstance(v, (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type)):
+        kind = 'class' if isinstance(v, type) else 'function'
+        why = 'a Python %s has no wire mapping (%s)%s' % (kind, _short_repr(v), _FUNCTION_HINT)
     return _Fail(why or 'a value of type %s has no wire mapping (%s)' % (_type_name(v), _short_repr(v)))
 
 

@@ -345,6 +345,16 @@ class TestValueEncoding(unittest.TestCase):
             enc(loop)
         self.assertIn('circular', str(cm.exception))
 
+    def test_a_function_or_class_as_a_value_says_how_functions_travel(self):
+        def f(x):
+            return x
+        for value, kind in ((f, 'function'), (len, 'function'), (dict, 'class'), (lambda: 0, 'function')):
+            with self.assertRaises(me.SerializationError) as cm:
+                enc({'f': value})
+            self.assertRegex(str(cm.exception), r"^cannot serialize x\['f'\]: a Python %s has no wire mapping \(.*\); a function "
+                                                r"goes to the engines as its source: pass it to apply or map, or define it there "
+                                                r"with execute$" % kind)
+
     def test_arrays_without_numpy(self):
         import array
         saved = me_arrays._numpy_state[0]
