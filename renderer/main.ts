@@ -1,6 +1,7 @@
 /** The renderer's entry: mounts the app; a failure to start shows as a message, not a blank page. */
 import { mount } from 'svelte';
 import App from './App.svelte';
+import { isResizeLoopNotice } from './lib/resize';
 import { store } from './lib/state.svelte';
 import './styles.css';
 
@@ -17,7 +18,9 @@ function showFatal(e: unknown): void {
   target.replaceChildren(box);
 }
 
-window.addEventListener('error', (ev) => store.error(ev.error ?? ev.message));
+window.addEventListener('error', (ev) => {
+  if (!isResizeLoopNotice(ev)) store.error(ev.error ?? ev.message);
+});
 window.addEventListener('unhandledrejection', (ev) => store.error(ev.reason));
 
 let app: unknown;

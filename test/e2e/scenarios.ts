@@ -407,7 +407,16 @@ export const ISSUE_STEPS: IssueStep[] = [
         },
         60_000,
       );
+      // The Events tab tells the restart as one ordinary event, with what asked for it.
+      await page.locator('[data-testid=inspectors-panel] [role=tab][data-tab=events]').click();
+      const stopped = page.locator('[data-testid=dashboard-events] [data-kind=stopped]');
+      await stopped.first().waitFor({ timeout: 15_000 });
+      assert.equal(await stopped.count(), 1);
+      assert.match((await stopped.locator('.text').textContent()) ?? '', /^stopped the cluster of profile "[^"]+": its controller \(pid \d+\) and 4 engines$/);
+      assert.equal(await stopped.locator('.cause').textContent(), 'Restart in the app');
+      assert.notEqual(await stopped.getAttribute('data-tone'), 'bad');
       await screenshot(page, `${prefix}15-restart-cluster`);
+      await page.locator('[data-testid=inspectors-panel] [role=tab][data-tab=inspectors]').click();
     },
   },
   {
