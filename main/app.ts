@@ -70,7 +70,13 @@ export function createAppServices(opts: AppOptions): AppServices {
   const pty = new PtyService({ events, spawner: opts.spawner ?? nodePtySpawner, log });
   const { connection, namespace: ns } = cluster;
   const profiles = new EngineProfileService(connection);
-  connection.onDidChangeConnection((file) => void pty.connect(file, connection.snapshot().ended));
+  // Why the console stops: a shutdown someone else asked for (the bar's `ended`), or what in the app ended the cluster.
+  let left: string | null = null;
+  connection.onWillEnd((e) => (left = `${e.stops ? 'the cluster was stopped' : 'the app left the cluster'} (${e.why})`));
+  connection.onDidChangeConnection((file) => {
+    void pty.connect(file, connection.snapshot().ended ?? left);
+    left = null;
+  });
   const info: AppInfo = { version: packageVersion(), platform: process.platform, hostname: os.hostname(), cpus: os.availableParallelism(), web: opts.web, engineLanguages: [...languageNames] };
   const notHere = (what: string) => () => {
     throw new Error(`${what} is done by the browser in web mode`);

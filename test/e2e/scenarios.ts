@@ -415,6 +415,12 @@ export const ISSUE_STEPS: IssueStep[] = [
       assert.match((await stopped.locator('.text').textContent()) ?? '', /^stopped the cluster of profile "[^"]+": its controller \(pid \d+\) and 4 engines$/);
       assert.equal(await stopped.locator('.cause').textContent(), 'Restart in the app');
       assert.notEqual(await stopped.getAttribute('data-tone'), 'bad');
+      // The console comes back, connected to the new controller.
+      const pid = ((await page.getByTestId('cluster-status').innerText()).match(/controller pid (\d+)/) ?? [])[1];
+      assert.ok(pid, 'the bar names the new controller');
+      await until(`the console's banner for controller pid ${pid}`, async () => (await terminalText(page)).includes(`controller pid ${pid}`), 30_000);
+      // In between, the terminal said why its console stopped (xterm may wrap the line).
+      assert.match((await terminalText(page)).replace(/\n/g, ''), /\[the cluster was stopped \(Restart in the app\)\. The console starts again with the next cluster\]/);
       await screenshot(page, `${prefix}15-restart-cluster`);
       await page.locator('[data-testid=inspectors-panel] [role=tab][data-tab=inspectors]').click();
     },
