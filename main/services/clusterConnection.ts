@@ -323,16 +323,18 @@ export class ClusterConnection {
     this.cluster = null;
     if (!rc && !cluster) return;
     if (!quiet) this.setSnap({ status: 'stopping', ended });
+    // An attached cluster is asked to shut down only with stopAttached, and while it can still hear.
+    const askShutdown = !cluster && rc !== null && stopAttached && !rc.isClosed;
     if (why !== undefined) {
       const engines = (rc?.engines ?? []).filter((e) => e.state !== 'dead').length;
-      this.ending.fire({ profile: this.snap.profile, controllerPid: cluster?.controllerPid ?? (rc?.controllerPid || null), engines, stops: cluster !== null || (stopAttached && rc !== null && !rc.isClosed), own: cluster !== null, why });
+      this.ending.fire({ profile: this.snap.profile, controllerPid: cluster?.controllerPid ?? (rc?.controllerPid || null), engines, stops: cluster !== null || askShutdown, own: cluster !== null, why });
     }
     // The sets go now: a late answer about them would be news of a cluster the app has left.
     this.sets.follow(null);
     this.connectionChanged.fire(null);
     try {
       if (cluster) await cluster.stop();
-      else if (rc && stopAttached && !rc.isClosed) await rc.shutdownController(5000).catch(() => {});
+      else if (askShutdown) await rc.shutdownController(5000).catch(() => {});
     } finally {
       rc?.close();
       this.table.follow(null);

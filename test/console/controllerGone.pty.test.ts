@@ -95,18 +95,24 @@ describe('multiengine console when its controller goes away', { timeout: 180_000
     for (const p of pids) assert.ok(await eventually(() => !isAlive(p), 5000), `pid ${p} is still running`);
   });
 
-  test('a controller killed with no supervisor: the console says it waits for it; Ctrl-D quits', async () => {
+  /** A console on a cluster with no supervisor whose controller is then SIGKILLed: its pid, and the screen mark before. */
+  async function killUnderConsole(reconnectMs: number): Promise<{ console: ConsoleSession; pid: number; from: number }> {
     dir = tmpDir();
-    cluster = await Cluster.start({ n: 1, dir, restartController: false, reconnectMs: 60_000 });
+    cluster = await Cluster.start({ n: 1, dir, restartController: false, reconnectMs });
     const pid = cluster.controllerPid;
-    s = new ConsoleSession(['--file', cluster.connectionFile], { dir });
-    await s.waitForPrompt({ timeoutMs: 60_000 });
-    const from = s.mark();
+    const con = (s = new ConsoleSession(['--file', cluster.connectionFile], { dir }));
+    await con.waitForPrompt({ timeoutMs: 60_000 });
+    const from = con.mark();
     process.kill(pid, 'SIGKILL');
-    await s.waitFor(new RegExp(`^lost the controller \\(profile default, pid ${pid}\\): waiting up to 60 s for it to come back; Ctrl-D quits$`, 'm'), { from, timeoutMs: 5000 });
-    await s.waitForPrompt({ from });
-    s.type(KEY.ctrlD);
-    assert.equal(await exitWithin(s, 5000), 0);
+    return { console: con, pid, from };
+  }
+
+  test('a controller killed with no supervisor: the console says it waits for it; Ctrl-D quits', async () => {
+    const { console: con, pid, from } = await killUnderConsole(60_000);
+    await con.waitFor(new RegExp(`^lost the controller \\(profile default, pid ${pid}\\): waiting up to 60 s for it to come back; Ctrl-D quits$`, 'm'), { from, timeoutMs: 5000 });
+    await con.waitForPrompt({ from });
+    con.type(KEY.ctrlD);
+    assert.equal(await exitWithin(con, 5000), 0);
   });
 
   test('a controller killed under the Cluster the console started: lost, then back, and %px works again', async () => {
@@ -128,16 +134,10 @@ describe('multiengine console when its controller goes away', { timeout: 180_000
   });
 
   test('a controller killed that does not come back in time: the console ends with code 1', async () => {
-    dir = tmpDir();
-    cluster = await Cluster.start({ n: 1, dir, restartController: false, reconnectMs: 1000 });
-    const pid = cluster.controllerPid;
-    s = new ConsoleSession(['--file', cluster.connectionFile], { dir });
-    await s.waitForPrompt({ timeoutMs: 60_000 });
-    const from = s.mark();
-    process.kill(pid, 'SIGKILL');
-    const code = await exitWithin(s, 8000);
+    const { console: con, pid, from } = await killUnderConsole(1000);
+    const code = await exitWithin(con, 8000);
     const said = new RegExp(`^lost the controller \\(profile default, pid ${pid}\\): it did not come back within 1 s; the console ends$`, 'm');
-    const screen = await finalScreen(s, from, said);
+    const screen = await finalScreen(con, from, said);
     assert.match(screen, said);
     assert.equal(code, 1, screen);
   });
