@@ -41,8 +41,12 @@ async function pairs(n: number) {
   return { servers, got, close };
 }
 
-/** Sends message i from two timers of the same turn (node runs their ticks one after another, then the turn's check phase). */
-async function writesForTwoTimers(conn: Connection): Promise<number> {
+/**
+ * Sends messages 1 and 2 from two immediates of the same check phase: node runs them as two
+ * ticks (draining nextTicks between them) of one turn. Two zero-delay timers are not enough:
+ * node reads the clock for each, so under load the second can fall into the next turn.
+ */
+async function writesForTwoTicks(conn: Connection): Promise<number> {
   let writes = 0;
   const write = conn.socket.write.bind(conn.socket);
   conn.socket.write = ((...args: Parameters<typeof write>) => {
@@ -50,9 +54,10 @@ async function writesForTwoTimers(conn: Connection): Promise<number> {
     return write(...args);
   }) as typeof conn.socket.write;
   await new Promise<void>((resolve) => {
-    setTimeout(() => conn.send(message(1)), 0);
-    setTimeout(() => conn.send(message(2)), 0);
-    setTimeout(() => setImmediate(resolve), 0);
+    setImmediate(() => conn.send(message(1)));
+    setImmediate(() => conn.send(message(2)));
+    // A flush queued by either send runs in the next turn's check phase, before this.
+    setImmediate(() => setImmediate(resolve));
   });
   return writes;
 }
@@ -60,9 +65,9 @@ async function writesForTwoTimers(conn: Connection): Promise<number> {
 test('a connection flushing per turn writes the frames of several ticks of one turn at once; per tick, one write each', async () => {
   const { servers, got, close } = await pairs(2);
   try {
-    assert.equal(await writesForTwoTimers(servers[0]), 2);
+    assert.equal(await writesForTwoTicks(servers[0]), 2);
     servers[1].flushPerTurn();
-    assert.equal(await writesForTwoTimers(servers[1]), 1);
+    assert.equal(await writesForTwoTicks(servers[1]), 1);
     await until(() => got[0].length === 2 && got[1].length === 2, 5000, 'both messages on both connections');
     for (const mine of got) assert.deepEqual(mine.map((m) => (m.msg.content as { execution_count: number }).execution_count), [1, 2]);
   } finally {
