@@ -119,7 +119,7 @@ function probe(conn: Connection, msg: Message, id: number): void {
   const failed = (type: 'stack_reply' | 'profile_reply') => (e: unknown) => reply(type, errorContent('ProbeError', `cannot read the main thread: ${(e as Error)?.message ?? String(e)}`) as ContentMap[typeof type]);
   if (msg.header.msg_type === 'stack_request') {
     const r = running();
-    mainThreadStack().then((frames) => reply('stack_reply', { status: 'ok', engine_id: id, frames, ...(r ? { running: r } : {}) }), failed('stack_reply'));
+    mainThreadStack(r !== undefined).then((frames) => reply('stack_reply', { status: 'ok', engine_id: id, frames, ...(r ? { running: r } : {}) }), failed('stack_reply'));
     return;
   }
   const seconds = (msg.content as ContentMap['profile_request']).seconds;

@@ -14,8 +14,11 @@ import type { ProfileStack, StackFrame } from '../../core/protocol/probe.js';
 export const SAMPLE_MS = 10;
 /** A main thread that runs no JavaScript never pauses: after this long, the sample says so. */
 const PAUSE_WAIT_MS = 200;
-/** The same within a profile, where a slow pause on a loaded machine must not pass for idle time. */
-const PROFILE_PAUSE_WAIT_MS = 1000;
+/**
+ * The same while a request runs, and within a profile: on a loaded machine a spinning main
+ * thread can take longer than PAUSE_WAIT_MS to pause, and must not pass for one that runs nothing.
+ */
+const BUSY_PAUSE_WAIT_MS = 1000;
 
 interface CallFrame {
   functionName: string;
@@ -112,9 +115,9 @@ async function withDebugger<T>(run: (d: MainThreadDebugger) => Promise<T>): Prom
   });
 }
 
-/** The main thread's stack now, outermost first (empty: it runs no JavaScript). */
-export function mainThreadStack(): Promise<StackFrame[]> {
-  return withDebugger((d) => d.sample(PAUSE_WAIT_MS));
+/** The main thread's stack now, outermost first (empty: it runs no JavaScript). `busy`: a request runs, so wait longer for the pause. */
+export function mainThreadStack(busy: boolean): Promise<StackFrame[]> {
+  return withDebugger((d) => d.sample(busy ? BUSY_PAUSE_WAIT_MS : PAUSE_WAIT_MS));
 }
 
 /** Samples the main thread's stack for `seconds`, as collapsed stacks over a frame table (functions by their first line). */
@@ -123,12 +126,10 @@ export function profileMainThread(seconds: number): Promise<ProfileResult> {
     const table = new ProfileTable();
     const end = Date.now() + seconds * 1000;
     while (Date.now() < end) {
-      // A busy machine may take longer than SAMPLE_MS to pause: a sample counts for the periods
-      // it took, so the counts are shares of the time (a wait that ended with no pause: idle).
       const started = Date.now();
-      const stack = await d.sample(Math.max(SAMPLE_MS, Math.min(PROFILE_PAUSE_WAIT_MS, end - started)), true);
+      const stack = await d.sample(Math.max(SAMPLE_MS, Math.min(BUSY_PAUSE_WAIT_MS, end - started)), true);
       const took = Date.now() - started;
-      table.add(stack, Math.max(1, Math.round(took / SAMPLE_MS)));
+      table.addTimed(stack, took);
       if (took < SAMPLE_MS) await new Promise((r) => setTimeout(r, SAMPLE_MS - took));
     }
     return { interval_ms: SAMPLE_MS, ...table.result() };
@@ -155,6 +156,21 @@ export class ProfileTable {
     const s = this.stacks.get(key);
     if (s) s.count += n;
     else this.stacks.set(key, { frames: ids, count: n });
+  }
+
+  /**
+   * A sample whose pause took `tookMs`. A busy machine may take longer than SAMPLE_MS to pause,
+   * so a sample counts for the periods it took and the counts stay shares of the time; a wait
+   * that ended with no pause is idle. A pause served as the event loop enters JavaScript (the
+   * stack is one of node's own entry frames, such as processTimers) ended an idle wait: the
+   * thread ran nothing until then, so only the last period is that stack's.
+   */
+  addTimed(stack: readonly StackFrame[], tookMs: number): void {
+    const periods = Math.max(1, Math.round(tookMs / SAMPLE_MS));
+    if (periods > 1 && stack.length === 1 && stack[0].file.startsWith('node:')) {
+      this.add([], periods - 1);
+      this.add(stack, 1);
+    } else this.add(stack, periods);
   }
 
   result(): Omit<ProfileResult, 'interval_ms'> {

@@ -19,6 +19,11 @@ function samplesIn(p: EngineProfile, fn: string): number {
   return p.stacks.filter((s) => p.frames[s.frames[s.frames.length - 1]].function === fn).reduce((n, s) => n + s.count, 0);
 }
 
+/** A profile's stacks as `count: outer>…>inner`, for failure messages. */
+function stacksText(p: EngineProfile): string {
+  return p.stacks.map((s) => `${s.count}: ${s.frames.map((i) => p.frames[i].function).join('>')}`).join('; ') || 'no stacks';
+}
+
 /** Engine `id`'s stack; none while its heart has not connected yet (right after the cluster started). */
 async function stackOrNone(rc: Client, id: number): Promise<{ function: string }[]> {
   try {
@@ -72,13 +77,46 @@ for (const kind of ['node', 'python'] as const) {
       assert.deepEqual(await v.applySync(kind === 'node' ? () => 'alive' : 'lambda: "alive"'), 'alive');
     });
 
+    if (kind === 'node')
+      test('a request blocked in a synchronous call pauses late, and its stack still names it rather than reading as idle', async () => {
+        // execSync holds the main thread in native code, where V8 serves no interrupt: a pause
+        // comes only when each 0.6 s sleep returns, as on a loaded machine that is slow to pause.
+        const v = rc.view(0);
+        const blocked = v.execute("const { execSync } = require('node:child_process');\nfunction blockedHere() { while (true) execSync('sleep 0.6'); }\nblockedHere()") as AsyncResult<unknown>;
+        const failed = blocked.then(
+          () => null,
+          (e: unknown) => e,
+        );
+        await until(async () => (await stackOrNone(rc, 0)).some((f) => f.function === 'blockedHere'), 10_000, "engine 0's stack to name blockedHere");
+        for (let i = 0; i < 5; i++) {
+          const stack = await rc.engineStack(0);
+          assert.ok(stack.frames.some((f) => f.function === 'blockedHere'), `read ${i}: ${JSON.stringify(stack.frames.map((f) => f.function))}`);
+          assert.equal(stack.running?.msgId, blocked.msgIds[0]);
+        }
+        await v.interrupt();
+        const err = await failed;
+        assert.ok(err instanceof RemoteError && /Interrupt/.test(err.ename), `the loop ended with ${String(err)}`);
+      });
+
     test('an idle engine answers too: no request running', async () => {
       const stack = await rc.engineStack(1);
       assert.equal(stack.running, undefined);
       const p = await rc.engineProfile(1, { seconds: 0.3 });
       assert.ok(p.samples > 0);
-      assert.equal(p.idle, p.samples, 'an idle engine runs no code of a request');
+      assert.equal(p.idle, p.samples, `an idle engine runs no code of a request: ${stacksText(p)}`);
     });
+
+    if (kind === 'node')
+      test("an engine idle between a timer's calls is idle in its profile, not inside the timer", async () => {
+        // Each 200 ms wait ends as the event loop enters the timer, where the pending pause is served.
+        await rc.view(1).execute('globalThis.ticking = setInterval(() => {}, 200)');
+        try {
+          const p = await rc.engineProfile(1, { seconds: 1 });
+          assert.ok(p.idle >= p.samples * 0.8, `${p.idle} of ${p.samples} samples idle: ${stacksText(p)}`);
+        } finally {
+          await rc.view(1).execute('clearInterval(globalThis.ticking)');
+        }
+      });
 
     test('bad input: unknown engine, seconds out of range, not a number', async () => {
       await assert.rejects(rc.engineStack(7), (e: unknown) => e instanceof ControllerError && /no engine with id 7/.test(e.message));
