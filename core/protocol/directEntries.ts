@@ -1,10 +1,11 @@
 /**
- * The entries of a task_report (protocol section 13): one JSON array of positional
- * DirectTaskEntry in the message's buffer. Read where the records are made (the controller's
- * database thread, or its loop for a memory store), so the check is there: each entry's fields,
- * named by position and field, or a WireError. `session` and `code` may be SAME (0): the value of
- * the entry before, in the same report (a burst from one client runs one function over and over),
- * which the reader puts back. Runtime-free, like validate.ts.
+ * The entries of a task_report (protocol section 13) in the message's buffer: one JSON array of
+ * positional DirectTaskEntry (the entries form, node engines), or the columns form (python
+ * engines, which build no entry per request: columnsForm below). Read where the records are
+ * made (the controller's database thread, or its loop for a memory store), so the check is
+ * there: each entry's fields, named by position and field, or a WireError. `session` and `code`
+ * may be SAME (0): the value of the entry before, in the same report (a burst from one client
+ * runs one function over and over), which the reader puts back. Runtime-free, like validate.ts.
  */
 import { DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type DirectTaskEntry } from './messages.js';
 import { describe, isCount, WireError } from './validate.js';
@@ -33,8 +34,18 @@ export function joinDirectEntries(texts: readonly string[]): string {
   return `[${texts.join(',')}]`;
 }
 
-/** Parses and checks a report's buffer, which must hold `n` entries. */
+/** Separates the columns form's three sections, its headers, and its times records and their fields: bytes no JSON text holds raw. */
+const GS = 0x1d;
+const RS = '\x1e';
+const US = '\x1f';
+
+/** Parses and checks a report's buffer, which must hold `n` entries, in either form (the columns form holds a GS byte; a JSON array cannot). */
 export function directEntries(bytes: Uint8Array, n: number): DirectTaskEntry[] {
+  const gs = bytes.indexOf(GS);
+  return gs < 0 ? entriesForm(bytes, n) : columnsForm(bytes, n, gs);
+}
+
+function entriesForm(bytes: Uint8Array, n: number): DirectTaskEntry[] {
   let list: unknown;
   try {
     list = JSON.parse(decoder.decode(bytes));
@@ -67,4 +78,67 @@ function checkEntry(t: unknown, i: number): void {
   if (typeof t[CODE] !== 'string' && t[CODE] !== null && t[CODE] !== SAME) throw bad(CODE, `a string, null or ${SAME} (as in the entry before)`);
   if (!STATUSES.has(t[7])) throw bad(7, "'ok', 'error' or 'aborted'");
   if (!isCount(t[8])) throw bad(8, 'a whole number');
+}
+
+/**
+ * The columns form: `headers GS times GS extras`. headers: each request's header JSON as the
+ * engine received it, RS between; times: per entry `received US started US completed US status
+ * US result_bytes`, RS between; extras: a JSON array of rows `[i, code, label, stdout, stderr,
+ * ename, evalue]` (trailing nulls left off), i ascending. An entry without a row has the code of
+ * the entry before (null for the first) and nothing else; a row's code may be SAME.
+ */
+function columnsForm(bytes: Uint8Array, n: number, gs1: number): DirectTaskEntry[] {
+  const gs2 = bytes.indexOf(GS, gs1 + 1);
+  if (gs2 < 0) throw new WireError('its buffer must have three sections (headers, times, extras) separated by 0x1D, got two');
+  if (bytes.indexOf(GS, gs2 + 1) >= 0) throw new WireError('its buffer must have three sections (headers, times, extras) separated by 0x1D, got more');
+  const heads = n === 0 ? [] : decoder.decode(bytes.subarray(0, gs1)).split(RS);
+  const times = n === 0 ? [] : decoder.decode(bytes.subarray(gs1 + 1, gs2)).split(RS);
+  if (heads.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${heads.length} headers`);
+  if (times.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${times.length} times records`);
+  let rows: unknown;
+  try {
+    rows = JSON.parse(decoder.decode(bytes.subarray(gs2 + 1)));
+  } catch (e) {
+    throw new WireError(`its extras are not JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(rows)) throw new WireError(`its extras must be an array of rows, got ${describe(rows)}`);
+  const out: DirectTaskEntry[] = [];
+  let code: unknown = null;
+  let r = 0;
+  for (let i = 0; i < n; i++) {
+    const t: unknown[] = [...headerFields(heads[i], i), ...timesFields(times[i], i), null, null, null, null, null, null];
+    const row = rows[r] as unknown[];
+    if (r < rows.length && Array.isArray(row) && row[0] === i) {
+      r++;
+      if (row.length < 2 || row.length > 7) throw new WireError(`extras row ${r - 1} must have 2 to 7 fields, got ${describe(row)}`);
+      if (row[1] === SAME && i === 0) throw new WireError(`entry 0: code cannot be ${SAME} (the same as the entry before): it is the first`);
+      if (row[1] !== SAME) code = row[1];
+      for (let k = 2; k < row.length; k++) t[8 + k] = row[k];
+    }
+    t[CODE] = code;
+    checkEntry(t, i);
+    out.push(t as DirectTaskEntry);
+  }
+  if (r < rows.length) throw new WireError(`extras row ${r} must be an array [i, code, …] with i from 0 to ${n - 1} ascending, got ${describe(rows[r])}`);
+  return out;
+}
+
+/** msg_id, msg_type, session and submitted (header.date, or null) from a request's header JSON. */
+function headerFields(text: string, i: number): unknown[] {
+  let h: unknown;
+  try {
+    h = JSON.parse(text);
+  } catch (e) {
+    throw new WireError(`entry ${i}: its header is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new WireError(`entry ${i}: its header must be an object, got ${describe(h)}`);
+  const f = h as Record<string, unknown>;
+  return [f.msg_id, f.msg_type, f.session, typeof f.date === 'string' ? f.date : null];
+}
+
+/** received, started, completed, status and result_bytes from a times record. */
+function timesFields(text: string, i: number): unknown[] {
+  const f = text.split(US);
+  if (f.length !== 5) throw new WireError(`entry ${i}: its times record must have 5 fields (received, started, completed, status, result_bytes), got ${f.length}`);
+  return [f[0], f[1], f[2], f[3], /^\d{1,15}$/.test(f[4]) ? Number(f[4]) : f[4]];
 }

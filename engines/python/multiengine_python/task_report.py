@@ -1,9 +1,12 @@
 """task_report: tells the controller about each direct request this engine answered (protocol
 section 13), which the controller never sees, so its task database records them too. Per
-request only what is at hand is kept (one tuple); the entries (positional lists) are built
-when the report goes out, as one JSON buffer: at most every REPORT_SECONDS (from a thread, as user code may hold the main one), at once
-when REPORT_MAX pile up, and when the engine goes idle with the interval up. Off unless the
-controller's registration_reply asks for reports (a controller with --db none does not)."""
+request only what is at hand is kept (one tuple); the report is built when it goes out, in the
+protocol's columns form, so that no entry is built or encoded per request: the requests'
+headers as received, a text record of times per request, and a row of extras only where the
+code changes or a label, output or error is there. Reports go out at most every REPORT_SECONDS
+(from a thread, as user code may hold the main one), at once when REPORT_MAX pile up, and when
+the engine goes idle with the interval up. Off unless the controller's registration_reply asks
+for reports (a controller with --db none does not)."""
 
 import json
 import threading
@@ -17,10 +20,12 @@ REPORT_MAX = 512
 CODE_CHARS = 4096
 #: Kept of an error's evalue (the traceback stays with the client).
 EVALUE_CHARS = 1024
-#: In place of an entry's session or code: the same as the entry before's (protocol section 13).
+#: In place of an extras row's code: the same as the entry before's (protocol section 13).
 SAME = 0
-#: Entries are flat lists: no check for cycles (~10 % of the encoder's ~1 us per entry, which a
-#: Python engine pays on its loop in a burst).
+#: Separators of the columns form: between its sections, between entries, between a times
+#: record's fields. No JSON text holds them raw (a header that parsed has none).
+GS, RS, US = b'\x1d', '\x1e', '\x1f'
+#: The extras are flat lists: no check for cycles.
 _encode = json.JSONEncoder(separators=(',', ':'), check_circular=False).encode
 
 
@@ -38,41 +43,31 @@ def code_of(content):
     return s[:CODE_CHARS] if s is not None else None
 
 
-def entry(msg, started, completed, content, size, output):
-    """One task_report entry, positional (protocol section 13: msg_id, msg_type, session,
-    submitted, received, started, completed, status, result_bytes, code, label, then stdout,
-    stderr, ename, evalue only when it printed or failed); `output`: what the request printed
-    ({name: text}, capped by capture.KEPT_CHARS) or None."""
-    h = msg.header
-    status = content.get('status')
-    if status not in ('ok', 'aborted'):
-        status = 'error'
-    label = msg.metadata.get('label') if isinstance(msg.metadata, dict) else None
-    date = h.get('date')
-    t = [h.get('msg_id'), h.get('msg_type'), h.get('session'), date if isinstance(date, str) else None,
-         msg.received or started, started, completed, status, size,
-         code_of(msg.content) if isinstance(msg.content, dict) else None,
-         label if isinstance(label, str) else None]
-    if output or status == 'error':
-        t += [output.get('stdout'), output.get('stderr')] if output else [None, None]
-    if status == 'error':
-        ename, evalue = content.get('ename'), content.get('evalue')
-        t += [ename if isinstance(ename, str) else 'Error', evalue[:EVALUE_CHARS] if isinstance(evalue, str) else '']
-    return t
-
-
-def same(tasks):
-    """A session or code repeated from the entry before goes as SAME (a burst from one client
-    runs one function over and over)."""
-    session = code = None
-    for i, t in enumerate(tasks):
-        s, c = t[2], t[9]
-        if i > 0:
-            if s == session:
-                t[2] = SAME
-            if c is not None and c == code:
-                t[9] = SAME
-        session, code = s, c
+def columns(items):
+    """The report's buffer in the columns form (protocol section 13) from (msg, started,
+    completed, reply content, reply size, output) tuples: headers GS times GS extras."""
+    heads, times, rows = [], [], []
+    code = None
+    for i, (msg, started, completed, content, size, output) in enumerate(items):
+        heads.append(msg.header_bytes)
+        status = content.get('status')
+        if status != 'ok' and status != 'aborted':
+            status = 'error'
+        times.append(US.join((msg.received or started, started, completed, status, str(size))))
+        was, code = code, code_of(msg.content) if type(msg.content) is dict else None
+        md = msg.metadata
+        label = md.get('label') if type(md) is dict else None
+        if not isinstance(label, str):
+            label = None
+        if code != was or label is not None or output or status == 'error':
+            row = [i, SAME if i > 0 and code is not None and code == was else code, label]
+            if output or status == 'error':
+                row += [output.get('stdout'), output.get('stderr')] if output else [None, None]
+            if status == 'error':
+                ename, evalue = content.get('ename'), content.get('evalue')
+                row += [ename if isinstance(ename, str) else 'Error', evalue[:EVALUE_CHARS] if isinstance(evalue, str) else '']
+            rows.append(row)
+    return b''.join((RS.encode('ascii').join(heads), GS, RS.join(times).encode('utf-8'), GS, _encode(rows).encode('utf-8')))
 
 
 class TaskReporter(object):
@@ -117,11 +112,9 @@ class TaskReporter(object):
             if not items:
                 return
             self.sent_at = time.monotonic()
-        tasks = [entry(*it) for it in items]
-        same(tasks)
         try:
-            self.send({'n': len(tasks)}, _encode(tasks).encode('utf-8'))
-            self.sent += len(tasks)
+            self.send({'n': len(items)}, columns(items))
+            self.sent += len(items)
         except (OSError, MessageTooLarge) as e:
             log('cannot send task_report: %s' % e)
 

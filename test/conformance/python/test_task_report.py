@@ -18,14 +18,14 @@ from multiengine_python import task_report as tr  # noqa: E402
 from multiengine_python.wire import Message  # noqa: E402
 
 
-def request(code, label=None, n=[0]):
+def request(code, label=None, session='client-session', n=[0]):
     n[0] += 1
-    header = {'msg_id': 'm-%d' % n[0], 'msg_type': 'execute_request', 'session': 'client-session',
+    header = {'msg_id': 'm-%d' % n[0], 'msg_type': 'execute_request', 'session': session,
               'date': '2026-01-01T00:00:00.000Z'}
     md = {'targets': [0]}
     if label is not None:
         md['label'] = label
-    msg = Message(header, {}, md, {'code': code}, [])
+    msg = Message(header, {}, md, {'code': code}, [], json.dumps(header).encode('utf-8'))
     msg.received = '2026-01-01T00:00:00.001Z'
     return msg
 
@@ -35,24 +35,42 @@ FIELDS = ['msg_id', 'msg_type', 'session', 'submitted', 'received', 'started', '
           'result_bytes', 'code', 'label', 'stdout', 'stderr', 'ename', 'evalue']
 
 
+def read_columns(buf, n):
+    """The entries of a columns-form buffer as the protocol defines them (the controller's
+    reader is core/protocol/directEntries.ts), and its extras rows."""
+    heads, times, extras = buf.split(b'\x1d')
+    heads = [json.loads(h) for h in heads.split(b'\x1e')] if n else []
+    times = times.decode('utf-8').split('\x1e') if n else []
+    rows = json.loads(extras.decode('utf-8'))
+    assert len(heads) == len(times) == n, (len(heads), len(times), n)
+    entries, code, by_i = [], None, {row[0]: row for row in rows}
+    assert sorted(by_i) == [row[0] for row in rows], rows
+    for i in range(n):
+        h, (received, started, completed, status, size) = heads[i], times[i].split('\x1f')
+        t = [h['msg_id'], h['msg_type'], h['session'], h.get('date'), received, started, completed, status, int(size)]
+        row = by_i.get(i, [i])
+        if len(row) > 1 and row[1] != 0:
+            code = row[1]
+        assert not (i == 0 and len(row) > 1 and row[1] == 0), 'the first entry has its own code'
+        t += [code] + (row[2:] + [None] * 5)[:6]
+        entries.append(t)
+    return entries, rows
+
+
 class Collecting(object):
-    """Keeps each report's entries as the controller reads them (JSON in the buffer, `n` of
-    them), named by field; the optional ones only when set."""
+    """Keeps each report's entries as the controller reads them (the columns form, `n` of
+    them), named by field, the optional ones only when set; `rows`: each report's extras."""
 
     def __init__(self, fail=False):
         self.reports = []
+        self.rows = []
         self.fail = fail
 
-    def __call__(self, content, entries):
-        tasks = json.loads(entries.decode('utf-8'))
+    def __call__(self, content, buf):
+        tasks, rows = read_columns(buf, content['n'])
         assert content == {'n': len(tasks)}, content
-        for i, t in enumerate(tasks):
-            assert 11 <= len(t) <= len(FIELDS), t
-            for k in (2, 9):  # session, code: 0 is the same as the entry before's (the controller puts it back)
-                if t[k] == 0:
-                    assert i > 0, t
-                    t[k] = tasks[i - 1][k]
         self.reports.append([{FIELDS[i]: v for i, v in enumerate(t) if i < 11 or v is not None} for t in tasks])
+        self.rows.append(rows)
         if self.fail:
             raise OSError('no controller connection')
 
@@ -121,24 +139,20 @@ class TestTaskReport(unittest.TestCase):
         self.assertEqual(r.sent, 3)
 
     def test_any_text_in_a_field_comes_back_exactly_and_repeats_go_once(self):
-        send, raw = Collecting(), []
-        r = tr.TaskReporter(lambda content, entries: (raw.append(json.loads(entries.decode('utf-8'))), send(content, entries)))
-        r.enabled = True
-        odd = 'a "quoted" \\ back\nslash, tab\t, \u00e9t\u00e9 \u2603 \U0001f600 \x00'
-        msgs = [request(odd, odd), request(odd), request('other')]
-        for m in msgs:
-            m.header['session'] = odd
+        send, r = reporter()
+        odd = 'a "quoted" \\ back\nslash, tab\t, \u00e9t\u00e9 \u2603 \U0001f600 \x00 \x1d\x1e\x1f'
+        msgs = [request(odd, odd, odd), request(odd, session=odd), request('other', session=odd)]
         r.add(msgs[0], '2026-01-01T00:00:00.002Z', '2026-01-01T00:00:00.003Z', {'status': 'error', 'ename': odd, 'evalue': odd}, 7, {'stderr': odd})
         add(r, msgs[1])
         add(r, msgs[2])
         r.flush()
-        self.assertEqual([(t[2], t[9]) for t in raw[0]], [(odd, odd), (0, 0), (0, 'other')], 'session and code sent once while they repeat')
+        self.assertEqual(send.rows[0], [[0, odd, odd, None, odd, odd, odd], [2, 'other', None]], 'code sent once while it repeats')
         a, b, c = send.reports[0]
         self.assertEqual((a['session'], a['code'], a['label'], a['stderr'], a['ename'], a['evalue'], a['result_bytes']), (odd, odd, odd, odd, odd, odd, 7))
         self.assertEqual((b['session'], b['code'], c['session'], c['code']), (odd, odd, odd, 'other'))
         add(r, request(odd))
         r.flush()
-        self.assertEqual((raw[1][0][2], raw[1][0][9]), ('client-session', odd), 'the first entry of a report is never SAME')
+        self.assertEqual(send.rows[1], [[0, odd, None]], 'the first entry of a report has its own code')
 
     def test_report_max_waiting_go_out_at_once_in_one_report(self):
         send, r = reporter()
@@ -162,14 +176,22 @@ class TestTaskReport(unittest.TestCase):
         self.assertEqual(aborted['status'], 'aborted')
         self.assertNotIn('ename', aborted)
 
-    def test_a_session_or_code_repeated_from_the_entry_before_is_sent_as_0(self):
+    def test_code_repeated_from_the_entry_before_has_no_row_unless_something_else_does(self):
         send, r = reporter()
-        sent = []
-        r.send = lambda content, entries: sent.append(__import__('json').loads(entries.decode('utf-8')))
         for code in ('f', 'f', 'g', 'f'):
             add(r, request(code))
+        add(r, request('f'), {'status': 'error', 'ename': 'E', 'evalue': 'v'})
         r.flush()
-        self.assertEqual([(t[2], t[9]) for t in sent[0]], [('client-session', 'f'), (0, 0), (0, 'g'), (0, 'f')])
+        self.assertEqual(send.rows[0], [[0, 'f', None], [2, 'g', None], [3, 'f', None], [4, 0, None, None, None, 'E', 'v']])
+        self.assertEqual([t['code'] for t in send.reports[0]], ['f', 'f', 'g', 'f', 'f'])
+
+    def test_a_buffer_holds_each_header_as_received(self):
+        send, r = reporter()
+        msg = request('1')
+        msg.header_bytes = b'{ "msg_id" : "m-raw", "msg_type":"execute_request",\n "session":"s", "extra": [1, 2] }'
+        add(r, msg)
+        r.flush()
+        self.assertEqual((send.reports[0][0]['msg_id'], send.reports[0][0]['session'], send.reports[0][0]['submitted']), ('m-raw', 's', None))
 
     def test_push_and_pull_name_their_variables(self):
         self.assertEqual(tr.code_of({'ns': {'a': 1, 'b': 2}}), 'a, b')
