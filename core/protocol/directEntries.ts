@@ -106,7 +106,7 @@ function columnsForm(bytes: Uint8Array, n: number, gs1: number): DirectTaskEntry
   let code: unknown = null;
   let r = 0;
   for (let i = 0; i < n; i++) {
-    const t: unknown[] = [...headerFields(heads[i], i), ...timesFields(times[i], i), null, null, null, null, null, null];
+    const t = entryOf(heads[i], times[i], i);
     const row = rows[r] as unknown[];
     if (r < rows.length && Array.isArray(row) && row[0] === i) {
       r++;
@@ -123,22 +123,24 @@ function columnsForm(bytes: Uint8Array, n: number, gs1: number): DirectTaskEntry
   return out;
 }
 
-/** msg_id, msg_type, session and submitted (header.date, or null) from a request's header JSON. */
-function headerFields(text: string, i: number): unknown[] {
+/**
+ * An entry's fields from its header JSON (msg_id, msg_type, session, submitted: header.date or
+ * null) and its times record (received, started, completed, status, result_bytes); code, label,
+ * output and error null until its extras row.
+ */
+function entryOf(head: string, times: string, i: number): unknown[] {
   let h: unknown;
   try {
-    h = JSON.parse(text);
+    h = JSON.parse(head);
   } catch (e) {
     throw new WireError(`entry ${i}: its header is not JSON: ${(e as Error).message}`);
   }
   if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new WireError(`entry ${i}: its header must be an object, got ${describe(h)}`);
   const f = h as Record<string, unknown>;
-  return [f.msg_id, f.msg_type, f.session, typeof f.date === 'string' ? f.date : null];
-}
-
-/** received, started, completed, status and result_bytes from a times record. */
-function timesFields(text: string, i: number): unknown[] {
-  const f = text.split(US);
-  if (f.length !== 5) throw new WireError(`entry ${i}: its times record must have 5 fields (received, started, completed, status, result_bytes), got ${f.length}`);
-  return [f[0], f[1], f[2], f[3], /^\d{1,15}$/.test(f[4]) ? Number(f[4]) : f[4]];
+  // A header's session is its own (SAME is for the entries form).
+  if (typeof f.session !== 'string') throw new WireError(`entry ${i}: session must be a string, got ${describe(f.session)}`);
+  const t = times.split(US);
+  if (t.length !== 5) throw new WireError(`entry ${i}: its times record must have 5 fields (received, started, completed, status, result_bytes), got ${t.length}`);
+  const bytes = /^\d{1,15}$/.test(t[4]) ? Number(t[4]) : t[4];
+  return [f.msg_id, f.msg_type, f.session, typeof f.date === 'string' ? f.date : null, t[0], t[1], t[2], t[3], bytes, null, null, null, null, null, null];
 }

@@ -73,7 +73,7 @@ const BAD_COLUMNS: [Uint8Array, number, RegExp][] = [
   [columns(['{nope'], [t1], []), 1, /entry 0: its header is not JSON/],
   [columns(['[1]'], [t1], []), 1, /entry 0: its header must be an object, got/],
   [columns([head('m1'), { msg_id: 7, msg_type: 'x', session: 's' }], [t1, t1], []), 2, /entry 1: msg_id must be a string, got 7/],
-  [columns([{ msg_id: 'm', msg_type: 'x' }], [t1], []), 1, /entry 0: session must be a string or 0/],
+  [columns([{ msg_id: 'm', msg_type: 'x' }], [t1], []), 1, /entry 0: session must be a string, got nothing/],
   [columns([head('m1')], [['r', 's', 'c', 'ok']], []), 1, /entry 0: its times record must have 5 fields .* got 4/],
   [columns([head('m1')], [['r', 's', 'c', 'fine', '1']], []), 1, /entry 0: status must be 'ok', 'error' or 'aborted', got "fine"/],
   [columns([head('m1')], [['r', 's', 'c', 'ok', '-1']], []), 1, /entry 0: result_bytes must be a whole number, got "-1"/],
@@ -83,6 +83,7 @@ const BAD_COLUMNS: [Uint8Array, number, RegExp][] = [
   [columns([head('m1')], [t1], [[0, 'f', null, null, null, 'E', 'v', 'more']]), 1, /extras row 0 must have 2 to 7 fields/],
   [columns([head('m1'), head('m2')], [t1, t1], [[1, 'f'], [0, 'g']]), 2, /extras row 1 must be an array \[i, code, …\] with i from 0 to 1 ascending, got \[0,"g"\]/],
   [columns([head('m1')], [t1], [[0, 'f', 5]]), 1, /entry 0: label must be a string or null, got 5/],
+  [columns([head('m1', { session: 0 })], [t1], []), 1, /entry 0: session must be a string, got 0/],
 ];
 
 for (const [buf, n, re] of BAD_COLUMNS) {
