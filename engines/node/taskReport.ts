@@ -1,9 +1,9 @@
 /**
  * Tells the controller about each direct request this engine answered (task_report, protocol
  * section 13), which the controller never sees, so its task database records them too. Each
- * request becomes one positional entry (an array of what is at hand: no request kept, no keys),
- * encoded at once; they go out as one JSON buffer at most every TASK_REPORT_MS (right after the
- * reply when the interval is up), and at once when TASK_REPORT_MAX pile up. Off unless the controller's
+ * request is kept as add got it and becomes one positional entry when the report goes out, as
+ * one JSON buffer: at most every TASK_REPORT_MS (right after the tick of the reply when the
+ * interval is up), and at once when TASK_REPORT_MAX pile up. Off unless the controller's
  * registration_reply asks for reports (a controller with --db none does not).
  */
 import { Buffer } from 'node:buffer';
@@ -36,14 +36,18 @@ type Outcome = { status?: unknown; ename?: unknown; evalue?: unknown };
 /** A report: its count, and its entries as the message's buffer. */
 export type TaskReportMessage = { content: { n: number }; buffers: Uint8Array[] };
 
+/** What add keeps of a request until the report goes out. */
+type Pending = [req: Message, received: string, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null];
+
 export class TaskReport {
   /** Set from registration_reply.report_tasks. */
   enabled = false;
-  /** Entries as JSON text, encoded as they come: a flush (maybe between two requests of a quick conversation) only joins them. */
-  private q: string[] = [];
-  /** The session and code of the last entry in q (a repeat is sent as SAME). */
-  private session: string | null = null;
-  private code: string | null = null;
+  /**
+   * Requests as add got them: encoded when the report goes out, after the tick that wrote their
+   * replies, so a conversation's reply is not kept waiting for its entry (a flush between two
+   * of its requests delays one of them, not the median).
+   */
+  private q: Pending[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastAt = -Infinity;
   /** Requests reported so far. */
@@ -59,19 +63,9 @@ export class TaskReport {
    */
   add(req: Message, received: string, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null = null): void {
     if (!this.enabled) return;
-    const h = req.header;
-    const status = outcome.status === 'ok' || outcome.status === 'aborted' ? outcome.status : 'error';
-    const code = codeOf(req);
-    const first = this.q.length === 0;
-    const t: SentEntry = [h.msg_id, h.msg_type, !first && h.session === this.session ? SAME : h.session, typeof h.date === 'string' ? h.date : null, received, started, completed, status, bytes, !first && code !== null && code === this.code ? SAME : code, labelOf(req.metadata)];
-    this.session = h.session;
-    this.code = code;
-    // Only what was printed and the error: most requests print nothing and succeed.
-    if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
-    if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
-    this.q.push(encodeDirectEntry(t));
+    this.q.push([req, received, started, completed, outcome, bytes, output]);
     // With the interval up, the timer fires at once, but after this tick: the reply that made the
-    // entry leaves first (a conversation's next request is not kept waiting for the report).
+    // entry leaves first.
     if (this.q.length >= TASK_REPORT_MAX) this.flush();
     else if (this.timer === null) this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
   }
@@ -88,6 +82,24 @@ export class TaskReport {
     if (q.length === 0) return;
     this.q = [];
     this.lastAt = performance.now();
-    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(joinDirectEntries(q))] })) this.sent += q.length;
+    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(joinDirectEntries(entries(q)))] })) this.sent += q.length;
   }
+}
+
+/** The entries of a report as JSON texts; a session or code repeated from the entry before is SAME. */
+function entries(q: readonly Pending[]): string[] {
+  let session: string | null = null;
+  let code: string | null = null;
+  return q.map(([req, received, started, completed, outcome, bytes, output], i) => {
+    const h = req.header;
+    const status = outcome.status === 'ok' || outcome.status === 'aborted' ? outcome.status : 'error';
+    const c = codeOf(req);
+    const t: SentEntry = [h.msg_id, h.msg_type, i > 0 && h.session === session ? SAME : h.session, typeof h.date === 'string' ? h.date : null, received, started, completed, status, bytes, i > 0 && c !== null && c === code ? SAME : c, labelOf(req.metadata)];
+    session = h.session;
+    code = c;
+    // Only what was printed and the error: most requests print nothing and succeed.
+    if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
+    if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
+    return encodeDirectEntry(t);
+  });
 }
