@@ -24,7 +24,7 @@ const decoder = new TextDecoder();
 /** An entry as sent: session and code may be SAME. */
 export type SentEntry = (string | number | null | undefined)[];
 
-/** One entry as JSON text: an engine encodes each as it comes, so a report's flush only joins them. */
+/** One entry as JSON text (a node engine encodes them when its report goes out). */
 export function encodeDirectEntry(entry: SentEntry | DirectTaskEntry): string {
   return JSON.stringify(entry);
 }
