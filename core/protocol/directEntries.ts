@@ -24,15 +24,6 @@ const decoder = new TextDecoder();
 /** An entry as sent: session and code may be SAME. */
 export type SentEntry = (string | number | null | undefined)[];
 
-/** One entry as JSON text (a node engine encodes them when its report goes out). */
-export function encodeDirectEntry(entry: SentEntry | DirectTaskEntry): string {
-  return JSON.stringify(entry);
-}
-
-/** A report's buffer text (one JSON array) from its entries' texts. */
-export function joinDirectEntries(texts: readonly string[]): string {
-  return `[${texts.join(',')}]`;
-}
 
 /** Separates the columns form's three sections, its headers, and its times records and their fields: bytes no JSON text holds raw. */
 const GS = 0x1d;

@@ -7,7 +7,7 @@
  * registration_reply asks for reports (a controller with --db none does not).
  */
 import { Buffer } from 'node:buffer';
-import { encodeDirectEntry, joinDirectEntries, SAME, type SentEntry } from '../../core/protocol/directEntries.js';
+import { SAME, type SentEntry } from '../../core/protocol/directEntries.js';
 import type { Message } from '../../core/protocol/messages.js';
 import { codeOf, labelOf } from '../../core/protocol/taskText.js';
 
@@ -82,12 +82,12 @@ export class TaskReport {
     if (q.length === 0) return;
     this.q = [];
     this.lastAt = performance.now();
-    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(joinDirectEntries(entries(q)))] })) this.sent += q.length;
+    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(JSON.stringify(entries(q)))] })) this.sent += q.length;
   }
 }
 
-/** The entries of a report as JSON texts; a session or code repeated from the entry before is SAME. */
-function entries(q: readonly Pending[]): string[] {
+/** The entries of a report; a session or code repeated from the entry before is SAME. */
+function entries(q: readonly Pending[]): SentEntry[] {
   let session: string | null = null;
   let code: string | null = null;
   return q.map(([req, received, started, completed, outcome, bytes, output], i) => {
@@ -100,6 +100,6 @@ function entries(q: readonly Pending[]): string[] {
     // Only what was printed and the error: most requests print nothing and succeed.
     if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
     if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
-    return encodeDirectEntry(t);
+    return t;
   });
 }

@@ -54,9 +54,9 @@ def columns(items):
         if status != 'ok' and status != 'aborted':
             status = 'error'
         times.append(US.join((msg.received or started, started, completed, status, str(size))))
-        was, code = code, code_of(msg.content) if type(msg.content) is dict else None
-        md = msg.metadata
-        label = md.get('label') if type(md) is dict else None
+        # Content and metadata are dicts: decode_message checked them when the request came.
+        was, code = code, code_of(msg.content)
+        label = msg.metadata.get('label')
         if not isinstance(label, str):
             label = None
         if code != was or label is not None or output or status == 'error':

@@ -1,7 +1,7 @@
 /** A task_report's entries (protocol section 13): read from its buffer and checked, each error naming the entry and field. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { directEntries, encodeDirectEntry, joinDirectEntries } from '../../../core/protocol/directEntries.ts';
+import { directEntries } from '../../../core/protocol/directEntries.ts';
 import type { DirectTaskEntry } from '../../../core/protocol/messages.ts';
 
 const ok: DirectTaskEntry = ['m1', 'apply_request', 's', null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', 'ok', 10, 'f', null];
@@ -14,7 +14,7 @@ test('a session or code sent as SAME (0) is read as the entry before\'s', () => 
 });
 
 test('entries come back as sent, the optional fields left off or set', () => {
-  assert.deepEqual(directEntries(bytes(joinDirectEntries([ok, failed].map(encodeDirectEntry))), 2), [ok, failed]);
+  assert.deepEqual(directEntries(bytes([ok, failed]), 2), [ok, failed]);
   assert.deepEqual(directEntries(bytes([]), 0), []);
 });
 
