@@ -161,16 +161,13 @@ export class ProfileTable {
   /**
    * A sample whose pause took `tookMs`. A busy machine may take longer than SAMPLE_MS to pause,
    * so a sample counts for the periods it took and the counts stay shares of the time; a wait
-   * that ended with no pause is idle. A pause served as the event loop enters JavaScript (the
-   * stack is one of node's own entry frames, such as processTimers) ended an idle wait: the
-   * thread ran nothing until then, so only the last period is that stack's.
+   * that ended with no pause is idle. So is one whose pause was served as the event loop entered
+   * JavaScript (the stack is one of node's own entry frames, such as processTimers): it came
+   * before any callback ran, so no code of a request ran in it.
    */
   addTimed(stack: readonly StackFrame[], tookMs: number): void {
-    const periods = Math.max(1, Math.round(tookMs / SAMPLE_MS));
-    if (periods > 1 && stack.length === 1 && stack[0].file.startsWith('node:')) {
-      this.add([], periods - 1);
-      this.add(stack, 1);
-    } else this.add(stack, periods);
+    const loopEntry = stack.length === 1 && stack[0].file.startsWith('node:');
+    this.add(loopEntry ? [] : stack, Math.max(1, Math.round(tookMs / SAMPLE_MS)));
   }
 
   result(): Omit<ProfileResult, 'interval_ms'> {
