@@ -70,7 +70,7 @@ class Replies(object):
         send = self.send_to
         try:
             parts = send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
-            if msg.origin is not None:
+            if msg.origin is not None and self.engine.tasks.enabled:
                 self.engine.tasks.add(msg, started, completed, content, message_bytes(parts), self.engine.output.kept)
         except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
             log('cannot send %s: %r' % (rtype, e))
