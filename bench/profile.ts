@@ -59,9 +59,21 @@ function threadCpu(pid: number): Map<number, { group: string; s: number }> {
     const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
     const tid = Number(t);
     const group = tid === pid ? 'main' : Number(f[16]) > 0 ? 'db' : 'helpers';
-    out.set(tid, { group, s: (Number(f[11]) + Number(f[12])) / 100 });
+    out.set(tid, { group, s: runSeconds(pid, t) ?? (Number(f[11]) + Number(f[12])) / 100 });
   }
   return out;
+}
+/**
+ * A thread's time on a CPU from the scheduler's own count (schedstat, in ns), where the kernel
+ * keeps it: stat's user and system times are in ticks of 10 ms, too coarse for a few µs per
+ * request over a short run. undefined when there is no schedstat (the caller uses stat).
+ */
+function runSeconds(pid: number, tid: string): number | undefined {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e9;
+  } catch {
+    return undefined;
+  }
 }
 /** Voluntary context switches (the thread slept, then woke) of each group of `pid`'s threads, as threadCpu groups them. */
 function groupWakeups(pid: number, groups: Map<number, { group: string }>): Record<string, number> {
