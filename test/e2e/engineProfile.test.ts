@@ -86,8 +86,14 @@ describe('the Profile view names what a busy engine is inside, in headless Chrom
     }, 5000).then((t) => assert.match(String(t), /spinHere .*% of \d+ samples/));
 
     assert.equal(spinning.ready(), false, 'the loop still runs');
+    // When the loop ends the live stack above the flame graph changes (shorter, then "runs no
+    // code"): the graph stays where it was, under the mouse, and the view keeps its scroll.
+    const where = () => flame.evaluate((el) => (el as unknown as { getBoundingClientRect(): { top: number } }).getBoundingClientRect().top);
+    const before = await where();
     await script.view(1).interrupt();
     assert.match(await ended, /Interrupt/);
+    await until('the stack to say the engine runs no code', async () => /runs no code now/.test((await view.getByTestId('profile-now').textContent()) ?? ''), 30_000);
+    assert.equal(await where(), before, 'the flame graph did not move');
     assert.deepEqual(browser.errors, []);
   });
 });
