@@ -2,7 +2,7 @@
 open, else to the controller (metadata.orphan); batched while requests run back to back."""
 
 from .batch import Batch
-from .wire import MessageTooLarge, iso_now, log, message_bytes
+from .wire import MessageTooLarge, iso_now, log
 
 
 def _fmt_bytes(n):
@@ -30,20 +30,21 @@ class Replies(object):
 
     def send_to(self, origin, msg_type, content, parent, metadata, buffers=()):
         """Sends a request's stream or reply: on the direct connection it came on while that is
-        open, else to the controller with metadata.orphan (it keeps it in its result store)."""
+        open, else to the controller with metadata.orphan (it keeps it in its result store).
+        Returns the size of the message's frame."""
         if origin is not None:
             chan = origin.chan
             args = (msg_type, content, parent, metadata, buffers)
             try:
-                parts = chan.encode(*args)
+                parts, size = chan.encode_sized(*args)
                 if self.batch.post(chan, parts, args):
-                    return parts
+                    return size
             except OSError:
                 origin.close()
             metadata = dict(metadata, orphan=True)
-        parts = self.engine.chan.encode(msg_type, content, parent, metadata, buffers)
+        parts, size = self.engine.chan.encode_sized(msg_type, content, parent, metadata, buffers)
         self.batch.post(self.engine.chan, parts)
-        return parts
+        return size
 
     def release(self, chan):
         """Writes what a channel held for a batch. What a direct connection could not take goes
@@ -69,9 +70,9 @@ class Replies(object):
         rtype = msg.msg_type[:-len('_request')] + '_reply'
         send = self.send_to
         try:
-            parts = send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
+            size = send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
             if msg.origin is not None and self.engine.tasks.enabled:
-                self.engine.tasks.add(msg, started, completed, content, message_bytes(parts), self.engine.output.kept)
+                self.engine.tasks.add(msg, started, completed, content, size, self.engine.output.kept)
         except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
             log('cannot send %s: %r' % (rtype, e))
             send(msg.origin, rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,

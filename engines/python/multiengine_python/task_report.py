@@ -8,6 +8,7 @@ code changes or a label, output or error is there. Reports go out at most every 
 the engine goes idle with the interval up. Off unless the controller's registration_reply asks
 for reports (a controller with --db none does not)."""
 
+import collections
 import json
 import threading
 import time
@@ -80,8 +81,9 @@ class TaskReporter(object):
         self.enabled = False
         #: Requests reported so far.
         self.sent = 0
+        #: One flush at a time takes what waits (add appends without it: a deque's ends are atomic).
         self.lock = threading.Lock()
-        self.items = []
+        self.items = collections.deque()
         self.sent_at = -REPORT_SECONDS
         self.wake = None
 
@@ -89,9 +91,9 @@ class TaskReporter(object):
         """A direct request was answered (its reply was `size` bytes; `output` what it printed)."""
         if not self.enabled:
             return
-        with self.lock:
-            self.items.append((msg, started, completed, content, size, output))
-            n = len(self.items)
+        items = self.items
+        items.append((msg, started, completed, content, size, output))
+        n = len(items)
         if n >= REPORT_MAX:
             self.flush()
         elif n == 1:
@@ -108,9 +110,11 @@ class TaskReporter(object):
 
     def flush(self):
         with self.lock:
-            items, self.items = self.items, []
-            if not items:
+            waiting = self.items
+            if not waiting:
                 return
+            popleft = waiting.popleft
+            items = [popleft() for _ in range(len(waiting))]
             self.sent_at = time.monotonic()
         try:
             self.send({'n': len(items)}, columns(items))

@@ -151,7 +151,7 @@ def _head_and_size(parts):
 
 def message_bytes(parts):
     """The size of the frame that carries `parts`, whose first five (the signature and the JSON
-    parts) are bytes: they are measured at C speed (an engine reports each reply's size)."""
+    parts) are bytes: they are measured at C speed (a client checks each request's size)."""
     n = len(parts)
     size = 8 + 4 * n + sum(map(len, parts[:5]))
     return size + sum([_nbytes(p) for p in parts[5:]]) if n > 5 else size
@@ -490,6 +490,10 @@ class Channel(object):
     def encode(self, msg_type, content, parent=b'{}', metadata=None, buffers=()):
         """The parts of a message (for post). `parent` is the JSON bytes of the parent header (a
         request's header part is reused verbatim). MessageTooLarge when it is too big to send."""
+        return self.encode_sized(msg_type, content, parent, metadata, buffers)[0]
+
+    def encode_sized(self, msg_type, content, parent=b'{}', metadata=None, buffers=()):
+        """encode's parts, and the size of the frame that carries them (its length prefix included)."""
         header = self._header(msg_type)
         meta = dumps(metadata) if metadata else b'{}'
         body = dumps(content)
@@ -501,7 +505,7 @@ class Channel(object):
             parts.extend(buffers)
         if size > self.max_message_bytes:
             raise MessageTooLarge(size, self.max_message_bytes)
-        return parts
+        return parts, size + 4
 
     def hold(self):
         """Keeps the messages posted from now on until release() (so they go out in one write)."""

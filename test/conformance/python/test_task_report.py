@@ -112,7 +112,7 @@ class TestTaskReport(unittest.TestCase):
         add(r, request('1'))
         r.idle()
         r.flush()
-        self.assertEqual((send.reports, r.sent, r.items), ([], 0, []))
+        self.assertEqual((send.reports, r.sent, list(r.items)), ([], 0, []))
 
     def test_first_request_after_a_quiet_moment_goes_out_when_idle_with_the_record_fields(self):
         send, r = reporter()
@@ -163,7 +163,7 @@ class TestTaskReport(unittest.TestCase):
         self.assertEqual(len(send.reports), 2)
         self.assertEqual(len(send.reports[1]), tr.REPORT_MAX)
         self.assertEqual([t['code'] for t in send.reports[1][:3]], ['0', '1', '2'])
-        self.assertEqual(r.items, [])
+        self.assertEqual(list(r.items), [])
 
     def test_errors_keep_ename_and_truncated_evalue_code_truncated_aborted_has_no_error(self):
         send, r = reporter()
@@ -203,7 +203,7 @@ class TestTaskReport(unittest.TestCase):
         send, r = reporter(fail=True)
         add(r, request('1'))
         r.flush()
-        self.assertEqual((len(send.reports), r.sent, r.items), (1, 0, []))
+        self.assertEqual((len(send.reports), r.sent, list(r.items)), (1, 0, []))
 
 
 if __name__ == '__main__':
