@@ -24,7 +24,6 @@ const decoder = new TextDecoder();
 /** An entry as sent: session and code may be SAME. */
 export type SentEntry = (string | number | null | undefined)[];
 
-
 /** Separates the columns form's three sections, its headers, and its times records and their fields: bytes no JSON text holds raw. */
 const GS = 0x1d;
 const RS = '\x1e';

@@ -71,7 +71,7 @@ class Replies(object):
         send = self.send_to
         try:
             size = send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
-            if msg.origin is not None and self.engine.tasks.enabled:
+            if msg.origin is not None:
                 self.engine.tasks.add(msg, started, completed, content, size, self.engine.output.kept)
         except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
             log('cannot send %s: %r' % (rtype, e))
