@@ -30,6 +30,9 @@ export interface Registration {
   engine_set?: string;
 }
 
+/** How many answered routed msg_ids an engine record remembers (EngineRecord.recentlyAnswered). */
+export const RECENTLY_ANSWERED = 16;
+
 export class EngineRecord {
   state: EngineState = 'idle';
   reason: string | undefined;
@@ -40,6 +43,11 @@ export class EngineRecord {
   lastBeat: number;
   /** msg_id -> pending request, for routing replies and streams. */
   readonly outstanding = new Map<string, Pending>();
+  /**
+   * The last RECENTLY_ANSWERED routed requests it answered (a ring): a beat sent just before a
+   * reply can arrive after it, still naming that request, which is then not direct work.
+   */
+  readonly recentlyAnswered: string[] = [];
   readonly registered = new Date().toISOString();
   /** Set while stop_engine (or restart) is taking this engine down. */
   stopping: Promise<void> | null = null;

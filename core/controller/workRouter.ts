@@ -15,7 +15,7 @@ import type { Connection } from '../transport/connection.js';
 import type { FrameSink } from '../transport/frame.js';
 import type { ReplayGuard } from '../transport/replayGuard.js';
 import type { ClientRecord } from './clientSession.js';
-import type { EngineRecord, Pending } from './engineRecord.js';
+import { RECENTLY_ANSWERED, type EngineRecord, type Pending } from './engineRecord.js';
 import type { EngineRegistry } from './engineRegistry.js';
 import { log } from './log.js';
 import { OK, type Replier, replyTypeFor } from './replies.js';
@@ -317,6 +317,7 @@ export class WorkRouter {
   private answered(e: EngineRecord, msgId: string): void {
     e.outstanding.delete(msgId);
     e.tasksDone++;
+    if (e.recentlyAnswered.push(msgId) > RECENTLY_ANSWERED) e.recentlyAnswered.shift();
     if (e.current === null || e.current.msg_id === msgId) {
       // (An aborted request answered out of order leaves the running one as it is.)
       const next = e.outstanding.entries().next();
@@ -348,8 +349,10 @@ export class WorkRouter {
    */
   noteRunning(e: EngineRecord, r: ContentMap['heartbeat']['running']): void {
     const d = e.directActivity;
-    if (!r) {
-      // A beat set it, and this later beat says it is over (its report may have come first).
+    // No request, or a routed one (running, or just answered: a beat that crossed its reply): a
+    // direct one that only a beat had named is over, since the engine runs one at a time (its
+    // report may have come first).
+    if (!r || e.outstanding.has(r.msg_id) || e.recentlyAnswered.includes(r.msg_id)) {
       if (e.runningFromBeat) {
         e.runningFromBeat = false;
         e.directActivity = { ...d, direct_running: null };
@@ -357,7 +360,7 @@ export class WorkRouter {
       }
       return;
     }
-    if (e.outstanding.has(r.msg_id) || d.direct_running?.msg_id === r.msg_id) return;
+    if (d.direct_running?.msg_id === r.msg_id) return;
     // It left the engine's queue to run: the last report, if it counted it there, is behind by one
     // (without this a beat between the start and its report counted it queued and running at once).
     const queued = Math.max(0, d.direct_queued - 1);
