@@ -96,7 +96,8 @@ ${COMMON}`,
   request and engine), oldest first by the time they were sent: msg_id (its head and tail),
   engine, method, label, status, when it was submitted (UTC), how long the engine took, the
   code or function (truncated) and the error (ename: evalue, truncated). Requests a client
-  sends straight to an engine (its direct connection) are not recorded yet.
+  sends straight to an engine (its direct connection) come from that engine's reports, a
+  fraction of a second after they end.
 
   --engine N          only the records of engine N
   --status S          only those with status ok, error, aborted or pending (still running)

@@ -10,7 +10,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { Client, type AsyncResult, type TaskRecord } from 'multiengine';
 import { shortId } from '../../core/cli/tasksTable.ts';
-import { startTestCluster, type TestCluster } from './fixture.ts';
+import { startTestCluster, until, type TestCluster } from './fixture.ts';
 
 const bin = path.resolve('bin/multiengine.js');
 
@@ -32,7 +32,8 @@ function rows(stdout: string): string[][] {
 
 test('multiengine tasks: the table, --status, --engine, --label, --last and --json show the records they should', async () => {
   const tc = await startTestCluster({ n: 2 });
-  // Single-engine requests through the controller: a direct connection's are not recorded yet (protocol section 13).
+  // Single-engine requests through the controller, so each is recorded before its reply comes
+  // (a direct connection's come from the engine's report: the next test).
   const rc = await Client.connect({ file: tc.cluster.connectionFile, direct: false });
   try {
     const empty = await tasksCli(tc);
@@ -133,6 +134,34 @@ test('multiengine tasks: the table, --status, --engine, --label, --last and --js
     assert.equal(wrong.stdout, '');
   } finally {
     rc.close();
+    await tc.stop();
+  }
+});
+
+test('multiengine tasks lists requests sent on a direct connection, from their engine\'s report', async () => {
+  const tc = await startTestCluster({ n: 1 });
+  const rc = await Client.connect({ file: tc.cluster.connectionFile });
+  try {
+    // The first single-engine request opens the link; the two after it go on it.
+    await (rc.view(0).execute('0') as AsyncResult<unknown>);
+    await until(() => rc.directEngines.includes(0), 5000, 'the direct connection to engine 0');
+    const ok = rc.view(0).execute('2 + 2') as AsyncResult<unknown>;
+    await ok;
+    const bad = rc.view(0).execute('null.x') as AsyncResult<unknown>;
+    await assert.rejects(bad);
+    let table: string[][] = [];
+    await until(async () => {
+      const r = await tasksCli(tc, '--last', '2');
+      table = r.status === 0 && r.stdout.startsWith('msg_id') ? rows(r.stdout) : [];
+      return table.length === 2 && table[1][0] === shortId(bad.msgIds[0]);
+    }, 10_000, 'both direct requests in the table');
+    assert.deepEqual(table.map((c) => [c[0], c[1], c[2], c[4], c[7]]), [
+      [shortId(ok.msgIds[0]), '0', 'execute', 'ok', '2 + 2'],
+      [shortId(bad.msgIds[0]), '0', 'execute', 'error', 'null.x'],
+    ]);
+    assert.match(table[1][8], /^TypeError: Cannot read properties of null/);
+  } finally {
+    await rc.close();
     await tc.stop();
   }
 });
