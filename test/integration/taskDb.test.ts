@@ -225,8 +225,29 @@ test('resubmit: recorded execute and apply requests run again with new msg_ids (
       [fresh[1], 'ok', true],
     ].sort());
 
-    await assert.rejects(rc.resubmit([push.msgIds[0]]), (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message.includes(push.msgIds[0]) && /only those two kinds are kept/.test(e.message));
-    await assert.rejects(rc.resubmit(['no-such-id']), (e: unknown) => e instanceof ControllerError && /no recorded execute or apply request with msg_id no-such-id/.test(e.message));
+    await assert.rejects(rc.resubmit([push.msgIds[0]]), (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message === `resubmit_request: msg_id ${push.msgIds[0]} is a push_request: only execute and apply requests can run again`);
+    await assert.rejects(rc.resubmit(['no-such-id']), (e: unknown) => e instanceof ControllerError && /^resubmit_request: no task record with msg_id no-such-id$/.test(e.message));
+
+    // A request on a direct connection: recorded from its engine's report, but its code never reached the controller.
+    const direct = await tc.cluster.connect();
+    try {
+      await (direct.view(1).execute('0') as AsyncResult<unknown>); // opens the link
+      await until(() => direct.directEngines.includes(1), 5000, 'the direct connection to engine 1');
+      const straight = direct.view(1).execute('1 + 1') as AsyncResult<unknown>;
+      await straight;
+      await until(async () => (await rc.dbQuery({ msg_id: straight.msgIds[0] })).length === 1, 5000, 'the engine to report the direct request');
+      await assert.rejects(
+        rc.resubmit([straight.msgIds[0], 'no-such-id']),
+        (e: unknown) =>
+          e instanceof ControllerError &&
+          e.ename === 'KeyError' &&
+          e.message.includes(`msg_id ${straight.msgIds[0]} was not kept: it went to engine 1 on a direct connection`) &&
+          e.message.includes('Client.connect({ direct: false })') &&
+          e.message.endsWith('; no task record with msg_id no-such-id'),
+      );
+    } finally {
+      direct.close();
+    }
     await assert.rejects(rc.resubmit([]), TypeError);
   } finally {
     rc.close();
@@ -368,6 +389,7 @@ test('task database (none): nothing is recorded; results of clients that went aw
     await untilTasksDone(rc, 0, 1);
     assert.deepEqual(await rc.dbQuery(), []);
     assert.deepEqual(await rc.hubHistory(), []);
+    await assert.rejects(rc.resubmit([ex.msgIds[0]]), (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message === `resubmit_request: no request kept with msg_id ${ex.msgIds[0]}: this controller runs with --db none, which keeps none`);
     const s = (await rc.status()).task_db!;
     assert.deepEqual([s.backend, s.rows], ['none', 0]);
     assert.deepEqual(((await rc.getResult(ex.msgIds[0])) as ExecuteResult[]).map((x) => x.result), ["'late'"]);

@@ -19,13 +19,14 @@ import multiengine  # noqa: E402
 
 
 class Cluster(object):
-    """A controller and `n` engines of `engine` ('python' or 'node'); `client()` connects to it."""
+    """A controller and `n` engines of `engine` ('python' or 'node'), its task database `db`
+    (none unless a test is about it); `client()` connects to it."""
 
-    def __init__(self, n=2, engine='python', extra=()):
+    def __init__(self, n=2, engine='python', extra=(), db='none'):
         self.dir = tempfile.mkdtemp(prefix='me-pyclient-')
         env = dict(os.environ, MULTIENGINE_DIR=self.dir, PYTHONPATH=ENGINES)
         cmd = ['node', os.path.join(ROOT, 'bin', 'multiengine.js'), 'start', '-n', str(n), '--engine', engine,
-               '--db', 'none'] + list(extra)
+               '--db', db] + list(extra)
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.file = os.path.join(self.dir, 'profile_default', 'security', 'multiengine-client.json')

@@ -62,7 +62,7 @@ export class TaskRequests {
     this.d.recorder.flush();
     const requests = await Promise.all(c.msg_ids.map((id) => this.d.db.request(id)));
     const missing = c.msg_ids.filter((_, i) => requests[i] === undefined);
-    if (missing.length > 0) throw new RequestError('KeyError', `no recorded execute or apply request with msg_id ${missing.join(', ')}: only those two kinds are kept, within the task database's caps (and none with --db none)`);
+    if (missing.length > 0) throw new RequestError('KeyError', await this.whyNotKept(missing));
     // A session of its own (same connection, for errors at routing), gone at once: answers are kept.
     const owner: ClientRecord = { n: client.n, conn: client.conn, subscribe: 'none' };
     const ids: string[] = [];
@@ -78,6 +78,19 @@ export class TaskRequests {
     this.d.router.keepAnswers(owner);
     this.d.scheduler.clientGone(owner);
     return { msg_ids: ids };
+  }
+
+  /** Why resubmit has no request to run for these msg_ids, in the user's terms, from their records. */
+  private async whyNotKept(missing: string[]): Promise<string> {
+    if (!this.d.db.enabled) return `no request kept with msg_id ${missing.join(', ')}: this controller runs with --db none, which keeps none`;
+    const records = await this.d.db.query({ msg_id: { $in: missing } }, ['msg_type']);
+    const why = missing.map((id) => {
+      const r = records.find((x) => x.msg_id === id);
+      if (r === undefined) return `no task record with msg_id ${id}`;
+      if (r.msg_type !== 'execute_request' && r.msg_type !== 'apply_request') return `msg_id ${id} is a ${r.msg_type}: only execute and apply requests can run again`;
+      return `msg_id ${id} was not kept: it went to engine ${r.engine_id} on a direct connection, where the controller never sees a request's code, or its copy was dropped by the task database's caps (send requests through the controller to resubmit them: Client.connect({ direct: false }), Client(direct=False) in Python, or MULTIENGINE_DIRECT=0)`;
+    });
+    return why.join('; ');
   }
 
   queue(): Promise<{ engines: QueueCounts[]; unassigned: number }> {

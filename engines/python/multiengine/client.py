@@ -15,6 +15,7 @@ from .dispatcher import Dispatcher
 from .errors import ControllerError
 from .links import MessageMaker
 from .results import AsyncResult
+from .task_records import task_filter, task_record
 
 _PROFILE = re.compile(r'^[A-Za-z0-9._-]+$')
 
@@ -199,30 +200,96 @@ class Client(object):
         return set(self._dispatcher.pending)
 
     def get_result(self, indices_or_msg_ids=None, block=None, timeout=10.0):
-        """The AsyncResult of a msg_id: this client's own, or one the controller stored (another
-        client's, or one whose client went away); KeyError from the controller when nobody has it."""
-        msg_id = indices_or_msg_ids
-        if isinstance(msg_id, AsyncResult):
-            return msg_id
-        if not isinstance(msg_id, str):
-            raise TypeError('get_result takes a msg_id string, got %r' % (msg_id,))
-        ar = self._results.get(msg_id)
-        if ar is None:
-            d = self._dispatcher
-            w = d.pending.get(msg_id)
-            if w is None:
-                try:
-                    d.request('result_request', {'msg_id': msg_id}, timeout=timeout)
-                except ControllerError as e:
-                    raise KeyError('no result for msg_id %s: %s' % (msg_id, e.evalue))
-                w = d.fetched.pop(msg_id, None) or d.pending.get(msg_id)
-            if w is None:
-                raise KeyError('no result for msg_id %s' % msg_id)
-            ar = self._track(AsyncResult(self, [(w, e) for e in (w.targets or [None])], w.method,
-                                         single=len(w.targets or [None]) == 1))
+        """The AsyncResult of a msg_id (or of a list of them, one result in their order): this
+        client's own, or one the controller holds (another client's, one whose client went away,
+        a resubmitted one, or one its task database kept); KeyError when nobody has it."""
+        ids = indices_or_msg_ids
+        if isinstance(ids, AsyncResult):
+            return ids
+        if isinstance(ids, (list, tuple)) and ids and all(isinstance(m, str) for m in ids):
+            parts = []
+            for m in ids:
+                parts.extend(self.get_result(m, block=False, timeout=timeout)._parts)
+            ar = AsyncResult(self, parts, parts[0][0].method)
+        else:
+            if not isinstance(ids, str):
+                raise TypeError('get_result takes a msg_id string or a list of them, got %r' % (ids,))
+            ar = self._results.get(ids) or self._fetch(ids, timeout)
         if block if block is not None else self.block:
             ar.wait()
         return ar
+
+    def _fetch(self, msg_id, timeout):
+        d = self._dispatcher
+        w = d.pending.get(msg_id)
+        if w is None:
+            try:
+                d.request('result_request', {'msg_id': msg_id}, timeout=timeout)
+            except ControllerError as e:
+                raise KeyError('no result for msg_id %s: %s' % (msg_id, e.evalue))
+            w = d.fetched.pop(msg_id, None) or d.pending.get(msg_id)
+        if w is None:
+            raise KeyError('no result for msg_id %s' % msg_id)
+        return self._track(AsyncResult(self, [(w, e) for e in (w.targets or [None])], w.method,
+                                       single=len(w.targets or [None]) == 1))
+
+    # ---- task records (the controller's task database: docs/python-client.md, "Task records")
+
+    def db_query(self, query, keys=None):
+        """Task records matching `query`, one per request and engine, oldest first (those still
+        running last, status 'pending'): {field: value}, or comparisons such as
+        {'completed': {'$gt': datetime}, 'engine_id': {'$in': [0, 1]}} ($lt, $lte, $gt, $gte,
+        $ne, $in, $nin). `keys` limits the fields (msg_id and engine_id always come). The times
+        (submitted, received, started, completed) are UTC datetimes."""
+        content = {'filter': task_filter(query)}
+        if keys is not None:
+            if isinstance(keys, str) or not all(isinstance(k, str) for k in keys):
+                raise TypeError('keys is a list of record fields, got %r' % (keys,))
+            content['keys'] = list(keys)
+        return [task_record(r) for r in self._dispatcher.request('db_request', content)['records']]
+
+    def hub_history(self):
+        """Every recorded msg_id, oldest first."""
+        return list(self._dispatcher.request('history_request', {})['msg_ids'])
+
+    def resubmit(self, indices_or_msg_ids=None, metadata=None, block=None):
+        """Runs recorded execute and apply requests (msg_ids or AsyncResults) again, each with a
+        new msg_id, on the same engines (a load-balanced one load-balanced again); returns their
+        AsyncResult (get_result of the new msg_ids). KeyError for a msg_id the controller did
+        not keep the request of."""
+        if metadata is not None:
+            raise ValueError('resubmit runs a request with the metadata it had; metadata=%r cannot be changed' % (metadata,))
+        ids = _msg_ids(indices_or_msg_ids)
+        if not ids:
+            raise ValueError('resubmit needs msg_ids or AsyncResults, got %r' % (indices_or_msg_ids,))
+        try:
+            new = self._dispatcher.request('resubmit_request', {'msg_ids': ids})['msg_ids']
+        except ControllerError as e:
+            if e.ename == 'KeyError':
+                raise KeyError(e.evalue)
+            raise
+        return self.get_result(new if len(new) > 1 else new[0], block=block)
+
+    def purge_results(self, jobs=[], targets=[]):
+        """Forgets finished task records and the results the controller keeps: of `jobs`
+        (msg_ids or AsyncResults, or 'all'); `targets` alone: everything of those engines;
+        both: those jobs' records on those engines. Requests still running are kept. Returns
+        how many records went."""
+        content = {}
+        if jobs == 'all':
+            content['msg_ids'] = 'all'
+        else:
+            ids = _msg_ids(jobs)
+            if not ids and not targets:
+                raise ValueError('purge_results needs jobs (msg_ids, AsyncResults or "all") or targets')
+            content['msg_ids'] = ids if ids else 'all'
+        if targets:
+            content['targets'] = self.resolve_targets(targets, 'purge_results')
+        return self._dispatcher.request('purge_request', content)['purged']
+
+    def purge_everything(self):
+        """Forgets every finished task record and kept result."""
+        return self.purge_results('all')
 
     def queue_status(self, targets=None, verbose=False):
         """{engine_id: {'queue': waiting, 'running': 0|1, 'completed': n, 'tasks': waiting+running}, 'unassigned': n}."""
