@@ -231,19 +231,15 @@ export class ClientHub {
     const id = c.msg_id;
     const r = this.d.results.get(id);
     if (r === undefined) {
-      const notFound = () =>
-        this.d.replier.error(
-          client.conn,
-          msg.header,
-          'result_reply',
-          'KeyError',
-          `no result for msg_id ${id} in the result store: it was answered to its client, or evicted (the store keeps the latest results of clients that went away; with --db sqlite the task database keeps them too, within its caps)`,
-        );
+      const notFound = (why: string) => this.d.replier.error(client.conn, msg.header, 'result_reply', 'KeyError', why);
+      const generic = `no result for msg_id ${id}: it was answered to its client, or evicted`;
       this.d.tasks.sendValue(client.conn, msg.header, id).then(
-        (sent) => sent || notFound(),
+        (sent) => {
+          if (!sent) void this.d.tasks.whyNoValue(id).then(notFound, () => notFound(generic));
+        },
         (e: unknown) => {
           this.d.failed('result_request', e);
-          notFound();
+          notFound(generic);
         },
       );
       return;

@@ -105,6 +105,16 @@ test('task records: every request kind, one record per engine, times in order; d
       [slow.msgIds[0], 0],
       [behind.msgIds[0], 0],
     ]);
+    // Another client asking for it meanwhile is told it still runs, and how values are kept.
+    const other = await viaController(tc);
+    try {
+      await assert.rejects(
+        other.getResult(slow.msgIds[0]),
+        (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message === `result_request: no result for msg_id ${slow.msgIds[0]} yet: it still runs (engine 0) and its value goes to the client that sent it; the controller keeps the values of clients that went away and of requests sent with { store: true }, within its caps`,
+      );
+    } finally {
+      other.close();
+    }
     await Promise.all([slow, behind]);
 
     // Purging: by msg_id limited to a target, then everything finished.
@@ -288,7 +298,7 @@ test('task database (sqlite): after the controller is SIGKILLed and restarted, i
       );
       const [[again]] = (await fresh.getResult([msgId])) as ExecuteResult[][];
       assert.equal(again.result, '42');
-      await assert.rejects(fresh.getResult('no-such-msg-id'), (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError');
+      await assert.rejects(fresh.getResult('no-such-msg-id'), (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && /no result for msg_id no-such-msg-id: there is no task record of it/.test(e.message));
     } finally {
       fresh.close();
     }

@@ -80,6 +80,19 @@ export class TaskRequests {
     return { msg_ids: ids };
   }
 
+  /** Why result_request found no value for `msgId` (in neither the result store nor the database), from its records. */
+  async whyNoValue(msgId: string): Promise<string> {
+    const head = `no result for msg_id ${msgId}`;
+    if (!this.d.db.enabled) return `${head}: it was answered to its client, or evicted (the controller keeps the latest results of clients that went away; with --db none no task database keeps any)`;
+    const kept = 'the controller keeps the values of clients that went away and of requests sent with { store: true }, within its caps';
+    this.d.recorder.flush();
+    const records = [...(await this.d.db.query({ msg_id: msgId }, ['status'])), ...this.d.recorder.pending({ msg_id: msgId }, ['status'])];
+    if (records.length === 0) return `${head}: there is no task record of it (not a request of this cluster, purged, dropped by the task database's caps, or on a direct connection and not finished: its engine reports it when it ends)`;
+    const engines = [...new Set(records.map((r) => r.engine_id))].join(', ');
+    if (records.some((r) => r.status === 'pending')) return `${head} yet: it still runs (engine ${engines}) and its value goes to the client that sent it; ${kept}`;
+    return `${head}: it was answered to the client that sent it (engine ${engines}) and its value was not kept; ${kept}`;
+  }
+
   /** Why resubmit has no request to run for these msg_ids, in the user's terms, from their records. */
   private async whyNotKept(missing: string[]): Promise<string> {
     if (!this.d.db.enabled) return `no request kept with msg_id ${missing.join(', ')}: this controller runs with --db none, which keeps none`;

@@ -226,7 +226,7 @@ class Client(object):
             try:
                 d.request('result_request', {'msg_id': msg_id}, timeout=timeout)
             except ControllerError as e:
-                raise KeyError('no result for msg_id %s: %s' % (msg_id, e.evalue))
+                raise KeyError(e.evalue if msg_id in (e.evalue or '') else 'no result for msg_id %s: %s' % (msg_id, e.evalue))
             w = d.fetched.pop(msg_id, None) or d.pending.get(msg_id)
         if w is None:
             raise KeyError('no result for msg_id %s' % msg_id)
