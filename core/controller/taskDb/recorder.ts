@@ -87,8 +87,10 @@ export class Recorder {
     // Counted even when nothing is recorded: engines should not report then (registration_reply.report_tasks).
     this.reportedCount += n;
     if (!this.enabled) return;
-    // A copy of its own (the part may be a view into a larger read), which can move to the worker.
-    this.push(Ev.Reported, engineId, new Uint8Array(bytes), n);
+    // Bytes of its own, which can move to the worker: a part that spanned reads already has its
+    // own buffer (frame.ts); one that is a view into a larger read is copied.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
+    this.push(Ev.Reported, engineId, own, n);
   }
 
   /** Sent to an engine (a balanced task gets its engine here). */

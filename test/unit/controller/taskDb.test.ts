@@ -14,6 +14,7 @@ import { MemoryStore } from '../../../core/controller/taskDb/memoryStore.ts';
 import { matches } from '../../../core/controller/taskDb/query.ts';
 import { SqliteStore } from '../../../core/controller/taskDb/sqliteStore.ts';
 import { TaskDb } from '../../../core/controller/taskDb/taskDb.ts';
+import { Recorder } from '../../../core/controller/taskDb/recorder.ts';
 import { AT_ONCE } from '../../../core/controller/taskDb/writeQueue.ts';
 import type { Caps, TaskStore } from '../../../core/controller/taskDb/taskStore.ts';
 import { packMessages, unpackMessages } from '../../../core/controller/taskDb/valueBlob.ts';
@@ -399,6 +400,32 @@ test("TaskDb: engines' reports are read where the records are made (the SQLite w
       fs.rmSync(t.file, { force: true });
     }
   } finally {
+    t.done();
+  }
+});
+
+test("Recorder: a report's bytes move to the SQLite worker without a copy when they have their own buffer; a view into a larger read is copied, so the read stays whole", async () => {
+  const t = tmpFile();
+  const entries = (id: string) => new TextEncoder().encode(JSON.stringify([[id, 'apply_request', 'sess-a', null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', 'ok', 7, 'f', null]]));
+  const db = new TaskDb({ backend: 'sqlite', file: t.file, caps: { maxRows: 100, maxBytes: 1 << 20 } });
+  try {
+    const recorder = new Recorder(db);
+    const own = entries('own');
+    const inner = entries('viewed');
+    // As a socket read holding the report among other bytes (frame.ts's zero-copy slices).
+    const read = Buffer.concat([Buffer.from('before'), inner, Buffer.from('after')]);
+    const view = read.subarray(6, 6 + inner.byteLength);
+    recorder.reported(0, 1, own);
+    recorder.reported(1, 1, view);
+    recorder.flush();
+    const rows = await db.query({});
+    assert.deepEqual(rows.map((r) => [r.msg_id, r.engine_id]), [['own', 0], ['viewed', 1]]);
+    assert.equal(own.byteLength, 0, 'its own buffer was transferred to the worker (detached here), not copied');
+    assert.equal(read.byteLength, 6 + inner.byteLength + 5, 'the read it was a view of is intact');
+    assert.equal(read.subarray(0, 6).toString(), 'before');
+    assert.equal(read.subarray(6, 6 + inner.byteLength).toString(), new TextDecoder().decode(inner));
+  } finally {
+    await db.close();
     t.done();
   }
 });
