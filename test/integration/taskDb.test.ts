@@ -110,7 +110,7 @@ test('task records: every request kind, one record per engine, times in order; d
     try {
       await assert.rejects(
         other.getResult(slow.msgIds[0]),
-        (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message === `result_request: no result for msg_id ${slow.msgIds[0]} yet: it still runs (engine 0) and its value goes to the client that sent it; the controller keeps the values of clients that went away and of requests sent with { store: true }, within its caps`,
+        (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message === `result_request: no result for msg_id ${slow.msgIds[0]} yet: it still runs (engine 0) and its value goes to the client that sent it; the controller keeps the values of clients that went away and of requests sent with store ({ store: true } in TypeScript, view.store = True in Python), within its caps`,
       );
     } finally {
       other.close();

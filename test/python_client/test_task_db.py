@@ -109,6 +109,29 @@ class TaskRecordsTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, 'resubmit needs msg_ids'):
             rc.resubmit([])
 
+    def test_store_keeps_a_result_for_any_client(self):
+        v = rc[0]
+        with v.temp_flags(store=True):
+            kept = v.apply_async(lambda x: x * 3, 14)
+        self.assertEqual(kept.get(10), 42)
+        plain = rc[0].apply_async(lambda: 'not kept')
+        plain.get(10)
+        records_of(plain.msg_ids)  # a direct request: its engine reports it a moment later
+        lv = rc.load_balanced_view()
+        lv.store = True
+        lb = lv.apply_async(lambda: 'balanced and kept')
+        self.assertEqual(lb.get(10), 'balanced and kept')
+        other = cluster.client()
+        try:
+            self.assertEqual(other.get_result(kept.msg_ids[0]).get(10), 42)
+            self.assertEqual(other.get_result(lb.msg_ids[0]).get(10), 'balanced and kept')
+            with self.assertRaisesRegex(KeyError, 'answered to the client that sent it .*not kept.*store'):
+                other.get_result(plain.msg_ids[0])
+        finally:
+            other.close()
+        with self.assertRaisesRegex(KeyError, "DirectView has no flag 'stored'"):
+            v.set_flags(stored=True)
+
     def test_purge_results(self):
         a = rc[0].execute('p = 1')
         b = rc[:].execute('q = 2')

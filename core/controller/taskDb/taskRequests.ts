@@ -84,7 +84,7 @@ export class TaskRequests {
   async whyNoValue(msgId: string): Promise<string> {
     const head = `no result for msg_id ${msgId}`;
     if (!this.d.db.enabled) return `${head}: it was answered to its client, or evicted (the controller keeps the latest results of clients that went away; with --db none no task database keeps any)`;
-    const kept = 'the controller keeps the values of clients that went away and of requests sent with { store: true }, within its caps';
+    const kept = 'the controller keeps the values of clients that went away and of requests sent with store ({ store: true } in TypeScript, view.store = True in Python), within its caps';
     this.d.recorder.flush();
     const records = [...(await this.d.db.query({ msg_id: msgId }, ['status'])), ...this.d.recorder.pending({ msg_id: msgId }, ['status'])];
     if (records.length === 0) return `${head}: there is no task record of it (not a request of this cluster, purged, dropped by the task database's caps, or on a direct connection and not finished: its engine reports it when it ends)`;

@@ -25,7 +25,7 @@ def _kernel_of(f):
 
 class LoadBalancedView(View):
     _flag_names = ('block', 'targets', 'retries', 'timeout', 'after', 'follow', 'success_only', 'label',
-                   'chunksize', 'ordered')
+                   'chunksize', 'ordered', 'store')
 
     def __init__(self, client, targets=None):
         View.__init__(self, client, targets)
@@ -37,6 +37,8 @@ class LoadBalancedView(View):
         self.label = None
         self.chunksize = 1
         self.ordered = True
+        #: The controller keeps each task's result in its task database, for get_result from any client.
+        self.store = False
 
     def _dependencies(self, deps, name):
         """msg_ids of `deps` (AsyncResults, msg_ids) and how the direct requests among them ended."""
@@ -82,6 +84,8 @@ class LoadBalancedView(View):
             b['success_only'] = True
         if self.label is not None:
             b['label'] = str(self.label)
+        if self.store:
+            b['store'] = True
         kernel = _kernel_of(f)
         if kernel:
             b['kernel'] = kernel

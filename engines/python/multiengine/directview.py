@@ -27,10 +27,13 @@ def encode_args(shipped, args, path):
 class DirectView(View):
     """Requests to the engines of `targets` (an id, a list of ids, or 'all': every engine at call time)."""
 
-    _flag_names = ('block', 'targets')
+    _flag_names = ('block', 'targets', 'store')
 
     def __init__(self, client, targets='all'):
         View.__init__(self, client, targets)
+        #: The controller keeps each request's result in its task database, for get_result from
+        #: any client (metadata.store); such requests go through the controller, never direct.
+        self.store = False
 
     def _ids(self, targets, method='call'):
         return self.client.resolve_targets(self.targets if targets is None else targets, method)
@@ -40,7 +43,8 @@ class DirectView(View):
         return isinstance(t, int) and not isinstance(t, bool)
 
     def _submit(self, msg_type, content, buffers, ids, method, on_output=None):
-        return self.client._dispatcher.submit(msg_type, content, buffers, ids, method, on_output=on_output)
+        return self.client._dispatcher.submit(msg_type, content, buffers, ids, method, {'store': True} if self.store else None,
+                                              on_output=on_output)
 
     def _broadcast(self, msg_type, content, buffers, ids, method, block, targets, finalize=None, on_output=None):
         work = self._submit(msg_type, content, buffers, ids, method, on_output)

@@ -157,6 +157,7 @@ class Dispatcher(object):
         size = check_size(parts, self.max_message_bytes, method or msg_type)
         work = Work(msg_id, msg_type, method or msg_type.replace('_request', ''), header, targets)
         work.on_output = on_output
+        direct = not meta.get('store')  # the controller keeps what it sees: stored requests go through it
         with self.io:
             if time.monotonic() - self._ctrl_seen > IDLE_CHECK_SECONDS:
                 # After a quiet while, a controller that went away is noticed before sending, not after.
@@ -165,10 +166,10 @@ class Dispatcher(object):
             self._check_open()
             self.pending[msg_id] = work
             if size < BIG_FRAME_BYTES:  # one write: Ctrl-C comes before or after it
-                self._route(work, parts)
+                self._route(work, parts, direct)
             else:
                 with _guard:  # a frame half written would put the connection out of step
-                    self._route(work, parts)
+                    self._route(work, parts, direct)
         return work
 
     def _check_open(self):
@@ -199,12 +200,12 @@ class Dispatcher(object):
             with self.io:
                 self._check_open()
 
-    def _route(self, work, parts):
+    def _route(self, work, parts, direct=True):
         t = work.targets
         if t is None:
             self._send_ctrl(work, parts)
             return
-        if len(t) == 1 and self._ctrl_out.get(t[0], 0) == 0 and not self._held_names(t):
+        if direct and len(t) == 1 and self._ctrl_out.get(t[0], 0) == 0 and not self._held_names(t):
             link = self._direct_link(t[0])
             if link is not None:
                 try:
