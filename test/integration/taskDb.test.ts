@@ -107,22 +107,28 @@ test('task records: every request kind, one record per engine, times in order; d
     ]);
     // Another client asking for it meanwhile is told it still runs, and how values are kept.
     const other = await viaController(tc);
+    // A task the scheduler holds until another finishes: no engine yet.
+    const gate = rc.loadBalancedView().applyAsync(() => new Promise((r) => setTimeout(r, 1200))) as AsyncResult<unknown>;
+    const waiting = rc.loadBalancedView().withFlags({ after: gate }).applyAsync(() => 'after the gate') as AsyncResult<string>;
     try {
+      await until(async () => (await rc.queueStatus()).unassigned === 1, 5000, 'the dependent task to wait unassigned');
+      await assert.rejects(other.getResult(waiting.msgIds[0]), (e: unknown) => e instanceof ControllerError && e.message.includes(`no result for msg_id ${waiting.msgIds[0]} yet: it has not finished (waiting for an engine)`));
       await assert.rejects(
         other.getResult(slow.msgIds[0]),
-        (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message === `result_request: no result for msg_id ${slow.msgIds[0]} yet: it still runs (engine 0) and its value goes to the client that sent it; the controller keeps the values of clients that went away and of requests sent with store ({ store: true } in TypeScript, view.store = True in Python), within its caps`,
+        (e: unknown) => e instanceof ControllerError && e.ename === 'KeyError' && e.message === `result_request: no result for msg_id ${slow.msgIds[0]} yet: it has not finished (on engine 0) and its value goes to the client that sent it; the controller keeps the values of clients that went away and of requests sent with store ({ store: true } in TypeScript, view.store = True in Python), within its caps`,
       );
     } finally {
       other.close();
     }
-    await Promise.all([slow, behind]);
+    await Promise.all([slow, behind, gate]);
+    assert.equal(await waiting, 'after the gate');
 
     // Purging: by msg_id limited to a target, then everything finished.
     assert.equal(await rc.purgeResults([ids[0]], { targets: [1] }), 1);
     assert.deepEqual((await rc.dbQuery({ msg_id: ids[0] })).map((r) => r.engine_id), [0]);
     await assert.rejects(rc.purgeResults('some' as never), (e: unknown) => e instanceof TypeError && /msgIds must be an array of msg_ids or 'all', got "some"/.test(e.message));
     await assert.rejects(rc.request('purge_request', { msg_ids: 'some' as never }), (e: unknown) => e instanceof ControllerError && /msg_ids must be an array of msg_id strings or 'all'/.test(e.message));
-    assert.equal(await rc.purgeResults('all'), 8);
+    assert.equal(await rc.purgeResults('all'), 10);
     assert.deepEqual(await rc.dbQuery(), []);
     assert.deepEqual(await rc.hubHistory(), []);
     assert.equal((await rc.status()).task_db!.rows, 0);

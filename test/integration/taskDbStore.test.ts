@@ -52,7 +52,7 @@ for (const db of ['sqlite', 'memory'] as const) {
           (x: unknown) =>
             x instanceof ControllerError &&
             x.ename === 'KeyError' &&
-            /^result_request: no result for msg_id \S+: it was answered to the client that sent it \(engine \d+\) and its value was not kept; the controller keeps the values of clients that went away and of requests sent with store \(\{ store: true \} in TypeScript, view\.store = True in Python\)/.test(x.message),
+            /^result_request: no result for msg_id \S+: it was answered to the client that sent it \(on engine \d+\) and its value was not kept; the controller keeps the values of clients that went away and of requests sent with store \(\{ store: true \} in TypeScript, view\.store = True in Python\)/.test(x.message),
         );
       } finally {
         fresh.close();

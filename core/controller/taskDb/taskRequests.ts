@@ -88,9 +88,10 @@ export class TaskRequests {
     this.d.recorder.flush();
     const records = [...(await this.d.db.query({ msg_id: msgId }, ['status'])), ...this.d.recorder.pending({ msg_id: msgId }, ['status'])];
     if (records.length === 0) return `${head}: there is no task record of it (not a request of this cluster, purged, dropped by the task database's caps, or on a direct connection and not finished: its engine reports it when it ends)`;
-    const engines = [...new Set(records.map((r) => r.engine_id))].join(', ');
-    if (records.some((r) => r.status === 'pending')) return `${head} yet: it still runs (engine ${engines}) and its value goes to the client that sent it; ${kept}`;
-    return `${head}: it was answered to the client that sent it (engine ${engines}) and its value was not kept; ${kept}`;
+    const ids = [...new Set(records.map((r) => r.engine_id).filter((e) => typeof e === 'number'))];
+    const where = ids.length === 0 ? 'waiting for an engine' : `on engine${ids.length > 1 ? 's' : ''} ${ids.join(', ')}`;
+    if (records.some((r) => r.status === 'pending')) return `${head} yet: it has not finished (${where}) and its value goes to the client that sent it; ${kept}`;
+    return `${head}: it was answered to the client that sent it (${where}) and its value was not kept; ${kept}`;
   }
 
   /** Why resubmit has no request to run for these msg_ids, in the user's terms, from their records. */
