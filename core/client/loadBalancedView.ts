@@ -6,7 +6,7 @@
  * `withFlags()` overrides them for some calls; map takes its options as a last argument.
  */
 import { inspect } from 'node:util';
-import type { BalancedSpec, Json } from '../protocol/messages.js';
+import { newMsgId, type BalancedSpec, type Json } from '../protocol/messages.js';
 import { MAX_BALANCED_RETRIES } from '../protocol/balancedSpec.js';
 import { encodeValue, type Encoder } from '../serialize/serialize.js';
 import { languageOrDefault } from '../kernels/index.js';
@@ -273,11 +273,11 @@ export class LoadBalancedView {
    * every unfinished task of this view); they reject with AbortError.
    */
   async abort(results?: AsyncResult<unknown> | string | readonly (AsyncResult<unknown> | string)[]): Promise<void> {
-    if (results === undefined) {
-      // Tasks held in this client (for direct dependencies) have no msg_ids yet: each result drops its own.
-      await Promise.all([...this.outstanding].filter(isHeld).map((ar) => ar.abort()));
-    }
-    const msgIds = results === undefined ? this.unfinishedIds() : msgIdsOf('abort', results);
+    const named = results === undefined ? null : msgIdsOf('abort', results);
+    // Tasks held in this client (for direct dependencies) are not at the controller: each result drops its own.
+    const held = [...this.outstanding].filter((ar) => isHeld(ar) && (named === null || ar.msgIds.some((id) => named.includes(id))));
+    await Promise.all(held.map((ar) => ar.abort()));
+    const msgIds = (named ?? this.unfinishedIds()).filter((id) => !held.some((ar) => ar.msgIds.includes(id)));
     if (msgIds.length > 0) await this.aborter(msgIds);
   }
 
@@ -343,9 +343,9 @@ export class LoadBalancedView {
       finalize,
       balanced: true,
       label,
-      // Tasks held in this client have no msg_ids yet: aborting them is dropping them here.
-      abort: deps?.hold ? (ids: string[]): Promise<void> => (ids.every((id) => id === '') ? Promise.resolve(made.tracker.failPending((id: number) => new AbortError(id, method))) : this.aborter(ids)) : this.aborter,
-      interrupt: this.interrupter,
+      // Tasks still held in this client are not at the controller: aborting them is dropping them here.
+      abort: deps?.hold ? (ids: string[]): Promise<void> => (this.heldHere.has(made.tracker) ? Promise.resolve(made.tracker.failPending((id: number) => new AbortError(id, method))) : this.aborter(ids)) : this.aborter,
+      interrupt: deps?.hold ? (ids: string[]): Promise<void> => (this.heldHere.has(made.tracker) ? Promise.resolve() : this.interrupter(ids)) : this.interrupter,
     });
     return made;
   }
@@ -354,12 +354,24 @@ export class LoadBalancedView {
   private send(list: BalancedSubmission[], deps: TaskDependencies | null, result: AsyncResult<unknown>, tracker: ResultTracker<unknown>): void {
     this.track(result, tracker);
     if (deps === null || list.length === 0) return this.host.submitBalanced(list);
+    if (deps.hold !== null) {
+      // Held here until their dependencies allow: their msg_ids are chosen now, as ipyparallel's are
+      // at submission, so the result can be named (getResult, dbQuery, after) while it waits.
+      for (const s of list) {
+        s.msgId = newMsgId();
+        tracker.assign(s.slot, s.msgId);
+      }
+      this.heldHere.add(tracker);
+    }
     holdUntil(result, deps, list[0].balanced, () => {
+      this.heldHere.delete(tracker);
       if (!tracker.done) this.host.submitBalanced(list);
     }).catch((e: unknown) => tracker.expire(e instanceof Error ? e : new Error(String(e))));
   }
 
   /** ar.abort() of a task: its engine is not known until it answers, so the abort names only the msg_ids. */
+  /** Results whose tasks wait in this client for their dependencies (send), not sent yet. */
+  private readonly heldHere = new WeakSet<object>();
   private readonly aborter = (msgIds: string[]): Promise<void> => this.host.abortBalanced(msgIds);
   /** ar.interrupt(): the controller knows where the named tasks run. */
   private readonly interrupter = (msgIds: string[]): Promise<void> => this.host.interruptBalanced(msgIds);

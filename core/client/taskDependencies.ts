@@ -15,7 +15,7 @@ export type Dependency = AsyncResult<unknown> | string | readonly (AsyncResult<u
 export interface TaskDependencies {
   after?: string[];
   follow?: string[];
-  /** As given (held tasks among them have msg_ids only once sent). */
+  /** As given (read again when the task goes: a task it names may have been held too). */
   readonly given: { after?: Dependency; follow?: Dependency };
   /** Results of direct requests among them: their outcomes go with the task. */
   direct: AsyncResult<unknown>[];

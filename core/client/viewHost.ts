@@ -61,6 +61,8 @@ export interface BalancedSubmission {
   sink: ResultSink;
   slot: number;
   decode: ReplyDecoder;
+  /** Its msg_id, chosen before it is sent (a task held in the client for its dependencies); else a fresh one. */
+  msgId?: string;
 }
 
 export interface ViewHost {

@@ -25,8 +25,8 @@ export function encodeWork<S extends WorkSubmission>(s: S, session: string, sign
 }
 
 /** A work request with its `metadata` (targets, or a load-balanced task's `balanced`), encoded once. */
-export function encodeRequest<S extends Pick<WorkSubmission, 'msgType' | 'content' | 'buffers'>>(s: S, metadata: Metadata, session: string, signer: Signer): EncodedWork<S> {
-  const msg = createMessage(s.msgType, s.content, { session, metadata, buffers: s.buffers });
+export function encodeRequest<S extends Pick<WorkSubmission, 'msgType' | 'content' | 'buffers'> & { msgId?: string }>(s: S, metadata: Metadata, session: string, signer: Signer): EncodedWork<S> {
+  const msg = createMessage(s.msgType, s.content, { session, metadata, buffers: s.buffers, msgId: s.msgId });
   // One buffer for head, signature and JSON (encodeMessageFrame); buffers by reference.
   let frame: WorkFrame | null = null;
   let size: number;

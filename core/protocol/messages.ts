@@ -544,6 +544,11 @@ function newId(): string {
   return ID_PREFIX + counter.toString(16).padStart(8, '0');
 }
 
+/** A fresh msg_id, for a message made later (a load-balanced task held in the client until its dependencies allow). */
+export function newMsgId(): string {
+  return newId();
+}
+
 export function newSession(): string {
   return globalThis.crypto.randomUUID();
 }

@@ -178,6 +178,14 @@ describe('load-balanced tasks on node and Python engines', () => {
         const direct = tc.rc.view(target).applyAsync(src.held, g.file, 3);
         const followed = lview.withFlags({ follow: direct }).applyAsync(src.pid);
         const later = lview.withFlags({ after: direct.msgIds[0] }).applyAsync(src.double, 2);
+        // Held in this client until the direct request ends, yet named from the start.
+        const heldIds = [...followed.msgIds, ...later.msgIds];
+        assert.equal(heldIds.length, 2);
+        assert.ok(heldIds.every((id) => typeof id === 'string' && id.length > 0) && heldIds[0] !== heldIds[1], `msg_ids while held: ${JSON.stringify(heldIds)}`);
+        // One held that is aborted by msg_id is dropped here, and never runs.
+        const dropped = lview.withFlags({ after: direct }).applyAsync(src.double, 5);
+        await lview.abort(dropped.msgIds[0]);
+        assert.ok((await rejection(dropped)) instanceof AbortError);
         assert.equal(followed.loadBalanced, true);
         assert.equal(direct.loadBalanced, false);
         g.open();
@@ -185,6 +193,7 @@ describe('load-balanced tasks on node and Python engines', () => {
         assert.equal(await followed, tc.rc.engine(target)!.pid);
         assert.deepEqual(followed.engineIds, [target]);
         assert.equal(await later, 4);
+        assert.deepEqual([...followed.msgIds, ...later.msgIds], heldIds, 'they kept their msg_ids when sent');
         const failed = tc.rc.view(target).applyAsync(src.boom);
         await assert.rejects(failed);
         const notOk = await rejection(lview.withFlags({ after: failed, successOnly: true }).applyAsync(src.double, 1));
