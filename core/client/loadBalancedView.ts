@@ -369,9 +369,9 @@ export class LoadBalancedView {
     }).catch((e: unknown) => tracker.expire(e instanceof Error ? e : new Error(String(e))));
   }
 
-  /** ar.abort() of a task: its engine is not known until it answers, so the abort names only the msg_ids. */
-  /** Results whose tasks wait in this client for their dependencies (send), not sent yet. */
+  /** Trackers of results whose tasks wait in this client for their dependencies (send), not sent yet. */
   private readonly heldHere = new WeakSet<object>();
+  /** ar.abort() of a task: its engine is not known until it answers, so the abort names only the msg_ids. */
   private readonly aborter = (msgIds: string[]): Promise<void> => this.host.abortBalanced(msgIds);
   /** ar.interrupt(): the controller knows where the named tasks run. */
   private readonly interrupter = (msgIds: string[]): Promise<void> => this.host.interruptBalanced(msgIds);
