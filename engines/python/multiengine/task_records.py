@@ -4,6 +4,8 @@ and queries that may compare those times with datetimes, as ipyparallel's do."""
 
 import datetime
 
+from multiengine_python.values import iso_utc
+
 from .results import _parse_date
 
 #: The record's times (ISO strings on the wire).
@@ -11,15 +13,9 @@ TIMES = ('submitted', 'received', 'started', 'completed')
 _OPS = ('$lt', '$lte', '$gt', '$gte', '$ne', '$in', '$nin')
 
 
-def _iso(t):
-    """A datetime as the wire's ISO time (UTC, milliseconds); a naive one is local time."""
-    t = t.astimezone(datetime.timezone.utc)
-    return t.strftime('%Y-%m-%dT%H:%M:%S.') + '%03dZ' % (t.microsecond // 1000)
-
-
 def _wire(v):
     if isinstance(v, datetime.datetime):
-        return _iso(v)
+        return iso_utc(v.astimezone(datetime.timezone.utc))  # a naive datetime is local time
     if isinstance(v, (list, tuple, set, frozenset)):
         return [_wire(x) for x in v]
     return v

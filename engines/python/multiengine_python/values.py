@@ -333,6 +333,11 @@ def _float_tag(v):
     return {'$t': 'float', 'v': 'nan' if v != v else ('inf' if v > 0 else '-inf')}
 
 
+def iso_utc(u):
+    """A UTC datetime as the wire writes times (JavaScript's Date.toISOString(): milliseconds, Z)."""
+    return '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond // 1000)
+
+
 def _iso_date(v, dt):
     if not isinstance(v, dt.datetime):
         v = dt.datetime(v.year, v.month, v.day, tzinfo=dt.timezone.utc)
@@ -340,7 +345,7 @@ def _iso_date(v, dt):
         u = v.astimezone(dt.timezone.utc)  # a naive datetime is local time, as in datetime.timestamp()
     except (OverflowError, ValueError, OSError) as e:
         raise _Fail('the datetime %s cannot be converted to UTC (%s)' % (v, e))
-    return '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond // 1000)
+    return iso_utc(u)
 
 
 def _error_tag(e):
