@@ -144,12 +144,14 @@ class TaskRecordsTest(unittest.TestCase):
         self.assertEqual(rc.db_query({'msg_id': a.msg_ids[0]}), [])
         with self.assertRaisesRegex(ValueError, 'purge_results needs jobs'):
             rc.purge_results()
-        rc[1].execute('r = 3').get(10)
-        poll(lambda: rc.db_query({'engine_id': 1}) != [], what='a record of engine 1')
+        r = rc[1].execute('r = 3')
+        r.get(10)
+        records_of(r.msg_ids)  # a direct request: wait for its own record, not any of engine 1
         self.assertGreaterEqual(rc.purge_results(targets=[1]), 1)
         self.assertEqual(rc.db_query({'engine_id': 1, 'status': {'$ne': 'pending'}}), [])
-        rc[0].execute('s = 4').get(10)
-        poll(lambda: rc.db_query({'engine_id': 0}) != [], what='a record of engine 0')
+        last = rc[0].execute('s = 4')
+        last.get(10)
+        records_of(last.msg_ids)
         self.assertGreaterEqual(rc.purge_everything(), 1)
         self.assertEqual(rc.db_query({'status': {'$ne': 'pending'}}), [])
 
