@@ -47,14 +47,17 @@ export async function untilTasksDone(rc: Client, id: number, done: number): Prom
 }
 
 /**
- * Polls until the controller has request `msgId` on engine `id`: running it, or (for a request
- * quicker than a poll) answered more than `doneBefore` tasks since.
+ * Polls until the controller has request `msgId` on engine `id`, running it. For a request
+ * quicker than a poll, pass `doneBefore`, the engine's `tasks_done` read once its earlier work
+ * was counted: more answered than that counts as reached too. (Without it the count is not
+ * looked at: an earlier request's count, which a direct engine reports a little later, would
+ * pass for this one.)
  */
-export async function untilReached(rc: Client, id: number, msgId: string, doneBefore = 0): Promise<void> {
+export async function untilReached(rc: Client, id: number, msgId: string, doneBefore?: number): Promise<void> {
   await until(
     async () => {
       const e = await engineInfo(rc, id);
-      return e.current_task?.msg_id === msgId || (e.tasks_done ?? 0) > doneBefore;
+      return e.current_task?.msg_id === msgId || (doneBefore !== undefined && (e.tasks_done ?? 0) > doneBefore);
     },
     5000,
     `engine ${id} to get request ${msgId}`,
