@@ -249,7 +249,7 @@ class Client(object):
         return [task_record(r) for r in self._dispatcher.request('db_request', content)['records']]
 
     def hub_history(self):
-        """Every recorded msg_id, oldest first."""
+        """Every recorded msg_id in the order they were submitted, then those still running."""
         return list(self._dispatcher.request('history_request', {})['msg_ids'])
 
     def resubmit(self, indices_or_msg_ids=None, metadata=None, block=None):

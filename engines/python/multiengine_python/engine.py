@@ -384,6 +384,8 @@ class Engine(object):
     def handle(self, msg):
         started = iso_now()
         t0 = time.monotonic()
+        space = self.requests.space
+        space.request_open = True
         self.current = msg
         if msg.origin is not None:
             self.activity.started(msg, started)  # reported before the user code runs
@@ -401,6 +403,7 @@ class Engine(object):
         self.output.flush()
         self.output.set_parent(None, None)
         self.interrupts.reinstall()
+        space.request_open = space.interrupt_pending = False
         self.current = None
         more = bool(self.queue.items)  # requests wait: this reply goes out with theirs
         if more:

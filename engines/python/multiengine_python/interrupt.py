@@ -42,13 +42,18 @@ class Interrupts(object):
 
     def _on_sigint(self, signum, frame):
         """SIGINT interrupts user code only, never the engine's own work (a frame half sent would
-        break the connection). An interrupt_request that finds no user code running is ignored;
+        break the connection). An interrupt_request that finds no request running is ignored; one
+        that finds a request before its user code started interrupts that code when it starts;
         a SIGINT from outside (Ctrl-C in the terminal of an engine run by hand, kill -INT) while
         no user code runs makes the engine exit, as Ctrl-C does to any foreground program."""
         if self._controller_interrupts > 0:
             self._controller_interrupts -= 1
             if self.space.in_user_code:
                 raise KeyboardInterrupt
+            if self.space.request_open:
+                # The request has begun and its code has not (or is between two of its parts):
+                # the interrupt is its own, and taken when its code starts.
+                self.space.interrupt_pending = True
             return
         if self.space.in_user_code:
             raise KeyboardInterrupt

@@ -16,6 +16,11 @@ class Namespace(object):
 
     def __init__(self):
         self.in_user_code = False
+        #: A request is being handled (set and cleared by the engine around each one).
+        self.request_open = False
+        #: The controller interrupted this request before its user code started: it is
+        #: interrupted as soon as that starts (as the node engine's interrupt epochs do).
+        self.interrupt_pending = False
         #: Installed as sys.modules['__main__'] (once the engine serves requests, not in unit tests).
         self.install_main = False
         self.loop = None
@@ -56,6 +61,9 @@ class Namespace(object):
         """fn(*args) as user code: SIGINT may interrupt it."""
         self.in_user_code = True
         try:
+            if self.interrupt_pending:
+                self.interrupt_pending = False
+                raise KeyboardInterrupt
             return fn(*args)
         finally:
             self.in_user_code = False

@@ -471,5 +471,62 @@ class TestRequestQueue(unittest.TestCase):
         self.assertFalse(q.put(_Req(ids[-1])))
 
 
+class TestInterrupts(unittest.TestCase):
+    """An interrupt_request turns into a SIGINT to the main thread, whose handler raises
+    KeyboardInterrupt in user code only; these run that handler for real in this process."""
+
+    def setUp(self):
+        import signal
+        from multiengine_python.interrupt import Interrupts
+        from multiengine_python.namespace import Namespace
+        self.space = Namespace()
+        self.interrupts = Interrupts(self.space)
+        prev = signal.getsignal(signal.SIGINT)
+        self.addCleanup(signal.signal, signal.SIGINT, prev)
+        self.interrupts.install()
+        self.ran = []
+
+    def deliver(self):
+        """interrupt() as the engine's reader thread calls it; the handler runs on this thread."""
+        import time
+        self.interrupts.interrupt()
+        time.sleep(0.01)  # a few bytecodes later the handler has run
+
+    def test_before_the_request_code_starts_it_is_interrupted_when_it_starts(self):
+        self.space.request_open = True  # the engine took the request; its code has not started
+        self.deliver()
+        self.assertTrue(self.space.interrupt_pending)
+        with self.assertRaises(KeyboardInterrupt):
+            self.space.user(self.ran.append, 'code')
+        self.assertEqual(self.ran, [], 'the code never ran')
+        # Taken once: the request's next part (say, repr of its value) is not interrupted again.
+        self.space.user(self.ran.append, 'repr')
+        self.assertEqual(self.ran, ['repr'])
+
+    def test_between_requests_it_is_ignored_and_the_next_request_runs(self):
+        self.deliver()  # nothing runs: not kept for the next request
+        self.assertFalse(self.space.interrupt_pending)
+        self.space.request_open = True
+        self.space.user(self.ran.append, 'next')
+        self.assertEqual(self.ran, ['next'])
+
+    def test_while_user_code_runs_it_raises_there(self):
+        import time
+        self.space.request_open = True
+
+        def spin():
+            self.interrupts.interrupt()
+            t = time.monotonic() + 5
+            while time.monotonic() < t:
+                pass
+            self.ran.append('finished')
+        t0 = time.monotonic()
+        with self.assertRaises(KeyboardInterrupt):
+            self.space.user(spin)
+        self.assertEqual(self.ran, [])
+        self.assertLess(time.monotonic() - t0, 4)
+        self.assertFalse(self.space.interrupt_pending)
+
+
 if __name__ == '__main__':
     unittest.main()
