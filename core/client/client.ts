@@ -384,7 +384,7 @@ export class Client {
     return (await this.request('db_request', content)).records;
   }
 
-  /** Every recorded msg_id, oldest first. */
+  /** Every recorded msg_id in the order they were submitted (the clients' clocks), then those still running. */
   async hubHistory(): Promise<string[]> {
     return (await this.request('history_request', {})).msg_ids;
   }

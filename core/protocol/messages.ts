@@ -431,7 +431,7 @@ export interface ContentMap extends ProbeContentMap {
   /** last: only the newest N matching records (in the order they were recorded, running ones last). */
   db_request: { filter: TaskFilter; keys?: string[]; last?: number };
   db_reply: Reply<{ records: Partial<TaskRecord>[] }>;
-  /** Every recorded msg_id, oldest first (rc.hubHistory). */
+  /** Every recorded msg_id in the order they were submitted, then those still running (rc.hubHistory). */
   history_request: Record<string, never>;
   history_reply: Reply<{ msg_ids: string[] }>;
   /** Forget finished task records and stored results: these msg_ids or 'all', limited to the targets' records when given. */

@@ -85,9 +85,14 @@ export class MemoryStore implements TaskStore {
   }
 
   history(): string[] {
-    const ids = new Set<string>();
-    for (const { record } of this.rows.values()) ids.add(record.msg_id);
-    return [...ids];
+    const first = new Map<string, string>();
+    for (const { record: r } of this.rows.values()) {
+      const t = r.submitted ?? r.received ?? r.started ?? r.completed ?? '';
+      const had = first.get(r.msg_id);
+      if (had === undefined || t < had) first.set(r.msg_id, t);
+    }
+    // A stable sort: requests submitted at the same time stay in the order they were recorded.
+    return [...first].sort((a, b) => (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)).map(([id]) => id);
   }
 
   value(msgId: string): StoredValue | undefined {

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS requests_ (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, msg_id TEXT NOT NULL UNIQUE, msg_type TEXT NOT NULL, metadata TEXT NOT NULL,
   content TEXT NOT NULL, buffers BLOB NOT NULL, bytes INTEGER NOT NULL);`;
 
+/** A record's time for history's order: when it was submitted, else (no header date) the first time it has. */
+const SUBMITTED_OR_AFTER = 'coalesce(submitted, received, started, completed)';
+
 /** Rows per INSERT statement in a batch: fewer statement steps across WebAssembly (the rest go one by one). */
 const ROWS_PER_INSERT = 32;
 const COLUMNS = TASK_FIELDS.length + 1;
@@ -179,7 +182,7 @@ export class SqliteStore implements TaskStore {
   }
 
   history(): string[] {
-    return (this.db.all('SELECT msg_id FROM tasks GROUP BY msg_id ORDER BY min(seq)') as Row[]).map((r) => r.msg_id as string);
+    return (this.db.all(`SELECT msg_id FROM tasks GROUP BY msg_id ORDER BY min(${SUBMITTED_OR_AFTER}), min(seq)`) as Row[]).map((r) => r.msg_id as string);
   }
 
   request(msgId: string): StoredRequest | undefined {

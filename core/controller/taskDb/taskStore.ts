@@ -38,7 +38,7 @@ export interface TaskStore {
   write(records: readonly TaskRecord[], values: readonly StoredValue[], requests?: readonly StoredRequest[]): void;
   /** Matching records oldest first; `last`: only the newest that many. */
   query(filter: TaskFilter, keys?: readonly string[], last?: number): Partial<TaskRecord>[];
-  /** msg_ids oldest first, each once. */
+  /** msg_ids in the order they were submitted (as ipyparallel's hub orders them), each once. */
   history(): string[];
   value(msgId: string): StoredValue | undefined;
   request(msgId: string): StoredRequest | undefined;

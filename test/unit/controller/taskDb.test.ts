@@ -96,6 +96,23 @@ for (const [name, open] of stores) {
     }
   });
 
+  test(`${name} store: history is in the order requests were submitted, not the order their records came`, () => {
+    const { store, done } = open({ maxRows: 1000, maxBytes: 1 << 30 });
+    try {
+      // m2 finished first on another engine (its record came first); m1 was submitted before it.
+      // m1 ran on two engines (two records); m3 has no header date and goes by when it was received.
+      const m3 = record(3);
+      store.write([record(2), record(1, { engine_id: 2 }), record(3, { submitted: null, received: m3.received }), record(1)], []);
+      store.write([record(0, { submitted: record(5).submitted })], []); // a clock that says later
+      assert.deepEqual(store.history(), ['m1', 'm2', 'm3', 'm0']);
+      // Same submitted time: in the order recorded.
+      store.write([record(7, { msg_id: 'b', submitted: record(9).submitted }), record(7, { msg_id: 'a', submitted: record(9).submitted })], []);
+      assert.deepEqual(store.history().slice(-2), ['b', 'a']);
+    } finally {
+      done();
+    }
+  });
+
   test(`${name} store: purge by msg_id, by target, all`, () => {
     const { store, done } = open({ maxRows: 1000, maxBytes: 1 << 30 });
     try {
