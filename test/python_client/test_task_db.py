@@ -109,6 +109,31 @@ class TaskRecordsTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, 'resubmit needs msg_ids'):
             rc.resubmit([])
 
+    def test_history_and_its_indices_in_get_result_and_resubmit(self):
+        a = rc[0].apply_async(lambda: 'a')
+        b = rc[1].apply_async(lambda: 'b')
+        self.assertEqual((a.get(10), b.get(10)), ('a', 'b'))
+        self.assertEqual(rc.history[-2:], a.msg_ids + b.msg_ids)
+        self.assertEqual(rc.get_result().msg_ids, b.msg_ids)  # -1, the latest, by default
+        self.assertEqual(rc.get_result(-2).get(10), 'a')
+        self.assertEqual(rc.get_result([-2, b.msg_ids[0]]).get(10), ['a', 'b'])
+        with self.assertRaisesRegex(IndexError, r'get_result: index 100000 is past the history of this client, which has sent \d+ request'):
+            rc.get_result(100000)
+        with self.assertRaisesRegex(TypeError, "get_result: expected msg_id strings, AsyncResults or indices into this client's history, got 1.5"):
+            rc.get_result(1.5)
+        routed = cluster.client(direct=False)
+        try:
+            self.assertEqual(routed.history, [])
+            first = routed[0].execute('w = 1')
+            first.get(10)
+            records_of(first.msg_ids)
+            again = routed.resubmit()  # -1 here too
+            again.get(10)
+            self.assertNotEqual(again.msg_ids, first.msg_ids)
+            self.assertEqual(routed.history, first.msg_ids)
+        finally:
+            routed.close()
+
     def test_store_keeps_a_result_for_any_client(self):
         v = rc[0]
         with v.temp_flags(store=True):

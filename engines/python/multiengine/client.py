@@ -31,11 +31,12 @@ def connection_file_path(profile='default', dir=None, role='client'):
     return os.path.join(multiengine_dir(dir), 'profile_' + profile, 'security', 'multiengine-%s.json' % role)
 
 
-def _msg_ids(jobs):
-    """msg_ids of AsyncResults, msg_id strings, or lists of them."""
+def _msg_ids(jobs, history=None, what='jobs'):
+    """msg_ids of AsyncResults, msg_id strings, or lists of them; with `history` (this client's
+    msg_ids, oldest first), integers are indices into it, as in ipyparallel (-1: the latest)."""
     if jobs is None:
         return []
-    if isinstance(jobs, (str, AsyncResult)):
+    if isinstance(jobs, (str, AsyncResult)) or not hasattr(jobs, '__iter__'):
         jobs = [jobs]
     out = []
     for j in jobs:
@@ -43,8 +44,16 @@ def _msg_ids(jobs):
             out.extend(j.msg_ids)
         elif isinstance(j, str):
             out.append(j)
+        elif history is not None and isinstance(j, int) and not isinstance(j, bool):
+            try:
+                out.append(history[j])
+            except IndexError:
+                raise IndexError('%s: index %d is past the history of this client, which has sent %d request(s)'
+                                 % (what, j, len(history)))
+        elif history is not None:
+            raise TypeError('%s: expected msg_id strings, AsyncResults or indices into this client\'s history, got %r' % (what, j))
         else:
-            raise TypeError('jobs are AsyncResults or msg_id strings, got %r' % (j,))
+            raise TypeError('%s: expected AsyncResults or msg_id strings, got %r' % (what, j))
     return out
 
 
@@ -199,21 +208,29 @@ class Client(object):
         """msg_ids of the requests still in flight."""
         return set(self._dispatcher.pending)
 
+    @property
+    def history(self):
+        """The msg_ids of the requests this client sent, oldest first (get_result(-1): the latest)."""
+        return self._dispatcher.history
+
     def get_result(self, indices_or_msg_ids=None, block=None, timeout=10.0):
-        """The AsyncResult of a msg_id (or of a list of them, one result in their order): this
-        client's own, or one the controller holds (another client's, one whose client went away,
-        a resubmitted one, or one its task database kept); KeyError when nobody has it."""
-        ids = indices_or_msg_ids
+        """The AsyncResult of a msg_id, an index into `history` (default -1, the latest), or a
+        list of them (one result, in their order): this client's own, or one the controller holds
+        (another client's, one whose client went away, a resubmitted one, or one its task
+        database kept); KeyError when nobody has it."""
+        ids = -1 if indices_or_msg_ids is None else indices_or_msg_ids
         if isinstance(ids, AsyncResult):
             return ids
-        if isinstance(ids, (list, tuple)) and ids and all(isinstance(m, str) for m in ids):
+        if isinstance(ids, (list, tuple)):
+            ids = _msg_ids(ids, self.history, 'get_result')
+            if not ids:
+                raise ValueError('get_result needs msg_ids, AsyncResults or indices; got an empty list')
             parts = []
             for m in ids:
                 parts.extend(self.get_result(m, block=False, timeout=timeout)._parts)
             ar = AsyncResult(self, parts, parts[0][0].method)
         else:
-            if not isinstance(ids, str):
-                raise TypeError('get_result takes a msg_id string or a list of them, got %r' % (ids,))
+            ids = _msg_ids(ids, self.history, 'get_result')[0]
             ar = self._results.get(ids) or self._fetch(ids, timeout)
         if block if block is not None else self.block:
             ar.wait()
@@ -253,13 +270,13 @@ class Client(object):
         return list(self._dispatcher.request('history_request', {})['msg_ids'])
 
     def resubmit(self, indices_or_msg_ids=None, metadata=None, block=None):
-        """Runs recorded execute and apply requests (msg_ids or AsyncResults) again, each with a
-        new msg_id, on the same engines (a load-balanced one load-balanced again); returns their
-        AsyncResult (get_result of the new msg_ids). KeyError for a msg_id the controller did
-        not keep the request of."""
+        """Runs recorded execute and apply requests (msg_ids, AsyncResults or indices into
+        `history`, default -1) again, each with a new msg_id, on the same engines (a
+        load-balanced one load-balanced again); returns their AsyncResult (get_result of the new
+        msg_ids). KeyError for a msg_id the controller did not keep the request of."""
         if metadata is not None:
             raise ValueError('resubmit runs a request with the metadata it had; metadata=%r cannot be changed' % (metadata,))
-        ids = _msg_ids(indices_or_msg_ids)
+        ids = _msg_ids(-1 if indices_or_msg_ids is None else indices_or_msg_ids, self.history, 'resubmit')
         if not ids:
             raise ValueError('resubmit needs msg_ids or AsyncResults, got %r' % (indices_or_msg_ids,))
         try:

@@ -109,6 +109,8 @@ class Dispatcher(object):
         self.signer = signer
         self.io = threading.RLock()
         self.pending = {}
+        #: msg_ids of the work requests sent (to engines, or load-balanced), oldest first (Client.history).
+        self.history = []
         self.engines = {}
         self.closed = False
         self.direct = direct and subscribe != 'none'
@@ -170,6 +172,8 @@ class Dispatcher(object):
             else:
                 with _guard:  # a frame half written would put the connection out of step
                     self._route(work, parts, direct)
+            if targets is not None or 'balanced' in meta:  # work, not a request to the controller
+                self.history.append(msg_id)
         return work
 
     def _check_open(self):
