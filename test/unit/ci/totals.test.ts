@@ -104,12 +104,15 @@ test("node's test runner: passed, failed, and every skipped or todo test named w
   ]);
 });
 
-test('npm test runs each runner once through scripts/test-runners.mjs (node, vitest, Python unittest)', async () => {
+test('npm test runs each runner once through scripts/test-runners.mjs (node, vitest, Python unittest for the engine and for the client)', async () => {
   const scripts = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
   assert.equal(scripts.test.split(' && ').at(-1), 'node scripts/test-runners.mjs');
-  const { RUNNERS } = (await import(path.join(ROOT, 'scripts', 'test-runners.mjs'))) as { RUNNERS: [string, string[]][] };
-  assert.deepEqual(RUNNERS.map(([c, a]) => [c, ...a].join(' ')), ['node scripts/test.mjs', 'npm run test:ui', 'npm run test:python']);
+  const { RUNNERS } = (await import(path.join(ROOT, 'scripts', 'test-runners.mjs'))) as { RUNNERS: [string, string[], number?][] };
+  assert.deepEqual(RUNNERS.map(([c, a]) => [c, ...a].join(' ')), ['node scripts/test.mjs', 'npm run test:ui', 'npm run test:python', 'npm run test:python-client']);
   assert.match(scripts['test:python'], / -m unittest discover -s test\/conformance\/python -v$/);
+  // Each of the client's Python tests is counted in the closing line, not one node test for all of them.
+  assert.match(scripts['test:python-client'], / -m unittest discover -s test\/python_client -p "test_\*\.py" -v$/);
+  assert.deepEqual(fs.readdirSync(path.join(ROOT, 'test', 'python_client')).filter((f) => f.endsWith('.ts')), [], 'no node test runs the suite a second time');
   assert.doesNotMatch(fs.readFileSync(path.join(ROOT, '.ci', 'run'), 'utf8'), /-m unittest/, '.ci/run counts the suite from npm test\'s output');
 });
 
