@@ -3,6 +3,7 @@ controller keeps its task database in SQLite: db_query (with datetimes), hub_his
 get_result of a list, resubmit, purge_results and purge_everything."""
 
 import datetime
+import time
 import unittest
 
 from cluster import Cluster, poll
@@ -37,8 +38,12 @@ def records_of(msg_ids):
 class TaskRecordsTest(unittest.TestCase):
     def test_db_query_times_filters_and_keys(self):
         before = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=1)
+        # hub_history orders by the time of submission, which has millisecond resolution: a pause
+        # between the submissions makes their order that of their times.
         ok = rc[0].apply_async(lambda x: x + 1, 41)
+        time.sleep(0.003)
         bad = rc[1].execute('1/0')
+        time.sleep(0.003)
         both = rc[:].execute('y = 2')
         self.assertEqual(ok.get(10), 42)
         self.assertRaises(Exception, bad.get, 10)
