@@ -66,7 +66,7 @@ class Engine(object):
         self.heart = None
         self.output = None
         self.requests = Requests()
-        self.interrupts = Interrupts(self.requests.space)
+        self.interrupts = Interrupts(self.requests.space, lambda: self.current is not None)
         self.stats = ProcessStats()
         self._stopping = False
 
@@ -384,8 +384,6 @@ class Engine(object):
     def handle(self, msg):
         started = iso_now()
         t0 = time.monotonic()
-        space = self.requests.space
-        space.request_open = True
         self.current = msg
         if msg.origin is not None:
             self.activity.started(msg, started)  # reported before the user code runs
@@ -403,7 +401,7 @@ class Engine(object):
         self.output.flush()
         self.output.set_parent(None, None)
         self.interrupts.reinstall()
-        space.request_open = space.interrupt_pending = False
+        self.requests.space.interrupt_pending = False  # an interrupt that came too late for this request's code
         self.current = None
         more = bool(self.queue.items)  # requests wait: this reply goes out with theirs
         if more:

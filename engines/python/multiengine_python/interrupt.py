@@ -14,10 +14,12 @@ except ImportError:  # pragma: no cover
 
 
 class Interrupts(object):
-    """Made on the main thread; `space.in_user_code` says whether user code runs."""
+    """Made on the main thread; `space.in_user_code` says whether user code runs, `handling()`
+    whether a request is being handled (its user code may not have started yet)."""
 
-    def __init__(self, space):
+    def __init__(self, space, handling):
         self.space = space
+        self.handling = handling
         self._main_ident = threading.get_ident()
         self._controller_interrupts = 0
 
@@ -50,7 +52,7 @@ class Interrupts(object):
             self._controller_interrupts -= 1
             if self.space.in_user_code:
                 raise KeyboardInterrupt
-            if self.space.request_open:
+            if self.handling():
                 # The request has begun and its code has not (or is between two of its parts):
                 # the interrupt is its own, and taken when its code starts.
                 self.space.interrupt_pending = True

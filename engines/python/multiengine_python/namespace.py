@@ -16,8 +16,6 @@ class Namespace(object):
 
     def __init__(self):
         self.in_user_code = False
-        #: A request is being handled (set and cleared by the engine around each one).
-        self.request_open = False
         #: The controller interrupted this request before its user code started: it is
         #: interrupted as soon as that starts (as the node engine's interrupt epochs do).
         self.interrupt_pending = False

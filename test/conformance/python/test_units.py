@@ -480,7 +480,8 @@ class TestInterrupts(unittest.TestCase):
         from multiengine_python.interrupt import Interrupts
         from multiengine_python.namespace import Namespace
         self.space = Namespace()
-        self.interrupts = Interrupts(self.space)
+        self.handling = False  # the engine's `current is not None`: a request is being handled
+        self.interrupts = Interrupts(self.space, lambda: self.handling)
         prev = signal.getsignal(signal.SIGINT)
         self.addCleanup(signal.signal, signal.SIGINT, prev)
         self.interrupts.install()
@@ -493,7 +494,7 @@ class TestInterrupts(unittest.TestCase):
         time.sleep(0.01)  # a few bytecodes later the handler has run
 
     def test_before_the_request_code_starts_it_is_interrupted_when_it_starts(self):
-        self.space.request_open = True  # the engine took the request; its code has not started
+        self.handling = True  # the engine took the request; its code has not started
         self.deliver()
         self.assertTrue(self.space.interrupt_pending)
         with self.assertRaises(KeyboardInterrupt):
@@ -506,13 +507,13 @@ class TestInterrupts(unittest.TestCase):
     def test_between_requests_it_is_ignored_and_the_next_request_runs(self):
         self.deliver()  # nothing runs: not kept for the next request
         self.assertFalse(self.space.interrupt_pending)
-        self.space.request_open = True
+        self.handling = True
         self.space.user(self.ran.append, 'next')
         self.assertEqual(self.ran, ['next'])
 
     def test_while_user_code_runs_it_raises_there(self):
         import time
-        self.space.request_open = True
+        self.handling = True
 
         def spin():
             self.interrupts.interrupt()
