@@ -24,10 +24,9 @@ const decoder = new TextDecoder();
 /** An entry as sent: session and code may be SAME. */
 export type SentEntry = (string | number | null | undefined)[];
 
-/** Separates the columns form's three sections, its headers, and its times records and their fields: bytes no JSON text holds raw. */
+/** Separates the columns form's four sections, and the entries of its headers and metadata sections: bytes no JSON text holds raw. */
 const GS = 0x1d;
 const RS = '\x1e';
-const US = '\x1f';
 
 /** Parses and checks a report's buffer, which must hold `n` entries, in either form (the columns form holds a GS byte; a JSON array cannot). */
 export function directEntries(bytes: Uint8Array, n: number): DirectTaskEntry[] {
@@ -71,39 +70,39 @@ function checkEntry(t: unknown, i: number): void {
 }
 
 /**
- * The columns form: `headers GS times GS extras`. headers: each request's header JSON as the
- * engine received it, RS between; times: per entry `received US started US completed US status
- * US result_bytes`, RS between; extras: a JSON array of rows `[i, code, label, stdout, stderr,
- * ename, evalue]` (trailing nulls left off), i ascending. An entry without a row has the code of
- * the entry before (null for the first) and nothing else; a row's code may be SAME.
+ * The columns form: `headers GS metadata GS sizes GS extras`. headers: each request's header JSON
+ * as the engine received it, RS between; metadata: each reply's metadata JSON as the engine sent
+ * it (received, started, completed), RS between; sizes: a JSON array of each reply's size in
+ * bytes; extras: a JSON array of rows `[i, code, label, status, stdout, stderr, ename, evalue]`
+ * (trailing nulls left off), i ascending. An entry without a row has the code of the entry before
+ * (null for the first) and status 'ok'; a row's code may be SAME, its status null for 'ok'.
  */
 function columnsForm(bytes: Uint8Array, n: number, gs1: number): DirectTaskEntry[] {
   const gs2 = bytes.indexOf(GS, gs1 + 1);
-  if (gs2 < 0) throw new WireError('its buffer must have three sections (headers, times, extras) separated by 0x1D, got two');
-  if (bytes.indexOf(GS, gs2 + 1) >= 0) throw new WireError('its buffer must have three sections (headers, times, extras) separated by 0x1D, got more');
+  const gs3 = gs2 < 0 ? -1 : bytes.indexOf(GS, gs2 + 1);
+  if (gs3 < 0) throw new WireError(`its buffer must have four sections (headers, metadata, sizes, extras) separated by 0x1D, got ${gs2 < 0 ? 2 : 3}`);
+  if (bytes.indexOf(GS, gs3 + 1) >= 0) throw new WireError('its buffer must have four sections (headers, metadata, sizes, extras) separated by 0x1D, got more');
   const heads = n === 0 ? [] : decoder.decode(bytes.subarray(0, gs1)).split(RS);
-  const times = n === 0 ? [] : decoder.decode(bytes.subarray(gs1 + 1, gs2)).split(RS);
+  const metas = n === 0 ? [] : decoder.decode(bytes.subarray(gs1 + 1, gs2)).split(RS);
   if (heads.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${heads.length} headers`);
-  if (times.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${times.length} times records`);
-  let rows: unknown;
-  try {
-    rows = JSON.parse(decoder.decode(bytes.subarray(gs2 + 1)));
-  } catch (e) {
-    throw new WireError(`its extras are not JSON: ${(e as Error).message}`);
-  }
-  if (!Array.isArray(rows)) throw new WireError(`its extras must be an array of rows, got ${describe(rows)}`);
+  if (metas.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${metas.length} metadata`);
+  const sizes = jsonArray(bytes.subarray(gs2 + 1, gs3), 'sizes', 'an array of sizes');
+  if (sizes.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${sizes.length} sizes`);
+  const rows = jsonArray(bytes.subarray(gs3 + 1), 'extras', 'an array of rows');
   const out: DirectTaskEntry[] = [];
   let code: unknown = null;
   let r = 0;
   for (let i = 0; i < n; i++) {
-    const t = entryOf(heads[i], times[i], i);
+    const t = entryOf(heads[i], metas[i], sizes[i], i);
     const row = rows[r] as unknown[];
     if (r < rows.length && Array.isArray(row) && row[0] === i) {
       r++;
-      if (row.length < 2 || row.length > 7) throw new WireError(`extras row ${r - 1} must have 2 to 7 fields, got ${describe(row)}`);
+      if (row.length < 2 || row.length > 8) throw new WireError(`extras row ${r - 1} must have 2 to 8 fields, got ${describe(row)}`);
       if (row[1] === SAME && i === 0) throw new WireError(`entry 0: code cannot be ${SAME} (the same as the entry before): it is the first`);
       if (row[1] !== SAME) code = row[1];
-      for (let k = 2; k < row.length; k++) t[8 + k] = row[k];
+      if (row.length > 2) t[10] = row[2];
+      if (row.length > 3 && row[3] !== null) t[7] = row[3];
+      for (let k = 4; k < row.length; k++) t[7 + k] = row[k];
     }
     t[CODE] = code;
     checkEntry(t, i);
@@ -113,24 +112,38 @@ function columnsForm(bytes: Uint8Array, n: number, gs1: number): DirectTaskEntry
   return out;
 }
 
+function jsonArray(bytes: Uint8Array, section: string, what: string): unknown[] {
+  let v: unknown;
+  try {
+    v = JSON.parse(decoder.decode(bytes));
+  } catch (e) {
+    throw new WireError(`its ${section} are not JSON: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(v)) throw new WireError(`its ${section} must be ${what}, got ${describe(v)}`);
+  return v;
+}
+
+/** A JSON object from a section's text, or a WireError naming the entry and what it is. */
+function objectOf(text: string, i: number, what: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new WireError(`entry ${i}: its ${what} is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new WireError(`entry ${i}: its ${what} must be an object, got ${describe(v)}`);
+  return v as Record<string, unknown>;
+}
+
 /**
  * An entry's fields from its header JSON (msg_id, msg_type, session, submitted: header.date or
- * null) and its times record (received, started, completed, status, result_bytes); code, label,
- * output and error null until its extras row.
+ * null), its reply's metadata JSON (received, started, completed) and size; status 'ok'; code,
+ * label, output and error null until its extras row.
  */
-function entryOf(head: string, times: string, i: number): unknown[] {
-  let h: unknown;
-  try {
-    h = JSON.parse(head);
-  } catch (e) {
-    throw new WireError(`entry ${i}: its header is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new WireError(`entry ${i}: its header must be an object, got ${describe(h)}`);
-  const f = h as Record<string, unknown>;
+function entryOf(head: string, meta: string, size: unknown, i: number): unknown[] {
+  const h = objectOf(head, i, 'header');
   // A header's session is its own (SAME is for the entries form).
-  if (typeof f.session !== 'string') throw new WireError(`entry ${i}: session must be a string, got ${describe(f.session)}`);
-  const t = times.split(US);
-  if (t.length !== 5) throw new WireError(`entry ${i}: its times record must have 5 fields (received, started, completed, status, result_bytes), got ${t.length}`);
-  const bytes = /^\d{1,15}$/.test(t[4]) ? Number(t[4]) : t[4];
-  return [f.msg_id, f.msg_type, f.session, typeof f.date === 'string' ? f.date : null, t[0], t[1], t[2], t[3], bytes, null, null, null, null, null, null];
+  if (typeof h.session !== 'string') throw new WireError(`entry ${i}: session must be a string, got ${describe(h.session)}`);
+  const m = objectOf(meta, i, 'metadata');
+  return [h.msg_id, h.msg_type, h.session, typeof h.date === 'string' ? h.date : null, m.received, m.started, m.completed, 'ok', size, null, null, null, null, null, null];
 }

@@ -31,20 +31,20 @@ class Replies(object):
     def send_to(self, origin, msg_type, content, parent, metadata, buffers=()):
         """Sends a request's stream or reply: on the direct connection it came on while that is
         open, else to the controller with metadata.orphan (it keeps it in its result store).
-        Returns the size of the message's frame."""
+        Returns the message's encoded parts and the size of its frame."""
         if origin is not None:
             chan = origin.chan
             args = (msg_type, content, parent, metadata, buffers)
             try:
                 parts, size = chan.encode_sized(*args)
                 if self.batch.post(chan, parts, args):
-                    return size
+                    return parts, size
             except OSError:
                 origin.close()
             metadata = dict(metadata, orphan=True)
         parts, size = self.engine.chan.encode_sized(msg_type, content, parent, metadata, buffers)
         self.batch.post(self.engine.chan, parts)
-        return size
+        return parts, size
 
     def release(self, chan):
         """Writes what a channel held for a batch. What a direct connection could not take goes
@@ -70,9 +70,10 @@ class Replies(object):
         rtype = msg.msg_type[:-len('_request')] + '_reply'
         send = self.send_to
         try:
-            size = send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
+            parts, size = send(msg.origin, rtype, content, msg.header_bytes, meta, buffers)
             if msg.origin is not None:
-                self.engine.tasks.add(msg, started, completed, content, size, self.engine.output.kept)
+                # parts[3]: the reply's metadata as sent, which holds its times.
+                self.engine.tasks.add(msg, parts[3], content, size, self.engine.output.kept)
         except (TypeError, ValueError) as e:  # content not JSON: an engine bug; still answer
             log('cannot send %s: %r' % (rtype, e))
             send(msg.origin, rtype, {'status': 'error', 'ename': 'EngineError', 'evalue': 'reply not encodable: %s' % e,
@@ -84,9 +85,9 @@ class Replies(object):
                                'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
                      'traceback': []}
             try:
-                send(msg.origin, rtype, error, msg.header_bytes, meta)
+                parts, size = send(msg.origin, rtype, error, msg.header_bytes, meta)
                 if msg.origin is not None:
-                    self.engine.tasks.add(msg, started, completed, error, 0, self.engine.output.kept)
+                    self.engine.tasks.add(msg, parts[3], error, size, self.engine.output.kept)
             except OSError:
                 pass
         except OSError as e:

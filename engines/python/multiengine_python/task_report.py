@@ -1,12 +1,13 @@
 """task_report: tells the controller about each direct request this engine answered (protocol
 section 13), which the controller never sees, so its task database records them too. Per
 request only what is at hand is kept (one tuple); the report is built when it goes out, in the
-protocol's columns form, so that no entry is built or encoded per request: the requests'
-headers as received, a text record of times per request, and a row of extras only where the
-code changes or a label, output or error is there. Reports go out at most every REPORT_SECONDS
-(from a thread, as user code may hold the main one), at once when REPORT_MAX pile up, and when
-the engine goes idle with the interval up. Off unless the controller's registration_reply asks
-for reports (a controller with --db none does not)."""
+protocol's columns form, from bytes that already exist and lists made in one pass each, so that
+no entry is built or encoded per request: the requests' headers as received, the replies'
+metadata as sent (their times), the replies' sizes, and a row of extras only where the code
+changes or a label, output or an outcome other than ok is there. Reports go out at most every
+REPORT_SECONDS (from a thread, as user code may hold the main one), at once when REPORT_MAX pile
+up, and when the engine goes idle with the interval up. Off unless the controller's
+registration_reply asks for reports (a controller with --db none does not)."""
 
 import collections
 import json
@@ -23,9 +24,9 @@ CODE_CHARS = 4096
 EVALUE_CHARS = 1024
 #: In place of an extras row's code: the same as the entry before's (protocol section 13).
 SAME = 0
-#: Separators of the columns form: between its sections, between entries, between a times
-#: record's fields. No JSON text holds them raw (a header that parsed has none).
-GS, RS, US = b'\x1d', '\x1e', '\x1f'
+#: Separators of the columns form: between its sections, between a section's entries. No JSON
+#: text holds them raw (a header that parsed has none).
+GS, RS = b'\x1d', b'\x1e'
 #: The extras are flat lists: no check for cycles.
 _encode = json.JSONEncoder(separators=(',', ':'), check_circular=False).encode
 
@@ -45,30 +46,49 @@ def code_of(content):
 
 
 def columns(items):
-    """The report's buffer in the columns form (protocol section 13) from (msg, started,
-    completed, reply content, reply size, output) tuples: headers GS times GS extras."""
-    heads, times, rows = [], [], []
-    code = None
-    for i, (msg, started, completed, content, size, output) in enumerate(items):
-        heads.append(msg.header_bytes)
-        status = content.get('status')
-        if status != 'ok' and status != 'aborted':
-            status = 'error'
-        times.append(US.join((msg.received or started, started, completed, status, str(size))))
-        # Content and metadata are dicts: decode_message checked them when the request came.
-        was, code = code, code_of(msg.content)
-        label = msg.metadata.get('label')
-        if not isinstance(label, str):
-            label = None
-        if code != was or label is not None or output or status == 'error':
-            row = [i, SAME if i > 0 and code is not None and code == was else code, label]
-            if output or status == 'error':
+    """The report's buffer in the columns form (protocol section 13) from (request, reply
+    metadata bytes, reply content, reply size, output) tuples: headers GS metadata GS sizes GS
+    extras."""
+    contents = [t[0].content for t in items]
+    # An execute's code or an apply's function: compared as they are, read (code_of) only where
+    # they change. Anything else (push, pull, no code) gets a row of its own.
+    raws = [c.get('code') or c.get('fn') for c in contents]
+    labels = [t[0].metadata.get('label') for t in items]
+    statuses = [t[2].get('status') for t in items]
+    outputs = [t[4] for t in items]
+    n = len(items)
+    if (raws[0].__class__ is str and raws.count(raws[0]) == n and labels.count(None) == n
+            and statuses.count('ok') == n and outputs.count(None) == n):
+        rows = [[0, code_of(contents[0]), None]]  # a burst of one code or function, nothing else
+    else:
+        rows = _rows(items, contents, raws, labels, statuses, outputs)
+    return b''.join((RS.join([t[0].header_bytes for t in items]), GS, RS.join([t[1] for t in items]), GS,
+                     _encode([t[3] for t in items]).encode('ascii'), GS, _encode(rows).encode('utf-8')))
+
+
+def _rows(items, contents, raws, labels, statuses, outputs):
+    """The extras rows: where the code changes, or a label, output or an outcome other than ok is
+    there (a row's code is SAME when only the rest is new)."""
+    rows = []
+    was = None
+    for i, raw in enumerate(raws):
+        label, status, output = labels[i], statuses[i], outputs[i]
+        same = i > 0 and raw.__class__ is str and raw == was
+        if same and label is None and status == 'ok' and not output:
+            continue
+        was = raw
+        row = [i, SAME if same else code_of(contents[i]), label if label.__class__ is str else None]
+        if status != 'ok' or output:
+            error = status != 'aborted' and status != 'ok'
+            row.append('error' if error else None if status == 'ok' else 'aborted')
+            if output or error:
                 row += [output.get('stdout'), output.get('stderr')] if output else [None, None]
-            if status == 'error':
+            if error:
+                content = items[i][2]
                 ename, evalue = content.get('ename'), content.get('evalue')
                 row += [ename if isinstance(ename, str) else 'Error', evalue[:EVALUE_CHARS] if isinstance(evalue, str) else '']
-            rows.append(row)
-    return b''.join((RS.encode('ascii').join(heads), GS, RS.join(times).encode('utf-8'), GS, _encode(rows).encode('utf-8')))
+        rows.append(row)
+    return rows
 
 
 class TaskReporter(object):
@@ -87,12 +107,13 @@ class TaskReporter(object):
         self.sent_at = -REPORT_SECONDS
         self.wake = None
 
-    def add(self, msg, started, completed, content, size, output=None):
-        """A direct request was answered (its reply was `size` bytes; `output` what it printed)."""
+    def add(self, msg, metadata, content, size, output=None):
+        """A direct request was answered: its reply's metadata as sent (JSON bytes), content and
+        size in bytes; `output` what it printed."""
         if not self.enabled:
             return
         items = self.items
-        items.append((msg, started, completed, content, size, output))
+        items.append((msg, metadata, content, size, output))
         n = len(items)
         if n >= REPORT_MAX:
             self.flush()

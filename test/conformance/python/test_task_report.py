@@ -38,21 +38,23 @@ FIELDS = ['msg_id', 'msg_type', 'session', 'submitted', 'received', 'started', '
 def read_columns(buf, n):
     """The entries of a columns-form buffer as the protocol defines them (the controller's
     reader is core/protocol/directEntries.ts), and its extras rows."""
-    heads, times, extras = buf.split(b'\x1d')
+    heads, metas, sizes, extras = buf.split(b'\x1d')
     heads = [json.loads(h) for h in heads.split(b'\x1e')] if n else []
-    times = times.decode('utf-8').split('\x1e') if n else []
+    metas = [json.loads(m) for m in metas.split(b'\x1e')] if n else []
+    sizes = json.loads(sizes.decode('ascii'))
     rows = json.loads(extras.decode('utf-8'))
-    assert len(heads) == len(times) == n, (len(heads), len(times), n)
+    assert len(heads) == len(metas) == len(sizes) == n, (len(heads), len(metas), len(sizes), n)
     entries, code, by_i = [], None, {row[0]: row for row in rows}
     assert sorted(by_i) == [row[0] for row in rows], rows
     for i in range(n):
-        h, (received, started, completed, status, size) = heads[i], times[i].split('\x1f')
-        t = [h['msg_id'], h['msg_type'], h['session'], h.get('date'), received, started, completed, status, int(size)]
+        h, m = heads[i], metas[i]
         row = by_i.get(i, [i])
         if len(row) > 1 and row[1] != 0:
             code = row[1]
         assert not (i == 0 and len(row) > 1 and row[1] == 0), 'the first entry has its own code'
-        t += [code] + (row[2:] + [None] * 5)[:6]
+        status = row[3] if len(row) > 3 and row[3] is not None else 'ok'
+        t = [h['msg_id'], h['msg_type'], h['session'], h.get('date'), m['received'], m['started'], m['completed'], status, sizes[i], code]
+        t += (row[2:3] + [None])[:1] + (row[4:] + [None] * 4)[:4]
         entries.append(t)
     return entries, rows
 
@@ -82,8 +84,13 @@ def reporter(fail=False):
     return send, r
 
 
-def add(r, msg, content=None, size=10):
-    r.add(msg, '2026-01-01T00:00:00.002Z', '2026-01-01T00:00:00.003Z', content or {'status': 'ok'}, size)
+#: A reply's metadata as the engine sends it (replies.py), which holds the request's times.
+META = json.dumps({'engine_id': 0, 'received': '2026-01-01T00:00:00.001Z', 'started': '2026-01-01T00:00:00.002Z',
+                   'completed': '2026-01-01T00:00:00.003Z'}).encode('utf-8')
+
+
+def add(r, msg, content=None, size=10, output=None):
+    r.add(msg, META, content or {'status': 'ok'}, size, output)
 
 
 def until(check, timeout=2.0):
@@ -99,7 +106,7 @@ class TestTaskReport(unittest.TestCase):
     def test_output_goes_only_with_a_request_that_printed(self):
         send, r = reporter()
         printed, quiet = request('print(1)'), request('1')
-        r.add(printed, '2026-01-01T00:00:00.002Z', '2026-01-01T00:00:00.003Z', {'status': 'ok'}, 10, {'stdout': '1\n'})
+        add(r, printed, output={'stdout': '1\n'})
         add(r, quiet)
         r.flush()
         [[a, b]] = send.reports
@@ -142,11 +149,11 @@ class TestTaskReport(unittest.TestCase):
         send, r = reporter()
         odd = 'a "quoted" \\ back\nslash, tab\t, \u00e9t\u00e9 \u2603 \U0001f600 \x00 \x1d\x1e\x1f'
         msgs = [request(odd, odd, odd), request(odd, session=odd), request('other', session=odd)]
-        r.add(msgs[0], '2026-01-01T00:00:00.002Z', '2026-01-01T00:00:00.003Z', {'status': 'error', 'ename': odd, 'evalue': odd}, 7, {'stderr': odd})
+        add(r, msgs[0], {'status': 'error', 'ename': odd, 'evalue': odd}, 7, {'stderr': odd})
         add(r, msgs[1])
         add(r, msgs[2])
         r.flush()
-        self.assertEqual(send.rows[0], [[0, odd, odd, None, odd, odd, odd], [2, 'other', None]], 'code sent once while it repeats')
+        self.assertEqual(send.rows[0], [[0, odd, odd, 'error', None, odd, odd, odd], [2, 'other', None]], 'code sent once while it repeats')
         a, b, c = send.reports[0]
         self.assertEqual((a['session'], a['code'], a['label'], a['stderr'], a['ename'], a['evalue'], a['result_bytes']), (odd, odd, odd, odd, odd, odd, 7))
         self.assertEqual((b['session'], b['code'], c['session'], c['code']), (odd, odd, odd, 'other'))
@@ -182,8 +189,36 @@ class TestTaskReport(unittest.TestCase):
             add(r, request(code))
         add(r, request('f'), {'status': 'error', 'ename': 'E', 'evalue': 'v'})
         r.flush()
-        self.assertEqual(send.rows[0], [[0, 'f', None], [2, 'g', None], [3, 'f', None], [4, 0, None, None, None, 'E', 'v']])
+        self.assertEqual(send.rows[0], [[0, 'f', None], [2, 'g', None], [3, 'f', None], [4, 0, None, 'error', None, None, 'E', 'v']])
         self.assertEqual([t['code'] for t in send.reports[0]], ['f', 'f', 'g', 'f', 'f'])
+
+    def test_a_burst_of_one_code_has_one_row_and_push_pull_and_no_code_get_rows_of_their_own(self):
+        send, r = reporter()
+        for _ in range(5):
+            add(r, request('f(x)'))
+        r.flush()
+        self.assertEqual(send.rows[0], [[0, 'f(x)', None]], 'one row for the whole burst')
+        self.assertEqual([t['code'] for t in send.reports[0]], ['f(x)'] * 5)
+
+        def other(content):
+            msg = request('unused')
+            msg.content = content
+            return msg
+        for msg in (request('f(x)'), other({'names': ['a']}), other({'names': ['b']}), other({'ns': {'c': 1}}),
+                    other({}), other({}), request('f(x)')):
+            add(r, msg)
+        r.flush()
+        self.assertEqual([t['code'] for t in send.reports[1]], ['f(x)', 'a', 'b', 'c', None, None, 'f(x)'])
+        self.assertEqual([row[0] for row in send.rows[1]], [0, 1, 2, 3, 4, 5, 6])
+
+    def test_times_come_from_the_reply_metadata_as_sent(self):
+        send, r = reporter()
+        meta = b'{"engine_id": 3, "received": "R", "started": "S", "completed": "C", "orphan": true}'
+        r.add(request('1'), meta, {'status': 'aborted'}, 5)
+        r.flush()
+        [[t]] = send.reports
+        self.assertEqual((t['received'], t['started'], t['completed'], t['status'], t['result_bytes']), ('R', 'S', 'C', 'aborted', 5))
+        self.assertEqual(send.rows[0], [[0, '1', None, 'aborted']])
 
     def test_a_buffer_holds_each_header_as_received(self):
         send, r = reporter()
