@@ -1,15 +1,11 @@
 /**
- * The engine process: registers with the controller, starts the heart, and serves work
- * requests from the main connection one at a time, in arrival order. abort_request and
- * shutdown_request act at once, even while a request awaits; synchronous user code blocks the
- * main thread, so they are read when it ends (only interrupts go through the heart worker).
- *
- * When the controller connection drops and the controller advised `reconnect_ms` (it may be
- * restarted), the engine registers again with the same id for that long, keeping its
- * namespace; requests queued but not started are dropped (never run). Then it exits.
+ * The engine process: serves work requests from the main connection one at a time, in arrival
+ * order. abort_request and shutdown_request act at once, even while a request awaits; synchronous
+ * user code blocks the main thread, so they are read when it ends (only interrupts go through the
+ * heart worker). Registering, the heart and registering again after losing the controller are
+ * controllerLink.ts's; while it does that, requests queued but not started are dropped (never run).
  */
 import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import type { ConnectionInfo } from '../../core/connection/connectionFile.js';
 import {
   createMessage,
@@ -27,9 +23,9 @@ import {
   type Metadata,
 } from '../../core/protocol/messages.js';
 import { checkContent } from '../../core/protocol/validate.js';
-import { encodeMessageFrame, Signer } from '../../core/transport/codec.js';
+import { encodeMessageFrame } from '../../core/transport/codec.js';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../core/transport/frame.js';
-import { Connection, connectTcp } from '../../core/transport/connection.js';
+import type { Connection } from '../../core/transport/connection.js';
 import { pollAfterReply } from '../../core/transport/spin.js';
 import { ActivityReport } from './activityReport.js';
 import { keepOutput, TaskReport, type DirectOutput } from './taskReport.js';
@@ -37,31 +33,19 @@ import { DirectServer } from './directServer.js';
 import { EarlyAborts } from './earlyAborts.js';
 import { WorkQueue, type Queued } from './workQueue.js';
 import { OutputCapture, type Chunk } from './capture.js';
+import { ControllerLink, positive, type LinkOptions, type RegistrationOk } from './controllerLink.js';
 import { describeError } from './errors.js';
-import { Heart } from './heart.js';
 import { beginRequest, endRequest, interruptCurrent, interruptRunning, interruptState } from './interrupt.js';
 import { Namespace } from './namespace.js';
 import { RequestHandler, type ReplyBody } from './requests.js';
 import { formatBytes } from '../../core/util/format.js';
 
-const REGISTRATION_TIMEOUT_MS = 30_000;
-/** How long one attempt to register again may wait for the reply. */
-const RECONNECT_REPLY_MS = 5_000;
-/** Set by a controller in the environment of engines it launches (registration_request.supervised). */
-const SUPERVISED_ENV = 'MULTIENGINE_SUPERVISED';
 /** The most text one stream message carries. */
 const STREAM_PIECE_CHARS = 1024 * 1024;
 /** How long requests that finish synchronously may run one after another before the loop turns. */
 const BATCH_MS = 1;
 
-export interface EngineOptions {
-  /** Id to ask for (`--id N`), e.g. when the controller restarts an engine. */
-  requestedId?: number;
-  /** `--reconnect-ms`: how long to try to register again after losing the controller; default: the controller's advice. */
-  reconnectMs?: number;
-  /** `--engine-set`: the engine set that started this engine (registration_request.engine_set). */
-  engineSet?: string;
-}
+export type EngineOptions = LinkOptions;
 
 export class Engine {
   private readonly uuid = randomUUID();
@@ -69,13 +53,11 @@ export class Engine {
   private readonly capture = new OutputCapture((chunks, parent, urgent) => this.sendStreams(chunks, parent, urgent));
   private readonly ns = new Namespace();
   private readonly handler = new RequestHandler(this.ns);
-  private conn!: Connection;
-  private id = -1;
+  private readonly link: ControllerLink;
   private readonly queue = new WorkQueue();
   /** Where the running (or latest) request came from: its output and reply go back there. */
   private origin: Connection | null = null;
   private direct: DirectServer | null = null;
-  private directAddress: DirectAddress | undefined;
   private directRunning: CurrentTask | null = null;
   /** The request that runs now. */
   private runningNow: Queued | null = null;
@@ -87,61 +69,57 @@ export class Engine {
     () => this.directWork(),
     (content, urgent) => this.sendActivity(content, urgent),
   );
-  private readonly tasks = new TaskReport((r) => this.sendToController('task_report', r.content, false, r.buffers));
+  private readonly tasks = new TaskReport((r) => this.link.send('task_report', r.content, false, r.buffers));
   /** What the running direct request printed, for its task_report (null: nothing yet). */
   private kept: DirectOutput | null = null;
   private running = false;
   private scheduled = false;
-  private heart!: Heart;
   /** The running request, shared with the heart (interrupt_request's msg_ids; beats say what runs): [0] = msg_id length, [255] = type. */
   private readonly currentRequest = new Uint8Array(new SharedArrayBuffer(256));
   private currentMsgId = '';
   /** msg_ids an abort_request or interrupt_request named before they arrived: answered 'aborted' when they come. */
   private readonly earlyAborts = new EarlyAborts();
-  private readonly supervised = process.env[SUPERVISED_ENV] === '1';
-  /** Effective reconnect time (0: exit when the controller connection drops). */
-  private reconnectMs = 0;
   private maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
-  private reconnecting = false;
 
-  constructor(
-    private readonly info: ConnectionInfo,
-    private readonly opts: EngineOptions = {},
-  ) {
-    // Not inherited by what user code spawns.
-    delete process.env[SUPERVISED_ENV];
+  constructor(info: ConnectionInfo, opts: EngineOptions = {}) {
+    this.link = new ControllerLink(
+      info,
+      opts,
+      { uuid: this.uuid, session: this.session, interruptState, currentRequest: this.currentRequest },
+      {
+        listen: (conn) => this.listenDirect(conn),
+        onRegistered: (reply, resumed) => this.onRegistered(reply, resumed),
+        onMessage: (msg) => this.onMessage(msg),
+        onLost: () => this.dropControllerWork(),
+        onInterrupt: interruptRunning,
+        onCancel: (msgIds) => this.cancel(msgIds),
+        log: (text) => this.log(text),
+        exit: (code, reason) => this.exit(code, reason),
+      },
+    );
   }
 
-  async start(): Promise<void> {
-    const { ip, port, key } = this.info;
-    this.heart = new Heart(
-      { ip, port, key, uuid: this.uuid, session: this.session, interruptState, currentRequest: this.currentRequest },
-      (e) => {
-        if (e.event === 'interrupt') interruptRunning(e.running);
-        // interrupt_request with msg_ids: the heart interrupted the running one if named; the rest are aborted
-        else if (e.event === 'cancel') this.cancel(e.msgIds);
-        else if (e.event === 'closed') this.onHeartClosed(e.reason);
-        else if (e.event === 'exited') this.exit(1, `heart stopped: ${e.reason}`);
-        else if (e.event === 'ignored') this.log(`ignoring ${e.reason}`);
-      },
-      (e) => this.exit(1, `heart failed: ${e.message}`),
-    );
-    const conn = new Connection(await connectTcp(ip, port), new Signer(key));
-    await this.listenDirect(conn);
-    let reply: ContentMap['registration_reply'];
-    try {
-      reply = await this.register(conn, false, REGISTRATION_TIMEOUT_MS);
-    } catch (e) {
-      this.exit(1, (e as Error).message);
+  /** The id the controller gave (-1 until registered). */
+  private get id(): number {
+    return this.link.id;
+  }
+
+  /** Registers (controllerLink.ts); the engine serves once the link reports it registered. */
+  start(): Promise<void> {
+    return this.link.start();
+  }
+
+  /** Registered (`resumed`: again, after losing the controller): take the reply's limits and serve. */
+  private onRegistered(reply: RegistrationOk, resumed: boolean): void {
+    this.maxMessageBytes = positive(reply.max_message_bytes) || DEFAULT_MAX_MESSAGE_BYTES;
+    this.capture.limit = positive(reply.max_output_bytes);
+    this.tasks.enabled = reply.report_tasks === true;
+    if (!resumed) {
+      this.capture.install();
+      // User timers and promises must not take the engine down: report them as output of the latest request.
+      process.on('uncaughtException', (e) => this.capture.write('stderr', `Uncaught ${formatThrown(e)}\n`));
+      process.on('unhandledRejection', (e) => this.capture.write('stderr', `Unhandled promise rejection: ${formatThrown(e)}\n`));
     }
-    if (reply.status !== 'ok') {
-      this.exit(1, `registration refused: ${reply.status === 'error' ? reply.evalue : reply.status}`);
-    }
-    this.registered(conn, reply);
-    this.capture.install();
-    // User timers and promises must not take the engine down: report them as output of the latest request.
-    process.on('uncaughtException', (e) => this.capture.write('stderr', `Uncaught ${formatThrown(e)}\n`));
-    process.on('unhandledRejection', (e) => this.capture.write('stderr', `Unhandled promise rejection: ${formatThrown(e)}\n`));
     this.schedule();
   }
 
@@ -151,7 +129,7 @@ export class Engine {
   }
 
   /** Opens the listener for clients' direct connections where the controller reached us; without it, clients use the controller. */
-  private async listenDirect(conn: Connection): Promise<void> {
+  private async listenDirect(conn: Connection): Promise<DirectAddress | undefined> {
     const server = new DirectServer({
       uuid: this.uuid,
       session: this.session,
@@ -163,141 +141,19 @@ export class Engine {
       log: (text) => this.log(text),
     });
     try {
-      this.directAddress = await server.listen(conn.socket.localAddress ?? '127.0.0.1');
+      const address = await server.listen(conn.socket.localAddress ?? '127.0.0.1');
       this.direct = server;
+      return address;
     } catch (e) {
       this.log(`no direct connections: cannot listen (${(e as Error).message})`);
+      return undefined;
     }
   }
 
-  /** Sends registration_request on `conn` (resume: again, after losing the controller) and waits for the reply. */
-  private register(conn: Connection, resume: boolean, timeoutMs: number): Promise<ContentMap['registration_reply']> {
-    return new Promise((resolve, reject) => {
-      let waiting = true;
-      const timer = setTimeout(() => {
-        waiting = false;
-        conn.destroy();
-        reject(new Error(`no registration reply within ${timeoutMs} ms`));
-      }, timeoutMs);
-      conn.start({
-        onMessage: (msg) => {
-          if (msg.header.msg_type === 'registration_reply') {
-            if (!waiting) return;
-            waiting = false;
-            clearTimeout(timer);
-            try {
-              resolve(checkContent('registration_reply', msg.content));
-            } catch (e) {
-              conn.destroy();
-              reject(new Error(`malformed registration_reply: ${(e as Error).message}`));
-            }
-          } else if (conn === this.conn) {
-            this.onMessage(msg);
-          } else if (!waiting) {
-            // Came in the same read as the registration reply, before registered() made this the
-            // engine's connection; that happens in the await continuation, which runs first.
-            queueMicrotask(() => {
-              if (conn === this.conn) this.onMessage(msg);
-            });
-          }
-        },
-        onBadMessage: (reason) => this.log(`dropped a message: ${reason}`),
-        onClose: () => {
-          if (waiting) {
-            waiting = false;
-            clearTimeout(timer);
-            reject(new Error('controller connection closed before the registration reply'));
-          } else if (conn === this.conn) {
-            this.lost('controller connection closed');
-          }
-        },
-      });
-      const content: ContentMap['registration_request'] = {
-        uuid: this.uuid,
-        kernel: 'node',
-        language_version: process.versions.node,
-        host: os.hostname(),
-        pid: process.pid,
-        executable: process.execPath,
-      };
-      if (resume) {
-        content.requested_id = this.id;
-        content.resume = true;
-      } else if (this.opts.requestedId !== undefined) {
-        content.requested_id = this.opts.requestedId;
-      }
-      if (this.supervised) content.supervised = true;
-      if (this.opts.engineSet !== undefined) content.engine_set = this.opts.engineSet;
-      if (this.directAddress) content.direct = this.directAddress;
-      conn.send(createMessage('registration_request', content, { session: this.session }));
-    });
-  }
-
-  /** Registration accepted on `conn`: take its id and settings, and (re)start the heart. */
-  private registered(conn: Connection, reply: ContentMap['registration_reply'] & { status: 'ok' }): void {
-    this.conn = conn;
-    this.id = reply.id;
-    const positive = (v: unknown): number => (typeof v === 'number' && v > 0 ? v : 0);
-    this.reconnectMs = this.opts.reconnectMs ?? positive(reply.reconnect_ms);
-    this.maxMessageBytes = positive(reply.max_message_bytes) || DEFAULT_MAX_MESSAGE_BYTES;
-    this.capture.limit = positive(reply.max_output_bytes);
-    this.tasks.enabled = reply.report_tasks === true;
-    this.heart.start(reply.id, reply.heartbeat_ms > 0 ? reply.heartbeat_ms : this.info.heartbeat_ms);
-  }
-
-  /** The heart connection broke: while the main one is up, the controller is there; beat again. */
-  private onHeartClosed(reason: string): void {
-    if (this.id < 0 || this.reconnecting) return;
-    if (this.reconnectMs <= 0) this.exit(1, `heart stopped: ${reason}`);
-    this.lost(`heart connection closed (${reason})`);
-  }
-
-  /** Lost the controller: register again for reconnectMs (namespace kept), else exit. */
-  private lost(why: string): void {
-    if (this.reconnecting) return;
-    if (this.id < 0) this.exit(1, why);
-    if (this.reconnectMs <= 0) this.exit(0, why);
-    this.reconnecting = true;
-    this.conn.destroy();
+  /** The link lost the controller and registers again: returns how many queued requests were dropped. */
+  private dropControllerWork(): number {
     // Never run: the controller that sent them is gone. Direct ones stay: their clients are there.
-    const dropped = this.queue.remove((q) => q.origin === null).length;
-    this.log(`${why}; registering again as engine ${this.id} for up to ${this.reconnectMs} ms${dropped ? ` (${dropped} queued requests dropped)` : ''}`);
-    void this.reconnect();
-  }
-
-  private async reconnect(): Promise<void> {
-    const deadline = Date.now() + this.reconnectMs;
-    let delay = 50;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
-      delay = Math.min(delay * 2, 500);
-      const budget = Math.max(200, Math.min(RECONNECT_REPLY_MS, deadline - Date.now()));
-      let conn: Connection;
-      try {
-        conn = new Connection(await connectTcp(this.info.ip, this.info.port, budget), new Signer(this.info.key));
-      } catch {
-        continue;
-      }
-      let reply: ContentMap['registration_reply'];
-      try {
-        reply = await this.register(conn, true, budget);
-      } catch {
-        conn.destroy();
-        continue;
-      }
-      if (reply.status !== 'ok') {
-        // E.g. a controller shutting down: try again until the deadline.
-        this.log(`registration refused: ${reply.status === 'error' ? reply.evalue : reply.status}`);
-        conn.destroy();
-        continue;
-      }
-      this.registered(conn, reply);
-      this.reconnecting = false;
-      this.log(`registered again as engine ${this.id}; namespace intact`);
-      this.schedule();
-      return;
-    }
-    this.exit(0, `the controller did not come back within ${this.reconnectMs} ms`);
+    return this.queue.remove((q) => q.origin === null).length;
   }
 
   private onMessage(msg: Message): void {
@@ -352,16 +208,7 @@ export class Engine {
 
   /** engine_activity to the controller; `urgent` when user code may block the event loop right after. */
   private sendActivity(content: ContentMap['engine_activity'], urgent: boolean): void {
-    this.sendToController('engine_activity', content, urgent);
-  }
-
-  /** A report on the main connection (false: none now); `urgent`: flushed at once. */
-  private sendToController<T extends 'engine_activity' | 'task_report'>(type: T, content: ContentMap[T], urgent: boolean, buffers?: Uint8Array[]): boolean {
-    if (this.reconnecting || !this.conn) return false;
-    this.conn.send(createMessage(type, content, { session: this.session, metadata: { engine_id: this.id }, buffers }));
-    // The request that starts now may block the event loop, so the usual flush at the end of the tick would wait.
-    if (urgent) this.conn.flush();
-    return true;
+    this.link.send('engine_activity', content, urgent);
   }
 
   private enqueue(q: Queued): void {
@@ -465,8 +312,8 @@ export class Engine {
    * or, when that has closed (its client left), to the controller's result store ('orphan').
    */
   private destination(origin: Connection | null): { conn: Connection; orphan: boolean } {
-    if (origin === null || this.reconnecting) return { conn: this.conn, orphan: false };
-    if (origin.isClosed) return { conn: this.conn, orphan: true };
+    if (origin === null || this.link.reconnecting) return { conn: this.link.connection, orphan: false };
+    if (origin.isClosed) return { conn: this.link.connection, orphan: true };
     return { conn: origin, orphan: false };
   }
 
@@ -583,7 +430,7 @@ export class Engine {
     this.capture.flush();
     this.tasks.flush();
     // Hand pending output to the kernel now; process.exit does not wait for the end of the tick.
-    if (this.conn && !this.conn.isClosed) this.conn.flush();
+    this.link.flush();
     this.direct?.flushAll();
     if (reason) this.log(reason);
     process.exit(code);
