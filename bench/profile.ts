@@ -3,9 +3,9 @@
  *   node --import tsx bench/profile.ts rtt|async|lb|push|pull|execute [--kind node|python] [--n 1] [--reps N]
  * [--db sqlite|memory|none]
  * (lb: load-balanced applyAsync bursts of 2,000, as lb_async_throughput; use --n 4, and --hwm N for the controller's)
- * Start it with NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR' to profile the client, controller
- * and node engines at once (the cluster inherits the environment), or attach perf/strace by pid
- * (they are printed first). PROF_KEEP=1 keeps the cluster's folder (its logs) and prints where.
+ * Start it with NODE_OPTIONS="--import=$PWD/bench/cpuprof-hook.mjs" CPUPROF_DIR=DIR to profile the
+ * client, controller and node engines at once (the cluster inherits the environment; Node 20
+ * refuses --cpu-prof in NODE_OPTIONS), or attach perf/strace by pid (they are printed first). PROF_KEEP=1 keeps the cluster's folder (its logs) and prints where.
  */
 import fs from 'node:fs';
 import os from 'node:os';
