@@ -206,4 +206,23 @@ describe('node engine process lifetime', () => {
       await fc.close();
     }
   });
+  it('runs a request that came in the same read as its registration_reply once it is set up: the output is captured and the request answered', async () => {
+    const fc = new FakeController(100);
+    await fc.listen();
+    let early: Message | undefined;
+    fc.withRegistration = (conn) => {
+      early = createMessage('execute_request', { code: 'console.log("early bird"); 6 * 7' }, { session: fc.session });
+      conn.send(early);
+    };
+    try {
+      await fc.startEngine();
+      const reply = await fc.reply(early!);
+      assert.equal((reply.msg.content as { status: string }).status, 'ok');
+      const text = fc.main.streamsOf(early!).map((s) => (s.msg.content as { text: string }).text).join('');
+      assert.equal(text, 'early bird\n', 'printed as a stream of the request, not on the process stdout');
+      assert.ok(!fc.stderr.includes('early bird'), `went to the process output instead: ${fc.stderr}`);
+    } finally {
+      await fc.close();
+    }
+  });
 });

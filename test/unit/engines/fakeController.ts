@@ -69,6 +69,8 @@ export class FakeController {
           if (msg.header.msg_type === 'registration_request') {
             const reply = { status: 'ok' as const, id: this.engineId, heartbeat_ms: this.heartbeatMs, ...this.limits };
             conn.send(createMessage('registration_reply', reply, { session: this.session, parent: msg.header }));
+            // Same tick: the connection writes both at once, so they reach the engine in one read.
+            this.withRegistration?.(conn);
             onRegistered();
           }
         },
@@ -153,6 +155,8 @@ export class FakeController {
   }
 
   private readonly directs: DirectPeer[] = [];
+  /** Sends more right behind the registration_reply (set before startEngine). */
+  withRegistration: ((conn: Connection) => void) | null = null;
   /** Limits the registration_reply tells the engine (protocol section 6); set before startEngine. */
   limits: { max_message_bytes?: number; max_output_bytes?: number } = {};
 
