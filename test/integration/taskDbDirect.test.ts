@@ -177,11 +177,12 @@ test('a direct reply over the maximum message size is recorded as the MessageToo
     }
     const recs = await recordsOf(tc, ids);
     assert.deepEqual(
-      recs.map((r) => [r.engine_id, r.msg_type, r.status, r.ename, r.code]),
+      recs.map((r) => [r.engine_id, r.msg_type, r.status, r.ename, r.code, r.result_bytes]),
       [
-        [0, 'pull_request', 'error', 'MessageTooLargeError', 'big'],
-        [py, 'pull_request', 'error', 'MessageTooLargeError', 'big'],
+        [0, 'pull_request', 'error', 'MessageTooLargeError', 'big', 0],
+        [py, 'pull_request', 'error', 'MessageTooLargeError', 'big', 0],
       ],
+      'no result went out: 0 bytes on both kinds',
     );
     for (const r of recs) assert.match(r.evalue!, /more than the maximum message size of 4\.0 MiB/);
   } finally {

@@ -85,9 +85,10 @@ class Replies(object):
                                'return or pull it in smaller pieces' % (_fmt_bytes(e.size), _fmt_bytes(e.limit)),
                      'traceback': []}
             try:
-                parts, size = send(msg.origin, rtype, error, msg.header_bytes, meta)
+                parts, _ = send(msg.origin, rtype, error, msg.header_bytes, meta)
                 if msg.origin is not None:
-                    self.engine.tasks.add(msg, parts[3], error, size, self.engine.output.kept)
+                    # No result went out: 0 bytes, as the node engine records it.
+                    self.engine.tasks.add(msg, parts[3], error, 0, self.engine.output.kept)
             except OSError:
                 pass
         except OSError as e:
