@@ -35,12 +35,7 @@ export function directEntries(bytes: Uint8Array, n: number): DirectTaskEntry[] {
 }
 
 function entriesForm(bytes: Uint8Array, n: number): DirectTaskEntry[] {
-  let list: unknown;
-  try {
-    list = JSON.parse(decoder.decode(bytes));
-  } catch (e) {
-    throw new WireError(`its buffer is not JSON: ${(e as Error).message}`);
-  }
+  const list = parsed(decoder.decode(bytes), 'its buffer is not JSON');
   if (!Array.isArray(list)) throw new WireError(`its buffer must be an array of entries, got ${describe(list)}`);
   if (list.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${list.length}`);
   for (let i = 0; i < list.length; i++) {
@@ -112,25 +107,25 @@ function columnsForm(bytes: Uint8Array, n: number, gs1: number): DirectTaskEntry
   return out;
 }
 
-function jsonArray(bytes: Uint8Array, section: string, what: string): unknown[] {
-  let v: unknown;
+/** JSON.parse of `text`, or a WireError that begins with `notJson` and says why. */
+function parsed(text: string, notJson: string): unknown {
   try {
-    v = JSON.parse(decoder.decode(bytes));
+    return JSON.parse(text);
   } catch (e) {
-    throw new WireError(`its ${section} are not JSON: ${(e as Error).message}`);
+    throw new WireError(`${notJson}: ${(e as Error).message}`);
   }
+}
+
+/** A columns-form section that is one JSON array, or a WireError naming the section. */
+function jsonArray(bytes: Uint8Array, section: string, what: string): unknown[] {
+  const v = parsed(decoder.decode(bytes), `its ${section} are not JSON`);
   if (!Array.isArray(v)) throw new WireError(`its ${section} must be ${what}, got ${describe(v)}`);
   return v;
 }
 
 /** A JSON object from a section's text, or a WireError naming the entry and what it is. */
 function objectOf(text: string, i: number, what: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw new WireError(`entry ${i}: its ${what} is not JSON: ${(e as Error).message}`);
-  }
+  const v = parsed(text, `entry ${i}: its ${what} is not JSON`);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new WireError(`entry ${i}: its ${what} must be an object, got ${describe(v)}`);
   return v as Record<string, unknown>;
 }

@@ -45,8 +45,6 @@ const STREAM_PIECE_CHARS = 1024 * 1024;
 /** How long requests that finish synchronously may run one after another before the loop turns. */
 const BATCH_MS = 1;
 
-export type EngineOptions = LinkOptions;
-
 export class Engine {
   private readonly uuid = randomUUID();
   private readonly session = newSession();
@@ -81,7 +79,7 @@ export class Engine {
   private readonly earlyAborts = new EarlyAborts();
   private maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
 
-  constructor(info: ConnectionInfo, opts: EngineOptions = {}) {
+  constructor(info: ConnectionInfo, opts: LinkOptions = {}) {
     this.link = new ControllerLink(
       info,
       opts,
