@@ -49,7 +49,8 @@ export interface ReplyTimes {
   received?: string;
 }
 
-interface Slot extends TimedSlot {
+/** One engine's (or one load-balanced task's) part of a result. */
+export interface Slot extends TimedSlot {
   engineId: number;
   msgId: string;
   done: boolean;
@@ -105,6 +106,8 @@ export class ResultTracker<T> implements TrackerView<T> {
   // Made on the first subscription: most results have no output listener, and this is per request.
   private outputs: Emitter<OutputEvent> | undefined;
   private doneCallbacks: (() => void)[] = [];
+  /** Callbacks for single slots (slotsDone), made on first use: most results are never asked for by msg_id. */
+  private slotWaits: Map<number, (() => void)[]> | undefined;
   readonly startedAt = performance.now();
   completedAt: number | undefined;
   outcome: { ok: true; value: T } | { ok: false; error: unknown } | undefined;
@@ -163,6 +166,7 @@ export class ResultTracker<T> implements TrackerView<T> {
     slot.done = true;
     slot.value = value;
     if (meta) noteReply(slot, meta);
+    if (this.slotWaits !== undefined) this.wakeSlot(index);
     if (--this.remaining === 0) this.finish();
   }
 
@@ -172,6 +176,7 @@ export class ResultTracker<T> implements TrackerView<T> {
     slot.done = true;
     slot.error = error;
     if (meta) noteReply(slot, meta);
+    if (this.slotWaits !== undefined) this.wakeSlot(index);
     if (--this.remaining === 0) this.finish();
   }
 
@@ -221,6 +226,32 @@ export class ResultTracker<T> implements TrackerView<T> {
     };
   }
 
+  /** Resolves once these slots (of one request: getResult by msg_id) are done, without waiting for the rest of the result. */
+  slotsDone(indices: readonly number[]): Promise<void> {
+    return new Promise((resolve) => {
+      let left = 0;
+      const cb = () => {
+        if (--left === 0) resolve();
+      };
+      for (const i of indices) {
+        if (this.slots[i].done) continue;
+        left++;
+        const waits = (this.slotWaits ??= new Map());
+        const list = waits.get(i);
+        if (list === undefined) waits.set(i, [cb]);
+        else list.push(cb);
+      }
+      if (left === 0) resolve();
+    });
+  }
+
+  private wakeSlot(index: number): void {
+    const list = this.slotWaits!.get(index);
+    if (list === undefined) return;
+    this.slotWaits!.delete(index);
+    for (const cb of list) cb();
+  }
+
   private finish(): void {
     const errors = this.slots.filter((s) => s.error !== undefined).map((s) => s.error!);
     if (errors.length > 0) {
@@ -242,6 +273,8 @@ export class ResultTracker<T> implements TrackerView<T> {
     if (outcome.ok) this.resolvePromise(outcome.value);
     else this.rejectPromise(outcome.error);
     this.outputs?.dispose();
+    // Slots that ended together (expire) wake their waiters here.
+    if (this.slotWaits !== undefined) for (const i of [...this.slotWaits.keys()]) this.wakeSlot(i);
     const callbacks = this.doneCallbacks;
     this.doneCallbacks = [];
     for (const cb of callbacks) cb();

@@ -353,20 +353,43 @@ export class Client {
   }
 
   /**
-   * The result of a request whose client went away before it was answered: a client that
-   * was closed or lost its connection (this one, before it reconnected). The controller keeps
-   * those in a bounded store (least recently used out first) for as long as it runs. Resolves
-   * to one value per engine that had not answered when the client left, in `engineIds` order,
-   * decoded as the request's type says (execute: ExecuteResult; pull: the array of values);
-   * a request still running is waited for. Rejects with ControllerError (ename 'KeyError')
-   * when the store does not hold it, and like a view call (CompositeError) when engines failed.
+   * msg_ids of the work requests this client sent, oldest first (as ipyparallel's
+   * Client.history): what getResult and resubmit take indices into.
    */
-  getResult(msgId: string): Promise<unknown[]>;
-  getResult(msgIds: readonly string[]): Promise<unknown[][]>;
-  getResult(msgId: string | readonly string[]): Promise<unknown[] | unknown[][]> {
-    if (Array.isArray(msgId)) return Promise.all(msgId.map((id: string) => this.getResult(id)));
-    if (typeof msgId !== 'string' || msgId === '') throw new TypeError(`getResult: msgId must be a msg_id string (e.g. from asyncResult.msgIds), got ${String(msgId)}`);
-    return this.dispatcher.fetchResult(msgId);
+  get history(): readonly string[] {
+    return this.dispatcher.history;
+  }
+
+  /**
+   * The values of a request, by msg_id or by index into `history` (-1, the default, is the
+   * latest), one per engine in `engineIds` order; a list gives one such array per entry.
+   * - This client's own request while it runs: waited for, and answered here as soon as that
+   *   request is done (the rest of a load-balanced map need not be). Once finished, its value
+   *   is in its AsyncResult: the client keeps no copy, so the controller is asked, as for
+   *   anybody's request.
+   * - From the controller: the values of clients that went away (this one too, before it
+   *   reconnected) and of requests sent with `{ store: true }`, kept in its result store and
+   *   task database within their caps, decoded as the request's type says (execute:
+   *   ExecuteResult; pull: the array of values). Such a request still running is waited for.
+   * Rejects with ControllerError (ename 'KeyError') saying why when there is no value to get
+   * (not finished and not to be kept, answered and not kept, no record), and like a view call
+   * (CompositeError) when engines failed.
+   */
+  getResult(which?: string | number): Promise<unknown[]>;
+  getResult(which: readonly (string | number)[]): Promise<unknown[][]>;
+  getResult(which: string | number | readonly (string | number)[] = -1): Promise<unknown[] | unknown[][]> {
+    if (Array.isArray(which)) return Promise.all(which.map((w: string | number) => this.getResult(w)));
+    return this.dispatcher.fetchResult(this.msgIdOf('getResult', which as string | number));
+  }
+
+  /** A msg_id given as itself or as an index into `history` (negative: from the end); TypeError or RangeError naming the call. */
+  private msgIdOf(what: string, which: string | number): string {
+    if (typeof which === 'string' && which !== '') return which;
+    if (typeof which !== 'number' || !Number.isInteger(which)) throw new TypeError(`${what}: expected a msg_id string (e.g. from asyncResult.msgIds) or an index into rc.history, got ${JSON.stringify(which) ?? String(which)}`);
+    const h = this.dispatcher.history;
+    const i = which < 0 ? h.length + which : which;
+    if (i < 0 || i >= h.length) throw new RangeError(`${what}: index ${which} is past the history of this client, which has sent ${h.length} request${h.length === 1 ? '' : 's'}`);
+    return h[i];
   }
 
   // ---- task records (the controller's task database: docs/reliability.md, "Task database")
@@ -402,13 +425,15 @@ export class Client {
 
   /**
    * Runs recorded execute and apply requests again (same code or function and arguments, same
-   * targets, or load-balanced again); resolves to their new msg_ids, in order. Their results are
-   * kept by the controller: fetch them with getResult(newMsgIds).
+   * targets, or load-balanced again), given by msg_id or index into `history` (default -1, the
+   * latest); resolves to their new msg_ids, in order. Their results are kept by the controller:
+   * fetch them with getResult(newMsgIds).
    */
-  async resubmit(msgIds: string | readonly string[]): Promise<string[]> {
-    const ids = typeof msgIds === 'string' ? [msgIds] : msgIds;
-    if (!Array.isArray(ids) || ids.length === 0 || !ids.every((x) => typeof x === 'string' && x !== '')) throw new TypeError(`resubmit: msgIds must be a msg_id or a non-empty array of them, got ${JSON.stringify(msgIds)}`);
-    return (await this.request('resubmit_request', { msg_ids: [...ids] })).msg_ids;
+  async resubmit(msgIds: string | number | readonly (string | number)[] = -1): Promise<string[]> {
+    const list: readonly unknown[] = Array.isArray(msgIds) ? msgIds : [msgIds];
+    if (list.length === 0) throw new TypeError('resubmit: expected msg_ids (or indices into rc.history), got an empty array');
+    const ids = list.map((x) => this.msgIdOf('resubmit', x as string | number));
+    return (await this.request('resubmit_request', { msg_ids: ids })).msg_ids;
   }
 
   /** Per engine: requests queued, running and completed; and load-balanced tasks not assigned to an engine yet. */

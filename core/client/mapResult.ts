@@ -4,7 +4,7 @@
  * whose `progress` counts finished items rather than tasks. A ResultSink wrapper notes the
  * order in which slots finish; the dispatcher fills it like any result.
  */
-import { AsyncResult, type ReplyTimes, type ResultTracker, type StreamName } from './asyncResult.js';
+import { AsyncResult, type ReplyTimes, type ResultTracker, type Slot, type StreamName } from './asyncResult.js';
 import type { RemoteError } from './errors.js';
 import { flattenOnce } from './partition.js';
 import type { ResultSink } from './viewHost.js';
@@ -17,12 +17,16 @@ export class FinishOrder implements ResultSink {
 
   constructor(private readonly tracker: ResultTracker<unknown>) {}
 
-  get slots(): readonly { done: boolean }[] {
+  get slots(): readonly Readonly<Slot>[] {
     return this.tracker.slots;
   }
 
   assign(index: number, msgId: string, submitted?: string): void {
     this.tracker.assign(index, msgId, submitted);
+  }
+
+  slotsDone(indices: readonly number[]): Promise<void> {
+    return this.tracker.slotsDone(indices);
   }
 
   ranOn(index: number, engineId: number): void {

@@ -3,6 +3,7 @@
  * slot of its result each engine's reply and output go to.
  */
 import type { WorkReplyType } from '../protocol/messages.js';
+import { CompositeError } from './errors.js';
 import type { StreamName } from './asyncResult.js';
 import type { Path } from './pathGate.js';
 import type { ReplyDecoder, ResultSink, WorkSubmission } from './viewHost.js';
@@ -63,4 +64,20 @@ export function pendingWork(
 export function balancedWork(msgId: string, date: string, slot: number, sink: ResultSink, method: string, reply: WorkReplyType, decode: ReplyDecoder): PendingWork {
   sink.assign(slot, msgId, date);
   return { path: 'balanced', targets: [], waiting: new Set(), frame: null, sink, method, reply, slotByEngine: new Map(), onlySlot: slot, anySlot: slot, remaining: 1, decode };
+}
+
+/**
+ * The values of `w`'s slots (one per engine, in its targets' order) once they are done, without
+ * waiting for the rest of its result; rejects with a CompositeError of its engines' errors; or
+ * undefined when a slot ended without a reply (connection lost, aborted here, expired).
+ */
+export async function answerOf(w: PendingWork): Promise<unknown[] | undefined> {
+  const { sink } = w;
+  const slots = w.anySlot !== undefined ? [w.anySlot] : w.targets.map((t) => w.slotByEngine.get(t)!);
+  await sink.slotsDone(slots);
+  const mine = slots.map((i) => sink.slots[i]);
+  if (mine.some((s) => s.resultReceivedAt === 0)) return undefined;
+  const errors = mine.filter((s) => s.error !== undefined).map((s) => s.error!);
+  if (errors.length > 0) throw new CompositeError(errors[0].method, errors);
+  return mine.map((s) => s.value);
 }

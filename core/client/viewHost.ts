@@ -4,7 +4,7 @@
  * view type) talks to the client only through it, so a new view never touches Client.
  */
 import type { BalancedSpec, ContentMap, KernelKind, WorkReplyType, WorkRequestType } from '../protocol/messages.js';
-import type { AsyncResult, ReplyTimes, ResultSpec, ResultTracker, StreamName } from './asyncResult.js';
+import type { AsyncResult, ReplyTimes, ResultSpec, ResultTracker, Slot, StreamName } from './asyncResult.js';
 import type { RemoteError } from './errors.js';
 import type { Targets } from './validate.js';
 
@@ -20,7 +20,9 @@ export interface ResultSink {
   fail(index: number, error: RemoteError, meta?: ReplyTimes): void;
   failPending(makeError: (engineId: number) => RemoteError): void;
   expire(error: Error): void;
-  readonly slots: readonly { done: boolean }[];
+  /** Resolves once these slots are done (ResultTracker.slotsDone). */
+  slotsDone(indices: readonly number[]): Promise<void>;
+  readonly slots: readonly Readonly<Slot>[];
 }
 
 /** A successful work reply's content, checked (core/protocol/validate) against its request's reply type. */
