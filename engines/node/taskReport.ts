@@ -1,10 +1,13 @@
 /**
  * Tells the controller about each direct request this engine answered (task_report, protocol
  * section 13), which the controller never sees, so its task database records them too. Each
- * request is kept as add got it and becomes one positional entry when the report goes out, as
- * one JSON buffer: at most every TASK_REPORT_MS (right after the tick of the reply when the
- * interval is up), and at once when TASK_REPORT_MAX pile up. Off unless the controller's
- * registration_reply asks for reports (a controller with --db none does not).
+ * request becomes its positional entry in add (strings and numbers only: keeping the request
+ * and its reply until the report went out cost the engine's garbage collector about 5 µs per
+ * request in round trips, bench/dbCpu.ts), and the entries go out as one JSON buffer, a session
+ * or code repeated from the entry before as SAME: at most every TASK_REPORT_MS (right after the
+ * tick of the reply when the interval is up), and at once when TASK_REPORT_MAX pile up. Off
+ * unless the controller's registration_reply asks for reports (a controller with --db none does
+ * not).
  */
 import { Buffer } from 'node:buffer';
 import { SAME, type SentEntry } from '../../core/protocol/directEntries.js';
@@ -36,18 +39,11 @@ type Outcome = { status?: unknown; ename?: unknown; evalue?: unknown };
 /** A report: its count, and its entries as the message's buffer. */
 export type TaskReportMessage = { content: { n: number }; buffers: Uint8Array[] };
 
-/** What add keeps of a request until the report goes out. */
-type Pending = [req: Message, received: string, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null];
-
 export class TaskReport {
   /** Set from registration_reply.report_tasks. */
   enabled = false;
-  /**
-   * Requests as add got them: encoded when the report goes out, after the tick that wrote their
-   * replies, so a conversation's reply is not kept waiting for its entry (a flush between two
-   * of its requests delays one of them, not the median).
-   */
-  private q: Pending[] = [];
+  /** The entries of the requests answered since the last report (session and code not yet SAME). */
+  private q: SentEntry[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastAt = -Infinity;
   /** Requests reported so far. */
@@ -63,7 +59,13 @@ export class TaskReport {
    */
   add(req: Message, received: string, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null = null): void {
     if (!this.enabled) return;
-    this.q.push([req, received, started, completed, outcome, bytes, output]);
+    const h = req.header;
+    const status = outcome.status === 'ok' || outcome.status === 'aborted' ? outcome.status : 'error';
+    const t: SentEntry = [h.msg_id, h.msg_type, h.session, typeof h.date === 'string' ? h.date : null, received, started, completed, status, bytes, codeOf(req), labelOf(req.metadata)];
+    // Only what was printed and the error: most requests print nothing and succeed.
+    if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
+    if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
+    this.q.push(t);
     // With the interval up, the timer fires at once, but after this tick: the reply that made the
     // entry leaves first.
     if (this.q.length >= TASK_REPORT_MAX) this.flush();
@@ -82,24 +84,22 @@ export class TaskReport {
     if (q.length === 0) return;
     this.q = [];
     this.lastAt = performance.now();
-    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(JSON.stringify(entries(q)))] })) this.sent += q.length;
+    if (this.send({ content: { n: q.length }, buffers: [Buffer.from(JSON.stringify(same(q)))] })) this.sent += q.length;
   }
 }
 
-/** The entries of a report; a session or code repeated from the entry before is SAME. */
-function entries(q: readonly Pending[]): SentEntry[] {
-  let session: string | null = null;
-  let code: string | null = null;
-  return q.map(([req, received, started, completed, outcome, bytes, output], i) => {
-    const h = req.header;
-    const status = outcome.status === 'ok' || outcome.status === 'aborted' ? outcome.status : 'error';
-    const c = codeOf(req);
-    const t: SentEntry = [h.msg_id, h.msg_type, i > 0 && h.session === session ? SAME : h.session, typeof h.date === 'string' ? h.date : null, received, started, completed, status, bytes, i > 0 && c !== null && c === code ? SAME : c, labelOf(req.metadata)];
-    session = h.session;
+/** `q` with each session or code that repeats the entry before's replaced by SAME (in place). */
+function same(q: SentEntry[]): SentEntry[] {
+  let session: unknown = null;
+  let code: unknown = null;
+  for (let i = 0; i < q.length; i++) {
+    const t = q[i];
+    const s = t[2];
+    const c = t[9];
+    if (i > 0 && s === session) t[2] = SAME;
+    if (i > 0 && c !== null && c === code) t[9] = SAME;
+    session = s;
     code = c;
-    // Only what was printed and the error: most requests print nothing and succeed.
-    if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
-    if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
-    return t;
-  });
+  }
+  return q;
 }
