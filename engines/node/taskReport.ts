@@ -1,13 +1,14 @@
 /**
  * Tells the controller about each direct request this engine answered (task_report, protocol
- * section 13), which the controller never sees, so its task database records them too. Each
- * request becomes its positional entry in add (strings and numbers only: keeping the request
- * and its reply until the report went out cost the engine's garbage collector about 5 µs per
- * request in round trips, bench/dbCpu.ts), and the entries go out as one JSON buffer, a session
- * or code repeated from the entry before as SAME: at most every TASK_REPORT_MS (right after the
- * tick of the reply when the interval is up), and at once when TASK_REPORT_MAX pile up. Off
- * unless the controller's registration_reply asks for reports (a controller with --db none does
- * not).
+ * section 13), which the controller never sees, so its task database records them too. add
+ * keeps what it is given until the reply has gone out (the connection writes at the end of the
+ * tick: work here would delay it), then, in the next tick, makes each request's positional entry
+ * from strings and numbers and lets the request go (keeping requests and replies until the report
+ * cost the engine's garbage collector about 5 µs per request in round trips, bench/dbCpu.ts).
+ * The entries go out as one JSON buffer, a session or code repeated from the entry before as
+ * SAME: at most every TASK_REPORT_MS (right after the tick of the reply when the interval is
+ * up), and once TASK_REPORT_MAX pile up. Off unless the controller's registration_reply asks for
+ * reports (a controller with --db none does not).
  */
 import { Buffer } from 'node:buffer';
 import { SAME, type SentEntry } from '../../core/protocol/directEntries.js';
@@ -36,6 +37,9 @@ export function keepOutput(kept: DirectOutput | null, chunks: readonly { name: '
 
 type Outcome = { status?: unknown; ename?: unknown; evalue?: unknown };
 
+/** What add is given, until the next tick makes it an entry. */
+type Answered = [req: Message, received: string, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null];
+
 /** A report: its count, and its entries as the message's buffer. */
 export type TaskReportMessage = { content: { n: number }; buffers: Uint8Array[] };
 
@@ -44,6 +48,14 @@ export class TaskReport {
   enabled = false;
   /** The entries of the requests answered since the last report (session and code not yet SAME). */
   private q: SentEntry[] = [];
+  /** Answered in this tick: made entries in the next (after the replies were written). */
+  private answered: Answered[] = [];
+  private readonly makeEntries = (): void => {
+    const a = this.answered;
+    this.answered = [];
+    for (const x of a) this.q.push(entryOf(x));
+    if (this.q.length >= TASK_REPORT_MAX) this.flush();
+  };
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastAt = -Infinity;
   /** Requests reported so far. */
@@ -59,33 +71,41 @@ export class TaskReport {
    */
   add(req: Message, received: string, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null = null): void {
     if (!this.enabled) return;
-    const h = req.header;
-    const status = outcome.status === 'ok' || outcome.status === 'aborted' ? outcome.status : 'error';
-    const t: SentEntry = [h.msg_id, h.msg_type, h.session, typeof h.date === 'string' ? h.date : null, received, started, completed, status, bytes, codeOf(req), labelOf(req.metadata)];
-    // Only what was printed and the error: most requests print nothing and succeed.
-    if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
-    if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
-    this.q.push(t);
+    // Queued after the connection's own end-of-tick write (process.nextTick runs in order).
+    if (this.answered.push([req, received, started, completed, outcome, bytes, output]) === 1) process.nextTick(this.makeEntries);
     // With the interval up, the timer fires at once, but after this tick: the reply that made the
     // entry leaves first.
-    if (this.q.length >= TASK_REPORT_MAX) this.flush();
-    else if (this.timer === null) this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
+    if (this.timer === null) this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
   }
 
   /** Number of requests waiting to be reported. */
   get waiting(): number {
-    return this.q.length;
+    return this.q.length + this.answered.length;
   }
 
   flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    if (this.answered.length > 0) {
+      for (const x of this.answered) this.q.push(entryOf(x));
+      this.answered = [];
+    }
     const q = this.q;
     if (q.length === 0) return;
     this.q = [];
     this.lastAt = performance.now();
     if (this.send({ content: { n: q.length }, buffers: [Buffer.from(JSON.stringify(same(q)))] })) this.sent += q.length;
   }
+}
+
+function entryOf([req, received, started, completed, outcome, bytes, output]: Answered): SentEntry {
+  const h = req.header;
+  const status = outcome.status === 'ok' || outcome.status === 'aborted' ? outcome.status : 'error';
+  const t: SentEntry = [h.msg_id, h.msg_type, h.session, typeof h.date === 'string' ? h.date : null, received, started, completed, status, bytes, codeOf(req), labelOf(req.metadata)];
+  // Only what was printed and the error: most requests print nothing and succeed.
+  if (output !== null || status === 'error') t.push(output?.stdout ?? null, output?.stderr ?? null);
+  if (status === 'error') t.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
+  return t;
 }
 
 /** `q` with each session or code that repeats the entry before's replaced by SAME (in place). */

@@ -1,6 +1,8 @@
 /** The node engine's task_report batching (engines/node/taskReport.ts), with a real timer and a collecting send. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { directEntries } from '../../../core/protocol/directEntries.ts';
 import { createMessage, DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type Message } from '../../../core/protocol/messages.ts';
 import { CODE_CHARS } from '../../../core/protocol/taskText.ts';
@@ -85,11 +87,14 @@ test('within the interval, requests wait and go out together when the timer fire
   assert.equal(report.sent, 3);
 });
 
-test(`${TASK_REPORT_MAX} waiting requests go out at once, in one report`, () => {
+test(`${TASK_REPORT_MAX} waiting requests go out in one report in the next tick, after the replies were written`, async () => {
   const { reports, report } = collecting();
   add(report, request('first'));
   report.flush();
   for (let i = 0; i < TASK_REPORT_MAX; i++) add(report, request(String(i)));
+  assert.equal(reports.length, 1, 'nothing is made or sent in the tick of the replies');
+  assert.equal(report.waiting, TASK_REPORT_MAX);
+  await new Promise((r) => process.nextTick(r));
   assert.equal(reports.length, 2);
   assert.equal(reports[1].length, TASK_REPORT_MAX);
   assert.deepEqual(reports[1].slice(0, 3).map((t) => t.code), ['0', '1', '2']);
@@ -139,4 +144,24 @@ test('a session or code repeated from the entry before is sent as SAME (0), and 
   report.flush();
   assert.deepEqual((raw[0] as unknown[][]).map((t) => [t[2], t[9]]), [['client-session', 'f'], [0, 0], [0, 'g'], [0, 'f']]);
   assert.deepEqual(reports[0].map((t) => [t.session, t.code]), [['client-session', 'f'], ['client-session', 'f'], ['client-session', 'g'], ['client-session', 'f']]);
+});
+
+test('a request and its reply are let go in the tick after add: only its entry waits for the report', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const { reports, report } = collecting();
+  add(report, request('first'));
+  report.flush(); // the interval starts: the next report waits for it
+  const refs = ((): WeakRef<object>[] => {
+    const req = request('held?');
+    const outcome = { status: 'ok', data: { big: 'x'.repeat(100_000) } };
+    add(report, req, outcome);
+    return [new WeakRef(req), new WeakRef(outcome)];
+  })();
+  await new Promise((r) => setImmediate(r));
+  gc();
+  assert.deepEqual(refs.map((r) => r.deref()), [undefined, undefined], 'neither the request nor the reply is kept until the report');
+  assert.equal(report.waiting, 1);
+  report.flush();
+  assert.deepEqual(reports[1].map((t) => t.code), ['held?']);
 });
