@@ -278,7 +278,7 @@ export class RequestDispatcher {
     tracker.whenDone(() => clearTimeout(timer));
   }
 
-  /** rc.getResult: asks the controller's store for a request of a client that went away. */
+  /** rc.getResult: a request of this client still running is answered here; anything else by the controller (result store, task database). */
   fetchResult(msgId: string): Promise<unknown[]> {
     // This client's own request, still running: its values as it ends here, unless an answer
     // never comes (a lost connection: the controller keeps what it could not deliver).
