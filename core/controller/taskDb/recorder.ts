@@ -90,7 +90,11 @@ export class Recorder {
     // Bytes of its own, which can move to the worker: a part that spanned reads already has its
     // own buffer (frame.ts); one that is a view into a larger read is copied.
     const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
-    this.push(Ev.Reported, engineId, own, n);
+    // Unread to the database thread when nobody needs its records now: straight to the write
+    // queue, without this recorder's tick (a wake-up of the controller per report, in a burst
+    // of direct requests where nothing else arms it).
+    if (this.db.readsReports && this.watcher?.active !== true) this.db.write([], [], [], [{ engine: engineId, n, bytes: own }]);
+    else this.push(Ev.Reported, engineId, own, n);
   }
 
   /** Sent to an engine (a balanced task gets its engine here). */
