@@ -11,7 +11,7 @@ import net from 'node:net';
 import { newSession, type ControllerMemory, type ListenAddress, type Message } from '../protocol/messages.js';
 import { describe } from '../protocol/validate.js';
 import { Signer } from '../transport/codec.js';
-import { Connection } from '../transport/connection.js';
+import { adoptAccepted, Connection } from '../transport/connection.js';
 import { RecyclingPartAllocator } from '../transport/frame.js';
 import { ReplayGuard } from '../transport/replayGuard.js';
 import { ClientHub } from './clientHub.js';
@@ -174,7 +174,9 @@ export class Controller {
       shutdown: () => void this.shutdown(),
       failed: (what, e) => this.failed(what, e),
     });
-    this.server = net.createServer((socket) => this.accept(socket));
+    // Accepted sockets read through a DirectReader (adoptAccepted): a large part straight into its
+    // buffer, other reads copied out of one scratch buffer, instead of a fresh 64 KiB buffer per read.
+    this.server = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(adoptAccepted(socket)));
     this.server.on('error', (e) => log.error(`server: ${e.message}`));
     this.monitor = new HeartMonitor({
       heartbeatMs: opts.heartbeatMs,
