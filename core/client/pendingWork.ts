@@ -78,6 +78,6 @@ export async function answerOf(w: PendingWork): Promise<unknown[] | undefined> {
   const mine = slots.map((i) => sink.slots[i]);
   if (mine.some((s) => s.resultReceivedAt === 0)) return undefined;
   const errors = mine.filter((s) => s.error !== undefined).map((s) => s.error!);
-  if (errors.length > 0) throw new CompositeError(errors[0].method, errors);
+  if (errors.length > 0) throw new CompositeError(w.method, errors);
   return mine.map((s) => s.value);
 }

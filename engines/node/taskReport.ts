@@ -50,10 +50,8 @@ export class TaskReport {
   private q: SentEntry[] = [];
   /** Answered in this tick: made entries in the next (after the replies were written). */
   private answered: Answered[] = [];
-  private readonly makeEntries = (): void => {
-    const a = this.answered;
-    this.answered = [];
-    for (const x of a) this.q.push(entryOf(x));
+  private readonly afterReplies = (): void => {
+    this.makeEntries();
     if (this.q.length >= TASK_REPORT_MAX) this.flush();
   };
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -72,7 +70,7 @@ export class TaskReport {
   add(req: Message, received: string, started: string, completed: string, outcome: Outcome, bytes: number, output: DirectOutput | null = null): void {
     if (!this.enabled) return;
     // Queued after the connection's own end-of-tick write (process.nextTick runs in order).
-    if (this.answered.push([req, received, started, completed, outcome, bytes, output]) === 1) process.nextTick(this.makeEntries);
+    if (this.answered.push([req, received, started, completed, outcome, bytes, output]) === 1) process.nextTick(this.afterReplies);
     // With the interval up, the timer fires at once, but after this tick: the reply that made the
     // entry leaves first.
     if (this.timer === null) this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
@@ -86,15 +84,20 @@ export class TaskReport {
   flush(): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.answered.length > 0) {
-      for (const x of this.answered) this.q.push(entryOf(x));
-      this.answered = [];
-    }
+    this.makeEntries();
     const q = this.q;
     if (q.length === 0) return;
     this.q = [];
     this.lastAt = performance.now();
     if (this.send({ content: { n: q.length }, buffers: [Buffer.from(JSON.stringify(same(q)))] })) this.sent += q.length;
+  }
+
+  /** The requests answered so far become entries, and are let go. */
+  private makeEntries(): void {
+    if (this.answered.length === 0) return;
+    const a = this.answered;
+    this.answered = [];
+    for (const x of a) this.q.push(entryOf(x));
   }
 }
 

@@ -82,6 +82,11 @@ export class Recorder {
     this.db.client(session, client);
   }
 
+  /** Reports go to the database thread as they came: it reads them, and no task events need their records here now. */
+  private get reportsUnread(): boolean {
+    return this.db.readsReports && this.watcher?.active !== true;
+  }
+
   /** An engine's task_report: `n` direct requests it answered, their entries unread in `bytes` (protocol section 13). */
   reported(engineId: number, n: number, bytes: Uint8Array): void {
     // Counted even when nothing is recorded: engines should not report then (registration_reply.report_tasks).
@@ -93,7 +98,7 @@ export class Recorder {
     // Unread to the database thread when nobody needs its records now: straight to the write
     // queue, without this recorder's tick (a wake-up of the controller per report, in a burst
     // of direct requests where nothing else arms it).
-    if (this.db.readsReports && this.watcher?.active !== true) this.db.write([], [], [], [{ engine: engineId, n, bytes: own }]);
+    if (this.reportsUnread) this.db.write([], [], [], [{ engine: engineId, n, bytes: own }]);
     else this.push(Ev.Reported, engineId, own, n);
   }
 
@@ -144,7 +149,7 @@ export class Recorder {
     const requests: StoredRequest[] = [];
     const reports: DirectReport[] = [];
     // Reports go to the database thread unread, unless task events need their records now.
-    const readReports = !this.db.readsReports || this.watcher?.active === true;
+    const readReports = !this.reportsUnread;
     for (let i = 0; i < q.length; i += 4) {
       const a = q[i + 1], b = q[i + 2], c = q[i + 3];
       switch (q[i] as Ev) {
