@@ -46,45 +46,42 @@ def code_of(content):
 
 
 def columns(items):
-    """The report's buffer in the columns form (protocol section 13) from (request, reply
-    metadata bytes, reply content, reply size, output) tuples: headers GS metadata GS sizes GS
-    extras."""
-    contents = [t[0].content for t in items]
-    # An execute's code or an apply's function: compared as they are, read (code_of) only where
-    # they change. Anything else (push, pull, no code) gets a row of its own.
-    raws = [c.get('code') or c.get('fn') for c in contents]
-    labels = [t[0].metadata.get('label') for t in items]
-    statuses = [t[2].get('status') for t in items]
-    outputs = [t[4] for t in items]
+    """The report's buffer in the columns form (protocol section 13) from `add`'s tuples (request
+    header bytes, reply metadata bytes, reply size, code key, code, label, status, output, error
+    content): headers GS metadata GS sizes GS extras."""
+    keys = [t[3] for t in items]
+    labels = [t[5] for t in items]
+    statuses = [t[6] for t in items]
+    outputs = [t[7] for t in items]
     n = len(items)
-    if (raws[0].__class__ is str and raws.count(raws[0]) == n and labels.count(None) == n
+    if (keys[0] is not None and keys.count(keys[0]) == n and labels.count(None) == n
             and statuses.count('ok') == n and outputs.count(None) == n):
-        rows = [[0, code_of(contents[0]), None]]  # a burst of one code or function, nothing else
+        rows = [[0, items[0][4], None]]  # a burst of one code or function, nothing else
     else:
-        rows = _rows(items, contents, raws, labels, statuses, outputs)
-    return b''.join((RS.join([t[0].header_bytes for t in items]), GS, RS.join([t[1] for t in items]), GS,
-                     _encode([t[3] for t in items]).encode('ascii'), GS, _encode(rows).encode('utf-8')))
+        rows = _rows(items, keys, labels, statuses, outputs)
+    return b''.join((RS.join([t[0] for t in items]), GS, RS.join([t[1] for t in items]), GS,
+                     _encode([t[2] for t in items]).encode('ascii'), GS, _encode(rows).encode('utf-8')))
 
 
-def _rows(items, contents, raws, labels, statuses, outputs):
+def _rows(items, keys, labels, statuses, outputs):
     """The extras rows: where the code changes, or a label, output or an outcome other than ok is
     there (a row's code is SAME when only the rest is new)."""
     rows = []
     was = None
-    for i, raw in enumerate(raws):
+    for i, key in enumerate(keys):
         label, status, output = labels[i], statuses[i], outputs[i]
-        same = i > 0 and raw.__class__ is str and raw == was
+        same = i > 0 and key is not None and key == was
         if same and label is None and status == 'ok' and not output:
             continue
-        was = raw
-        row = [i, SAME if same else code_of(contents[i]), label if label.__class__ is str else None]
+        was = key
+        row = [i, SAME if same else items[i][4], label if label.__class__ is str else None]
         if status != 'ok' or output:
             error = status != 'aborted' and status != 'ok'
             row.append('error' if error else None if status == 'ok' else 'aborted')
             if output or error:
                 row += [output.get('stdout'), output.get('stderr')] if output else [None, None]
             if error:
-                content = items[i][2]
+                content = items[i][8]
                 ename, evalue = content.get('ename'), content.get('evalue')
                 row += [ename if isinstance(ename, str) else 'Error', evalue[:EVALUE_CHARS] if isinstance(evalue, str) else '']
         rows.append(row)
@@ -109,11 +106,18 @@ class TaskReporter(object):
 
     def add(self, msg, metadata, content, size, output=None):
         """A direct request was answered: its reply's metadata as sent (JSON bytes), content and
-        size in bytes; `output` what it printed."""
+        size in bytes; `output` what it printed. Only bytes, strings and numbers are kept (the
+        error's content where there is one): a request kept whole until its report goes out would
+        outlive the garbage collector's young generations, and full collections would walk it."""
         if not self.enabled:
             return
+        c = msg.content
+        key = c.get('code') or c.get('fn')  # an execute's code or an apply's function: a row only where it changes
+        status = content.get('status')
+        entry = (msg.header_bytes, metadata, size, key if key.__class__ is str else None, code_of(c),
+                 msg.metadata.get('label'), status, output, None if status == 'ok' else content)
         items = self.items
-        items.append((msg, metadata, content, size, output))
+        items.append(entry)
         n = len(items)
         if n >= REPORT_MAX:
             self.flush()

@@ -228,6 +228,20 @@ class TestTaskReport(unittest.TestCase):
         r.flush()
         self.assertEqual((send.reports[0][0]['msg_id'], send.reports[0][0]['session'], send.reports[0][0]['submitted']), ('m-raw', 's', None))
 
+    def test_a_request_that_went_well_leaves_nothing_for_the_garbage_collector_to_walk(self):
+        # A request kept whole (its dicts) until the report goes out outlives the collector's
+        # young generations; thousands of them made full collections and slowed the engine.
+        import gc
+        send, r = reporter()
+        add(r, request('x = 1', label='named'), size=7)
+        add(r, request('1'), output={'stdout': '1\n'})
+        ok, printed = r.items
+        self.assertEqual([f for f in ok if gc.is_tracked(f)], [])
+        self.assertEqual([f for f in printed if gc.is_tracked(f)], [])  # its output: a dict of strings
+        r.flush()
+        self.assertEqual([(e['code'], e.get('label'), e['result_bytes']) for e in send.reports[0]],
+                         [('x = 1', 'named', 7), ('1', None, 10)])
+
     def test_push_and_pull_name_their_variables(self):
         self.assertEqual(tr.code_of({'ns': {'a': 1, 'b': 2}}), 'a, b')
         self.assertEqual(tr.code_of({'names': ['a', 'b']}), 'a, b')
