@@ -120,6 +120,13 @@ export function encodeMessageFrame(msg: Message, signer: Signer): { head: Buffer
   return { head, buffers };
 }
 
+/** JSON part `i` (0 header, 1 parent_header, 2 metadata, 3 content) of a frame head that encodeMessageFrame made, as a view into it. */
+export function framePart(head: Buffer, i: number): Buffer {
+  let at = 8 + 4 * head.readUInt32BE(4) + head.readUInt32BE(8);
+  for (let k = 0; k < i; k++) at += head.readUInt32BE(12 + 4 * k);
+  return head.subarray(at, at + head.readUInt32BE(12 + 4 * i));
+}
+
 export function encodeMessage(msg: Message, signer: Signer): Uint8Array[] {
   const json = [
     Buffer.from(JSON.stringify(msg.header)),

@@ -379,7 +379,7 @@ export class Engine {
     }
     if (frame !== undefined && size <= this.maxMessageBytes) {
       conn.sendFrame(frame);
-      if (q.origin !== null) this.reportDirect(q, content, metadata, size);
+      if (q.origin !== null) this.tasks.add(req, frame.head, content, size, this.kept);
       // The client polls for this reply and will send again soon (protocol section 13): so do we.
       if (q.origin !== null && req.metadata.poll === true && this.queue.length === 0) pollAfterReply();
       return;
@@ -394,13 +394,10 @@ export class Engine {
       evalue: `the reply is ${what}, more than the maximum message size of ${formatBytes(this.maxMessageBytes)}; return or pull it in smaller pieces`,
       traceback: [],
     };
-    conn.send(createMessage(type, error as unknown as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata }));
-    if (q.origin !== null) this.reportDirect(q, error, metadata, 0);
-  }
-
-  /** A direct request's reply went out: the controller hears of it in the next task_report. */
-  private reportDirect(q: Queued, outcome: { [key: string]: Json | undefined }, md: Metadata, bytes: number): void {
-    this.tasks.add(q.msg, md.received as string, md.started as string, md.completed as string, outcome, bytes, this.kept);
+    const errorFrame = encodeMessageFrame(createMessage(type, error as unknown as ContentMap['execute_reply'], { session: this.session, parent: req.header, metadata }), conn.signer);
+    conn.sendFrame(errorFrame);
+    // No result went out: 0 bytes.
+    if (q.origin !== null) this.tasks.add(req, errorFrame.head, error, 0, this.kept);
   }
 
   private sendStreams(chunks: Chunk[], parent: Header, urgent: boolean): void {

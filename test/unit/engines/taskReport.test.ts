@@ -6,7 +6,8 @@ import vm from 'node:vm';
 import { directEntries } from '../../../core/protocol/directEntries.ts';
 import { createMessage, DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type Message } from '../../../core/protocol/messages.ts';
 import { CODE_CHARS } from '../../../core/protocol/taskText.ts';
-import { TASK_REPORT_MAX, TaskReport } from '../../../engines/node/taskReport.ts';
+import { encodeMessageFrame, Signer } from '../../../core/transport/codec.ts';
+import { TASK_REPORT_MAX, TaskReport, type DirectOutput } from '../../../engines/node/taskReport.ts';
 import { until } from '../../harness/poll.ts';
 
 type Entry = Partial<Record<(typeof DIRECT_ENTRY_FIELDS)[number], string | number | null>>;
@@ -37,8 +38,14 @@ function request(code: string, label?: string): Message {
   return createMessage('execute_request', { code }, { session: 'client-session', metadata: label === undefined ? { targets: [0] } : { targets: [0], label } });
 }
 
-function add(report: TaskReport, req: Message, outcome: object = { status: 'ok' }, bytes = 10): void {
-  report.add(req, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', outcome, bytes);
+/** The head of the reply's frame, as the engine sends it: its parent is the request's header, its metadata holds the times. */
+function replyHead(req: Message, outcome: object): Buffer {
+  const metadata = { engine_id: 0, received: '2026-01-01T00:00:00.000Z', started: '2026-01-01T00:00:00.001Z', completed: '2026-01-01T00:00:00.002Z' };
+  return encodeMessageFrame(createMessage('execute_reply', outcome as never, { session: 'engine-session', parent: req.header, metadata }), new Signer('key')).head;
+}
+
+function add(report: TaskReport, req: Message, outcome: object = { status: 'ok' }, bytes = 10, output: DirectOutput | null = null): void {
+  report.add(req, replyHead(req, outcome), outcome, bytes, output);
 }
 
 test('off until the controller asks: nothing is kept or sent', () => {
@@ -123,7 +130,7 @@ test('with no controller connection the report is dropped and not counted', () =
 
 test('what a request printed goes with its entry only, each stream as far as it printed', () => {
   const { reports, report } = collecting();
-  report.add(request('print'), '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.001Z', '2026-01-01T00:00:00.002Z', { status: 'ok' }, 10, { stderr: 'warn\n' });
+  add(report, request('print'), { status: 'ok' }, 10, { stderr: 'warn\n' });
   add(report, request('quiet'));
   report.flush();
   assert.deepEqual(reports[0].map((t) => [t.code, t.stdout, t.stderr]), [
@@ -132,18 +139,55 @@ test('what a request printed goes with its entry only, each stream as far as it 
   ]);
 });
 
-test('a session or code repeated from the entry before is sent as SAME (0), and read back as the value', () => {
-  const raw: unknown[][] = [];
+test('the columns form: headers and metadata as the reply frame carried them, and a row only where the code changes or there is more to say', () => {
+  const sent: Uint8Array[] = [];
   const { reports, report } = collecting();
   const inner = (report as unknown as { send: (r: { content: { n: number }; buffers: Uint8Array[] }) => boolean }).send;
   (report as unknown as { send: typeof inner }).send = (r) => {
-    raw.push(JSON.parse(new TextDecoder().decode(r.buffers[0])) as unknown[]);
+    sent.push(r.buffers[0]);
     return inner(r);
   };
-  for (const code of ['f', 'f', 'g', 'f']) add(report, request(code));
+  const reqs = ['f', 'f', 'g', 'f', 'f', 'f'].map((code, i) => request(code, i === 4 ? 'named' : undefined));
+  for (const [i, req] of reqs.entries()) add(report, req, i === 5 ? { status: 'error', ename: 'E', evalue: 'bad' } : { status: 'ok' });
   report.flush();
-  assert.deepEqual((raw[0] as unknown[][]).map((t) => [t[2], t[9]]), [['client-session', 'f'], [0, 0], [0, 'g'], [0, 'f']]);
-  assert.deepEqual(reports[0].map((t) => [t.session, t.code]), [['client-session', 'f'], ['client-session', 'f'], ['client-session', 'g'], ['client-session', 'f']]);
+  const [headers, metadata, sizes, rows] = Buffer.from(sent[0]).toString('utf8').split('\x1d');
+  assert.deepEqual(headers.split('\x1e').map((h) => JSON.parse(h) as unknown), reqs.map((r) => JSON.parse(JSON.stringify(r.header)) as unknown));
+  assert.equal(metadata.split('\x1e').length, 6);
+  assert.deepEqual(JSON.parse(sizes), [10, 10, 10, 10, 10, 10]);
+  assert.deepEqual(JSON.parse(rows), [
+    [0, 'f', null],
+    [2, 'g', null],
+    [3, 'f', null],
+    [4, 0, 'named'],
+    [5, 0, null, 'error', null, null, 'E', 'bad'],
+  ]);
+  assert.deepEqual(reports[0].map((t) => [t.code, t.label ?? null, t.status]), [
+    ['f', null, 'ok'],
+    ['f', null, 'ok'],
+    ['g', null, 'ok'],
+    ['f', null, 'ok'],
+    ['f', 'named', 'ok'],
+    ['f', null, 'error'],
+  ]);
+});
+
+test('the columns start afresh with each report: its first entry has a row of its own', () => {
+  const { reports, report } = collecting();
+  add(report, request('f'));
+  report.flush();
+  add(report, request('f'));
+  add(report, request('f'));
+  report.flush();
+  assert.deepEqual(reports.map((r) => r.map((t) => t.code)), [['f'], ['f', 'f']]);
+});
+
+test('a report longer than the first buffer of its columns comes back whole', () => {
+  const { reports, report } = collecting();
+  const session = 's'.repeat(3000); // 100 headers of 3 KB: past the 64 KiB a column starts with
+  const reqs = Array.from({ length: 100 }, (_, i) => createMessage('execute_request', { code: `${i}` }, { session, metadata: { targets: [0] } }));
+  for (const req of reqs) add(report, req);
+  report.flush();
+  assert.deepEqual(reports[0].map((t) => [t.msg_id, t.code, t.session]), reqs.map((r, i) => [r.header.msg_id, `${i}`, session]));
 });
 
 test('a request and its reply are let go in the tick after add: only its entry waits for the report', async () => {
