@@ -1,81 +1,51 @@
 /**
- * The entries of a task_report (protocol section 13) in the message's buffer: one JSON array of
- * positional DirectTaskEntry (the entries form, node engines), or the columns form (python
- * engines, which build no entry per request: columnsForm below). Read where the records are
- * made (the controller's database thread, or its loop for a memory store), so the check is
- * there: each entry's fields, named by position and field, or a WireError. `session` and `code`
- * may be SAME (0): the value of the entry before, in the same report (a burst from one client
- * runs one function over and over), which the reader puts back. Runtime-free, like validate.ts.
+ * The entries of a task_report (protocol section 13) in the message's buffer, which is in the
+ * columns form (columnsForm below): engines build no entry per request. Read where the records
+ * are made (the controller's database thread, or its loop for a memory store), so the check is
+ * there: each entry's fields, named by position and field, or a WireError. A row's `code` may
+ * be SAME (0): the code of the entry before, in the same report (a burst from one client runs
+ * one function over and over), which the reader puts back. Runtime-free, like validate.ts.
  */
-import { DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type DirectTaskEntry } from './messages.js';
+import { DIRECT_ENTRY_FIELDS, type DirectTaskEntry } from './messages.js';
 import { describe, isCount, WireError } from './validate.js';
 
-/** In place of `session` or `code`: as in the entry before. */
+/** In place of a row's `code`: as in the entry before. */
 export const SAME = 0;
 const STATUSES: ReadonlySet<unknown> = new Set(['ok', 'error', 'aborted']);
 /** Positions that are strings in every entry; the rest of the first DIRECT_ENTRY_REQUIRED are nullable strings, status or a count. */
-const STRINGS = [0, 1, 4, 5, 6];
+const STRINGS = [0, 1, 2, 4, 5, 6];
 const NULLABLE = [3, 10, 11, 12, 13, 14];
-/** Positions that may be SAME: session, code. */
-const SESSION = 2;
 const CODE = 9;
 const decoder = new TextDecoder();
-
-/** An entry as sent: session and code may be SAME. */
-export type SentEntry = (string | number | null | undefined)[];
 
 /** Separates the columns form's four sections, and the entries of its headers and metadata sections: bytes no JSON text holds raw. */
 const GS = 0x1d;
 const RS = '\x1e';
 
-/** Parses and checks a report's buffer, which must hold `n` entries, in either form (the columns form holds a GS byte; a JSON array cannot). */
-export function directEntries(bytes: Uint8Array, n: number): DirectTaskEntry[] {
-  const gs = bytes.indexOf(GS);
-  return gs < 0 ? entriesForm(bytes, n) : columnsForm(bytes, n, gs);
-}
-
-function entriesForm(bytes: Uint8Array, n: number): DirectTaskEntry[] {
-  const list = parsed(decoder.decode(bytes), 'its buffer is not JSON');
-  if (!Array.isArray(list)) throw new WireError(`its buffer must be an array of entries, got ${describe(list)}`);
-  if (list.length !== n) throw new WireError(`n says ${n} entries, its buffer has ${list.length}`);
-  for (let i = 0; i < list.length; i++) {
-    const t = list[i] as unknown[];
-    checkEntry(t, i);
-    if (t[SESSION] === SAME || t[CODE] === SAME) {
-      if (i === 0) throw new WireError(`entry 0: ${t[SESSION] === SAME ? 'session' : 'code'} cannot be ${SAME} (the same as the entry before): it is the first`);
-      const before = list[i - 1] as DirectTaskEntry;
-      if (t[SESSION] === SAME) t[SESSION] = before[SESSION];
-      if (t[CODE] === SAME) t[CODE] = before[CODE];
-    }
-  }
-  return list as DirectTaskEntry[];
-}
-
-function checkEntry(t: unknown, i: number): void {
-  if (!Array.isArray(t) || t.length < DIRECT_ENTRY_REQUIRED || t.length > DIRECT_ENTRY_FIELDS.length) {
-    throw new WireError(`entry ${i} must be an array of ${DIRECT_ENTRY_REQUIRED} to ${DIRECT_ENTRY_FIELDS.length} fields, got ${describe(t)}`);
-  }
+/** An entry as read (entryOf and its extras row): each field of its kind, or a WireError naming the entry and field. */
+function checkEntry(t: unknown[], i: number): void {
   const bad = (k: number, what: string) => new WireError(`entry ${i}: ${DIRECT_ENTRY_FIELDS[k]} must be ${what}, got ${describe(t[k])}`);
   for (const k of STRINGS) if (typeof t[k] !== 'string') throw bad(k, 'a string');
   for (const k of NULLABLE) if (t[k] !== undefined && t[k] !== null && typeof t[k] !== 'string') throw bad(k, 'a string or null');
-  if (typeof t[SESSION] !== 'string' && t[SESSION] !== SAME) throw bad(SESSION, `a string or ${SAME} (as in the entry before)`);
-  if (typeof t[CODE] !== 'string' && t[CODE] !== null && t[CODE] !== SAME) throw bad(CODE, `a string, null or ${SAME} (as in the entry before)`);
+  if (typeof t[CODE] !== 'string' && t[CODE] !== null) throw bad(CODE, `a string, null or ${SAME} (as in the entry before)`);
   if (!STATUSES.has(t[7])) throw bad(7, "'ok', 'error' or 'aborted'");
   if (!isCount(t[8])) throw bad(8, 'a whole number');
 }
 
 /**
- * The columns form: `headers GS metadata GS sizes GS extras`. headers: each request's header JSON
+ * Parses and checks a report's buffer, which must hold `n` entries in the columns form:
+ * `headers GS metadata GS sizes GS extras`. headers: each request's header JSON
  * as the engine received it, RS between; metadata: each reply's metadata JSON as the engine sent
  * it (received, started, completed), RS between; sizes: a JSON array of each reply's size in
  * bytes; extras: a JSON array of rows `[i, code, label, status, stdout, stderr, ename, evalue]`
  * (trailing nulls left off), i ascending. An entry without a row has the code of the entry before
  * (null for the first) and status 'ok'; a row's code may be SAME, its status null for 'ok'.
  */
-function columnsForm(bytes: Uint8Array, n: number, gs1: number): DirectTaskEntry[] {
-  const gs2 = bytes.indexOf(GS, gs1 + 1);
+export function directEntries(bytes: Uint8Array, n: number): DirectTaskEntry[] {
+  const gs1 = bytes.indexOf(GS);
+  const gs2 = gs1 < 0 ? -1 : bytes.indexOf(GS, gs1 + 1);
   const gs3 = gs2 < 0 ? -1 : bytes.indexOf(GS, gs2 + 1);
-  if (gs3 < 0) throw new WireError(`its buffer must have four sections (headers, metadata, sizes, extras) separated by 0x1D, got ${gs2 < 0 ? 2 : 3}`);
+  if (gs3 < 0) throw new WireError(`its buffer must have four sections (headers, metadata, sizes, extras) separated by 0x1D, got ${gs1 < 0 ? 1 : gs2 < 0 ? 2 : 3}`);
   if (bytes.indexOf(GS, gs3 + 1) >= 0) throw new WireError('its buffer must have four sections (headers, metadata, sizes, extras) separated by 0x1D, got more');
   const heads = n === 0 ? [] : decoder.decode(bytes.subarray(0, gs1)).split(RS);
   const metas = n === 0 ? [] : decoder.decode(bytes.subarray(gs1 + 1, gs2)).split(RS);
@@ -137,8 +107,6 @@ function objectOf(text: string, i: number, what: string): Record<string, unknown
  */
 function entryOf(head: string, meta: string, size: unknown, i: number): unknown[] {
   const h = objectOf(head, i, 'header');
-  // A header's session is its own (SAME is for the entries form).
-  if (typeof h.session !== 'string') throw new WireError(`entry ${i}: session must be a string, got ${describe(h.session)}`);
   const m = objectOf(meta, i, 'metadata');
   return [h.msg_id, h.msg_type, h.session, typeof h.date === 'string' ? h.date : null, m.received, m.started, m.completed, 'ok', size, null, null, null, null, null, null];
 }
