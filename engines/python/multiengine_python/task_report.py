@@ -47,8 +47,8 @@ def code_of(content):
 
 def columns(items):
     """The report's buffer in the columns form (protocol section 13) from `add`'s tuples (request
-    header bytes, reply metadata bytes, reply size, code key, code, label, status, output, error
-    content): headers GS metadata GS sizes GS extras."""
+    header bytes, reply metadata bytes, reply size, code or function as sent or None, else its
+    code_of, label, status, output, error content): headers GS metadata GS sizes GS extras."""
     keys = [t[3] for t in items]
     labels = [t[5] for t in items]
     statuses = [t[6] for t in items]
@@ -56,7 +56,7 @@ def columns(items):
     n = len(items)
     if (keys[0] is not None and keys.count(keys[0]) == n and labels.count(None) == n
             and statuses.count('ok') == n and outputs.count(None) == n):
-        rows = [[0, items[0][4], None]]  # a burst of one code or function, nothing else
+        rows = [[0, keys[0][:CODE_CHARS], None]]  # a burst of one code or function, nothing else
     else:
         rows = _rows(items, keys, labels, statuses, outputs)
     return b''.join((RS.join([t[0] for t in items]), GS, RS.join([t[1] for t in items]), GS,
@@ -74,7 +74,7 @@ def _rows(items, keys, labels, statuses, outputs):
         if same and label is None and status == 'ok' and not output:
             continue
         was = key
-        row = [i, SAME if same else items[i][4], label if label.__class__ is str else None]
+        row = [i, SAME if same else key[:CODE_CHARS] if key is not None else items[i][4], label if label.__class__ is str else None]
         if status != 'ok' or output:
             error = status != 'aborted' and status != 'ok'
             row.append('error' if error else None if status == 'ok' else 'aborted')
@@ -112,10 +112,18 @@ class TaskReporter(object):
         if not self.enabled:
             return
         c = msg.content
-        key = c.get('code') or c.get('fn')  # an execute's code or an apply's function: a row only where it changes
+        # An execute's code or an apply's function: compared as it is, truncated only for a row
+        # (where it changes). Anything else (push's or pull's names) gets a row of its own.
+        key = c.get('code')
+        if key.__class__ is not str:
+            key = c.get('fn')
         status = content.get('status')
-        entry = (msg.header_bytes, metadata, size, key if key.__class__ is str else None, code_of(c),
-                 msg.metadata.get('label'), status, output, None if status == 'ok' else content)
+        if key.__class__ is str:
+            entry = (msg.header_bytes, metadata, size, key, None, msg.metadata.get('label'), status, output,
+                     None if status == 'ok' else content)
+        else:
+            entry = (msg.header_bytes, metadata, size, None, code_of(c), msg.metadata.get('label'), status, output,
+                     None if status == 'ok' else content)
         items = self.items
         items.append(entry)
         n = len(items)
