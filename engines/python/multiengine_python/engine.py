@@ -60,7 +60,7 @@ class Engine(object):
         self.direct = None
         self.replays = ReplayGuard()
         self.activity = ActivityReporter(lambda: self.queue.direct, self._send_activity)
-        self.tasks = TaskReporter(self._send_task_report)
+        self.tasks = TaskReporter(self._send_task_report, lambda: self.current is not None or bool(self.queue.items))
         self.replies = Replies(self)
         self.chan = None
         self.heart = None

@@ -4,10 +4,12 @@ request only what is at hand is kept (one tuple); the report is built when it go
 protocol's columns form, from bytes that already exist and lists made in one pass each, so that
 no entry is built or encoded per request: the requests' headers as received, the replies'
 metadata as sent (their times), the replies' sizes, and a row of extras only where the code
-changes or a label, output or an outcome other than ok is there. Reports go out at most every
-REPORT_SECONDS (from a thread, as user code may hold the main one), at once when REPORT_MAX pile
-up, and when the engine goes idle with the interval up. Off unless the controller's
-registration_reply asks for reports (a controller with --db none does not)."""
+changes or a label, output or an outcome other than ok is there. Reports go out when the engine
+goes idle with REPORT_SECONDS up since the last; while it has requests to run, they wait (a
+thread sends them after BUSY_SECONDS at the latest, as user code may hold the main thread), so
+that in a burst neither the engine's loop nor the controller spends time on them; and at once
+when REPORT_MAX pile up. Off unless the controller's registration_reply asks for reports (a
+controller with --db none does not)."""
 
 import collections
 import json
@@ -17,7 +19,9 @@ import time
 from .wire import MessageTooLarge, block_sigint, log
 
 REPORT_SECONDS = 0.05
-REPORT_MAX = 512
+#: While the engine has requests to run, a report waits for it to go idle, at most this long.
+BUSY_SECONDS = 1.0
+REPORT_MAX = 4096
 #: Kept of a request's code, function source or names (as the controller's recorder keeps).
 CODE_CHARS = 4096
 #: Kept of an error's evalue (the traceback stays with the client).
@@ -92,8 +96,10 @@ class TaskReporter(object):
     """`send(content, buffer)` sends a task_report on the main connection (OSError when it is
     down: the entries are dropped)."""
 
-    def __init__(self, send):
+    def __init__(self, send, busy=lambda: False):
         self.send = send
+        #: True while the engine has requests to run (reports then wait, see BUSY_SECONDS).
+        self.busy = busy
         #: Set from registration_reply.report_tasks.
         self.enabled = False
         #: Requests reported so far.
@@ -102,6 +108,8 @@ class TaskReporter(object):
         self.lock = threading.Lock()
         self.items = collections.deque()
         self.sent_at = -REPORT_SECONDS
+        #: When the first of the waiting requests was added.
+        self.first_at = 0.0
         self.wake = None
 
     def add(self, msg, metadata, content, size, output=None):
@@ -130,6 +138,7 @@ class TaskReporter(object):
         if n >= REPORT_MAX:
             self.flush()
         elif n == 1:
+            self.first_at = time.monotonic()
             if self.wake is None:  # the thread starts with the first direct request
                 self.wake = threading.Event()
                 threading.Thread(target=self._run, name='multiengine-task-report', daemon=True).start()
@@ -163,4 +172,8 @@ class TaskReporter(object):
             wait = self.sent_at + REPORT_SECONDS - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
+            # Not in the middle of a burst: the engine's loop and the controller would share
+            # the machine with the requests (idle() sends it when the burst ends).
+            while self.items and self.busy() and time.monotonic() - self.first_at < BUSY_SECONDS:
+                time.sleep(REPORT_SECONDS)
             self.flush()

@@ -77,9 +77,9 @@ class Collecting(object):
             raise OSError('no controller connection')
 
 
-def reporter(fail=False):
+def reporter(fail=False, busy=lambda: False):
     send = Collecting(fail)
-    r = tr.TaskReporter(send)
+    r = tr.TaskReporter(send, busy)
     r.enabled = True
     return send, r
 
@@ -144,6 +144,29 @@ class TestTaskReport(unittest.TestCase):
         self.assertTrue(until(lambda: len(send.reports) == 2), 'the timed report came')
         self.assertEqual([t['code'] for t in send.reports[1]], ['b', 'c'])
         self.assertEqual(r.sent, 3)
+
+    def test_while_the_engine_has_requests_to_run_the_thread_waits_for_it_to_go_idle(self):
+        state = {'busy': True}
+        send, r = reporter(busy=lambda: state['busy'])
+        add(r, request('a'))
+        time.sleep(3 * tr.REPORT_SECONDS)
+        self.assertEqual(send.reports, [], 'no report in the middle of a burst')
+        state['busy'] = False
+        self.assertTrue(until(lambda: len(send.reports) == 1), 'the report once the engine is idle')
+        self.assertEqual([t['code'] for t in send.reports[0]], ['a'])
+
+    def test_a_busy_engine_reports_at_least_every_busy_seconds(self):
+        send, r = reporter(busy=lambda: True)
+        was, tr.BUSY_SECONDS = tr.BUSY_SECONDS, 0.2
+        try:
+            t0 = time.monotonic()
+            add(r, request('a'))
+            add(r, request('b'))
+            self.assertTrue(until(lambda: len(send.reports) == 1), 'the report while busy')
+            self.assertGreaterEqual(time.monotonic() - t0, 0.2)
+            self.assertEqual([t['code'] for t in send.reports[0]], ['a', 'b'])
+        finally:
+            tr.BUSY_SECONDS = was
 
     def test_any_text_in_a_field_comes_back_exactly_and_repeats_go_once(self):
         send, r = reporter()
