@@ -67,7 +67,10 @@ export class Engine {
     () => this.directWork(),
     (content, urgent) => this.sendActivity(content, urgent),
   );
-  private readonly tasks = new TaskReport((r) => this.link.send('task_report', r.content, false, r.buffers));
+  private readonly tasks = new TaskReport(
+    (r) => this.link.send('task_report', r.content, false, r.buffers),
+    () => this.running || this.queue.length > 0,
+  );
   /** What the running direct request printed, for its task_report (null: nothing yet). */
   private kept: DirectOutput | null = null;
   private running = false;

@@ -10,9 +10,11 @@
  * connection writes at the end of the tick: work here would delay it), then, in the next tick,
  * copies the bytes and lets the request and its frame go (keeping requests and replies until the
  * report cost the engine's garbage collector about 5 µs per request in round trips). Reports go
- * out at most every TASK_REPORT_MS (right after the tick of the reply when the interval is up),
- * and once TASK_REPORT_MAX pile up. Off unless the controller's registration_reply asks for
- * reports (a controller with --db none does not).
+ * out at most every TASK_REPORT_MS: right after the tick of the reply when the interval is up and
+ * the engine has nothing left to run; while it has, they wait (so that in a burst neither the
+ * engine's loop nor the controller spends time on them), BUSY_MS at the longest; and once
+ * TASK_REPORT_MAX pile up. Off unless the controller's registration_reply asks for reports (a
+ * controller with --db none does not).
  */
 import { Buffer } from 'node:buffer';
 import { SAME } from '../../core/protocol/directEntries.js';
@@ -21,7 +23,9 @@ import { codeOf, labelOf } from '../../core/protocol/taskText.js';
 import { framePart } from '../../core/transport/codec.js';
 
 export const TASK_REPORT_MS = 50;
-export const TASK_REPORT_MAX = 512;
+export const TASK_REPORT_MAX = 4096;
+/** While the engine has requests to run, a report waits for it to go idle, at most this long. */
+export const BUSY_MS = 1000;
 /** Kept of an error's evalue (the traceback stays with the client). */
 const EVALUE_CHARS = 1024;
 /** Kept of each stream a direct request printed (what the engine streamed to the client is not capped by this). */
@@ -88,24 +92,37 @@ export class TaskReport {
   private answered: Answered[] = [];
   private readonly afterReplies = (): void => {
     this.takeAnswered();
-    if (this.sizes.length >= TASK_REPORT_MAX) this.flush();
+    if (this.sizes.length >= TASK_REPORT_MAX || (!this.busy() && performance.now() - this.lastAt >= TASK_REPORT_MS)) this.flush();
+  };
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    if (this.busy() && performance.now() - this.firstAt < BUSY_MS) this.timer = setTimeout(this.onTimer, TASK_REPORT_MS);
+    else this.flush();
   };
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastAt = -Infinity;
+  /** When the first of the requests waiting to be reported was added. */
+  private firstAt = 0;
   /** Requests reported so far. */
   sent = 0;
 
-  /** `send` returns false when there is no controller connection (the entries are dropped). */
-  constructor(private readonly send: (report: TaskReportMessage) => boolean) {}
+  /**
+   * `send` returns false when there is no controller connection (the entries are dropped);
+   * `busy` is true while the engine has requests to run.
+   */
+  constructor(
+    private readonly send: (report: TaskReportMessage) => boolean,
+    private readonly busy: () => boolean = () => false,
+  ) {}
 
   /** A direct request was answered by the frame whose head is `head` (encodeMessageFrame's), `bytes` long; `output` is what it printed. */
   add(req: Message, head: Buffer, outcome: Outcome, bytes: number, output: DirectOutput | null = null): void {
     if (!this.enabled) return;
+    if (this.sizes.length === 0 && this.answered.length === 0) this.firstAt = performance.now();
     // Queued after the connection's own end-of-tick write (process.nextTick runs in order).
     if (this.answered.push([req, head, outcome, bytes, output]) === 1) process.nextTick(this.afterReplies);
-    // With the interval up, the timer fires at once, but after this tick: the reply that made the
-    // entry leaves first.
-    if (this.timer === null) this.timer = setTimeout(() => this.flush(), Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
+    // For what waits past the tick after (the interval was not up, or the engine was busy).
+    if (this.timer === null) this.timer = setTimeout(this.onTimer, Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
   }
 
   /** Number of requests waiting to be reported. */

@@ -7,7 +7,7 @@ import { directEntries } from '../../../core/protocol/directEntries.ts';
 import { createMessage, DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type Message } from '../../../core/protocol/messages.ts';
 import { CODE_CHARS } from '../../../core/protocol/taskText.ts';
 import { encodeMessageFrame, Signer } from '../../../core/transport/codec.ts';
-import { TASK_REPORT_MAX, TaskReport, type DirectOutput } from '../../../engines/node/taskReport.ts';
+import { BUSY_MS, TASK_REPORT_MAX, TASK_REPORT_MS, TaskReport, type DirectOutput } from '../../../engines/node/taskReport.ts';
 import { until } from '../../harness/poll.ts';
 
 type Entry = Partial<Record<(typeof DIRECT_ENTRY_FIELDS)[number], string | number | null>>;
@@ -24,12 +24,12 @@ function named(content: { n: number }, buffers: Uint8Array[]): Entry[] {
   });
 }
 
-function collecting(ok = true): { reports: Entry[][]; report: TaskReport } {
+function collecting(ok = true, busy = () => false): { reports: Entry[][]; report: TaskReport } {
   const reports: Entry[][] = [];
   const report = new TaskReport((r) => {
     reports.push(named(r.content, r.buffers));
     return ok;
-  });
+  }, busy);
   report.enabled = true;
   return { reports, report };
 }
@@ -106,6 +106,27 @@ test(`${TASK_REPORT_MAX} waiting requests go out in one report in the next tick,
   assert.equal(reports[1].length, TASK_REPORT_MAX);
   assert.deepEqual(reports[1].slice(0, 3).map((t) => t.code), ['0', '1', '2']);
   assert.equal(report.waiting, 0);
+});
+
+test('while the engine has requests to run, the report waits for it to go idle', async () => {
+  let busy = true;
+  const { reports, report } = collecting(true, () => busy);
+  add(report, request('a'));
+  await new Promise((r) => setTimeout(r, 3 * TASK_REPORT_MS));
+  assert.equal(reports.length, 0, 'no report in the middle of a burst');
+  busy = false;
+  await until(() => reports.length === 1, 2000, 'the report once the engine is idle');
+  assert.deepEqual(reports[0].map((t) => t.code), ['a']);
+});
+
+test(`a busy engine still reports after ${BUSY_MS} ms`, async () => {
+  const { reports, report } = collecting(true, () => true);
+  const t0 = performance.now();
+  add(report, request('a'));
+  add(report, request('b'));
+  await until(() => reports.length === 1, BUSY_MS + 2000, 'the report while busy');
+  assert.ok(performance.now() - t0 >= BUSY_MS - 5, `sent after ${(performance.now() - t0).toFixed(0)} ms`);
+  assert.deepEqual(reports[0].map((t) => t.code), ['a', 'b']);
 });
 
 test('errors keep ename and a truncated evalue; code is truncated as the recorder does; aborted has no error', () => {
