@@ -55,7 +55,7 @@ export interface WorkRouterDeps {
   readonly maxOutputBytes: number;
   readonly balanced: BalancedReplies;
   /** Task records: what went to which engine and what came back (a push per message). */
-  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed' | 'reported' | 'settled'>;
+  readonly recorder: Pick<Recorder, 'sent' | 'output' | 'replied' | 'failed' | 'reported' | 'settled' | 'directWork'>;
   /** A message from an engine was dropped as malformed (counted in status_reply.dropped_messages). */
   dropped(why: string): void;
 }
@@ -337,6 +337,7 @@ export class WorkRouter {
     }
     e.directActivity = { direct_running: a.direct_running, direct_queued: a.direct_queued, direct_done: a.direct_done };
     e.runningFromBeat = false;
+    if (a.direct_running !== null || a.direct_queued > 0) this.d.recorder.directWork();
     if (a.orphaned) {
       for (const h of a.orphaned) if (!e.orphans.has(h.msg_id)) e.orphans.set(h.msg_id, this.d.results.open(h.msg_id, h, e.id, [e.id]));
     }

@@ -102,6 +102,11 @@ export class Recorder {
     else this.push(Ev.Reported, engineId, own, n);
   }
 
+  /** An engine has direct requests running or queued (engine_activity): the database's writes wait for the lull. */
+  directWork(): void {
+    if (this.enabled) this.db.traffic();
+  }
+
   /** Sent to an engine (a balanced task gets its engine here). */
   sent(engineId: number, msgId: string): void {
     if (this.enabled) this.push(Ev.Sent, engineId, msgId, 0);

@@ -186,6 +186,11 @@ export class TaskDb {
     } else if (this.worker !== null) this.queue!.write(records, values, requests, reports);
   }
 
+  /** Direct requests still flow on some engine: gathered writes wait for the lull (writeQueue.ts). */
+  traffic(): void {
+    this.queue?.traffic();
+  }
+
   query(filter: TaskFilter, keys?: string[], last?: number): Promise<Partial<TaskRecord>[]> {
     return this.call({ op: 'query', filter, keys, last }, (s) => s.query(filter, keys, last), []);
   }

@@ -122,6 +122,14 @@ export class WriteQueue {
     }
   }
 
+  /**
+   * Requests still flow (an engine said it has direct work: its report waits for it to go idle,
+   * protocol section 13): what waits keeps waiting for the lull, within `everyMs`.
+   */
+  traffic(): void {
+    if (this.waiting > 0) this.lastAt = performance.now();
+  }
+
   /** One timer at a time, moved on while writes keep coming (not one per write). */
   private arm(ms: number): void {
     // Not what keeps a process alive: close() drains what waits.

@@ -12,7 +12,7 @@ function setUp(): { router: WorkRouter; e: EngineRecord; refreshed: () => number
   const e = new EngineRecord(0, { uuid: 'u', kernel: 'node', language_version: '', host: '', pid: 1 }, {} as Connection, null, null, 0);
   let refreshes = 0;
   const nothing = (): void => undefined;
-  const deps = { registry: { refresh: () => refreshes++ }, recorder: { sent: nothing, replied: nothing } } as unknown as WorkRouterDeps;
+  const deps = { registry: { refresh: () => refreshes++ }, recorder: { sent: nothing, replied: nothing, directWork: nothing } } as unknown as WorkRouterDeps;
   return { router: new WorkRouter(deps), e, refreshed: () => refreshes };
 }
 

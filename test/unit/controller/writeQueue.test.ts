@@ -166,6 +166,23 @@ test('gathered until a lull: nothing is posted while writes keep coming; all of 
   assert.deepEqual(s.posted[0].records.map((r) => r.msg_id), Array.from({ length: 20 }, (_, k) => `m${k}`));
 });
 
+test('gathered until a lull: an engine that says it has direct work (its report waits for it to go idle) keeps the lull from coming', async () => {
+  const s = slowStore();
+  const q = new WriteQueue(s.post, s.warn, { inFlight: 10_000, held: 10_000, heldBytes: 1 << 30 }, { quietMs: 100, everyMs: 60_000, rows: 1e6 });
+  q.write([record(0)], [], []);
+  const start = performance.now();
+  while (performance.now() - start < 400) {
+    q.traffic();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal(s.posted.length, 0, 'nothing posted while the engine is busy');
+  await until(() => s.posted.length === 1, 5000, 'the batch after the lull');
+  assert.deepEqual(s.posted[0].records.map((r) => r.msg_id), ['m0']);
+  q.traffic();
+  await new Promise((r) => setTimeout(r, 150));
+  assert.equal(s.posted.length, 1, 'traffic with nothing waiting posts nothing');
+});
+
 test('gathered until a lull, but traffic that never pauses is posted every everyMs', async () => {
   const s = slowStore();
   const q = new WriteQueue(s.post, s.warn, { inFlight: 10_000, held: 10_000, heldBytes: 1 << 30 }, { quietMs: 1000, everyMs: 200, rows: 1e6 });
