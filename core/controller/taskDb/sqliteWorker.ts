@@ -90,7 +90,7 @@ port.on('message', (m: WorkerRequest) => {
   }
 });
 
-/** Records per transaction when a batch's reports are written: ~ one node report's worth. */
+/** Records per transaction when a batch's reports are written (a larger report goes in one). */
 const REPORT_ROWS = 512;
 
 /**

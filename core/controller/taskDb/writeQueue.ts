@@ -11,7 +11,7 @@
  * - Bounded: records may arrive faster than the worker writes them (a burst of tiny tasks on a busy
  *   machine), and every batch posted waits in its message queue, in memory. So at most `inFlight`
  *   rows are posted and not yet written (exactly: a batch is cut to the room; an engine's report
- *   is one unit of up to 512 entries, and only one larger than the whole limit goes alone, with
+ *   is one unit of up to 4,096 entries, and only one larger than the whole limit goes alone, with
  *   nothing else in flight); the rest wait here, within `held` records and `heldBytes`. Past
  *   those the oldest waiting are dropped, counted (`dropped`, in the status) and logged.
  * Records are final (one per request and engine, never updated), so what coalesces is stored
@@ -49,8 +49,10 @@ export interface Gathering {
 
 export const WRITE_LIMITS: WriteLimits = { inFlight: 20_000, held: 100_000, heldBytes: 64 * 1024 * 1024 };
 /**
- * A lull is 100 ms without a new record (the recorder flushes every 20 ms and engines report every
- * 50 ms while requests flow); at most 2 s or 16,384 rows (~3 MB of reports) wait. The worker
+ * A lull is 100 ms without a new record or an engine saying it has direct work (traffic(): the
+ * recorder flushes every 20 ms while requests flow through the controller, and engines send
+ * engine_activity every 20 ms while direct requests run, their reports only when idle); at most
+ * 2 s or 16,384 rows (~3 MB of reports) wait. The worker
  * writes a batch in transactions of ~512 records either way (sqliteWorker.ts).
  */
 export const GATHERING: Gathering = { quietMs: 100, everyMs: 2000, rows: 16_384 };
