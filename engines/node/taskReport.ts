@@ -26,6 +26,11 @@ export const TASK_REPORT_MS = 50;
 export const TASK_REPORT_MAX = 4096;
 /** While the engine has requests to run, a report waits for it to go idle, at most this long. */
 export const BUSY_MS = 1000;
+/**
+ * Characters of output waiting in a report at which it goes (in the tick after): a report must
+ * stay well under the maximum message size, and what requests print is most of what could make it big.
+ */
+export const REPORT_OUTPUT_CHARS = 1 << 20;
 /** Kept of an error's evalue (the traceback stays with the client). */
 const EVALUE_CHARS = 1024;
 /** Kept of each stream a direct request printed (what the engine streamed to the client is not capped by this). */
@@ -92,7 +97,7 @@ export class TaskReport {
   private answered: Answered[] = [];
   private readonly afterReplies = (): void => {
     this.takeAnswered();
-    if (this.sizes.length >= TASK_REPORT_MAX || (!this.busy() && performance.now() - this.lastAt >= TASK_REPORT_MS)) this.flush();
+    if (this.sizes.length >= TASK_REPORT_MAX || this.outputChars >= REPORT_OUTPUT_CHARS || (!this.busy() && performance.now() - this.lastAt >= TASK_REPORT_MS)) this.flush();
   };
   private readonly onTimer = (): void => {
     this.timer = null;
@@ -103,6 +108,8 @@ export class TaskReport {
   private lastAt = -Infinity;
   /** When the first of the requests waiting to be reported was added. */
   private firstAt = 0;
+  /** Characters of output the waiting requests printed. */
+  private outputChars = 0;
   /** Requests reported so far. */
   sent = 0;
 
@@ -121,6 +128,7 @@ export class TaskReport {
     if (this.sizes.length === 0 && this.answered.length === 0) this.firstAt = performance.now();
     // Queued after the connection's own end-of-tick write (process.nextTick runs in order).
     if (this.answered.push([req, head, outcome, bytes, output]) === 1) process.nextTick(this.afterReplies);
+    if (output !== null) this.outputChars += (output.stdout?.length ?? 0) + (output.stderr?.length ?? 0);
     // For what waits past the tick after (the interval was not up, or the engine was busy).
     if (this.timer === null) this.timer = setTimeout(this.onTimer, Math.max(0, this.lastAt + TASK_REPORT_MS - performance.now()));
   }
@@ -140,6 +148,7 @@ export class TaskReport {
     this.headers.length = this.metadata.length = 0;
     this.sizes = [];
     this.rows = [];
+    this.outputChars = 0;
     this.lastAt = performance.now();
     if (this.send({ content: { n }, buffers: [buffer] })) this.sent += n;
   }

@@ -8,7 +8,7 @@ changes or a label, output or an outcome other than ok is there. Reports go out 
 goes idle with REPORT_SECONDS up since the last; while it has requests to run, they wait (a
 thread sends them after BUSY_SECONDS at the latest, as user code may hold the main thread), so
 that in a burst neither the engine's loop nor the controller spends time on them; and at once
-when REPORT_MAX pile up. Off unless the controller's registration_reply asks for reports (a
+when REPORT_MAX pile up or they printed REPORT_OUTPUT_CHARS. Off unless the controller's registration_reply asks for reports (a
 controller with --db none does not)."""
 
 import collections
@@ -22,6 +22,9 @@ REPORT_SECONDS = 0.05
 #: While the engine has requests to run, a report waits for it to go idle, at most this long.
 BUSY_SECONDS = 1.0
 REPORT_MAX = 4096
+#: Characters of output waiting in a report at which it goes at once (a report must stay well
+#: under the maximum message size, and what requests print is most of what could make it big).
+REPORT_OUTPUT_CHARS = 1 << 20
 #: Kept of a request's code, function source or names (as the controller's recorder keeps).
 CODE_CHARS = 4096
 #: Kept of an error's evalue (the traceback stays with the client).
@@ -110,6 +113,8 @@ class TaskReporter(object):
         self.sent_at = -REPORT_SECONDS
         #: When the first of the waiting requests was added.
         self.first_at = 0.0
+        #: Characters of output the waiting requests printed.
+        self.output_chars = 0
         self.wake = None
 
     def add(self, msg, metadata, content, size, output=None):
@@ -135,7 +140,9 @@ class TaskReporter(object):
         items = self.items
         items.append(entry)
         n = len(items)
-        if n >= REPORT_MAX:
+        if output:
+            self.output_chars += sum(len(v) for v in output.values() if isinstance(v, str))
+        if n >= REPORT_MAX or self.output_chars >= REPORT_OUTPUT_CHARS:
             self.flush()
         elif n == 1:
             self.first_at = time.monotonic()
@@ -158,6 +165,7 @@ class TaskReporter(object):
             popleft = waiting.popleft
             items = [popleft() for _ in range(len(waiting))]
             self.sent_at = time.monotonic()
+            self.output_chars = 0
         try:
             self.send({'n': len(items)}, columns(items))
             self.sent += len(items)

@@ -168,6 +168,17 @@ class TestTaskReport(unittest.TestCase):
         finally:
             tr.BUSY_SECONDS = was
 
+    def test_a_busy_engines_report_goes_at_once_when_its_requests_printed_report_output_chars(self):
+        send, r = reporter(busy=lambda: True)
+        printed = {'stdout': 'o' * 16384, 'stderr': 'e' * 16384}
+        n = -(-tr.REPORT_OUTPUT_CHARS // (2 * 16384))
+        for i in range(n - 1):
+            add(r, request('p%d' % i), output=printed)
+        self.assertEqual(send.reports, [], 'below the limit, a busy engine keeps its report')
+        add(r, request('last'), output=printed)
+        self.assertEqual([len(x) for x in send.reports], [n], 'at the limit it goes at once')
+        self.assertEqual(send.reports[0][-1]['stdout'], printed['stdout'])
+
     def test_any_text_in_a_field_comes_back_exactly_and_repeats_go_once(self):
         send, r = reporter()
         odd = 'a "quoted" \\ back\nslash, tab\t, \u00e9t\u00e9 \u2603 \U0001f600 \x00 \x1d\x1e\x1f'

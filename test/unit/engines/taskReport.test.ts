@@ -7,7 +7,7 @@ import { directEntries } from '../../../core/protocol/directEntries.ts';
 import { createMessage, DIRECT_ENTRY_FIELDS, DIRECT_ENTRY_REQUIRED, type Message } from '../../../core/protocol/messages.ts';
 import { CODE_CHARS } from '../../../core/protocol/taskText.ts';
 import { encodeMessageFrame, Signer } from '../../../core/transport/codec.ts';
-import { BUSY_MS, TASK_REPORT_MAX, TASK_REPORT_MS, TaskReport, type DirectOutput } from '../../../engines/node/taskReport.ts';
+import { BUSY_MS, OUTPUT_CHARS, REPORT_OUTPUT_CHARS, TASK_REPORT_MAX, TASK_REPORT_MS, TaskReport, type DirectOutput } from '../../../engines/node/taskReport.ts';
 import { until } from '../../harness/poll.ts';
 
 type Entry = Partial<Record<(typeof DIRECT_ENTRY_FIELDS)[number], string | number | null>>;
@@ -127,6 +127,20 @@ test(`a busy engine still reports after ${BUSY_MS} ms`, async () => {
   await until(() => reports.length === 1, BUSY_MS + 2000, 'the report while busy');
   assert.ok(performance.now() - t0 >= BUSY_MS - 5, `sent after ${(performance.now() - t0).toFixed(0)} ms`);
   assert.deepEqual(reports[0].map((t) => t.code), ['a', 'b']);
+});
+
+test(`a busy engine's report goes in the tick after its requests printed ${REPORT_OUTPUT_CHARS} characters`, async () => {
+  const { reports, report } = collecting(true, () => true);
+  const printed = { stdout: 'o'.repeat(OUTPUT_CHARS), stderr: 'e'.repeat(OUTPUT_CHARS) };
+  const n = Math.ceil(REPORT_OUTPUT_CHARS / (2 * OUTPUT_CHARS));
+  for (let i = 0; i < n - 1; i++) add(report, request(`p${i}`), { status: 'ok' }, 10, printed);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(reports.length, 0, 'below the limit, a busy engine keeps its report');
+  add(report, request('last'), { status: 'ok' }, 10, printed);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(reports.length, 1, 'at the limit it goes');
+  assert.equal(reports[0].length, n);
+  assert.equal(reports[0][n - 1].stdout, printed.stdout);
 });
 
 test('errors keep ename and a truncated evalue; code is truncated as the recorder does; aborted has no error', () => {
