@@ -138,6 +138,12 @@ async function runDriver(file: string, args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`${file} exited with ${code}`);
 }
 
+/** Multiengine's Python client under the system Python (its scenarios push numpy arrays). */
+async function runPyclient(): Promise<void> {
+  ensurePython('numpy', ['python3-numpy']);
+  await runDriver('pyclient_driver.py', []);
+}
+
 async function runIpyparallel(args: string[] = []): Promise<void> {
   ensurePython('ipyparallel, numpy, psutil', ['python3-ipyparallel', 'python3-numpy', 'python3-psutil']);
   await runDriver('ipp_driver.py', args);
@@ -170,7 +176,7 @@ if (values.scale) {
   }
   printHostsReport(figures);
 } else if (scenarios === 'pyclient') {
-  await runDriver('pyclient_driver.py', []);
+  await runPyclient();
   if (compare.has('ipyparallel')) await runIpyparallel(['--only-pyclient']);
   printPyclientReport(figures);
 } else {
@@ -187,7 +193,7 @@ if (values.scale) {
     }
     for (const hwm of lbHwms) await lbScenarios(kind, opts, { hwm, suffix: `_hwm${hwm}` });
   }
-  if (scenarios === 'all' && kinds.includes('python')) await runDriver('pyclient_driver.py', []);
+  if (scenarios === 'all' && kinds.includes('python')) await runPyclient();
   const lb = scenarios !== 'direct';
   const durations = lb ? durationsFile() : '';
   try {
