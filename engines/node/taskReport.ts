@@ -13,8 +13,8 @@
  * out at most every TASK_REPORT_MS: right after the tick of the reply when the interval is up and
  * the engine has nothing left to run; while it has, they wait (so that in a burst neither the
  * engine's loop nor the controller spends time on them), BUSY_MS at the longest; and once
- * TASK_REPORT_MAX pile up. Off unless the controller's registration_reply asks for reports (a
- * controller with --db none does not).
+ * TASK_REPORT_MAX pile up or they printed REPORT_OUTPUT_CHARS. Off unless the controller's
+ * registration_reply asks for reports (a controller with --db none does not).
  */
 import { Buffer } from 'node:buffer';
 import { SAME } from '../../core/protocol/directEntries.js';

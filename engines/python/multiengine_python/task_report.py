@@ -8,8 +8,8 @@ changes or a label, output or an outcome other than ok is there. Reports go out 
 goes idle with REPORT_SECONDS up since the last; while it has requests to run, they wait (a
 thread sends them after BUSY_SECONDS at the latest, as user code may hold the main thread), so
 that in a burst neither the engine's loop nor the controller spends time on them; and at once
-when REPORT_MAX pile up or they printed REPORT_OUTPUT_CHARS. Off unless the controller's registration_reply asks for reports (a
-controller with --db none does not)."""
+when REPORT_MAX pile up or they printed REPORT_OUTPUT_CHARS. Off unless the controller's
+registration_reply asks for reports (a controller with --db none does not)."""
 
 import collections
 import json
