@@ -1,10 +1,11 @@
 /**
  * The entries of a task_report (protocol section 13) in the message's buffer, which is in the
- * columns form (described at directEntries below): engines build no entry per request. Read where the records
- * are made (the controller's database thread, or its loop for a memory store), so the check is
- * there: each entry's fields, named by position and field, or a WireError. A row's `code` may
- * be SAME (0): the code of the entry before, in the same report (a burst from one client runs
- * one function over and over), which the reader puts back. Runtime-free, like validate.ts.
+ * columns form (see directEntries below): engines build no entry per request. Read where the
+ * records are made (the controller's database thread, or its loop for a memory store), so the
+ * check is there: each entry's fields, named by position and field, or a WireError. A row's
+ * `code` may be SAME (0): the code of the entry before, in the same report (a burst from one
+ * client runs one function over and over), which the reader puts back. Runtime-free, like
+ * validate.ts.
  */
 import { DIRECT_ENTRY_FIELDS, type DirectTaskEntry } from './messages.js';
 import { describe, isCount, WireError } from './validate.js';
