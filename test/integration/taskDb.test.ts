@@ -390,6 +390,7 @@ test('task database: a corrupt file gives a clear reason in status and records g
     assert.match(fs.readFileSync(file, 'utf8'), /^this is not an SQLite database/);
   } finally {
     await tc.stop();
+    fs.rmSync(dir, { recursive: true, force: true }); // the test's own folder, not the cluster's
   }
 });
 
