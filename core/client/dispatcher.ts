@@ -53,6 +53,13 @@ export class RequestDispatcher {
   readonly history: string[] = [];
   /** result_requests on their way, by the msg_id asked for: asking again waits for the same. */
   private readonly fetching = new Map<string, Promise<unknown[]>>();
+  /**
+   * Requests answered while the rest of their result still runs (a map's other tasks), by msg_id:
+   * getResult answers them from that result, which holds their values anyway, until it is done.
+   */
+  private readonly answeredInPending = new Map<string, PendingWork>();
+  /** The msg_ids kept in answeredInPending, per result: they go when it is done. */
+  private readonly pendingResults = new Map<PendingWork['sink'], string[]>();
   readonly control = new ControlCalls();
   private readonly outstanding = new Set<AsyncResult<unknown>>();
   /** Which engine a sender session belongs to: learned from replies, seeded with engine uuids. */
@@ -211,6 +218,21 @@ export class RequestDispatcher {
     for (const next of this.gate.answered(engine)) this.route(next);
   }
 
+  /** `msgId` was answered and its result has other slots: getResult finds it until they are all done. */
+  private keepWhilePending(msgId: string, w: PendingWork): void {
+    let ids = this.pendingResults.get(w.sink);
+    if (ids === undefined) {
+      const kept: string[] = (ids = []);
+      this.pendingResults.set(w.sink, kept);
+      void w.sink.slotsDone(w.sink.slots.map((_, i) => i)).then(() => {
+        this.pendingResults.delete(w.sink);
+        for (const id of kept) this.answeredInPending.delete(id);
+      });
+    }
+    ids.push(msgId);
+    this.answeredInPending.set(msgId, w);
+  }
+
   /** Stops waiting for `msgId` altogether (timed out, failed): held back, it is never sent. */
   private forget(msgId: string): void {
     const w = this.work.get(msgId);
@@ -282,7 +304,7 @@ export class RequestDispatcher {
   fetchResult(msgId: string): Promise<unknown[]> {
     // This client's own request, still running: its values as it ends here, unless an answer
     // never comes (a lost connection: the controller keeps what it could not deliver).
-    const w = this.work.get(msgId);
+    const w = this.work.get(msgId) ?? this.answeredInPending.get(msgId);
     if (w !== undefined && w.path !== 'fetch') return answerOf(w).then((values) => values ?? this.askController(msgId));
     return this.askController(msgId);
   }
@@ -442,6 +464,7 @@ export class RequestDispatcher {
     if (--w.remaining <= 0) {
       this.work.delete(msgId);
       if (w.path === 'direct') this.conversation.answered();
+      if (w.path !== 'fetch' && w.sink.slots.length > 1) this.keepWhilePending(msgId, w);
     }
     this.settled(w, engineId >= 0 || w.targets.length !== 1 ? engineId : w.targets[0]);
   }

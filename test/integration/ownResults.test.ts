@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompositeError, ControllerError, type AsyncResult, type ExecuteResult } from 'multiengine';
-import { startTestCluster } from './fixture.ts';
+import { startTestCluster, until } from './fixture.ts';
 
 const distinct = (ids: string[]) => [...new Set(ids)];
 
@@ -54,6 +54,21 @@ test("rc.history lists every work request sent, in order; getResult by msg_id or
     assert.throws(() => rc.getResult([null as never]), (e: unknown) => e instanceof TypeError && /got null$/.test(e.message));
     await assert.rejects(rc.resubmit([]), (e: unknown) => e instanceof TypeError && e.message === 'resubmit: expected msg_ids (or indices into rc.history), got an empty array');
     await assert.rejects(rc.resubmit(-20), (e: unknown) => e instanceof RangeError && /^resubmit: index -20 is past the history of this client, which has sent 6 requests$/.test(e.message));
+  } finally {
+    await tc.stop();
+  }
+});
+
+test("getResult of a map's task that already came back, while the map still runs, is answered from the map", async () => {
+  const tc = await startTestCluster({ n: 2 });
+  const { rc } = tc;
+  try {
+    const map = rc.loadBalancedView().mapAsync((ms: number) => new Promise((r) => setTimeout(() => r(ms), ms)), [1, 1500]) as AsyncResult<number[]>;
+    await until(() => map.metadata[0].status === 'ok', 5000, "the map's quick task");
+    assert.equal(map.ready(), false);
+    // Its reply has been read: the request itself is over, the map it belongs to is not.
+    assert.deepEqual(await rc.getResult(map.msgIds[0]), [[1]]);
+    assert.deepEqual(await map, [1, 1500]);
   } finally {
     await tc.stop();
   }
