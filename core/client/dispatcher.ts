@@ -220,13 +220,12 @@ export class RequestDispatcher {
 
   /** `msgId` was answered and its result has other slots: getResult finds it until they are all done. */
   private keepWhilePending(msgId: string, w: PendingWork): void {
-    let ids = this.pendingResults.get(w.sink);
-    if (ids === undefined) {
-      const kept: string[] = (ids = []);
-      this.pendingResults.set(w.sink, kept);
+    const ids = this.pendingResults.get(w.sink) ?? [];
+    if (ids.length === 0) {
+      this.pendingResults.set(w.sink, ids);
       void w.sink.slotsDone(w.sink.slots.map((_, i) => i)).then(() => {
         this.pendingResults.delete(w.sink);
-        for (const id of kept) this.answeredInPending.delete(id);
+        for (const id of ids) this.answeredInPending.delete(id);
       });
     }
     ids.push(msgId);
@@ -464,7 +463,8 @@ export class RequestDispatcher {
     if (--w.remaining <= 0) {
       this.work.delete(msgId);
       if (w.path === 'direct') this.conversation.answered();
-      if (w.path !== 'fetch' && w.sink.slots.length > 1) this.keepWhilePending(msgId, w);
+      // Only where the result has slots of other requests (a map's tasks): a broadcast's are all its own.
+      if (w.path !== 'fetch' && w.sink.slots.length > (w.anySlot !== undefined ? 1 : w.targets.length)) this.keepWhilePending(msgId, w);
     }
     this.settled(w, engineId >= 0 || w.targets.length !== 1 ? engineId : w.targets[0]);
   }
