@@ -37,12 +37,13 @@ const median = (xs: number[]) => {
 };
 const cols = ['client.main', 'controller.main', 'controller.db', 'controller.helpers', 'engine0.main', 'engine0.helpers'];
 console.log(`${values.kind} ${values.scenario}, ${values.rounds} rounds of ${values.reps}; median µs of CPU per request (runs: ${out})`);
-console.log(['db', 'wall µs/op', ...cols, 'db wake-ups/s', 'load'].join('\t'));
+console.log(['db', 'wall µs/op', ...cols, 'all threads', 'db wake-ups/s', 'load'].join('\t'));
 for (const db of DBS) {
   const mine = runs.filter((x) => x.db === db);
   const cell = (c: string) => {
     const [proc, group] = c.split('.');
     return median(mine.map((x) => x.threads[proc]?.[group] ?? 0)).toFixed(1);
   };
-  console.log([db, median(mine.map((x) => x.perOpUs)).toFixed(1), ...cols.map(cell), median(mine.map((x) => x.controllerWakeups?.db ?? 0)).toFixed(0), mine.map((x) => x.load.toFixed(1)).join('/')].join('\t'));
+  const total = median(mine.map((x) => Object.values(x.threads).reduce((a, g) => a + Object.values(g).reduce((b, v) => b + v, 0), 0))).toFixed(1);
+  console.log([db, median(mine.map((x) => x.perOpUs)).toFixed(1), ...cols.map(cell), total, median(mine.map((x) => x.controllerWakeups?.db ?? 0)).toFixed(0), mine.map((x) => x.load.toFixed(1)).join('/')].join('\t'));
 }

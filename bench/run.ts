@@ -1,6 +1,7 @@
 /**
  * npm run bench [-- --quick] [-- --compare ipyparallel,dask] [-- --kinds node,python] [-- --json FILE] [-- --hosts]
  *                [-- --scenarios all|lb|direct] [-- --lb-hwm 1,2,4,0] [-- --direct-dbs sqlite,none] [-- --direct-pairs 8]
+ *                [-- --direct-bursts 3]
  *
  * Prints one JSON line per figure, then a readable table. With --compare ipyparallel the
  * same scenarios run on ipyparallel (Debian's python3-ipyparallel under /usr/bin/python3)
@@ -14,7 +15,8 @@
  * only the 1-engine round trip and the direct async throughput, with the task database on and
  * --db none in pairs of rounds, alternating order, a fresh cluster each (figures *_dbnone), and
  * the median on/off ratio of the pairs with a bootstrap 95 % interval; --direct-pairs sets how
- * many pairs (8; --quick 2); --direct-dbs names the task-database settings it alternates (sqlite,
+ * many pairs (8; --quick 2), --direct-bursts how many timed async bursts each round runs (3; --quick 1; past
+ * 16,384 requests per cluster the task database writes during the bursts, writeQueue.ts); --direct-dbs names the task-database settings it alternates (sqlite,
  * memory, none; figures of any but sqlite end in _db<setting>). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
  * (figures lb_*_hwm<N>), for choosing its default.
  *
@@ -51,6 +53,7 @@ const { values } = parseArgs({
     'lb-hwm': { type: 'string' },
     'direct-dbs': { type: 'string', default: 'sqlite,none' },
     'direct-pairs': { type: 'string' },
+    'direct-bursts': { type: 'string' },
     kinds: { type: 'string', default: 'node,python' },
     json: { type: 'string' },
     hosts: { type: 'boolean', default: false },
@@ -76,6 +79,11 @@ if (directDbs.length === 0 || directDbs.some((d) => d !== 'sqlite' && d !== 'mem
   process.exit(2);
 }
 const directPairs = values['direct-pairs'] === undefined ? (values.quick ? 2 : 8) : Number(values['direct-pairs']);
+const directBursts = values['direct-bursts'] === undefined ? (values.quick ? 1 : 3) : Number(values['direct-bursts']);
+if (!Number.isInteger(directBursts) || directBursts < 1) {
+  console.error(`--direct-bursts takes a whole number ≥ 1, got ${JSON.stringify(values['direct-bursts'])}`);
+  process.exit(2);
+}
 if (!Number.isInteger(directPairs) || directPairs < 1) {
   console.error(`--direct-pairs takes a whole number ≥ 1, got ${JSON.stringify(values['direct-pairs'])}`);
   process.exit(2);
@@ -181,7 +189,7 @@ if (values.scale) {
   printPyclientReport(figures);
 } else {
   for (const kind of kinds) {
-    if (scenarios === 'direct') await directScenarios(kind, opts, directDbs as DirectDb[], directPairs);
+    if (scenarios === 'direct') await directScenarios(kind, opts, directDbs as DirectDb[], directPairs, directBursts);
     if (scenarios === 'all') {
       await clusterStart(kind, opts);
       await mainScenarios(kind, opts);

@@ -96,7 +96,7 @@ async function asyncThroughput(rc: Client, one: DirectView<true>, kind: BenchKin
 }
 
 /** Bursts of 2,000 applyAsync calls to one engine, in tasks/s. */
-async function asyncRates(rc: Client, one: DirectView<true>, kind: BenchKind, o: BenchOptions): Promise<number[]> {
+async function asyncRates(rc: Client, one: DirectView<true>, kind: BenchKind, o: BenchOptions, bursts = o.quick ? 1 : 3, warm = 1): Promise<number[]> {
   const count = 2000;
   const burst = async () => {
     const ars: AsyncResult<unknown>[] = [];
@@ -104,7 +104,7 @@ async function asyncRates(rc: Client, one: DirectView<true>, kind: BenchKind, o:
     await rc.wait(ars);
     if ((await ars[1999]) !== 1999) throw new Error('async results out of order');
   };
-  return (await timed(burst, o.quick ? 1 : 3, 1)).map((s) => count / s);
+  return (await timed(burst, bursts, warm)).map((s) => count / s);
 }
 
 /** Task-database settings the direct scenarios compare; figures of any but sqlite end in _db<setting>. */
@@ -117,13 +117,16 @@ export type DirectDb = 'sqlite' | 'memory' | 'none';
  * figures *_dbmemory). `pairs` rounds, each running every setting once on a fresh cluster, in
  * alternating order; each setting's figure (all samples) carries, against --db none, the median
  * of the rounds' on/off ratios with a bootstrap 95 % interval, and a line says whether it is no worse.
+ * `bursts` async bursts per round (after one untimed); the throughput figures keep each round's
+ * samples in order (`rounds`), to show warm-up and what lands in which burst.
  */
-export async function directScenarios(kind: BenchKind, o: BenchOptions, dbs: readonly DirectDb[] = ['sqlite', 'none'], pairs = o.quick ? 2 : 8): Promise<void> {
-  const blank = () => ({ all: [] as number[], rounds: [] as number[] });
+export async function directScenarios(kind: BenchKind, o: BenchOptions, dbs: readonly DirectDb[] = ['sqlite', 'none'], pairs = o.quick ? 2 : 8, bursts = o.quick ? 1 : 3): Promise<void> {
+  const blank = () => ({ all: [] as number[], rounds: [] as number[], samples: [] as number[][] });
   const rtt = new Map(dbs.map((db) => [db, blank()]));
   const rate = new Map(dbs.map((db) => [db, blank()]));
-  const keep = (into: { all: number[]; rounds: number[] }, xs: number[]) => {
+  const keep = (into: { all: number[]; rounds: number[]; samples: number[][] }, xs: number[]) => {
     into.all.push(...xs);
+    into.samples.push(xs);
     into.rounds.push(median(xs));
   };
   const load: [number, number] = [os.loadavg()[0], 0];
@@ -132,7 +135,7 @@ export async function directScenarios(kind: BenchKind, o: BenchOptions, dbs: rea
       await withCluster(4, kind, async (_cluster, rc) => {
         const one = rc.view(0);
         keep(rtt.get(db)!, await applyRoundTrips(one, kind, o));
-        keep(rate.get(db)!, await asyncRates(rc, one, kind, o));
+        keep(rate.get(db)!, await asyncRates(rc, one, kind, o, bursts));
       }, undefined, db);
     }
   }
@@ -140,7 +143,7 @@ export async function directScenarios(kind: BenchKind, o: BenchOptions, dbs: rea
   for (const db of dbs) {
     const sfx = db === 'sqlite' ? '' : `_db${db}`;
     for (const [name, unit, runs] of [[`apply_rtt_1${sfx}`, 'us', rtt], [`async_throughput${sfx}`, 'tasks/s', rate]] as const) {
-      const f: Figure = { ...figure(name, kind, 4, unit, runs.get(db)!.all), load };
+      const f: Figure = { ...figure(name, kind, 4, unit, runs.get(db)!.all), load, rounds: unit === 'us' ? undefined : runs.get(db)!.samples };
       const off = runs.get('none');
       if (db !== 'none' && off !== undefined) {
         f.paired = { vs: 'none', ...pairedRatio(runs.get(db)!.rounds, off.rounds) };

@@ -18,6 +18,8 @@ export interface Figure {
   ratio_to_bound?: number;
   /** Paired runs (bench/scenarios.ts directScenarios): this setting's per-round medians against `vs`'s. */
   paired?: PairedRatio & { vs: string };
+  /** Paired runs: each round's samples in the order measured (for looking at warm-up and order effects). */
+  rounds?: number[][];
   /** The load average (1 min) when the figure's runs began and ended. */
   load?: [number, number];
 }
