@@ -106,6 +106,26 @@ class ClientTest(unittest.TestCase):
         with self.assertRaisesRegex(KeyError, 'no result for msg_id nope'):
             rc.get_result('nope')
 
+    def test_get_result_of_one_task_of_a_map(self):
+        # A load-balanced map of a quick task and a slow one: the quick one's msg_id gives its own
+        # value while the map still runs (ipyparallel's get_result answers one msg_id), not the map.
+        lv = rc.load_balanced_view(targets=PY)
+        amr = lv.map(lambda s: __import__('time').sleep(s) or s, [0, 2], chunksize=1, block=False)
+        quick, slow = amr.msg_ids
+        one = rc.get_result(quick, block=True)
+        self.assertEqual(one.msg_ids, [quick])
+        self.assertEqual(one.get(1), [0])
+        self.assertFalse(amr.ready(), 'the slow task should still run')
+        self.assertEqual(rc.get_result(slow).get(30), [2])
+        self.assertEqual(amr.get(30), [0, 2])
+        # A direct map: one request per engine, each msg_id its engine's chunk.
+        dmr = rc[PY].map(lambda x: x * 10, range(4), block=False)
+        self.assertEqual(len(dmr.msg_ids), 2)
+        self.assertEqual([rc.get_result(m).get(30) for m in dmr.msg_ids], [[0, 10], [20, 30]])
+        # A broadcast has one msg_id for all its engines: get_result still gives the result itself.
+        b = rc[PY].apply_async(lambda: 7)
+        self.assertIs(rc.get_result(b.msg_ids[0]), b)
+
 
 class DirectViewTest(unittest.TestCase):
     def setUp(self):

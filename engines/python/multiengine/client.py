@@ -231,7 +231,14 @@ class Client(object):
             ar = AsyncResult(self, parts, parts[0][0].method)
         else:
             ids = _msg_ids(ids, self.history, 'get_result')[0]
-            ar = self._results.get(ids) or self._fetch(ids, timeout)
+            ar = self._results.get(ids)
+            if ar is None:
+                ar = self._fetch(ids, timeout)
+            elif len(ar.msg_ids) > 1:
+                # One request of several (a map's task): its own value, ready when it is, as
+                # ipyparallel's get_result answers one msg_id (not the whole map's).
+                own = [p for p in ar._parts if p[0].msg_id == ids]
+                ar = AsyncResult(self, own, ar._method, single=len(own) == 1)
         if block if block is not None else self.block:
             ar.wait()
         return ar
