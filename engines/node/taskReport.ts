@@ -89,8 +89,11 @@ export class TaskReport {
   /** The columns of the requests answered since the last report. */
   private readonly headers = new Section();
   private readonly metadata = new Section();
-  private sizes: number[] = [];
-  private rows: unknown[][] = [];
+  // One array each, emptied after a report rather than replaced: a new array literal per report
+  // had other elements kinds than the first, and `column` was deoptimized (and compiled again by
+  // TurboFan, on the engine's helper threads) at the push of the first row after a report.
+  private readonly sizes: number[] = [];
+  private readonly rows: unknown[][] = [];
   /** The code of the last entry so far (an entry without a row has the code of the one before). */
   private code: string | null = null;
   /** Answered in this tick: copied into the columns in the next (after the replies were written). */
@@ -146,8 +149,8 @@ export class TaskReport {
     if (n === 0) return;
     const buffer = Buffer.concat([this.headers.bytes, GS_BYTE, this.metadata.bytes, GS_BYTE, Buffer.from(JSON.stringify(this.sizes)), GS_BYTE, Buffer.from(JSON.stringify(this.rows))]);
     this.headers.length = this.metadata.length = 0;
-    this.sizes = [];
-    this.rows = [];
+    this.sizes.length = 0;
+    this.rows.length = 0;
     this.outputChars = 0;
     this.lastAt = performance.now();
     if (this.send({ content: { n }, buffers: [buffer] })) this.sent += n;
@@ -174,12 +177,17 @@ export class TaskReport {
     // Only where the code changes, or a label, output or an outcome other than ok is there: most
     // requests of a burst run one function, print nothing and succeed.
     if (same && label === null && status === 'ok' && output === null) return;
-    const row: unknown[] = [i, same && code !== null ? SAME : code, label];
-    if (status !== 'ok' || output !== null) {
-      row.push(status === 'ok' ? null : status);
-      if (output !== null || status === 'error') row.push(output?.stdout ?? null, output?.stderr ?? null);
-      if (status === 'error') row.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
-    }
-    this.rows.push(row);
+    this.rows.push(extrasRow(i, same && code !== null ? SAME : code, label, status, outcome, output));
   }
+}
+
+/** The row of an entry with something to say (protocol section 13): out of `column`, whose common case it is not. */
+function extrasRow(i: number, code: string | null | typeof SAME, label: string | null, status: string, outcome: Outcome, output: DirectOutput | null): unknown[] {
+  const row: unknown[] = [i, code, label];
+  if (status !== 'ok' || output !== null) {
+    row.push(status === 'ok' ? null : status);
+    if (output !== null || status === 'error') row.push(output?.stdout ?? null, output?.stderr ?? null);
+    if (status === 'error') row.push(typeof outcome.ename === 'string' ? outcome.ename : 'Error', typeof outcome.evalue === 'string' ? outcome.evalue.slice(0, EVALUE_CHARS) : '');
+  }
+  return row;
 }
