@@ -234,11 +234,12 @@ class Client(object):
             ar = self._results.get(ids)
             if ar is None:
                 ar = self._fetch(ids, timeout)
-            elif len(ar.msg_ids) > 1:
-                # One request of several (a map's task): its own value, ready when it is, as
-                # ipyparallel's get_result answers one msg_id (not the whole map's).
+            else:
                 own = [p for p in ar._parts if p[0].msg_id == ids]
-                ar = AsyncResult(self, own, ar._method, single=len(own) == 1)
+                if len(own) < len(ar._parts):
+                    # One request of several (a map's task): its own value, ready when it is,
+                    # as ipyparallel's get_result answers one msg_id (not the whole map's).
+                    ar = AsyncResult(self, own, ar._method, single=len(own) == 1)
         if block if block is not None else self.block:
             ar.wait()
         return ar
