@@ -15,9 +15,10 @@
  * only the 1-engine round trip and the direct async throughput, with the task database on and
  * --db none in pairs of rounds, alternating order, a fresh cluster each (figures *_dbnone), and
  * the median on/off ratio of the pairs with a bootstrap 95 % interval; --direct-pairs sets how
- * many pairs (8; --quick 2), --direct-bursts how many timed async bursts each round runs (3; --quick 1; past
- * 16,384 requests per cluster the task database writes during the bursts, writeQueue.ts); --direct-dbs names the task-database settings it alternates (sqlite,
- * memory, none; figures of any but sqlite end in _db<setting>). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
+ * many pairs (8; --quick 2), --direct-bursts how many timed async bursts each round runs (3;
+ * --quick 1; past 16,384 requests per cluster the task database writes during the bursts,
+ * writeQueue.ts); --direct-dbs names the task-database settings it alternates (sqlite, memory,
+ * none; figures of any but sqlite end in _db<setting>). --lb-hwm runs the load-balanced scenarios once per controller --hwm given
  * (figures lb_*_hwm<N>), for choosing its default.
  *
  * --scale runs issue 18's figures instead (bench/scale/, docs/benchmarks.md "1,000 engines"): up to 1,000

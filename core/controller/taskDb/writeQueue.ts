@@ -52,8 +52,8 @@ export const WRITE_LIMITS: WriteLimits = { inFlight: 20_000, held: 100_000, held
  * A lull is 100 ms without a new record or an engine saying it has direct work (traffic(): the
  * recorder flushes every 20 ms while requests flow through the controller, and engines send
  * engine_activity every 20 ms while direct requests run, their reports only when idle); at most
- * 2 s or 16,384 rows (~3 MB of reports) wait. The worker
- * writes a batch in transactions of ~512 records either way (sqliteWorker.ts).
+ * 2 s or 16,384 rows (~3 MB of reports) wait. The worker writes a batch in transactions of ~512
+ * records either way (sqliteWorker.ts).
  */
 export const GATHERING: Gathering = { quietMs: 100, everyMs: 2000, rows: 16_384 };
 /** Posted as it comes (the recorder's own 20 ms flush is the only gathering): tests of back-pressure alone. */
